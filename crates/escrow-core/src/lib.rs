@@ -1,0 +1,1 @@
+//! escrow-core: see ARCHITECTURE.md.

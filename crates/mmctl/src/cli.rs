@@ -1,0 +1,42 @@
+//! Command-line definition (clap derive). Each subcommand's arguments live in its own
+//! `cmd/*.rs` file; this file only lists them and holds the global options.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+
+/// mmkt operations CLI: run the stack, check its health, back it up and restore it.
+#[derive(Debug, Parser)]
+#[command(name = "mmctl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Docker Engine endpoint: unix:///var/run/docker.sock, tcp://host:2376 (TLS via DOCKER_CERT_PATH).
+    #[arg(long, global = true, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Log verbosity for mmctl's own diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "MMCTL_LOG", default_value = "warn")]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script.
+    ///
+    /// Example: mmctl completions bash > /etc/bash_completion.d/mmctl
+    Completions(cmd::completions::CompletionsArgs),
+}
+
+/// Sends mmctl's diagnostics to stderr; stdout stays for data (`--json`).
+pub fn init_tracing(global: &GlobalArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&global.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,13 @@
+//! One module per subcommand: each parses its arguments and calls library code in `mmctl::*`.
+
+pub mod completions;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Outcome;
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Completions(args) => completions::run(args),
+    }
+}

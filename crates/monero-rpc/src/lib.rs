@@ -1,0 +1,1 @@
+//! monero-rpc: see ARCHITECTURE.md.
