@@ -1,1 +1,64 @@
-//! escrow-core: see ARCHITECTURE.md.
+//! escrow-core: the mmkt marketplace's escrow domain, pure (no I/O, no async, no SQL, no
+//! clock, no randomness).
+//!
+//! - [`money`]: [`Amount`] (u64 piconero, checked arithmetic, exact decimal XMR text) and the
+//!   per-environment [`EscrowCap`]. The server converts to and from `monero_rpc::Amount` with
+//!   `from_atomic`/`as_atomic`; this crate does not depend on `monero-rpc` (which carries an
+//!   HTTP client).
+//! - [`ids`], [`role`], [`time`], [`chain`]: typed ids (SQLite `i64` rowids), account
+//!   [`Role`] and escrow [`Actor`], unix-seconds [`Timestamp`], [`MoneroAddress`] and
+//!   [`TxHash`].
+//! - [`listing`], [`order`]: [`Listing`] validation, order pricing ([`order_total`],
+//!   [`Order::place`]) and [`OrderStatus`].
+//! - [`escrow`]: the 2-of-3 escrow record and its state machine ([`Escrow::apply`]).
+//! - [`error`]: every error type.
+//!
+//! ```
+//! use escrow_core::{Actor, Amount, Context, Escrow, EscrowEvent, EscrowId, EscrowStateKind,
+//!     EscrowTerms, NewEscrow, OrderId, Timestamp, UserId};
+//!
+//! let terms = EscrowTerms::new("1.5".parse::<Amount>()?, 10, 3_600)?;
+//! let escrow = Escrow::new(NewEscrow {
+//!     id: EscrowId::new(1), order_id: OrderId::new(1),
+//!     buyer_id: UserId::new(10), vendor_id: UserId::new(20), terms,
+//!     payout_address: None, refund_address: None,
+//!     created_at: Timestamp::from_unix_seconds(1_700_000_000),
+//! })?;
+//! let ctx = Context::at(Timestamp::from_unix_seconds(1_700_000_100));
+//! // A vendor cannot confirm receipt:
+//! let err = escrow.apply(Actor::Vendor, EscrowEvent::ReceiptConfirmed, &ctx).unwrap_err();
+//! assert_eq!(err.code(), "not_permitted");
+//! assert_eq!(escrow.state().kind(), EscrowStateKind::AwaitingSetup);
+//! assert_eq!(escrow.state().as_str(), "awaiting_setup");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod chain;
+pub mod error;
+pub mod escrow;
+pub mod ids;
+pub mod listing;
+pub mod money;
+pub mod order;
+pub mod role;
+pub mod time;
+
+pub use chain::{MoneroAddress, TxHash};
+pub use error::{
+    CapExceeded, DisputeReasonError, EscrowError, InvariantViolation, ListingError, OrderError,
+    ParseAddressError, ParseAmountError, ParseLabelError, ParseTxHashError, TransitionError,
+};
+pub use escrow::{
+    Action, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason, Escrow, EscrowEvent,
+    EscrowState, EscrowStateKind, EscrowTerms, EventKind, Funding, FundingStatus, IncomingTransfer,
+    NewEscrow, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout, RejectionClass,
+    Resolution, Transition,
+};
+pub use ids::{EscrowId, ListingId, OrderId, UserId};
+pub use listing::{Listing, ListingDraft};
+pub use money::{Amount, EscrowCap, PICONERO_PER_XMR};
+pub use order::{NewOrder, Order, OrderStatus, order_total};
+pub use role::{Actor, Role};
+pub use time::Timestamp;

@@ -1,0 +1,462 @@
+//! Every error this crate returns. All are `#[non_exhaustive]`; messages say what failed and
+//! what to do, and never contain secrets.
+
+use thiserror::Error;
+
+use crate::chain::TxHash;
+use crate::escrow::{EscrowStateKind, EventKind, RejectionClass};
+use crate::money::Amount;
+use crate::role::Actor;
+use crate::time::Timestamp;
+
+/// Text that is not a decimal XMR amount ([`Amount`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParseAmountError {
+    /// The text is empty.
+    #[error("amount is empty; write XMR as digits, e.g. 1.5")]
+    Empty,
+    /// The text starts with `-`.
+    #[error("amount is negative; amounts are zero or more XMR")]
+    Negative,
+    /// The text starts with the decimal point (`.5`).
+    #[error("amount has no digits before the decimal point; write 0.5, not .5")]
+    MissingWholePart,
+    /// The text ends with the decimal point (`1.`).
+    #[error("amount ends with a decimal point; write 1 or 1.0")]
+    MissingFraction,
+    /// A character other than an ASCII digit or one decimal point.
+    #[error("amount contains {found:?}; use only digits and one decimal point")]
+    InvalidCharacter {
+        /// The offending character.
+        found: char,
+    },
+    /// More than 12 digits after the point (finer than one piconero).
+    #[error("amount has {found} decimals; XMR has at most {max} (1 piconero)")]
+    TooManyDecimals {
+        /// The maximum, 12.
+        max: usize,
+        /// Decimals found.
+        found: usize,
+    },
+    /// The value exceeds `u64::MAX` piconero.
+    #[error("amount is too large; the maximum is 18446744.073709551615 XMR")]
+    Overflow,
+}
+
+/// An escrow total above the environment's cap ([`crate::EscrowCap::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("total of {total} XMR exceeds this marketplace's escrow cap of {cap} XMR; order less")]
+#[non_exhaustive]
+pub struct CapExceeded {
+    /// The requested total, in piconero.
+    pub total: Amount,
+    /// The cap, in piconero.
+    pub cap: Amount,
+}
+
+/// A label that is not one of an enum's snake_case values (roles, states, events...).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown {what} {found:?}")]
+#[non_exhaustive]
+pub struct ParseLabelError {
+    /// What was being parsed, e.g. `"escrow state"`.
+    pub what: &'static str,
+    /// The rejected text (truncated to 64 characters).
+    pub found: String,
+}
+
+impl ParseLabelError {
+    pub(crate) fn new(what: &'static str, found: &str) -> Self {
+        ParseLabelError {
+            what,
+            found: found.chars().take(64).collect(),
+        }
+    }
+}
+
+/// Text that is not a syntactically valid Monero address.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParseAddressError {
+    /// Not 95 (standard/subaddress) or 106 (integrated) characters.
+    #[error("address has {found} characters; a Monero address has 95 (or 106 if integrated)")]
+    Length {
+        /// Characters found.
+        found: usize,
+    },
+    /// A character outside Monero's base58 alphabet.
+    #[error("address contains {found:?}, which is not base58; copy the address again")]
+    InvalidCharacter {
+        /// The offending character.
+        found: char,
+    },
+}
+
+/// Text that is not a 64-hex-digit transaction hash.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParseTxHashError {
+    /// Not 64 characters.
+    #[error("tx hash has {found} characters; expected 64 hex digits")]
+    Length {
+        /// Characters found.
+        found: usize,
+    },
+    /// A non-hex character.
+    #[error("tx hash contains {found:?}; expected hex digits 0-9a-f")]
+    InvalidCharacter {
+        /// The offending character.
+        found: char,
+    },
+}
+
+/// A listing that breaks a rule ([`crate::ListingDraft::validate`], [`crate::Listing::stock_after`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ListingError {
+    /// Title is empty or only whitespace.
+    #[error("listing title is empty; give it a title")]
+    EmptyTitle,
+    /// Title too long.
+    #[error("listing title has {found} characters; the maximum is {max}")]
+    TitleTooLong {
+        /// Maximum characters.
+        max: usize,
+        /// Characters found.
+        found: usize,
+    },
+    /// Description too long.
+    #[error("listing description has {found} characters; the maximum is {max}")]
+    DescriptionTooLong {
+        /// Maximum characters.
+        max: usize,
+        /// Characters found.
+        found: usize,
+    },
+    /// A control character in a text field (newline and tab are allowed in descriptions).
+    #[error("listing {field} contains a control character; remove it")]
+    ControlCharacter {
+        /// `"title"` or `"description"`.
+        field: &'static str,
+    },
+    /// Unit price is zero.
+    #[error("listing price is zero; set a price in piconero above 0")]
+    ZeroPrice,
+    /// Unit price alone exceeds the escrow cap, so no order could ever be placed.
+    #[error("listing price exceeds the escrow cap: {0}")]
+    PriceExceedsCap(CapExceeded),
+    /// Not enough stock for the requested quantity.
+    #[error("only {available} in stock, {requested} requested")]
+    InsufficientStock {
+        /// Units requested.
+        requested: u32,
+        /// Units available.
+        available: u32,
+    },
+}
+
+impl ListingError {
+    /// Stable snake_case code for API error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ListingError::EmptyTitle => "empty_title",
+            ListingError::TitleTooLong { .. } => "title_too_long",
+            ListingError::DescriptionTooLong { .. } => "description_too_long",
+            ListingError::ControlCharacter { .. } => "control_character",
+            ListingError::ZeroPrice => "zero_price",
+            ListingError::PriceExceedsCap(_) => "exceeds_escrow_cap",
+            ListingError::InsufficientStock { .. } => "insufficient_stock",
+        }
+    }
+}
+
+/// An order that cannot be placed ([`crate::Order::place`], [`crate::order_total`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum OrderError {
+    /// The buyer is the listing's vendor.
+    #[error("vendors cannot order their own listings")]
+    SelfPurchase,
+    /// Quantity is zero.
+    #[error("quantity is zero; order at least 1")]
+    ZeroQuantity,
+    /// Unit price is zero.
+    #[error("unit price is zero; the listing cannot be ordered")]
+    ZeroPrice,
+    /// Not enough stock.
+    #[error("only {available} in stock, {requested} requested")]
+    InsufficientStock {
+        /// Units requested.
+        requested: u32,
+        /// Units available.
+        available: u32,
+    },
+    /// `unit_price × quantity` does not fit in a `u64` of piconero.
+    #[error("total of {quantity} × {unit_price} XMR overflows; order fewer units")]
+    TotalOverflow {
+        /// Unit price, piconero.
+        unit_price: Amount,
+        /// Quantity.
+        quantity: u32,
+    },
+    /// The total exceeds the environment's escrow cap.
+    #[error(transparent)]
+    ExceedsCap(#[from] CapExceeded),
+}
+
+impl OrderError {
+    /// Stable snake_case code for API error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OrderError::SelfPurchase => "self_purchase",
+            OrderError::ZeroQuantity => "zero_quantity",
+            OrderError::ZeroPrice => "zero_price",
+            OrderError::InsufficientStock { .. } => "insufficient_stock",
+            OrderError::TotalOverflow { .. } => "amount_overflow",
+            OrderError::ExceedsCap(_) => "exceeds_escrow_cap",
+        }
+    }
+}
+
+/// A dispute reason that breaks a rule ([`crate::escrow::DisputeReason::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DisputeReasonError {
+    /// Empty or whitespace only.
+    #[error("dispute reason is empty; say what went wrong")]
+    Blank,
+    /// Too long.
+    #[error("dispute reason has {found} characters; the maximum is {max}")]
+    TooLong {
+        /// Maximum characters.
+        max: usize,
+        /// Characters found.
+        found: usize,
+    },
+    /// A control character other than newline or tab.
+    #[error("dispute reason contains a control character; remove it")]
+    ControlCharacter,
+}
+
+/// A rule that an escrow record breaks ([`crate::escrow::Escrow::check_invariants`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "escrow record is inconsistent: expected \"{rule}\"; the stored row was edited or corrupted, restore it from backup"
+)]
+#[non_exhaustive]
+pub struct InvariantViolation {
+    /// The rule, in words (e.g. "funded has the amount confirmed").
+    pub rule: &'static str,
+}
+
+/// An escrow that cannot be created or loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EscrowError {
+    /// The escrow amount is zero.
+    #[error("escrow amount is zero")]
+    ZeroAmount,
+    /// Zero required confirmations (0-conf funding lets a buyer double-spend).
+    #[error("required confirmations is 0; configure at least 1")]
+    ZeroConfirmations,
+    /// Zero funding window.
+    #[error("funding window is 0 seconds; configure a positive window")]
+    ZeroFundingWindow,
+    /// Buyer and vendor are the same user.
+    #[error("buyer and vendor are the same user")]
+    SelfDealing,
+    /// A loaded or built record breaks an invariant.
+    #[error(transparent)]
+    Inconsistent(#[from] InvariantViolation),
+}
+
+/// Why [`crate::escrow::Escrow::apply`] refused an event. The escrow is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// The actor may never trigger this event (e.g. the vendor confirming receipt, a buyer
+    /// resolving a dispute).
+    #[error("{actor} may not trigger {event}")]
+    NotPermitted {
+        /// Who tried.
+        actor: Actor,
+        /// What they tried.
+        event: EventKind,
+    },
+    /// The escrow is released or refunded; nothing can change it any more.
+    #[error("escrow is already {state}; nothing more can happen to it")]
+    Terminal {
+        /// `released` or `refunded`.
+        state: EscrowStateKind,
+    },
+    /// The event does not apply in the current state (generic case).
+    #[error("{event} is not possible while the escrow is {state}")]
+    InvalidTransition {
+        /// The current state.
+        state: EscrowStateKind,
+        /// The refused event.
+        event: EventKind,
+    },
+    /// The buyer already confirmed receipt.
+    #[error("receipt was already confirmed; the payout to the vendor is under way")]
+    AlreadyConfirmed,
+    /// Confirmation before the escrow is funded.
+    #[error("escrow is {state}, not funded; receipt can be confirmed only after funding")]
+    NotFunded {
+        /// The current state.
+        state: EscrowStateKind,
+    },
+    /// Confirmation while a dispute is open: only an arbiter decides now.
+    #[error("a dispute is open; an arbiter will decide")]
+    InDispute,
+    /// A dispute is already open.
+    #[error("a dispute is already open on this escrow")]
+    AlreadyDisputed,
+    /// Nothing was paid into the escrow, so there is nothing to dispute (cancel instead).
+    #[error(
+        "escrow is {state} with no funds received; there is nothing to dispute, cancel instead"
+    )]
+    NothingToDispute {
+        /// The current state.
+        state: EscrowStateKind,
+    },
+    /// Resolve on an escrow without an open dispute.
+    #[error("escrow is {state}, not disputed; only an open dispute can be resolved")]
+    NotDisputed {
+        /// The current state.
+        state: EscrowStateKind,
+    },
+    /// A payout is already decided (releasing/refunding): no dispute, confirmation or address
+    /// change can redirect it.
+    #[error("a payout is already decided (escrow is {state}); it can no longer be changed")]
+    PayoutDecided {
+        /// `releasing` or `refunding`.
+        state: EscrowStateKind,
+    },
+    /// A release needs the vendor's payout address, which is not set.
+    #[error("the vendor has not set a payout address; the vendor must set one first")]
+    PayoutAddressMissing,
+    /// A refund needs the buyer's refund address, which is not set.
+    #[error("the buyer has not set a refund address; the buyer must set one first")]
+    RefundAddressMissing,
+    /// Funding reported for an escrow whose address was never created.
+    #[error("escrow is {state} and has no address; funding cannot be observed")]
+    NoEscrowAddress {
+        /// The current state.
+        state: EscrowStateKind,
+    },
+    /// The funding deadline has not passed yet.
+    #[error("funding window is open until {deadline} (now {now})")]
+    FundingWindowOpen {
+        /// End of the window.
+        deadline: Timestamp,
+        /// The time given.
+        now: Timestamp,
+    },
+    /// The full amount arrived but lacks confirmations: the escrow must not expire.
+    #[error(
+        "{received} XMR received, {confirmed} XMR confirmed; waiting for confirmations, not expiring"
+    )]
+    AwaitingConfirmations {
+        /// Piconero received.
+        received: Amount,
+        /// Piconero confirmed.
+        confirmed: Amount,
+    },
+    /// Cancel refused because funds were received; open a dispute so an arbiter refunds.
+    #[error("{received} XMR already received; cannot cancel, open a dispute to get a refund")]
+    FundsPresent {
+        /// Piconero received.
+        received: Amount,
+    },
+    /// Sums of incoming transfers or of payout amount and fee overflow.
+    #[error("amounts overflow 64 bits of piconero; the reported data is wrong")]
+    AmountOverflow,
+    /// A prepared payout without transaction hashes.
+    #[error("payout has no transaction hash; sign_multisig must return tx_hash_list")]
+    EmptyPayout,
+    /// A prepared payout that pays nothing.
+    #[error("payout amount is zero")]
+    ZeroPayout,
+    /// Payout amount + fee exceeds what the escrow received.
+    #[error("payout of {amount} XMR + fee {fee} XMR exceeds the {received} XMR received")]
+    PayoutExceedsFunds {
+        /// Piconero paid out.
+        amount: Amount,
+        /// Fee, piconero.
+        fee: Amount,
+        /// Piconero received by the escrow.
+        received: Amount,
+    },
+    /// Submission reported before the payout was prepared (recorded).
+    #[error("payout was not prepared; record PayoutPrepared before submitting")]
+    PayoutNotPrepared,
+    /// Submitted hashes differ from the prepared ones.
+    #[error("submitted transactions {found:?} differ from the prepared {expected:?}")]
+    PayoutMismatch {
+        /// Prepared hashes (sorted).
+        expected: Vec<TxHash>,
+        /// Reported hashes (sorted).
+        found: Vec<TxHash>,
+    },
+}
+
+impl TransitionError {
+    /// How to report it: [`RejectionClass::Forbidden`] for a wrong actor,
+    /// [`RejectionClass::Invalid`] for bad event data, [`RejectionClass::Conflict`] otherwise.
+    pub fn class(&self) -> RejectionClass {
+        match self {
+            TransitionError::NotPermitted { .. } => RejectionClass::Forbidden,
+            TransitionError::AmountOverflow
+            | TransitionError::EmptyPayout
+            | TransitionError::ZeroPayout
+            | TransitionError::PayoutExceedsFunds { .. } => RejectionClass::Invalid,
+            TransitionError::Terminal { .. }
+            | TransitionError::InvalidTransition { .. }
+            | TransitionError::AlreadyConfirmed
+            | TransitionError::NotFunded { .. }
+            | TransitionError::InDispute
+            | TransitionError::AlreadyDisputed
+            | TransitionError::NothingToDispute { .. }
+            | TransitionError::NotDisputed { .. }
+            | TransitionError::PayoutDecided { .. }
+            | TransitionError::PayoutAddressMissing
+            | TransitionError::RefundAddressMissing
+            | TransitionError::NoEscrowAddress { .. }
+            | TransitionError::FundingWindowOpen { .. }
+            | TransitionError::AwaitingConfirmations { .. }
+            | TransitionError::FundsPresent { .. }
+            | TransitionError::PayoutNotPrepared
+            | TransitionError::PayoutMismatch { .. } => RejectionClass::Conflict,
+        }
+    }
+
+    /// Stable snake_case code for API error bodies (`{"error":{"code", ...}}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransitionError::NotPermitted { .. } => "not_permitted",
+            TransitionError::Terminal { .. } => "escrow_closed",
+            TransitionError::InvalidTransition { .. } => "invalid_transition",
+            TransitionError::AlreadyConfirmed => "already_confirmed",
+            TransitionError::NotFunded { .. } => "not_funded",
+            TransitionError::InDispute => "in_dispute",
+            TransitionError::AlreadyDisputed => "already_disputed",
+            TransitionError::NothingToDispute { .. } => "nothing_to_dispute",
+            TransitionError::NotDisputed { .. } => "not_disputed",
+            TransitionError::PayoutDecided { .. } => "payout_decided",
+            TransitionError::PayoutAddressMissing => "payout_address_missing",
+            TransitionError::RefundAddressMissing => "refund_address_missing",
+            TransitionError::NoEscrowAddress { .. } => "no_escrow_address",
+            TransitionError::FundingWindowOpen { .. } => "funding_window_open",
+            TransitionError::AwaitingConfirmations { .. } => "awaiting_confirmations",
+            TransitionError::FundsPresent { .. } => "funds_present",
+            TransitionError::AmountOverflow => "amount_overflow",
+            TransitionError::EmptyPayout => "empty_payout",
+            TransitionError::ZeroPayout => "zero_payout",
+            TransitionError::PayoutExceedsFunds { .. } => "payout_exceeds_funds",
+            TransitionError::PayoutNotPrepared => "payout_not_prepared",
+            TransitionError::PayoutMismatch { .. } => "payout_mismatch",
+        }
+    }
+}

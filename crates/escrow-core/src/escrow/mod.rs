@@ -1,0 +1,380 @@
+//! The 2-of-3 escrow: the [`Escrow`] record, its [`EscrowTerms`] and [`Funding`], the state
+//! machine ([`Escrow::apply`]) and the work it asks of the orchestrator ([`Action`]).
+//!
+//! The flow (issue 4), with the actor of each step:
+//!
+//! ```text
+//! awaiting_setup --SetupCompleted(system)--> awaiting_funding --FundingObserved(system)--> funded
+//!   funded --ReceiptConfirmed(buyer)--> releasing --PayoutPrepared, PayoutSubmitted(system)--> released
+//!   funded --DisputeOpened(buyer|vendor)--> disputed --DisputeResolved(arbiter)--> releasing | refunding
+//!   refunding --PayoutPrepared, PayoutSubmitted(system)--> refunded
+//!   awaiting_funding --FundingWindowElapsed(system)--> expired (nothing received)
+//!                                                   | disputed (underfunded, arbiter refunds)
+//! ```
+//!
+//! The machine is pure and level-triggered: [`Escrow::apply`] returns a new [`Escrow`] (inside a
+//! [`Transition`]) that the server persists with a compare-and-set on the old state; what to do
+//! next is derived from the persisted state ([`Escrow::next_action`]), so a restart after a
+//! crash resumes from the database alone.
+
+mod action;
+mod event;
+mod invariants;
+mod machine;
+mod state;
+
+use serde::{Deserialize, Serialize};
+
+pub use action::Action;
+pub use event::{
+    DISPUTE_REASON_MAX_CHARS, Dispute, DisputeCause, DisputeOutcome, DisputeReason, EscrowEvent,
+    EventKind, IncomingTransfer, Resolution,
+};
+pub use machine::{Context, RejectionClass, Transition};
+pub use state::{
+    EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
+};
+
+use crate::chain::MoneroAddress;
+use crate::error::{EscrowError, InvariantViolation};
+use crate::ids::{EscrowId, OrderId, UserId};
+use crate::money::Amount;
+use crate::role::{Actor, Role};
+use crate::time::Timestamp;
+
+/// The fixed terms of one escrow, set at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowTerms {
+    amount: Amount,
+    required_confirmations: u64,
+    funding_window_secs: u64,
+}
+
+impl EscrowTerms {
+    /// Terms for an escrow of `amount` piconero (the order total), funded once incoming
+    /// transfers with at least `required_confirmations` blocks cover it, within
+    /// `funding_window_secs` seconds after the address is shown.
+    ///
+    /// # Errors
+    /// [`EscrowError::ZeroAmount`], [`EscrowError::ZeroConfirmations`] (0-conf funding would
+    /// let a buyer double-spend after the vendor ships), [`EscrowError::ZeroFundingWindow`].
+    pub fn new(
+        amount: Amount,
+        required_confirmations: u64,
+        funding_window_secs: u64,
+    ) -> Result<Self, EscrowError> {
+        if amount.is_zero() {
+            return Err(EscrowError::ZeroAmount);
+        }
+        if required_confirmations == 0 {
+            return Err(EscrowError::ZeroConfirmations);
+        }
+        if funding_window_secs == 0 {
+            return Err(EscrowError::ZeroFundingWindow);
+        }
+        Ok(EscrowTerms {
+            amount,
+            required_confirmations,
+            funding_window_secs,
+        })
+    }
+
+    /// The exact amount the buyer must pay, in piconero (the order total).
+    pub fn amount(&self) -> Amount {
+        self.amount
+    }
+
+    /// Confirmations an incoming transfer needs before it counts as funding.
+    pub fn required_confirmations(&self) -> u64 {
+        self.required_confirmations
+    }
+
+    /// Seconds the buyer has to fund, counted from [`EscrowEvent::SetupCompleted`].
+    pub fn funding_window_secs(&self) -> u64 {
+        self.funding_window_secs
+    }
+}
+
+/// What the escrow address has received, from the latest [`EscrowEvent::FundingObserved`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funding {
+    received: Amount,
+    confirmed: Amount,
+}
+
+impl Funding {
+    /// Piconero received in total, including unconfirmed (pool) transfers.
+    pub fn received(&self) -> Amount {
+        self.received
+    }
+
+    /// Piconero received in transfers with at least the required confirmations
+    /// (always `<= received`).
+    pub fn confirmed(&self) -> Amount {
+        self.confirmed
+    }
+}
+
+/// How far the buyer's payment has come, for the buyer's view ("shows what is missing").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FundingStatus {
+    /// Nothing received yet.
+    Unpaid {
+        /// Piconero still to pay (the full amount).
+        missing: Amount,
+    },
+    /// Less than the order total received (confirmed or not).
+    Underfunded {
+        /// Piconero received so far.
+        received: Amount,
+        /// Piconero still to pay.
+        missing: Amount,
+    },
+    /// Enough received, but not all of it has the required confirmations yet.
+    AwaitingConfirmations {
+        /// Piconero received (at least the order total).
+        received: Amount,
+        /// Piconero with enough confirmations so far.
+        confirmed: Amount,
+    },
+    /// The order total is received with the required confirmations.
+    Complete {
+        /// Piconero received (may exceed the order total; the payout sweeps it all).
+        received: Amount,
+    },
+}
+
+/// Everything needed to create an escrow for a new order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEscrow {
+    /// Row id of the escrow.
+    pub id: EscrowId,
+    /// The order it secures.
+    pub order_id: OrderId,
+    /// The order's buyer.
+    pub buyer_id: UserId,
+    /// The listing's vendor (must differ from the buyer).
+    pub vendor_id: UserId,
+    /// Amount, confirmations and funding window.
+    pub terms: EscrowTerms,
+    /// The vendor's payout address, if already known.
+    pub payout_address: Option<MoneroAddress>,
+    /// The buyer's refund address, if already known.
+    pub refund_address: Option<MoneroAddress>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// One order's 2-of-3 multisig escrow: parties, terms, state, and what the chain showed.
+///
+/// Fields are private so that every change goes through [`Escrow::apply`]; getters borrow.
+/// Persist it as JSON (`serde_json::to_string(&escrow)`) next to a `state` column holding
+/// `escrow.state().as_str()`. Deserialization re-checks every invariant and refuses an
+/// inconsistent record ([`EscrowError::Inconsistent`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "EscrowRecord")]
+pub struct Escrow {
+    id: EscrowId,
+    order_id: OrderId,
+    buyer_id: UserId,
+    vendor_id: UserId,
+    terms: EscrowTerms,
+    #[serde(flatten)]
+    state: EscrowState,
+    address: Option<MoneroAddress>,
+    funding_deadline: Option<Timestamp>,
+    funding: Funding,
+    payout_address: Option<MoneroAddress>,
+    refund_address: Option<MoneroAddress>,
+    dispute: Option<Dispute>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+/// The serde shape of [`Escrow`], checked before it becomes one.
+#[derive(Deserialize)]
+struct EscrowRecord {
+    id: EscrowId,
+    order_id: OrderId,
+    buyer_id: UserId,
+    vendor_id: UserId,
+    terms: EscrowTerms,
+    #[serde(flatten)]
+    state: EscrowState,
+    address: Option<MoneroAddress>,
+    funding_deadline: Option<Timestamp>,
+    funding: Funding,
+    payout_address: Option<MoneroAddress>,
+    refund_address: Option<MoneroAddress>,
+    dispute: Option<Dispute>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<EscrowRecord> for Escrow {
+    type Error = EscrowError;
+
+    fn try_from(r: EscrowRecord) -> Result<Self, Self::Error> {
+        let escrow = Escrow {
+            id: r.id,
+            order_id: r.order_id,
+            buyer_id: r.buyer_id,
+            vendor_id: r.vendor_id,
+            terms: r.terms,
+            state: r.state,
+            address: r.address,
+            funding_deadline: r.funding_deadline,
+            funding: r.funding,
+            payout_address: r.payout_address,
+            refund_address: r.refund_address,
+            dispute: r.dispute,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        };
+        escrow.check_invariants()?;
+        Ok(escrow)
+    }
+}
+
+impl Escrow {
+    /// A new escrow in `awaiting_setup`: nothing received, no address yet.
+    ///
+    /// # Errors
+    /// [`EscrowError::SelfDealing`] if buyer and vendor are the same user.
+    pub fn new(params: NewEscrow) -> Result<Escrow, EscrowError> {
+        if params.buyer_id == params.vendor_id {
+            return Err(EscrowError::SelfDealing);
+        }
+        let escrow = Escrow {
+            id: params.id,
+            order_id: params.order_id,
+            buyer_id: params.buyer_id,
+            vendor_id: params.vendor_id,
+            terms: params.terms,
+            state: EscrowState::AwaitingSetup,
+            address: None,
+            funding_deadline: None,
+            funding: Funding::default(),
+            payout_address: params.payout_address,
+            refund_address: params.refund_address,
+            dispute: None,
+            created_at: params.created_at,
+            updated_at: params.created_at,
+        };
+        escrow.check_invariants()?;
+        Ok(escrow)
+    }
+
+    /// Row id.
+    pub fn id(&self) -> EscrowId {
+        self.id
+    }
+    /// The order this escrow secures.
+    pub fn order_id(&self) -> OrderId {
+        self.order_id
+    }
+    /// The buyer (pays in; co-signs a release; receives refunds).
+    pub fn buyer_id(&self) -> UserId {
+        self.buyer_id
+    }
+    /// The vendor (receives releases).
+    pub fn vendor_id(&self) -> UserId {
+        self.vendor_id
+    }
+    /// Amount, confirmations and funding window.
+    pub fn terms(&self) -> &EscrowTerms {
+        &self.terms
+    }
+    /// The exact amount to pay, in piconero (same as `terms().amount()`).
+    pub fn amount(&self) -> Amount {
+        self.terms.amount
+    }
+    /// The current state.
+    pub fn state(&self) -> &EscrowState {
+        &self.state
+    }
+    /// The 2-of-3 multisig address the buyer pays to, once setup completed.
+    pub fn address(&self) -> Option<&MoneroAddress> {
+        self.address.as_ref()
+    }
+    /// When the funding window closes (set when setup completes).
+    pub fn funding_deadline(&self) -> Option<Timestamp> {
+        self.funding_deadline
+    }
+    /// What the escrow address has received.
+    pub fn funding(&self) -> &Funding {
+        &self.funding
+    }
+    /// The vendor's payout address, where releases go.
+    pub fn payout_address(&self) -> Option<&MoneroAddress> {
+        self.payout_address.as_ref()
+    }
+    /// The buyer's refund address, where refunds go.
+    pub fn refund_address(&self) -> Option<&MoneroAddress> {
+        self.refund_address.as_ref()
+    }
+    /// The dispute, if one was ever opened (kept after resolution).
+    pub fn dispute(&self) -> Option<&Dispute> {
+        self.dispute.as_ref()
+    }
+    /// Creation time.
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    /// Time of the last change (the `escrow_last_update_timestamp` metric).
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    /// How far the payment has come, with what is missing.
+    pub fn funding_status(&self) -> FundingStatus {
+        let amount = self.terms.amount;
+        let Funding {
+            received,
+            confirmed,
+        } = self.funding;
+        if confirmed >= amount {
+            return FundingStatus::Complete { received };
+        }
+        if received >= amount {
+            return FundingStatus::AwaitingConfirmations {
+                received,
+                confirmed,
+            };
+        }
+        if received.is_zero() {
+            return FundingStatus::Unpaid { missing: amount };
+        }
+        FundingStatus::Underfunded {
+            received,
+            missing: amount.saturating_sub(received),
+        }
+    }
+
+    /// The escrow role of a signed-in user, for authorization and notifications: the buyer,
+    /// the vendor, any arbiter account, or `None` for a stranger. Never returns
+    /// [`Actor::System`].
+    pub fn actor_for(&self, user: UserId, role: Role) -> Option<Actor> {
+        if user == self.buyer_id {
+            return Some(Actor::Buyer);
+        }
+        if user == self.vendor_id {
+            return Some(Actor::Vendor);
+        }
+        match role {
+            Role::Arbiter => Some(Actor::Arbiter),
+            Role::Buyer | Role::Vendor => None,
+        }
+    }
+
+    /// Checks every consistency rule between state, addresses, funding, dispute and payout.
+    /// Every escrow produced by [`Escrow::new`] and [`Escrow::apply`] passes; deserialization
+    /// runs it too.
+    ///
+    /// # Errors
+    /// The first broken rule as an [`InvariantViolation`].
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        invariants::check(self)
+    }
+}

@@ -1,0 +1,220 @@
+//! Shared fixtures: escrows driven into every state through the public API only.
+#![allow(dead_code)]
+
+use escrow_core::{
+    Actor, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
+    EscrowStateKind, EscrowTerms, IncomingTransfer, MoneroAddress, NewEscrow, OrderId,
+    Timestamp, TxHash, UserId,
+};
+
+pub const T0: u64 = 1_700_000_000;
+pub const WINDOW: u64 = 3_600;
+pub const CONFIRMATIONS: u64 = 10;
+
+pub const BUYER: UserId = UserId::new(10);
+pub const VENDOR: UserId = UserId::new(20);
+
+/// 1.5 XMR.
+pub fn amount() -> Amount {
+    Amount::from_atomic(1_500_000_000_000)
+}
+
+pub fn addr(c: char) -> MoneroAddress {
+    let s: String = std::iter::once('4').chain(std::iter::repeat_n(c, 94)).collect();
+    s.parse().expect("fixture address is valid")
+}
+
+pub fn escrow_address() -> MoneroAddress {
+    addr('A')
+}
+pub fn payout_address() -> MoneroAddress {
+    addr('V')
+}
+pub fn refund_address() -> MoneroAddress {
+    addr('B')
+}
+
+pub fn hash(n: u8) -> TxHash {
+    format!("{n:02x}").repeat(32).parse().expect("fixture hash is valid")
+}
+
+pub fn ctx(offset: u64) -> Context {
+    Context::at(Timestamp::from_unix_seconds(T0 + offset))
+}
+
+pub fn reason(text: &str) -> DisputeReason {
+    DisputeReason::new(text).expect("fixture reason is valid")
+}
+
+pub fn transfer(n: u8, amount: Amount, confirmations: u64) -> IncomingTransfer {
+    IncomingTransfer {
+        tx_hash: hash(n),
+        amount,
+        confirmations,
+    }
+}
+
+pub fn funding(received: Amount, confirmations: u64) -> EscrowEvent {
+    EscrowEvent::FundingObserved {
+        incoming: vec![transfer(1, received, confirmations)],
+    }
+}
+
+pub fn fresh() -> Escrow {
+    Escrow::new(NewEscrow {
+        id: EscrowId::new(1),
+        order_id: OrderId::new(1),
+        buyer_id: BUYER,
+        vendor_id: VENDOR,
+        terms: EscrowTerms::new(amount(), CONFIRMATIONS, WINDOW).expect("valid terms"),
+        payout_address: Some(payout_address()),
+        refund_address: Some(refund_address()),
+        created_at: Timestamp::from_unix_seconds(T0),
+    })
+    .expect("valid escrow")
+}
+
+pub fn step(e: &Escrow, actor: Actor, event: EscrowEvent, at: u64) -> Escrow {
+    e.apply(actor, event, &ctx(at))
+        .expect("fixture step is accepted")
+        .into_escrow()
+}
+
+pub fn awaiting_funding() -> Escrow {
+    step(
+        &fresh(),
+        Actor::System,
+        EscrowEvent::SetupCompleted {
+            address: escrow_address(),
+        },
+        10,
+    )
+}
+
+pub fn underfunded() -> Escrow {
+    step(
+        &awaiting_funding(),
+        Actor::System,
+        funding(Amount::ONE_XMR, CONFIRMATIONS),
+        20,
+    )
+}
+
+pub fn funded() -> Escrow {
+    step(
+        &awaiting_funding(),
+        Actor::System,
+        funding(amount(), CONFIRMATIONS),
+        20,
+    )
+}
+
+pub fn disputed() -> Escrow {
+    step(
+        &funded(),
+        Actor::Buyer,
+        EscrowEvent::DisputeOpened {
+            reason: reason("not delivered"),
+        },
+        30,
+    )
+}
+
+pub fn releasing() -> Escrow {
+    step(&funded(), Actor::Buyer, EscrowEvent::ReceiptConfirmed, 30)
+}
+
+pub fn releasing_prepared() -> Escrow {
+    step(&releasing(), Actor::System, prepared_event(), 40)
+}
+
+pub fn refunding() -> Escrow {
+    step(
+        &disputed(),
+        Actor::Arbiter,
+        EscrowEvent::DisputeResolved {
+            outcome: DisputeOutcome::Refund,
+        },
+        40,
+    )
+}
+
+pub fn refunding_prepared() -> Escrow {
+    step(&refunding(), Actor::System, prepared_event(), 50)
+}
+
+pub fn prepared_event() -> EscrowEvent {
+    EscrowEvent::PayoutPrepared {
+        tx_hashes: vec![hash(0xaa)],
+        amount: amount().checked_sub(fee()).expect("fee below amount"),
+        fee: fee(),
+    }
+}
+
+pub fn submitted_event() -> EscrowEvent {
+    EscrowEvent::PayoutSubmitted {
+        tx_hashes: vec![hash(0xaa)],
+    }
+}
+
+/// 0.0001 XMR.
+pub fn fee() -> Amount {
+    Amount::from_atomic(100_000_000)
+}
+
+pub fn released() -> Escrow {
+    step(&releasing_prepared(), Actor::System, submitted_event(), 50)
+}
+
+pub fn refunded() -> Escrow {
+    step(&refunding_prepared(), Actor::System, submitted_event(), 60)
+}
+
+pub fn setup_failed() -> Escrow {
+    step(
+        &fresh(),
+        Actor::System,
+        EscrowEvent::SetupFailed {
+            reason: "wallets disagree on the multisig address".into(),
+        },
+        10,
+    )
+}
+
+pub fn expired() -> Escrow {
+    step(
+        &awaiting_funding(),
+        Actor::System,
+        EscrowEvent::FundingWindowElapsed,
+        10 + WINDOW,
+    )
+}
+
+pub fn cancelled() -> Escrow {
+    step(&awaiting_funding(), Actor::Buyer, EscrowEvent::Cancelled, 20)
+}
+
+/// One escrow per state, keyed by the fixture name.
+pub fn by_name(name: &str) -> Escrow {
+    match name {
+        "awaiting_setup" => fresh(),
+        "setup_failed" => setup_failed(),
+        "awaiting_funding" => awaiting_funding(),
+        "underfunded" => underfunded(),
+        "funded" => funded(),
+        "disputed" => disputed(),
+        "releasing" => releasing(),
+        "releasing_prepared" => releasing_prepared(),
+        "refunding" => refunding(),
+        "refunding_prepared" => refunding_prepared(),
+        "released" => released(),
+        "refunded" => refunded(),
+        "expired" => expired(),
+        "cancelled" => cancelled(),
+        other => panic!("unknown fixture {other}"),
+    }
+}
+
+pub fn kind(e: &Escrow) -> EscrowStateKind {
+    e.state().kind()
+}
