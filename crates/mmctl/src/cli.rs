@@ -32,6 +32,10 @@ pub enum Command {
     ///
     /// Example: mmctl completions bash > /etc/bash_completion.d/mmctl
     Completions(cmd::completions::CompletionsArgs),
+    /// Encrypted, verified backups of the database and wallets, offsite copies and retention.
+    ///
+    /// Example: mmctl backup db && mmctl backup verify && mmctl backup prune --dry-run
+    Backup(cmd::backup::BackupArgs),
 }
 
 /// Sends mmctl's diagnostics to stderr; stdout stays for data (`--json`).

@@ -1,1 +1,2 @@
 //! test-support: see ARCHITECTURE.md.
+pub mod s3;

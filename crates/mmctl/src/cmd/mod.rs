@@ -1,5 +1,6 @@
 //! One module per subcommand: each parses its arguments and calls library code in `mmctl::*`.
 
+pub mod backup;
 pub mod completions;
 
 use crate::cli::{Cli, Command};
@@ -9,5 +10,6 @@ use crate::exit::Outcome;
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Backup(args) => backup::run(args, cli.global.docker_host.as_deref()).await,
     }
 }

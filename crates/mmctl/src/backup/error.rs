@@ -1,0 +1,143 @@
+//! The error type of the backup library ([`BackupError`]): what failed, on which file, and what to do.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while making, listing, verifying or restoring a backup.
+///
+/// Messages name the file and the failed step and never contain key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The SQLCipher key file is missing, unreadable, too permissive (not 0600) or malformed
+    /// (the contract is 64 lowercase hex characters, optional trailing newline).
+    #[error("DB key file {path}: {reason}")]
+    KeyFile {
+        /// Path of the key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An SQLite/SQLCipher call failed (open, read of `sqlite_dbpage`, insert, pragma).
+    #[error("{context}: {source}")]
+    Sqlite {
+        /// The step that failed, with the file it concerned.
+        context: String,
+        /// The rusqlite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database opened but the key does not decrypt it (or the file is not a database).
+    #[error("cannot read {path} with the given key: {detail}. Check --key-file / MMKT_DB_KEY_FILE")]
+    WrongDbKey {
+        /// Database file.
+        path: PathBuf,
+        /// SQLite's message ("file is not a database").
+        detail: String,
+    },
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// The step that failed, with the path it concerned.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A recipient string is not an age X25519 public key (`age1...`).
+    #[error("invalid age recipient {recipient:?}: {reason}. Recipients are X25519 public keys starting with age1 (see `age-keygen -y`)")]
+    Recipient {
+        /// The offending text (a public key, not a secret).
+        recipient: String,
+        /// Parser message.
+        reason: String,
+    },
+    /// No recipient was configured, so nothing could be encrypted.
+    #[error("no age recipient: pass --recipient age1..., set MMKT_BACKUP_RECIPIENTS, or give --recipients-file")]
+    NoRecipients,
+    /// The age identity file could not be read or holds no usable identity.
+    #[error("age identity file {path}: {reason}")]
+    Identity {
+        /// Path of the identity file.
+        path: PathBuf,
+        /// What is wrong with it (never its content).
+        reason: String,
+    },
+    /// age refused to decrypt the backup: wrong identity, or a corrupted/tampered file.
+    #[error("cannot decrypt {path}: {reason}")]
+    Decrypt {
+        /// The encrypted backup file.
+        path: PathBuf,
+        /// age's diagnosis, with a hint.
+        reason: String,
+    },
+    /// The SHA-256 of the encrypted file differs from its manifest.
+    #[error("checksum mismatch for {path}: manifest says sha256 {expected}, file has {actual}; the file is corrupt or was tampered with. Use another backup (mmctl backup list)")]
+    Checksum {
+        /// The encrypted backup file.
+        path: PathBuf,
+        /// Hex SHA-256 recorded in the manifest.
+        expected: String,
+        /// Hex SHA-256 of the file on disk.
+        actual: String,
+    },
+    /// The backup content decrypted but is not what its manifest describes (sizes, pages, rows).
+    #[error("backup {id} does not match its manifest: {detail}")]
+    Mismatch {
+        /// Backup id.
+        id: String,
+        /// Which field differs.
+        detail: String,
+    },
+    /// `cipher_integrity_check` or `integrity_check` reported problems.
+    #[error("integrity check failed on {path}: {detail}")]
+    Integrity {
+        /// The database file checked.
+        path: PathBuf,
+        /// First lines of the check's report.
+        detail: String,
+    },
+    /// A manifest is unreadable or malformed.
+    #[error("manifest {path}: {reason}")]
+    Manifest {
+        /// The manifest file (or S3 key).
+        path: PathBuf,
+        /// Parser message.
+        reason: String,
+    },
+    /// No complete backup has this id (or no backup of this kind exists for `latest`).
+    #[error("no complete backup {0} in the backup directory; see `mmctl backup list`")]
+    NotFound(String),
+    /// The manifest exists but the data file is missing or has the wrong size (interrupted backup).
+    #[error("backup {id} is incomplete: {reason}")]
+    Incomplete {
+        /// Backup id.
+        id: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// A wallet archive is unreadable, or a wallet directory is unusable.
+    #[error("wallet backup: {0}")]
+    Wallet(String),
+    /// Talking to a monero-wallet-rpc failed (store, open_wallet, get_address).
+    #[error("wallet-rpc {url}: {reason}")]
+    WalletRpc {
+        /// Base URL of the wallet-rpc.
+        url: String,
+        /// The RPC error.
+        reason: String,
+    },
+}
+
+impl BackupError {
+    /// Wraps an I/O error with the step and path it concerned.
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
+        let context = context.into();
+        move |source| BackupError::Io { context, source }
+    }
+
+    /// Wraps an SQLite error with the step and file it concerned.
+    pub fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> BackupError {
+        let context = context.into();
+        move |source| BackupError::Sqlite { context, source }
+    }
+}

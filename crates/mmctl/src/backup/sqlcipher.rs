@@ -1,0 +1,289 @@
+//! SQLCipher file access without the server: keyed open, page-level snapshot read through the
+//! `sqlite_dbpage` virtual table, page-level rebuild into a new keyed file, and integrity checks.
+//!
+//! Source: <https://sqlite.org/dbpage.html> (needs `SQLITE_ENABLE_DBPAGE_VTAB`, set in
+//! `.cargo/config.toml`), SQLCipher's `PRAGMA cipher_integrity_check`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::error::BackupError;
+use super::keyfile::DbKey;
+
+/// `PENDING_BYTE` of SQLite: the page holding file offset 2^30 is never used by SQLite
+/// (`sqlite_dbpage` returns zeros for it and it must not be written back).
+const PENDING_BYTE: u64 = 0x4000_0000;
+
+/// How [`open_keyed`] opens the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Existing file, no writes (backup, verify). WAL readers still use the `-shm` file.
+    ReadOnly,
+    /// Existing file, read and write (checkpoint before a restore swap).
+    ReadWrite,
+    /// Create a new file (restore target).
+    Create,
+}
+
+/// Opens `path` with the raw key (`PRAGMA key` first, as the DB contract says) and checks the
+/// key by reading `sqlite_master`.
+///
+/// # Errors
+/// [`BackupError::Sqlite`] when the file cannot be opened, [`BackupError::WrongDbKey`] when the
+/// key does not decrypt it.
+pub fn open_keyed(path: &Path, key: &DbKey, mode: OpenMode) -> Result<Connection, BackupError> {
+    let flags = match mode {
+        OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        OpenMode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        OpenMode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if mode != OpenMode::Create && !path.exists() {
+        return Err(BackupError::Io {
+            context: format!("open database {}", path.display()),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file; check --db / MMKT_DB_PATH"),
+        });
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(BackupError::sqlite(format!("open {}", path.display())))?;
+    conn.execute_batch(&key.pragma()).map_err(BackupError::sqlite(format!("set key on {}", path.display())))?;
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+        .map_err(BackupError::sqlite(format!("configure {}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(BackupError::sqlite(format!("configure {}", path.display())))?;
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        return Err(BackupError::WrongDbKey { path: path.to_owned(), detail: e.to_string() });
+    }
+    Ok(conn)
+}
+
+/// What a page-level snapshot contained, all read inside the same read transaction.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotInfo {
+    /// `PRAGMA user_version`: the server's schema (migration) version.
+    pub schema_version: i64,
+    /// Page size in bytes (`PRAGMA page_size`, 4096 by SQLCipher 4 default).
+    pub page_size: u32,
+    /// Number of pages streamed (`PRAGMA page_count`).
+    pub page_count: u64,
+    /// Result of `PRAGMA integrity_check` on the snapshot: "ok" or the first problems.
+    pub integrity_check: String,
+    /// Row count of every user table in the snapshot.
+    pub row_counts: BTreeMap<String, u64>,
+}
+
+/// Streams the decrypted pages of a consistent snapshot of `conn`'s database into `out`,
+/// in page order (the concatenation is a plain SQLite database file), calling `progress`
+/// with the bytes written so far. Memory use is one page plus SQLite's page cache.
+///
+/// Holds one read transaction for the whole read, so writers of a WAL database keep going
+/// and the snapshot is consistent.
+///
+/// # Errors
+/// [`BackupError::Sqlite`] on read errors (including a build without `SQLITE_ENABLE_DBPAGE_VTAB`),
+/// [`BackupError::Io`] when `out` fails, [`BackupError::Mismatch`] if pages come out of order.
+pub fn stream_snapshot(
+    conn: &Connection,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<SnapshotInfo, BackupError> {
+    conn.execute_batch("BEGIN DEFERRED").map_err(BackupError::sqlite("begin read transaction"))?;
+    let result = stream_in_transaction(conn, out, progress);
+    // A read transaction has nothing to commit; ending it releases the WAL snapshot.
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
+fn stream_in_transaction(conn: &Connection, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<SnapshotInfo, BackupError> {
+    // The first read pins the WAL snapshot; everything below sees the same state.
+    let schema_version = pragma_int(conn, "user_version")?;
+    let page_size = u32::try_from(pragma_int(conn, "page_size")?).unwrap_or(0);
+    let page_count = u64::try_from(pragma_int(conn, "page_count")?).unwrap_or(0);
+    let integrity_check = integrity_report(conn, "integrity_check")?;
+    let row_counts = row_counts(conn)?;
+
+    let mut stmt = conn
+        .prepare("SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno")
+        .map_err(BackupError::sqlite("query sqlite_dbpage (is mmctl built with SQLITE_ENABLE_DBPAGE_VTAB?)"))?;
+    let mut rows = stmt.query([]).map_err(BackupError::sqlite("read sqlite_dbpage"))?;
+    let mut expected: u64 = 1;
+    let mut written: u64 = 0;
+    while let Some(row) = rows.next().map_err(BackupError::sqlite("read sqlite_dbpage"))? {
+        let pgno: u64 = row.get::<_, i64>(0).map(|n| n as u64).map_err(BackupError::sqlite("read page number"))?;
+        if pgno != expected {
+            return Err(BackupError::Mismatch { id: "snapshot".into(), detail: format!("page {pgno} came where {expected} was expected") });
+        }
+        let data = row.get_ref(1).map_err(BackupError::sqlite("read page"))?;
+        let bytes = match data {
+            rusqlite::types::ValueRef::Blob(b) => b,
+            _ => &[][..],
+        };
+        if bytes.len() != page_size as usize {
+            return Err(BackupError::Mismatch {
+                id: "snapshot".into(),
+                detail: format!("page {pgno} has {} bytes, page size is {page_size}", bytes.len()),
+            });
+        }
+        out.write_all(bytes).map_err(BackupError::io("write page stream"))?;
+        written += bytes.len() as u64;
+        expected += 1;
+        if pgno % 256 == 0 {
+            progress(written);
+        }
+    }
+    progress(written);
+    if expected - 1 != page_count {
+        return Err(BackupError::Mismatch {
+            id: "snapshot".into(),
+            detail: format!("read {} pages, PRAGMA page_count said {page_count}", expected - 1),
+        });
+    }
+    Ok(SnapshotInfo { schema_version, page_size, page_count, integrity_check, row_counts })
+}
+
+/// Reads an integer pragma. SQLCipher answers some (page_size) as text, so both are accepted.
+///
+/// # Errors
+/// [`BackupError::Sqlite`] when the pragma fails or is not a number.
+pub fn pragma_int(conn: &Connection, pragma: &str) -> Result<i64, BackupError> {
+    let value: rusqlite::types::Value =
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0)).map_err(BackupError::sqlite(format!("read PRAGMA {pragma}")))?;
+    match value {
+        rusqlite::types::Value::Integer(n) => Ok(n),
+        rusqlite::types::Value::Text(t) => t.trim().parse().map_err(|_| BackupError::Sqlite {
+            context: format!("read PRAGMA {pragma}"),
+            source: rusqlite::Error::InvalidColumnType(0, pragma.to_owned(), rusqlite::types::Type::Text),
+        }),
+        other => Err(BackupError::Sqlite {
+            context: format!("read PRAGMA {pragma}"),
+            source: rusqlite::Error::InvalidColumnType(0, pragma.to_owned(), other.data_type()),
+        }),
+    }
+}
+
+/// Counts the rows of every user table (`sqlite_master` type 'table', not `sqlite_*`).
+///
+/// # Errors
+/// [`BackupError::Sqlite`] when a count fails.
+pub fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>, BackupError> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .map_err(BackupError::sqlite("list tables"))?;
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(BackupError::sqlite("list tables"))?
+        .collect::<Result<_, _>>()
+        .map_err(BackupError::sqlite("list tables"))?;
+    let mut counts = BTreeMap::new();
+    for name in names {
+        let quoted = name.replace('"', "\"\"");
+        let n: u64 = conn
+            .query_row(&format!("SELECT count(*) FROM \"{quoted}\""), [], |r| r.get::<_, i64>(0).map(|n| n as u64))
+            .map_err(BackupError::sqlite(format!("count rows of {name}")))?;
+        counts.insert(name, n);
+    }
+    Ok(counts)
+}
+
+/// Runs `PRAGMA <pragma>` (integrity_check, quick_check, cipher_integrity_check) and returns
+/// "ok" or the first 20 lines it reported. `cipher_integrity_check` reports nothing when fine.
+///
+/// # Errors
+/// [`BackupError::Sqlite`] when the pragma itself cannot run.
+pub fn integrity_report(conn: &Connection, pragma: &str) -> Result<String, BackupError> {
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}")).map_err(BackupError::sqlite(format!("run PRAGMA {pragma}")))?;
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(BackupError::sqlite(format!("run PRAGMA {pragma}")))?
+        .take(20)
+        .collect::<Result<_, _>>()
+        .map_err(BackupError::sqlite(format!("run PRAGMA {pragma}")))?;
+    if lines.is_empty() || (lines.len() == 1 && lines[0] == "ok") {
+        return Ok("ok".into());
+    }
+    Ok(lines.join("; "))
+}
+
+/// Rebuilds a database from a page stream: creates `dest` (must not exist) keyed with `key`,
+/// inserts every page through `sqlite_dbpage` in one transaction, and returns the page count.
+/// Reads `page_size` bytes at a time, so memory stays bounded.
+///
+/// # Errors
+/// [`BackupError::Io`] on a short final page or read error, [`BackupError::Sqlite`] on insert.
+pub fn write_pages(dest: &Path, key: &DbKey, page_size: u32, input: &mut dyn Read) -> Result<u64, BackupError> {
+    if dest.exists() {
+        return Err(BackupError::Io {
+            context: format!("create {}", dest.display()),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "restore target already exists"),
+        });
+    }
+    let conn = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+        .map_err(BackupError::sqlite(format!("create {}", dest.display())))?;
+    conn.execute_batch(&key.pragma()).map_err(BackupError::sqlite(format!("set key on {}", dest.display())))?;
+    conn.execute_batch(&format!("PRAGMA cipher_log_level = NONE; PRAGMA cipher_page_size = {page_size};"))
+        .map_err(BackupError::sqlite(format!("configure {}", dest.display())))?;
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(BackupError::sqlite(format!("begin writing {}", dest.display())))?;
+    let mut stmt = conn
+        .prepare("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")
+        .map_err(BackupError::sqlite("prepare INSERT INTO sqlite_dbpage (is mmctl built with SQLITE_ENABLE_DBPAGE_VTAB?)"))?;
+    let pending_page = PENDING_BYTE / u64::from(page_size) + 1;
+    let mut page = vec![0u8; page_size as usize];
+    let mut pgno: u64 = 0;
+    loop {
+        let filled = read_full(input, &mut page).map_err(BackupError::io("read page stream"))?;
+        if filled == 0 {
+            break;
+        }
+        if filled != page.len() {
+            return Err(BackupError::Io {
+                context: "read page stream".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("stream ends inside page {} ({filled} of {page_size} bytes)", pgno + 1),
+                ),
+            });
+        }
+        pgno += 1;
+        if pgno == pending_page {
+            continue;
+        }
+        stmt.execute(rusqlite::params![pgno as i64, &page[..]])
+            .map_err(BackupError::sqlite(format!("write page {pgno} into {}", dest.display())))?;
+    }
+    drop(stmt);
+    conn.execute_batch("COMMIT").map_err(BackupError::sqlite(format!("commit {}", dest.display())))?;
+    Ok(pgno)
+}
+
+/// Checks a restored or existing database: `cipher_integrity_check` (HMAC of every page) then
+/// `integrity_check`; returns its row counts.
+///
+/// # Errors
+/// [`BackupError::Integrity`] with the report when either check finds a problem.
+pub fn check_database(conn: &Connection, path: &Path) -> Result<BTreeMap<String, u64>, BackupError> {
+    let cipher = integrity_report(conn, "cipher_integrity_check")?;
+    if cipher != "ok" {
+        return Err(BackupError::Integrity { path: path.to_owned(), detail: format!("cipher_integrity_check: {cipher}") });
+    }
+    let plain = integrity_report(conn, "integrity_check")?;
+    if plain != "ok" {
+        return Err(BackupError::Integrity { path: path.to_owned(), detail: format!("integrity_check: {plain}") });
+    }
+    row_counts(conn)
+}
+
+/// Reads until `buf` is full or EOF; returns the bytes read.
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

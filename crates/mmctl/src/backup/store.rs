@@ -1,0 +1,339 @@
+//! The local backup directory: atomic file creation, listing of complete backups, lookup by id or
+//! `latest`, verification records, removal, and cleanup of files left by interrupted runs.
+//!
+//! Layout (flat): `<id>.db.gz.age` or `<id>.tar.gz.age` (data), `<id>.json` (manifest, written
+//! last), `<id>.verified.json` (result of the last `mmctl backup verify`), and temporary
+//! `.<name>.tmp-<pid>` files while a write is in progress.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::error::BackupError;
+use super::manifest::{Manifest, Series};
+
+/// Default backup directory when neither `--backup-dir` nor `MMKT_BACKUP_DIR` is given.
+pub const DEFAULT_DIR: &str = "/var/backups/mmkt";
+
+/// A local backup directory.
+#[derive(Debug, Clone)]
+pub struct BackupDir {
+    path: PathBuf,
+}
+
+/// A temporary file in the backup directory that becomes `final_name` on [`TempFile::persist`]
+/// and is removed if dropped before that.
+#[derive(Debug)]
+pub struct TempFile {
+    temp_path: PathBuf,
+    final_path: PathBuf,
+    file: Option<File>,
+}
+
+impl TempFile {
+    /// The open file to write into.
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("file present until persist")
+    }
+
+    /// Takes the file out to wrap it in writers; give it back with [`TempFile::persist`].
+    pub fn take(&mut self) -> File {
+        self.file.take().expect("file present until persist")
+    }
+
+    /// Path of the temporary file.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp_path
+    }
+
+    /// fsyncs `file`, renames the temp file to its final name and fsyncs the directory.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when any of these fails (the temp file is then removed).
+    pub fn persist(mut self, file: File) -> Result<PathBuf, BackupError> {
+        file.sync_all().map_err(BackupError::io(format!("fsync {}", self.temp_path.display())))?;
+        drop(file);
+        std::fs::rename(&self.temp_path, &self.final_path).map_err(BackupError::io(format!(
+            "rename {} to {}",
+            self.temp_path.display(),
+            self.final_path.display()
+        )))?;
+        sync_dir(self.final_path.parent().unwrap_or(Path::new(".")))?;
+        self.temp_path = PathBuf::new();
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.temp_path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+/// fsyncs a directory so that a rename in it is durable.
+///
+/// # Errors
+/// [`BackupError::Io`] when the directory cannot be opened or synced.
+pub fn sync_dir(dir: &Path) -> Result<(), BackupError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(BackupError::io(format!("fsync directory {}", dir.display())))
+}
+
+/// The recorded result of the last verification of a backup (`<id>.verified.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationRecord {
+    /// Backup id.
+    pub id: String,
+    /// When it was verified.
+    #[serde(with = "time::serde::rfc3339")]
+    pub verified_at: OffsetDateTime,
+    /// Whether every check passed.
+    pub ok: bool,
+    /// "ok" or the failure.
+    pub detail: String,
+}
+
+/// A complete backup found in the directory.
+#[derive(Debug, Clone)]
+pub struct LocalBackup {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Path of the encrypted data file.
+    pub data_path: PathBuf,
+    /// Path of the manifest.
+    pub manifest_path: PathBuf,
+    /// The last verification, if any.
+    pub verification: Option<VerificationRecord>,
+}
+
+/// A manifest whose backup is not usable (missing or truncated data file, unreadable JSON).
+#[derive(Debug, Clone)]
+pub struct IncompleteBackup {
+    /// The manifest path.
+    pub manifest_path: PathBuf,
+    /// Why it is not complete.
+    pub reason: String,
+}
+
+impl BackupDir {
+    /// Opens (creating with mode 0700 if needed) a backup directory.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when it cannot be created.
+    pub fn open(path: &Path) -> Result<BackupDir, BackupError> {
+        if !path.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(BackupError::io(format!("create backup directory {}", path.display())))?;
+        }
+        Ok(BackupDir { path: path.to_owned() })
+    }
+
+    /// The directory path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates `.<final_name>.tmp-<pid>` (mode 0600) for an atomic write of `final_name`.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when the file cannot be created.
+    pub fn temp_file(&self, final_name: &str) -> Result<TempFile, BackupError> {
+        let temp_path = self.path.join(format!(".{final_name}.tmp-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp_path)
+            .map_err(BackupError::io(format!("create {}", temp_path.display())))?;
+        Ok(TempFile { temp_path, final_path: self.path.join(final_name), file: Some(file) })
+    }
+
+    /// Writes small content (manifest, record) atomically: temp file, fsync, rename.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] on any write failure.
+    pub fn write_atomic(&self, final_name: &str, content: &[u8]) -> Result<PathBuf, BackupError> {
+        let mut temp = self.temp_file(final_name)?;
+        temp.file().write_all(content).map_err(BackupError::io(format!("write {}", temp.temp_path().display())))?;
+        let file = temp.take();
+        temp.persist(file)
+    }
+
+    /// Writes the manifest of a backup whose data file is already in place.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] on write failure.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<PathBuf, BackupError> {
+        let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
+        self.write_atomic(&Manifest::file_name(&manifest.id), &json)
+    }
+
+    /// Records a verification result (`<id>.verified.json`).
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] on write failure.
+    pub fn record_verification(&self, record: &VerificationRecord) -> Result<(), BackupError> {
+        let json = serde_json::to_vec_pretty(record).expect("record serializes");
+        self.write_atomic(&format!("{}.verified.json", record.id), &json).map(|_| ())
+    }
+
+    /// Scans the directory: complete backups (oldest first) and incomplete ones.
+    ///
+    /// A backup is complete when its manifest parses and the data file it names exists with
+    /// the recorded encrypted size. Temporary files are ignored.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when the directory cannot be read.
+    pub fn scan(&self) -> Result<(Vec<LocalBackup>, Vec<IncompleteBackup>), BackupError> {
+        let mut complete = Vec::new();
+        let mut incomplete = Vec::new();
+        let entries = std::fs::read_dir(&self.path).map_err(BackupError::io(format!("read backup directory {}", self.path.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(BackupError::io(format!("read backup directory {}", self.path.display())))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !name.ends_with(".json") || name.ends_with(".verified.json") {
+                continue;
+            }
+            let manifest_path = entry.path();
+            match self.check_manifest(&manifest_path) {
+                Ok(backup) => complete.push(backup),
+                Err(reason) => incomplete.push(IncompleteBackup { manifest_path, reason }),
+            }
+        }
+        complete.sort_by(|a, b| a.manifest.created_at.cmp(&b.manifest.created_at).then(a.manifest.id.cmp(&b.manifest.id)));
+        Ok((complete, incomplete))
+    }
+
+    /// Complete backups, oldest first.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when the directory cannot be read.
+    pub fn list(&self) -> Result<Vec<LocalBackup>, BackupError> {
+        Ok(self.scan()?.0)
+    }
+
+    fn check_manifest(&self, manifest_path: &Path) -> Result<LocalBackup, String> {
+        let text = std::fs::read(manifest_path).map_err(|e| format!("cannot read: {e}"))?;
+        let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| format!("not a valid manifest: {e}"))?;
+        let expected_name = Manifest::file_name(&manifest.id);
+        if manifest_path.file_name().map(|n| n.to_string_lossy().into_owned()) != Some(expected_name.clone()) {
+            return Err(format!("manifest id {} does not match its file name", manifest.id));
+        }
+        if manifest.data_file.contains('/') || manifest.data_file.starts_with('.') {
+            return Err(format!("data file name {:?} is not a plain file name", manifest.data_file));
+        }
+        let data_path = self.path.join(&manifest.data_file);
+        let size = std::fs::metadata(&data_path).map_err(|e| format!("data file {} missing: {e}", data_path.display()))?.len();
+        if size != manifest.encrypted_size {
+            return Err(format!("data file has {size} bytes, manifest says {}", manifest.encrypted_size));
+        }
+        let verification = std::fs::read(self.path.join(format!("{}.verified.json", manifest.id)))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<VerificationRecord>(&b).ok());
+        Ok(LocalBackup { manifest, data_path, manifest_path: manifest_path.to_owned(), verification })
+    }
+
+    /// Finds a complete backup by id, or the newest of `series` for "latest".
+    ///
+    /// # Errors
+    /// [`BackupError::NotFound`] when there is none; [`BackupError::Incomplete`] when the id
+    /// exists but its backup is incomplete.
+    pub fn find(&self, selector: &str, series: Series) -> Result<LocalBackup, BackupError> {
+        let (complete, incomplete) = self.scan()?;
+        if selector == "latest" {
+            return complete
+                .into_iter()
+                .rev()
+                .find(|b| b.manifest.series() == series)
+                .ok_or_else(|| BackupError::NotFound(format!("of kind {series}")));
+        }
+        if let Some(found) = complete.into_iter().find(|b| b.manifest.id == selector) {
+            if found.manifest.series() != series {
+                return Err(BackupError::NotFound(format!("{selector} of kind {series} (it is a {} backup)", found.manifest.series())));
+            }
+            return Ok(found);
+        }
+        if let Some(bad) = incomplete.into_iter().find(|b| b.manifest_path.file_name().is_some_and(|n| n.to_string_lossy() == Manifest::file_name(selector))) {
+            return Err(BackupError::Incomplete { id: selector.to_owned(), reason: bad.reason });
+        }
+        Err(BackupError::NotFound(selector.to_owned()))
+    }
+
+    /// Removes a backup: manifest first (so a partial removal never looks complete), then the
+    /// data file and the verification record.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when a file cannot be removed.
+    pub fn remove(&self, backup: &LocalBackup) -> Result<(), BackupError> {
+        std::fs::remove_file(&backup.manifest_path).map_err(BackupError::io(format!("remove {}", backup.manifest_path.display())))?;
+        sync_dir(&self.path)?;
+        remove_if_exists(&backup.data_path)?;
+        remove_if_exists(&self.path.join(format!("{}.verified.json", backup.manifest.id)))?;
+        Ok(())
+    }
+
+    /// Removes temporary files left by mmctl processes that no longer run (kill -9, power loss).
+    /// Returns the removed paths.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when the directory cannot be read or a file removed.
+    pub fn remove_stale_temp_files(&self) -> Result<Vec<PathBuf>, BackupError> {
+        let mut removed = Vec::new();
+        let entries = std::fs::read_dir(&self.path).map_err(BackupError::io(format!("read backup directory {}", self.path.display())))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")).and_then(|(_, pid)| pid.parse::<i32>().ok()) else {
+                continue;
+            };
+            if process_alive(pid) {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(BackupError::io(format!("remove {}", path.display())))?;
+            } else {
+                remove_if_exists(&path)?;
+            }
+            removed.push(path);
+        }
+        Ok(removed)
+    }
+}
+
+/// Whether a process with this PID exists (kill(pid, 0)).
+pub(crate) fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), BackupError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BackupError::Io { context: format!("remove {}", path.display()), source: e }),
+    }
+}
+
+/// This machine's host name (for manifests).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is valid for buf.len() bytes; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

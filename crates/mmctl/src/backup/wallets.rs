@@ -1,0 +1,282 @@
+//! `backup wallets`: a consistent tar.gz of one wallet-rpc's wallet directory, age-encrypted,
+//! with a manifest listing each wallet and its primary address; and the matching extract
+//! primitive for restores and drills.
+//!
+//! Consistency: with the compose stack, the wallet-rpc container is stopped for the few seconds
+//! the archive takes (monero-wallet-rpc stores the open wallet on SIGTERM) and started again;
+//! the archive is read through the Engine API (`GET /containers/{id}/archive`). For a plain
+//! directory, the wallet-rpc given by URL is asked to `store` first. See docs/BACKUP.md.
+
+use std::io::{BufReader, BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use time::OffsetDateTime;
+
+use super::crypto::{CountingWriter, HashingWriter, Identities, Recipients};
+use super::db::check_checksum;
+use super::error::BackupError;
+use super::manifest::{BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails, WalletEntry, WalletRole, new_id};
+use super::store::{BackupDir, LocalBackup, hostname};
+
+/// Suffix of wallet backup data files: tar.gz inside age.
+pub const WALLET_DATA_SUFFIX: &str = "tar.gz.age";
+
+/// Files of one wallet directory, read from disk or from a tar stream.
+#[derive(Debug, Clone)]
+struct FileRecord {
+    name: String,
+}
+
+type Pipeline = tar::Builder<CountingWriter<GzEncoder<CountingWriter<age::stream::StreamWriter<HashingWriter<BufWriter<std::fs::File>>>>>>>;
+
+/// An archive being written into the backup directory: tar -> gzip -> age -> temp file.
+pub struct ArchiveWriter {
+    builder: Pipeline,
+    temp: super::store::TempFile,
+    id: String,
+    data_file: String,
+    role: WalletRole,
+    created_at: OffsetDateTime,
+    started: Instant,
+    files: Vec<FileRecord>,
+    addresses: Vec<(String, String)>,
+}
+
+impl ArchiveWriter {
+    /// Starts a wallet archive for `role` in `dir`.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when the temp file or age header cannot be written.
+    pub fn create(dir: &BackupDir, role: WalletRole, recipients: &Recipients) -> Result<ArchiveWriter, BackupError> {
+        let created_at = OffsetDateTime::now_utc();
+        let id = new_id(Series { kind: BackupKind::Wallets, role: Some(role) }, created_at);
+        let data_file = format!("{id}.{WALLET_DATA_SUFFIX}");
+        let mut temp = dir.temp_file(&data_file)?;
+        let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.take()));
+        let encrypted = recipients.encrypt(hashing)?;
+        let gz = GzEncoder::new(CountingWriter::new(encrypted), Compression::new(6));
+        let mut builder = tar::Builder::new(CountingWriter::new(gz));
+        builder.mode(tar::HeaderMode::Complete);
+        builder.follow_symlinks(false);
+        Ok(ArchiveWriter {
+            builder,
+            temp,
+            id,
+            data_file,
+            role,
+            created_at,
+            started: Instant::now(),
+            files: Vec::new(),
+            addresses: Vec::new(),
+        })
+    }
+
+    /// Adds one regular file (name relative to the wallet directory) from `reader`, with the
+    /// metadata of `header` (size must be set). `<name>.address.txt` contents are remembered as
+    /// the address of wallet `<name>`.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when writing fails.
+    pub fn append(&mut self, name: &str, header: &mut tar::Header, reader: &mut dyn Read) -> Result<(), BackupError> {
+        if let Some(wallet) = name.strip_suffix(".address.txt") {
+            let mut text = String::new();
+            reader.read_to_string(&mut text).map_err(BackupError::io(format!("read {name}")))?;
+            self.addresses.push((wallet.to_owned(), text.trim().to_owned()));
+            header.set_size(text.len() as u64);
+            header.set_cksum();
+            self.builder.append_data(header, name, text.as_bytes()).map_err(BackupError::io(format!("archive {name}")))?;
+        } else {
+            self.builder.append_data(header, name, reader).map_err(BackupError::io(format!("archive {name}")))?;
+        }
+        self.files.push(FileRecord { name: name.to_owned() });
+        Ok(())
+    }
+
+    /// Adds every regular file of a directory (recursively; symlinks and special files skipped).
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] / [`BackupError::Wallet`] on unreadable files.
+    pub fn append_dir(&mut self, root: &Path) -> Result<(), BackupError> {
+        if !root.is_dir() {
+            return Err(BackupError::Wallet(format!("{} is not a directory", root.display())));
+        }
+        let mut stack = vec![root.to_owned()];
+        let mut paths = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(BackupError::io(format!("read {}", dir.display())))? {
+                let entry = entry.map_err(BackupError::io(format!("read {}", dir.display())))?;
+                let kind = entry.file_type().map_err(BackupError::io(format!("stat {}", entry.path().display())))?;
+                if kind.is_dir() {
+                    stack.push(entry.path());
+                } else if kind.is_file() {
+                    paths.push(entry.path());
+                }
+            }
+        }
+        paths.sort();
+        for path in paths {
+            let name = path.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
+            let mut file = std::fs::File::open(&path).map_err(BackupError::io(format!("open {}", path.display())))?;
+            let meta = file.metadata().map_err(BackupError::io(format!("stat {}", path.display())))?;
+            let mut header = tar::Header::new_gnu();
+            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+            header.set_size(meta.len());
+            let mut limited = (&mut file).take(meta.len());
+            self.append(&name, &mut header, &mut limited)?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the archive: closes tar, gzip and age, fsyncs and renames the data file, then
+    /// writes the manifest. `rpc_addresses` are (wallet name, address) pairs confirmed by a
+    /// wallet-rpc; they take precedence over `.address.txt`.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] when finishing fails; [`BackupError::Wallet`] when the directory holds no wallet.
+    pub fn finish(mut self, dir: &BackupDir, recipients: &Recipients, consistency: Consistency, rpc_addresses: &[(String, String)]) -> Result<LocalBackup, BackupError> {
+        let mut wallets: Vec<WalletEntry> = self
+            .files
+            .iter()
+            .filter_map(|f| f.name.strip_suffix(".keys"))
+            .map(|name| {
+                let from_rpc = rpc_addresses.iter().find(|(n, _)| n == name).map(|(_, a)| (a.clone(), "wallet-rpc"));
+                let from_file = self.addresses.iter().find(|(n, _)| n == name).map(|(_, a)| (a.clone(), "address.txt"));
+                let found = from_rpc.or(from_file);
+                WalletEntry {
+                    name: name.to_owned(),
+                    address: found.as_ref().map(|(a, _)| a.clone()),
+                    address_source: found.map(|(_, s)| s.to_owned()),
+                }
+            })
+            .collect();
+        wallets.sort_by(|a, b| a.name.cmp(&b.name));
+        self.builder.finish().map_err(BackupError::io("finish tar stream"))?;
+        let counting = self.builder.into_inner().map_err(BackupError::io("finish tar stream"))?;
+        let (gz, plain_size) = counting.finish();
+        let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
+        let (encrypted, compressed_size) = counting.finish();
+        let hashing = encrypted.finish().map_err(BackupError::io("finish age stream"))?;
+        let (buffered, sha256, encrypted_size) = hashing.finish();
+        let file = buffered.into_inner().map_err(|e| BackupError::Io { context: "flush backup file".into(), source: e.into_error() })?;
+        let data_path = self.temp.persist(file)?;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            id: self.id,
+            kind: BackupKind::Wallets,
+            created_at: self.created_at,
+            mmctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+            source_host: hostname(),
+            data_file: self.data_file,
+            encryption: "age-x25519".into(),
+            recipients: recipients.to_strings(),
+            compression: "gzip".into(),
+            plain_size,
+            compressed_size,
+            encrypted_size,
+            sha256,
+            duration_seconds: self.started.elapsed().as_secs_f64(),
+            db: None,
+            wallets: Some(WalletDetails { role: self.role, consistency, wallets, file_count: self.files.len() as u64 }),
+        };
+        let manifest_path = dir.write_manifest(&manifest)?;
+        Ok(LocalBackup { manifest, data_path, manifest_path, verification: None })
+    }
+}
+
+/// Archives a wallet directory on this host (no wallet-rpc interaction).
+///
+/// # Errors
+/// As [`ArchiveWriter`].
+pub fn backup_wallet_dir(
+    dir: &BackupDir,
+    role: WalletRole,
+    wallet_dir: &Path,
+    recipients: &Recipients,
+    consistency: Consistency,
+    rpc_addresses: &[(String, String)],
+) -> Result<LocalBackup, BackupError> {
+    let mut writer = ArchiveWriter::create(dir, role, recipients)?;
+    writer.append_dir(wallet_dir)?;
+    writer.finish(dir, recipients, consistency, rpc_addresses)
+}
+
+/// Extracts a wallet backup into `dest` (created; must not exist), after checking the checksum.
+/// Returns the extracted file paths. Entries are confined to `dest` (no `..`, no absolute paths).
+///
+/// # Errors
+/// [`BackupError::Checksum`], [`BackupError::Decrypt`], [`BackupError::Wallet`], I/O errors.
+/// On error `dest` is removed.
+pub fn extract_wallets(backup: &LocalBackup, identities: &Identities, dest: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    let result = extract_inner(backup, identities, dest);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dest);
+    }
+    result
+}
+
+fn extract_inner(backup: &LocalBackup, identities: &Identities, dest: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    if backup.manifest.wallets.is_none() {
+        return Err(BackupError::Mismatch { id: backup.manifest.id.clone(), detail: "not a wallet backup".into() });
+    }
+    check_checksum(backup)?;
+    std::fs::create_dir(dest).map_err(BackupError::io(format!("create {}", dest.display())))?;
+    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!("open {}", backup.data_path.display())))?;
+    let decrypted = identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
+    let damaged = |e: std::io::Error| BackupError::Decrypt {
+        path: backup.data_path.clone(),
+        reason: format!("the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"),
+    };
+    let mut archive = tar::Archive::new(GzDecoder::new(decrypted));
+    archive.set_preserve_permissions(true);
+    archive.set_overwrite(false);
+    let mut extracted = Vec::new();
+    for entry in archive.entries().map_err(damaged)? {
+        let mut entry = entry.map_err(damaged)?;
+        let path = entry.path().map_err(damaged)?.into_owned();
+        if !entry.unpack_in(dest).map_err(|e| BackupError::Wallet(format!("cannot extract {}: {e}", path.display())))? {
+            return Err(BackupError::Wallet(format!("archive entry {} points outside the wallet directory", path.display())));
+        }
+        extracted.push(dest.join(path));
+    }
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(damaged)?;
+    for path in &extracted {
+        if let Ok(f) = std::fs::File::open(path) {
+            f.sync_all().map_err(BackupError::io(format!("fsync {}", path.display())))?;
+        }
+    }
+    super::store::sync_dir(dest)?;
+    Ok(extracted)
+}
+
+/// Writes nothing; kept for symmetry with the DB path: returns the wallets a backup lists.
+pub fn listed_wallets(backup: &LocalBackup) -> Vec<WalletEntry> {
+    backup.manifest.wallets.as_ref().map(|w| w.wallets.clone()).unwrap_or_default()
+}
+
+/// Writes a tar stream's regular files into an archive (used for archives read from a container
+/// through the Engine API, whose entries are prefixed with the directory name, e.g. `wallets/`).
+///
+/// # Errors
+/// [`BackupError::Wallet`] when the stream is not a valid tar.
+pub fn append_tar_stream(writer: &mut ArchiveWriter, stream: &mut dyn Read, strip_prefix: &str) -> Result<(), BackupError> {
+    let mut archive = tar::Archive::new(stream);
+    for entry in archive.entries().map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))? {
+        let mut entry = entry.map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let path = entry.path().map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?.to_string_lossy().into_owned();
+        let name = path.strip_prefix(strip_prefix).unwrap_or(&path).trim_start_matches('/').to_owned();
+        if name.is_empty() {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        writer.append(&name, &mut header, &mut entry)?;
+    }
+    Ok(())
+}
