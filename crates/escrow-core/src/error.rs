@@ -47,7 +47,6 @@ pub enum ParseAmountError {
 /// An escrow total above the environment's cap ([`crate::EscrowCap::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("total of {total} XMR exceeds this marketplace's escrow cap of {cap} XMR; order less")]
-#[non_exhaustive]
 pub struct CapExceeded {
     /// The requested total, in piconero.
     pub total: Amount,

@@ -36,7 +36,10 @@ fn release_records_the_payout_and_ends_terminal() {
     let payout = e.state().payout().expect("released has a payout");
     assert_eq!(payout.tx_hash(), Some(&hash(0xaa)));
     assert_eq!(payout.plan.destination, payout_address());
-    assert_eq!((payout.plan.initiator, payout.plan.cosigner), (Actor::Vendor, Actor::Buyer));
+    assert_eq!(
+        (payout.plan.initiator, payout.plan.cosigner),
+        (Actor::Vendor, Actor::Buyer)
+    );
     assert_eq!(e.next_action(), None);
 }
 
@@ -47,6 +50,9 @@ fn refund_pays_the_buyer_signed_by_arbiter_and_buyer() {
         panic!("refunding asks for a payout, got {:?}", e.next_action());
     };
     assert_eq!(plan.destination, refund_address());
-    assert_eq!((plan.initiator, plan.cosigner), (Actor::Arbiter, Actor::Buyer));
+    assert_eq!(
+        (plan.initiator, plan.cosigner),
+        (Actor::Arbiter, Actor::Buyer)
+    );
     assert_eq!(kind(&refunded()), K::Refunded);
 }

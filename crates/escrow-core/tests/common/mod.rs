@@ -3,8 +3,8 @@
 
 use escrow_core::{
     Actor, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
-    EscrowStateKind, EscrowTerms, IncomingTransfer, MoneroAddress, NewEscrow, OrderId,
-    Timestamp, TxHash, UserId,
+    EscrowStateKind, EscrowTerms, IncomingTransfer, MoneroAddress, NewEscrow, OrderId, Timestamp,
+    TxHash, UserId,
 };
 
 pub const T0: u64 = 1_700_000_000;
@@ -20,7 +20,9 @@ pub fn amount() -> Amount {
 }
 
 pub fn addr(c: char) -> MoneroAddress {
-    let s: String = std::iter::once('4').chain(std::iter::repeat_n(c, 94)).collect();
+    let s: String = std::iter::once('4')
+        .chain(std::iter::repeat_n(c, 94))
+        .collect();
     s.parse().expect("fixture address is valid")
 }
 
@@ -35,7 +37,10 @@ pub fn refund_address() -> MoneroAddress {
 }
 
 pub fn hash(n: u8) -> TxHash {
-    format!("{n:02x}").repeat(32).parse().expect("fixture hash is valid")
+    format!("{n:02x}")
+        .repeat(32)
+        .parse()
+        .expect("fixture hash is valid")
 }
 
 pub fn ctx(offset: u64) -> Context {
@@ -190,8 +195,23 @@ pub fn expired() -> Escrow {
     )
 }
 
+/// The full amount is in the pool but without enough confirmations.
+pub fn unconfirmed() -> Escrow {
+    step(&awaiting_funding(), Actor::System, funding(amount(), 1), 20)
+}
+
+/// Cancelled during setup: no address was ever created.
+pub fn cancelled_early() -> Escrow {
+    step(&fresh(), Actor::Vendor, EscrowEvent::Cancelled, 5)
+}
+
 pub fn cancelled() -> Escrow {
-    step(&awaiting_funding(), Actor::Buyer, EscrowEvent::Cancelled, 20)
+    step(
+        &awaiting_funding(),
+        Actor::Buyer,
+        EscrowEvent::Cancelled,
+        20,
+    )
 }
 
 /// One escrow per state, keyed by the fixture name.
@@ -211,6 +231,8 @@ pub fn by_name(name: &str) -> Escrow {
         "refunded" => refunded(),
         "expired" => expired(),
         "cancelled" => cancelled(),
+        "cancelled_early" => cancelled_early(),
+        "unconfirmed" => unconfirmed(),
         other => panic!("unknown fixture {other}"),
     }
 }
@@ -218,3 +240,105 @@ pub fn by_name(name: &str) -> Escrow {
 pub fn kind(e: &Escrow) -> EscrowStateKind {
     e.state().kind()
 }
+
+/// Every fixture name.
+pub const FIXTURES: [&str; 16] = [
+    "awaiting_setup",
+    "setup_failed",
+    "awaiting_funding",
+    "underfunded",
+    "unconfirmed",
+    "funded",
+    "disputed",
+    "releasing",
+    "releasing_prepared",
+    "refunding",
+    "refunding_prepared",
+    "released",
+    "refunded",
+    "expired",
+    "cancelled",
+    "cancelled_early",
+];
+
+/// Sample events by name, with the time offset (seconds after T0) they are applied at.
+pub fn sample_event(name: &str) -> (EscrowEvent, u64) {
+    let early = 100;
+    let late = 10 * WINDOW;
+    let event = match name {
+        "setup_completed" => EscrowEvent::SetupCompleted {
+            address: escrow_address(),
+        },
+        "setup_failed" => EscrowEvent::SetupFailed {
+            reason: "exchange_multisig_keys failed".into(),
+        },
+        "setup_retried" => EscrowEvent::SetupRetried,
+        "funding_full" => funding(amount(), CONFIRMATIONS),
+        "funding_partial" => funding(Amount::ONE_XMR, CONFIRMATIONS),
+        "funding_unconfirmed" => funding(amount(), 0),
+        "funding_none" => EscrowEvent::FundingObserved { incoming: vec![] },
+        "window_elapsed" => return (EscrowEvent::FundingWindowElapsed, late),
+        "window_early" => return (EscrowEvent::FundingWindowElapsed, early),
+        "confirm" => EscrowEvent::ReceiptConfirmed,
+        "dispute" => EscrowEvent::DisputeOpened {
+            reason: reason("item never arrived"),
+        },
+        "resolve_release" => EscrowEvent::DisputeResolved {
+            outcome: DisputeOutcome::Release,
+        },
+        "resolve_refund" => EscrowEvent::DisputeResolved {
+            outcome: DisputeOutcome::Refund,
+        },
+        "prepare" => prepared_event(),
+        "prepare_too_much" => EscrowEvent::PayoutPrepared {
+            tx_hashes: vec![hash(0xbb)],
+            amount: amount(),
+            fee: fee(),
+        },
+        "prepare_empty" => EscrowEvent::PayoutPrepared {
+            tx_hashes: vec![],
+            amount: Amount::ONE_XMR,
+            fee: fee(),
+        },
+        "prepare_zero" => EscrowEvent::PayoutPrepared {
+            tx_hashes: vec![hash(0xbb)],
+            amount: Amount::ZERO,
+            fee: fee(),
+        },
+        "submit" => submitted_event(),
+        "submit_other" => EscrowEvent::PayoutSubmitted {
+            tx_hashes: vec![hash(0xcc)],
+        },
+        "cancel" => EscrowEvent::Cancelled,
+        "set_payout" => EscrowEvent::PayoutAddressSet { address: addr('W') },
+        "set_refund" => EscrowEvent::RefundAddressSet { address: addr('C') },
+        other => panic!("unknown sample event {other}"),
+    };
+    (event, early)
+}
+
+/// Every sample event name.
+pub const SAMPLE_EVENTS: [&str; 22] = [
+    "setup_completed",
+    "setup_failed",
+    "setup_retried",
+    "funding_full",
+    "funding_partial",
+    "funding_unconfirmed",
+    "funding_none",
+    "window_elapsed",
+    "window_early",
+    "confirm",
+    "dispute",
+    "resolve_release",
+    "resolve_refund",
+    "prepare",
+    "prepare_too_much",
+    "prepare_empty",
+    "prepare_zero",
+    "submit",
+    "submit_other",
+    "cancel",
+    "set_payout",
+    "set_refund",
+];

@@ -1,0 +1,152 @@
+//! Stable labels (SQL values, metric labels, JSON) and serde round trips of whole escrows.
+
+mod common;
+
+use common::*;
+use escrow_core::{
+    Actor, DisputeOutcome, Escrow, EscrowStateKind, EventKind, MoneroAddress, OrderStatus, Role,
+    TxHash,
+};
+
+fn is_snake_case(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        && !s.starts_with('_')
+        && !s.ends_with('_')
+}
+
+#[test]
+fn state_labels_are_stable_snake_case_and_round_trip() {
+    let expected = [
+        "awaiting_setup",
+        "setup_failed",
+        "awaiting_funding",
+        "funded",
+        "disputed",
+        "releasing",
+        "refunding",
+        "released",
+        "refunded",
+        "expired",
+        "cancelled",
+    ];
+    let labels: Vec<&str> = EscrowStateKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(labels, expected);
+    for kind in EscrowStateKind::ALL {
+        assert!(is_snake_case(kind.as_str()));
+        assert_eq!(kind.as_str().parse::<EscrowStateKind>(), Ok(kind));
+        assert_eq!(kind.to_string(), kind.as_str());
+        assert_eq!(
+            serde_json::to_string(&kind).expect("ser"),
+            format!("\"{}\"", kind.as_str())
+        );
+    }
+    let err = "Funded"
+        .parse::<EscrowStateKind>()
+        .expect_err("case matters");
+    assert!(err.to_string().contains("escrow state"), "{err}");
+}
+
+#[test]
+fn other_labels_round_trip() {
+    for kind in EventKind::ALL {
+        assert!(is_snake_case(kind.as_str()));
+        assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
+    }
+    for role in Role::ALL {
+        assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        assert_eq!(
+            serde_json::to_string(&role).expect("ser"),
+            format!("\"{role}\"")
+        );
+    }
+    assert!(Role::Buyer.is_self_registrable());
+    assert!(Role::Vendor.is_self_registrable());
+    assert!(!Role::Arbiter.is_self_registrable());
+    for actor in Actor::ALL {
+        assert_eq!(actor.as_str().parse::<Actor>(), Ok(actor));
+    }
+    for status in OrderStatus::ALL {
+        assert!(is_snake_case(status.as_str()));
+    }
+    assert_eq!(
+        "refund".parse::<DisputeOutcome>(),
+        Ok(DisputeOutcome::Refund)
+    );
+    assert_eq!(
+        serde_json::from_str::<DisputeOutcome>("\"release\"").expect("de"),
+        DisputeOutcome::Release
+    );
+    assert!("admin".parse::<Role>().is_err());
+}
+
+#[test]
+fn serialized_state_tag_matches_the_label() {
+    for name in FIXTURES {
+        let e = by_name(name);
+        let json = serde_json::to_value(&e).expect("ser");
+        assert_eq!(json["state"], e.state().as_str(), "{name}");
+    }
+}
+
+#[test]
+fn every_escrow_round_trips_through_json() {
+    for name in FIXTURES {
+        let e = by_name(name);
+        let text = serde_json::to_string(&e).expect("ser");
+        let back: Escrow = serde_json::from_str(&text).expect("de");
+        assert_eq!(back, e, "{name}");
+    }
+}
+
+#[test]
+fn inconsistent_stored_escrows_are_refused() {
+    // A "funded" record whose funding was zeroed out.
+    let mut json = serde_json::to_value(funded()).expect("ser");
+    json["funding"]["confirmed"] = 0.into();
+    json["funding"]["received"] = 0.into();
+    let err = serde_json::from_value::<Escrow>(json).expect_err("inconsistent");
+    assert!(
+        err.to_string().contains("funded has the amount confirmed"),
+        "{err}"
+    );
+
+    // A "released" record paying more than was received.
+    let mut json = serde_json::to_value(released()).expect("ser");
+    json["payout"]["transaction"]["amount"] = 2_000_000_000_000u64.into();
+    let err = serde_json::from_value::<Escrow>(json).expect_err("overpaid");
+    assert!(
+        err.to_string().contains("does not exceed the received"),
+        "{err}"
+    );
+
+    // An unknown state label.
+    let mut json = serde_json::to_value(funded()).expect("ser");
+    json["state"] = "paid_out".into();
+    assert!(serde_json::from_value::<Escrow>(json).is_err());
+}
+
+#[test]
+fn addresses_and_hashes_are_checked() {
+    assert!(escrow_address().as_str().len() == 95);
+    let too_short = "4".repeat(94);
+    assert!(too_short.parse::<MoneroAddress>().is_err());
+    let bad_char: String = std::iter::once('4')
+        .chain(std::iter::repeat_n('0', 94))
+        .collect();
+    let err = bad_char
+        .parse::<MoneroAddress>()
+        .expect_err("0 is not base58");
+    assert!(err.to_string().contains("base58"), "{err}");
+    let integrated: String = std::iter::once('4')
+        .chain(std::iter::repeat_n('a', 105))
+        .collect();
+    assert!(integrated.parse::<MoneroAddress>().is_ok());
+    assert!(serde_json::from_str::<MoneroAddress>("\"4abc\"").is_err());
+
+    let upper = "AB".repeat(32);
+    let h: TxHash = upper.parse().expect("hex");
+    assert_eq!(h.as_str(), "ab".repeat(32));
+    assert!("zz".repeat(32).parse::<TxHash>().is_err());
+    assert!("ab".repeat(31).parse::<TxHash>().is_err());
+}

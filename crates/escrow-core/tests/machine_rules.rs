@@ -1,0 +1,470 @@
+//! Named rules of the escrow machine, each asserting the exact typed outcome.
+
+mod common;
+
+use common::*;
+use escrow_core::{
+    Action, Actor, Amount, DisputeOutcome, Escrow, EscrowEvent, EscrowId, EscrowStateKind as K,
+    EscrowTerms, EventKind, FundingStatus, NewEscrow, OrderId, RejectionClass, Timestamp,
+    TransitionError,
+};
+
+#[test]
+fn double_confirmation_is_refused_while_releasing_and_after_release() {
+    for escrow in [releasing(), releasing_prepared(), released()] {
+        let err = escrow
+            .apply(Actor::Buyer, EscrowEvent::ReceiptConfirmed, &ctx(500))
+            .expect_err("second confirmation");
+        assert_eq!(err, TransitionError::AlreadyConfirmed);
+        assert_eq!(err.class(), RejectionClass::Conflict);
+    }
+}
+
+#[test]
+fn vendor_cannot_confirm_receipt() {
+    let err = funded()
+        .apply(Actor::Vendor, EscrowEvent::ReceiptConfirmed, &ctx(500))
+        .expect_err("vendor confirm");
+    assert_eq!(
+        err,
+        TransitionError::NotPermitted {
+            actor: Actor::Vendor,
+            event: EventKind::ReceiptConfirmed
+        }
+    );
+    assert_eq!(err.class(), RejectionClass::Forbidden);
+}
+
+#[test]
+fn only_an_arbiter_resolves() {
+    for actor in [Actor::Buyer, Actor::Vendor, Actor::System] {
+        let err = disputed()
+            .apply(
+                actor,
+                EscrowEvent::DisputeResolved {
+                    outcome: DisputeOutcome::Refund,
+                },
+                &ctx(500),
+            )
+            .expect_err("non-arbiter resolve");
+        assert_eq!(
+            err,
+            TransitionError::NotPermitted {
+                actor,
+                event: EventKind::DisputeResolved
+            }
+        );
+    }
+}
+
+#[test]
+fn resolving_a_non_disputed_escrow_is_refused() {
+    let err = funded()
+        .apply(
+            Actor::Arbiter,
+            EscrowEvent::DisputeResolved {
+                outcome: DisputeOutcome::Release,
+            },
+            &ctx(500),
+        )
+        .expect_err("not disputed");
+    assert_eq!(err, TransitionError::NotDisputed { state: K::Funded });
+    assert_eq!(err.code(), "not_disputed");
+}
+
+#[test]
+fn underfunded_escrow_stays_pending_and_shows_what_is_missing() {
+    let e = underfunded();
+    assert_eq!(kind(&e), K::AwaitingFunding);
+    assert_eq!(
+        e.funding_status(),
+        FundingStatus::Underfunded {
+            received: Amount::ONE_XMR,
+            missing: Amount::from_atomic(500_000_000_000),
+        }
+    );
+    assert_eq!(
+        awaiting_funding().funding_status(),
+        FundingStatus::Unpaid { missing: amount() }
+    );
+    assert_eq!(
+        unconfirmed().funding_status(),
+        FundingStatus::AwaitingConfirmations {
+            received: amount(),
+            confirmed: Amount::ZERO
+        }
+    );
+    assert_eq!(
+        funded().funding_status(),
+        FundingStatus::Complete { received: amount() }
+    );
+}
+
+#[test]
+fn funding_counts_only_transfers_with_enough_confirmations() {
+    let half = Amount::from_atomic(750_000_000_000);
+    let event = EscrowEvent::FundingObserved {
+        incoming: vec![
+            transfer(1, half, CONFIRMATIONS),
+            transfer(2, half, CONFIRMATIONS - 1),
+        ],
+    };
+    let t = awaiting_funding()
+        .apply(Actor::System, event, &ctx(100))
+        .expect("observed");
+    assert_eq!(t.to_state(), K::AwaitingFunding);
+    assert_eq!(t.escrow().funding().received(), amount());
+    assert_eq!(t.escrow().funding().confirmed(), half);
+
+    let event = EscrowEvent::FundingObserved {
+        incoming: vec![
+            transfer(1, half, CONFIRMATIONS + 5),
+            transfer(2, half, CONFIRMATIONS),
+        ],
+    };
+    let t = t
+        .escrow()
+        .apply(Actor::System, event, &ctx(200))
+        .expect("observed");
+    assert_eq!(
+        (t.from_state(), t.to_state()),
+        (K::AwaitingFunding, K::Funded)
+    );
+    assert!(t.is_state_change());
+}
+
+#[test]
+fn overflowing_funding_snapshot_is_refused() {
+    let event = EscrowEvent::FundingObserved {
+        incoming: vec![
+            transfer(1, Amount::MAX, 20),
+            transfer(2, Amount::ONE_PICONERO, 20),
+        ],
+    };
+    let err = awaiting_funding()
+        .apply(Actor::System, event, &ctx(100))
+        .expect_err("overflow");
+    assert_eq!(err, TransitionError::AmountOverflow);
+}
+
+#[test]
+fn repeated_snapshot_is_a_noop_and_keeps_updated_at() {
+    let e = funded();
+    let t = e
+        .apply(Actor::System, funding(amount(), CONFIRMATIONS), &ctx(900))
+        .expect("repeat");
+    assert!(t.is_noop());
+    assert!(!t.is_state_change());
+    assert_eq!(t.escrow().updated_at(), e.updated_at());
+
+    let t = e
+        .apply(Actor::Buyer, EscrowEvent::ReceiptConfirmed, &ctx(900))
+        .expect("confirm");
+    assert!(!t.is_noop());
+    assert_eq!(
+        t.escrow().updated_at(),
+        Timestamp::from_unix_seconds(T0 + 900)
+    );
+}
+
+#[test]
+fn funds_once_counted_are_not_uncounted_after_funding() {
+    let t = funded()
+        .apply(
+            Actor::System,
+            EscrowEvent::FundingObserved { incoming: vec![] },
+            &ctx(900),
+        )
+        .expect("empty snapshot");
+    assert_eq!(t.escrow().funding().confirmed(), amount());
+    assert_eq!(t.to_state(), K::Funded);
+}
+
+#[test]
+fn expiry_waits_for_the_deadline() {
+    let e = awaiting_funding();
+    let deadline = e.funding_deadline().expect("deadline set at setup");
+    assert_eq!(deadline, Timestamp::from_unix_seconds(T0 + 10 + WINDOW));
+    let err = e
+        .apply(
+            Actor::System,
+            EscrowEvent::FundingWindowElapsed,
+            &ctx(10 + WINDOW - 1),
+        )
+        .expect_err("one second early");
+    assert!(
+        matches!(err, TransitionError::FundingWindowOpen { .. }),
+        "{err}"
+    );
+    let t = e
+        .apply(
+            Actor::System,
+            EscrowEvent::FundingWindowElapsed,
+            &ctx(10 + WINDOW),
+        )
+        .expect("at the deadline");
+    assert_eq!(t.to_state(), K::Expired);
+}
+
+#[test]
+fn release_needs_the_vendor_payout_address() {
+    let e = Escrow::new(NewEscrow {
+        id: EscrowId::new(2),
+        order_id: OrderId::new(2),
+        buyer_id: BUYER,
+        vendor_id: VENDOR,
+        terms: EscrowTerms::new(amount(), CONFIRMATIONS, WINDOW).expect("terms"),
+        payout_address: None,
+        refund_address: None,
+        created_at: Timestamp::from_unix_seconds(T0),
+    })
+    .expect("escrow");
+    let e = step(
+        &e,
+        Actor::System,
+        EscrowEvent::SetupCompleted {
+            address: escrow_address(),
+        },
+        10,
+    );
+    let e = step(&e, Actor::System, funding(amount(), CONFIRMATIONS), 20);
+    let err = e
+        .apply(Actor::Buyer, EscrowEvent::ReceiptConfirmed, &ctx(30))
+        .expect_err("no payout address");
+    assert_eq!(err, TransitionError::PayoutAddressMissing);
+
+    let disputed = step(
+        &e,
+        Actor::Vendor,
+        EscrowEvent::DisputeOpened {
+            reason: reason("buyer unresponsive"),
+        },
+        30,
+    );
+    let err = disputed
+        .apply(
+            Actor::Arbiter,
+            EscrowEvent::DisputeResolved {
+                outcome: DisputeOutcome::Refund,
+            },
+            &ctx(40),
+        )
+        .expect_err("no refund address");
+    assert_eq!(err, TransitionError::RefundAddressMissing);
+
+    let e = step(
+        &e,
+        Actor::Vendor,
+        EscrowEvent::PayoutAddressSet {
+            address: payout_address(),
+        },
+        40,
+    );
+    let t = e
+        .apply(Actor::Buyer, EscrowEvent::ReceiptConfirmed, &ctx(50))
+        .expect("confirm with address");
+    let Some(Action::PreparePayout { plan }) = t.escrow().next_action() else {
+        panic!(
+            "expected a payout action, got {:?}",
+            t.escrow().next_action()
+        );
+    };
+    assert_eq!(plan.destination, payout_address());
+}
+
+#[test]
+fn the_payout_destination_is_frozen_at_the_decision() {
+    let e = releasing();
+    let err = e
+        .apply(
+            Actor::Vendor,
+            EscrowEvent::PayoutAddressSet { address: addr('Z') },
+            &ctx(500),
+        )
+        .expect_err("frozen");
+    assert_eq!(
+        err,
+        TransitionError::PayoutDecided {
+            state: K::Releasing
+        }
+    );
+}
+
+#[test]
+fn a_prepared_payout_can_be_replaced_and_submit_must_match_the_latest() {
+    let e = releasing_prepared();
+    let replacement = EscrowEvent::PayoutPrepared {
+        tx_hashes: vec![hash(0xdd), hash(0xee)],
+        amount: Amount::ONE_XMR,
+        fee: fee(),
+    };
+    let e = step(&e, Actor::System, replacement, 60);
+    let err = e
+        .apply(Actor::System, submitted_event(), &ctx(70))
+        .expect_err("old hash");
+    assert!(
+        matches!(err, TransitionError::PayoutMismatch { .. }),
+        "{err}"
+    );
+    let t = e
+        .apply(
+            Actor::System,
+            EscrowEvent::PayoutSubmitted {
+                tx_hashes: vec![hash(0xee), hash(0xdd)],
+            },
+            &ctx(70),
+        )
+        .expect("same set, other order");
+    assert_eq!(t.to_state(), K::Released);
+    let payout = t.escrow().state().payout().expect("payout");
+    assert_eq!(payout.transaction.amount, Amount::ONE_XMR);
+}
+
+#[test]
+fn next_action_drives_the_orchestrator_in_every_state() {
+    assert_eq!(fresh().next_action(), Some(Action::RunSetup));
+    assert!(matches!(
+        awaiting_funding().next_action(),
+        Some(Action::WatchFunding { .. })
+    ));
+    assert_eq!(funded().next_action(), None);
+    assert_eq!(disputed().next_action(), None);
+    assert_eq!(setup_failed().next_action(), None);
+    assert!(matches!(
+        releasing().next_action(),
+        Some(Action::PreparePayout { .. })
+    ));
+    assert!(matches!(
+        releasing_prepared().next_action(),
+        Some(Action::SubmitPayout { .. })
+    ));
+    assert!(matches!(
+        refunding_prepared().next_action(),
+        Some(Action::SubmitPayout { .. })
+    ));
+    assert!(matches!(
+        expired().next_action(),
+        Some(Action::WatchLateFunding { .. })
+    ));
+    assert_eq!(cancelled_early().next_action(), None);
+    assert_eq!(released().next_action(), None);
+    assert_eq!(refunded().next_action(), None);
+}
+
+#[test]
+fn signers_follow_the_decision() {
+    let release_by_arbiter = step(
+        &disputed(),
+        Actor::Arbiter,
+        EscrowEvent::DisputeResolved {
+            outcome: DisputeOutcome::Release,
+        },
+        40,
+    );
+    let plan = release_by_arbiter.state().payout_plan().expect("plan");
+    assert_eq!(
+        (plan.initiator, plan.cosigner),
+        (Actor::Vendor, Actor::Arbiter)
+    );
+    let plan = releasing().state().payout_plan().cloned().expect("plan");
+    assert_eq!(
+        (plan.initiator, plan.cosigner),
+        (Actor::Vendor, Actor::Buyer)
+    );
+    let plan = refunding().state().payout_plan().cloned().expect("plan");
+    assert_eq!(
+        (plan.initiator, plan.cosigner),
+        (Actor::Arbiter, Actor::Buyer)
+    );
+}
+
+#[test]
+fn recipients_add_arbiters_only_once_a_dispute_exists() {
+    let t = funded()
+        .apply(Actor::Buyer, EscrowEvent::ReceiptConfirmed, &ctx(100))
+        .expect("ok");
+    assert_eq!(t.recipients(), &[Actor::Buyer, Actor::Vendor]);
+    let t = funded()
+        .apply(
+            Actor::Vendor,
+            EscrowEvent::DisputeOpened {
+                reason: reason("x"),
+            },
+            &ctx(100),
+        )
+        .expect("ok");
+    assert_eq!(
+        t.recipients(),
+        &[Actor::Buyer, Actor::Vendor, Actor::Arbiter]
+    );
+}
+
+#[test]
+fn actor_for_maps_users_to_escrow_roles() {
+    use escrow_core::{Role, UserId};
+    let e = funded();
+    assert_eq!(e.actor_for(BUYER, Role::Buyer), Some(Actor::Buyer));
+    assert_eq!(e.actor_for(VENDOR, Role::Vendor), Some(Actor::Vendor));
+    assert_eq!(
+        e.actor_for(UserId::new(99), Role::Arbiter),
+        Some(Actor::Arbiter)
+    );
+    assert_eq!(e.actor_for(UserId::new(98), Role::Buyer), None);
+    assert_eq!(e.actor_for(UserId::new(97), Role::Vendor), None);
+}
+
+#[test]
+fn escrow_creation_rejects_bad_terms() {
+    use escrow_core::EscrowError;
+    assert_eq!(
+        EscrowTerms::new(Amount::ZERO, 1, 1),
+        Err(EscrowError::ZeroAmount)
+    );
+    assert_eq!(
+        EscrowTerms::new(amount(), 0, 1),
+        Err(EscrowError::ZeroConfirmations)
+    );
+    assert_eq!(
+        EscrowTerms::new(amount(), 1, 0),
+        Err(EscrowError::ZeroFundingWindow)
+    );
+    let err = Escrow::new(NewEscrow {
+        id: EscrowId::new(3),
+        order_id: OrderId::new(3),
+        buyer_id: BUYER,
+        vendor_id: BUYER,
+        terms: EscrowTerms::new(amount(), 1, 1).expect("terms"),
+        payout_address: None,
+        refund_address: None,
+        created_at: Timestamp::from_unix_seconds(T0),
+    })
+    .expect_err("same user");
+    assert_eq!(err, EscrowError::SelfDealing);
+}
+
+#[test]
+fn every_error_has_a_snake_case_code_and_a_message() {
+    let errors = [
+        TransitionError::AlreadyConfirmed,
+        TransitionError::InDispute,
+        TransitionError::AlreadyDisputed,
+        TransitionError::PayoutAddressMissing,
+        TransitionError::RefundAddressMissing,
+        TransitionError::AmountOverflow,
+        TransitionError::EmptyPayout,
+        TransitionError::ZeroPayout,
+        TransitionError::PayoutNotPrepared,
+        TransitionError::Terminal { state: K::Released },
+        TransitionError::FundsPresent {
+            received: Amount::ONE_XMR,
+        },
+    ];
+    for e in errors {
+        let code = e.code();
+        assert!(
+            code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{code}"
+        );
+        assert!(!e.to_string().is_empty());
+    }
+}
