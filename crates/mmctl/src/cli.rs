@@ -36,6 +36,10 @@ pub enum Command {
     ///
     /// Example: mmctl backup db && mmctl backup verify && mmctl backup prune --dry-run
     Backup(cmd::backup::BackupArgs),
+    /// Write hardened systemd service and timer units for backups, pruning and drills.
+    ///
+    /// Example: mmctl systemd install --dir /etc/systemd/system
+    Systemd(cmd::systemd::SystemdArgs),
 }
 
 /// Sends mmctl's diagnostics to stderr; stdout stays for data (`--json`).

@@ -5,3 +5,4 @@
 pub mod backup;
 pub mod s3;
 pub mod retention;
+pub mod systemd;

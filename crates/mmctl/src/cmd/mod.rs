@@ -1,6 +1,7 @@
 //! One module per subcommand: each parses its arguments and calls library code in `mmctl::*`.
 
 pub mod backup;
+pub mod systemd;
 pub mod completions;
 
 use crate::cli::{Cli, Command};
@@ -10,6 +11,7 @@ use crate::exit::Outcome;
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Systemd(args) => systemd::run(args),
         Command::Backup(args) => backup::run(args, cli.global.docker_host.as_deref()).await,
     }
 }
