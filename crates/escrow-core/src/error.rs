@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::chain::TxHash;
-use crate::escrow::{EscrowStateKind, EventKind, RejectionClass};
+use crate::escrow::{EscrowStateKind, EventKind, RejectionClass, SetupStage};
 use crate::money::Amount;
 use crate::role::Actor;
 use crate::time::Timestamp;
@@ -458,4 +458,29 @@ impl TransitionError {
             TransitionError::PayoutMismatch { .. } => "payout_mismatch",
         }
     }
+}
+
+/// A setup-round contribution that does not fit ([`crate::escrow::SetupProgress::record`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// Only the buyer, vendor and arbiter wallets take part in the multisig.
+    #[error("{actor} is not a multisig participant; only buyer, vendor and arbiter wallets are")]
+    NotAParticipant {
+        /// The refused actor.
+        actor: Actor,
+    },
+    /// All rounds are already collected.
+    #[error("multisig setup is already complete")]
+    AlreadyComplete,
+    /// The contribution is for another round than the current one.
+    #[error(
+        "multisig setup is in round {expected}, not {found}; collect all three outputs of a round before the next"
+    )]
+    WrongStage {
+        /// The current round.
+        expected: SetupStage,
+        /// The round the contribution was for.
+        found: SetupStage,
+    },
 }

@@ -48,13 +48,14 @@ pub mod time;
 pub use chain::{MoneroAddress, TxHash};
 pub use error::{
     CapExceeded, DisputeReasonError, EscrowError, InvariantViolation, ListingError, OrderError,
-    ParseAddressError, ParseAmountError, ParseLabelError, ParseTxHashError, TransitionError,
+    ParseAddressError, ParseAmountError, ParseLabelError, ParseTxHashError, SetupError,
+    TransitionError,
 };
 pub use escrow::{
     Action, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason, Escrow, EscrowEvent,
     EscrowState, EscrowStateKind, EscrowTerms, EventKind, Funding, FundingStatus, IncomingTransfer,
     NewEscrow, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout, RejectionClass,
-    Resolution, Transition,
+    Resolution, SetupAdvance, SetupProgress, SetupStage, Transition,
 };
 pub use ids::{EscrowId, ListingId, OrderId, UserId};
 pub use listing::{Listing, ListingDraft};

@@ -12,6 +12,19 @@
 //!                                                   | disputed (underfunded, arbiter refunds)
 //! ```
 //!
+//! ## Hosted and non-custodial modes
+//!
+//! The machine is about escrow states and who acts, not about which wallet-rpc performs a
+//! step. Events that report facts (setup completed, funding seen, payout prepared/submitted)
+//! come from [`crate::Actor::System`] in both modes; decisions come from the people entitled
+//! to them. Who signs a payout is recorded as escrow roles in the [`PayoutPlan`]. In hosted
+//! mode the server drives the buyer, vendor and arbiter wallet-rpc for those roles; in a
+//! non-custodial mode buyer and vendor upload their setup-round outputs ([`SetupProgress`])
+//! and partially signed txsets through the API, the server signs only as arbiter, and the
+//! same events and states apply unchanged.
+//!
+//! ## Persistence
+//!
 //! The machine is pure and level-triggered: [`Escrow::apply`] returns a new [`Escrow`] (inside a
 //! [`Transition`]) that the server persists with a compare-and-set on the old state; what to do
 //! next is derived from the persisted state ([`Escrow::next_action`]), so a restart after a
@@ -21,6 +34,7 @@ mod action;
 mod event;
 mod invariants;
 mod machine;
+mod setup;
 mod state;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +45,7 @@ pub use event::{
     EventKind, IncomingTransfer, Resolution,
 };
 pub use machine::{Context, RejectionClass, Transition};
+pub use setup::{PARTICIPANTS, SetupAdvance, SetupProgress, SetupStage, THRESHOLD};
 pub use state::{
     EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
 };

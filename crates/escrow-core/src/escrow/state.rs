@@ -224,6 +224,19 @@ impl EscrowStateKind {
         )
     }
 
+    /// States in which the escrow address may hold the buyer's money (partial funding
+    /// included): `awaiting_funding`, `funded`, `disputed`, `releasing`, `refunding`.
+    pub const fn may_hold_funds(self) -> bool {
+        matches!(
+            self,
+            EscrowStateKind::AwaitingFunding
+                | EscrowStateKind::Funded
+                | EscrowStateKind::Disputed
+                | EscrowStateKind::Releasing
+                | EscrowStateKind::Refunding
+        )
+    }
+
     /// The states this one may move to (self-loops, which only update data, are not listed).
     ///
     /// ```text
@@ -256,7 +269,7 @@ impl EscrowStateKind {
     /// Whether `self -> to` is an edge of the graph in [`EscrowStateKind::successors`]
     /// (or a self-loop).
     pub fn can_move_to(self, to: EscrowStateKind) -> bool {
-        self == to && !self.is_terminal() || self.successors().contains(&to)
+        (self == to && !self.is_terminal()) || self.successors().contains(&to)
     }
 }
 
