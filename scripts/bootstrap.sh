@@ -18,6 +18,7 @@ PACKAGES=(
   age                         # interop: backups must decrypt with the stock age CLI
   libssl-dev pkg-config       # bundled SQLCipher links the system libcrypto
   prometheus prometheus-alertmanager   # promtool / amtool check monitoring/ configs
+  nginx                       # nginx -t and a real proxy run of deploy/nginx/nginx.conf (tests/tests/nginx.rs)
   systemd                     # systemd-analyze verify for the generated units
   jq curl ca-certificates
 )

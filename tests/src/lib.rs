@@ -1,0 +1,11 @@
+//! mmkt-repo-tests: helpers for the repository-level checks in `tests/tests/*.rs`.
+//!
+//! The checks validate files that are not Rust (monitoring/, deploy/nginx/) with the real tools
+//! operators run them with: promtool, amtool, prometheus, alertmanager, nginx and curl from
+//! Debian (installed by scripts/bootstrap.sh). A missing tool fails the test when
+//! `MMKT_REQUIRE_SERVICES=1` (CI) and skips it with a message otherwise.
+
+pub mod http;
+pub mod process;
+pub mod promql;
+pub mod tools;

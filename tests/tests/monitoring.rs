@@ -1,0 +1,1039 @@
+//! Checks monitoring/ with the real tools: promtool (config, rules, rule unit tests), amtool
+//! (config, routing), a real Prometheus and Alertmanager started on loopback with these files,
+//! and a cross-check of every metric name the rules and dashboards read against the list of
+//! metrics the server is specified to export (SERVER_METRICS below: the one place to update).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use mmkt_repo_tests::http::{RecordingServer, curl};
+use mmkt_repo_tests::process::{ChildGuard, free_loopback_port, wait_ready};
+use mmkt_repo_tests::promql;
+use mmkt_repo_tests::tools::{repo_root, tool_or_skip};
+use serde_norway::Value as Yaml;
+
+// ---------------------------------------------------------------------------------------------
+// The metric contract
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    /// Exposed as `<name>_bucket{le}`, `<name>_sum` and `<name>_count`. The server must configure
+    /// buckets for it (metrics-exporter-prometheus renders a summary otherwise).
+    Histogram,
+}
+
+struct MetricSpec {
+    name: &'static str,
+    kind: Kind,
+    /// Labels the metric carries (target labels job/instance/service come on top). `None`: any.
+    labels: Option<&'static [&'static str]>,
+    /// Where the name is specified.
+    source: &'static str,
+}
+
+const ISSUE3: &str = "issue 3 (server core) metric list";
+const MONITORING: &str = "docs/MONITORING.md metric contract (needed by the alert rules)";
+const PROCESS: &str = "issue 3 \"process metrics\" (standard Prometheus process collector names)";
+
+/// Every metric the server is specified to export, with its labels. The lead cross-checks this
+/// list against a running server's /metrics.
+#[rustfmt::skip]
+const SERVER_METRICS: &[MetricSpec] = &[
+    MetricSpec { name: "http_requests_total", kind: Kind::Counter, labels: Some(&["method", "path", "status"]), source: ISSUE3 },
+    MetricSpec { name: "http_request_duration_seconds", kind: Kind::Histogram, labels: Some(&["method", "path"]), source: ISSUE3 },
+    MetricSpec { name: "escrow_total", kind: Kind::Gauge, labels: Some(&["state"]), source: ISSUE3 },
+    MetricSpec { name: "escrow_state_transitions_total", kind: Kind::Counter, labels: Some(&["from_state", "to_state"]), source: ISSUE3 },
+    MetricSpec { name: "escrow_oldest_last_update_timestamp_seconds", kind: Kind::Gauge, labels: Some(&["state"]), source: MONITORING },
+    MetricSpec { name: "db_operation_duration_seconds", kind: Kind::Histogram, labels: Some(&["operation", "table"]), source: ISSUE3 },
+    MetricSpec { name: "db_errors_total", kind: Kind::Counter, labels: Some(&["error_type"]), source: ISSUE3 },
+    MetricSpec { name: "websocket_connections_active", kind: Kind::Gauge, labels: Some(&["user_type"]), source: ISSUE3 },
+    MetricSpec { name: "websocket_connections_total", kind: Kind::Counter, labels: Some(&["user_type"]), source: ISSUE3 },
+    MetricSpec { name: "monero_rpc_duration_seconds", kind: Kind::Histogram, labels: Some(&["method", "wallet"]), source: ISSUE3 },
+    MetricSpec { name: "monero_rpc_errors_total", kind: Kind::Counter, labels: Some(&["method", "error_type"]), source: ISSUE3 },
+    MetricSpec { name: "wallet_rpc_up", kind: Kind::Gauge, labels: Some(&["wallet"]), source: MONITORING },
+    MetricSpec { name: "process_cpu_seconds_total", kind: Kind::Counter, labels: Some(&[]), source: PROCESS },
+    MetricSpec { name: "process_resident_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
+    MetricSpec { name: "process_virtual_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
+    MetricSpec { name: "process_open_fds", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
+    MetricSpec { name: "process_max_fds", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
+    MetricSpec { name: "process_start_time_seconds", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
+];
+
+/// Series Prometheus and Alertmanager produce themselves (checked against the real binaries in
+/// `real_prometheus_and_alertmanager_load_the_configs`).
+#[rustfmt::skip]
+const PLATFORM_METRICS: &[MetricSpec] = &[
+    MetricSpec { name: "up", kind: Kind::Gauge, labels: Some(&[]), source: "Prometheus scrape health" },
+    MetricSpec { name: "ALERTS", kind: Kind::Gauge, labels: None, source: "Prometheus alert series" },
+    MetricSpec { name: "prometheus_notifications_dropped_total", kind: Kind::Counter, labels: Some(&[]), source: "prometheus 2.42" },
+    MetricSpec { name: "prometheus_rule_evaluation_failures_total", kind: Kind::Counter, labels: Some(&["rule_group"]), source: "prometheus 2.42" },
+    MetricSpec { name: "prometheus_config_last_reload_successful", kind: Kind::Gauge, labels: Some(&[]), source: "prometheus 2.42" },
+    MetricSpec { name: "alertmanager_notifications_failed_total", kind: Kind::Counter, labels: Some(&["integration"]), source: "alertmanager 0.25" },
+];
+
+/// Labels Prometheus attaches to every scraped series (monitoring/prometheus.yml).
+const TARGET_LABELS: &[&str] = &["job", "instance", "service"];
+
+/// Values of the `state`, `from_state` and `to_state` labels: escrow-core's
+/// `EscrowStateKind::as_str()`.
+#[rustfmt::skip]
+const ESCROW_STATES: &[&str] = &[
+    "awaiting_setup", "setup_failed", "awaiting_funding", "funded", "disputed", "releasing",
+    "refunding", "released", "refunded", "expired", "cancelled",
+];
+
+/// Values of the `wallet` label: the wallet-rpc roles.
+const WALLETS: &[&str] = &["buyer", "vendor", "arbiter"];
+
+const SEVERITIES: &[&str] = &["critical", "warning", "info"];
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn monitoring_dir() -> PathBuf {
+    repo_root().join("monitoring")
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .yml files in {}", dir.display());
+    files
+}
+
+fn read_yaml(path: &Path) -> Yaml {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+fn str_of<'a>(v: &'a Yaml, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Yaml::as_str)
+}
+
+struct AlertRule {
+    file: String,
+    name: String,
+    expr: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+fn alert_rules() -> Vec<AlertRule> {
+    let mut out = Vec::new();
+    for path in yaml_files(&monitoring_dir().join("alerts")) {
+        let doc = read_yaml(&path);
+        let groups = doc
+            .get("groups")
+            .and_then(Yaml::as_sequence)
+            .expect("groups");
+        for group in groups {
+            for rule in group
+                .get("rules")
+                .and_then(Yaml::as_sequence)
+                .expect("rules")
+            {
+                let Some(name) = str_of(rule, "alert") else {
+                    continue;
+                };
+                let map = |key: &str| -> BTreeMap<String, String> {
+                    rule.get(key)
+                        .and_then(Yaml::as_mapping)
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| {
+                                    (
+                                        k.as_str().unwrap().to_owned(),
+                                        v.as_str().unwrap().to_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                out.push(AlertRule {
+                    file: path.file_name().unwrap().to_string_lossy().into_owned(),
+                    name: name.to_owned(),
+                    expr: str_of(rule, "expr").expect("expr").to_owned(),
+                    labels: map("labels"),
+                    annotations: map("annotations"),
+                });
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no alert rules found");
+    out
+}
+
+struct DashboardQuery {
+    dashboard: String,
+    panel: String,
+    expr: String,
+}
+
+fn dashboards() -> Vec<(PathBuf, serde_json::Value)> {
+    let dir = monitoring_dir().join("grafana/dashboards");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read dashboards dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("read dashboard");
+            let json = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", p.display()));
+            (p, json)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(!out.is_empty(), "no dashboards in {}", dir.display());
+    out
+}
+
+/// Every PromQL expression of every dashboard: panel targets, and the selector inside each
+/// `label_values(selector, label)` template variable query.
+fn dashboard_queries() -> Vec<DashboardQuery> {
+    let mut out = Vec::new();
+    for (path, json) in dashboards() {
+        let dashboard = path.file_name().unwrap().to_string_lossy().into_owned();
+        for panel in json["panels"].as_array().expect("panels") {
+            let title = panel["title"].as_str().unwrap_or("?").to_owned();
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                out.push(DashboardQuery {
+                    dashboard: dashboard.clone(),
+                    panel: title.clone(),
+                    expr: target["expr"].as_str().expect("target expr").to_owned(),
+                });
+            }
+        }
+        for var in json["templating"]["list"].as_array().into_iter().flatten() {
+            let query = var["query"]["query"]
+                .as_str()
+                .or(var["query"].as_str())
+                .unwrap_or("");
+            let inner = query
+                .strip_prefix("label_values(")
+                .and_then(|q| q.strip_suffix(')'))
+                .and_then(|q| q.rsplit_once(','))
+                .map(|(selector, _label)| selector.trim().to_owned())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{dashboard}: variable query {query:?} is not label_values(selector, label)"
+                    )
+                });
+            out.push(DashboardQuery {
+                dashboard: dashboard.clone(),
+                panel: format!("variable {}", var["name"]),
+                expr: inner,
+            });
+        }
+    }
+    out
+}
+
+/// Grafana's built-in variables replaced by values Prometheus accepts.
+fn grafana_to_promql(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m")
+        .replace("$__range", "1h")
+        .replace("$instance", ".*")
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Metric names (and their label matchers) in `expr` that are not in the contract, as messages.
+fn unspecified(origin: &str, expr: &str) -> Vec<String> {
+    let selectors = match promql::selectors(expr) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("{origin}: cannot scan {expr:?}: {e}")],
+    };
+    assert!(!selectors.is_empty(), "{origin}: no metric in {expr:?}");
+    let mut problems = Vec::new();
+    for sel in selectors {
+        let Some((spec, extra)) = resolve(&sel.metric) else {
+            problems.push(format!(
+                "{origin}: metric `{}` is not specified (SERVER_METRICS / PLATFORM_METRICS)",
+                sel.metric
+            ));
+            continue;
+        };
+        for m in &sel.matchers {
+            let known = TARGET_LABELS.contains(&m.label.as_str())
+                || extra == Some("le") && m.label == "le"
+                || spec.labels.is_none_or(|l| l.contains(&m.label.as_str()));
+            if !known {
+                problems.push(format!(
+                    "{origin}: `{}` has no label `{}`",
+                    sel.metric, m.label
+                ));
+            }
+            let allowed: Option<&[&str]> = match m.label.as_str() {
+                "state" | "from_state" | "to_state" if spec.labels.is_some() => Some(ESCROW_STATES),
+                "wallet" => Some(WALLETS),
+                _ => None,
+            };
+            if let (Some(allowed), "=" | "=~") = (allowed, m.op.as_str()) {
+                for value in m.value.split('|') {
+                    if !allowed.contains(&value) {
+                        problems.push(format!(
+                            "{origin}: `{}{{{}}}` value {value:?} is not one of {allowed:?}",
+                            sel.metric, m.label
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The spec for a series name, and `Some("le")` when it is a histogram's `_bucket` series.
+fn resolve(name: &str) -> Option<(&'static MetricSpec, Option<&'static str>)> {
+    let all = || SERVER_METRICS.iter().chain(PLATFORM_METRICS);
+    if let Some(spec) = all().find(|s| s.name == name && s.kind != Kind::Histogram) {
+        return Some((spec, None));
+    }
+    for (suffix, extra) in [("_bucket", Some("le")), ("_sum", None), ("_count", None)] {
+        if let Some(base) = name.strip_suffix(suffix)
+            && let Some(spec) = all().find(|s| s.name == base && s.kind == Kind::Histogram)
+        {
+            return Some((spec, extra));
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// promtool
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn prometheus_config_passes_promtool_and_loads_every_rule_file() {
+    let Some(promtool) = tool_or_skip("promtool", "prometheus") else {
+        return;
+    };
+    let (ok, out) = run(Command::new(&promtool)
+        .arg("check")
+        .arg("config")
+        .arg(monitoring_dir().join("prometheus.yml")));
+    assert!(ok, "promtool check config failed:\n{out}");
+    let rule_files = yaml_files(&monitoring_dir().join("alerts")).len();
+    assert!(
+        out.contains(&format!("SUCCESS: {rule_files} rule files found")),
+        "prometheus.yml must load all {rule_files} files of monitoring/alerts/ (rule_files is relative to the config):\n{out}"
+    );
+}
+
+#[test]
+fn alert_rules_pass_promtool_check() {
+    let Some(promtool) = tool_or_skip("promtool", "prometheus") else {
+        return;
+    };
+    let (ok, out) = run(Command::new(&promtool)
+        .args(["check", "rules"])
+        .args(yaml_files(&monitoring_dir().join("alerts"))));
+    assert!(ok, "promtool check rules failed:\n{out}");
+}
+
+#[test]
+fn alert_rule_unit_tests_pass() {
+    let Some(promtool) = tool_or_skip("promtool", "prometheus") else {
+        return;
+    };
+    let (ok, out) = run(Command::new(&promtool)
+        .args(["test", "rules"])
+        .args(yaml_files(&monitoring_dir().join("tests"))));
+    assert!(ok, "promtool test rules failed:\n{out}");
+}
+
+#[test]
+fn promtool_rejects_a_broken_rule_file() {
+    let Some(promtool) = tool_or_skip("promtool", "prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(&broken, "groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: rate(http_requests_total[5m]\n").unwrap();
+    let (ok, out) = run(Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&broken));
+    assert!(!ok, "promtool accepted an unbalanced expression:\n{out}");
+    assert!(
+        out.contains("Broken") || out.contains("parse error") || out.contains("unclosed"),
+        "unexpected message:\n{out}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule hygiene: tested, documented, routable
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_alert_is_unit_tested_documented_and_labelled() {
+    let rules = alert_rules();
+    let mut fired = BTreeSet::new();
+    let mut quiet = BTreeSet::new();
+    for path in yaml_files(&monitoring_dir().join("tests")) {
+        let doc = read_yaml(&path);
+        for test in doc.get("tests").and_then(Yaml::as_sequence).expect("tests") {
+            for case in test
+                .get("alert_rule_test")
+                .and_then(Yaml::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                let name = str_of(case, "alertname").expect("alertname").to_owned();
+                let expected = case
+                    .get("exp_alerts")
+                    .and_then(Yaml::as_sequence)
+                    .map_or(0, Vec::len);
+                if expected == 0 {
+                    quiet.insert(name)
+                } else {
+                    fired.insert(name)
+                };
+            }
+        }
+    }
+    let runbook = std::fs::read_to_string(repo_root().join("docs/MONITORING.md"))
+        .expect("docs/MONITORING.md");
+    let mut problems = Vec::new();
+    let mut names = BTreeSet::new();
+    for rule in &rules {
+        let n = &rule.name;
+        if !names.insert(n.clone()) {
+            problems.push(format!("{n}: defined twice"));
+        }
+        if !fired.contains(n) {
+            problems.push(format!(
+                "{n}: no unit test where it fires (monitoring/tests/)"
+            ));
+        }
+        if !quiet.contains(n) {
+            problems.push(format!(
+                "{n}: no unit test where it stays quiet (monitoring/tests/)"
+            ));
+        }
+        match rule.labels.get("severity") {
+            Some(s) if SEVERITIES.contains(&s.as_str()) => {}
+            other => problems.push(format!(
+                "{n} ({}): severity {other:?} is not one of {SEVERITIES:?}",
+                rule.file
+            )),
+        }
+        if !rule.labels.contains_key("component") {
+            problems.push(format!("{n}: no component label"));
+        }
+        for key in ["summary", "description", "runbook_url"] {
+            if rule
+                .annotations
+                .get(key)
+                .is_none_or(|v| v.trim().is_empty())
+            {
+                problems.push(format!("{n}: annotation {key} missing"));
+            }
+        }
+        let anchor = format!("docs/MONITORING.md#{}", n.to_lowercase());
+        if rule.annotations.get("runbook_url") != Some(&anchor) {
+            problems.push(format!("{n}: runbook_url must be {anchor:?}"));
+        }
+        if !runbook.contains(&format!("\n### {n}\n")) {
+            problems.push(format!(
+                "{n}: docs/MONITORING.md has no `### {n}` section (meaning + runbook action)"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "alert rule problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager
+// ---------------------------------------------------------------------------------------------
+
+fn alertmanager_yml() -> PathBuf {
+    monitoring_dir().join("alertmanager.yml")
+}
+
+#[test]
+fn alertmanager_config_passes_amtool() {
+    let Some(amtool) = tool_or_skip("amtool", "prometheus-alertmanager") else {
+        return;
+    };
+    let (ok, out) = run(Command::new(&amtool)
+        .arg("check-config")
+        .arg(alertmanager_yml()));
+    assert!(ok, "amtool check-config failed:\n{out}");
+}
+
+#[test]
+fn alertmanager_routes_each_severity_to_its_receiver() {
+    let Some(amtool) = tool_or_skip("amtool", "prometheus-alertmanager") else {
+        return;
+    };
+    let used: BTreeSet<String> = alert_rules()
+        .into_iter()
+        .filter_map(|r| r.labels.get("severity").cloned())
+        .collect();
+    let mut cases: Vec<(Vec<String>, &str)> = used
+        .iter()
+        .map(|s| {
+            (
+                vec!["alertname=Any".to_owned(), format!("severity={s}")],
+                "",
+            )
+        })
+        .collect();
+    cases.push((vec!["alertname=Any".to_owned()], "ops-default"));
+    cases.push((
+        vec!["alertname=Any".to_owned(), "severity=unknown".to_owned()],
+        "ops-default",
+    ));
+    for (labels, expected) in cases {
+        let expected = if expected.is_empty() {
+            format!("ops-{}", labels[1].trim_start_matches("severity="))
+        } else {
+            expected.to_owned()
+        };
+        let mut cmd = Command::new(&amtool);
+        cmd.args(["config", "routes", "test", "--config.file"])
+            .arg(alertmanager_yml())
+            .args(&labels);
+        let (ok, out) = run(&mut cmd);
+        let receiver = out
+            .lines()
+            .find(|l| !l.starts_with("Warning"))
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        assert!(
+            ok && receiver == expected,
+            "labels {labels:?}: expected receiver {expected}, amtool said:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn inhibit_rules_name_existing_alerts() {
+    let rules = alert_rules();
+    let known: BTreeSet<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    let config = read_yaml(&alertmanager_yml());
+    let inhibit = config
+        .get("inhibit_rules")
+        .and_then(Yaml::as_sequence)
+        .expect("inhibit_rules");
+    let mut problems = Vec::new();
+    for (i, rule) in inhibit.iter().enumerate() {
+        for side in ["source_matchers", "target_matchers"] {
+            for matcher in rule.get(side).and_then(Yaml::as_sequence).expect(side) {
+                let m = matcher.as_str().expect("matcher string");
+                let Some(rest) = m.strip_prefix("alertname") else {
+                    continue;
+                };
+                let (op, value) = if let Some(v) = rest.strip_prefix("=~") {
+                    ("=~", v)
+                } else if let Some(v) = rest.strip_prefix("!=") {
+                    ("!=", v)
+                } else {
+                    ("=", rest.trim_start_matches('='))
+                };
+                for name in value.trim_matches('"').split('|') {
+                    if !known.contains(name) {
+                        problems.push(format!(
+                            "inhibit rule {i} {side} `{m}` ({op}): no alert named {name}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn shipped_receivers_are_placeholders_without_credentials() {
+    fn walk(v: &Yaml, path: &str, out: &mut Vec<String>) {
+        match v {
+            Yaml::Mapping(m) => {
+                for (k, val) in m {
+                    let key = k.as_str().unwrap_or("?");
+                    let lowered = key.to_lowercase();
+                    if [
+                        "password",
+                        "secret",
+                        "token",
+                        "api_key",
+                        "service_key",
+                        "routing_key",
+                        "api_url",
+                        "credentials",
+                    ]
+                    .iter()
+                    .any(|s| lowered.contains(s))
+                    {
+                        out.push(format!(
+                            "{path}.{key}: credential field in the shipped config"
+                        ));
+                    }
+                    if key == "url"
+                        && let Some(url) = val.as_str()
+                        && !url.starts_with("http://127.0.0.1:5001/")
+                    {
+                        out.push(format!("{path}.url = {url}: shipped receivers must stay placeholders (docs/MONITORING.md)"));
+                    }
+                    walk(val, &format!("{path}.{key}"), out);
+                }
+            }
+            Yaml::Sequence(s) => s
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| walk(x, &format!("{path}[{i}]"), out)),
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    walk(&read_yaml(&alertmanager_yml()), "", &mut problems);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metric names
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn alert_rules_read_only_specified_metrics() {
+    let problems: Vec<String> = alert_rules()
+        .iter()
+        .flat_map(|r| unspecified(&format!("{} alert {}", r.file, r.name), &r.expr))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn dashboards_read_only_specified_metrics() {
+    let problems: Vec<String> = dashboard_queries()
+        .iter()
+        .flat_map(|q| unspecified(&format!("{} panel {:?}", q.dashboard, q.panel), &q.expr))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_server_metric_is_on_a_dashboard() {
+    let mut seen = BTreeSet::new();
+    for q in dashboard_queries() {
+        for sel in promql::selectors(&q.expr).expect("scannable") {
+            if let Some((spec, _)) = resolve(&sel.metric) {
+                seen.insert(spec.name);
+            }
+        }
+    }
+    let missing: Vec<_> = SERVER_METRICS
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| !seen.contains(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "server metrics no dashboard shows: {missing:?}"
+    );
+}
+
+#[test]
+fn escrow_state_labels_match_escrow_core() {
+    use escrow_core::EscrowStateKind;
+    let core: Vec<&str> = EscrowStateKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(
+        ESCROW_STATES,
+        core.as_slice(),
+        "ESCROW_STATES must list EscrowStateKind::as_str() values"
+    );
+
+    // The stuck-escrow alerts cover exactly the states the server must move forward.
+    let pending: BTreeSet<&str> = EscrowStateKind::ALL
+        .iter()
+        .filter(|k| k.is_pending())
+        .map(|k| k.as_str())
+        .collect();
+    let mut watched = BTreeSet::new();
+    for rule in alert_rules()
+        .iter()
+        .filter(|r| ["EscrowStuckInPending", "EscrowPayoutStuck"].contains(&r.name.as_str()))
+    {
+        for sel in promql::selectors(&rule.expr).expect("scannable") {
+            for m in sel.matchers.iter().filter(|m| m.label == "state") {
+                watched.extend(m.value.split('|').map(str::to_owned));
+            }
+        }
+    }
+    let watched: BTreeSet<&str> = watched.iter().map(String::as_str).collect();
+    assert_eq!(
+        watched, pending,
+        "EscrowStuckInPending + EscrowPayoutStuck must watch every EscrowStateKind::is_pending() state"
+    );
+}
+
+#[test]
+fn metric_contract_is_consistent() {
+    let mut names = BTreeSet::new();
+    for spec in SERVER_METRICS.iter().chain(PLATFORM_METRICS) {
+        assert!(names.insert(spec.name), "{} listed twice", spec.name);
+        assert!(!spec.source.is_empty());
+        if spec.kind == Kind::Counter {
+            assert!(
+                spec.name.ends_with("_total"),
+                "{}: counter names end in _total",
+                spec.name
+            );
+        }
+        if spec.kind == Kind::Histogram {
+            assert!(
+                spec.name.ends_with("_seconds"),
+                "{}: histograms here are durations in seconds",
+                spec.name
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grafana
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn dashboards_use_the_provisioned_datasource_and_unique_ids() {
+    let provisioning = monitoring_dir().join("grafana/provisioning");
+    let ds = read_yaml(&provisioning.join("datasources/prometheus.yml"));
+    let ds_uid = ds["datasources"][0]["uid"]
+        .as_str()
+        .expect("datasource uid")
+        .to_owned();
+    assert_eq!(
+        ds["datasources"][0]["url"].as_str(),
+        Some("http://prometheus:9090")
+    );
+    let providers = read_yaml(&provisioning.join("dashboards/mmkt.yml"));
+    assert_eq!(
+        providers["providers"][0]["options"]["path"].as_str(),
+        Some("/var/lib/grafana/dashboards/mmkt")
+    );
+
+    let mut uids = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (path, json) in dashboards() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let uid = json["uid"].as_str().unwrap_or_default().to_owned();
+        if uid.is_empty() || !uids.insert(uid.clone()) {
+            problems.push(format!("{file}: missing or duplicate uid {uid:?}"));
+        }
+        if json["title"].as_str().is_none_or(str::is_empty) {
+            problems.push(format!("{file}: no title"));
+        }
+        let mut ids = BTreeSet::new();
+        for panel in json["panels"].as_array().expect("panels") {
+            let title = panel["title"].as_str().unwrap_or("?");
+            if !ids.insert(panel["id"].as_u64().unwrap_or(0)) {
+                problems.push(format!(
+                    "{file}: panel {title:?} has a duplicate or missing id"
+                ));
+            }
+            if panel["gridPos"]["w"].as_u64().is_none() {
+                problems.push(format!("{file}: panel {title:?} has no gridPos"));
+            }
+            let mut datasources = vec![&panel["datasource"]];
+            datasources.extend(
+                panel["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| &t["datasource"]),
+            );
+            for d in datasources {
+                if d["uid"].as_str() != Some(ds_uid.as_str()) {
+                    problems.push(format!(
+                        "{file}: panel {title:?} uses datasource {d} instead of uid {ds_uid}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real Prometheus + Alertmanager on loopback
+// ---------------------------------------------------------------------------------------------
+
+/// Copies `original` to `dest`, replacing each `(from, to)` exactly `count` times, so a change
+/// in the original that the test no longer matches fails loudly instead of testing something else.
+fn rewrite(original: &Path, dest: &Path, replacements: &[(&str, &str, usize)]) {
+    let mut text = std::fs::read_to_string(original).expect("read original");
+    for (from, to, count) in replacements {
+        assert_eq!(
+            text.matches(from).count(),
+            *count,
+            "{}: expected {count} occurrence(s) of {from:?}",
+            original.display()
+        );
+        text = text.replace(from, to);
+    }
+    std::fs::write(dest, text).expect("write copy");
+}
+
+fn start_alertmanager(
+    alertmanager: &Path,
+    curl_bin: &Path,
+    dir: &Path,
+    config: &Path,
+) -> (ChildGuard, u16) {
+    let port = free_loopback_port();
+    let mut child = ChildGuard::spawn(
+        "alertmanager",
+        Command::new(alertmanager)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address="),
+        &dir.join("alertmanager.log"),
+    )
+    .expect("spawn alertmanager");
+    let url = format!("http://127.0.0.1:{port}/-/ready");
+    wait_ready(&mut child, || curl(curl_bin, &[&url]).status == 200).unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            std::fs::read_to_string(dir.join("alertmanager.log")).unwrap_or_default()
+        )
+    });
+    (child, port)
+}
+
+#[test]
+fn real_prometheus_and_alertmanager_load_the_configs() {
+    let Some(prometheus) = tool_or_skip("prometheus", "prometheus") else {
+        return;
+    };
+    let Some(alertmanager) = tool_or_skip("prometheus-alertmanager", "prometheus-alertmanager")
+    else {
+        return;
+    };
+    let Some(curl_bin) = tool_or_skip("curl", "curl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    let (_am, am_port) =
+        start_alertmanager(&alertmanager, &curl_bin, dir.path(), &alertmanager_yml());
+
+    // Prometheus with the repository's config and rules; only the targets point at loopback.
+    let prom_port = free_loopback_port();
+    let unused_port = free_loopback_port();
+    std::fs::create_dir(dir.path().join("alerts")).unwrap();
+    for rules in yaml_files(&monitoring_dir().join("alerts")) {
+        std::fs::copy(
+            &rules,
+            dir.path().join("alerts").join(rules.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let config = dir.path().join("prometheus.yml");
+    rewrite(
+        &monitoring_dir().join("prometheus.yml"),
+        &config,
+        &[
+            (
+                "\"alertmanager:9093\"",
+                &format!("\"127.0.0.1:{am_port}\""),
+                2,
+            ),
+            (
+                "\"localhost:9090\"",
+                &format!("\"127.0.0.1:{prom_port}\""),
+                1,
+            ),
+            (
+                "\"server:8080\"",
+                &format!("\"127.0.0.1:{unused_port}\""),
+                1,
+            ),
+        ],
+    );
+    let mut prom = ChildGuard::spawn(
+        "prometheus",
+        Command::new(&prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}")),
+        &dir.path().join("prometheus.log"),
+    )
+    .expect("spawn prometheus");
+    let base = format!("http://127.0.0.1:{prom_port}");
+    let log = || std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+    wait_ready(&mut prom, || {
+        curl(&curl_bin, &[&format!("{base}/-/ready")]).status == 200
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+
+    // Every alert rule is loaded.
+    let rules = curl(&curl_bin, &[&format!("{base}/api/v1/rules?type=alert")]);
+    assert_eq!(rules.status, 200, "{}", rules.body);
+    let rules_json: serde_json::Value = serde_json::from_str(&rules.body).unwrap();
+    let loaded: BTreeSet<String> = rules_json["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| {
+            g["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let expected: BTreeSet<String> = alert_rules().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        loaded, expected,
+        "rules loaded by Prometheus differ from monitoring/alerts/"
+    );
+
+    // Every dashboard query parses and evaluates (empty results are fine: no server here).
+    let mut problems = Vec::new();
+    for q in dashboard_queries() {
+        let query = format!("query={}", grafana_to_promql(&q.expr));
+        let resp = curl(
+            &curl_bin,
+            &["--data-urlencode", &query, &format!("{base}/api/v1/query")],
+        );
+        if resp.status != 200 || !resp.body.contains("\"status\":\"success\"") {
+            problems.push(format!(
+                "{} panel {:?}: {} {}",
+                q.dashboard, q.panel, resp.status, resp.body
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "dashboard queries Prometheus rejects:\n{}",
+        problems.join("\n")
+    );
+
+    // The platform metrics the rules read exist under these names in the real binaries.
+    let prom_metrics = curl(&curl_bin, &[&format!("{base}/metrics")]).body;
+    let am_metrics = curl(&curl_bin, &[&format!("http://127.0.0.1:{am_port}/metrics")]).body;
+    for spec in PLATFORM_METRICS
+        .iter()
+        .filter(|s| s.name.starts_with("prometheus_"))
+    {
+        assert!(
+            prom_metrics.contains(&format!("\n{}", spec.name)),
+            "prometheus 2.42 does not export {}",
+            spec.name
+        );
+    }
+    for spec in PLATFORM_METRICS
+        .iter()
+        .filter(|s| s.name.starts_with("alertmanager_"))
+    {
+        assert!(
+            am_metrics.contains(&format!("\n{}", spec.name)),
+            "alertmanager 0.25 does not export {}",
+            spec.name
+        );
+    }
+
+    // Prometheus finds Alertmanager through the alerting section (discovery takes a moment).
+    let found = wait_ready(&mut prom, || {
+        curl(&curl_bin, &[&format!("{base}/api/v1/alertmanagers")])
+            .body
+            .contains(&format!("127.0.0.1:{am_port}"))
+    });
+    assert!(
+        found.is_ok(),
+        "Prometheus never listed Alertmanager as active: {found:?}"
+    );
+}
+
+#[test]
+fn real_alertmanager_delivers_a_critical_alert_to_the_critical_receiver() {
+    let Some(alertmanager) = tool_or_skip("prometheus-alertmanager", "prometheus-alertmanager")
+    else {
+        return;
+    };
+    let Some(curl_bin) = tool_or_skip("curl", "curl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let webhook = RecordingServer::start().expect("start webhook receiver");
+
+    // The shipped config with the placeholder receivers pointed at this test's webhook, and the
+    // critical route's 10 s group_wait shortened to keep the test quick. Routing is unchanged.
+    let config = dir.path().join("alertmanager.yml");
+    rewrite(
+        &alertmanager_yml(),
+        &config,
+        &[
+            (
+                "url: \"http://127.0.0.1:5001/",
+                &format!("url: \"http://127.0.0.1:{}/", webhook.port()),
+                4,
+            ),
+            ("group_wait: 10s", "group_wait: 1s", 1),
+        ],
+    );
+    let (_am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config);
+
+    let alert = r#"[{"labels":{"alertname":"WalletRpcDown","severity":"critical","component":"monero","job":"server","instance":"server:8080","wallet":"vendor"},"annotations":{"summary":"wallet-rpc-vendor does not answer the server"}}]"#;
+    let posted = curl(
+        &curl_bin,
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            alert,
+            &format!("http://127.0.0.1:{am_port}/api/v2/alerts"),
+        ],
+    );
+    assert_eq!(
+        posted.status, 200,
+        "Alertmanager refused the alert: {}",
+        posted.body
+    );
+
+    let delivered = webhook
+        .wait_for(Duration::from_secs(30), |r| r.method == "POST")
+        .unwrap_or_else(|| {
+            panic!(
+                "no webhook delivery within 30 s\n{}",
+                std::fs::read_to_string(dir.path().join("alertmanager.log")).unwrap_or_default()
+            )
+        });
+    assert_eq!(
+        delivered.target, "/mmkt/critical",
+        "critical alerts must reach the ops-critical receiver"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&delivered.body).expect("webhook JSON");
+    assert_eq!(body["receiver"], "ops-critical");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["alerts"][0]["labels"]["wallet"], "vendor");
+}

@@ -1,0 +1,468 @@
+//! Checks deploy/nginx/nginx.conf with Debian's nginx: `nginx -t`, then a real nginx on loopback
+//! in front of a recording upstream, exercising what the config promises: /api, /ws (upgrade),
+//! /health and /ready proxied, /metrics and unknown paths refused, the 64 KiB body limit,
+//! security headers, client-address headers that cannot be spoofed, login rate limiting,
+//! TLS 1.3 only with HSTS, certificates picked up without a reload, and the HTTP->HTTPS redirect
+//! with ACME challenges.
+//!
+//! The copy under test differs from the shipped file only where the container and this host
+//! differ: listen addresses (127.0.0.1 and free ports instead of 8080/8443/8081), the upstream
+//! (a loopback port instead of `server:8080`, which only Docker's DNS resolves), and the writable
+//! paths (/tmp/nginx*, /etc/nginx/tls/, /var/www/acme/ moved into a temp dir).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mmkt_repo_tests::http::{RecordingServer, Response, curl};
+use mmkt_repo_tests::process::{ChildGuard, free_loopback_port, wait_ready};
+use mmkt_repo_tests::tools::{repo_root, tool_or_skip};
+
+fn nginx_conf() -> PathBuf {
+    repo_root().join("deploy/nginx/nginx.conf")
+}
+
+/// Copies the shipped config to `dest`, replacing each `(from, to)` exactly `count` times (a
+/// drift in the shipped file fails here instead of silently testing something else).
+fn rewrite(dest: &Path, replacements: &[(&str, String, usize)]) {
+    let mut text = std::fs::read_to_string(nginx_conf()).expect("read deploy/nginx/nginx.conf");
+    for (from, to, count) in replacements {
+        assert_eq!(
+            text.matches(from).count(),
+            *count,
+            "nginx.conf: expected {count} occurrence(s) of {from:?}"
+        );
+        text = text.replace(from, to);
+    }
+    std::fs::write(dest, text).expect("write nginx.conf copy");
+}
+
+fn writable_paths(dir: &Path) -> (&'static str, String, usize) {
+    ("/tmp/nginx", format!("{}/run/nginx", dir.display()), 6)
+}
+
+/// A temp dir the nginx workers (user `nobody` when the master runs as root) can traverse.
+fn shared_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod temp dir");
+    std::fs::create_dir(dir.path().join("run")).expect("create run dir");
+    std::fs::set_permissions(
+        dir.path().join("run"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod run dir");
+    dir
+}
+
+fn nginx_t(nginx: &Path, config: &Path, prefix: &Path) -> (bool, String) {
+    let out = Command::new(nginx)
+        .arg("-t")
+        .arg("-c")
+        .arg(config)
+        .arg("-p")
+        .arg(prefix)
+        .output()
+        .expect("run nginx -t");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn shipped_config_passes_nginx_t() {
+    let Some(nginx) = tool_or_skip("nginx", "nginx") else {
+        return;
+    };
+    let dir = shared_tempdir();
+    let config = dir.path().join("nginx.conf");
+    rewrite(&config, &[writable_paths(dir.path())]);
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(ok, "nginx -t rejected deploy/nginx/nginx.conf:\n{out}");
+    assert!(out.contains("test is successful"), "{out}");
+}
+
+#[test]
+fn nginx_t_rejects_a_broken_copy() {
+    let Some(nginx) = tool_or_skip("nginx", "nginx") else {
+        return;
+    };
+    let dir = shared_tempdir();
+    let config = dir.path().join("nginx.conf");
+    rewrite(
+        &config,
+        &[
+            writable_paths(dir.path()),
+            (
+                "client_max_body_size 64k;",
+                "client_max_body_size 64k".to_owned(),
+                1,
+            ),
+        ],
+    );
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(
+        !ok,
+        "nginx -t accepted a config with a missing semicolon:\n{out}"
+    );
+    assert!(
+        out.contains("nginx.conf"),
+        "the error should name the file:\n{out}"
+    );
+}
+
+struct Stack {
+    _nginx: ChildGuard,
+    upstream: RecordingServer,
+    curl: PathBuf,
+    dir: tempfile::TempDir,
+    http: u16,
+    https: u16,
+    redirect: u16,
+}
+
+impl Stack {
+    fn get(&self, port: u16, path: &str, extra: &[&str]) -> Response {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let mut args: Vec<&str> = extra.to_vec();
+        args.push(&url);
+        curl(&self.curl, &args)
+    }
+
+    fn seen(&self, pred: impl Fn(&mmkt_repo_tests::http::Recorded) -> bool) -> usize {
+        self.upstream.requests().iter().filter(|r| pred(r)).count()
+    }
+}
+
+fn start_stack() -> Option<Stack> {
+    let nginx = tool_or_skip("nginx", "nginx")?;
+    let curl_bin = tool_or_skip("curl", "curl")?;
+    let upstream = RecordingServer::start().expect("start upstream");
+    let dir = shared_tempdir();
+    let (http, https, redirect) = (
+        free_loopback_port(),
+        free_loopback_port(),
+        free_loopback_port(),
+    );
+    let d = dir.path().display().to_string();
+    let config = dir.path().join("nginx.conf");
+    rewrite(
+        &config,
+        &[
+            writable_paths(dir.path()),
+            (
+                "listen 8080 default_server;",
+                format!("listen 127.0.0.1:{http} default_server;"),
+                1,
+            ),
+            (
+                "listen 8443 ssl http2 default_server;",
+                format!("listen 127.0.0.1:{https} ssl http2 default_server;"),
+                1,
+            ),
+            (
+                "listen 8081 default_server;",
+                format!("listen 127.0.0.1:{redirect} default_server;"),
+                1,
+            ),
+            (
+                "default server:8080;",
+                format!("default 127.0.0.1:{};", upstream.port()),
+                1,
+            ),
+            ("/etc/nginx/tls/$", format!("{d}/tls/$"), 2),
+            ("root /var/www/acme;", format!("root {d}/acme;"), 1),
+        ],
+    );
+    let mut child = ChildGuard::spawn(
+        "nginx",
+        Command::new(&nginx)
+            .arg("-c")
+            .arg(&config)
+            .arg("-p")
+            .arg(dir.path())
+            .args(["-g", "daemon off;"]),
+        &dir.path().join("nginx.log"),
+    )
+    .expect("spawn nginx");
+    let health = format!("http://127.0.0.1:{http}/health");
+    wait_ready(&mut child, || curl(&curl_bin, &[&health]).status == 200).unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            std::fs::read_to_string(dir.path().join("nginx.log")).unwrap_or_default()
+        )
+    });
+    Some(Stack {
+        _nginx: child,
+        upstream,
+        curl: curl_bin,
+        dir,
+        http,
+        https,
+        redirect,
+    })
+}
+
+#[test]
+fn nginx_proxies_the_api_and_guards_it() {
+    let Some(stack) = start_stack() else { return };
+
+    // /health is proxied with the security headers and the client headers set by nginx.
+    let health = stack.get(stack.http, "/health", &[]);
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    assert_eq!(health.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(health.header("x-frame-options"), Some("DENY"));
+    assert_eq!(health.header("referrer-policy"), Some("no-referrer"));
+    assert!(
+        health
+            .header("content-security-policy")
+            .is_some_and(|v| v.contains("default-src 'none'"))
+    );
+    assert_eq!(
+        health.header("strict-transport-security"),
+        None,
+        "no HSTS over plain HTTP"
+    );
+    assert_eq!(
+        health.header("server"),
+        Some("nginx"),
+        "no version in the Server header"
+    );
+    let upstream_health = stack
+        .upstream
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/health")
+        .expect("upstream saw /health");
+    assert_eq!(upstream_health.header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(upstream_health.header("x-forwarded-proto"), Some("http"));
+    let request_id = upstream_health.header("x-request-id").unwrap_or_default();
+    assert!(
+        request_id.len() == 32 && request_id.chars().all(|c| c.is_ascii_hexdigit()),
+        "x-request-id {request_id:?}"
+    );
+
+    // /ready and the API are proxied; a spoofed X-Forwarded-For is replaced by the real address.
+    assert_eq!(stack.get(stack.http, "/ready", &[]).status, 200);
+    let listing = stack.get(
+        stack.http,
+        "/api/listings?page=2",
+        &["-H", "X-Forwarded-For: 203.0.113.9"],
+    );
+    assert_eq!(listing.status, 200);
+    let upstream_listing = stack
+        .upstream
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/api/listings?page=2")
+        .expect("upstream saw the API call");
+    assert_eq!(
+        upstream_listing.header("x-forwarded-for"),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        upstream_listing.header("connection"),
+        None,
+        "no hop-by-hop Connection header on API calls"
+    );
+    assert_eq!(upstream_listing.header("upgrade"), None);
+
+    // /metrics and unknown paths are answered by nginx and never reach the server.
+    for path in ["/metrics", "/", "/admin", "/metrics/../metrics"] {
+        assert_eq!(
+            stack.get(stack.http, path, &["--path-as-is"]).status,
+            404,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        stack.seen(|r| r.target.starts_with("/metrics") || r.target == "/" || r.target == "/admin"),
+        0
+    );
+
+    // Bodies: 60 000 bytes pass, 70 000 bytes (over 64 KiB) stop at nginx with 413.
+    let small = stack.dir.path().join("small.json");
+    let large = stack.dir.path().join("large.json");
+    std::fs::write(&small, vec![b'a'; 60_000]).unwrap();
+    std::fs::write(&large, vec![b'a'; 70_000]).unwrap();
+    let small_arg = format!("@{}", small.display());
+    let large_arg = format!("@{}", large.display());
+    assert_eq!(
+        stack
+            .get(stack.http, "/api/listings", &["--data-binary", &small_arg])
+            .status,
+        200
+    );
+    assert_eq!(
+        stack
+            .get(stack.http, "/api/listings", &["--data-binary", &large_arg])
+            .status,
+        413
+    );
+    assert_eq!(
+        stack.seen(|r| r.method == "POST" && r.body.len() == 60_000),
+        1
+    );
+    assert_eq!(
+        stack.seen(|r| r.method == "POST" && r.body.len() >= 65_536),
+        0,
+        "an oversized body reached the server"
+    );
+
+    // /ws: the upgrade handshake headers are passed through.
+    let ws_headers = [
+        "-H",
+        "Upgrade: websocket",
+        "-H",
+        "Connection: Upgrade",
+        "-H",
+        "Sec-WebSocket-Version: 13",
+        "-H",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ];
+    stack.get(stack.http, "/ws", &ws_headers);
+    let ws = stack
+        .upstream
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/ws")
+        .expect("upstream saw /ws");
+    assert_eq!(ws.header("upgrade"), Some("websocket"));
+    assert_eq!(ws.header("connection"), Some("upgrade"));
+    assert_eq!(
+        ws.header("sec-websocket-key"),
+        Some("dGhlIHNhbXBsZSBub25jZQ==")
+    );
+}
+
+#[test]
+fn nginx_rate_limits_login_attempts() {
+    let Some(stack) = start_stack() else { return };
+    let statuses: Vec<u16> = (0..10)
+        .map(|_| {
+            stack
+                .get(stack.http, "/api/auth/login", &["--data", "{}"])
+                .status
+        })
+        .collect();
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(
+        statuses.contains(&429),
+        "10 quick login attempts must hit the limit (10/min, burst 5): {statuses:?}"
+    );
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        stack.seen(|r| r.target == "/api/auth/login"),
+        10 - refused,
+        "refused attempts must not reach the server"
+    );
+    // Other API routes have their own, larger budget.
+    assert_eq!(stack.get(stack.http, "/api/listings", &[]).status, 200);
+}
+
+#[test]
+fn nginx_serves_tls_13_with_hsts_and_redirects_plain_http() {
+    let Some(stack) = start_stack() else { return };
+    let https_url = format!("https://127.0.0.1:{}/health", stack.https);
+
+    // Development: no certificate yet. Plain HTTP works, TLS handshakes fail.
+    assert_eq!(
+        curl(&stack.curl, &["-k", &https_url]).status,
+        0,
+        "TLS must fail without a certificate"
+    );
+
+    // Production: certificates appear in the TLS volume; no reload is needed.
+    let tls = stack.dir.path().join("tls");
+    std::fs::create_dir(&tls).unwrap();
+    let Some(openssl) = tool_or_skip("openssl", "openssl") else {
+        return;
+    };
+    let out = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(tls.join("privkey.pem"))
+        .arg("-out")
+        .arg(tls.join("fullchain.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The workers load the key per handshake: it must be readable by the nginx user.
+        std::fs::set_permissions(
+            tls.join("privkey.pem"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::set_permissions(&tls, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let secure = curl(&stack.curl, &["-k", &https_url]);
+    assert_eq!(secure.status, 200, "HTTPS after the certificate appeared");
+    assert_eq!(
+        secure.header("strict-transport-security"),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    assert_eq!(secure.header("x-content-type-options"), Some("nosniff"));
+    let proto = stack
+        .upstream
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.target == "/health")
+        .expect("upstream saw /health");
+    assert_eq!(proto.header("x-forwarded-proto"), Some("https"));
+    assert_eq!(
+        curl(
+            &stack.curl,
+            &["-k", "--tlsv1.2", "--tls-max", "1.2", &https_url]
+        )
+        .status,
+        0,
+        "TLS 1.2 must be refused"
+    );
+    assert_eq!(
+        stack.get(stack.https, "/metrics", &[]).status,
+        400,
+        "plain HTTP on the TLS port is refused"
+    );
+
+    // Port 80 (8081 in the container): redirect everything to HTTPS, except ACME challenges.
+    let redirect = stack.get(stack.redirect, "/api/listings?page=2", &[]);
+    assert_eq!(redirect.status, 308);
+    assert_eq!(
+        redirect.header("location"),
+        Some("https://127.0.0.1/api/listings?page=2")
+    );
+    let challenge_dir = stack.dir.path().join("acme/.well-known/acme-challenge");
+    std::fs::create_dir_all(&challenge_dir).unwrap();
+    std::fs::write(challenge_dir.join("token-123"), "proof-123").unwrap();
+    let challenge = stack.get(stack.redirect, "/.well-known/acme-challenge/token-123", &[]);
+    assert_eq!(
+        (challenge.status, challenge.body.as_str()),
+        (200, "proof-123")
+    );
+    assert_eq!(
+        stack.seen(|r| r.target.contains("acme") || r.target.contains("page=2")),
+        0
+    );
+}
