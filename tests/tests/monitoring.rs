@@ -734,7 +734,7 @@ fn dashboards_use_the_provisioned_datasource_and_unique_ids() {
     let providers = read_yaml(&provisioning.join("dashboards/mmkt.yml"));
     assert_eq!(
         providers["providers"][0]["options"]["path"].as_str(),
-        Some("/var/lib/grafana/dashboards/mmkt")
+        Some("/var/lib/grafana/dashboards")
     );
 
     let mut uids = BTreeSet::new();
