@@ -312,9 +312,10 @@ pub enum TransitionError {
     /// A dispute is already open.
     #[error("a dispute is already open on this escrow")]
     AlreadyDisputed,
-    /// Nothing was paid into the escrow, so there is nothing to dispute (cancel instead).
+    /// No confirmed funds are in the escrow, so there is nothing to dispute yet (cancel, or
+    /// wait for a pending payment to confirm).
     #[error(
-        "escrow is {state} with no funds received; there is nothing to dispute, cancel instead"
+        "escrow is {state} with no confirmed funds; there is nothing to dispute, cancel or wait for the payment to confirm"
     )]
     NothingToDispute {
         /// The current state.
@@ -353,9 +354,10 @@ pub enum TransitionError {
         /// The time given.
         now: Timestamp,
     },
-    /// The full amount arrived but lacks confirmations: the escrow must not expire.
+    /// Part of the payment still lacks confirmations: the escrow must not expire or go to
+    /// an arbiter before it confirms or vanishes. Retry later.
     #[error(
-        "{received} XMR received, {confirmed} XMR confirmed; waiting for confirmations, not expiring"
+        "{received} XMR received, {confirmed} XMR confirmed; waiting for confirmations, retry later"
     )]
     AwaitingConfirmations {
         /// Piconero received.
@@ -378,15 +380,17 @@ pub enum TransitionError {
     /// A prepared payout that pays nothing.
     #[error("payout amount is zero")]
     ZeroPayout,
-    /// Payout amount + fee exceeds what the escrow received.
-    #[error("payout of {amount} XMR + fee {fee} XMR exceeds the {received} XMR received")]
+    /// Payout amount + fee exceeds the escrow's confirmed funds.
+    #[error(
+        "payout of {amount} XMR + fee {fee} XMR exceeds the {confirmed} XMR confirmed in the escrow"
+    )]
     PayoutExceedsFunds {
         /// Piconero paid out.
         amount: Amount,
         /// Fee, piconero.
         fee: Amount,
-        /// Piconero received by the escrow.
-        received: Amount,
+        /// Piconero received by the escrow with the required confirmations.
+        confirmed: Amount,
     },
     /// Submission reported before the payout was prepared (recorded).
     #[error("payout was not prepared; record PayoutPrepared before submitting")]

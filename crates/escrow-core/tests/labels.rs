@@ -116,7 +116,7 @@ fn inconsistent_stored_escrows_are_refused() {
     json["payout"]["transaction"]["amount"] = 2_000_000_000_000u64.into();
     let err = serde_json::from_value::<Escrow>(json).expect_err("overpaid");
     assert!(
-        err.to_string().contains("does not exceed the received"),
+        err.to_string().contains("does not exceed the confirmed"),
         "{err}"
     );
 

@@ -468,3 +468,101 @@ fn every_error_has_a_snake_case_code_and_a_message() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+#[test]
+fn pool_transfers_never_decide_alone() {
+    use escrow_core::EscrowEvent as Ev;
+    // Partial payment still in the pool at the deadline: neither expire nor dispute yet.
+    let e = step(
+        &awaiting_funding(),
+        Actor::System,
+        funding(Amount::ONE_XMR, 0),
+        20,
+    );
+    let err = e
+        .apply(Actor::System, Ev::FundingWindowElapsed, &ctx(10 * WINDOW))
+        .expect_err("unconfirmed partial payment");
+    assert_eq!(
+        err,
+        TransitionError::AwaitingConfirmations {
+            received: Amount::ONE_XMR,
+            confirmed: Amount::ZERO
+        }
+    );
+    // If it vanishes from the pool, the escrow expires.
+    let e = step(
+        &e,
+        Actor::System,
+        Ev::FundingObserved { incoming: vec![] },
+        10 * WINDOW,
+    );
+    let t = e
+        .apply(
+            Actor::System,
+            Ev::FundingWindowElapsed,
+            &ctx(10 * WINDOW + 1),
+        )
+        .expect("expire");
+    assert_eq!(t.to_state(), K::Expired);
+
+    // A late pool transfer is only watched; it goes to an arbiter once confirmed.
+    let e = step(
+        &t.into_escrow(),
+        Actor::System,
+        funding(Amount::ONE_XMR, 0),
+        11 * WINDOW,
+    );
+    assert_eq!(kind(&e), K::Expired);
+    assert_eq!(e.funding().received(), Amount::ONE_XMR);
+    assert!(matches!(
+        e.next_action(),
+        Some(Action::WatchLateFunding { .. })
+    ));
+    let e = step(
+        &e,
+        Actor::System,
+        funding(Amount::ONE_XMR, CONFIRMATIONS),
+        12 * WINDOW,
+    );
+    assert_eq!(kind(&e), K::Disputed);
+}
+
+#[test]
+fn payouts_are_bounded_by_confirmed_funds() {
+    // 1.5 XMR confirmed plus 1 XMR more still in the pool while releasing.
+    let e = step(
+        &releasing(),
+        Actor::System,
+        EscrowEvent::FundingObserved {
+            incoming: vec![
+                transfer(1, amount(), CONFIRMATIONS),
+                transfer(2, Amount::ONE_XMR, 0),
+            ],
+        },
+        35,
+    );
+    assert_eq!(
+        e.funding().received(),
+        amount().checked_add(Amount::ONE_XMR).expect("fits")
+    );
+    let err = e
+        .apply(
+            Actor::System,
+            EscrowEvent::PayoutPrepared {
+                tx_hashes: vec![hash(1)],
+                amount: amount(),
+                fee: fee(),
+            },
+            &ctx(40),
+        )
+        .expect_err("pool funds are not spendable");
+    assert_eq!(
+        err,
+        TransitionError::PayoutExceedsFunds {
+            amount: amount(),
+            fee: fee(),
+            confirmed: amount()
+        }
+    );
+    assert_eq!(err.class(), RejectionClass::Invalid);
+}

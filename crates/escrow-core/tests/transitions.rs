@@ -84,6 +84,7 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("unconfirmed", SYS, "funding_full", S(K::Funded)),
     ("unconfirmed", B, "cancel", E("funds_present")),
     ("unconfirmed", B, "confirm", E("not_funded")),
+    ("unconfirmed", B, "dispute", E("nothing_to_dispute")),
     // funded
     ("funded", B, "confirm", S(K::Releasing)),
     ("funded", V, "confirm", E("not_permitted")),
@@ -171,6 +172,7 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("expired", SYS, "funding_full", S(K::Disputed)),
     ("expired", SYS, "funding_partial", S(K::Disputed)),
     ("expired", SYS, "funding_none", S(K::Expired)),
+    ("expired", SYS, "funding_unconfirmed", S(K::Expired)),
     ("expired", SYS, "window_elapsed", E("invalid_transition")),
     ("expired", B, "cancel", E("invalid_transition")),
     ("expired", B, "dispute", E("nothing_to_dispute")),
@@ -179,6 +181,7 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     // cancelled after the address was shown
     ("cancelled", SYS, "funding_partial", S(K::Disputed)),
     ("cancelled", SYS, "funding_none", S(K::Cancelled)),
+    ("cancelled", SYS, "funding_unconfirmed", S(K::Cancelled)),
     ("cancelled", B, "cancel", E("invalid_transition")),
     ("cancelled", SYS, "setup_completed", E("invalid_transition")),
     // cancelled during setup: no address exists

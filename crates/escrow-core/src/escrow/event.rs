@@ -42,13 +42,15 @@ pub enum EscrowEvent {
         /// Every incoming transfer seen so far, including unconfirmed (pool) ones.
         incoming: Vec<IncomingTransfer>,
     },
-    /// The funding deadline has passed (System). Unfunded escrows expire; partly funded ones
-    /// go to an arbiter for a refund; fully received ones still waiting for confirmations are
-    /// left alone.
+    /// The funding deadline has passed (System). Escrows that received nothing expire; partly
+    /// funded ones (all of it confirmed) go to an arbiter for a refund; while any received
+    /// transfer still lacks confirmations the event is refused
+    /// ([`crate::TransitionError::AwaitingConfirmations`]) and should be retried later.
     FundingWindowElapsed,
     /// The buyer received the goods and releases the funds to the vendor (Buyer).
     ReceiptConfirmed,
-    /// The buyer or the vendor opens a dispute (Buyer, Vendor).
+    /// The buyer or the vendor opens a dispute (Buyer, Vendor): on a funded escrow, or on an
+    /// underfunded one that holds confirmed funds (e.g. the buyer sent the wrong amount).
     DisputeOpened {
         /// Why; shown to the arbiter.
         reason: DisputeReason,

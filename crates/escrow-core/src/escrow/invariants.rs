@@ -64,7 +64,10 @@ pub(super) fn check(e: &Escrow) -> Result<(), InvariantViolation> {
         }
         EscrowState::Disputed => {
             rule(e.address.is_some(), "disputed has an address")?;
-            rule(!e.funding.received.is_zero(), "disputed has received funds")?;
+            rule(
+                !e.funding.confirmed.is_zero(),
+                "disputed has confirmed funds",
+            )?;
             let open = e.dispute.as_ref().is_some_and(|d| d.resolution.is_none());
             rule(open, "disputed has an unresolved dispute")?;
         }
@@ -80,13 +83,16 @@ pub(super) fn check(e: &Escrow) -> Result<(), InvariantViolation> {
         }
         EscrowState::Expired { .. } => {
             rule(e.address.is_some(), "expired has an address")?;
-            rule(e.funding.received.is_zero(), "expired has received nothing")?;
+            rule(
+                e.funding.confirmed.is_zero(),
+                "expired has no confirmed funds",
+            )?;
             rule(e.dispute.is_none(), "expired has no dispute")?;
         }
         EscrowState::Cancelled { .. } => {
             rule(
-                e.funding.received.is_zero(),
-                "cancelled has received nothing",
+                e.funding.confirmed.is_zero(),
+                "cancelled has no confirmed funds",
             )?;
             rule(e.dispute.is_none(), "cancelled has no dispute")?;
         }
@@ -96,7 +102,10 @@ pub(super) fn check(e: &Escrow) -> Result<(), InvariantViolation> {
 
 fn check_plan(e: &Escrow, plan: &PayoutPlan) -> Result<(), InvariantViolation> {
     rule(e.address.is_some(), "a payout comes from an escrow address")?;
-    rule(!e.funding.received.is_zero(), "a payout has received funds")?;
+    rule(
+        !e.funding.confirmed.is_zero(),
+        "a payout has confirmed funds",
+    )?;
     let expected_kind = match e.state {
         EscrowState::Releasing { .. } | EscrowState::Released { .. } => PayoutKind::Release,
         _ => PayoutKind::Refund,
@@ -159,8 +168,8 @@ fn check_prepared(e: &Escrow, p: &PreparedPayout) -> Result<(), InvariantViolati
     rule(!p.amount.is_zero(), "a payout pays a non-zero amount")?;
     let spent = p.amount.checked_add(p.fee);
     rule(
-        spent.is_some_and(|s| s <= e.funding.received),
-        "payout amount plus fee does not exceed the received funds",
+        spent.is_some_and(|s| s <= e.funding.confirmed),
+        "payout amount plus fee does not exceed the confirmed funds",
     )?;
     Ok(())
 }

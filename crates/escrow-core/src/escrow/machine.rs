@@ -237,11 +237,13 @@ impl Escrow {
                 self.funding = self.funding.max(observed);
             }
             EscrowState::Expired { .. } | EscrowState::Cancelled { .. } => {
-                self.funding = self.funding.max(observed);
-                if !self.funding.received.is_zero() {
+                // Snapshot: a late pool transfer may still vanish. Once part of it has the
+                // required confirmations, an arbiter must refund it.
+                self.funding = observed;
+                if !observed.confirmed.is_zero() {
                     let text = format!(
                         "{} XMR arrived after the escrow was {}; refund the buyer",
-                        self.funding.received,
+                        observed.confirmed,
                         self.state.as_str()
                     );
                     self.start_system_dispute(DisputeCause::LateFunding, text, now);
@@ -295,7 +297,9 @@ impl Escrow {
             self.state = EscrowState::Expired { expired_at: now };
             return Ok(());
         }
-        if received >= self.terms.amount {
+        if confirmed < received {
+            // Something is still unconfirmed (maybe the full amount): decide once it confirms
+            // or vanishes from the pool.
             return Err(TransitionError::AwaitingConfirmations {
                 received,
                 confirmed,
@@ -303,7 +307,7 @@ impl Escrow {
         }
         let text = format!(
             "underfunded: {} of {} XMR received when the funding window closed; refund the buyer",
-            received, self.terms.amount
+            confirmed, self.terms.amount
         );
         self.start_system_dispute(DisputeCause::Underfunded, text, now);
         Ok(())
@@ -357,7 +361,7 @@ impl Escrow {
     ) -> Result<(), TransitionError> {
         match self.state {
             EscrowState::Funded { .. } => {}
-            EscrowState::AwaitingFunding if !self.funding.received.is_zero() => {}
+            EscrowState::AwaitingFunding if !self.funding.confirmed.is_zero() => {}
             EscrowState::Disputed => return Err(TransitionError::AlreadyDisputed),
             EscrowState::Releasing { .. } | EscrowState::Refunding { .. } => {
                 return Err(TransitionError::PayoutDecided {
@@ -454,7 +458,7 @@ impl Escrow {
         fee: Amount,
         now: Timestamp,
     ) -> Result<(), TransitionError> {
-        let received = self.funding.received;
+        let confirmed = self.funding.confirmed;
         let (EscrowState::Releasing { prepared, .. } | EscrowState::Refunding { prepared, .. }) =
             &mut self.state
         else {
@@ -472,11 +476,11 @@ impl Escrow {
         let spent = amount
             .checked_add(fee)
             .ok_or(TransitionError::AmountOverflow)?;
-        if spent > received {
+        if spent > confirmed {
             return Err(TransitionError::PayoutExceedsFunds {
                 amount,
                 fee,
-                received,
+                confirmed,
             });
         }
         *prepared = Some(PreparedPayout {

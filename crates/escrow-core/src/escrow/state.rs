@@ -69,7 +69,8 @@ pub enum EscrowState {
         payout: Payout,
     },
     /// Closed: nothing was received within the funding window. A payment that still arrives
-    /// later opens a system dispute so that an arbiter refunds it (money is never stranded).
+    /// later opens a system dispute once confirmed, so that an arbiter refunds it (money is
+    /// never stranded).
     Expired {
         /// When the window was found elapsed.
         expired_at: Timestamp,
