@@ -32,6 +32,34 @@ pub enum Command {
     ///
     /// Example: mmctl completions bash > /etc/bash_completion.d/mmctl
     Completions(cmd::completions::CompletionsArgs),
+    /// Create or update the stack from deploy/docker-compose.yml and wait until it is healthy.
+    ///
+    /// Example: mmctl up --env development
+    Up(cmd::up::UpArgs),
+    /// Stop (30 s grace) and remove the stack's containers and networks; volumes are kept.
+    ///
+    /// Example: mmctl down
+    Down(cmd::down::DownArgs),
+    /// Show service, container, state, health, image and uptime of every service.
+    ///
+    /// Example: mmctl status --json
+    Status(cmd::status::StatusArgs),
+    /// Probe every service for real; exit 0 when all are healthy, 1 otherwise.
+    ///
+    /// Example: mmctl health
+    Health(cmd::health::HealthArgs),
+    /// Show or follow a service's logs.
+    ///
+    /// Example: mmctl logs server --since 10m --follow
+    Logs(cmd::logs::LogsArgs),
+    /// Restart one service gracefully and wait until it is healthy.
+    ///
+    /// Example: mmctl restart wallet-rpc-buyer
+    Restart(cmd::restart::RestartArgs),
+    /// Offline images: bootstrap the Debian base, build, save and load.
+    ///
+    /// Example: mmctl image bootstrap-base && mmctl image build
+    Image(cmd::image::ImageArgs),
     /// Encrypted, verified backups of the database and wallets, offsite copies and retention.
     ///
     /// Example: mmctl backup db && mmctl backup verify && mmctl backup prune --dry-run

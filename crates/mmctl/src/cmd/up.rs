@@ -1,0 +1,71 @@
+//! `mmctl up`: create or update the stack (networks, volumes, containers) and wait for health.
+
+use std::time::Duration;
+
+use clap::Args;
+use mmctl::docker::stack::{UpEvent, WaitPolicy};
+
+use super::stack_common::{StackArgs, Style, classify, connect};
+use crate::exit::Outcome;
+
+/// Bring the stack up (idempotent).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mmctl up                                   # development env: regtest monerod, all core services
+  mmctl up --env production                  # values from deploy/env/production.env
+  mmctl up --profile observability           # also grafana, loki, promtail
+  mmctl up server                            # only the server and what it depends on
+  mmctl --docker-host tcp://10.0.0.5:2376 up # remote engine, TLS from DOCKER_CERT_PATH
+
+Running `up` again changes nothing; after editing the compose file or rebuilding an image,
+only the services whose definition changed are recreated. Exit codes: 0 ok, 1 failed
+(a service did not become healthy, image missing), 2 bad input, 3 Docker unreachable.")]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Only these services (and their dependencies). Default: every enabled service.
+    pub services: Vec<String>,
+    /// Return once containers are started instead of waiting for every service to be healthy.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for each service to become healthy.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+    let project = args.stack.load()?;
+    for var in &project.compose.unset_variables {
+        eprintln!("warning: variable {var} is not set; using an empty string");
+    }
+    let engine = connect(docker_host).await?;
+    let style = Style::detect();
+    let timeout = Duration::from_secs(args.timeout);
+    let wait = if args.no_wait { WaitPolicy::NoWait } else { WaitPolicy::WaitHealthy(timeout) };
+    println!("stack {} ({}, env {})", project.name, project.compose.path.display(), args.stack.env);
+    let mut on_event = |ev: UpEvent| {
+        let line = match ev {
+            UpEvent::NetworkCreated(n) => format!("network {n:<28} {}", style.ok("created")),
+            UpEvent::VolumeCreated(v) => format!("volume  {v:<28} {}", style.ok("created")),
+            UpEvent::WaitingFor(s, d) => format!("service {s:<28} waiting for {d} to be healthy"),
+            UpEvent::Created(s) => format!("service {s:<28} {}", style.ok("created and started")),
+            UpEvent::Recreated(s) => format!("service {s:<28} {}", style.warn("recreated (definition changed)")),
+            UpEvent::Started(s) => format!("service {s:<28} {}", style.ok("started")),
+            UpEvent::Unchanged(s) => format!("service {s:<28} unchanged (running)"),
+            UpEvent::Healthy(s) => format!("service {s:<28} {}", style.ok("healthy")),
+        };
+        println!("{line}");
+    };
+    let report = project.up(&engine, &args.services, wait, timeout, &mut on_event).await.map_err(classify)?;
+    if report.changed == 0 {
+        println!("nothing to change: the stack already matches {}", project.compose.path.display());
+    }
+    if !report.urls.is_empty() {
+        println!("URLs:");
+        for (svc, url) in &report.urls {
+            println!("  {svc:<12} {url}");
+        }
+    }
+    println!("next: `mmctl health` probes every service; `mmctl logs SERVICE` shows its output");
+    Ok(Outcome::Success)
+}

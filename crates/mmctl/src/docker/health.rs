@@ -1,0 +1,235 @@
+//! `mmctl health`: real probes of every service, from the host, over the project network.
+//!
+//! Internal services publish no host port, so each probe targets the container's IP address on
+//! its first project network (read from `GET /containers/{id}/json`, NetworkSettings.Networks);
+//! the host routes to Docker bridge networks, internal ones included. What to probe comes from
+//! the service's `x-mmkt-probe` extension in the compose file:
+//! `{kind: http, port, paths}` (each path must answer 2xx), `{kind: monerod, port}`
+//! (JSON-RPC `get_info` must return status OK), `{kind: wallet-rpc, port}` (JSON-RPC
+//! `get_version`, with HTTP digest auth when the container has WALLET_RPC_LOGIN).
+//! Every service is also checked for a running container and a non-unhealthy Docker health.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::{ContainerStatus, Engine, last_health_output};
+use super::error::StackError;
+use super::stack::Project;
+
+/// The `x-mmkt-probe` extension of a service.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ProbeSpec {
+    /// HTTP GETs that must answer 2xx.
+    Http {
+        /// Container port.
+        port: u16,
+        /// Paths, e.g. `/health`, `/ready`.
+        paths: Vec<String>,
+    },
+    /// monerod JSON-RPC `get_info` (POST /json_rpc) must return `status: OK`.
+    Monerod {
+        /// Container port of the daemon RPC.
+        port: u16,
+    },
+    /// monero-wallet-rpc JSON-RPC `get_version` (POST /json_rpc) must return a version.
+    WalletRpc {
+        /// Container port of the wallet RPC.
+        port: u16,
+    },
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked, e.g. `container`, `GET /ready`, `get_version`.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// Detail: the answer's gist, or why it failed.
+    pub detail: String,
+}
+
+/// The health of one service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceHealth {
+    /// Service name.
+    pub service: String,
+    /// True when every check passed.
+    pub healthy: bool,
+    /// Individual checks, container state first.
+    pub checks: Vec<Check>,
+}
+
+/// Per-request timeout of a probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Probes every enabled service of the project. Never fails because a service is down (that
+/// is a result); fails only when the engine itself cannot be queried.
+///
+/// # Errors
+/// [`StackError::Engine`] / [`StackError::Unreachable`]; [`StackError::Invalid`] for a malformed
+/// `x-mmkt-probe`.
+pub async fn check(project: &Project, engine: &Engine) -> Result<Vec<ServiceHealth>, StackError> {
+    let http = reqwest::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(|e| StackError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+    let mut out = Vec::new();
+    for service in project.compose.file.enabled_services(&project.profiles) {
+        let spec: Option<ProbeSpec> = project.compose.file.services[&service].extension("x-mmkt-probe")?;
+        out.push(check_service(project, engine, &http, &service, spec.as_ref()).await?);
+    }
+    Ok(out)
+}
+
+async fn check_service(
+    project: &Project,
+    engine: &Engine,
+    http: &reqwest::Client,
+    service: &str,
+    spec: Option<&ProbeSpec>,
+) -> Result<ServiceHealth, StackError> {
+    let mut checks = Vec::new();
+    let Some(id) = engine.find_service_container(&project.name, service).await?.and_then(|c| c.id) else {
+        checks.push(Check { name: "container".into(), ok: false, detail: "no container (run `mmctl up`)".into() });
+        return Ok(ServiceHealth { service: service.into(), healthy: false, checks });
+    };
+    let info = engine.inspect(&id).await?;
+    let status = ContainerStatus::from_inspect(&info);
+    let running = status.state == "running";
+    let docker_ok = running && status.health.as_deref() != Some("unhealthy");
+    let mut detail = status.describe();
+    if status.health.as_deref() == Some("unhealthy")
+        && let Some(out) = last_health_output(&info)
+    {
+        detail.push_str(&format!(": {out}"));
+    }
+    checks.push(Check { name: "container".into(), ok: docker_ok, detail });
+    if running && let Some(spec) = spec {
+        let ip = container_ip(&info);
+        match ip {
+            None => checks.push(Check { name: "network".into(), ok: false, detail: "container has no IP address".into() }),
+            Some(ip) => {
+                let env = info.config.as_ref().and_then(|c| c.env.clone()).unwrap_or_default();
+                checks.extend(probe(http, &ip, spec, &env).await);
+            }
+        }
+    }
+    let healthy = checks.iter().all(|c| c.ok);
+    Ok(ServiceHealth { service: service.into(), healthy, checks })
+}
+
+/// The container's IPv4 address on its first network with one.
+pub fn container_ip(info: &bollard::models::ContainerInspectResponse) -> Option<String> {
+    let nets = info.network_settings.as_ref()?.networks.as_ref()?;
+    let mut names: Vec<&String> = nets.keys().collect();
+    names.sort();
+    names.into_iter().filter_map(|n| nets[n].ip_address.clone()).find(|ip| !ip.is_empty())
+}
+
+async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String]) -> Vec<Check> {
+    match spec {
+        ProbeSpec::Http { port, paths } => {
+            let mut out = Vec::new();
+            for path in paths {
+                let url = format!("http://{ip}:{port}{path}");
+                let check = match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => Check { name: format!("GET {path}"), ok: true, detail: r.status().to_string() },
+                    Ok(r) => {
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+                        Check { name: format!("GET {path}"), ok: false, detail: format!("{status}: {body}") }
+                    }
+                    Err(e) => Check { name: format!("GET {path}"), ok: false, detail: format!("{url}: {}", error_chain(&e)) },
+                };
+                out.push(check);
+            }
+            out
+        }
+        ProbeSpec::Monerod { port } => {
+            let url = format!("http://{ip}:{port}/json_rpc");
+            let check = match json_rpc(http, &url, "get_info", None).await {
+                Ok(v) => {
+                    let r = &v["result"];
+                    let ok = r["status"] == "OK";
+                    let detail = format!(
+                        "status {} height {} nettype {}",
+                        r["status"].as_str().unwrap_or("?"),
+                        r["height"],
+                        r["nettype"].as_str().unwrap_or("?")
+                    );
+                    Check { name: "get_info".into(), ok, detail }
+                }
+                Err(e) => Check { name: "get_info".into(), ok: false, detail: format!("{url}: {e}") },
+            };
+            vec![check]
+        }
+        ProbeSpec::WalletRpc { port } => {
+            let url = format!("http://{ip}:{port}/json_rpc");
+            let login = env.iter().find_map(|e| e.strip_prefix("WALLET_RPC_LOGIN=")).filter(|l| !l.is_empty());
+            let check = match json_rpc(http, &url, "get_version", login).await {
+                Ok(v) => match v["result"]["version"].as_u64() {
+                    Some(ver) => Check { name: "get_version".into(), ok: true, detail: format!("version {ver}") },
+                    None => Check { name: "get_version".into(), ok: false, detail: format!("unexpected answer: {}", v.to_string().chars().take(200).collect::<String>()) },
+                },
+                Err(e) => Check { name: "get_version".into(), ok: false, detail: format!("{url}: {e}") },
+            };
+            vec![check]
+        }
+    }
+}
+
+/// POSTs a JSON-RPC 2.0 request (`{"jsonrpc":"2.0","id":"0","method":M}`) to a monerod or
+/// monero-wallet-rpc `/json_rpc` endpoint, answering an HTTP digest challenge when `login`
+/// (`user:password`) is given. Returns the whole JSON answer; a JSON-RPC `error` is an Err.
+async fn json_rpc(http: &reqwest::Client, url: &str, method: &str, login: Option<&str>) -> Result<serde_json::Value, String> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": "0", "method": method});
+    let first = http.post(url).json(&body).send().await.map_err(|e| error_chain(&e))?;
+    let resp = if first.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let Some((user, pass)) = login.and_then(|l| l.split_once(':')) else {
+            return Err("401 Unauthorized (the RPC wants a login; none is configured)".into());
+        };
+        let challenge = first
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .ok_or("401 without a WWW-Authenticate challenge")?
+            .to_string();
+        let mut prompt = digest_auth::parse(&challenge).map_err(|e| format!("bad digest challenge: {e}"))?;
+        let path = reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/json_rpc".into());
+        let ctx = digest_auth::AuthContext::new_post(user, pass, &path, Some(serde_json::to_vec(&body).unwrap_or_default()));
+        let answer = prompt.respond(&ctx).map_err(|e| format!("digest: {e}"))?;
+        http.post(url)
+            .header(reqwest::header::AUTHORIZATION, answer.to_header_string())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?
+    } else {
+        first
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    let v: serde_json::Value = resp.json().await.map_err(|e| format!("invalid JSON answer: {e}"))?;
+    if let Some(err) = v.get("error") {
+        return Err(format!("JSON-RPC error {}", err));
+    }
+    Ok(v)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

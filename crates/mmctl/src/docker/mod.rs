@@ -1,0 +1,81 @@
+//! Docker Engine orchestration of the mmkt stack, through bollard (no docker CLI).
+//!
+//! - [`compose`]: the compose-file subset, parsed with serde_norway into typed structs;
+//!   [`interpolate`]: `${VAR:-default}` and env files.
+//! - [`spec`]: one service -> an Engine API container-create body + config hash; [`labels`]:
+//!   the compose labels that make `docker ps` / `docker-compose ps` see our containers.
+//! - [`engine`]: connecting (unix socket, tcp + TLS) and reusable container operations
+//!   (find a service's container by label, stop/start, wait healthy, exec, inspect).
+//! - [`stack`]: `up`, `down`, `status`, `restart`; [`health`]: real probes; [`image`]:
+//!   offline base image, builds, save/load; [`tarstream`]: streamed tar bodies.
+//!
+//! Errors are [`StackError`].
+
+pub mod compose;
+pub mod engine;
+pub mod error;
+pub mod health;
+pub mod image;
+pub mod interpolate;
+pub mod labels;
+pub mod spec;
+pub mod stack;
+pub mod tarstream;
+
+pub use engine::{Engine, EngineConfig, StartOutcome, StopOutcome};
+pub use error::StackError;
+pub use stack::Project;
+
+/// Default compose project name (prefix of container, network and volume names).
+pub const DEFAULT_PROJECT: &str = "mmkt";
+
+/// Default compose file, relative to the current directory (the repository root).
+pub const DEFAULT_COMPOSE_FILE: &str = "deploy/docker-compose.yml";
+
+/// Env file for environment `name`: `<compose dir>/env/<name>.env`.
+pub fn env_file_path(compose_file: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let dir = compose_file.parent().unwrap_or(std::path::Path::new("."));
+    dir.join("env").join(format!("{name}.env"))
+}
+
+/// Loads the project: resolves the env file for `env` (refusing unknown names with the list of
+/// available ones), parses and validates the compose file.
+///
+/// # Errors
+/// [`StackError::Invalid`] (unknown environment or project name), [`StackError::Read`],
+/// [`StackError::ComposeSyntax`].
+pub fn load_project(compose_file: &std::path::Path, env: Option<&str>, project: &str, profiles: &[String]) -> Result<Project, StackError> {
+    if project.is_empty() || !project.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err(StackError::Invalid(format!("invalid project name {project:?}: use lowercase letters, digits, - and _")));
+    }
+    let env_path = match env {
+        None => None,
+        Some(name) => {
+            let p = env_file_path(compose_file, name);
+            if !p.is_file() {
+                let dir = p.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+                let mut known: Vec<String> = std::fs::read_dir(&dir)
+                    .map(|rd| {
+                        rd.flatten()
+                            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".env")).map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                known.sort();
+                return Err(StackError::Invalid(format!(
+                    "unknown environment {name:?}: {} does not exist (available: {})",
+                    p.display(),
+                    known.join(", ")
+                )));
+            }
+            Some(p)
+        }
+    };
+    let compose = compose::load(compose_file, env_path.as_deref())?;
+    for p in profiles {
+        if !compose.file.services.values().any(|s| s.profiles.contains(p)) {
+            return Err(StackError::Invalid(format!("no service uses profile {p:?}")));
+        }
+    }
+    Ok(Project { compose, name: project.to_string(), profiles: profiles.to_vec() })
+}

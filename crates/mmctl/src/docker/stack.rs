@@ -1,0 +1,524 @@
+//! Stack-level operations on one compose project: `up` (create networks, volumes and
+//! containers in dependency order, idempotently), `down`, `status`, `restart`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+
+use super::compose::LoadedCompose;
+use super::engine::{ContainerStatus, Engine};
+use super::error::{StackError, is_not_found};
+use super::labels;
+use super::spec::{ContainerPlan, plan_service, scoped};
+
+/// Graceful stop timeout used by `down` and `restart`, in seconds (SIGTERM, then SIGKILL).
+pub const STOP_TIMEOUT_SECS: u32 = 30;
+
+/// One compose project: the parsed file, the project name and the enabled profiles.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Parsed compose file.
+    pub compose: LoadedCompose,
+    /// Project name (the `com.docker.compose.project` label; prefix of every object name).
+    pub name: String,
+    /// Enabled profiles (`--profile`).
+    pub profiles: Vec<String>,
+}
+
+/// Whether `up` waits for every service to be healthy before returning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitPolicy {
+    /// Wait (like `docker compose up --wait`), up to the timeout.
+    WaitHealthy(Duration),
+    /// Return once containers are started; `service_healthy` dependencies are still honoured.
+    NoWait,
+}
+
+/// What `up` did to one object; reported through the progress callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpEvent {
+    /// A project network was created.
+    NetworkCreated(String),
+    /// A project volume was created.
+    VolumeCreated(String),
+    /// A dependency is being waited for (service, dependency).
+    WaitingFor(String, String),
+    /// The service's container did not exist and was created and started.
+    Created(String),
+    /// The definition (config hash) changed: the old container was replaced.
+    Recreated(String),
+    /// The container existed with the same definition but was not running: started.
+    Started(String),
+    /// The container exists with the same definition and runs: nothing done.
+    Unchanged(String),
+    /// The service reported healthy (or running, without a healthcheck).
+    Healthy(String),
+}
+
+/// Summary of an `up`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct UpReport {
+    /// Services in start order.
+    pub services: Vec<String>,
+    /// URLs of published ports, e.g. `nginx: http://127.0.0.1:8080`.
+    pub urls: Vec<(String, String)>,
+    /// Number of containers created or recreated (0 on an idempotent re-run).
+    pub changed: usize,
+}
+
+impl Project {
+    /// Services to start for `requested` (empty = all enabled): the requested ones and their
+    /// dependencies, in start order.
+    ///
+    /// # Errors
+    /// [`StackError::Invalid`] for unknown or profile-disabled services.
+    pub fn selection(&self, requested: &[String]) -> Result<Vec<String>, StackError> {
+        let enabled = self.compose.file.enabled_services(&self.profiles);
+        if requested.is_empty() {
+            return self.compose.file.start_order(&enabled);
+        }
+        for r in requested {
+            self.compose.file.service(r)?;
+            if !enabled.contains(r) {
+                return Err(StackError::Invalid(format!("service {r} is in a profile that is not enabled (use --profile)")));
+            }
+        }
+        // Add dependencies transitively.
+        let mut set: BTreeSet<String> = requested.iter().cloned().collect();
+        let mut stack: Vec<String> = requested.to_vec();
+        while let Some(s) = stack.pop() {
+            for dep in self.compose.file.services[&s].dependencies().keys() {
+                if set.insert(dep.clone()) {
+                    stack.push(dep.clone());
+                }
+            }
+        }
+        let set: Vec<String> = set.into_iter().collect();
+        self.compose.file.start_order(&set)
+    }
+
+    /// Brings the project up: validates everything (images present, plans build), then
+    /// creates missing networks and volumes, then creates/recreates/starts containers in
+    /// dependency order, honouring `condition: service_healthy`.
+    ///
+    /// Engine API: `GET /images/{name}/json`, `POST /networks/create`, `POST /volumes/create`,
+    /// `POST /containers/create`, `POST /networks/{id}/connect`, `POST /containers/{id}/start`,
+    /// `POST /containers/{id}/stop`, `DELETE /containers/{id}`.
+    ///
+    /// # Errors
+    /// [`StackError::ImageMissing`] / [`StackError::Invalid`] before anything is created;
+    /// [`StackError::Engine`], [`StackError::Timeout`], [`StackError::ServiceFailed`] during.
+    pub async fn up(
+        &self,
+        engine: &Engine,
+        requested: &[String],
+        wait: WaitPolicy,
+        dep_timeout: Duration,
+        on_event: &mut (dyn FnMut(UpEvent) + Send),
+    ) -> Result<UpReport, StackError> {
+        let order = self.selection(requested)?;
+        // 1. Pre-flight: every image present, every plan valid. Nothing is created before this.
+        let mut plans: BTreeMap<String, ContainerPlan> = BTreeMap::new();
+        for svc in &order {
+            let image = self.compose.file.services[svc].image_ref().to_string();
+            let image_id = match engine.docker().inspect_image(&image).await {
+                Ok(info) => info.id.unwrap_or_default(),
+                Err(e) if is_not_found(&e) => {
+                    return Err(StackError::ImageMissing { service: svc.clone(), image });
+                }
+                Err(e) => return Err(engine.err(format!("inspect image {image}"), e)),
+            };
+            plans.insert(svc.clone(), plan_service(&self.compose, &self.name, svc, &image_id)?);
+        }
+        let networks: BTreeSet<String> =
+            order.iter().flat_map(|s| self.compose.file.services[s].network_names()).collect();
+        let volumes: BTreeSet<String> = order
+            .iter()
+            .flat_map(|s| self.compose.file.services[s].volumes.iter())
+            .filter_map(|v| match super::spec::parse_volume(v) {
+                Ok(super::spec::VolumeSpec { source: super::spec::MountSource::Named(n), .. }) => Some(n),
+                _ => None,
+            })
+            .collect();
+        for net in &networks {
+            self.check_owned_network(engine, net).await?;
+        }
+        // 2. Networks and volumes.
+        for net in &networks {
+            if self.ensure_network(engine, net).await? {
+                on_event(UpEvent::NetworkCreated(scoped(&self.name, net)));
+            }
+        }
+        for vol in &volumes {
+            if self.ensure_volume(engine, vol).await? {
+                on_event(UpEvent::VolumeCreated(scoped(&self.name, vol)));
+            }
+        }
+        // 3. Containers in order.
+        let mut report = UpReport { services: order.clone(), ..Default::default() };
+        for svc in &order {
+            for (dep, cond) in self.compose.file.services[svc].dependencies() {
+                let dep_id = engine.require_service_container(&self.name, &dep).await?;
+                match cond.as_str() {
+                    "service_healthy" => {
+                        on_event(UpEvent::WaitingFor(svc.clone(), dep.clone()));
+                        engine.wait_healthy(&dep, &dep_id, dep_timeout).await?;
+                    }
+                    "service_completed_successfully" => {
+                        on_event(UpEvent::WaitingFor(svc.clone(), dep.clone()));
+                        wait_exited_ok(engine, &dep, &dep_id, dep_timeout).await?;
+                    }
+                    _ => {}
+                }
+            }
+            let plan = &plans[svc];
+            let event = self.converge(engine, plan).await?;
+            if matches!(event, UpEvent::Created(_) | UpEvent::Recreated(_)) {
+                report.changed += 1;
+            }
+            on_event(event);
+        }
+        // 4. Optionally wait for everything to be healthy.
+        if let WaitPolicy::WaitHealthy(timeout) = wait {
+            for svc in &order {
+                let id = engine.require_service_container(&self.name, svc).await?;
+                engine.wait_healthy(svc, &id, timeout).await?;
+                on_event(UpEvent::Healthy(svc.clone()));
+            }
+        }
+        report.urls = self.published_urls(engine, &order).await?;
+        Ok(report)
+    }
+
+    /// Makes one service's container match its plan. Returns what was done.
+    async fn converge(&self, engine: &Engine, plan: &ContainerPlan) -> Result<UpEvent, StackError> {
+        let svc = &plan.service;
+        let existing = engine.find_service_container(&self.name, svc).await?;
+        if let Some(c) = &existing {
+            let id = c.id.clone().unwrap_or_default();
+            let hash = c.labels.as_ref().and_then(|l| l.get(labels::CONFIG_HASH)).cloned().unwrap_or_default();
+            if hash == plan.config_hash {
+                let running = c.state.map(|s| s.to_string() == "running").unwrap_or(false);
+                if running {
+                    return Ok(UpEvent::Unchanged(svc.clone()));
+                }
+                engine.docker().start_container(&id, None).await.map_err(|e| engine.err(format!("start {svc}"), e))?;
+                return Ok(UpEvent::Started(svc.clone()));
+            }
+            let stop = StopContainerOptionsBuilder::default().t(STOP_TIMEOUT_SECS as i32).build();
+            match engine.docker().stop_container(&id, Some(stop)).await {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    // 304 "already stopped" is not an error.
+                    if !matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) {
+                        return Err(engine.err(format!("stop {svc}"), e));
+                    }
+                }
+            }
+            let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+            engine.docker().remove_container(&id, Some(rm)).await.map_err(|e| engine.err(format!("remove old {svc}"), e))?;
+        }
+        self.create_and_start(engine, plan).await?;
+        Ok(if existing.is_some() { UpEvent::Recreated(svc.clone()) } else { UpEvent::Created(svc.clone()) })
+    }
+
+    async fn create_and_start(&self, engine: &Engine, plan: &ContainerPlan) -> Result<(), StackError> {
+        let opts = CreateContainerOptionsBuilder::default().name(&plan.name).build();
+        let created = engine
+            .docker()
+            .create_container(Some(opts), plan.body.clone())
+            .await
+            .map_err(|e| engine.err(format!("create container {}", plan.name), e))?;
+        for (net, aliases) in &plan.extra_networks {
+            let req = NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: Some(bollard::models::EndpointSettings { aliases: Some(aliases.clone()), ..Default::default() }),
+            };
+            engine
+                .docker()
+                .connect_network(net, req)
+                .await
+                .map_err(|e| engine.err(format!("connect {} to network {net}", plan.name), e))?;
+        }
+        engine
+            .docker()
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| engine.err(format!("start container {}", plan.name), e))
+    }
+
+    /// Refuses to reuse a network of the same name that another project (or a human) made.
+    async fn check_owned_network(&self, engine: &Engine, net: &str) -> Result<(), StackError> {
+        let full = scoped(&self.name, net);
+        match engine.docker().inspect_network(&full, None).await {
+            Ok(info) => {
+                let owner = info.labels.as_ref().and_then(|l| l.get(labels::PROJECT)).cloned();
+                if owner.as_deref() != Some(self.name.as_str()) {
+                    return Err(StackError::Invalid(format!(
+                        "network {full} exists but does not belong to project {} (label {}={}); remove it or choose another --project",
+                        self.name,
+                        labels::PROJECT,
+                        owner.unwrap_or_default()
+                    )));
+                }
+                Ok(())
+            }
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(engine.err(format!("inspect network {full}"), e)),
+        }
+    }
+
+    /// Creates the network when missing; true when it was created.
+    async fn ensure_network(&self, engine: &Engine, net: &str) -> Result<bool, StackError> {
+        let full = scoped(&self.name, net);
+        match engine.docker().inspect_network(&full, None).await {
+            Ok(_) => return Ok(false),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(engine.err(format!("inspect network {full}"), e)),
+        }
+        let def = self.compose.file.networks.get(net).cloned().flatten().unwrap_or_default();
+        let mut l = def.labels.as_ref().map(|l| l.resolve(&self.compose.variables).into_iter().collect::<HashMap<_, _>>()).unwrap_or_default();
+        l.extend(labels::network_labels(&self.name, net));
+        let req = NetworkCreateRequest {
+            name: full.clone(),
+            driver: Some(def.driver.clone().unwrap_or_else(|| "bridge".into())),
+            internal: Some(def.internal),
+            labels: Some(l),
+            ..Default::default()
+        };
+        engine.docker().create_network(req).await.map_err(|e| engine.err(format!("create network {full}"), e))?;
+        Ok(true)
+    }
+
+    /// Creates the volume when missing; true when it was created.
+    async fn ensure_volume(&self, engine: &Engine, vol: &str) -> Result<bool, StackError> {
+        let full = scoped(&self.name, vol);
+        match engine.docker().inspect_volume(&full).await {
+            Ok(_) => return Ok(false),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(engine.err(format!("inspect volume {full}"), e)),
+        }
+        let def = self.compose.file.volumes.get(vol).cloned().flatten().unwrap_or_default();
+        let mut l = def.labels.as_ref().map(|l| l.resolve(&self.compose.variables).into_iter().collect::<HashMap<_, _>>()).unwrap_or_default();
+        l.extend(labels::volume_labels(&self.name, vol));
+        let req = VolumeCreateRequest {
+            name: Some(full.clone()),
+            driver: Some(def.driver.clone().unwrap_or_else(|| "local".into())),
+            labels: Some(l),
+            ..Default::default()
+        };
+        engine.docker().create_volume(req).await.map_err(|e| engine.err(format!("create volume {full}"), e))?;
+        Ok(true)
+    }
+
+    /// `http://HOST:PORT` for every published port of the given services, from the engine's
+    /// actual bindings (so ephemeral ports show their real number).
+    pub async fn published_urls(&self, engine: &Engine, services: &[String]) -> Result<Vec<(String, String)>, StackError> {
+        let mut urls = Vec::new();
+        for svc in services {
+            if self.compose.file.services[svc].ports.is_empty() {
+                continue;
+            }
+            let Some(id) = engine.find_service_container(&self.name, svc).await?.and_then(|c| c.id) else { continue };
+            let info = engine.inspect(&id).await?;
+            let ports = info.network_settings.and_then(|n| n.ports).unwrap_or_default();
+            let mut sorted: Vec<_> = ports.into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            for (container_port, bindings) in sorted {
+                for b in bindings.unwrap_or_default() {
+                    let ip = match b.host_ip.as_deref() {
+                        None | Some("") | Some("0.0.0.0") => "127.0.0.1".to_string(),
+                        Some(ip) if ip.contains(':') => format!("[{ip}]"),
+                        Some(ip) => ip.to_string(),
+                    };
+                    let scheme = if container_port.starts_with("443/") || container_port.starts_with("8443/") { "https" } else { "http" };
+                    urls.push((svc.clone(), format!("{scheme}://{ip}:{}", b.host_port.unwrap_or_default())));
+                }
+            }
+        }
+        Ok(urls)
+    }
+
+    /// Status of every container of the project, plus `missing` rows for enabled services
+    /// without a container. Sorted by service name.
+    ///
+    /// # Errors
+    /// [`StackError::Engine`] / [`StackError::Unreachable`].
+    pub async fn status(&self, engine: &Engine) -> Result<Vec<ServiceStatus>, StackError> {
+        let mut rows = project_status(engine, &self.name).await?;
+        for svc in self.compose.file.enabled_services(&self.profiles) {
+            if !rows.iter().any(|r| r.service == svc) {
+                rows.push(ServiceStatus { service: svc, container: None });
+            }
+        }
+        rows.sort_by(|a, b| a.service.cmp(&b.service));
+        Ok(rows)
+    }
+
+    /// Restarts one service's container (SIGTERM, 30 s, SIGKILL, start) and, with a timeout,
+    /// waits until it is healthy again.
+    ///
+    /// # Errors
+    /// [`StackError::Invalid`] (unknown service), [`StackError::NoContainer`], engine errors,
+    /// [`StackError::Timeout`].
+    pub async fn restart(&self, engine: &Engine, service: &str, wait: WaitPolicy) -> Result<(), StackError> {
+        self.compose.file.service(service)?;
+        let id = engine.require_service_container(&self.name, service).await?;
+        let opts = RestartContainerOptionsBuilder::default().t(STOP_TIMEOUT_SECS as i32).build();
+        engine.docker().restart_container(&id, Some(opts)).await.map_err(|e| engine.err(format!("restart {service}"), e))?;
+        if let WaitPolicy::WaitHealthy(t) = wait {
+            engine.wait_healthy(service, &id, t).await?;
+        }
+        Ok(())
+    }
+
+    /// Stop order for `down`: services absent from the file first, then reverse start order.
+    pub fn stop_order(&self, present: &[String]) -> Vec<String> {
+        let all: Vec<String> = self.compose.file.services.keys().cloned().collect();
+        let start = self.compose.file.start_order(&all).unwrap_or(all);
+        let mut out: Vec<String> = present.iter().filter(|s| !start.contains(s)).cloned().collect();
+        out.extend(start.into_iter().rev().filter(|s| present.contains(s)));
+        out
+    }
+}
+
+/// A service and its container's status (`None` = no container).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub service: String,
+    /// Container status, when a container exists.
+    pub container: Option<ContainerStatus>,
+}
+
+/// Status rows for every container labelled with `project` (no compose file needed).
+///
+/// # Errors
+/// [`StackError::Engine`] / [`StackError::Unreachable`].
+pub async fn project_status(engine: &Engine, project: &str) -> Result<Vec<ServiceStatus>, StackError> {
+    let mut rows = Vec::new();
+    for c in engine.project_containers(project, None).await? {
+        let Some(id) = c.id.clone() else { continue };
+        let service = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
+        let info = match engine.inspect(&id).await {
+            Ok(i) => i,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
+        };
+        rows.push(ServiceStatus { service, container: Some(ContainerStatus::from_inspect(&info)) });
+    }
+    Ok(rows)
+}
+
+/// Whether `down` deletes the project's named volumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumePolicy {
+    /// Keep volumes (default: they hold the database, wallets and chain).
+    Keep,
+    /// Remove them too (`--volumes`): destroys data.
+    Remove,
+}
+
+/// What `down` removed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DownReport {
+    /// Containers removed (names).
+    pub containers: Vec<String>,
+    /// Networks removed.
+    pub networks: Vec<String>,
+    /// Volumes removed (empty unless [`VolumePolicy::Remove`]).
+    pub volumes: Vec<String>,
+}
+
+/// Stops (SIGTERM, `STOP_TIMEOUT_SECS`, SIGKILL) and removes every container of `project`
+/// in `order` (services not listed go first), then its networks, and its volumes if asked.
+/// Objects are found by the `com.docker.compose.project` label only.
+///
+/// # Errors
+/// [`StackError::Engine`] / [`StackError::Unreachable`].
+pub async fn down(engine: &Engine, project: &str, order: &[String], volumes: VolumePolicy, on_progress: &mut (dyn FnMut(&str) + Send)) -> Result<DownReport, StackError> {
+    let mut report = DownReport::default();
+    let mut containers = engine.project_containers(project, None).await?;
+    let rank = |c: &bollard::models::ContainerSummary| {
+        let svc = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
+        order.iter().position(|s| *s == svc).map(|p| p + 1).unwrap_or(0)
+    };
+    containers.sort_by_key(rank);
+    for c in containers {
+        let Some(id) = c.id.clone() else { continue };
+        let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or(id.clone());
+        on_progress(&format!("stopping {name}"));
+        let stop = StopContainerOptionsBuilder::default().t(STOP_TIMEOUT_SECS as i32).build();
+        match engine.docker().stop_container(&id, Some(stop)).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => continue,
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
+            Err(e) => return Err(engine.err(format!("stop {name}"), e)),
+        }
+        let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+        match engine.docker().remove_container(&id, Some(rm)).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(engine.err(format!("remove {name}"), e)),
+        }
+        on_progress(&format!("removed {name}"));
+        report.containers.push(name);
+    }
+    let filters = labels::filter(project, None);
+    let nets = engine
+        .docker()
+        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(|e| engine.err("list networks", e))?;
+    for n in nets {
+        let name = n.name.unwrap_or_default();
+        match engine.docker().remove_network(&name).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(engine.err(format!("remove network {name}"), e)),
+        }
+        on_progress(&format!("removed network {name}"));
+        report.networks.push(name);
+    }
+    if volumes == VolumePolicy::Remove {
+        let vols = engine
+            .docker()
+            .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+            .await
+            .map_err(|e| engine.err("list volumes", e))?;
+        for v in vols.volumes.unwrap_or_default() {
+            let rm = RemoveVolumeOptionsBuilder::default().force(false).build();
+            match engine.docker().remove_volume(&v.name, Some(rm)).await {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(engine.err(format!("remove volume {}", v.name), e)),
+            }
+            on_progress(&format!("removed volume {}", v.name));
+            report.volumes.push(v.name);
+        }
+    }
+    Ok(report)
+}
+
+async fn wait_exited_ok(engine: &Engine, service: &str, id: &str, timeout: Duration) -> Result<(), StackError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let st = ContainerStatus::from_inspect(&engine.inspect(id).await?);
+        if st.state == "exited" {
+            return match st.exit_code {
+                Some(0) => Ok(()),
+                code => Err(StackError::ServiceFailed { service: service.into(), detail: format!("exited with code {}", code.unwrap_or(-1)) }),
+            };
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StackError::Timeout { service: service.into(), wanted: "completed".into(), seconds: timeout.as_secs(), last: st.describe() });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
