@@ -487,4 +487,13 @@ pub enum SetupError {
         /// The round the contribution was for.
         found: SetupStage,
     },
+    /// A stored progress record lists a participant twice, or all three without having
+    /// advanced to the next round.
+    #[error(
+        "stored multisig setup progress for round {stage} is corrupted; restart the setup with fresh wallets"
+    )]
+    CorruptRecord {
+        /// The round of the corrupted record.
+        stage: SetupStage,
+    },
 }

@@ -150,3 +150,27 @@ fn addresses_and_hashes_are_checked() {
     assert!("zz".repeat(32).parse::<TxHash>().is_err());
     assert!("ab".repeat(31).parse::<TxHash>().is_err());
 }
+
+#[test]
+fn events_round_trip_with_their_label_as_tag() {
+    for name in SAMPLE_EVENTS {
+        let (event, _) = sample_event(name);
+        let json = serde_json::to_value(&event).expect("ser");
+        assert_eq!(json["event"], event.kind().as_str(), "{name}");
+        let back: escrow_core::EscrowEvent = serde_json::from_value(json).expect("de");
+        assert_eq!(back, event, "{name}");
+    }
+    // A dispute reason is validated on the way in, too.
+    let blank = r#"{"event":"dispute_opened","reason":"   "}"#;
+    assert!(serde_json::from_str::<escrow_core::EscrowEvent>(blank).is_err());
+}
+
+#[test]
+fn stored_terms_are_validated() {
+    use escrow_core::EscrowTerms;
+    let ok = r#"{"amount":1,"required_confirmations":10,"funding_window_secs":60}"#;
+    assert!(serde_json::from_str::<EscrowTerms>(ok).is_ok());
+    let zero = r#"{"amount":1,"required_confirmations":0,"funding_window_secs":60}"#;
+    let err = serde_json::from_str::<EscrowTerms>(zero).expect_err("zero confirmations");
+    assert!(err.to_string().contains("confirmations"), "{err}");
+}

@@ -105,6 +105,34 @@ fn stages_follow_the_documented_rpc_sequence() {
     );
 }
 
+#[test]
+fn stored_progress_round_trips_and_corruption_is_refused() {
+    let mut p = SetupProgress::new();
+    p.record(Actor::Buyer, SetupStage::Prepare).expect("buyer");
+    p.record(Actor::Arbiter, SetupStage::Prepare)
+        .expect("arbiter");
+    let json = serde_json::to_string(&p).expect("ser");
+    assert_eq!(serde_json::from_str::<SetupProgress>(&json).expect("de"), p);
+    let complete = serde_json::to_string(&SetupProgress::Complete).expect("ser");
+    assert_eq!(
+        serde_json::from_str::<SetupProgress>(&complete).expect("de"),
+        SetupProgress::Complete
+    );
+
+    let corrupt = [
+        r#"{"status":"in_progress","stage":"make","contributed":["buyer","buyer"]}"#,
+        r#"{"status":"in_progress","stage":"make","contributed":["buyer","vendor","arbiter"]}"#,
+        r#"{"status":"in_progress","stage":"make","contributed":["system"]}"#,
+        r#"{"status":"in_progress","stage":"exchange_round_3","contributed":[]}"#,
+    ];
+    for text in corrupt {
+        assert!(
+            serde_json::from_str::<SetupProgress>(text).is_err(),
+            "{text}"
+        );
+    }
+}
+
 proptest! {
     /// Any order of contributions (with retries and strays) completes exactly after the 12
     /// distinct (participant, round) contributions, never earlier.

@@ -57,12 +57,30 @@ use crate::money::Amount;
 use crate::role::{Actor, Role};
 use crate::time::Timestamp;
 
-/// The fixed terms of one escrow, set at creation.
+/// The fixed terms of one escrow, set at creation. Deserialization applies the same checks as
+/// [`EscrowTerms::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TermsRecord")]
 pub struct EscrowTerms {
     amount: Amount,
     required_confirmations: u64,
     funding_window_secs: u64,
+}
+
+/// The serde shape of [`EscrowTerms`], checked before it becomes one.
+#[derive(Deserialize)]
+struct TermsRecord {
+    amount: Amount,
+    required_confirmations: u64,
+    funding_window_secs: u64,
+}
+
+impl TryFrom<TermsRecord> for EscrowTerms {
+    type Error = EscrowError;
+
+    fn try_from(r: TermsRecord) -> Result<Self, Self::Error> {
+        EscrowTerms::new(r.amount, r.required_confirmations, r.funding_window_secs)
+    }
 }
 
 impl EscrowTerms {

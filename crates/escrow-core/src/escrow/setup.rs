@@ -108,8 +108,11 @@ impl FromStr for SetupStage {
 /// Persist it (serde) with the orchestrator's setup job and record each participant's output
 /// right after storing the output itself; after a crash, [`SetupProgress::waiting_for`] says
 /// which wallets still owe the current round.
+///
+/// Deserialization refuses a corrupted record (a non-participant, a duplicate, or a round
+/// holding all three contributions without having advanced).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[serde(tag = "status", rename_all = "snake_case", try_from = "ProgressRecord")]
 pub enum SetupProgress {
     /// A round is being collected.
     InProgress {
@@ -121,6 +124,43 @@ pub enum SetupProgress {
     /// All four rounds are collected; the orchestrator checks that the three final addresses
     /// agree and then applies [`crate::escrow::EscrowEvent::SetupCompleted`].
     Complete,
+}
+
+/// The serde shape of [`SetupProgress`], checked before it becomes one.
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum ProgressRecord {
+    InProgress {
+        stage: SetupStage,
+        contributed: Vec<Actor>,
+    },
+    Complete,
+}
+
+impl TryFrom<ProgressRecord> for SetupProgress {
+    type Error = SetupError;
+
+    fn try_from(r: ProgressRecord) -> Result<Self, Self::Error> {
+        let (stage, contributed) = match r {
+            ProgressRecord::Complete => return Ok(SetupProgress::Complete),
+            ProgressRecord::InProgress { stage, contributed } => (stage, contributed),
+        };
+        let mut progress = SetupProgress::InProgress {
+            stage,
+            contributed: Vec::new(),
+        };
+        for actor in contributed {
+            match progress.record(actor, stage)? {
+                SetupAdvance::Recorded { .. } => {}
+                SetupAdvance::AlreadyRecorded
+                | SetupAdvance::RoundComplete { .. }
+                | SetupAdvance::SetupComplete => {
+                    return Err(SetupError::CorruptRecord { stage });
+                }
+            }
+        }
+        Ok(progress)
+    }
 }
 
 /// The effect of [`SetupProgress::record`] (all are successes).
