@@ -22,6 +22,9 @@ pub const METRIC_DURATION: &str = "monero_rpc_duration_seconds";
 /// (see [`RpcError::error_type`]).
 pub const METRIC_ERRORS: &str = "monero_rpc_errors_total";
 
+/// How long an idle keep-alive connection stays in the pool.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Username and password for a monero-wallet-rpc started with `--rpc-login USER:PASS`
 /// (HTTP digest authentication, RFC 7616, MD5). `Debug` redacts the password.
 #[derive(Clone)]
@@ -63,7 +66,9 @@ pub(crate) struct Transport {
     label: Arc<str>,
     credentials: Option<DigestCredentials>,
     /// Last digest challenge, reused (with an increasing nonce count) until the server
-    /// answers 401 again; then replaced by the new challenge.
+    /// answers 401 again; then replaced by the new challenge. epee binds a challenge to the
+    /// TCP connection it was sent on, so reuse only succeeds while that pooled connection
+    /// lives; otherwise the call costs one extra round trip.
     challenge: Arc<Mutex<Option<WwwAuthenticateHeader>>>,
 }
 
@@ -98,9 +103,10 @@ impl Transport {
             // Wallet-rpc and monerod are local services: never route them through a proxy
             // taken from the environment.
             .no_proxy()
-            // epee closes idle keep-alive connections on its own schedule; a fresh loopback
-            // connection per call avoids "connection closed before message completed".
-            .pool_max_idle_per_host(0)
+            // Keep-alive matters: epee keeps the digest nonce per TCP connection, so the answer
+            // to a 401 challenge must go over the connection that got it. Idle connections are
+            // dropped well before epee's own idle timeout.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|source| RpcError::Transport {
                 method: "-",
@@ -250,7 +256,14 @@ impl Transport {
                 if attempt == 1 {
                     return Err(RpcError::Unauthorized { method });
                 }
-                authorization = Some(self.answer_challenge(method, response.headers())?);
+                let answer = self.answer_challenge(method, response.headers())?;
+                // Read the 401 body to the end so the connection returns to the pool and the
+                // answer reuses it (the challenge is only valid on that connection).
+                response
+                    .bytes()
+                    .await
+                    .map_err(|source| RpcError::Transport { method, source })?;
+                authorization = Some(answer);
                 continue;
             }
             if !status.is_success() {

@@ -1,2 +1,21 @@
-//! test-support: see ARCHITECTURE.md.
+//! Dev-only harnesses that start REAL services for mmkt's tests (never stand-ins):
+//! a regtest Monero network ([`regtest`]), S3 and Docker helpers.
+//!
+//! Tests that need a service call [`require_services`] (through the harnesses) so that a
+//! missing service fails the test in CI instead of silently passing.
+
+pub mod regtest;
 pub mod s3;
+
+/// Environment variable that makes missing services a test failure: `MMKT_REQUIRE_SERVICES=1`
+/// (set by CI through scripts/test.sh).
+pub const REQUIRE_SERVICES_ENV: &str = "MMKT_REQUIRE_SERVICES";
+
+/// `true` when `MMKT_REQUIRE_SERVICES` is `1`, `true` or `yes`: a test whose service
+/// (binary, daemon, server) is missing must then fail with a clear message; otherwise it may
+/// print a note and skip.
+pub fn require_services() -> bool {
+    std::env::var(REQUIRE_SERVICES_ENV)
+        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        .unwrap_or(false)
+}
