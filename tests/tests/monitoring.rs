@@ -1037,3 +1037,107 @@ fn real_alertmanager_delivers_a_critical_alert_to_the_critical_receiver() {
     assert_eq!(body["status"], "firing");
     assert_eq!(body["alerts"][0]["labels"]["wallet"], "vendor");
 }
+
+#[test]
+fn real_alertmanager_mutes_consequences_of_a_known_cause() {
+    let Some(alertmanager) = tool_or_skip("prometheus-alertmanager", "prometheus-alertmanager")
+    else {
+        return;
+    };
+    let Some(curl_bin) = tool_or_skip("curl", "curl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (mut am, am_port) =
+        start_alertmanager(&alertmanager, &curl_bin, dir.path(), &alertmanager_yml());
+    let base = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
+
+    // Alerts labelled as the rules label them.
+    let alert = |name: &str, severity: &str, component: &str, extra: &str| {
+        format!(
+            r#"{{"labels":{{"alertname":"{name}","severity":"{severity}","component":"{component}","job":"server","instance":"server:8080"{extra}}}}}"#
+        )
+    };
+    let post = |alerts: &[String]| {
+        let body = format!("[{}]", alerts.join(","));
+        let posted = curl(
+            &curl_bin,
+            &[
+                "-H",
+                "Content-Type: application/json",
+                "--data",
+                &body,
+                &base,
+            ],
+        );
+        assert_eq!(posted.status, 200, "{}", posted.body);
+    };
+    let state_of = |json: &serde_json::Value, name: &str| -> String {
+        json.as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["labels"]["alertname"] == name)
+            .map(|a| a["status"]["state"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    let mut expect = |expected: &[(&str, &str)]| {
+        let mut last = serde_json::Value::Null;
+        let settled = wait_ready(&mut am, || {
+            last = serde_json::from_str(&curl(&curl_bin, &[&base]).body).unwrap_or_default();
+            expected
+                .iter()
+                .all(|(name, state)| state_of(&last, name) == *state)
+        });
+        assert!(
+            settled.is_ok(),
+            "expected states {expected:?}, Alertmanager has:\n{last:#}"
+        );
+    };
+
+    // A wallet-rpc is down: the stuck payout and the RPC errors it causes are muted; an
+    // unrelated alert is not.
+    post(&[
+        alert(
+            "WalletRpcDown",
+            "critical",
+            "monero",
+            r#","wallet":"vendor""#,
+        ),
+        alert(
+            "EscrowPayoutStuck",
+            "critical",
+            "escrow",
+            r#","state":"releasing""#,
+        ),
+        alert(
+            "MoneroRpcErrors",
+            "warning",
+            "monero",
+            r#","method":"transfer","error_type":"connection""#,
+        ),
+        alert(
+            "AlertmanagerNotificationsFailing",
+            "warning",
+            "monitoring",
+            r#","integration":"webhook""#,
+        ),
+    ]);
+    expect(&[
+        ("WalletRpcDown", "active"),
+        ("EscrowPayoutStuck", "suppressed"),
+        ("MoneroRpcErrors", "suppressed"),
+        ("AlertmanagerNotificationsFailing", "active"),
+    ]);
+
+    // The server itself is down: everything measured through it is muted, the cause is not.
+    post(&[
+        alert("MarketplaceServerDown", "critical", "server", ""),
+        alert("HighHttpErrorRate", "critical", "server", ""),
+    ]);
+    expect(&[
+        ("MarketplaceServerDown", "active"),
+        ("HighHttpErrorRate", "suppressed"),
+        ("WalletRpcDown", "suppressed"),
+        ("AlertmanagerNotificationsFailing", "active"),
+    ]);
+}
