@@ -243,7 +243,6 @@ pub enum DisputeReasonError {
 #[error(
     "escrow record is inconsistent: expected \"{rule}\"; the stored row was edited or corrupted, restore it from backup"
 )]
-#[non_exhaustive]
 pub struct InvariantViolation {
     /// The rule, in words (e.g. "funded has the amount confirmed").
     pub rule: &'static str,
@@ -395,6 +394,10 @@ pub enum TransitionError {
     /// Submission reported before the payout was prepared (recorded).
     #[error("payout was not prepared; record PayoutPrepared before submitting")]
     PayoutNotPrepared,
+    /// The result would break an escrow invariant (a bug in the machine; the event is refused
+    /// and nothing changes rather than persisting an inconsistent money record).
+    #[error(transparent)]
+    Inconsistent(#[from] InvariantViolation),
     /// Submitted hashes differ from the prepared ones.
     #[error("submitted transactions {found:?} differ from the prepared {expected:?}")]
     PayoutMismatch {
@@ -407,7 +410,8 @@ pub enum TransitionError {
 
 impl TransitionError {
     /// How to report it: [`RejectionClass::Forbidden`] for a wrong actor,
-    /// [`RejectionClass::Invalid`] for bad event data, [`RejectionClass::Conflict`] otherwise.
+    /// [`RejectionClass::Invalid`] for bad event data, [`RejectionClass::Internal`] for
+    /// [`TransitionError::Inconsistent`], [`RejectionClass::Conflict`] otherwise.
     pub fn class(&self) -> RejectionClass {
         match self {
             TransitionError::NotPermitted { .. } => RejectionClass::Forbidden,
@@ -415,6 +419,7 @@ impl TransitionError {
             | TransitionError::EmptyPayout
             | TransitionError::ZeroPayout
             | TransitionError::PayoutExceedsFunds { .. } => RejectionClass::Invalid,
+            TransitionError::Inconsistent(_) => RejectionClass::Internal,
             TransitionError::Terminal { .. }
             | TransitionError::InvalidTransition { .. }
             | TransitionError::AlreadyConfirmed
@@ -460,6 +465,7 @@ impl TransitionError {
             TransitionError::PayoutExceedsFunds { .. } => "payout_exceeds_funds",
             TransitionError::PayoutNotPrepared => "payout_not_prepared",
             TransitionError::PayoutMismatch { .. } => "payout_mismatch",
+            TransitionError::Inconsistent(_) => "escrow_inconsistent",
         }
     }
 }

@@ -459,6 +459,16 @@ fn every_error_has_a_snake_case_code_and_a_message() {
             received: Amount::ONE_XMR,
         },
     ];
+    let internal = TransitionError::Inconsistent(escrow_core::InvariantViolation {
+        rule: "funded has the amount confirmed",
+    });
+    assert_eq!(internal.class(), RejectionClass::Internal);
+    assert_eq!(internal.code(), "escrow_inconsistent");
+    assert!(
+        internal
+            .to_string()
+            .contains("funded has the amount confirmed")
+    );
     for e in errors {
         let code = e.code();
         assert!(

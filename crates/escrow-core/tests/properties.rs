@@ -227,6 +227,8 @@ proptest! {
                     escrow = t.into_escrow();
                 }
                 Err(e) => {
+                    prop_assert!(!matches!(e, TransitionError::Inconsistent(_)),
+                        "the machine tried to build an inconsistent escrow: {}", e);
                     let forbidden = matches!(e, TransitionError::NotPermitted { .. });
                     prop_assert_eq!(forbidden, !kind.permits(actor), "{}", e);
                     if from.is_terminal() && !forbidden {

@@ -252,6 +252,10 @@ fn exhaustive_sweep_respects_permissions_and_graph() {
                         );
                     }
                     Err(e) => {
+                        assert!(
+                            !matches!(e, TransitionError::Inconsistent(_)),
+                            "{label}: machine bug: {e}"
+                        );
                         let forbidden = matches!(e, TransitionError::NotPermitted { .. });
                         assert_eq!(forbidden, !kind.permits(actor), "{label}: {e}");
                         assert_eq!(forbidden, e.class() == RejectionClass::Forbidden, "{label}");

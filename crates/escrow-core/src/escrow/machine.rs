@@ -38,6 +38,9 @@ pub enum RejectionClass {
     Conflict,
     /// The event's own data is invalid (HTTP 422).
     Invalid,
+    /// The machine refused to produce an inconsistent escrow: a bug, not the caller's fault
+    /// (HTTP 500). Nothing was changed.
+    Internal,
 }
 
 /// An accepted event: the escrow before/after and what it means for the orchestrator.
@@ -134,6 +137,8 @@ impl Escrow {
         if changed {
             next.updated_at = next.updated_at.max(ctx.now);
         }
+        // Defence in depth for money: never hand out a record that breaks an invariant.
+        next.check_invariants()?;
         Ok(Transition {
             from,
             event: kind,
