@@ -114,9 +114,25 @@ fn nginx_t_rejects_a_broken_copy() {
     );
 }
 
+/// Asserts an nginx-generated error uses the server's JSON error shape.
+fn assert_json_error(response: &Response, status: u16, code: &str) {
+    assert_eq!(response.status, status, "{}", response.body);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_str(&response.body)
+        .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {}", response.body));
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
 struct Stack {
     _nginx: ChildGuard,
-    upstream: RecordingServer,
+    /// `None` once the test stopped it (server down).
+    upstream: Option<RecordingServer>,
     curl: PathBuf,
     dir: tempfile::TempDir,
     http: u16,
@@ -132,8 +148,16 @@ impl Stack {
         curl(&self.curl, &args)
     }
 
+    fn upstream(&self) -> &RecordingServer {
+        self.upstream.as_ref().expect("upstream still running")
+    }
+
     fn seen(&self, pred: impl Fn(&mmkt_repo_tests::http::Recorded) -> bool) -> usize {
-        self.upstream.requests().iter().filter(|r| pred(r)).count()
+        self.upstream()
+            .requests()
+            .iter()
+            .filter(|r| pred(r))
+            .count()
     }
 }
 
@@ -197,7 +221,7 @@ fn start_stack() -> Option<Stack> {
     });
     Some(Stack {
         _nginx: child,
-        upstream,
+        upstream: Some(upstream),
         curl: curl_bin,
         dir,
         http,
@@ -232,7 +256,7 @@ fn nginx_proxies_the_api_and_guards_it() {
         "no version in the Server header"
     );
     let upstream_health = stack
-        .upstream
+        .upstream()
         .requests()
         .into_iter()
         .find(|r| r.target == "/health")
@@ -254,7 +278,7 @@ fn nginx_proxies_the_api_and_guards_it() {
     );
     assert_eq!(listing.status, 200);
     let upstream_listing = stack
-        .upstream
+        .upstream()
         .requests()
         .into_iter()
         .find(|r| r.target == "/api/listings?page=2")
@@ -272,9 +296,11 @@ fn nginx_proxies_the_api_and_guards_it() {
 
     // /metrics and unknown paths are answered by nginx and never reach the server.
     for path in ["/metrics", "/", "/admin", "/metrics/../metrics"] {
+        let refused = stack.get(stack.http, path, &["--path-as-is"]);
+        assert_json_error(&refused, 404, "not_found");
         assert_eq!(
-            stack.get(stack.http, path, &["--path-as-is"]).status,
-            404,
+            refused.header("x-content-type-options"),
+            Some("nosniff"),
             "{path}"
         );
     }
@@ -296,11 +322,10 @@ fn nginx_proxies_the_api_and_guards_it() {
             .status,
         200
     );
-    assert_eq!(
-        stack
-            .get(stack.http, "/api/listings", &["--data-binary", &large_arg])
-            .status,
-        413
+    assert_json_error(
+        &stack.get(stack.http, "/api/listings", &["--data-binary", &large_arg]),
+        413,
+        "payload_too_large",
     );
     assert_eq!(
         stack.seen(|r| r.method == "POST" && r.body.len() == 60_000),
@@ -325,7 +350,7 @@ fn nginx_proxies_the_api_and_guards_it() {
     ];
     stack.get(stack.http, "/ws", &ws_headers);
     let ws = stack
-        .upstream
+        .upstream()
         .requests()
         .into_iter()
         .find(|r| r.target == "/ws")
@@ -358,6 +383,11 @@ fn nginx_rate_limits_login_attempts() {
         stack.seen(|r| r.target == "/api/auth/login"),
         10 - refused,
         "refused attempts must not reach the server"
+    );
+    assert_json_error(
+        &stack.get(stack.http, "/api/auth/login", &["--data", "{}"]),
+        429,
+        "rate_limited",
     );
     // Other API routes have their own, larger budget.
     assert_eq!(stack.get(stack.http, "/api/listings", &[]).status, 200);
@@ -424,7 +454,7 @@ fn nginx_serves_tls_13_with_hsts_and_redirects_plain_http() {
     );
     assert_eq!(secure.header("x-content-type-options"), Some("nosniff"));
     let proto = stack
-        .upstream
+        .upstream()
         .requests()
         .into_iter()
         .rev()
@@ -464,5 +494,24 @@ fn nginx_serves_tls_13_with_hsts_and_redirects_plain_http() {
     assert_eq!(
         stack.seen(|r| r.target.contains("acme") || r.target.contains("page=2")),
         0
+    );
+}
+
+#[test]
+fn nginx_answers_json_502_while_the_server_is_down() {
+    let Some(mut stack) = start_stack() else {
+        return;
+    };
+    assert_eq!(stack.get(stack.http, "/api/listings", &[]).status, 200);
+    drop(stack.upstream.take());
+    assert_json_error(
+        &stack.get(stack.http, "/api/listings", &[]),
+        502,
+        "upstream_unavailable",
+    );
+    assert_json_error(
+        &stack.get(stack.http, "/health", &[]),
+        502,
+        "upstream_unavailable",
     );
 }
