@@ -379,9 +379,10 @@ pub enum TransitionError {
     /// A prepared payout that pays nothing.
     #[error("payout amount is zero")]
     ZeroPayout,
-    /// Payout amount + fee exceeds the escrow's confirmed funds.
+    /// Payout amount + fee exceeds the escrow's confirmed funds. If more was paid in after
+    /// funding, report a fresh `FundingObserved` snapshot and prepare again.
     #[error(
-        "payout of {amount} XMR + fee {fee} XMR exceeds the {confirmed} XMR confirmed in the escrow"
+        "payout of {amount} XMR + fee {fee} XMR exceeds the {confirmed} XMR confirmed in the escrow; report a fresh funding snapshot first"
     )]
     PayoutExceedsFunds {
         /// Piconero paid out.

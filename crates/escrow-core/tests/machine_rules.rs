@@ -575,4 +575,39 @@ fn payouts_are_bounded_by_confirmed_funds() {
         }
     );
     assert_eq!(err.class(), RejectionClass::Invalid);
+
+    // Once the extra payment confirms and is reported, the whole balance can be swept.
+    let total = amount().checked_add(Amount::ONE_XMR).expect("fits");
+    let e = step(
+        &e,
+        Actor::System,
+        EscrowEvent::FundingObserved {
+            incoming: vec![
+                transfer(1, amount(), CONFIRMATIONS),
+                transfer(2, Amount::ONE_XMR, CONFIRMATIONS),
+            ],
+        },
+        45,
+    );
+    let sweep = total.checked_sub(fee()).expect("fee below total");
+    let e = step(
+        &e,
+        Actor::System,
+        EscrowEvent::PayoutPrepared {
+            tx_hashes: vec![hash(1)],
+            amount: sweep,
+            fee: fee(),
+        },
+        50,
+    );
+    let e = step(
+        &e,
+        Actor::System,
+        EscrowEvent::PayoutSubmitted {
+            tx_hashes: vec![hash(1)],
+        },
+        60,
+    );
+    let payout = e.state().payout().expect("released");
+    assert_eq!(payout.transaction.amount, sweep);
 }

@@ -29,9 +29,12 @@ pub enum Action {
         /// End of the funding window.
         deadline: Timestamp,
     },
-    /// Re-sync the two signers (export/import multisig info), build the sweep to
-    /// `plan.destination` with the initiator's wallet, co-sign with the cosigner's, and
-    /// record it with [`super::EscrowEvent::PayoutPrepared`] before submitting.
+    /// Report a fresh [`super::EscrowEvent::FundingObserved`] snapshot first (sweep_all
+    /// spends every unlocked output, including payments that arrived after funding, and the
+    /// machine refuses a payout above the confirmed funds it knows of). Then re-sync the two
+    /// signers (export/import multisig info), build the sweep to `plan.destination` with the
+    /// initiator's wallet, co-sign with the cosigner's, and record it with
+    /// [`super::EscrowEvent::PayoutPrepared`] before submitting.
     PreparePayout {
         /// Destination and signers.
         plan: PayoutPlan,
