@@ -1,0 +1,602 @@
+//! Server configuration: environment variables over an optional YAML file, per-environment limits, fail-fast checks.
+//!
+//! Sources, in increasing priority: built-in defaults for `MMKT_ENV`, the YAML file named by
+//! `MMKT_CONFIG_FILE` (keys listed on [`FileConfig`]), then the `MMKT_*` environment variables.
+//! [`Config::from_env`] validates everything before the server binds a socket: staging and production
+//! refuse to start without an existing key file, and production also without the three wallet RPC URLs
+//! and their digest login (see [`ConfigError`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One XMR in atomic units (piconero).
+pub const ATOMIC_PER_XMR: u64 = 1_000_000_000_000;
+
+/// Deployment environment, from `MMKT_ENV` (`development`, `staging` or `production`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local work: relaxed limits, generated key file, human-readable logs.
+    Development,
+    /// Production-like: JSON logs, Secure cookies, key file must exist.
+    Staging,
+    /// Real money: strictest limits, every secret and wallet RPC URL required.
+    Production,
+}
+
+impl Environment {
+    /// The lowercase name used in `MMKT_ENV` and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+
+    /// The per-environment limits table (issue 3): max escrow 10/1/5 XMR, rate limit 1000/100/60 requests
+    /// per minute per client, session TTL 24/8/2 h for development/staging/production.
+    pub fn limits(self) -> Limits {
+        match self {
+            Self::Development => Limits {
+                max_escrow_atomic: 10 * ATOMIC_PER_XMR,
+                rate_limit_per_minute: 1000,
+                session_ttl: Duration::from_secs(24 * 3600),
+            },
+            Self::Staging => Limits {
+                max_escrow_atomic: ATOMIC_PER_XMR,
+                rate_limit_per_minute: 100,
+                session_ttl: Duration::from_secs(8 * 3600),
+            },
+            Self::Production => Limits {
+                max_escrow_atomic: 5 * ATOMIC_PER_XMR,
+                rate_limit_per_minute: 60,
+                session_ttl: Duration::from_secs(2 * 3600),
+            },
+        }
+    }
+
+    /// Whether the session cookie carries the `Secure` attribute (staging and production).
+    pub fn cookie_security(self) -> CookieSecurity {
+        match self {
+            Self::Development => CookieSecurity::PlainHttpAllowed,
+            Self::Staging | Self::Production => CookieSecurity::SecureOnly,
+        }
+    }
+
+    /// Log output format: JSON lines in staging and production, human-readable text in development.
+    pub fn log_format(self) -> LogFormat {
+        match self {
+            Self::Development => LogFormat::Text,
+            Self::Staging | Self::Production => LogFormat::Json,
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "development" => Ok(Self::Development),
+            "staging" => Ok(Self::Staging),
+            "production" => Ok(Self::Production),
+            other => Err(ConfigError::InvalidValue {
+                name: "MMKT_ENV",
+                message: format!("`{other}` is not one of development, staging, production"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the session cookie is marked `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecurity {
+    /// Cookie also sent over plain HTTP (development on loopback).
+    PlainHttpAllowed,
+    /// Cookie only sent over HTTPS (`Secure` attribute).
+    SecureOnly,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line (for Loki/promtail).
+    Json,
+}
+
+/// Where the client IP used for rate limiting comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientIpSource {
+    /// The TCP peer address (direct exposure, tests).
+    PeerAddress,
+    /// The `X-Real-IP` header set by the reverse proxy (nginx), falling back to the peer address.
+    /// Only safe when the server is reachable through the proxy alone.
+    XRealIpHeader,
+}
+
+/// Per-environment limits (see [`Environment::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest escrow (order total) accepted, in atomic units.
+    pub max_escrow_atomic: u64,
+    /// Login and register requests allowed per client IP per minute.
+    pub rate_limit_per_minute: u32,
+    /// Session lifetime; also the cookie's `Max-Age`.
+    pub session_ttl: Duration,
+}
+
+/// Escrow funding settings (issue 4's watcher uses them; orders store them in the escrow terms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscrowSettings {
+    /// Confirmations before an escrow counts as funded (`MMKT_ESCROW_CONFIRMATIONS`;
+    /// default 1 in development, 10 in staging and production: Monero's spendable age).
+    pub required_confirmations: u64,
+    /// Seconds the buyer has to fund once the address is shown (`MMKT_ESCROW_FUNDING_WINDOW_SECS`,
+    /// default 86400).
+    pub funding_window_secs: u64,
+}
+
+/// Digest credentials for monero-wallet-rpc (`--rpc-login user:password`). Debug redacts the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RpcLogin {
+    username: String,
+    password: String,
+}
+
+impl RpcLogin {
+    /// Parses `user:password` (the wallet-rpc `--rpc-login` syntax).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidValue`] when there is no `:` or either side is empty.
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.split_once(':') {
+            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => Ok(Self {
+                username: user.to_owned(),
+                password: pass.to_owned(),
+            }),
+            _ => Err(ConfigError::InvalidValue {
+                name: "MMKT_WALLET_RPC_LOGIN",
+                message: "expected `username:password` (the wallet-rpc --rpc-login value)".into(),
+            }),
+        }
+    }
+
+    /// The digest username.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The digest password. Never log it.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl fmt::Debug for RpcLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcLogin")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The wallet-rpc endpoints the server drives, one per escrow role (hosted mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalletRpcUrls {
+    /// `MMKT_WALLET_RPC_BUYER_URL`, e.g. `http://127.0.0.1:18083`.
+    pub buyer: Option<String>,
+    /// `MMKT_WALLET_RPC_VENDOR_URL`.
+    pub vendor: Option<String>,
+    /// `MMKT_WALLET_RPC_ARBITER_URL`.
+    pub arbiter: Option<String>,
+}
+
+impl WalletRpcUrls {
+    /// The configured endpoints as `(role, url)` pairs, in buyer, vendor, arbiter order.
+    pub fn configured(&self) -> Vec<(&'static str, &str)> {
+        [("buyer", &self.buyer), ("vendor", &self.vendor), ("arbiter", &self.arbiter)]
+            .into_iter()
+            .filter_map(|(role, url)| url.as_deref().map(|u| (role, u)))
+            .collect()
+    }
+}
+
+/// The validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MMKT_ENV`.
+    pub env: Environment,
+    /// `MMKT_BIND`, default `127.0.0.1:8080`.
+    pub bind: SocketAddr,
+    /// `MMKT_DB_PATH`, default `./data/mmkt.db`.
+    pub db_path: PathBuf,
+    /// `MMKT_DB_KEY_FILE`; default `<db dir>/mmkt.key` in development only.
+    pub db_key_file: PathBuf,
+    /// What to do when the key file is missing.
+    pub key_file_policy: KeyFilePolicy,
+    /// Connections in the SQLCipher pool (`MMKT_DB_POOL_SIZE`, default 8).
+    pub db_pool_size: u32,
+    /// Wallet RPC endpoints.
+    pub wallet_rpc: WalletRpcUrls,
+    /// Digest login shared by the three wallet-rpc endpoints (`MMKT_WALLET_RPC_LOGIN`).
+    pub wallet_rpc_login: Option<RpcLogin>,
+    /// monerod RPC URL (`MMKT_MONEROD_URL`), checked by `/ready` when set.
+    pub monerod_url: Option<String>,
+    /// Limits for this environment.
+    pub limits: Limits,
+    /// Escrow funding settings.
+    pub escrow: EscrowSettings,
+    /// Client IP source for rate limiting (`MMKT_CLIENT_IP_SOURCE=peer|x-real-ip`, default `peer`).
+    pub client_ip_source: ClientIpSource,
+}
+
+/// What the server does when the DB key file does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFilePolicy {
+    /// Generate a fresh random key with mode 0600 (development only).
+    GenerateIfMissing,
+    /// Refuse to start.
+    MustExist,
+}
+
+/// Keys accepted in the YAML file named by `MMKT_CONFIG_FILE`. Unknown keys are refused.
+/// Every key has the same meaning as the `MMKT_*` variable of the same name in upper case
+/// (`env` is `MMKT_ENV`, `bind` is `MMKT_BIND`, ...); environment variables win.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `development`, `staging` or `production`.
+    pub env: Option<Environment>,
+    /// Listen address.
+    pub bind: Option<String>,
+    /// SQLCipher database file.
+    pub db_path: Option<PathBuf>,
+    /// Key file (64 hex chars, mode 0600).
+    pub db_key_file: Option<PathBuf>,
+    /// Pool size.
+    pub db_pool_size: Option<u32>,
+    /// Buyer wallet-rpc URL.
+    pub wallet_rpc_buyer_url: Option<String>,
+    /// Vendor wallet-rpc URL.
+    pub wallet_rpc_vendor_url: Option<String>,
+    /// Arbiter wallet-rpc URL.
+    pub wallet_rpc_arbiter_url: Option<String>,
+    /// monerod URL.
+    pub monerod_url: Option<String>,
+    /// `peer` or `x-real-ip`.
+    pub client_ip_source: Option<String>,
+    /// Confirmations before an escrow counts as funded.
+    pub escrow_confirmations: Option<u64>,
+    /// Funding window in seconds.
+    pub escrow_funding_window_secs: Option<u64>,
+}
+
+/// Why the configuration was refused. Messages name the variable and say what to do; they never
+/// contain a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable or file key has a value that does not parse.
+    #[error("{name}: {message}")]
+    InvalidValue {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// A variable required in this environment is unset.
+    #[error("{name} must be set when MMKT_ENV={env}: {hint}")]
+    Missing {
+        /// Variable name.
+        name: &'static str,
+        /// The environment requiring it.
+        env: Environment,
+        /// What to set it to.
+        hint: &'static str,
+    },
+    /// A secret is a known default or too weak for this environment.
+    #[error("{name} is a default or weak secret, refused when MMKT_ENV={env}: {hint}")]
+    WeakSecret {
+        /// Variable name.
+        name: &'static str,
+        /// The environment refusing it.
+        env: Environment,
+        /// How to make a strong one.
+        hint: &'static str,
+    },
+    /// The file named by `MMKT_CONFIG_FILE` cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid YAML for [`FileConfig`].
+    #[error("config file {path} is invalid: {message}")]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// Parser message (unknown key, wrong type, ...).
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads `MMKT_*` variables from the process environment (and `MMKT_CONFIG_FILE`) and validates them.
+    ///
+    /// # Errors
+    /// [`ConfigError`] on any invalid or missing value; the server must not start.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> =
+            std::env::vars().filter(|(k, _)| k.starts_with("MMKT_")).collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Same as [`Config::from_env`] over an explicit variable map (used by tests and `from_env`).
+    ///
+    /// # Errors
+    /// See [`ConfigError`].
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).filter(|v| !v.is_empty()).cloned();
+        let file = match get("MMKT_CONFIG_FILE") {
+            Some(path) => read_file_config(Path::new(&path))?,
+            None => FileConfig::default(),
+        };
+
+        let env = match get("MMKT_ENV") {
+            Some(v) => v.parse()?,
+            None => file.env.unwrap_or(Environment::Development),
+        };
+        let bind_text = get("MMKT_BIND").or(file.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = bind_text.parse().map_err(|_| ConfigError::InvalidValue {
+            name: "MMKT_BIND",
+            message: format!("`{bind_text}` is not an IP:port socket address"),
+        })?;
+        let db_path = get("MMKT_DB_PATH")
+            .map(PathBuf::from)
+            .or(file.db_path)
+            .unwrap_or_else(|| PathBuf::from("./data/mmkt.db"));
+        let key_file = get("MMKT_DB_KEY_FILE").map(PathBuf::from).or(file.db_key_file);
+        let (db_key_file, key_file_policy) = match (key_file, env) {
+            (Some(path), Environment::Development) => (path, KeyFilePolicy::GenerateIfMissing),
+            (Some(path), _) => (path, KeyFilePolicy::MustExist),
+            (None, Environment::Development) => (
+                db_path.parent().unwrap_or(Path::new(".")).join("mmkt.key"),
+                KeyFilePolicy::GenerateIfMissing,
+            ),
+            (None, env) => {
+                return Err(ConfigError::Missing {
+                    name: "MMKT_DB_KEY_FILE",
+                    env,
+                    hint: "path to a 0600 file holding 64 hex chars (e.g. `openssl rand -hex 32`)",
+                });
+            }
+        };
+        let db_pool_size = match get("MMKT_DB_POOL_SIZE") {
+            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::InvalidValue {
+                name: "MMKT_DB_POOL_SIZE",
+                message: format!("`{v}` is not a positive integer"),
+            })?,
+            None => file.db_pool_size.unwrap_or(8),
+        };
+        let wallet_rpc = WalletRpcUrls {
+            buyer: url_var(get("MMKT_WALLET_RPC_BUYER_URL").or(file.wallet_rpc_buyer_url), "MMKT_WALLET_RPC_BUYER_URL")?,
+            vendor: url_var(get("MMKT_WALLET_RPC_VENDOR_URL").or(file.wallet_rpc_vendor_url), "MMKT_WALLET_RPC_VENDOR_URL")?,
+            arbiter: url_var(
+                get("MMKT_WALLET_RPC_ARBITER_URL").or(file.wallet_rpc_arbiter_url),
+                "MMKT_WALLET_RPC_ARBITER_URL",
+            )?,
+        };
+        let monerod_url = url_var(get("MMKT_MONEROD_URL").or(file.monerod_url), "MMKT_MONEROD_URL")?;
+        // The login is a secret: environment only, never the config file.
+        let wallet_rpc_login = get("MMKT_WALLET_RPC_LOGIN").map(|v| RpcLogin::parse(&v)).transpose()?;
+        let client_ip_source = match get("MMKT_CLIENT_IP_SOURCE").or(file.client_ip_source).as_deref() {
+            None | Some("peer") => ClientIpSource::PeerAddress,
+            Some("x-real-ip") => ClientIpSource::XRealIpHeader,
+            Some(other) => {
+                return Err(ConfigError::InvalidValue {
+                    name: "MMKT_CLIENT_IP_SOURCE",
+                    message: format!("`{other}` is not one of peer, x-real-ip"),
+                });
+            }
+        };
+
+        let positive = |name: &'static str, file_value: Option<u64>, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                Some(v) => v.parse().ok().filter(|n: &u64| *n > 0).ok_or(ConfigError::InvalidValue {
+                    name,
+                    message: format!("`{v}` is not a positive integer"),
+                }),
+                None => Ok(file_value.filter(|n| *n > 0).unwrap_or(default)),
+            }
+        };
+        let escrow = EscrowSettings {
+            required_confirmations: positive(
+                "MMKT_ESCROW_CONFIRMATIONS",
+                file.escrow_confirmations,
+                if env == Environment::Development { 1 } else { 10 },
+            )?,
+            funding_window_secs: positive("MMKT_ESCROW_FUNDING_WINDOW_SECS", file.escrow_funding_window_secs, 86_400)?,
+        };
+        let config = Self {
+            env,
+            bind,
+            db_path,
+            db_key_file,
+            key_file_policy,
+            db_pool_size,
+            wallet_rpc,
+            wallet_rpc_login,
+            monerod_url,
+            limits: env.limits(),
+            escrow,
+            client_ip_source,
+        };
+        config.check_environment()?;
+        Ok(config)
+    }
+
+    /// The production fail-fast rules that do not need the file system (the key file itself is checked
+    /// by [`crate::db::key::load_or_create`]).
+    fn check_environment(&self) -> Result<(), ConfigError> {
+        if self.env != Environment::Production {
+            return Ok(());
+        }
+        let required = [
+            ("MMKT_WALLET_RPC_BUYER_URL", &self.wallet_rpc.buyer),
+            ("MMKT_WALLET_RPC_VENDOR_URL", &self.wallet_rpc.vendor),
+            ("MMKT_WALLET_RPC_ARBITER_URL", &self.wallet_rpc.arbiter),
+        ];
+        for (name, value) in required {
+            if value.is_none() {
+                return Err(ConfigError::Missing {
+                    name,
+                    env: self.env,
+                    hint: "the monero-wallet-rpc base URL for this escrow role, e.g. http://wallet-rpc-buyer:18083",
+                });
+            }
+        }
+        let Some(login) = &self.wallet_rpc_login else {
+            return Err(ConfigError::Missing {
+                name: "MMKT_WALLET_RPC_LOGIN",
+                env: self.env,
+                hint: "`user:password` matching each wallet-rpc's --rpc-login (hosted escrow keys must not be reachable without auth)",
+            });
+        };
+        if is_weak_password(login.password()) {
+            return Err(ConfigError::WeakSecret {
+                name: "MMKT_WALLET_RPC_LOGIN",
+                env: self.env,
+                hint: "use a random password of at least 16 characters, e.g. `openssl rand -hex 16`",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A password is weak when it is shorter than 16 characters or has fewer than 6 distinct characters
+/// (catches `changemechangeme`-style defaults and repeated characters).
+pub fn is_weak_password(password: &str) -> bool {
+    let distinct: std::collections::BTreeSet<char> = password.chars().collect();
+    password.chars().count() < 16 || distinct.len() < 6
+}
+
+fn url_var(value: Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let parsed = url::Url::parse(&value).map_err(|e| ConfigError::InvalidValue {
+        name,
+        message: format!("`{value}` is not a URL ({e}); expected e.g. http://127.0.0.1:18083"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::InvalidValue { name, message: format!("`{value}` must be http:// or https://") });
+    }
+    Ok(Some(value.trim_end_matches('/').to_owned()))
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
+    serde_norway::from_str(&text)
+        .map_err(|e| ConfigError::ParseFile { path: path.to_owned(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn development_defaults() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.env, Environment::Development);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.key_file_policy, KeyFilePolicy::GenerateIfMissing);
+        assert_eq!(c.limits.max_escrow_atomic, 10 * ATOMIC_PER_XMR);
+        assert_eq!(c.limits.rate_limit_per_minute, 1000);
+        assert_eq!(c.limits.session_ttl, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn limits_table() {
+        let s = Environment::Staging.limits();
+        assert_eq!((s.max_escrow_atomic, s.rate_limit_per_minute, s.session_ttl.as_secs()), (ATOMIC_PER_XMR, 100, 8 * 3600));
+        let p = Environment::Production.limits();
+        assert_eq!((p.max_escrow_atomic, p.rate_limit_per_minute, p.session_ttl.as_secs()), (5 * ATOMIC_PER_XMR, 60, 2 * 3600));
+    }
+
+    #[test]
+    fn production_requires_key_wallets_and_login() {
+        let err = Config::from_vars(&vars(&[("MMKT_ENV", "production")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing { name: "MMKT_DB_KEY_FILE", .. }), "{err}");
+        let base = [("MMKT_ENV", "production"), ("MMKT_DB_KEY_FILE", "/k")];
+        let err = Config::from_vars(&vars(&base)).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing { name: "MMKT_WALLET_RPC_BUYER_URL", .. }), "{err}");
+        let mut all = base.to_vec();
+        all.extend([
+            ("MMKT_WALLET_RPC_BUYER_URL", "http://127.0.0.1:1"),
+            ("MMKT_WALLET_RPC_VENDOR_URL", "http://127.0.0.1:2"),
+            ("MMKT_WALLET_RPC_ARBITER_URL", "http://127.0.0.1:3"),
+        ]);
+        let err = Config::from_vars(&vars(&all)).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing { name: "MMKT_WALLET_RPC_LOGIN", .. }), "{err}");
+        all.push(("MMKT_WALLET_RPC_LOGIN", "monero:password"));
+        let err = Config::from_vars(&vars(&all)).unwrap_err();
+        assert!(matches!(err, ConfigError::WeakSecret { .. }), "{err}");
+        assert!(!err.to_string().contains("password\""), "message must not echo the secret");
+        all.pop();
+        all.push(("MMKT_WALLET_RPC_LOGIN", "mmkt:9f2c4e7a1b3d5f60a8c2"));
+        let c = Config::from_vars(&vars(&all)).unwrap();
+        assert_eq!(c.key_file_policy, KeyFilePolicy::MustExist);
+        assert!(!format!("{c:?}").contains("9f2c4e7a1b3d5f60a8c2"), "Debug must redact the login");
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for (k, v) in [
+            ("MMKT_ENV", "prod"),
+            ("MMKT_BIND", "localhost"),
+            ("MMKT_WALLET_RPC_BUYER_URL", "127.0.0.1:18083"),
+            ("MMKT_DB_POOL_SIZE", "0"),
+            ("MMKT_CLIENT_IP_SOURCE", "x-forwarded-for"),
+            ("MMKT_WALLET_RPC_LOGIN", "nocolon"),
+        ] {
+            let err = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
+            assert!(err.to_string().contains(k), "{k}: {err}");
+        }
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mmkt.yaml");
+        std::fs::write(&path, "env: staging\nbind: 127.0.0.1:9000\ndb_key_file: /keys/db.key\n").unwrap();
+        let file = path.to_str().unwrap();
+        let c = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file)])).unwrap();
+        assert_eq!((c.env, c.bind.port()), (Environment::Staging, 9000));
+        let c = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file), ("MMKT_BIND", "127.0.0.1:9001")])).unwrap();
+        assert_eq!(c.bind.port(), 9001);
+        std::fs::write(&path, "env: staging\nbogus: 1\n").unwrap();
+        let err = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file)])).unwrap_err();
+        assert!(matches!(err, ConfigError::ParseFile { .. }), "{err}");
+    }
+}

@@ -1,0 +1,220 @@
+//! The one HTTP error type: every failure maps to a status through [`ApiError::status_code`] and to the
+//! body `{"error":{"code":"...","message":"..."}}`.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+
+/// Every error the API returns. Variants that carry a message show it to the client; none contains a
+/// secret. Internal details are logged (with the request id) and replaced by a generic message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400 `malformed_json`: the body is not syntactically valid JSON.
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// 422 `invalid_body`: valid JSON of the wrong shape (missing or unknown field, wrong type).
+    #[error("request body does not match the expected shape: {0}")]
+    InvalidBody(String),
+    /// 415 `unsupported_media_type`: a JSON body without `Content-Type: application/json`.
+    #[error("send the body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 413 `payload_too_large`: the body exceeds 64 KiB.
+    #[error("request body exceeds the 64 KiB limit")]
+    PayloadTooLarge,
+    /// 400 `invalid_query`: a query string parameter is missing, malformed or out of range.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// 422 `invalid_field`: a text field fails validation (length, characters).
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// JSON field name.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// 422 `invalid_amount`: an amount is zero, negative, fractional or does not fit in u64 atomic units.
+    #[error("{field} must be a positive integer number of atomic units (piconero) that fits in 64 bits")]
+    InvalidAmount {
+        /// JSON field name.
+        field: &'static str,
+    },
+    /// 422 `invalid_quantity`: a count is negative, fractional, zero where not allowed, or above 2^32-1.
+    #[error("{field} must be an integer between {min} and 4294967295")]
+    InvalidQuantity {
+        /// JSON field name.
+        field: &'static str,
+        /// Smallest accepted value.
+        min: u32,
+    },
+    /// 422 `amount_exceeds_cap`: the amount is above this environment's escrow cap.
+    #[error("{what} of {amount} atomic units exceeds the escrow cap of {cap} atomic units")]
+    AmountExceedsCap {
+        /// `price_xmr` or `order total`.
+        what: &'static str,
+        /// Requested amount, atomic units.
+        amount: u64,
+        /// Cap, atomic units.
+        cap: u64,
+    },
+    /// 422 `amount_overflow`: price × quantity does not fit in u64.
+    #[error("price x quantity overflows 64-bit atomic units")]
+    AmountOverflow,
+    /// 401 `unauthenticated`: no valid session cookie.
+    #[error("log in first: no valid session_token cookie")]
+    Unauthenticated,
+    /// 401 `invalid_credentials`: unknown username or wrong password (deliberately not distinguished).
+    #[error("unknown username or wrong password")]
+    InvalidCredentials,
+    /// 403 `forbidden`: the caller's role or ownership does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 `not_found`: no such resource visible to the caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// 409 `username_taken`.
+    #[error("this username is taken; choose another")]
+    UsernameTaken,
+    /// 409 `insufficient_stock`.
+    #[error("only {available} unit(s) left, {requested} requested")]
+    InsufficientStock {
+        /// Units requested.
+        requested: u32,
+        /// Units available.
+        available: u32,
+    },
+    /// 429 `rate_limited`: too many login/register attempts from this client.
+    #[error("too many requests from this client; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// 500 `internal`: a bug or a storage failure (details in the server log only).
+    #[error("internal error; the request id in X-Request-Id identifies it in the server log")]
+    Internal(String),
+    /// 503 `unavailable`: the database is temporarily unavailable.
+    #[error("service temporarily unavailable; retry shortly")]
+    Unavailable,
+}
+
+/// `{"error":{"code","message"}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Machine-readable code and human-readable message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `invalid_amount` (see docs/API.md).
+    pub code: &'static str,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    /// The single status mapping.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidBody(_)
+            | Self::InvalidField { .. }
+            | Self::InvalidAmount { .. }
+            | Self::InvalidQuantity { .. }
+            | Self::AmountExceedsCap { .. }
+            | Self::AmountOverflow => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UsernameTaken | Self::InsufficientStock { .. } => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::InvalidBody(_) => "invalid_body",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidField { .. } => "invalid_field",
+            Self::InvalidAmount { .. } => "invalid_amount",
+            Self::InvalidQuantity { .. } => "invalid_quantity",
+            Self::AmountExceedsCap { .. } => "amount_exceeds_cap",
+            Self::AmountOverflow => "amount_overflow",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UsernameTaken => "username_taken",
+            Self::InsufficientStock { .. } => "insufficient_stock",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Internal(_) => "internal",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed with an internal error");
+        }
+        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(_) => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::BAD_REQUEST => Self::MalformedJson(rejection.body_text()),
+            _ => Self::InvalidBody(rejection.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::InvalidQuery(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        Self::NotFound("resource")
+    }
+}

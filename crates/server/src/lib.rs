@@ -1,0 +1,128 @@
+//! mmkt-server: the marketplace HTTP API (axum) on an encrypted SQLCipher database.
+//!
+//! [`app`] builds the router shared by the binary and the tests; [`serve`] runs it on a listener with
+//! the per-connection peer address (used for rate limiting) and the background maintenance tasks.
+//! See docs/API.md for the routes, auth and error codes.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::Request;
+use axum::middleware::from_fn;
+use escrow_core::escrow::EscrowStateKind;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use crate::config::Config;
+pub use crate::db::Db;
+pub use crate::error::ApiError;
+pub use crate::state::AppState;
+
+/// Largest accepted request body: 64 KiB (larger bodies get 413 `payload_too_large`).
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// How often expired sessions are deleted.
+pub const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The application router: auth, listings, orders and ops routes with request ids, tracing, metrics,
+/// the 64 KiB body limit, and JSON 404/405 fallbacks.
+pub fn app(state: AppState) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    let path = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or(metrics::UNMATCHED_PATH, |p| p.as_str());
+                    tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %path)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(from_fn(metrics::track_http));
+    Router::new()
+        .merge(routes::auth::router(&state))
+        .merge(routes::listings::router())
+        .merge(routes::orders::router())
+        .merge(routes::ops::router())
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(layers)
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves: sets `escrow_total{state}` from the
+/// database, registers every legal `escrow_state_transitions_total` series at zero, and purges
+/// expired sessions every [`SESSION_PURGE_INTERVAL`].
+///
+/// # Errors
+/// I/O errors of the listener, or a database error while reading escrow counts.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    init_escrow_metrics(&state).await?;
+    let purge_db = state.db().clone();
+    let purger = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(SESSION_PURGE_INTERVAL);
+        loop {
+            interval.tick().await;
+            let now = db::now_unix();
+            match purge_db.run("delete", "sessions", move |conn| db::sessions::purge_expired(conn, now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "expired-session purge failed; retrying next interval"),
+            }
+        }
+    });
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    purger.abort();
+    result.map_err(ServeError::Io)
+}
+
+/// Why [`serve`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Reading start-up state from the database failed.
+    #[error("cannot read escrow counts for metrics: {0}")]
+    Db(#[from] db::DbError),
+    /// The listener failed.
+    #[error("HTTP listener failed: {0}")]
+    Io(std::io::Error),
+}
+
+async fn init_escrow_metrics(state: &AppState) -> Result<(), db::DbError> {
+    let counts = state.db().run("select", "escrows", |conn| db::orders::escrow_counts(conn)).await?;
+    for kind in EscrowStateKind::ALL {
+        let n = counts.iter().find(|(s, _)| s == kind.as_str()).map_or(0, |(_, n)| *n);
+        metrics::set_escrow_total(kind.as_str(), n);
+        for to in kind.successors() {
+            ::metrics::counter!("escrow_state_transitions_total", "from_state" => kind.as_str(), "to_state" => to.as_str())
+                .absolute(0);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Prometheus metrics through the `metrics` facade: recorder installation, metric names, the HTTP
+//! middleware, and helpers for DB, escrow and WebSocket metrics.
+//!
+//! Names (issue 3): `http_requests_total{method,path,status}`,
+//! `http_request_duration_seconds{method,path}` (path = route template), `escrow_total{state}`,
+//! `escrow_state_transitions_total{from_state,to_state}`, `escrow_last_update_timestamp` (Unix s),
+//! `db_operation_duration_seconds{operation,table}`, `db_errors_total{error_type}`,
+//! `websocket_connections_active`, `websocket_connections_total{user_type}`,
+//! `monero_rpc_duration_seconds{method,wallet}` / `monero_rpc_errors_total{method,error_type}`
+//! (recorded by the monero-rpc crate), and `process_*` from `metrics-process`.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Histogram buckets (seconds) for every `*_seconds` histogram: 0.5 ms .. 30 s.
+const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Label value used for requests that matched no route (keeps cardinality bounded).
+pub const UNMATCHED_PATH: &str = "unmatched";
+
+/// `db_errors_total` error types, pre-registered at zero.
+pub const DB_ERROR_TYPES: &[&str] =
+    &["busy", "constraint", "not_a_database", "io", "query", "pool_timeout", "task", "wrong_key", "open", "migration"];
+
+/// `websocket_connections_total` user types, pre-registered at zero.
+pub const USER_TYPES: &[&str] = &["buyer", "vendor", "arbiter"];
+
+/// The process-wide Prometheus handle plus the process collector.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    process: &'static metrics_process::Collector,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+impl Metrics {
+    /// Installs the Prometheus recorder as the global `metrics` recorder (once per process; later calls
+    /// return the same handle), describes every metric and registers the zero-valued series.
+    pub fn install() -> Self {
+        METRICS
+            .get_or_init(|| {
+                let recorder = PrometheusBuilder::new()
+                    .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                    .expect("static non-empty bucket list")
+                    .build_recorder();
+                let handle = recorder.handle();
+                if metrics::set_global_recorder(recorder).is_err() {
+                    tracing::warn!("a global metrics recorder was already installed; /metrics will miss its series");
+                }
+                let process: &'static metrics_process::Collector =
+                    Box::leak(Box::new(metrics_process::Collector::default()));
+                process.describe();
+                describe_all();
+                Metrics { handle, process }
+            })
+            .clone()
+    }
+
+    /// Renders the Prometheus text exposition (refreshing process metrics first).
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.render()
+    }
+}
+
+fn describe_all() {
+    describe_counter!("http_requests_total", "HTTP requests by method, route template and status");
+    describe_histogram!("http_request_duration_seconds", Unit::Seconds, "HTTP request latency by method and route template");
+    describe_gauge!("escrow_total", "Escrows by current state");
+    describe_counter!("escrow_state_transitions_total", "Escrow state transitions by from/to state");
+    describe_gauge!("escrow_last_update_timestamp", Unit::Seconds, "Unix time of the last escrow creation or state change");
+    describe_gauge!(
+        "escrow_oldest_last_update_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the least recently updated escrow in each state (EscrowStuckInPending alert)"
+    );
+    describe_histogram!("db_operation_duration_seconds", Unit::Seconds, "Database operation latency by operation and table");
+    describe_counter!("db_errors_total", "Database errors by type");
+    describe_gauge!("websocket_connections_active", "Open WebSocket connections");
+    describe_counter!("websocket_connections_total", "WebSocket connections opened, by user type");
+    describe_histogram!("monero_rpc_duration_seconds", Unit::Seconds, "Monero RPC call latency by method and wallet");
+    describe_counter!("monero_rpc_errors_total", "Monero RPC errors by method and error type");
+    gauge!("websocket_connections_active").set(0.0);
+    for user_type in USER_TYPES {
+        counter!("websocket_connections_total", "user_type" => *user_type).absolute(0);
+    }
+    for error_type in DB_ERROR_TYPES {
+        counter!("db_errors_total", "error_type" => *error_type).absolute(0);
+    }
+}
+
+/// Records one DB operation's duration.
+pub fn record_db_operation(operation: &'static str, table: &'static str, elapsed: Duration) {
+    histogram!("db_operation_duration_seconds", "operation" => operation, "table" => table).record(elapsed.as_secs_f64());
+}
+
+/// Counts one DB error.
+pub fn record_db_error(error_type: &'static str) {
+    counter!("db_errors_total", "error_type" => error_type).increment(1);
+}
+
+/// Sets `escrow_total{state}`.
+pub fn set_escrow_total(state: &str, count: u64) {
+    gauge!("escrow_total", "state" => state.to_owned()).set(count as f64);
+}
+
+/// Counts a persisted escrow state change, moves one escrow between the `escrow_total` gauges and
+/// stamps `escrow_last_update_timestamp`. Call after the change is committed.
+pub fn record_escrow_transition(from_state: &str, to_state: &str) {
+    counter!("escrow_state_transitions_total", "from_state" => from_state.to_owned(), "to_state" => to_state.to_owned())
+        .increment(1);
+    gauge!("escrow_total", "state" => from_state.to_owned()).decrement(1.0);
+    gauge!("escrow_total", "state" => to_state.to_owned()).increment(1.0);
+    touch_escrow_update();
+}
+
+/// Counts a newly created escrow in `escrow_total{state}` and stamps the last-update gauge.
+pub fn record_escrow_created(state: &str) {
+    gauge!("escrow_total", "state" => state.to_owned()).increment(1.0);
+    touch_escrow_update();
+}
+
+/// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated
+/// escrow in `state` (refreshed with `escrow_total` by the escrow orchestrator).
+pub fn set_escrow_oldest_update(state: &str, unix_seconds: i64) {
+    gauge!("escrow_oldest_last_update_timestamp_seconds", "state" => state.to_owned()).set(unix_seconds as f64);
+}
+
+/// Sets `escrow_last_update_timestamp` to now.
+pub fn touch_escrow_update() {
+    gauge!("escrow_last_update_timestamp").set(time::OffsetDateTime::now_utc().unix_timestamp() as f64);
+}
+
+/// Records a WebSocket connection opening (`user_type` = the account role).
+pub fn websocket_opened(user_type: &'static str) {
+    gauge!("websocket_connections_active").increment(1.0);
+    counter!("websocket_connections_total", "user_type" => user_type).increment(1);
+}
+
+/// Records a WebSocket connection closing.
+pub fn websocket_closed() {
+    gauge!("websocket_connections_active").decrement(1.0);
+}
+
+/// Middleware recording `http_requests_total` and `http_request_duration_seconds` with the route
+/// template (`MatchedPath`) as `path`, or `unmatched`.
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED_PATH.to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    counter!("http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status).increment(1);
+    histogram!("http_request_duration_seconds", "method" => method, "path" => path).record(started.elapsed().as_secs_f64());
+    response
+}

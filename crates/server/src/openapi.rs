@@ -1,0 +1,28 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations.
+
+use utoipa::OpenApi;
+
+use crate::routes::{auth, listings, ops, orders};
+
+/// OpenAPI 3.1 description of the API, served at `GET /api/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mmkt marketplace API", description = "Accounts, listings and orders with 2-of-3 Monero escrow. \
+        Amounts are integers in atomic units (piconero, 1 XMR = 10^12). Errors are {\"error\":{\"code\",\"message\"}}. \
+        Authentication: the HttpOnly `session_token` cookie set by register/login."),
+    paths(
+        auth::register, auth::login, auth::logout, auth::me,
+        listings::list, listings::search, listings::show, listings::create, listings::replace, listings::patch,
+        listings::remove,
+        orders::create, orders::list, orders::show,
+        ops::health, ops::ready, ops::metrics, ops::openapi,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "listings", description = "Vendor listings and full-text search"),
+        (name = "orders", description = "Orders and their escrows"),
+        (name = "ops", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;

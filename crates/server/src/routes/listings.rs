@@ -1,0 +1,327 @@
+//! `/api/listings*`: public browse and search; create, replace, patch and delete by the owning vendor.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use escrow_core::{Amount, EscrowCap, ListingDraft};
+use escrow_core::error::ListingError;
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::CurrentUser;
+use crate::db::listings::{self, Listing, ListingFields, ListingPatch, OwnedChange, Page};
+use crate::db::users::Role;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+/// Default page size.
+pub const DEFAULT_PER_PAGE: u32 = 20;
+/// Largest page size.
+pub const MAX_PER_PAGE: u32 = 100;
+/// Longest search query, in bytes.
+pub const MAX_QUERY_BYTES: usize = 256;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/listings", get(list).post(create))
+        .route("/api/listings/search", get(search))
+        .route("/api/listings/{id}", get(show).put(replace).patch(patch).delete(remove))
+}
+
+/// `?page=&per_page=` (1-based page, default 1; per_page 1-100, default 20).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page, 1-100 (default 20).
+    pub per_page: Option<u32>,
+}
+
+/// `?q=&page=&per_page=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Words to find in title or description (prefix match, all words required), up to 256 bytes.
+    pub q: String,
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page, 1-100 (default 20).
+    pub per_page: Option<u32>,
+}
+
+/// One page of listings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingPage {
+    /// Listings of this page.
+    pub items: Vec<Listing>,
+    /// This page number (1-based).
+    pub page: u32,
+    /// Page size used.
+    pub per_page: u32,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+/// `POST /api/listings` and `PUT /api/listings/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListingRequest {
+    /// 1-200 characters, no control characters.
+    pub title: String,
+    /// Up to 20 000 characters.
+    pub description: String,
+    /// Unit price in atomic units (piconero): a positive integer, at most the escrow cap.
+    #[schema(value_type = u64, example = 1_000_000_000_000u64)]
+    pub price_xmr: Number,
+    /// Units available, 0 to 4294967295.
+    #[schema(value_type = u32, example = 10)]
+    pub stock: Number,
+}
+
+/// `PATCH /api/listings/{id}` body: any subset of the fields, at least one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListingPatchRequest {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New unit price, atomic units.
+    #[schema(value_type = Option<u64>)]
+    pub price_xmr: Option<Number>,
+    /// New stock.
+    #[schema(value_type = Option<u32>)]
+    pub stock: Option<Number>,
+}
+
+/// Parses a positive atomic amount (rejects 0, negatives, fractions and values above u64::MAX).
+///
+/// # Errors
+/// [`ApiError::InvalidAmount`].
+pub fn positive_amount(n: &Number, field: &'static str) -> Result<Amount, ApiError> {
+    n.as_u64().filter(|v| *v > 0).map(Amount::from_atomic).ok_or(ApiError::InvalidAmount { field })
+}
+
+/// Parses a u32 count of at least `min`.
+///
+/// # Errors
+/// [`ApiError::InvalidQuantity`].
+pub fn count(n: &Number, field: &'static str, min: u32) -> Result<u32, ApiError> {
+    n.as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|v| *v >= min)
+        .ok_or(ApiError::InvalidQuantity { field, min })
+}
+
+fn escrow_cap(state: &AppState) -> EscrowCap {
+    EscrowCap::new(Amount::from_atomic(state.config().limits.max_escrow_atomic))
+}
+
+fn listing_error(e: ListingError) -> ApiError {
+    match e {
+        ListingError::EmptyTitle => ApiError::InvalidField { field: "title", message: "must not be empty".into() },
+        ListingError::TitleTooLong { max, found } => {
+            ApiError::InvalidField { field: "title", message: format!("{found} characters, at most {max} allowed") }
+        }
+        ListingError::DescriptionTooLong { max, found } => ApiError::InvalidField {
+            field: "description",
+            message: format!("{found} characters, at most {max} allowed"),
+        },
+        ListingError::ControlCharacter { field } => {
+            ApiError::InvalidField { field, message: "must not contain control characters".into() }
+        }
+        ListingError::ZeroPrice => ApiError::InvalidAmount { field: "price_xmr" },
+        ListingError::PriceExceedsCap(cap) => ApiError::AmountExceedsCap {
+            what: "price_xmr",
+            amount: cap.total.as_atomic(),
+            cap: cap.cap.as_atomic(),
+        },
+        other => ApiError::InvalidField { field: "listing", message: other.to_string() },
+    }
+}
+
+fn validate(state: &AppState, draft: ListingDraft) -> Result<ListingFields, ApiError> {
+    draft.validate(&escrow_cap(state)).map_err(listing_error)?;
+    Ok(ListingFields {
+        title: draft.title,
+        description: draft.description,
+        price_atomic: draft.price.as_atomic(),
+        stock: draft.stock,
+    })
+}
+
+pub(crate) fn page_bounds(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32, u64), ApiError> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if page == 0 {
+        return Err(ApiError::InvalidQuery("page starts at 1".into()));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::InvalidQuery(format!("per_page must be between 1 and {MAX_PER_PAGE}")));
+    }
+    Ok((page, per_page, u64::from(page - 1) * u64::from(per_page)))
+}
+
+/// Turns free text into a safe FTS5 expression: each word (letters and digits) becomes a quoted prefix
+/// term, all required. Returns `None` when no word is left.
+pub fn fts_query(q: &str) -> Option<String> {
+    let terms: Vec<String> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn to_page(page: Page, number: u32, per_page: u32) -> ListingPage {
+    ListingPage { items: page.items, page: number, per_page, has_more: page.has_more }
+}
+
+/// Live listings, newest first.
+#[utoipa::path(get, path = "/api/listings", tag = "listings", params(PageQuery),
+    responses((status = 200, body = ListingPage), (status = 400, description = "bad page/per_page", body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<ApiJson<ListingPage>, ApiError> {
+    let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
+    let rows = state.db().run("select", "listings", move |conn| listings::list(conn, per_page, offset)).await?;
+    Ok(ApiJson(to_page(rows, page, per_page)))
+}
+
+/// Full-text search (SQLite FTS5 over title and description), best match first.
+#[utoipa::path(get, path = "/api/listings/search", tag = "listings", params(SearchQuery),
+    responses((status = 200, body = ListingPage), (status = 400, description = "empty or too long q", body = ErrorBody)))]
+pub async fn search(State(state): State<AppState>, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<ApiJson<ListingPage>, ApiError> {
+    let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
+    if q.q.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::InvalidQuery(format!("q must be at most {MAX_QUERY_BYTES} bytes")));
+    }
+    let fts = fts_query(&q.q).ok_or_else(|| ApiError::InvalidQuery("q must contain at least one word".into()))?;
+    let rows = state.db().run("search", "listings", move |conn| listings::search(conn, &fts, per_page, offset)).await?;
+    Ok(ApiJson(to_page(rows, page, per_page)))
+}
+
+/// One live listing.
+#[utoipa::path(get, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+    responses((status = 200, body = Listing), (status = 404, body = ErrorBody)))]
+pub async fn show(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<ApiJson<Listing>, ApiError> {
+    state
+        .db()
+        .run("select", "listings", move |conn| listings::get(conn, id))
+        .await?
+        .map(ApiJson)
+        .ok_or(ApiError::NotFound("listing"))
+}
+
+/// Creates a listing (vendors only). The response has `listing_id`.
+#[utoipa::path(post, path = "/api/listings", tag = "listings", request_body = ListingRequest,
+    responses((status = 200, body = Listing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "invalid field or amount, or price above the escrow cap", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(request): ApiJson<ListingRequest>,
+) -> Result<ApiJson<Listing>, ApiError> {
+    current.require(Role::Vendor)?;
+    let fields = validate(&state, draft(request)?)?;
+    let vendor = current.user.id;
+    let listing = state.db().run("insert", "listings", move |conn| listings::insert(conn, vendor, &fields)).await?;
+    tracing::info!(listing_id = listing.listing_id, vendor_id = vendor, "listing created");
+    Ok(ApiJson(listing))
+}
+
+fn draft(request: ListingRequest) -> Result<ListingDraft, ApiError> {
+    Ok(ListingDraft {
+        price: positive_amount(&request.price_xmr, "price_xmr")?,
+        stock: count(&request.stock, "stock", 0)?,
+        title: request.title,
+        description: request.description,
+    })
+}
+
+/// Replaces every field of the caller's listing (owning vendor only).
+#[utoipa::path(put, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+    request_body = ListingRequest,
+    responses((status = 200, body = Listing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn replace(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(request): ApiJson<ListingRequest>,
+) -> Result<ApiJson<Listing>, ApiError> {
+    current.require(Role::Vendor)?;
+    let f = validate(&state, draft(request)?)?;
+    let patch = ListingPatch {
+        title: Some(f.title),
+        description: Some(f.description),
+        price_atomic: Some(f.price_atomic),
+        stock: Some(f.stock),
+    };
+    apply_patch(&state, current.user.id, id, patch).await
+}
+
+/// Changes some fields of the caller's listing (owning vendor only).
+#[utoipa::path(patch, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+    request_body = ListingPatchRequest,
+    responses((status = 200, body = Listing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(request): ApiJson<ListingPatchRequest>,
+) -> Result<ApiJson<Listing>, ApiError> {
+    current.require(Role::Vendor)?;
+    let price = request.price_xmr.as_ref().map(|n| positive_amount(n, "price_xmr")).transpose()?;
+    let stock = request.stock.as_ref().map(|n| count(n, "stock", 0)).transpose()?;
+    if request.title.is_none() && request.description.is_none() && price.is_none() && stock.is_none() {
+        return Err(ApiError::InvalidField { field: "body", message: "give at least one field to change".into() });
+    }
+    // Validate the changed fields with the same rules as a new listing (placeholders for the others).
+    let check = ListingDraft {
+        title: request.title.clone().unwrap_or_else(|| "unchanged".into()),
+        description: request.description.clone().unwrap_or_default(),
+        price: price.unwrap_or(Amount::ONE_PICONERO),
+        stock: stock.unwrap_or(0),
+    };
+    check.validate(&escrow_cap(&state)).map_err(listing_error)?;
+    let patch = ListingPatch {
+        title: request.title,
+        description: request.description,
+        price_atomic: price.map(Amount::as_atomic),
+        stock,
+    };
+    apply_patch(&state, current.user.id, id, patch).await
+}
+
+async fn apply_patch(state: &AppState, vendor: i64, id: i64, patch: ListingPatch) -> Result<ApiJson<Listing>, ApiError> {
+    let outcome = state.db().run("update", "listings", move |conn| listings::update(conn, id, vendor, &patch)).await?;
+    match outcome {
+        OwnedChange::Done(listing) => Ok(ApiJson(listing)),
+        OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
+        OwnedChange::NotOwner => Err(ApiError::Forbidden("this listing belongs to another vendor".into())),
+    }
+}
+
+/// Deletes the caller's listing (owning vendor only). Existing orders keep their copy of the price.
+#[utoipa::path(delete, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    current.require(Role::Vendor)?;
+    let vendor = current.user.id;
+    match state.db().run("delete", "listings", move |conn| listings::soft_delete(conn, id, vendor)).await? {
+        OwnedChange::Done(()) => Ok(StatusCode::NO_CONTENT),
+        OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
+        OwnedChange::NotOwner => Err(ApiError::Forbidden("this listing belongs to another vendor".into())),
+    }
+}

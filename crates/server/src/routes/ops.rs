@@ -1,0 +1,139 @@
+//! Operations endpoints: `/health` (liveness), `/ready` (DB + wallet RPC + monerod checks), `/metrics`
+//! (Prometheus text) and `/api/openapi.json`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures_util::future::join_all;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// Per-check timeout of `/ready`: a hung wallet-rpc must not hang the probe.
+pub const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
+}
+
+/// `/health` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` while the process serves HTTP.
+    pub status: &'static str,
+}
+
+/// Liveness only: 200 while the process answers HTTP; checks nothing else.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn health() -> ApiJson<Health> {
+    ApiJson(Health { status: "ok" })
+}
+
+/// Result of one readiness check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Check {
+    /// `ok` or `error`.
+    pub status: &'static str,
+    /// Version for wallet-rpc/monerod, or the error text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// `/ready` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` when every check passed, else `not_ready`.
+    pub status: &'static str,
+    /// Checks by name: `database`, `wallet_rpc_buyer`, `wallet_rpc_vendor`, `wallet_rpc_arbiter`
+    /// (each only when its URL is configured), `monerod` (when `MMKT_MONEROD_URL` is set).
+    pub checks: BTreeMap<String, Check>,
+}
+
+async fn timed<F, T, E>(future: F) -> Check
+where
+    F: Future<Output = Result<T, E>>,
+    T: std::fmt::Display,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    let result = tokio::time::timeout(READY_CHECK_TIMEOUT, future).await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(Ok(value)) => Check { status: "ok", detail: Some(value.to_string()), latency_ms },
+        Ok(Err(e)) => Check { status: "error", detail: Some(e.to_string()), latency_ms },
+        Err(_) => Check {
+            status: "error",
+            detail: Some(format!("no answer within {} s", READY_CHECK_TIMEOUT.as_secs())),
+            latency_ms,
+        },
+    }
+}
+
+/// Readiness: runs every check concurrently; 200 when all pass, 503 when any fails.
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses((status = 200, body = Readiness), (status = 503, description = "a check failed", body = Readiness)))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readiness>) {
+    let db = state.db().clone();
+    let database = timed(async move {
+        db.run("select", "ready", |conn| conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|tables| format!("{tables} schema objects"))
+    });
+    let wallets = state.wallets().iter().map(|(role, client)| {
+        let client = client.clone();
+        async move {
+            let check = timed(async move {
+                client.get_version().await.map(|v| format!("wallet-rpc RPC version {}.{}", v.major(), v.minor()))
+            })
+            .await;
+            (format!("wallet_rpc_{role}"), check)
+        }
+    });
+    let daemon = state.daemon().cloned().map(|client| async move {
+        timed(async move { client.get_info().await.map(|i| format!("height {} ({})", i.height, i.nettype)) }).await
+    });
+    let (database, wallets, daemon) = tokio::join!(database, join_all(wallets), async move {
+        match daemon {
+            Some(f) => Some(f.await),
+            None => None,
+        }
+    });
+    let mut checks = BTreeMap::new();
+    checks.insert("database".to_owned(), database);
+    checks.extend(wallets);
+    if let Some(check) = daemon {
+        checks.insert("monerod".to_owned(), check);
+    }
+    let all_ok = checks.values().all(|c| c.status == "ok");
+    for (name, check) in checks.iter().filter(|(_, c)| c.status != "ok") {
+        tracing::warn!(check = %name, detail = ?check.detail, "readiness check failed");
+    }
+    let (code, status) = if all_ok { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not_ready") };
+    (code, ApiJson(Readiness { status, checks }))
+}
+
+/// Prometheus text exposition (format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics().render())
+}
+
+/// This API's OpenAPI 3.1 document, generated from the code.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document")))]
+pub async fn openapi() -> impl IntoResponse {
+    ApiJson(crate::openapi::ApiDoc::openapi())
+}

@@ -1,0 +1,85 @@
+//! Shared application state handed to every handler: configuration, database, metrics, limiters.
+
+use std::sync::Arc;
+
+use monero_rpc::{DaemonClient, DigestCredentials, RpcError, WalletClient};
+
+use crate::auth::rate_limit::AuthRateLimiter;
+use crate::config::Config;
+use crate::db::Db;
+use crate::metrics::Metrics;
+
+/// Cheap-to-clone handle on everything a request needs.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    db: Db,
+    metrics: Metrics,
+    auth_limiter: AuthRateLimiter,
+    wallets: Vec<(&'static str, WalletClient)>,
+    daemon: Option<DaemonClient>,
+}
+
+impl AppState {
+    /// Builds the state from a validated config and an opened database: installs the global metrics
+    /// recorder if it is not installed yet, and builds one [`WalletClient`] per configured wallet-rpc
+    /// URL (label = role, digest login from the config) plus a [`DaemonClient`] if `monerod_url` is set.
+    ///
+    /// # Errors
+    /// [`RpcError::InvalidUrl`] if a configured URL is not usable by monero-rpc.
+    pub fn new(config: Config, db: Db) -> Result<Self, RpcError> {
+        let metrics = Metrics::install();
+        let auth_limiter = AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
+        let mut wallets = Vec::new();
+        for (role, url) in config.wallet_rpc.configured() {
+            let mut client = WalletClient::new(url)?.with_label(role);
+            if let Some(login) = &config.wallet_rpc_login {
+                client = client.with_credentials(DigestCredentials::new(login.username(), login.password()));
+            }
+            wallets.push((role, client));
+        }
+        let daemon = config.monerod_url.as_deref().map(DaemonClient::new).transpose()?;
+        Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon }) })
+    }
+
+    /// The configured wallet-rpc clients as `(role, client)`, role in `buyer`, `vendor`, `arbiter`
+    /// (issue 4's orchestrator drives these).
+    pub fn wallets(&self) -> &[(&'static str, WalletClient)] {
+        &self.inner.wallets
+    }
+
+    /// The wallet-rpc client of one role, if configured.
+    pub fn wallet(&self, role: &str) -> Option<&WalletClient> {
+        self.inner.wallets.iter().find(|(r, _)| *r == role).map(|(_, c)| c)
+    }
+
+    /// The monerod client, if `MMKT_MONEROD_URL` is set.
+    pub fn daemon(&self) -> Option<&DaemonClient> {
+        self.inner.daemon.as_ref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The metrics renderer.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The login/register limiter.
+    pub fn auth_limiter(&self) -> &AuthRateLimiter {
+        &self.inner.auth_limiter
+    }
+}
