@@ -118,6 +118,9 @@ pub enum BackupError {
     /// A wallet archive is unreadable, or a wallet directory is unusable.
     #[error("wallet backup: {0}")]
     Wallet(String),
+    /// A Docker Engine API operation failed (container missing, stop/start, archive).
+    #[error(transparent)]
+    Docker(crate::docker::StackError),
     /// Talking to a monero-wallet-rpc failed (store, open_wallet, get_address).
     #[error("wallet-rpc {url}: {reason}")]
     WalletRpc {

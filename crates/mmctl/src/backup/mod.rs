@@ -12,6 +12,9 @@ pub mod manifest;
 pub mod sqlcipher;
 pub mod store;
 pub mod verify;
+pub mod wallet_rpc;
+pub mod wallet_source;
+pub mod wallet_stack;
 pub mod wallets;
 
 pub use error::BackupError;

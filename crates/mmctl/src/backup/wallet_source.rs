@@ -8,7 +8,13 @@ use super::crypto::Recipients;
 use super::error::BackupError;
 use super::manifest::{Consistency, WalletRole};
 use super::store::{BackupDir, LocalBackup};
-use super::wallets::backup_wallet_dir;
+use std::path::Path;
+
+use monero_rpc::WalletPassword;
+
+use super::verify::ScratchDir;
+use super::wallet_rpc::{ThrowawayWalletRpc, WalletRpc};
+use super::wallets::ArchiveWriter;
 
 /// Where the wallets of one role are.
 #[derive(Debug, Clone)]
@@ -20,9 +26,13 @@ pub enum WalletSource {
         path: PathBuf,
         /// Base URL of its wallet-rpc, e.g. http://127.0.0.1:18083.
         rpc_url: Option<String>,
+        /// Its digest login `user:password` (`--rpc-login`), if any.
+        rpc_login: Option<String>,
     },
     /// The `wallet-rpc-<role>` service of a compose project, reached through the Engine API.
     Stack {
+        /// Connected Docker Engine.
+        engine: crate::docker::Engine,
         /// Compose project name.
         project: String,
     },
@@ -38,8 +48,45 @@ pub struct WalletBackupRequest<'a> {
     pub recipients: &'a Recipients,
     /// Backup directory.
     pub dir: &'a BackupDir,
-    /// Docker endpoint override (`--docker-host`), for [`WalletSource::Stack`].
-    pub docker_host: Option<&'a str>,
+    /// How to record each wallet's address by opening it (optional).
+    pub probe: Option<&'a AddressProbe>,
+}
+
+/// Records wallet addresses by opening the archived wallets in a throwaway
+/// `monero-wallet-rpc --offline` (the password is the one the wallets were created with).
+pub struct AddressProbe {
+    /// The monero-wallet-rpc binary.
+    pub wallet_rpc_bin: PathBuf,
+    /// The wallets' password (`MMKT_WALLET_PASSWORD_FILE`).
+    pub password: WalletPassword,
+}
+
+impl AddressProbe {
+    /// Opens every `<name>.keys` wallet of `wallet_dir` and returns (name, address) pairs.
+    /// A wallet that does not open (other password) is skipped with a warning.
+    ///
+    /// # Errors
+    /// [`BackupError::WalletRpc`] when the throwaway wallet-rpc cannot start.
+    pub async fn addresses(&self, wallet_dir: &Path, work_dir: &Path) -> Result<Vec<(String, String)>, BackupError> {
+        let mut names: Vec<String> = std::fs::read_dir(wallet_dir)
+            .map_err(BackupError::io(format!("read {}", wallet_dir.display())))?
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".keys").map(String::from))
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rpc = ThrowawayWalletRpc::start(&self.wallet_rpc_bin, wallet_dir, work_dir).await?;
+        let mut found = Vec::new();
+        for name in names {
+            match rpc.rpc().wallet_address(&name, &self.password).await {
+                Ok(address) => found.push((name, address)),
+                Err(e) => tracing::warn!("cannot open wallet {name} to record its address: {e}"),
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// Backs up one role's wallet directory consistently.
@@ -49,16 +96,44 @@ pub struct WalletBackupRequest<'a> {
 /// the directory or container is unusable, plus the archive errors.
 pub async fn backup_wallets(req: &WalletBackupRequest<'_>) -> Result<LocalBackup, BackupError> {
     match &req.source {
-        WalletSource::Directory { path, rpc_url } => {
+        WalletSource::Directory { path, rpc_url, rpc_login } => {
             let mut consistency = Consistency::Quiescent;
             let mut rpc_addresses = Vec::new();
             if let Some(url) = rpc_url {
-                rpc_addresses = super::wallet_rpc::store_open_wallet(url, path).await?;
+                rpc_addresses = WalletRpc::new(url, rpc_login.as_deref())?.store_open_wallet(path).await?;
                 consistency = Consistency::RpcStore;
             }
-            let (dir, role, recipients) = (req.dir, req.role, req.recipients);
-            tokio::task::block_in_place(|| backup_wallet_dir(dir, role, path, recipients, consistency, &rpc_addresses))
+            let mut writer = ArchiveWriter::create(req.dir, req.role, req.recipients)?;
+            let scratch = start_probe(req, &mut writer)?;
+            tokio::task::block_in_place(|| writer.append_dir(path))?;
+            let probed = probe(req, scratch.as_ref()).await?;
+            rpc_addresses.extend(probed.into_iter().filter(|(n, _)| !rpc_addresses.iter().any(|(m, _)| m == n)).collect::<Vec<_>>());
+            tokio::task::block_in_place(|| writer.finish(req.dir, req.recipients, consistency, &rpc_addresses))
         }
-        WalletSource::Stack { project } => super::wallet_stack::backup_from_stack(req, project).await,
+        WalletSource::Stack { engine, project } => {
+            let mut writer = ArchiveWriter::create(req.dir, req.role, req.recipients)?;
+            let scratch = start_probe(req, &mut writer)?;
+            let (writer, consistency) = super::wallet_stack::archive_from_stack(engine, project, req.role, writer).await?;
+            let addresses = probe(req, scratch.as_ref()).await?;
+            tokio::task::block_in_place(|| writer.finish(req.dir, req.recipients, consistency, &addresses))
+        }
     }
+}
+
+fn start_probe(req: &WalletBackupRequest<'_>, writer: &mut ArchiveWriter) -> Result<Option<ScratchDir>, BackupError> {
+    if req.probe.is_none() {
+        return Ok(None);
+    }
+    let scratch = ScratchDir::create(req.dir.path(), &format!("wallets-{}", req.role))?;
+    let wallets = scratch.path().join("wallets");
+    std::fs::create_dir(&wallets).map_err(BackupError::io(format!("create {}", wallets.display())))?;
+    writer.tee_into(&wallets);
+    Ok(Some(scratch))
+}
+
+async fn probe(req: &WalletBackupRequest<'_>, scratch: Option<&ScratchDir>) -> Result<Vec<(String, String)>, BackupError> {
+    let (Some(probe), Some(scratch)) = (req.probe, scratch) else {
+        return Ok(Vec::new());
+    };
+    probe.addresses(&scratch.path().join("wallets"), &scratch.path().join("work")).await
 }

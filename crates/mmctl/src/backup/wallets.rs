@@ -44,6 +44,7 @@ pub struct ArchiveWriter {
     started: Instant,
     files: Vec<FileRecord>,
     addresses: Vec<(String, String)>,
+    tee: Option<PathBuf>,
 }
 
 impl ArchiveWriter {
@@ -72,7 +73,15 @@ impl ArchiveWriter {
             started: Instant::now(),
             files: Vec::new(),
             addresses: Vec::new(),
+            tee: None,
         })
+    }
+
+    /// Also writes every archived file into `dir` (a scratch directory inside the backup
+    /// directory), so the wallets can be opened by a throwaway wallet-rpc to record their
+    /// addresses from exactly the archived bytes.
+    pub fn tee_into(&mut self, dir: &Path) {
+        self.tee = Some(dir.to_owned());
     }
 
     /// Adds one regular file (name relative to the wallet directory) from `reader`, with the
@@ -82,6 +91,21 @@ impl ArchiveWriter {
     /// # Errors
     /// [`BackupError::Io`] when writing fails.
     pub fn append(&mut self, name: &str, header: &mut tar::Header, reader: &mut dyn Read) -> Result<(), BackupError> {
+        if let Some(tee_dir) = self.tee.clone() {
+            let target = tee_dir.join(name);
+            if !target.starts_with(&tee_dir) || name.split('/').any(|c| c == "..") {
+                return Err(BackupError::Wallet(format!("refusing file name {name:?}")));
+            }
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(BackupError::io(format!("create {}", parent.display())))?;
+            }
+            let mut copy = std::fs::File::create(&target).map_err(BackupError::io(format!("create {}", target.display())))?;
+            let mut tee = TeeReader { inner: reader, copy: &mut copy };
+            self.tee = None;
+            let result = self.append(name, header, &mut tee);
+            self.tee = Some(tee_dir);
+            return result;
+        }
         if let Some(wallet) = name.strip_suffix(".address.txt") {
             let mut text = String::new();
             reader.read_to_string(&mut text).map_err(BackupError::io(format!("read {name}")))?;
@@ -279,4 +303,18 @@ pub fn append_tar_stream(writer: &mut ArchiveWriter, stream: &mut dyn Read, stri
         writer.append(&name, &mut header, &mut entry)?;
     }
     Ok(())
+}
+
+/// Copies everything read through it into a second writer.
+struct TeeReader<'a> {
+    inner: &'a mut dyn Read,
+    copy: &'a mut dyn std::io::Write,
+}
+
+impl Read for TeeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
 }

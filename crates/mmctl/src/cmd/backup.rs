@@ -13,7 +13,8 @@ use serde::Serialize;
 use mmctl::backup::crypto::{Identities, Recipients};
 use mmctl::backup::db::{DbBackupRequest, backup_db};
 use mmctl::backup::keyfile::read_key_file;
-use mmctl::backup::manifest::{Manifest, Series};
+use mmctl::backup::manifest::{Manifest, Series, WalletRole};
+use mmctl::backup::wallet_source::{AddressProbe, WalletBackupRequest, WalletSource, backup_wallets};
 use mmctl::backup::store::{BackupDir, DEFAULT_DIR, LocalBackup};
 use mmctl::backup::verify::{VerifyOutcome, verify_backup};
 use mmctl::retention::{Candidate, Policy, select};
@@ -34,6 +35,13 @@ pub enum BackupCommand {
     ///
     /// Example: mmctl backup db --db /srv/mmkt/data/mmkt.db --key-file /srv/mmkt/data/db.key --recipient age1...
     Db(DbBackupArgs),
+    /// Back up wallet-rpc wallet directories (all roles, or one), with each wallet's address.
+    ///
+    /// With the compose stack, each wallet-rpc container is stopped for the seconds the archive
+    /// takes (it stores its wallet on SIGTERM) and started again. Example: mmctl backup wallets buyer
+    Wallets(WalletsBackupArgs),
+    /// Back up the database and every wallet directory.
+    All(AllBackupArgs),
     /// List complete backups (local, or in the S3 bucket with --remote).
     List(ListArgs),
     /// Decrypt and check backups: checksum, decompression, SQLCipher integrity / full archive read.
@@ -190,6 +198,113 @@ pub struct DbBackupArgs {
     pub json: bool,
 }
 
+/// How to reach the wallet directories.
+#[derive(Debug, Clone, Args)]
+pub struct WalletSourceArgs {
+    /// Wallet directory on this host instead of the stack's wallets-ROLE volume (needs a ROLE).
+    #[arg(long)]
+    pub wallet_dir: Option<PathBuf>,
+    /// Directory holding one wallet directory per role (buyer/, vendor/, arbiter/), for hosts
+    /// that run wallet-rpc without Docker.
+    #[arg(long, env = "MMKT_WALLET_ROOT")]
+    pub wallet_root: Option<PathBuf>,
+    /// wallet-rpc base URL asked to `store` before archiving --wallet-dir (with --wallet-root:
+    /// MMKT_WALLET_RPC_<ROLE>_URL).
+    #[arg(long)]
+    pub wallet_rpc: Option<String>,
+    /// Digest login user:password of the wallet-rpc (its --rpc-login).
+    #[arg(long, env = "MMKT_WALLET_RPC_LOGIN", hide_env_values = true)]
+    pub wallet_rpc_login: Option<String>,
+    /// Compose project of the stack (containers labelled com.docker.compose.project).
+    #[arg(long, short = 'p', env = "COMPOSE_PROJECT_NAME", default_value = mmctl::docker::DEFAULT_PROJECT)]
+    pub project: String,
+    #[command(flatten)]
+    pub probe: WalletProbeArgs,
+}
+
+/// Opening wallets to read their addresses (backup manifests, restore and drill checks).
+#[derive(Debug, Clone, Args)]
+pub struct WalletProbeArgs {
+    /// File holding the wallets' password; when set, each archived wallet is opened in a
+    /// throwaway `monero-wallet-rpc --offline` and its address recorded / compared.
+    #[arg(long, env = "MMKT_WALLET_PASSWORD_FILE")]
+    pub wallet_password_file: Option<PathBuf>,
+    /// The monero-wallet-rpc binary used for that.
+    #[arg(long, env = "MMKT_WALLET_RPC_BIN", default_value = "monero-wallet-rpc")]
+    pub wallet_rpc_bin: PathBuf,
+}
+
+impl WalletProbeArgs {
+    /// The probe, when a password file is configured.
+    pub fn probe(&self) -> anyhow::Result<Option<AddressProbe>> {
+        let Some(path) = &self.wallet_password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the wallet password file {}", path.display()))?;
+        let password = text.strip_suffix('\n').unwrap_or(&text).to_owned();
+        Ok(Some(AddressProbe { wallet_rpc_bin: self.wallet_rpc_bin.clone(), password: monero_rpc::WalletPassword::new(password) }))
+    }
+}
+
+impl WalletSourceArgs {
+    /// Where the wallets of `role` are: --wallet-dir (one role), --wallet-root/ROLE, else the stack.
+    pub async fn source(&self, role: WalletRole, roles: usize, docker_host: Option<&str>) -> anyhow::Result<WalletSource> {
+        let login = self.wallet_rpc_login.clone().filter(|l| !l.is_empty());
+        if let Some(dir) = &self.wallet_dir {
+            if roles != 1 {
+                return Err(UsageError("--wallet-dir names one directory: give a ROLE too, or use --wallet-root".into()).into());
+            }
+            return Ok(WalletSource::Directory { path: dir.clone(), rpc_url: self.wallet_rpc.clone(), rpc_login: login });
+        }
+        if let Some(root) = &self.wallet_root {
+            let rpc_url = std::env::var(format!("MMKT_WALLET_RPC_{}_URL", role.as_str().to_uppercase())).ok().filter(|u| !u.is_empty());
+            return Ok(WalletSource::Directory { path: root.join(role.as_str()), rpc_url, rpc_login: login });
+        }
+        let engine = crate::cmd::stack_common::connect(docker_host).await?;
+        Ok(WalletSource::Stack { engine, project: self.project.clone() })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WalletsBackupArgs {
+    /// Only this role (default: buyer, vendor and arbiter).
+    pub role: Option<WalletRole>,
+    #[command(flatten)]
+    pub source: WalletSourceArgs,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Do not upload, even if S3 is configured.
+    #[arg(long)]
+    pub no_offsite: bool,
+    /// Print the manifests as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AllBackupArgs {
+    #[command(flatten)]
+    pub db: DbFileArgs,
+    #[command(flatten)]
+    pub source: WalletSourceArgs,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Do not upload, even if S3 is configured.
+    #[arg(long)]
+    pub no_offsite: bool,
+    /// Print the manifests as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -283,9 +398,11 @@ pub struct UploadArgs {
 }
 
 /// Runs `mmctl backup ...`.
-pub async fn run(args: BackupArgs, _docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+pub async fn run(args: BackupArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     match args.command {
         BackupCommand::Db(a) => run_db(a).await,
+        BackupCommand::Wallets(a) => run_wallets(a, docker_host).await,
+        BackupCommand::All(a) => run_all(a, docker_host).await,
         BackupCommand::List(a) => run_list(a).await,
         BackupCommand::Verify(a) => run_verify(a),
         BackupCommand::Prune(a) => run_prune(a).await,
@@ -393,6 +510,53 @@ fn print_backups(backups: &[LocalBackup], json: bool) {
         return;
     }
     backups.iter().for_each(print_created);
+}
+
+/// Backs up the wallets of one role or all roles.
+pub async fn wallet_backups(
+    role: Option<WalletRole>,
+    source: &WalletSourceArgs,
+    dir: &BackupDir,
+    recipients: &Recipients,
+    docker_host: Option<&str>,
+) -> anyhow::Result<Vec<LocalBackup>> {
+    let roles: Vec<WalletRole> = role.map(|r| vec![r]).unwrap_or_else(|| WalletRole::ALL.to_vec());
+    let probe = source.probe.probe()?;
+    let mut backups = Vec::new();
+    for role in roles.iter().copied() {
+        let request =
+            WalletBackupRequest { role, source: source.source(role, roles.len(), docker_host).await?, recipients, dir, probe: probe.as_ref() };
+        let backup = backup_wallets(&request).await.map_err(classify_backup).with_context(|| format!("backup of the {role} wallets failed"))?;
+        backups.push(backup);
+    }
+    Ok(backups)
+}
+
+/// Maps library errors to exit-code classes: an unreachable Docker daemon is exit 3.
+pub fn classify_backup(err: mmctl::backup::BackupError) -> anyhow::Error {
+    match err {
+        mmctl::backup::BackupError::Docker(e) => crate::cmd::stack_common::classify(e),
+        other => anyhow::Error::new(other),
+    }
+}
+
+async fn run_wallets(args: WalletsBackupArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+    let recipients = args.recipients.load()?;
+    args.s3.config()?;
+    let dir = BackupDir::open(&args.repo.backup_dir)?;
+    let backups = wallet_backups(args.role, &args.source, &dir, &recipients, docker_host).await?;
+    print_backups(&backups, args.json);
+    offsite(&args.s3, args.no_offsite, &backups, args.json).await
+}
+
+async fn run_all(args: AllBackupArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+    let recipients = args.recipients.load()?;
+    args.s3.config()?;
+    let dir = BackupDir::open(&args.repo.backup_dir)?;
+    let mut backups = vec![db_backup(&dir, &args.db, &recipients)?];
+    backups.extend(wallet_backups(None, &args.source, &dir, &recipients, docker_host).await?);
+    print_backups(&backups, args.json);
+    offsite(&args.s3, args.no_offsite, &backups, args.json).await
 }
 
 /// One row of `backup list`.
