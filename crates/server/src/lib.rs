@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod maintenance;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -16,14 +17,12 @@ pub mod state;
 pub mod telemetry;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::Request;
 use axum::middleware::from_fn;
-use escrow_core::escrow::EscrowStateKind;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -32,13 +31,11 @@ use tracing::Level;
 pub use crate::config::Config;
 pub use crate::db::Db;
 pub use crate::error::ApiError;
+pub use crate::maintenance::refresh_escrow_gauges;
 pub use crate::state::AppState;
 
 /// Largest accepted request body: 64 KiB (larger bodies get 413 `payload_too_large`).
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
-
-/// How often expired sessions are deleted.
-pub const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// The application router: auth, listings, orders and ops routes with request ids, tracing, metrics,
 /// the 64 KiB body limit, and JSON 404/405 fallbacks.
@@ -71,9 +68,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves: sets `escrow_total{state}` from the
-/// database, registers every legal `escrow_state_transitions_total` series at zero, and purges
-/// expired sessions every [`SESSION_PURGE_INTERVAL`].
+/// Serves [`app`] on `listener` until `shutdown` resolves, with the [`maintenance`] tasks: escrow
+/// gauges set from the database (and every legal transition series registered at zero), expired
+/// sessions purged, wallet-rpc probed for `wallet_rpc_up`.
 ///
 /// # Errors
 /// I/O errors of the listener, or a database error while reading escrow counts.
@@ -82,23 +79,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    init_escrow_metrics(&state).await?;
-    let purge_db = state.db().clone();
-    let purger = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(SESSION_PURGE_INTERVAL);
-        loop {
-            interval.tick().await;
-            let now = db::now_unix();
-            match purge_db.run("delete", "sessions", move |conn| db::sessions::purge_expired(conn, now)).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = %e, "expired-session purge failed; retrying next interval"),
-            }
-        }
-    });
+    maintenance::register_transition_series();
+    maintenance::refresh_escrow_gauges(state.db()).await?;
+    let maintenance = maintenance::spawn(&state);
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
-    purger.abort();
+    maintenance.abort();
     result.map_err(ServeError::Io)
 }
 
@@ -112,17 +98,4 @@ pub enum ServeError {
     /// The listener failed.
     #[error("HTTP listener failed: {0}")]
     Io(std::io::Error),
-}
-
-async fn init_escrow_metrics(state: &AppState) -> Result<(), db::DbError> {
-    let counts = state.db().run("select", "escrows", |conn| db::orders::escrow_counts(conn)).await?;
-    for kind in EscrowStateKind::ALL {
-        let n = counts.iter().find(|(s, _)| s == kind.as_str()).map_or(0, |(_, n)| *n);
-        metrics::set_escrow_total(kind.as_str(), n);
-        for to in kind.successors() {
-            ::metrics::counter!("escrow_state_transitions_total", "from_state" => kind.as_str(), "to_state" => to.as_str())
-                .absolute(0);
-        }
-    }
-    Ok(())
 }

@@ -89,12 +89,13 @@ fn describe_all() {
     );
     describe_histogram!("db_operation_duration_seconds", Unit::Seconds, "Database operation latency by operation and table");
     describe_counter!("db_errors_total", "Database errors by type");
-    describe_gauge!("websocket_connections_active", "Open WebSocket connections");
+    describe_gauge!("websocket_connections_active", "Open WebSocket connections, by user type");
+    describe_gauge!("wallet_rpc_up", "1 when the last get_version call to this wallet-rpc succeeded, else 0");
     describe_counter!("websocket_connections_total", "WebSocket connections opened, by user type");
     describe_histogram!("monero_rpc_duration_seconds", Unit::Seconds, "Monero RPC call latency by method and wallet");
     describe_counter!("monero_rpc_errors_total", "Monero RPC errors by method and error type");
-    gauge!("websocket_connections_active").set(0.0);
     for user_type in USER_TYPES {
+        gauge!("websocket_connections_active", "user_type" => *user_type).set(0.0);
         counter!("websocket_connections_total", "user_type" => *user_type).absolute(0);
     }
     for error_type in DB_ERROR_TYPES {
@@ -117,20 +118,18 @@ pub fn set_escrow_total(state: &str, count: u64) {
     gauge!("escrow_total", "state" => state.to_owned()).set(count as f64);
 }
 
-/// Counts a persisted escrow state change, moves one escrow between the `escrow_total` gauges and
-/// stamps `escrow_last_update_timestamp`. Call after the change is committed.
+/// Counts a persisted escrow state change and stamps `escrow_last_update_timestamp`. Call after the
+/// change is committed; the `escrow_total` / `escrow_oldest_last_update_timestamp_seconds` gauges are
+/// set from the database by [`crate::refresh_escrow_gauges`].
 pub fn record_escrow_transition(from_state: &str, to_state: &str) {
     counter!("escrow_state_transitions_total", "from_state" => from_state.to_owned(), "to_state" => to_state.to_owned())
         .increment(1);
-    gauge!("escrow_total", "state" => from_state.to_owned()).decrement(1.0);
-    gauge!("escrow_total", "state" => to_state.to_owned()).increment(1.0);
     touch_escrow_update();
 }
 
-/// Counts a newly created escrow in `escrow_total{state}` and stamps the last-update gauge.
-pub fn record_escrow_created(state: &str) {
-    gauge!("escrow_total", "state" => state.to_owned()).increment(1.0);
-    touch_escrow_update();
+/// Sets `wallet_rpc_up{wallet}` (1 up, 0 down) after a `get_version` probe.
+pub fn set_wallet_rpc_up(wallet: &str, up: bool) {
+    gauge!("wallet_rpc_up", "wallet" => wallet.to_owned()).set(if up { 1.0 } else { 0.0 });
 }
 
 /// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated
@@ -146,13 +145,13 @@ pub fn touch_escrow_update() {
 
 /// Records a WebSocket connection opening (`user_type` = the account role).
 pub fn websocket_opened(user_type: &'static str) {
-    gauge!("websocket_connections_active").increment(1.0);
+    gauge!("websocket_connections_active", "user_type" => user_type).increment(1.0);
     counter!("websocket_connections_total", "user_type" => user_type).increment(1);
 }
 
-/// Records a WebSocket connection closing.
-pub fn websocket_closed() {
-    gauge!("websocket_connections_active").decrement(1.0);
+/// Records a WebSocket connection of `user_type` closing.
+pub fn websocket_closed(user_type: &'static str) {
+    gauge!("websocket_connections_active", "user_type" => user_type).decrement(1.0);
 }
 
 /// Middleware recording `http_requests_total` and `http_request_duration_seconds` with the route

@@ -9,6 +9,25 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
 
+/// Builds one [`WalletClient`] per configured wallet-rpc URL as `(role, client)`: label = role, digest
+/// login from the config. Each call gives clients with their own connection pool and digest state
+/// (epee binds a digest nonce to one TCP connection, so concurrent calls on one client can be refused
+/// with 401; independent probes use their own clients).
+///
+/// # Errors
+/// [`RpcError::InvalidUrl`] if a configured URL is not usable by monero-rpc.
+pub fn wallet_clients(config: &Config) -> Result<Vec<(&'static str, WalletClient)>, RpcError> {
+    let mut wallets = Vec::new();
+    for (role, url) in config.wallet_rpc.configured() {
+        let mut client = WalletClient::new(url)?.with_label(role);
+        if let Some(login) = &config.wallet_rpc_login {
+            client = client.with_credentials(DigestCredentials::new(login.username(), login.password()));
+        }
+        wallets.push((role, client));
+    }
+    Ok(wallets)
+}
+
 /// Cheap-to-clone handle on everything a request needs.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -35,14 +54,7 @@ impl AppState {
     pub fn new(config: Config, db: Db) -> Result<Self, RpcError> {
         let metrics = Metrics::install();
         let auth_limiter = AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
-        let mut wallets = Vec::new();
-        for (role, url) in config.wallet_rpc.configured() {
-            let mut client = WalletClient::new(url)?.with_label(role);
-            if let Some(login) = &config.wallet_rpc_login {
-                client = client.with_credentials(DigestCredentials::new(login.username(), login.password()));
-            }
-            wallets.push((role, client));
-        }
+        let wallets = wallet_clients(&config)?;
         let daemon = config.monerod_url.as_deref().map(DaemonClient::new).transpose()?;
         Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon }) })
     }

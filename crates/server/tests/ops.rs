@@ -74,10 +74,11 @@ async fn metrics_have_the_required_names_and_route_templates() {
         "escrow_total{state=\"awaiting_setup\"} 1",
         "escrow_total{state=\"funded\"} 0",
         "escrow_state_transitions_total{",
-        "escrow_last_update_timestamp ",
+        "escrow_oldest_last_update_timestamp_seconds{state=\"awaiting_setup\"}",
+        "wallet_rpc_up{wallet=\"buyer\"} 0",
         "db_operation_duration_seconds_bucket{",
         "db_errors_total{",
-        "websocket_connections_active 0",
+        "websocket_connections_active{user_type=\"vendor\"} 0",
         "websocket_connections_total{user_type=\"buyer\"} 0",
         "monero_rpc_duration_seconds",
         "monero_rpc_errors_total{",
@@ -85,6 +86,8 @@ async fn metrics_have_the_required_names_and_route_templates() {
         "process_cpu_seconds_total ",
         "process_open_fds ",
         "process_start_time_seconds ",
+        "process_virtual_memory_bytes ",
+        "process_max_fds ",
     ] {
         assert!(text.contains(name), "/metrics lacks {name}:\n{text}");
     }

@@ -244,11 +244,12 @@ pub fn list_for_party(conn: &Connection, user_id: i64, limit: u32, offset: u64) 
     Ok((items, has_more))
 }
 
-/// Escrow counts per stored state label (for `escrow_total{state}` at start-up).
+/// Per stored state label: escrow count and the oldest `updated_at` (Unix s), for the
+/// `escrow_total{state}` and `escrow_oldest_last_update_timestamp_seconds{state}` gauges.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn escrow_counts(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare("SELECT state, count(*) FROM escrows GROUP BY state")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+pub fn escrow_state_summary(conn: &Connection) -> rusqlite::Result<Vec<(String, u64, i64)>> {
+    let mut stmt = conn.prepare_cached("SELECT state, count(*), min(updated_at) FROM escrows GROUP BY state")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
 }

@@ -93,13 +93,18 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readin
             .await
             .map(|tables| format!("{tables} schema objects"))
     });
-    let wallets = state.wallets().iter().map(|(role, client)| {
-        let client = client.clone();
+    // Fresh clients per probe: never share digest state with the orchestrator's in-flight calls.
+    let (clients, client_error) = match crate::state::wallet_clients(state.config()) {
+        Ok(clients) => (clients, None),
+        Err(e) => (Vec::new(), Some(Check { status: "error", detail: Some(e.to_string()), latency_ms: 0 })),
+    };
+    let wallets = clients.into_iter().map(|(role, client)| {
         async move {
             let check = timed(async move {
                 client.get_version().await.map(|v| format!("wallet-rpc RPC version {}.{}", v.major(), v.minor()))
             })
             .await;
+            crate::metrics::set_wallet_rpc_up(role, check.status == "ok");
             (format!("wallet_rpc_{role}"), check)
         }
     });
@@ -115,6 +120,9 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readin
     let mut checks = BTreeMap::new();
     checks.insert("database".to_owned(), database);
     checks.extend(wallets);
+    if let Some(check) = client_error {
+        checks.insert("wallet_rpc".to_owned(), check);
+    }
     if let Some(check) = daemon {
         checks.insert("monerod".to_owned(), check);
     }

@@ -14,7 +14,6 @@ use crate::db::orders::{self, EscrowPolicy, OrderView, PlaceOutcome};
 use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::metrics;
 use crate::routes::listings::{PageQuery, count};
 use crate::state::AppState;
 
@@ -84,7 +83,9 @@ pub async fn create(
     let outcome = state.db().run("insert", "orders", move |conn| orders::place(conn, buyer, listing, quantity, &policy)).await?;
     match outcome {
         PlaceOutcome::Placed(view) => {
-            metrics::record_escrow_created(&view.escrow.state);
+            if let Err(e) = crate::refresh_escrow_gauges(state.db()).await {
+                tracing::warn!(error = %e, "escrow gauges not refreshed; the periodic refresh will retry");
+            }
             tracing::info!(order_id = view.order_id, escrow_id = view.escrow.escrow_id, total_atomic = view.total_xmr, "order placed");
             Ok(ApiJson(*view))
         }
