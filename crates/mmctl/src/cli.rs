@@ -68,6 +68,10 @@ pub enum Command {
     ///
     /// Example: mmctl systemd install --dir /etc/systemd/system
     Systemd(cmd::systemd::SystemdArgs),
+    /// Restore the database or a wallet directory from a verified backup (stops/starts the service).
+    ///
+    /// Example: mmctl restore db latest --yes
+    Restore(cmd::restore::RestoreArgs),
 }
 
 /// Sends mmctl's diagnostics to stderr; stdout stays for data (`--json`).

@@ -9,6 +9,8 @@ pub mod db;
 pub mod error;
 pub mod keyfile;
 pub mod manifest;
+pub mod restore_db;
+pub mod restore_wallet;
 pub mod sqlcipher;
 pub mod store;
 pub mod verify;

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod systemd;
+pub mod restore;
 pub mod completions;
 pub mod down;
 pub mod health;
@@ -19,6 +20,7 @@ use crate::exit::Outcome;
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Restore(args) => restore::run(args, cli.global.docker_host.as_deref()).await,
         Command::Systemd(args) => systemd::run(args),
         Command::Up(args) => up::run(args, cli.global.docker_host.as_deref()).await,
         Command::Down(args) => down::run(args, cli.global.docker_host.as_deref()).await,
