@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RpcError;
-use crate::transport::Transport;
+use crate::transport::{DigestCredentials, Transport};
 use crate::types::{Address, BlockHash};
 
 /// Default timeout of the daemon's status calls (`get_info`, `get_block_count`): 10 s.
@@ -120,6 +120,14 @@ impl DaemonClient {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Answers HTTP digest challenges with `credentials` (monerod started with
+    /// `--rpc-login user:pass`). Without this, such a daemon gives [`RpcError::Unauthorized`].
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: DigestCredentials) -> Self {
+        self.transport.set_credentials(credentials);
         self
     }
 

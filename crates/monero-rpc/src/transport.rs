@@ -25,7 +25,10 @@ pub const METRIC_ERRORS: &str = "monero_rpc_errors_total";
 /// How long an idle keep-alive connection stays in the pool.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Username and password for a monero-wallet-rpc started with `--rpc-login USER:PASS`
+/// Requests per call at most when the server keeps answering 401.
+const MAX_AUTH_ATTEMPTS: usize = 3;
+
+/// Username and password for a monero-wallet-rpc (or monerod) started with `--rpc-login USER:PASS`
 /// (HTTP digest authentication, RFC 7616, MD5). `Debug` redacts the password.
 #[derive(Clone)]
 pub struct DigestCredentials {
@@ -234,11 +237,13 @@ impl Transport {
         })
     }
 
-    /// POSTs `body`, answering a digest challenge when credentials are set. Tries at most
-    /// twice: once with the cached challenge (or none), once with a fresh one.
+    /// POSTs `body`, answering a digest challenge when credentials are set. Sends at most
+    /// [`MAX_AUTH_ATTEMPTS`] requests: the first with the cached challenge's answer (or none),
+    /// then answers to fresh challenges. A second fresh answer covers the rare case where the
+    /// pool hands the retry a different keep-alive connection than the one challenged.
     async fn post(&self, method: &'static str, body: Vec<u8>) -> Result<Vec<u8>, RpcError> {
         let mut authorization = self.authorization_from_cache();
-        for attempt in 0..2 {
+        for attempt in 1..=MAX_AUTH_ATTEMPTS {
             let mut request = self
                 .http
                 .post(self.endpoint.clone())
@@ -253,7 +258,7 @@ impl Transport {
                 .map_err(|source| RpcError::Transport { method, source })?;
             let status = response.status();
             if status == reqwest::StatusCode::UNAUTHORIZED {
-                if attempt == 1 {
+                if attempt == MAX_AUTH_ATTEMPTS || self.credentials.is_none() {
                     return Err(RpcError::Unauthorized { method });
                 }
                 let answer = self.answer_challenge(method, response.headers())?;
@@ -425,6 +430,103 @@ mod tests {
         let c = DigestCredentials::new("alice", "hunter2");
         let text = format!("{c:?}");
         assert!(text.contains("alice") && !text.contains("hunter2"), "{text}");
+    }
+
+    /// One registration: metric name, labels, values recorded through the handle.
+    type Registration = (String, Vec<(String, String)>, Arc<Mutex<Vec<f64>>>);
+
+    /// Keeps every metric registration with its labels and the values recorded.
+    #[derive(Default)]
+    struct CapturingRecorder {
+        seen: Mutex<Vec<Registration>>,
+    }
+
+    struct Values(Arc<Mutex<Vec<f64>>>);
+
+    impl metrics::CounterFn for Values {
+        fn increment(&self, value: u64) {
+            self.0.lock().unwrap().push(value as f64);
+        }
+        fn absolute(&self, value: u64) {
+            self.0.lock().unwrap().push(value as f64);
+        }
+    }
+
+    impl metrics::HistogramFn for Values {
+        fn record(&self, value: f64) {
+            self.0.lock().unwrap().push(value);
+        }
+    }
+
+    impl CapturingRecorder {
+        fn register(&self, key: &metrics::Key) -> Arc<Values> {
+            let values = Arc::new(Mutex::new(Vec::new()));
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            self.seen
+                .lock()
+                .unwrap()
+                .push((key.name().to_owned(), labels, values.clone()));
+            Arc::new(Values(values))
+        }
+
+        fn find(&self, name: &str) -> (Vec<(String, String)>, Vec<f64>) {
+            let seen = self.seen.lock().unwrap();
+            let (_, labels, values) = seen
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .unwrap_or_else(|| panic!("metric {name} not recorded"));
+            (labels.clone(), values.lock().unwrap().clone())
+        }
+    }
+
+    impl metrics::Recorder for CapturingRecorder {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            metrics::Counter::from_arc(self.register(key))
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+            metrics::Histogram::from_arc(self.register(key))
+        }
+    }
+
+    #[test]
+    fn each_call_records_duration_and_errors_with_labels() {
+        // A loopback port nothing listens on: the call fails fast with a transport error.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let transport = Transport::new(&format!("http://127.0.0.1:{port}"), "buyer").unwrap();
+        let recorder = CapturingRecorder::default();
+        let result = metrics::with_local_recorder(&recorder, || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(transport.call::<_, serde_json::Value>(
+                    "get_version",
+                    &serde_json::json!({}),
+                    Duration::from_secs(5),
+                ))
+        });
+        assert!(matches!(result, Err(RpcError::Transport { method: "get_version", .. })), "{result:?}");
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let (labels, values) = recorder.find(METRIC_DURATION);
+        assert_eq!(labels, vec![pair("method", "get_version"), pair("wallet", "buyer")]);
+        assert_eq!(values.len(), 1);
+        assert!(values[0] >= 0.0);
+        let (labels, values) = recorder.find(METRIC_ERRORS);
+        assert_eq!(labels, vec![pair("method", "get_version"), pair("error_type", "transport")]);
+        assert_eq!(values, vec![1.0]);
     }
 
     #[test]

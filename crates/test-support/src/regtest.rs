@@ -39,8 +39,13 @@ pub const COINBASE_UNLOCK_BLOCKS: u64 = 60;
 /// Confirmations after which a normal output is spendable.
 pub const SPENDABLE_AFTER_BLOCKS: u64 = 10;
 
+/// Per-call timeout of the clients the harness hands out. Generous on purpose: on a loaded
+/// 2-core CI machine, wallet creation and multisig calls slow down several-fold, and a slow
+/// call must not fail a test that checks behaviour (tests of the timeout itself set their own).
+pub const TEST_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long to wait for a started process to answer RPC.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Attempts to start a process (a free port can be taken by another test between probing
 /// and binding).
 const START_ATTEMPTS: usize = 3;
@@ -226,7 +231,7 @@ impl Regtest {
     ///
     /// # Errors
     /// [`RegtestError::MissingBinary`] if monerod or monero-wallet-rpc is not installed;
-    /// other variants if a process fails to start or answer within 60 s.
+    /// other variants if a process fails to start or answer within 120 s.
     pub async fn start(config: RegtestConfig) -> Result<Regtest, RegtestError> {
         let monerod = find_binary("monerod", MONEROD_ENV)?;
         let wallet_rpc = find_binary("monero-wallet-rpc", WALLET_RPC_ENV)?;
@@ -368,20 +373,23 @@ impl Regtest {
         self.dir.path()
     }
 
-    /// A client for monerod.
+    /// A client for monerod, with a [`TEST_CALL_TIMEOUT`] for status calls.
     pub fn daemon(&self) -> DaemonClient {
-        DaemonClient::new(&self.daemon_url()).unwrap_or_else(|e| unreachable_url(e))
+        DaemonClient::new(&self.daemon_url())
+            .unwrap_or_else(|e| unreachable_url(e))
+            .with_timeout(TEST_CALL_TIMEOUT)
     }
 
     /// A client for wallet-rpc `index`, labelled `wallet-<index>`, with the network's digest
-    /// credentials if it has any.
+    /// credentials if it has any and a [`TEST_CALL_TIMEOUT`] per call.
     ///
     /// # Panics
     /// If `index >= wallet_count()`.
     pub fn wallet(&self, index: usize) -> WalletClient {
         let client = WalletClient::new(&self.wallet_url(index))
             .unwrap_or_else(|e| unreachable_url(e))
-            .with_label(&format!("wallet-{index}"));
+            .with_label(&format!("wallet-{index}"))
+            .with_timeout(TEST_CALL_TIMEOUT);
         match &self.rpc_login {
             Some(login) => client.with_credentials(DigestCredentials::new(
                 login.username.clone(),
