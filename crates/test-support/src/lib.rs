@@ -4,6 +4,7 @@
 //! Tests that need a service call [`require_services`] (through the harnesses) so that a
 //! missing service fails the test in CI instead of silently passing.
 
+pub mod docker;
 pub mod regtest;
 pub mod s3;
 

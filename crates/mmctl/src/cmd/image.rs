@@ -82,7 +82,8 @@ pub struct SaveArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Archive to write (.tar or .tar.gz).
-    pub file: PathBuf,
+    #[arg(value_name = "FILE")]
+    pub archive: PathBuf,
     /// Images to save (default: every image of the enabled services, plus the Debian base).
     #[arg(long = "image")]
     pub images: Vec<String>,
@@ -178,9 +179,9 @@ async fn save(a: SaveArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome>
         a.images
     };
     let engine = connect(docker_host).await?;
-    println!("saving {} to {}", images.join(", "), a.file.display());
-    let size = image::save_images(&engine, &images, &a.file).await.map_err(classify)?;
-    println!("wrote {} ({} bytes)", a.file.display(), size);
+    println!("saving {} to {}", images.join(", "), a.archive.display());
+    let size = image::save_images(&engine, &images, &a.archive).await.map_err(classify)?;
+    println!("wrote {} ({} bytes)", a.archive.display(), size);
     Ok(Outcome::Success)
 }
 

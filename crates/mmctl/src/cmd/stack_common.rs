@@ -10,16 +10,20 @@ use mmctl::docker::{self, Engine, EngineConfig, Project, StackError};
 
 use crate::exit::{DockerUnreachable, UsageError};
 
+/// Environment used when --env is not given.
+pub const DEFAULT_ENV: &str = "development";
+
 /// Which stack to act on.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
     /// Compose file (the single source of truth for the stack).
     #[arg(long = "file", default_value = docker::DEFAULT_COMPOSE_FILE, env = "MMCTL_COMPOSE_FILE")]
     pub file: PathBuf,
-    /// Environment: reads deploy/env/NAME.env (development, staging, production) for
-    /// ${VARIABLE} values; the process environment overrides it. Default: development.
-    #[arg(long, env = "MMCTL_ENV", default_value = "development")]
-    pub env: String,
+    /// Environment: reads <compose dir>/env/NAME.env (development, staging, production) for
+    /// ${VARIABLE} values; the process environment overrides it. Default: development (when
+    /// that file exists; a compose file without env/ then uses its own defaults).
+    #[arg(long, env = "MMCTL_ENV")]
+    pub env: Option<String>,
     /// Compose project name: prefix of container, network and volume names, and the
     /// com.docker.compose.project label.
     #[arg(long, short = 'p', env = "COMPOSE_PROJECT_NAME", default_value = docker::DEFAULT_PROJECT)]
@@ -32,7 +36,16 @@ pub struct StackArgs {
 impl StackArgs {
     /// Loads and validates the compose project (no Docker access).
     pub fn load(&self) -> anyhow::Result<Project> {
-        docker::load_project(&self.file, Some(&self.env), &self.project, &self.profiles).map_err(classify)
+        docker::load_project(&self.file, self.env_name().as_deref(), &self.project, &self.profiles).map_err(classify)
+    }
+
+    /// The environment in effect: the one asked for, else `development` when its file exists.
+    pub fn env_name(&self) -> Option<String> {
+        if let Some(e) = &self.env {
+            return Some(e.clone());
+        }
+        let default = docker::env_file_path(&self.file, DEFAULT_ENV);
+        default.is_file().then(|| DEFAULT_ENV.to_string())
     }
 }
 

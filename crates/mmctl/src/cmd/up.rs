@@ -42,7 +42,8 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
     let style = Style::detect();
     let timeout = Duration::from_secs(args.timeout);
     let wait = if args.no_wait { WaitPolicy::NoWait } else { WaitPolicy::WaitHealthy(timeout) };
-    println!("stack {} ({}, env {})", project.name, project.compose.path.display(), args.stack.env);
+    let env = args.stack.env_name().unwrap_or_else(|| "none".into());
+    println!("stack {} ({}, env {env})", project.name, project.compose.path.display());
     let mut on_event = |ev: UpEvent| {
         let line = match ev {
             UpEvent::NetworkCreated(n) => format!("network {n:<28} {}", style.ok("created")),

@@ -377,8 +377,12 @@ pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, Stack
     interpolate_value(&mut raw, &variables, "", &mut unset)?;
     unset.sort();
     unset.dedup();
-    let file: ComposeFile = serde_norway::from_value(raw)
+    let mut file: ComposeFile = serde_norway::from_value(raw)
         .map_err(|e| StackError::ComposeSyntax { path: abs.clone(), message: e.to_string() })?;
+    // Compose's implicit `default` network for services that name none.
+    if file.services.values().any(|s| s.networks.is_none()) {
+        file.networks.entry("default".to_string()).or_insert(None);
+    }
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     file.check_keys()?;
     let loaded = LoadedCompose { path: abs, dir, file, variables, unset_variables: unset };

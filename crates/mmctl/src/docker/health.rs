@@ -5,8 +5,9 @@
 //! the host routes to Docker bridge networks, internal ones included. What to probe comes from
 //! the service's `x-mmkt-probe` extension in the compose file:
 //! `{kind: http, port, paths}` (each path must answer 2xx), `{kind: monerod, port}`
-//! (JSON-RPC `get_info` must return status OK), `{kind: wallet-rpc, port}` (JSON-RPC
-//! `get_version`, with HTTP digest auth when the container has WALLET_RPC_LOGIN).
+//! (JSON-RPC `get_info` through `monero_rpc::DaemonClient` must return status OK),
+//! `{kind: wallet-rpc, port}` (JSON-RPC `get_version` through `monero_rpc::WalletClient`, with
+//! HTTP digest auth when the container has WALLET_RPC_LOGIN=user:password).
 //! Every service is also checked for a running container and a non-unhealthy Docker health.
 
 use std::time::Duration;
@@ -102,7 +103,8 @@ async fn check_service(
     let running = status.state == "running";
     let docker_ok = running && status.health.as_deref() != Some("unhealthy");
     let mut detail = status.describe();
-    if status.health.as_deref() == Some("unhealthy")
+    if running
+        && status.health.as_deref() == Some("unhealthy")
         && let Some(out) = last_health_output(&info)
     {
         detail.push_str(&format!(": {out}"));
@@ -151,76 +153,41 @@ async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String
             out
         }
         ProbeSpec::Monerod { port } => {
-            let url = format!("http://{ip}:{port}/json_rpc");
-            let check = match json_rpc(http, &url, "get_info", None).await {
-                Ok(v) => {
-                    let r = &v["result"];
-                    let ok = r["status"] == "OK";
-                    let detail = format!(
-                        "status {} height {} nettype {}",
-                        r["status"].as_str().unwrap_or("?"),
-                        r["height"],
-                        r["nettype"].as_str().unwrap_or("?")
-                    );
-                    Check { name: "get_info".into(), ok, detail }
-                }
+            let url = format!("http://{ip}:{port}");
+            let result = match monero_rpc::DaemonClient::new(&url) {
+                Ok(client) => client.with_timeout(PROBE_TIMEOUT).get_info().await.map_err(|e| error_chain(&e)),
+                Err(e) => Err(error_chain(&e)),
+            };
+            let check = match result {
+                Ok(info) => Check {
+                    name: "get_info".into(),
+                    ok: info.status == "OK",
+                    detail: format!("status {} height {} nettype {}", info.status, info.height, info.nettype),
+                },
                 Err(e) => Check { name: "get_info".into(), ok: false, detail: format!("{url}: {e}") },
             };
             vec![check]
         }
         ProbeSpec::WalletRpc { port } => {
-            let url = format!("http://{ip}:{port}/json_rpc");
+            let url = format!("http://{ip}:{port}");
             let login = env.iter().find_map(|e| e.strip_prefix("WALLET_RPC_LOGIN=")).filter(|l| !l.is_empty());
-            let check = match json_rpc(http, &url, "get_version", login).await {
-                Ok(v) => match v["result"]["version"].as_u64() {
-                    Some(ver) => Check { name: "get_version".into(), ok: true, detail: format!("version {ver}") },
-                    None => Check { name: "get_version".into(), ok: false, detail: format!("unexpected answer: {}", v.to_string().chars().take(200).collect::<String>()) },
-                },
+            let result = match monero_rpc::WalletClient::new(&url) {
+                Ok(client) => {
+                    let mut client = client.with_timeout(PROBE_TIMEOUT);
+                    if let Some((user, pass)) = login.and_then(|l| l.split_once(':')) {
+                        client = client.with_credentials(monero_rpc::DigestCredentials::new(user, pass));
+                    }
+                    client.get_version().await.map_err(|e| error_chain(&e))
+                }
+                Err(e) => Err(error_chain(&e)),
+            };
+            let check = match result {
+                Ok(v) => Check { name: "get_version".into(), ok: true, detail: format!("version {}", v.version) },
                 Err(e) => Check { name: "get_version".into(), ok: false, detail: format!("{url}: {e}") },
             };
             vec![check]
         }
     }
-}
-
-/// POSTs a JSON-RPC 2.0 request (`{"jsonrpc":"2.0","id":"0","method":M}`) to a monerod or
-/// monero-wallet-rpc `/json_rpc` endpoint, answering an HTTP digest challenge when `login`
-/// (`user:password`) is given. Returns the whole JSON answer; a JSON-RPC `error` is an Err.
-async fn json_rpc(http: &reqwest::Client, url: &str, method: &str, login: Option<&str>) -> Result<serde_json::Value, String> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": "0", "method": method});
-    let first = http.post(url).json(&body).send().await.map_err(|e| error_chain(&e))?;
-    let resp = if first.status() == reqwest::StatusCode::UNAUTHORIZED {
-        let Some((user, pass)) = login.and_then(|l| l.split_once(':')) else {
-            return Err("401 Unauthorized (the RPC wants a login; none is configured)".into());
-        };
-        let challenge = first
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|h| h.to_str().ok())
-            .ok_or("401 without a WWW-Authenticate challenge")?
-            .to_string();
-        let mut prompt = digest_auth::parse(&challenge).map_err(|e| format!("bad digest challenge: {e}"))?;
-        let path = reqwest::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/json_rpc".into());
-        let ctx = digest_auth::AuthContext::new_post(user, pass, &path, Some(serde_json::to_vec(&body).unwrap_or_default()));
-        let answer = prompt.respond(&ctx).map_err(|e| format!("digest: {e}"))?;
-        http.post(url)
-            .header(reqwest::header::AUTHORIZATION, answer.to_header_string())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| error_chain(&e))?
-    } else {
-        first
-    };
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(format!("HTTP {status}"));
-    }
-    let v: serde_json::Value = resp.json().await.map_err(|e| format!("invalid JSON answer: {e}"))?;
-    if let Some(err) = v.get("error") {
-        return Err(format!("JSON-RPC error {}", err));
-    }
-    Ok(v)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

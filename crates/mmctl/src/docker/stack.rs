@@ -166,7 +166,10 @@ impl Project {
                 let dep_id = engine.require_service_container(&self.name, &dep).await?;
                 match cond.as_str() {
                     "service_healthy" => {
-                        on_event(UpEvent::WaitingFor(svc.clone(), dep.clone()));
+                        let st = ContainerStatus::from_inspect(&engine.inspect(&dep_id).await?);
+                        if st.health.as_deref() != Some("healthy") {
+                            on_event(UpEvent::WaitingFor(svc.clone(), dep.clone()));
+                        }
                         engine.wait_healthy(&dep, &dep_id, dep_timeout).await?;
                     }
                     "service_completed_successfully" => {

@@ -66,8 +66,9 @@ pub fn stream_tar(entries: Vec<TarEntry>, exclude: Exclude) -> (impl Stream<Item
             // The engine rejects GNU sparse headers (type S); store holes as zeros.
             builder.sparse(false);
             builder.mode(tar::HeaderMode::Complete);
+            let mut links = HardLinks::default();
             for entry in &entries {
-                count += append(&mut builder, &entry.source, &entry.name, &exclude, 0)?;
+                count += append(&mut builder, &entry.source, &entry.name, &exclude, 0, &mut links)?;
             }
             builder.finish()?;
         }
@@ -78,7 +79,22 @@ pub fn stream_tar(entries: Vec<TarEntry>, exclude: Exclude) -> (impl Stream<Item
     (stream, handle)
 }
 
-fn append<W: Write>(builder: &mut tar::Builder<W>, source: &Path, name: &Path, exclude: &Exclude, depth: usize) -> std::io::Result<u64> {
+/// Files with several hard links already archived, by (device, inode): later names become
+/// hard-link entries instead of second copies (a Debian rootfs has many).
+#[derive(Default)]
+struct HardLinks {
+    seen: std::collections::HashMap<(u64, u64), PathBuf>,
+}
+
+fn append<W: Write>(
+    builder: &mut tar::Builder<W>,
+    source: &Path,
+    name: &Path,
+    exclude: &Exclude,
+    depth: usize,
+    links: &mut HardLinks,
+) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(source)?;
     let ft = meta.file_type();
     if ft.is_dir() {
@@ -94,9 +110,21 @@ fn append<W: Write>(builder: &mut tar::Builder<W>, source: &Path, name: &Path, e
         children.sort_by_key(|e| e.file_name());
         for child in children {
             let child_name = if name == Path::new(".") { PathBuf::from(child.file_name()) } else { name.join(child.file_name()) };
-            count += append(builder, &child.path(), &child_name, exclude, depth + 1)?;
+            count += append(builder, &child.path(), &child_name, exclude, depth + 1, links)?;
         }
         return Ok(count);
+    }
+    if ft.is_file() && meta.nlink() > 1 {
+        let key = (meta.dev(), meta.ino());
+        if let Some(first) = links.seen.get(&key) {
+            let mut header = tar::Header::new_gnu();
+            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            builder.append_link(&mut header, name, first)?;
+            return Ok(1);
+        }
+        links.seen.insert(key, name.to_path_buf());
     }
     if ft.is_file() || ft.is_symlink() {
         builder.append_path_with_name(source, name)?;
