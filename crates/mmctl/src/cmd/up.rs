@@ -63,8 +63,8 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
     }
     if !report.urls.is_empty() {
         println!("URLs:");
-        for (svc, url) in &report.urls {
-            println!("  {svc:<12} {url}");
+        for u in &report.urls {
+            println!("  {:<12} {:<10} {}", u.service, u.container_port, u.url);
         }
     }
     println!("next: `mmctl health` probes every service; `mmctl logs SERVICE` shows its output");

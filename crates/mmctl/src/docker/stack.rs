@@ -65,9 +65,10 @@ pub enum UpEvent {
 pub struct UpReport {
     /// Services in start order.
     pub services: Vec<String>,
-    /// URLs of published ports, e.g. `nginx: http://127.0.0.1:8080`.
-    pub urls: Vec<(String, String)>,
-    /// Number of containers created or recreated (0 on an idempotent re-run).
+    /// Published ports: service, container port (e.g. `8080/tcp`) and URL
+    /// (e.g. `http://127.0.0.1:8080`).
+    pub urls: Vec<PublishedUrl>,
+    /// Number of containers created, recreated or started (0 on an idempotent re-run).
     pub changed: usize,
 }
 
@@ -181,7 +182,7 @@ impl Project {
             }
             let plan = &plans[svc];
             let event = self.converge(engine, plan).await?;
-            if matches!(event, UpEvent::Created(_) | UpEvent::Recreated(_)) {
+            if !matches!(event, UpEvent::Unchanged(_)) {
                 report.changed += 1;
             }
             on_event(event);
@@ -322,7 +323,7 @@ impl Project {
 
     /// `http://HOST:PORT` for every published port of the given services, from the engine's
     /// actual bindings (so ephemeral ports show their real number).
-    pub async fn published_urls(&self, engine: &Engine, services: &[String]) -> Result<Vec<(String, String)>, StackError> {
+    pub async fn published_urls(&self, engine: &Engine, services: &[String]) -> Result<Vec<PublishedUrl>, StackError> {
         let mut urls = Vec::new();
         for svc in services {
             if self.compose.file.services[svc].ports.is_empty() {
@@ -341,7 +342,11 @@ impl Project {
                         Some(ip) => ip.to_string(),
                     };
                     let scheme = if container_port.starts_with("443/") || container_port.starts_with("8443/") { "https" } else { "http" };
-                    urls.push((svc.clone(), format!("{scheme}://{ip}:{}", b.host_port.unwrap_or_default())));
+                    urls.push(PublishedUrl {
+                        service: svc.clone(),
+                        container_port: container_port.clone(),
+                        url: format!("{scheme}://{ip}:{}", b.host_port.unwrap_or_default()),
+                    });
                 }
             }
         }
@@ -389,6 +394,17 @@ impl Project {
         out.extend(start.into_iter().rev().filter(|s| present.contains(s)));
         out
     }
+}
+
+/// One published port of a running service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublishedUrl {
+    /// Service name.
+    pub service: String,
+    /// Container port and protocol, e.g. `8443/tcp`.
+    pub container_port: String,
+    /// Where the host reaches it, e.g. `https://127.0.0.1:8443`.
+    pub url: String,
 }
 
 /// A service and its container's status (`None` = no container).
