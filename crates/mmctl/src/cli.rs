@@ -72,6 +72,10 @@ pub enum Command {
     ///
     /// Example: mmctl restore db latest --yes
     Restore(cmd::restore::RestoreArgs),
+    /// Disaster-recovery drill: fresh backup, restore into scratch, verify; prints RTO and RPO.
+    ///
+    /// Example: mmctl drill --json
+    Drill(cmd::drill::DrillArgs),
 }
 
 /// Sends mmctl's diagnostics to stderr; stdout stays for data (`--json`).

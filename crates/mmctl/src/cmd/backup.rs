@@ -432,7 +432,7 @@ pub fn human_bytes(n: u64) -> String {
     indicatif::BinaryBytes(n).to_string()
 }
 
-fn db_backup(dir: &BackupDir, db: &DbFileArgs, recipients: &Recipients) -> anyhow::Result<LocalBackup> {
+pub fn db_backup(dir: &BackupDir, db: &DbFileArgs, recipients: &Recipients) -> anyhow::Result<LocalBackup> {
     let key = read_key_file(db.key_file()?)?;
     let size = std::fs::metadata(&db.db).map(|m| m.len()).ok();
     let bar = progress_bar(size, "backup db");

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod systemd;
 pub mod restore;
+pub mod drill;
 pub mod completions;
 pub mod down;
 pub mod health;
@@ -20,6 +21,7 @@ use crate::exit::Outcome;
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Drill(args) => drill::run(args, cli.global.docker_host.as_deref()).await,
         Command::Restore(args) => restore::run(args, cli.global.docker_host.as_deref()).await,
         Command::Systemd(args) => systemd::run(args),
         Command::Up(args) => up::run(args, cli.global.docker_host.as_deref()).await,
