@@ -230,7 +230,7 @@ fn missing_image_fails_before_anything_is_created() {
     let guard = ProjectGuard::new(&unique_project("mmctl-noimage"));
     let file = compose_file(
         dir.path(),
-        "services:\n  first:\n    image: debian:bookworm-slim\n    command: [sleep, infinity]\n    volumes: [data:/data]\n  absent:\n    image: mmkt-test-absent/none:never\n    depends_on: [first]\nvolumes:\n  data: {}\n",
+        "services:\n  absent:\n    image: mmkt-test-absent/none:never\n    volumes: [data:/data]\n  other:\n    image: mmkt-test-absent/other:never\n    depends_on: [absent]\nvolumes:\n  data: {}\n",
     );
     let r = run(&["up", "-p", guard.project(), "--file", file.to_str().unwrap()]).expect_code(1);
     assert!(r.stderr.contains("image mmkt-test-absent/none:never (service absent) is not present locally"), "{}", r.stderr);
@@ -304,6 +304,57 @@ fn image_save_and_load_round_trip() {
     std::fs::write(&junk, b"not a tar").unwrap();
     let r = run(&["image", "load", junk.to_str().unwrap()]).expect_code(1);
     assert!(r.stderr.contains("load"), "{}", r.stderr);
+}
+
+#[test]
+fn deploy_compose_file_keeps_the_stack_invariants() {
+    use mmctl::docker::{load_project, spec};
+    let file = workspace_root().join("deploy/docker-compose.yml");
+    for env in ["development", "staging", "production"] {
+        let project = load_project(&file, Some(env), "mmkt", &["observability".to_string()]).unwrap();
+        let compose = &project.compose.file;
+        assert_eq!(
+            compose.enabled_services(&[]),
+            vec!["alertmanager", "monerod", "nginx", "prometheus", "server", "wallet-rpc-arbiter", "wallet-rpc-buyer", "wallet-rpc-vendor"],
+            "{env}: core services"
+        );
+        for (name, svc) in &compose.services {
+            let hc = svc.healthcheck.as_ref().unwrap_or_else(|| panic!("{env}: {name} has no healthcheck"));
+            assert!(hc.test.is_some(), "{env}: {name} healthcheck has no test");
+            assert_eq!(svc.restart.as_deref(), Some("unless-stopped"), "{env}: {name} restart policy");
+            let limits = spec::resource_limits(svc).unwrap();
+            assert!(limits.memory_bytes.is_some() && limits.nano_cpus.is_some(), "{env}: {name} has no resource limits");
+            assert_eq!(svc.cap_drop, vec!["ALL"], "{env}: {name} keeps capabilities");
+            let user = svc.user.as_ref().map(|u| u.render());
+            assert!(user.as_deref() != Some("root") && user.as_deref() != Some("0"), "{env}: {name} runs as root");
+            let published = !svc.ports.is_empty();
+            assert_eq!(published, name == "nginx" || name == "grafana", "{env}: only nginx (and the grafana profile) publish ports; {name} does not follow");
+            if name.starts_with("wallet-rpc-") || name == "monerod" {
+                assert!(svc.ports.is_empty());
+                assert!(svc.network_names().contains(&"backend".to_string()), "{env}: {name} not on backend");
+                assert!(!svc.network_names().contains(&"frontend".to_string()), "{env}: {name} on the frontend network");
+            }
+            if name.starts_with("wallet-rpc-") {
+                let test = format!("{:?}", hc.test);
+                assert!(test.contains("get_version") && test.contains("-d "), "{env}: {name} must POST get_version: {test}");
+            }
+        }
+        assert!(compose.networks["backend"].as_ref().unwrap().internal, "{env}: backend must be internal");
+        for vol in ["server-data", "wallets-buyer", "wallets-vendor", "wallets-arbiter", "monerod-data", "prometheus-data"] {
+            assert!(compose.volumes.contains_key(vol), "{env}: volume {vol} missing");
+        }
+        // Every published port binds an explicit address; development stays on loopback.
+        for port in &compose.services["nginx"].ports {
+            let p = spec::parse_port(&port.render()).unwrap();
+            assert!(!p.host_ip.is_empty(), "{env}: {p:?} binds every interface implicitly");
+            if env == "development" {
+                assert_eq!(p.host_ip, "127.0.0.1", "{env}: {p:?}");
+            }
+        }
+    }
+    let dev = load_project(&file, Some("development"), "mmkt", &[]).unwrap();
+    let monerod_env = dev.compose.file.services["monerod"].environment.as_ref().unwrap().resolve(&dev.compose.variables);
+    assert_eq!(monerod_env.get("MONERO_NETWORK").map(String::as_str), Some("regtest"), "a newcomer gets a local regtest chain");
 }
 
 #[test]

@@ -52,9 +52,10 @@ pub struct BootstrapArgs {
     /// Debian suite.
     #[arg(long, default_value = "bookworm")]
     pub suite: String,
-    /// Debian mirror (plain HTTP).
-    #[arg(long, default_value = "http://deb.debian.org/debian")]
-    pub mirror: String,
+    /// Debian mirror (plain HTTP). Default: the one in the host's apt sources, else
+    /// http://deb.debian.org/debian.
+    #[arg(long)]
+    pub mirror: Option<String>,
     /// Directory for the temporary root filesystem (~210 MB).
     #[arg(long, default_value_os_t = std::env::temp_dir())]
     pub work_dir: PathBuf,
@@ -106,7 +107,8 @@ pub async fn run(args: ImageArgs, docker_host: Option<&str>) -> anyhow::Result<O
 
 async fn bootstrap(a: BootstrapArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let engine = connect(docker_host).await?;
-    let opts = BaseOptions { image: a.image.clone(), suite: a.suite, mirror: a.mirror, work_dir: a.work_dir };
+    let mirror = a.mirror.unwrap_or_else(image::host_debian_mirror);
+    let opts = BaseOptions { image: a.image.clone(), suite: a.suite, mirror, work_dir: a.work_dir };
     let mut log = |l: &str| println!("{l}");
     match image::bootstrap_base(&engine, &opts, &mut log).await.map_err(classify)? {
         BaseOutcome::Kept { id } => println!("{} already present ({}); kept", a.image, short(&id)),

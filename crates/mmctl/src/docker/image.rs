@@ -37,10 +37,50 @@ impl Default for BaseOptions {
         BaseOptions {
             image: BASE_IMAGE.into(),
             suite: "bookworm".into(),
-            mirror: "http://deb.debian.org/debian".into(),
+            mirror: host_debian_mirror(),
             work_dir: std::env::temp_dir(),
         }
     }
+}
+
+/// Fallback Debian mirror when the host's apt sources name none.
+pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+
+/// The Debian mirror the host's apt uses (first `deb http...` line of /etc/apt/sources.list, or
+/// first `URIs:` of a deb822 file in /etc/apt/sources.list.d/ that is not a security mirror),
+/// else [`DEFAULT_MIRROR`]. Using the host's mirror keeps debootstrap on a reachable archive.
+pub fn host_debian_mirror() -> String {
+    let mut texts = Vec::new();
+    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(t);
+    }
+    if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut paths: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                texts.push(t);
+            }
+        }
+    }
+    for text in &texts {
+        for line in text.lines().map(str::trim) {
+            let url = if let Some(rest) = line.strip_prefix("deb ") {
+                rest.split_whitespace().find(|w| w.starts_with("http"))
+            } else if let Some(rest) = line.strip_prefix("URIs:") {
+                rest.split_whitespace().next()
+            } else {
+                None
+            };
+            if let Some(url) = url
+                && url.starts_with("http")
+                && !url.contains("security")
+            {
+                return url.trim_end_matches('/').to_string();
+            }
+        }
+    }
+    DEFAULT_MIRROR.to_string()
 }
 
 /// Result of [`bootstrap_base`].
