@@ -75,8 +75,13 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
 
     // Multisig misuse. Bob and Carol prepare; Alice never called prepare_multisig (which
     // always enables the experimental gate), so the wallet she makes has multisig disabled.
-    bob.create_wallet(&name("bob"), &pw).await.unwrap();
-    carol.create_wallet(&name("carol"), &pw).await.unwrap();
+    let (bob_name, carol_name) = (name("bob"), name("carol"));
+    let (made_bob, made_carol) = tokio::join!(
+        bob.create_wallet(&bob_name, &pw),
+        carol.create_wallet(&carol_name, &pw)
+    );
+    made_bob.unwrap();
+    made_carol.unwrap();
     let bob_info = bob.prepare_multisig().await.unwrap();
     let carol_info = carol.prepare_multisig().await.unwrap();
     let err = bob.export_multisig_info().await.unwrap_err();

@@ -37,14 +37,20 @@ async fn two_of_three_escrow_release_then_refund() {
     let plain_pw = WalletPassword::new("");
 
     // Fresh wallets (created while the miner wallet is being funded).
-    let (miner, created) = tokio::join!(net.create_miner(MINER), async {
-        buyer.create_wallet(&name("escrow-buyer"), &escrow_pw).await?;
-        vendor.create_wallet(&name("escrow-vendor"), &escrow_pw).await?;
-        arbiter.create_wallet(&name("escrow-arbiter"), &escrow_pw).await?;
-        payout.create_wallet(&name("vendor-payout"), &plain_pw).await?;
-        buyer_own.create_wallet(&name("buyer-own"), &plain_pw).await?;
-        Ok::<_, RpcError>(())
-    });
+    let names = ["escrow-buyer", "escrow-vendor", "escrow-arbiter", "vendor-payout", "buyer-own"]
+        .map(name);
+    let (miner, created) = tokio::join!(
+        net.create_miner(MINER),
+        async {
+            tokio::try_join!(
+                buyer.create_wallet(&names[0], &escrow_pw),
+                vendor.create_wallet(&names[1], &escrow_pw),
+                arbiter.create_wallet(&names[2], &escrow_pw),
+                payout.create_wallet(&names[3], &plain_pw),
+                buyer_own.create_wallet(&names[4], &plain_pw),
+            )
+        }
+    );
     let miner = miner.expect("funded miner wallet");
     created.expect("create the five wallets");
     let payout_address = payout.get_address(0).await.unwrap();

@@ -270,52 +270,60 @@ impl Regtest {
         )
         .await?;
 
-        let mut wallets = Vec::with_capacity(config.wallets);
-        for index in 0..config.wallets {
-            let (guard, port) = start_ready(
+        let launch_wallet = |index: usize, attempt: usize| {
+            let port = free_port()?;
+            let wallet_dir = dir.path().join(format!("wallet-{index}-{attempt}"));
+            mkdir(&wallet_dir)?;
+            let mut cmd = Command::new(&wallet_rpc);
+            cmd.args(["--daemon-address", &format!("127.0.0.1:{daemon_port}")])
+                .args(["--trusted-daemon", "--daemon-ssl", "disabled"])
+                .args(["--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", &port.to_string()])
+                .args(["--rpc-ssl", "disabled", "--non-interactive"])
+                .arg("--wallet-dir")
+                .arg(&wallet_dir)
+                .arg("--shared-ringdb-dir")
+                .arg(&ringdb)
+                .arg("--log-file")
+                .arg(wallet_dir.join("wallet-rpc.log"))
+                .args(["--log-level", "0"]);
+            match &config.rpc_login {
+                Some(login) => {
+                    cmd.args(["--rpc-login", &format!("{}:{}", login.username, login.password)])
+                }
+                None => cmd.arg("--disable-rpc-login"),
+            };
+            let guard = spawn(
                 &format!("wallet-rpc {index}"),
-                |attempt| {
-                    let port = free_port()?;
-                    let wallet_dir = dir.path().join(format!("wallet-{index}-{attempt}"));
-                    mkdir(&wallet_dir)?;
-                    let mut cmd = Command::new(&wallet_rpc);
-                    cmd.args(["--daemon-address", &format!("127.0.0.1:{daemon_port}")])
-                        .args(["--trusted-daemon", "--daemon-ssl", "disabled"])
-                        .args(["--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", &port.to_string()])
-                        .args(["--rpc-ssl", "disabled", "--non-interactive"])
-                        .arg("--wallet-dir")
-                        .arg(&wallet_dir)
-                        .arg("--shared-ringdb-dir")
-                        .arg(&ringdb)
-                        .arg("--log-file")
-                        .arg(wallet_dir.join("wallet-rpc.log"))
-                        .args(["--log-level", "0"]);
-                    match &config.rpc_login {
-                        Some(login) => {
-                            cmd.args(["--rpc-login", &format!("{}:{}", login.username, login.password)])
-                        }
-                        None => cmd.arg("--disable-rpc-login"),
-                    };
-                    let guard = spawn(
-                        &format!("wallet-rpc {index}"),
-                        cmd,
-                        &wallet_dir.join("stdout.txt"),
-                        &wallet_dir.join("wallet-rpc.log"),
-                    )?;
-                    Ok((guard, port))
-                },
-                |port| {
-                    let login = config.rpc_login.clone();
-                    async move {
-                        let mut client =
-                            WalletClient::new(&local_url(port))?.with_timeout(Duration::from_secs(2));
-                        if let Some(login) = login {
-                            client = client
-                                .with_credentials(DigestCredentials::new(login.username, login.password));
-                        }
-                        client.get_version().await.map(|_| ())
-                    }
-                },
+                cmd,
+                &wallet_dir.join("stdout.txt"),
+                &wallet_dir.join("wallet-rpc.log"),
+            )?;
+            Ok((guard, port))
+        };
+        let probe_wallet = |port: u16| {
+            let login = config.rpc_login.clone();
+            async move {
+                let mut client =
+                    WalletClient::new(&local_url(port))?.with_timeout(Duration::from_secs(2));
+                if let Some(login) = login {
+                    client =
+                        client.with_credentials(DigestCredentials::new(login.username, login.password));
+                }
+                client.get_version().await.map(|_| ())
+            }
+        };
+        // Launch every wallet-rpc first so they start in parallel, then wait for each.
+        let mut launched = Vec::with_capacity(config.wallets);
+        for index in 0..config.wallets {
+            launched.push(launch_wallet(index, 0)?);
+        }
+        let mut wallets = Vec::with_capacity(config.wallets);
+        for (index, first) in launched.into_iter().enumerate() {
+            let (guard, port) = wait_ready(
+                &format!("wallet-rpc {index}"),
+                first,
+                |attempt| launch_wallet(index, attempt),
+                probe_wallet,
             )
             .await?;
             wallets.push(WalletProcess { guard, port });
@@ -556,10 +564,24 @@ fn spawn(name: &str, mut cmd: Command, output: &Path, log: &Path) -> Result<Chil
     })
 }
 
-/// Starts a process with `launch(attempt)` and polls `probe(port)` until it answers. If the
-/// process exits first (typically: its port was taken meanwhile), retries on new ports.
-async fn start_ready<L, P, F>(
+/// Starts a process with `launch(attempt)` and waits until `probe(port)` succeeds
+/// (see [`wait_ready`]).
+async fn start_ready<L, P, F>(name: &str, mut launch: L, probe: P) -> Result<(ChildGuard, u16), RegtestError>
+where
+    L: FnMut(usize) -> Result<(ChildGuard, u16), RegtestError>,
+    P: Fn(u16) -> F,
+    F: Future<Output = Result<(), RpcError>>,
+{
+    let first = launch(0)?;
+    wait_ready(name, first, launch, probe).await
+}
+
+/// Polls `probe(port)` until the already launched `first` process answers. If the process
+/// exits first (typically: its port was taken meanwhile by another test), relaunches it with
+/// `launch(attempt)` on new ports, up to [`START_ATTEMPTS`] processes in all.
+async fn wait_ready<L, P, F>(
     name: &str,
+    first: (ChildGuard, u16),
     mut launch: L,
     probe: P,
 ) -> Result<(ChildGuard, u16), RegtestError>
@@ -568,19 +590,18 @@ where
     P: Fn(u16) -> F,
     F: Future<Output = Result<(), RpcError>>,
 {
-    let mut last_error = None;
-    for attempt in 0..START_ATTEMPTS {
-        let (mut guard, port) = launch(attempt)?;
+    let mut current = first;
+    let mut attempt = 0;
+    loop {
+        let (mut guard, port) = current;
         let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
+        let exited = loop {
             if let Some(status) = guard.exited() {
-                last_error = Some(RegtestError::ExitedEarly {
+                break RegtestError::ExitedEarly {
                     name: name.to_owned(),
                     status,
                     log_tail: guard.log_tail(),
-                });
-                guard.kill();
-                break;
+                };
             }
             if probe(port).await.is_ok() {
                 return Ok((guard, port));
@@ -595,13 +616,14 @@ where
                 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        guard.kill();
+        attempt += 1;
+        if attempt >= START_ATTEMPTS {
+            return Err(exited);
         }
+        current = launch(attempt)?;
     }
-    Err(last_error.unwrap_or_else(|| RegtestError::NotReady {
-        name: name.to_owned(),
-        timeout: READY_TIMEOUT,
-        log_tail: String::new(),
-    }))
 }
 
 #[cfg(test)]
