@@ -18,6 +18,34 @@
 //!
 //! Install a recorder (e.g. metrics-exporter-prometheus) in the binary to export them.
 //!
+//! # monero-wallet-rpc 0.18 behaviour this crate relies on
+//!
+//! Measured against Debian's 0.18.0.0 (RPC version 1.25) and covered by the regtest tests:
+//!
+//! - **Digest auth is per TCP connection.** epee keeps the digest nonce in the connection
+//!   handler, so the answer to a 401 must travel on the connection that received it. The client
+//!   therefore keeps connections alive, drains the 401 body and retries on the pooled
+//!   connection; a fresh connection per request never authenticates.
+//! - **`open_wallet` does not tell a missing file from a wrong password** (both are -1 "Failed
+//!   to open wallet"). [`WalletClient::open_wallet`] asks `restore_deterministic_wallet` with
+//!   an invalid seed, which checks file existence first and creates nothing, and returns
+//!   [`RpcError::WalletNotFound`] or [`RpcError::WrongPassword`]. A failed open leaves the
+//!   previous wallet open. An opened wallet is not refreshed: call `refresh`.
+//! - **Multisig needs `enable_multisig_experimental`** (sent by
+//!   [`WalletClient::prepare_multisig`]). `make_multisig` does not check the gate: a wallet
+//!   made without it fails later, on `exchange_multisig_keys` and spending calls, with -48.
+//!   The flag is stored in the `.keys` file and survives close/open.
+//! - **2-of-3 setup** is `prepare_multisig`, `make_multisig`, then two
+//!   `exchange_multisig_keys` rounds; the address returned by `make_multisig` is a
+//!   placeholder.
+//! - **Re-sync before spending.** After a deposit or a spend is mined, `transfer` fails with
+//!   -16 until every signer has exported and imported multisig info; `get_balance` then reports
+//!   `multisig_import_needed`. `sweep_all` in that state fails with -4 "No unlocked balance".
+//!   If a signer exports again after a transaction set was built, its `sign_multisig` fails
+//!   with -35 "stale data" ([`RpcError::MultisigResyncNeeded`]): re-sync and rebuild.
+//! - `submit_multisig` with one signature: -33; submitting the same signed set twice returns
+//!   the same hashes; signing twice with the same key: -35 "already signed".
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), monero_rpc::RpcError> {
 //! use monero_rpc::{Amount, Destination, TransferOptions, WalletClient};
