@@ -385,6 +385,19 @@ impl Regtest {
         self.wallets.len()
     }
 
+    /// PID of monerod, or `None` once stopped.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.pid().map(|p| p as u32)
+    }
+
+    /// PID of wallet-rpc `index`, or `None` once stopped.
+    ///
+    /// # Panics
+    /// If `index >= wallet_count()`.
+    pub fn wallet_pid(&self, index: usize) -> Option<u32> {
+        self.wallets[index].guard.pid().map(|p| p as u32)
+    }
+
     /// The temp dir holding chain data, wallet dirs and logs (deleted on drop).
     pub fn dir(&self) -> &Path {
         self.dir.path()
