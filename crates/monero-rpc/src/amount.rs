@@ -234,17 +234,31 @@ mod tests {
     #[test]
     fn rejects_bad_input_with_typed_errors() {
         assert_eq!(parse(""), Err(AmountParseError::Empty));
-        assert!(matches!(parse("-1"), Err(AmountParseError::Negative { .. })));
-        assert!(matches!(parse("1.0000000000001"), Err(AmountParseError::TooPrecise { .. })));
-        for bad in ["abc", "1.", ".5", "+1", " 1", "1 ", "1e3", "1,5", "1.2.3", "١"] {
+        assert!(matches!(
+            parse("-1"),
+            Err(AmountParseError::Negative { .. })
+        ));
+        assert!(matches!(
+            parse("1.0000000000001"),
+            Err(AmountParseError::TooPrecise { .. })
+        ));
+        for bad in [
+            "abc", "1.", ".5", "+1", " 1", "1 ", "1e3", "1,5", "1.2.3", "١",
+        ] {
             assert!(
                 matches!(parse(bad), Err(AmountParseError::InvalidFormat { .. })),
                 "{bad:?} should be InvalidFormat, got {:?}",
                 parse(bad)
             );
         }
-        assert!(matches!(parse("18446744.073709551616"), Err(AmountParseError::Overflow { .. })));
-        assert!(matches!(parse("18446745"), Err(AmountParseError::Overflow { .. })));
+        assert!(matches!(
+            parse("18446744.073709551616"),
+            Err(AmountParseError::Overflow { .. })
+        ));
+        assert!(matches!(
+            parse("18446745"),
+            Err(AmountParseError::Overflow { .. })
+        ));
         assert!(matches!(
             parse("99999999999999999999999999"),
             Err(AmountParseError::Overflow { .. })

@@ -78,7 +78,9 @@ pub enum RpcError {
     /// Code -48: the wallet is multisig but the experimental multisig gate is off
     /// (monero #8328). This client always sends `enable_multisig_experimental` in
     /// `prepare_multisig`; the error means the wallet was made multisig without it.
-    #[error("{method}: multisig is disabled in this wallet (code -48): it was made multisig without enable_multisig_experimental; recreate the escrow wallets")]
+    #[error(
+        "{method}: multisig is disabled in this wallet (code -48): it was made multisig without enable_multisig_experimental; recreate the escrow wallets"
+    )]
     MultisigDisabled {
         /// JSON-RPC method called.
         method: &'static str,
@@ -87,7 +89,9 @@ pub enum RpcError {
     /// Code -16 "No transaction created": on a multisig wallet this almost always means the
     /// signers have not exchanged fresh multisig info since the last spend or deposit.
     /// Run export_multisig_info / import_multisig_info among the signers and retry.
-    #[error("{method}: no transaction created (code -16): re-sync multisig info (export/import) among the signers, then retry")]
+    #[error(
+        "{method}: no transaction created (code -16): re-sync multisig info (export/import) among the signers, then retry"
+    )]
     NoTransactionCreated {
         /// JSON-RPC method called.
         method: &'static str,
@@ -96,7 +100,9 @@ pub enum RpcError {
     /// Code -35 with "stale data" (or any message saying a multisig import is needed): the
     /// transaction set was built with multisig info that has since been replaced. Export fresh
     /// info, import it on every signer, rebuild the transaction and sign again.
-    #[error("{method}: multisig data is stale ({message}): re-sync multisig info, rebuild and re-sign")]
+    #[error(
+        "{method}: multisig data is stale ({message}): re-sync multisig info, rebuild and re-sign"
+    )]
     MultisigResyncNeeded {
         /// JSON-RPC method called.
         method: &'static str,
@@ -108,7 +114,9 @@ pub enum RpcError {
 
     /// Code -33 "Not enough signers signed this transaction": `submit_multisig` was given a
     /// transaction set that lacks co-signatures. Have another signer `sign_multisig` it first.
-    #[error("{method}: not enough signers signed this transaction (code -33): collect another signature first")]
+    #[error(
+        "{method}: not enough signers signed this transaction (code -33): collect another signature first"
+    )]
     NotEnoughSigners {
         /// JSON-RPC method called.
         method: &'static str,
@@ -151,7 +159,9 @@ pub enum RpcError {
     },
 
     /// Code -21: `create_wallet` with a file name that already exists in `--wallet-dir`.
-    #[error("{method}: wallet file already exists (code -21): open it instead or pick another name")]
+    #[error(
+        "{method}: wallet file already exists (code -21): open it instead or pick another name"
+    )]
     WalletAlreadyExists {
         /// JSON-RPC method called.
         method: &'static str,
@@ -215,7 +225,11 @@ impl RpcError {
     pub(crate) fn from_rpc(method: &'static str, code: i64, message: String) -> RpcError {
         let lower = message.to_ascii_lowercase();
         if lower.contains("stale data") || lower.contains("import is needed") {
-            return RpcError::MultisigResyncNeeded { method, code, message };
+            return RpcError::MultisigResyncNeeded {
+                method,
+                code,
+                message,
+            };
         }
         match code {
             CODE_MULTISIG_DISABLED => RpcError::MultisigDisabled { method },
@@ -229,7 +243,11 @@ impl RpcError {
             CODE_WRONG_TXID if lower.starts_with("transaction not found") => {
                 RpcError::TransactionNotFound { method }
             }
-            _ => RpcError::Rpc { method, code, message },
+            _ => RpcError::Rpc {
+                method,
+                code,
+                message,
+            },
         }
     }
 
@@ -330,15 +348,42 @@ mod tests {
     #[test]
     fn codes_map_to_named_variants() {
         let m = |code, msg: &str| RpcError::from_rpc("x", code, msg.to_owned());
-        assert!(matches!(m(-48, "This wallet is multisig, and multisig is disabled."), RpcError::MultisigDisabled { .. }));
-        assert!(matches!(m(-16, "No transaction created"), RpcError::NoTransactionCreated { .. }));
-        assert!(matches!(m(-33, "Not enough signers signed this transaction."), RpcError::NotEnoughSigners { .. }));
-        assert!(matches!(m(-13, "No wallet file"), RpcError::WalletNotOpen { .. }));
-        assert!(matches!(m(-21, "Cannot create wallet. Already exists."), RpcError::WalletAlreadyExists { .. }));
-        assert!(matches!(m(-17, "not enough money"), RpcError::NotEnoughMoney { .. }));
-        assert!(matches!(m(-8, "Transaction not found."), RpcError::TransactionNotFound { .. }));
-        assert!(matches!(m(-8, "Transaction ID has invalid format"), RpcError::Rpc { code: -8, .. }));
-        let stale = m(-35, "Failed to sign multisig tx: This signature was made with stale data: export fresh multisig data, which other participants must then use");
+        assert!(matches!(
+            m(-48, "This wallet is multisig, and multisig is disabled."),
+            RpcError::MultisigDisabled { .. }
+        ));
+        assert!(matches!(
+            m(-16, "No transaction created"),
+            RpcError::NoTransactionCreated { .. }
+        ));
+        assert!(matches!(
+            m(-33, "Not enough signers signed this transaction."),
+            RpcError::NotEnoughSigners { .. }
+        ));
+        assert!(matches!(
+            m(-13, "No wallet file"),
+            RpcError::WalletNotOpen { .. }
+        ));
+        assert!(matches!(
+            m(-21, "Cannot create wallet. Already exists."),
+            RpcError::WalletAlreadyExists { .. }
+        ));
+        assert!(matches!(
+            m(-17, "not enough money"),
+            RpcError::NotEnoughMoney { .. }
+        ));
+        assert!(matches!(
+            m(-8, "Transaction not found."),
+            RpcError::TransactionNotFound { .. }
+        ));
+        assert!(matches!(
+            m(-8, "Transaction ID has invalid format"),
+            RpcError::Rpc { code: -8, .. }
+        ));
+        let stale = m(
+            -35,
+            "Failed to sign multisig tx: This signature was made with stale data: export fresh multisig data, which other participants must then use",
+        );
         assert!(matches!(stale, RpcError::MultisigResyncNeeded { .. }));
         assert!(stale.is_resync_needed());
         assert!(m(-16, "No transaction created").is_resync_needed());

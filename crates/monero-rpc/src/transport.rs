@@ -215,7 +215,10 @@ impl Transport {
         }))
         .map_err(|e| RpcError::Decode {
             method,
-            detail: format!("cannot encode the request: {}", redact_quoted(&e.to_string())),
+            detail: format!(
+                "cannot encode the request: {}",
+                redact_quoted(&e.to_string())
+            ),
         })?;
         let bytes = self.post(method, body).await?;
         let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|e| RpcError::Decode {
@@ -370,7 +373,8 @@ fn json_rpc_endpoint(base_url: &str) -> Result<Url, RpcError> {
         let path = format!("{}/", url.path());
         url.set_path(&path);
     }
-    url.join("json_rpc").map_err(|_| invalid("cannot append /json_rpc"))
+    url.join("json_rpc")
+        .map_err(|_| invalid("cannot append /json_rpc"))
 }
 
 fn strip_userinfo(url: &str) -> String {
@@ -409,9 +413,18 @@ mod tests {
     #[test]
     fn endpoint_is_base_plus_json_rpc() {
         let e = |s| json_rpc_endpoint(s).map(|u| u.to_string());
-        assert_eq!(e("http://127.0.0.1:18083").unwrap(), "http://127.0.0.1:18083/json_rpc");
-        assert_eq!(e("http://127.0.0.1:18083/").unwrap(), "http://127.0.0.1:18083/json_rpc");
-        assert_eq!(e("https://node.example/rpc").unwrap(), "https://node.example/rpc/json_rpc");
+        assert_eq!(
+            e("http://127.0.0.1:18083").unwrap(),
+            "http://127.0.0.1:18083/json_rpc"
+        );
+        assert_eq!(
+            e("http://127.0.0.1:18083/").unwrap(),
+            "http://127.0.0.1:18083/json_rpc"
+        );
+        assert_eq!(
+            e("https://node.example/rpc").unwrap(),
+            "https://node.example/rpc/json_rpc"
+        );
         assert!(e("ftp://x").is_err());
         assert!(e("not a url").is_err());
         assert!(e("http://h/?a=b").is_err());
@@ -429,7 +442,10 @@ mod tests {
     fn credentials_debug_redacts_password() {
         let c = DigestCredentials::new("alice", "hunter2");
         let text = format!("{c:?}");
-        assert!(text.contains("alice") && !text.contains("hunter2"), "{text}");
+        assert!(
+            text.contains("alice") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 
     /// One registration: metric name, labels, values recorded through the handle.
@@ -483,16 +499,42 @@ mod tests {
     }
 
     impl metrics::Recorder for CapturingRecorder {
-        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-        fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-        fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
             metrics::Counter::from_arc(self.register(key))
         }
         fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
             metrics::Gauge::noop()
         }
-        fn register_histogram(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        fn register_histogram(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
             metrics::Histogram::from_arc(self.register(key))
         }
     }
@@ -518,14 +560,32 @@ mod tests {
                     Duration::from_secs(5),
                 ))
         });
-        assert!(matches!(result, Err(RpcError::Transport { method: "get_version", .. })), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(RpcError::Transport {
+                    method: "get_version",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
         let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         let (labels, values) = recorder.find(METRIC_DURATION);
-        assert_eq!(labels, vec![pair("method", "get_version"), pair("wallet", "buyer")]);
+        assert_eq!(
+            labels,
+            vec![pair("method", "get_version"), pair("wallet", "buyer")]
+        );
         assert_eq!(values.len(), 1);
         assert!(values[0] >= 0.0);
         let (labels, values) = recorder.find(METRIC_ERRORS);
-        assert_eq!(labels, vec![pair("method", "get_version"), pair("error_type", "transport")]);
+        assert_eq!(
+            labels,
+            vec![
+                pair("method", "get_version"),
+                pair("error_type", "transport")
+            ]
+        );
         assert_eq!(values, vec![1.0]);
     }
 

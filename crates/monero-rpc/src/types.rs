@@ -66,7 +66,9 @@ impl FromStr for Address {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let shape_ok = matches!(s.len(), 95 | 106) && s.bytes().all(|b| BASE58.contains(&b));
         if !shape_ok {
-            return Err(InvalidValue::Address { input: s.to_owned() });
+            return Err(InvalidValue::Address {
+                input: s.to_owned(),
+            });
         }
         Ok(Address(s.to_owned()))
     }
@@ -184,13 +186,12 @@ impl FromStr for WalletName {
     /// [`InvalidValue::WalletName`] if empty, longer than 255 bytes, `.`/`..`, or containing
     /// `/`, `\` or NUL.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = s.is_empty()
-            || s.len() > 255
-            || s == "."
-            || s == ".."
-            || s.contains(['/', '\\', '\0']);
+        let bad =
+            s.is_empty() || s.len() > 255 || s == "." || s == ".." || s.contains(['/', '\\', '\0']);
         if bad {
-            return Err(InvalidValue::WalletName { input: s.to_owned() });
+            return Err(InvalidValue::WalletName {
+                input: s.to_owned(),
+            });
         }
         Ok(WalletName(s.to_owned()))
     }
@@ -366,7 +367,9 @@ mod tests {
         assert!(WalletPassword::new("").is_empty());
         assert_eq!(
             MultisigTxset::new(""),
-            Err(InvalidValue::EmptyBlob { what: "multisig_txset" })
+            Err(InvalidValue::EmptyBlob {
+                what: "multisig_txset"
+            })
         );
     }
 }

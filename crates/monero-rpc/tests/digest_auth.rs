@@ -48,7 +48,15 @@ async fn digest_auth_accepts_right_credentials_and_names_wrong_ones() {
         .unwrap()
         .with_credentials(DigestCredentials::new(USER, "wrong-password"));
     let err = wrong_password.get_version().await.unwrap_err();
-    assert!(matches!(err, RpcError::Unauthorized { method: "get_version" }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RpcError::Unauthorized {
+                method: "get_version"
+            }
+        ),
+        "{err:?}"
+    );
     assert!(!err.to_string().contains("wrong-password"), "{err}");
     assert!(!format!("{wrong_password:?}").contains("wrong-password"));
 

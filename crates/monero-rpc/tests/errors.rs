@@ -6,9 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{name, xmr};
-use monero_rpc::{
-    Destination, MultisigTxset, RpcError, TransferOptions, TxHash, WalletPassword,
-};
+use monero_rpc::{Destination, MultisigTxset, RpcError, TransferOptions, TxHash, WalletPassword};
 use test_support::regtest::{Regtest, RegtestConfig};
 
 /// Longest any call below may take before the test calls it a hang: the client's own
@@ -38,21 +36,30 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
     assert!(matches!(err, RpcError::WalletNotOpen { .. }), "{err:?}");
 
     // Unknown wallet, existing wallet, wrong password.
-    let err = alice.open_wallet(&name("no-such-wallet"), &pw).await.unwrap_err();
+    let err = alice
+        .open_wallet(&name("no-such-wallet"), &pw)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RpcError::WalletNotFound { wallet, .. } if wallet.as_str() == "no-such-wallet"),
         "{err:?}"
     );
     alice.create_wallet(&name("alice"), &pw).await.unwrap();
     let err = alice.create_wallet(&name("alice"), &pw).await.unwrap_err();
-    assert!(matches!(err, RpcError::WalletAlreadyExists { .. }), "{err:?}");
+    assert!(
+        matches!(err, RpcError::WalletAlreadyExists { .. }),
+        "{err:?}"
+    );
     alice.close_wallet().await.unwrap();
     let wrong = WalletPassword::new("not the password");
     let err = alice.open_wallet(&name("alice"), &wrong).await.unwrap_err();
     assert!(matches!(err, RpcError::WrongPassword { .. }), "{err:?}");
     assert!(!err.to_string().contains("not the password"), "{err}");
     // The failed opens did not create anything: the unknown name is still unknown.
-    let err = alice.open_wallet(&name("no-such-wallet"), &pw).await.unwrap_err();
+    let err = alice
+        .open_wallet(&name("no-such-wallet"), &pw)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RpcError::WalletNotFound { .. }), "{err:?}");
     alice.open_wallet(&name("alice"), &pw).await.unwrap();
     let alice_address = alice.get_address(0).await.unwrap();
@@ -71,7 +78,10 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
     assert!(matches!(err, RpcError::NotEnoughMoney { .. }), "{err:?}");
     let unknown: TxHash = "ab".repeat(32).parse().unwrap();
     let err = alice.get_transfer_by_txid(&unknown).await.unwrap_err();
-    assert!(matches!(err, RpcError::TransactionNotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, RpcError::TransactionNotFound { .. }),
+        "{err:?}"
+    );
 
     // Multisig misuse. Bob and Carol prepare; Alice never called prepare_multisig (which
     // always enables the experimental gate), so the wallet she makes has multisig disabled.
@@ -115,13 +125,18 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
     net.pause_wallet(2);
     let outcome = tokio::time::timeout(HANG_GUARD, short.get_version()).await;
     net.resume_wallet(2);
-    let err = outcome.expect("the client's own timeout fires").unwrap_err();
+    let err = outcome
+        .expect("the client's own timeout fires")
+        .unwrap_err();
     assert!(
         matches!(err, RpcError::Timeout { method: "get_version", timeout } if timeout == Duration::from_secs(1)),
         "{err:?}"
     );
     assert!(err.is_unreachable());
-    carol.get_version().await.expect("answers again after SIGCONT");
+    carol
+        .get_version()
+        .await
+        .expect("answers again after SIGCONT");
 
     // A stopped wallet-rpc and a stopped daemon give transport errors, without hanging.
     net.stop_wallet(2);
@@ -139,7 +154,16 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
         .await
         .expect("no hang")
         .unwrap_err();
-    assert!(matches!(err, RpcError::Transport { method: "get_info", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RpcError::Transport {
+                method: "get_info",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = tokio::time::timeout(HANG_GUARD, daemon.generate_blocks(1, &alice_address))
         .await
         .expect("no hang")
@@ -149,11 +173,22 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
 
 #[tokio::test]
 async fn clients_refuse_unusable_urls() {
-    for bad in ["", "127.0.0.1:18083", "ftp://127.0.0.1:1", "http://user:pw@127.0.0.1:1"] {
+    for bad in [
+        "",
+        "127.0.0.1:18083",
+        "ftp://127.0.0.1:1",
+        "http://user:pw@127.0.0.1:1",
+    ] {
         let err = monero_rpc::WalletClient::new(bad).unwrap_err();
-        assert!(matches!(err, RpcError::InvalidUrl { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, RpcError::InvalidUrl { .. }),
+            "{bad:?}: {err:?}"
+        );
         assert!(!err.to_string().contains(":pw@"), "{err}");
         let err = monero_rpc::DaemonClient::new(bad).unwrap_err();
-        assert!(matches!(err, RpcError::InvalidUrl { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, RpcError::InvalidUrl { .. }),
+            "{bad:?}: {err:?}"
+        );
     }
 }

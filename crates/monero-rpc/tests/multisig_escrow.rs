@@ -37,20 +37,23 @@ async fn two_of_three_escrow_release_then_refund() {
     let plain_pw = WalletPassword::new("");
 
     // Fresh wallets (created while the miner wallet is being funded).
-    let names = ["escrow-buyer", "escrow-vendor", "escrow-arbiter", "vendor-payout", "buyer-own"]
-        .map(name);
-    let (miner, created) = tokio::join!(
-        net.create_miner(MINER),
-        async {
-            tokio::try_join!(
-                buyer.create_wallet(&names[0], &escrow_pw),
-                vendor.create_wallet(&names[1], &escrow_pw),
-                arbiter.create_wallet(&names[2], &escrow_pw),
-                payout.create_wallet(&names[3], &plain_pw),
-                buyer_own.create_wallet(&names[4], &plain_pw),
-            )
-        }
-    );
+    let names = [
+        "escrow-buyer",
+        "escrow-vendor",
+        "escrow-arbiter",
+        "vendor-payout",
+        "buyer-own",
+    ]
+    .map(name);
+    let (miner, created) = tokio::join!(net.create_miner(MINER), async {
+        tokio::try_join!(
+            buyer.create_wallet(&names[0], &escrow_pw),
+            vendor.create_wallet(&names[1], &escrow_pw),
+            arbiter.create_wallet(&names[2], &escrow_pw),
+            payout.create_wallet(&names[3], &plain_pw),
+            buyer_own.create_wallet(&names[4], &plain_pw),
+        )
+    });
     let miner = miner.expect("funded miner wallet");
     created.expect("create the five wallets");
     let payout_address = payout.get_address(0).await.unwrap();
@@ -103,7 +106,10 @@ async fn two_of_three_escrow_release_then_refund() {
         .transfer(&to_payout, TransferOptions::default())
         .await
         .expect_err("spend before import must fail");
-    assert!(matches!(err, RpcError::NoTransactionCreated { .. }), "{err:?}");
+    assert!(
+        matches!(err, RpcError::NoTransactionCreated { .. }),
+        "{err:?}"
+    );
     assert!(err.is_resync_needed());
 
     resync(&signers).await;
@@ -126,7 +132,10 @@ async fn two_of_three_escrow_release_then_refund() {
         .sign_multisig(&stale_txset)
         .await
         .expect_err("signing with stale multisig data must fail");
-    assert!(matches!(err, RpcError::MultisigResyncNeeded { .. }), "{err:?}");
+    assert!(
+        matches!(err, RpcError::MultisigResyncNeeded { .. }),
+        "{err:?}"
+    );
     assert!(err.is_resync_needed());
 
     // Retry after a re-sync: rebuild, check, co-sign, submit.
@@ -149,14 +158,25 @@ async fn two_of_three_escrow_release_then_refund() {
     assert_eq!(release_hashes, expected_hashes);
 
     // The payout wallet sees exactly the released amount once confirmed.
-    net.mine_and_refresh(SPENDABLE_AFTER_BLOCKS, &miner.address, &[&payout, &buyer, &vendor, &arbiter])
+    net.mine_and_refresh(
+        SPENDABLE_AFTER_BLOCKS,
+        &miner.address,
+        &[&payout, &buyer, &vendor, &arbiter],
+    )
+    .await
+    .unwrap();
+    let received = payout
+        .get_transfer_by_txid(&release_hashes[0])
         .await
         .unwrap();
-    let received = payout.get_transfer_by_txid(&release_hashes[0]).await.unwrap();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].kind, TransferKind::In);
     assert_eq!(received[0].amount, release_amount);
-    assert!(received[0].confirmations >= SPENDABLE_AFTER_BLOCKS, "{:?}", received[0]);
+    assert!(
+        received[0].confirmations >= SPENDABLE_AFTER_BLOCKS,
+        "{:?}",
+        received[0]
+    );
     assert_eq!(payout.get_balance(0).await.unwrap().balance, release_amount);
     let listed = payout.get_transfers(TransferFilter::ALL).await.unwrap();
     assert_eq!(listed.incoming.len(), 1);
@@ -176,7 +196,10 @@ async fn two_of_three_escrow_release_then_refund() {
         .checked_sub(release_amount)
         .and_then(|a| a.checked_sub(release_fee))
         .unwrap();
-    assert_eq!(arbiter.get_balance(0).await.unwrap().unlocked_balance, remaining);
+    assert_eq!(
+        arbiter.get_balance(0).await.unwrap().unlocked_balance,
+        remaining
+    );
 
     let sweep = arbiter
         .sweep_all(&buyer_own_address, TransferOptions::default())
@@ -202,15 +225,34 @@ async fn two_of_three_escrow_release_then_refund() {
         }]
     );
     let signed = buyer.sign_multisig(&refund_txset).await.unwrap();
-    assert!(matches!(signed, SignOutcome::FullySigned { .. }), "{signed:?}");
-    let refund_hashes = arbiter.submit_multisig(signed.multisig_txset()).await.unwrap();
-
-    net.mine_and_refresh(SPENDABLE_AFTER_BLOCKS, &miner.address, &[&buyer_own, &arbiter, &buyer])
+    assert!(
+        matches!(signed, SignOutcome::FullySigned { .. }),
+        "{signed:?}"
+    );
+    let refund_hashes = arbiter
+        .submit_multisig(signed.multisig_txset())
         .await
         .unwrap();
-    let received = buyer_own.get_transfer_by_txid(&refund_hashes[0]).await.unwrap();
-    assert_eq!((received[0].kind, received[0].amount), (TransferKind::In, refund_amount));
-    assert_eq!(buyer_own.get_balance(0).await.unwrap().balance, refund_amount);
+
+    net.mine_and_refresh(
+        SPENDABLE_AFTER_BLOCKS,
+        &miner.address,
+        &[&buyer_own, &arbiter, &buyer],
+    )
+    .await
+    .unwrap();
+    let received = buyer_own
+        .get_transfer_by_txid(&refund_hashes[0])
+        .await
+        .unwrap();
+    assert_eq!(
+        (received[0].kind, received[0].amount),
+        (TransferKind::In, refund_amount)
+    );
+    assert_eq!(
+        buyer_own.get_balance(0).await.unwrap().balance,
+        refund_amount
+    );
     resync(&[&arbiter, &buyer]).await;
     assert_eq!(arbiter.get_balance(0).await.unwrap().balance, Amount::ZERO);
 }

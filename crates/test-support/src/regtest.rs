@@ -94,7 +94,9 @@ impl Default for RegtestConfig {
 pub enum RegtestError {
     /// A Monero binary is not installed (`apt-get install -y monero`) or the override
     /// environment variable points nowhere.
-    #[error("{binary} not found (install Debian's `monero` package, or set {env}); needed by regtest tests")]
+    #[error(
+        "{binary} not found (install Debian's `monero` package, or set {env}); needed by regtest tests"
+    )]
     MissingBinary {
         /// Binary name.
         binary: &'static str,
@@ -165,7 +167,9 @@ impl ChildGuard {
     }
 
     fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     fn kill(&mut self) {
@@ -194,7 +198,11 @@ impl ChildGuard {
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         if std::thread::panicking() && self.child.is_some() {
-            eprintln!("[regtest] {} log tail (test panicked):\n{}", self.name, self.log_tail());
+            eprintln!(
+                "[regtest] {} log tail (test panicked):\n{}",
+                self.name,
+                self.log_tail()
+            );
         }
         self.kill();
     }
@@ -221,7 +229,10 @@ impl std::fmt::Debug for Regtest {
         f.debug_struct("Regtest")
             .field("dir", &self.dir.path())
             .field("daemon_port", &self.daemon_port)
-            .field("wallet_ports", &self.wallets.iter().map(|w| w.port).collect::<Vec<_>>())
+            .field(
+                "wallet_ports",
+                &self.wallets.iter().map(|w| w.port).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -261,19 +272,35 @@ impl Regtest {
                 let mut cmd = Command::new(&monerod);
                 cmd.args(["--regtest", "--offline", "--fixed-difficulty", "1"])
                     .args(["--non-interactive", "--no-igd", "--no-zmq"])
-                    .args(["--p2p-bind-ip", "127.0.0.1", "--p2p-bind-port", &p2p.to_string()])
-                    .args(["--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", &port.to_string()])
+                    .args([
+                        "--p2p-bind-ip",
+                        "127.0.0.1",
+                        "--p2p-bind-port",
+                        &p2p.to_string(),
+                    ])
+                    .args([
+                        "--rpc-bind-ip",
+                        "127.0.0.1",
+                        "--rpc-bind-port",
+                        &port.to_string(),
+                    ])
                     .args(["--rpc-ssl", "disabled", "--disable-rpc-ban"])
                     .arg("--data-dir")
                     .arg(&data)
                     .arg("--log-file")
                     .arg(data.join("monerod.log"))
                     .args(["--log-level", "0"]);
-                let guard = spawn("monerod", cmd, &data.join("stdout.txt"), &data.join("monerod.log"))?;
+                let guard = spawn(
+                    "monerod",
+                    cmd,
+                    &data.join("stdout.txt"),
+                    &data.join("monerod.log"),
+                )?;
                 Ok((guard, port))
             },
             |port| async move {
-                let daemon = DaemonClient::new(&local_url(port))?.with_timeout(Duration::from_secs(2));
+                let daemon =
+                    DaemonClient::new(&local_url(port))?.with_timeout(Duration::from_secs(2));
                 daemon.get_info().await.map(|_| ())
             },
         )
@@ -286,7 +313,12 @@ impl Regtest {
             let mut cmd = Command::new(&wallet_rpc);
             cmd.args(["--daemon-address", &format!("127.0.0.1:{daemon_port}")])
                 .args(["--trusted-daemon", "--daemon-ssl", "disabled"])
-                .args(["--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", &port.to_string()])
+                .args([
+                    "--rpc-bind-ip",
+                    "127.0.0.1",
+                    "--rpc-bind-port",
+                    &port.to_string(),
+                ])
                 .args(["--rpc-ssl", "disabled", "--non-interactive"])
                 .arg("--wallet-dir")
                 .arg(&wallet_dir)
@@ -296,9 +328,10 @@ impl Regtest {
                 .arg(wallet_dir.join("wallet-rpc.log"))
                 .args(["--log-level", "0"]);
             match &config.rpc_login {
-                Some(login) => {
-                    cmd.args(["--rpc-login", &format!("{}:{}", login.username, login.password)])
-                }
+                Some(login) => cmd.args([
+                    "--rpc-login",
+                    &format!("{}:{}", login.username, login.password),
+                ]),
                 None => cmd.arg("--disable-rpc-login"),
             };
             let guard = spawn(
@@ -315,8 +348,8 @@ impl Regtest {
                 let mut client =
                     WalletClient::new(&local_url(port))?.with_timeout(Duration::from_secs(2));
                 if let Some(login) = login {
-                    client =
-                        client.with_credentials(DigestCredentials::new(login.username, login.password));
+                    client = client
+                        .with_credentials(DigestCredentials::new(login.username, login.password));
                 }
                 client.get_version().await.map(|_| ())
             }
@@ -464,13 +497,13 @@ impl Regtest {
     /// balance is unlocked afterwards.
     pub async fn create_miner(&self, index: usize) -> Result<Miner, RegtestError> {
         let wallet = self.wallet(index).with_label("miner");
-        let name: WalletName = "miner".parse().map_err(|e| {
-            RegtestError::Io {
-                what: format!("wallet name: {e}"),
-                source: io::Error::other("invalid wallet name"),
-            }
+        let name: WalletName = "miner".parse().map_err(|e| RegtestError::Io {
+            what: format!("wallet name: {e}"),
+            source: io::Error::other("invalid wallet name"),
         })?;
-        wallet.create_wallet(&name, &WalletPassword::new("")).await?;
+        wallet
+            .create_wallet(&name, &WalletPassword::new(""))
+            .await?;
         let address = wallet.get_address(0).await?;
         let blocks = COINBASE_UNLOCK_BLOCKS + 20;
         self.mine_and_refresh(blocks, &address, &[&wallet]).await?;
@@ -538,7 +571,10 @@ fn mkdir(path: &Path) -> Result<(), RegtestError> {
 /// A port that was free on 127.0.0.1 a moment ago.
 fn free_port() -> Result<u16, RegtestError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io_error("probe a free port"))?;
-    let port = listener.local_addr().map_err(io_error("probe a free port"))?.port();
+    let port = listener
+        .local_addr()
+        .map_err(io_error("probe a free port"))?
+        .port();
     Ok(port)
 }
 
@@ -547,7 +583,11 @@ fn find_binary(name: &'static str, env: &'static str) -> Result<PathBuf, Regtest
     let missing = RegtestError::MissingBinary { binary: name, env };
     if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(missing) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(missing)
+        };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -558,7 +598,12 @@ fn find_binary(name: &'static str, env: &'static str) -> Result<PathBuf, Regtest
 
 /// Spawns `cmd` with stdout/stderr to `output`, in our process group (so nextest's timeout
 /// kill reaches it) and with PR_SET_PDEATHSIG = SIGKILL.
-fn spawn(name: &str, mut cmd: Command, output: &Path, log: &Path) -> Result<ChildGuard, RegtestError> {
+fn spawn(
+    name: &str,
+    mut cmd: Command,
+    output: &Path,
+    log: &Path,
+) -> Result<ChildGuard, RegtestError> {
     let out = File::create(output).map_err(|source| RegtestError::Io {
         what: format!("create {}", output.display()),
         source,
@@ -568,7 +613,14 @@ fn spawn(name: &str, mut cmd: Command, output: &Path, log: &Path) -> Result<Chil
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
         cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
@@ -588,7 +640,11 @@ fn spawn(name: &str, mut cmd: Command, output: &Path, log: &Path) -> Result<Chil
 
 /// Starts a process with `launch(attempt)` and waits until `probe(port)` succeeds
 /// (see [`wait_ready`]).
-async fn start_ready<L, P, F>(name: &str, mut launch: L, probe: P) -> Result<(ChildGuard, u16), RegtestError>
+async fn start_ready<L, P, F>(
+    name: &str,
+    mut launch: L,
+    probe: P,
+) -> Result<(ChildGuard, u16), RegtestError>
 where
     L: FnMut(usize) -> Result<(ChildGuard, u16), RegtestError>,
     P: Fn(u16) -> F,

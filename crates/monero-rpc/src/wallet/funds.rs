@@ -338,7 +338,9 @@ impl WalletClient {
     /// # Errors
     /// [`RpcError::WalletNotOpen`]; transport errors.
     pub async fn get_address(&self, account_index: u32) -> Result<Address, RpcError> {
-        let r: AddressResponse = self.call("get_address", &AccountParams { account_index }).await?;
+        let r: AddressResponse = self
+            .call("get_address", &AccountParams { account_index })
+            .await?;
         Ok(r.address)
     }
 
@@ -348,7 +350,8 @@ impl WalletClient {
     /// # Errors
     /// [`RpcError::WalletNotOpen`]; transport errors.
     pub async fn get_balance(&self, account_index: u32) -> Result<Balance, RpcError> {
-        self.call("get_balance", &AccountParams { account_index }).await
+        self.call("get_balance", &AccountParams { account_index })
+            .await
     }
 
     /// Scans new blocks from the daemon now (from `start_height` if given). Calls `refresh`.
@@ -447,7 +450,10 @@ impl WalletClient {
     /// # Errors
     /// [`RpcError::TransactionNotFound`] (-8) if the wallet has not seen it (refresh first);
     /// transport errors.
-    pub async fn get_transfer_by_txid(&self, txid: &TxHash) -> Result<Vec<TransferEntry>, RpcError> {
+    pub async fn get_transfer_by_txid(
+        &self,
+        txid: &TxHash,
+    ) -> Result<Vec<TransferEntry>, RpcError> {
         let r: TransferByTxidResponse = self
             .call("get_transfer_by_txid", &TxidParams { txid })
             .await?;

@@ -114,7 +114,12 @@ impl WalletClient {
             Ok(_) => return Ok(()),
             Err(error) => error,
         };
-        let RpcError::Rpc { code: CODE_UNKNOWN, message, .. } = &error else {
+        let RpcError::Rpc {
+            code: CODE_UNKNOWN,
+            message,
+            ..
+        } = &error
+        else {
             return Err(error);
         };
         if message != FAILED_TO_OPEN {

@@ -321,7 +321,12 @@ impl WalletClient {
         txset: &MultisigTxset,
     ) -> Result<Vec<TransferDescription>, RpcError> {
         let r: DescribeResponse = self
-            .call("describe_transfer", &DescribeParams { multisig_txset: txset })
+            .call(
+                "describe_transfer",
+                &DescribeParams {
+                    multisig_txset: txset,
+                },
+            )
             .await?;
         Ok(r.desc)
     }

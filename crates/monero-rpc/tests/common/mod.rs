@@ -78,7 +78,10 @@ pub async fn make_two_of_three(wallets: [&WalletClient; 3], password: &WalletPas
         "multisig wallets disagree on the address: {addresses:?}"
     );
     for reported in final_addresses.iter().flatten() {
-        assert_eq!(reported, &addresses[0], "last exchange round reported another address");
+        assert_eq!(
+            reported, &addresses[0],
+            "last exchange round reported another address"
+        );
     }
     addresses.swap_remove(0)
 }
@@ -87,7 +90,11 @@ pub async fn make_two_of_three(wallets: [&WalletClient; 3], password: &WalletPas
 pub async fn resync(signers: &[&WalletClient]) {
     let mut exports = Vec::new();
     for w in signers {
-        exports.push(w.export_multisig_info().await.expect("export_multisig_info"));
+        exports.push(
+            w.export_multisig_info()
+                .await
+                .expect("export_multisig_info"),
+        );
     }
     for (i, w) in signers.iter().enumerate() {
         w.import_multisig_info(&others(&exports, i))
