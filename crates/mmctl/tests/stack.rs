@@ -213,6 +213,11 @@ fn unreachable_daemon_exits_3_with_a_clear_message() {
         let r = run_cmd(mmctl().args(&args).env("DOCKER_HOST", "unix:///nonexistent.sock")).expect_code(3);
         assert!(r.stderr.contains("cannot reach the Docker daemon"), "{args:?}: {}", r.stderr);
     }
+    // tcp with TLS (DOCKER_CERT_PATH) but no certificate files: named, exit 3.
+    let certs = tempfile::tempdir().unwrap();
+    let r = run_cmd(mmctl().args(["--docker-host", "tcp://127.0.0.1:2376", "status"]).env("DOCKER_CERT_PATH", certs.path()))
+        .expect_code(3);
+    assert!(r.stderr.contains("TLS file") && r.stderr.contains("key.pem"), "{}", r.stderr);
     // tcp endpoint where nothing listens.
     let r = run(&["--docker-host", "tcp://127.0.0.1:1", "status"]).expect_code(3);
     assert!(r.stderr.contains("cannot reach the Docker daemon at tcp://127.0.0.1:1"), "{}", r.stderr);
@@ -277,6 +282,29 @@ services:\n  db:\n    <<: *common\n    image: debian:bookworm-slim\n    user: \"
     assert_ne!(after["app"], before["app"]);
     run(&["down", "-p", p, "--file", f, "--volumes"]).expect_code(0);
     assert_nothing_created(&guard);
+}
+
+#[test]
+fn crash_looping_or_exited_service_fails_up_with_its_last_output() {
+    if !docker_available() {
+        return;
+    }
+    let _ = ensure_images();
+    let dir = tempfile::tempdir().unwrap();
+    let guard = ProjectGuard::new(&unique_project("mmctl-crash"));
+    let file = compose_file(
+        dir.path(),
+        "services:\n  crasher:\n    image: debian:bookworm-slim\n    restart: always\n    command: [bash, -c, 'echo boom-marker >&2; exit 3']\n",
+    );
+    let r = run(&["up", "-p", guard.project(), "--file", file.to_str().unwrap(), "--timeout", "120"]).expect_code(1);
+    assert!(r.stderr.contains("service crasher failed to start") && r.stderr.contains("keeps exiting"), "{}", r.stderr);
+    assert!(r.stderr.contains("exit code 3") && r.stderr.contains("boom-marker"), "{}", r.stderr);
+
+    std::fs::write(&file, "services:\n  once:\n    image: debian:bookworm-slim\n    restart: \"no\"\n    command: [bash, -c, 'echo bye-marker; exit 4']\n").unwrap();
+    let r = run(&["up", "-p", guard.project(), "--file", file.to_str().unwrap()]).expect_code(1);
+    assert!(r.stderr.contains("exited with code 4") && r.stderr.contains("bye-marker"), "{}", r.stderr);
+    run(&["down", "-p", guard.project(), "--file", file.to_str().unwrap()]).expect_code(0);
+    assert!(guard.container_ids().is_empty() && guard.network_names().is_empty());
 }
 
 #[test]

@@ -16,6 +16,22 @@ use super::labels;
 /// Default endpoint when neither `--docker-host` nor `DOCKER_HOST` is given.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// Restarts observed while waiting for health after which a service counts as crash-looping.
+const CRASH_LOOP_RESTARTS: i64 = 3;
+
+/// How long a container without a healthcheck must have been running to count as started.
+const MIN_UPTIME_WITHOUT_HEALTHCHECK: Duration = Duration::from_secs(2);
+
+/// How long the container has been running, from its StartedAt (zero when unknown).
+fn running_for(status: &ContainerStatus) -> Duration {
+    let Some(started) = status.started_at.as_deref() else { return Duration::ZERO };
+    let Ok(started) = time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339) else {
+        return Duration::ZERO;
+    };
+    let secs = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
 /// Request timeout for Engine API calls, in seconds (builds stream for longer; the timeout
 /// covers waiting for the response to start).
 const REQUEST_TIMEOUT_SECS: u64 = 600;
@@ -198,20 +214,38 @@ impl Engine {
         Ok(StartOutcome::Started)
     }
 
-    /// Polls a container (once a second) until it is healthy — or running, when it has no
-    /// healthcheck — or `timeout` passes.
+    /// Polls a container (once a second) until it is healthy — or, without a healthcheck, has
+    /// been running for 2 s — or `timeout` passes. A container that keeps restarting (3 restarts)
+    /// fails at once, with its last output lines.
     ///
     /// # Errors
     /// [`StackError::ServiceFailed`] when the container exits and will not be restarted,
     /// [`StackError::Timeout`] (with the last health output) otherwise.
     pub async fn wait_healthy(&self, service: &str, id: &str, timeout: Duration) -> Result<(), StackError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let first_restart_count = self.inspect(id).await?.restart_count.unwrap_or(0);
         loop {
             let info = self.inspect(id).await?;
+            // A crash loop will not heal by waiting: report it with the last output lines.
+            let restarts = info.restart_count.unwrap_or(0) - first_restart_count;
+            if restarts >= CRASH_LOOP_RESTARTS {
+                let st = ContainerStatus::from_inspect(&info);
+                return Err(StackError::ServiceFailed {
+                    service: service.into(),
+                    detail: format!(
+                        "it keeps exiting ({restarts} restarts while waiting, last exit code {}); last output: {}",
+                        st.exit_code.unwrap_or(-1),
+                        self.tail_logs(id, 5).await
+                    ),
+                });
+            }
             let status = ContainerStatus::from_inspect(&info);
             match status.health.as_deref() {
                 Some("healthy") => return Ok(()),
-                None if status.state == "running" => return Ok(()),
+                // Without a healthcheck, "up" means running and not exiting right away.
+                None if status.state == "running" && running_for(&status) >= MIN_UPTIME_WITHOUT_HEALTHCHECK => {
+                    return Ok(());
+                }
                 _ => {}
             }
             let restarting = status.state == "restarting";
@@ -225,7 +259,12 @@ impl Engine {
             if (status.state == "exited" || status.state == "dead") && !restarting && (policy.is_empty() || policy == "no") {
                 return Err(StackError::ServiceFailed {
                     service: service.into(),
-                    detail: format!("container {} exited with code {}", status.name, status.exit_code.unwrap_or(-1)),
+                    detail: format!(
+                        "container {} exited with code {}; last output: {}",
+                        status.name,
+                        status.exit_code.unwrap_or(-1),
+                        self.tail_logs(id, 5).await
+                    ),
                 });
             }
             if tokio::time::Instant::now() >= deadline {
@@ -237,6 +276,23 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// The last `lines` lines of a container's output (stdout and stderr), joined with ` | `,
+    /// for error messages (`GET /containers/{id}/logs?tail=N`). Empty when unavailable.
+    pub async fn tail_logs(&self, id: &str, lines: usize) -> String {
+        let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        let out: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        out.join(" | ").chars().take(1000).collect()
     }
 
     /// Runs a command inside a running container and collects its output
