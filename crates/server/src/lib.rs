@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod listing_cache;
 pub mod maintenance;
 pub mod metrics;
 pub mod openapi;

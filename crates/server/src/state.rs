@@ -7,6 +7,7 @@ use monero_rpc::{DaemonClient, DigestCredentials, RpcError, WalletClient};
 use crate::auth::rate_limit::AuthRateLimiter;
 use crate::config::Config;
 use crate::db::Db;
+use crate::listing_cache::ListingPageCache;
 use crate::metrics::Metrics;
 
 /// Builds one [`WalletClient`] per configured wallet-rpc URL as `(role, client)`: label = role, digest
@@ -42,6 +43,7 @@ struct Inner {
     auth_limiter: AuthRateLimiter,
     wallets: Vec<(&'static str, WalletClient)>,
     daemon: Option<DaemonClient>,
+    listing_cache: ListingPageCache,
 }
 
 impl AppState {
@@ -56,7 +58,7 @@ impl AppState {
         let auth_limiter = AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
         let wallets = wallet_clients(&config)?;
         let daemon = config.monerod_url.as_deref().map(DaemonClient::new).transpose()?;
-        Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon }) })
+        Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon, listing_cache: ListingPageCache::default() }) })
     }
 
     /// The configured wallet-rpc clients as `(role, client)`, role in `buyer`, `vendor`, `arbiter`
@@ -88,6 +90,12 @@ impl AppState {
     /// The metrics renderer.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The front-page cache of `GET /api/listings`; invalidate it after every committed write that
+    /// changes listings or stock.
+    pub fn listing_cache(&self) -> &ListingPageCache {
+        &self.inner.listing_cache
     }
 
     /// The login/register limiter.

@@ -255,3 +255,32 @@ async fn concurrent_orders_never_oversell() {
     let (_, l) = send(&client(), Method::GET, &s.url(&format!("/api/listings/{listing}")), None).await;
     assert_eq!(l["stock"], 0);
 }
+
+#[tokio::test]
+async fn front_page_reflects_every_write_immediately() {
+    let s = TestServer::start().await;
+    let (vendor, _) = register(&s, "vendy", "vendor").await;
+    let (buyer, _) = register(&s, "bob", "buyer").await;
+    let first = |page: serde_json::Value| (page["items"][0]["title"].as_str().map(str::to_owned), page["items"][0]["stock"].as_u64());
+    let id = create_listing(&s, &vendor, "Cached one", 1_000_000_000, 5).await;
+    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    assert_eq!(first(p), (Some("Cached one".into()), Some(5)));
+    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await; // served from the cache
+    assert_eq!(first(p), (Some("Cached one".into()), Some(5)));
+
+    send(&vendor, Method::PATCH, &s.url(&format!("/api/listings/{id}")), Some(json!({"title": "Renamed"}))).await;
+    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    assert_eq!(first(p), (Some("Renamed".into()), Some(5)));
+
+    let (st, _) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": id, "quantity": 2}))).await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    assert_eq!(first(p), (Some("Renamed".into()), Some(3)), "stock change visible at once");
+
+    create_listing(&s, &vendor, "Newest", 1_000_000_000, 1).await;
+    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    assert_eq!(first(p).0.as_deref(), Some("Newest"));
+    send(&vendor, Method::DELETE, &s.url(&format!("/api/listings/{id}")), None).await;
+    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 1, "{p}");
+}

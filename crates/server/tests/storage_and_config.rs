@@ -182,3 +182,22 @@ async fn staging_sets_secure_cookie_and_shorter_ttl() {
     let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure") && cookie.contains("Max-Age=28800"), "{cookie}");
 }
+
+#[test]
+fn listing_pages_and_order_lists_read_through_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("mmkt.db"), &DbKey::generate(), 1).unwrap();
+    let conn = db.connection().unwrap();
+    let plan = |sql: &str| -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        rows.join(" | ")
+    };
+    let listings = plan(
+        "SELECT l.id FROM listings l JOIN users u ON u.id = l.vendor_id WHERE l.deleted_at IS NULL \
+         ORDER BY l.created_at DESC, l.id DESC LIMIT 21 OFFSET 0",
+    );
+    assert!(listings.contains("idx_listings_created_at") && !listings.contains("TEMP B-TREE"), "{listings}");
+    let orders = plan("SELECT o.id FROM orders o WHERE o.buyer_id = 1 OR o.vendor_id = 1 ORDER BY o.id DESC LIMIT 21");
+    assert!(orders.contains("idx_orders_buyer_id") && orders.contains("idx_orders_vendor_id"), "{orders}");
+}

@@ -2,7 +2,9 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use escrow_core::{Amount, EscrowCap, ListingDraft};
 use escrow_core::error::ListingError;
@@ -15,6 +17,7 @@ use crate::db::listings::{self, Listing, ListingFields, ListingPatch, OwnedChang
 use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::listing_cache::ListingPageCache;
 use crate::state::AppState;
 
 /// Default page size.
@@ -186,10 +189,24 @@ fn to_page(page: Page, number: u32, per_page: u32) -> ListingPage {
 /// Live listings, newest first.
 #[utoipa::path(get, path = "/api/listings", tag = "listings", params(PageQuery),
     responses((status = 200, body = ListingPage), (status = 400, description = "bad page/per_page", body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<ApiJson<ListingPage>, ApiError> {
+pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Response, ApiError> {
     let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
+    let cacheable = ListingPageCache::cacheable(page, per_page);
+    let ticket = match cacheable.then(|| state.listing_cache().get(page, per_page)) {
+        Some(Ok(body)) => return Ok(json_response(body)),
+        Some(Err(ticket)) => Some(ticket),
+        None => None,
+    };
     let rows = state.db().run("select", "listings", move |conn| listings::list(conn, per_page, offset)).await?;
-    Ok(ApiJson(to_page(rows, page, per_page)))
+    let body = Bytes::from(serde_json::to_vec(&to_page(rows, page, per_page)).map_err(|e| ApiError::Internal(e.to_string()))?);
+    if let Some(ticket) = ticket {
+        state.listing_cache().store(ticket, page, per_page, body.clone());
+    }
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Full-text search (SQLite FTS5 over title and description), best match first.
@@ -230,6 +247,7 @@ pub async fn create(
     let fields = validate(&state, draft(request)?)?;
     let vendor = current.user.id;
     let listing = state.db().run("insert", "listings", move |conn| listings::insert(conn, vendor, &fields)).await?;
+    state.listing_cache().invalidate();
     tracing::info!(listing_id = listing.listing_id, vendor_id = vendor, "listing created");
     Ok(ApiJson(listing))
 }
@@ -301,6 +319,7 @@ pub async fn patch(
 
 async fn apply_patch(state: &AppState, vendor: i64, id: i64, patch: ListingPatch) -> Result<ApiJson<Listing>, ApiError> {
     let outcome = state.db().run("update", "listings", move |conn| listings::update(conn, id, vendor, &patch)).await?;
+    state.listing_cache().invalidate();
     match outcome {
         OwnedChange::Done(listing) => Ok(ApiJson(listing)),
         OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
@@ -319,7 +338,9 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     current.require(Role::Vendor)?;
     let vendor = current.user.id;
-    match state.db().run("delete", "listings", move |conn| listings::soft_delete(conn, id, vendor)).await? {
+    let outcome = state.db().run("delete", "listings", move |conn| listings::soft_delete(conn, id, vendor)).await?;
+    state.listing_cache().invalidate();
+    match outcome {
         OwnedChange::Done(()) => Ok(StatusCode::NO_CONTENT),
         OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
         OwnedChange::NotOwner => Err(ApiError::Forbidden("this listing belongs to another vendor".into())),

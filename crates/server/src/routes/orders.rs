@@ -83,6 +83,7 @@ pub async fn create(
     let outcome = state.db().run("insert", "orders", move |conn| orders::place(conn, buyer, listing, quantity, &policy)).await?;
     match outcome {
         PlaceOutcome::Placed(view) => {
+            state.listing_cache().invalidate();
             if let Err(e) = crate::refresh_escrow_gauges(state.db()).await {
                 tracing::warn!(error = %e, "escrow gauges not refreshed; the periodic refresh will retry");
             }
