@@ -39,6 +39,18 @@ async fn digest_auth_accepts_right_credentials_and_names_wrong_ones() {
     for _ in 0..3 {
         assert_eq!(client.get_address(0).await.unwrap(), address);
     }
+    // Concurrent calls open several connections, each with its own server nonce: every one
+    // authenticates (a cached answer rejected on a new connection is renewed transparently).
+    let (a, b, c, d) = tokio::join!(
+        client.get_address(0),
+        client.get_balance(0),
+        client.get_version(),
+        client.is_multisig()
+    );
+    assert_eq!(a.unwrap(), address);
+    assert!(b.unwrap().balance.is_zero());
+    c.unwrap();
+    d.unwrap();
     // Clones share the auth state and work too.
     let clone = client.clone();
     assert!(!clone.is_multisig().await.unwrap().multisig);
