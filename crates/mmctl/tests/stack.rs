@@ -140,6 +140,20 @@ fn full_cycle_bootstrap_build_up_health_labels_heal_down() {
     // logs and restart.
     let logs = run(&["logs", "-p", &p, "monerod", "--tail", "5"]).expect_code(0);
     assert!(!(logs.stdout.trim().is_empty() && logs.stderr.trim().is_empty()), "no monerod logs");
+    let recent = run(&["logs", "-p", &p, "nginx", "--since", "10m", "--timestamps"]).expect_code(0);
+    assert!(recent.stdout.contains("\"uri\":\"/health\""), "nginx access log of the /health probe:\n{}", recent.stdout);
+    let future = run(&["logs", "-p", &p, "nginx", "--since", "2099-01-01T00:00:00Z"]).expect_code(0);
+    assert!(future.stdout.trim().is_empty(), "{}", future.stdout);
+
+    // docker-compose itself sees the stack as its own.
+    if let Ok(out) = std::process::Command::new("docker-compose")
+        .current_dir(workspace_root())
+        .args(["-p", &p, "--env-file", "deploy/env/development.env", "-f", "deploy/docker-compose.yml", "ps", "-q"])
+        .output()
+    {
+        let listed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        assert_eq!(listed.len(), 8, "docker-compose ps: {listed:?} {}", String::from_utf8_lossy(&out.stderr));
+    }
     let restarted = run(&["restart", "-p", &p, "wallet-rpc-vendor", "--timeout", "120"]).expect_code(0);
     assert!(restarted.stdout.contains("restarted and healthy"), "{}", restarted.stdout);
 

@@ -39,12 +39,14 @@ pub struct LogsArgs {
 
 /// Parses --since into Unix seconds.
 fn since_epoch(s: &str) -> anyhow::Result<i32> {
+    // The Engine API takes a 32-bit Unix time: clamp instead of wrapping.
+    let clamp = |t: i64| i32::try_from(t.max(0)).unwrap_or(i32::MAX);
     if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-        return Ok(t.unix_timestamp() as i32);
+        return Ok(clamp(t.unix_timestamp()));
     }
     let ns = mmctl::docker::spec::parse_duration(s)
         .map_err(|_| UsageError(format!("--since {s:?}: use a duration (30s, 10m, 2h) or an RFC 3339 time")))?;
-    Ok((time::OffsetDateTime::now_utc().unix_timestamp() - ns / 1_000_000_000) as i32)
+    Ok(clamp(time::OffsetDateTime::now_utc().unix_timestamp() - ns / 1_000_000_000))
 }
 
 pub async fn run(args: LogsArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {

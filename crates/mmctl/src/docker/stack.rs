@@ -16,8 +16,17 @@ use super::error::{StackError, is_not_found};
 use super::labels;
 use super::spec::{ContainerPlan, plan_service, scoped};
 
-/// Graceful stop timeout used by `down` and `restart`, in seconds (SIGTERM, then SIGKILL).
+/// Graceful stop timeout used by `down`, `restart` and recreation, in seconds (SIGTERM, then
+/// SIGKILL). A service whose `stop_grace_period` is longer (monerod: 60 s, to close its
+/// database cleanly) gets its own.
 pub const STOP_TIMEOUT_SECS: u32 = 30;
+
+/// The stop timeout for one container: the longer of [`STOP_TIMEOUT_SECS`] and the container's
+/// own StopTimeout (from `stop_grace_period`).
+async fn stop_timeout(engine: &Engine, id: &str) -> i32 {
+    let own = engine.inspect(id).await.ok().and_then(|i| i.config).and_then(|c| c.stop_timeout).unwrap_or(0);
+    (STOP_TIMEOUT_SECS as i64).max(own) as i32
+}
 
 /// One compose project: the parsed file, the project name and the enabled profiles.
 #[derive(Debug, Clone)]
@@ -214,7 +223,7 @@ impl Project {
                 engine.docker().start_container(&id, None).await.map_err(|e| engine.err(format!("start {svc}"), e))?;
                 return Ok(UpEvent::Started(svc.clone()));
             }
-            let stop = StopContainerOptionsBuilder::default().t(STOP_TIMEOUT_SECS as i32).build();
+            let stop = StopContainerOptionsBuilder::default().t(stop_timeout(engine, &id).await).build();
             match engine.docker().stop_container(&id, Some(stop)).await {
                 Ok(()) => {}
                 Err(e) if is_not_found(&e) => {}
@@ -378,7 +387,7 @@ impl Project {
     pub async fn restart(&self, engine: &Engine, service: &str, wait: WaitPolicy) -> Result<(), StackError> {
         self.compose.file.service(service)?;
         let id = engine.require_service_container(&self.name, service).await?;
-        let opts = RestartContainerOptionsBuilder::default().t(STOP_TIMEOUT_SECS as i32).build();
+        let opts = RestartContainerOptionsBuilder::default().t(stop_timeout(engine, &id).await).build();
         engine.docker().restart_container(&id, Some(opts)).await.map_err(|e| engine.err(format!("restart {service}"), e))?;
         if let WaitPolicy::WaitHealthy(t) = wait {
             engine.wait_healthy(service, &id, t).await?;
@@ -455,7 +464,8 @@ pub struct DownReport {
     pub volumes: Vec<String>,
 }
 
-/// Stops (SIGTERM, `STOP_TIMEOUT_SECS`, SIGKILL) and removes every container of `project`
+/// Stops (SIGTERM, `STOP_TIMEOUT_SECS` or the service's longer grace period, SIGKILL) and
+/// removes every container of `project`
 /// in `order` (services not listed go first), then its networks, and its volumes if asked.
 /// Objects are found by the `com.docker.compose.project` label only.
 ///
@@ -473,7 +483,7 @@ pub async fn down(engine: &Engine, project: &str, order: &[String], volumes: Vol
         let Some(id) = c.id.clone() else { continue };
         let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or(id.clone());
         on_progress(&format!("stopping {name}"));
-        let stop = StopContainerOptionsBuilder::default().t(STOP_TIMEOUT_SECS as i32).build();
+        let stop = StopContainerOptionsBuilder::default().t(stop_timeout(engine, &id).await).build();
         match engine.docker().stop_container(&id, Some(stop)).await {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => continue,
