@@ -64,7 +64,7 @@ pub struct DaemonInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct GeneratedBlocks {
-    /// Height of the chain's top block after mining (monerod's `height`).
+    /// Height of the top block after mining (= block count - 1; monerod's `height`).
     pub height: u64,
     /// Hashes of the new blocks, oldest first.
     pub blocks: Vec<BlockHash>,

@@ -462,8 +462,8 @@ impl Regtest {
         }
     }
 
-    /// Mines `blocks` blocks paying `address` and returns the new chain height
-    /// (daemon `generateblocks`).
+    /// Mines `blocks` blocks paying `address` and returns the height of the new top block
+    /// (= block count - 1; daemon `generateblocks`).
     ///
     /// # Errors
     /// [`RpcError`] from the daemon.
@@ -472,6 +472,7 @@ impl Regtest {
     }
 
     /// Mines `blocks` blocks to `address`, then refreshes each of `wallets` so they see them.
+    /// Returns the height of the new top block.
     ///
     /// # Errors
     /// [`RpcError`] from the daemon or a wallet.
