@@ -68,7 +68,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let db = open_db(&config)?;
     let state = AppState::new(config, db).context("building wallet RPC clients")?;
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind} (MMKT_BIND)"))?;
-    tracing::info!(%bind, env = env.as_str(), "mmkt-server listening");
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(bind = %local, env = env.as_str(), "mmkt-server listening");
     mmkt_server::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("mmkt-server stopped");
     Ok(())

@@ -1,0 +1,100 @@
+//! Logs of the real binary in staging: JSON lines, request ids on request lines, and never a password,
+//! session token or DB key.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::PASSWORD;
+use mmkt_server::db::key::DbKey;
+use serde_json::{Value, json};
+
+/// Kills the server by PID when the test ends, also on panic.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = DbKey::generate();
+    let key_path = dir.path().join("db.key");
+    std::fs::write(&key_path, format!("{}\n", key.to_hex())).unwrap();
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mmkt-server"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MMKT_") || k == "RUST_LOG") {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .arg("serve")
+        .env("MMKT_ENV", "staging")
+        .env("MMKT_BIND", "127.0.0.1:0")
+        .env("MMKT_DB_PATH", dir.path().join("mmkt.db"))
+        .env("MMKT_DB_KEY_FILE", &key_path)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = server.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("server logs its listen address");
+        let parsed: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        lines.push(line);
+        if parsed["message"] == "mmkt-server listening" {
+            break parsed["bind"].as_str().unwrap().to_owned();
+        }
+    };
+    let base = format!("http://{addr}");
+
+    let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let resp = c
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"username": "logan", "password": PASSWORD, "role": "vendor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie.trim_start_matches("session_token=").split(';').next().unwrap().to_owned();
+    let resp = c.post(format!("{base}/api/auth/login")).json(&json!({"username": "logan", "password": PASSWORD})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = c.get(format!("{base}/api/auth/me")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Collect what the requests logged.
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        lines.push(line);
+    }
+    let all = lines.join("\n");
+    assert!(!all.contains(PASSWORD), "a password reached the log:\n{all}");
+    assert!(!all.contains(&token), "a session token reached the log:\n{all}");
+    assert!(!all.contains(&key.to_hex()), "the DB key reached the log:\n{all}");
+    let mut with_id = 0;
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if v["span"]["request_id"] == request_id.as_str() {
+            with_id += 1;
+        }
+    }
+    assert!(with_id >= 2, "the register request's lines carry its request id {request_id}:\n{all}");
+    assert!(all.contains("account registered"), "{all}");
+}
