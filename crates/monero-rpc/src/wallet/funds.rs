@@ -355,6 +355,9 @@ impl WalletClient {
     }
 
     /// Scans new blocks from the daemon now (from `start_height` if given). Calls `refresh`.
+    /// wallet-rpc also refreshes by itself every 20 s, but not right after `open_wallet`.
+    /// A scan of many blocks can outlast the per-call timeout: use a clone with a longer one,
+    /// e.g. `wallet.clone().with_timeout(Duration::from_secs(600)).refresh(None)`.
     ///
     /// # Errors
     /// [`RpcError::WalletNotOpen`]; [`RpcError::Rpc`] if the daemon is unreachable from
