@@ -32,9 +32,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          PRAGMA user_version = 12;",
     )?;
     let words = [
-        "hand-made", "leather", "wallet", "vintage", "camera", "lens", "ceramic", "mug", "wool", "scarf", "book", "signed",
-        "first", "edition", "shipping", "worldwide", "tracked", "escrow", "accepted", "condition", "new", "used", "mint",
-        "boxed", "original", "spare", "parts", "garden", "tools", "coffee", "beans", "roasted", "fresh", "organic",
+        "hand-made",
+        "leather",
+        "wallet",
+        "vintage",
+        "camera",
+        "lens",
+        "ceramic",
+        "mug",
+        "wool",
+        "scarf",
+        "book",
+        "signed",
+        "first",
+        "edition",
+        "shipping",
+        "worldwide",
+        "tracked",
+        "escrow",
+        "accepted",
+        "condition",
+        "new",
+        "used",
+        "mint",
+        "boxed",
+        "original",
+        "spare",
+        "parts",
+        "garden",
+        "tools",
+        "coffee",
+        "beans",
+        "roasted",
+        "fresh",
+        "organic",
     ];
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
@@ -43,7 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed ^= seed << 17;
         seed
     };
-    let hex = |n: &mut dyn FnMut() -> u64, len: usize| -> String { (0..len).map(|_| format!("{:x}", n() % 16)).collect() };
+    let hex = |n: &mut dyn FnMut() -> u64, len: usize| -> String {
+        (0..len).map(|_| format!("{:x}", n() % 16)).collect()
+    };
     let mut id: i64 = 0;
     loop {
         conn.execute_batch("BEGIN")?;
@@ -54,9 +87,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for _ in 0..5000 {
                 id += 1;
                 let text = |n: &mut dyn FnMut() -> u64, count: usize| -> String {
-                    (0..count).map(|_| words[(n() % words.len() as u64) as usize]).collect::<Vec<_>>().join(" ")
+                    (0..count)
+                        .map(|_| words[(n() % words.len() as u64) as usize])
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 };
-                let when = format!("2026-{:02}-{:02}T{:02}:{:02}:{:02}Z", 1 + next() % 12, 1 + next() % 28, next() % 24, next() % 60, next() % 60);
+                let when = format!(
+                    "2026-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                    1 + next() % 12,
+                    1 + next() % 28,
+                    next() % 24,
+                    next() % 60,
+                    next() % 60
+                );
                 listing.execute(rusqlite::params![
                     (next() % 5000) as i64,
                     text(&mut next, 6),
@@ -68,13 +111,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 order.execute(rusqlite::params![
                     id,
                     (next() % 100_000) as i64,
-                    ["created", "funded", "shipped", "completed", "disputed"][(next() % 5) as usize],
+                    ["created", "funded", "shipped", "completed", "disputed"]
+                        [(next() % 5) as usize],
                     (next() % 50_000_000_000_000) as i64,
                     format!("4{}", hex(&mut next, 94)),
                     hex(&mut next, 64),
                     when
                 ])?;
-                message.execute(rusqlite::params![id, (next() % 100_000) as i64, text(&mut next, 25), when])?;
+                message.execute(rusqlite::params![
+                    id,
+                    (next() % 100_000) as i64,
+                    text(&mut next, 25),
+                    when
+                ])?;
             }
         }
         conn.execute_batch("COMMIT")?;
@@ -84,6 +133,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
-    println!("{id} listings/orders/messages, {} MiB", std::fs::metadata(&db)?.len() / 1024 / 1024);
+    println!(
+        "{id} listings/orders/messages, {} MiB",
+        std::fs::metadata(&db)?.len() / 1024 / 1024
+    );
     Ok(())
 }

@@ -35,7 +35,10 @@ fn backup_restores_with_a_new_key_and_every_row() {
     let encrypted = std::fs::metadata(data_file(&ws, &manifest)).unwrap().len();
     assert_eq!(manifest["encrypted_size"], encrypted);
     // Compressing plaintext pages inside mmctl pays: the backup is far smaller than the DB.
-    assert!(manifest["plain_size"].as_u64().unwrap() > 4 * encrypted, "{manifest}");
+    assert!(
+        manifest["plain_size"].as_u64().unwrap() > 4 * encrypted,
+        "{manifest}"
+    );
 
     let listed = ws.list();
     assert_eq!(listed.len(), 1);
@@ -49,7 +52,15 @@ fn backup_restores_with_a_new_key_and_every_row() {
 
     // Restore primitive: a new file under a different key, every row present.
     let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir.find("latest", Series { kind: BackupKind::Db, role: None }).unwrap();
+    let backup = dir
+        .find(
+            "latest",
+            Series {
+                kind: BackupKind::Db,
+                role: None,
+            },
+        )
+        .unwrap();
     let identities = Identities::from_file(&ws.identity_file).unwrap();
     let new_key = DbKey::generate();
     let dest = ws.dir.path().join("restored.db");
@@ -57,11 +68,17 @@ fn backup_restores_with_a_new_key_and_every_row() {
     assert_eq!(restored.row_counts["listings"], 3000);
     let conn = open(&dest, &new_key);
     assert_eq!(count(&conn, "listings"), 3000);
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 7);
     // ...and the old key does not open it.
     let old = open(&dest, &ws.key);
-    assert!(old.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err());
+    assert!(
+        old.query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+            .get::<_, i64>(0))
+            .is_err()
+    );
 }
 
 #[test]
@@ -88,21 +105,39 @@ fn backup_during_concurrent_writes_restores_the_snapshot_it_recorded() {
     assert!(batches > 0);
     let live = count(&ws.connect(), "listings");
     let recorded = manifest["db"]["row_counts"]["listings"].as_u64().unwrap();
-    assert!(recorded >= 20_000 && recorded <= live, "recorded {recorded}, live {live}");
+    assert!(
+        recorded >= 20_000 && recorded <= live,
+        "recorded {recorded}, live {live}"
+    );
     // Whole 50-row transactions only: a snapshot never sees half a transaction.
     assert_eq!((recorded - 20_000) % 50, 0, "recorded {recorded}");
 
     let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir.find(manifest["id"].as_str().unwrap(), Series { kind: BackupKind::Db, role: None }).unwrap();
+    let backup = dir
+        .find(
+            manifest["id"].as_str().unwrap(),
+            Series {
+                kind: BackupKind::Db,
+                role: None,
+            },
+        )
+        .unwrap();
     let identities = Identities::from_file(&ws.identity_file).unwrap();
     let dest = ws.dir.path().join("restored.db");
     let key = DbKey::generate();
     restore_db_file(&backup, &identities, &dest, &key, &|_| {}).unwrap();
     let conn = open(&dest, &key);
     assert_eq!(count(&conn, "listings"), recorded);
-    let max: i64 = conn.query_row("SELECT max(id) FROM listings", [], |r| r.get(0)).unwrap();
-    assert_eq!(max as u64, recorded, "ids are contiguous: no gap, no extra row");
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let max: i64 = conn
+        .query_row("SELECT max(id) FROM listings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        max as u64, recorded,
+        "ids are contiguous: no gap, no extra row"
+    );
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
 }
 
@@ -115,14 +150,27 @@ fn a_flipped_byte_fails_verify_and_restore_clearly() {
 
     let out = ws.mmctl(&["backup", "verify", manifest["id"].as_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("checksum mismatch"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("checksum mismatch"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(ws.list()[0]["verified"], false);
 
     let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir.find("latest", Series { kind: BackupKind::Db, role: None }).unwrap();
+    let backup = dir
+        .find(
+            "latest",
+            Series {
+                kind: BackupKind::Db,
+                role: None,
+            },
+        )
+        .unwrap();
     let identities = Identities::from_file(&ws.identity_file).unwrap();
     let dest = ws.dir.path().join("restored.db");
-    let err = restore_db_file(&backup, &identities, &dest, &DbKey::generate(), &|_| {}).unwrap_err();
+    let err =
+        restore_db_file(&backup, &identities, &dest, &DbKey::generate(), &|_| {}).unwrap_err();
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
     assert!(!dest.exists(), "nothing is written when the checksum fails");
     // Live data untouched.
@@ -138,13 +186,21 @@ fn a_tampered_manifest_and_payload_still_fail_on_decryption() {
     flip_byte(&path);
     // An attacker who also rewrites the checksum in the manifest is stopped by age's authentication.
     let (sha, _) = mmctl::backup::crypto::sha256_file(&path).unwrap();
-    let manifest_path = ws.backups.join(format!("{}.json", manifest["id"].as_str().unwrap()));
-    let text = std::fs::read_to_string(&manifest_path).unwrap().replace(manifest["sha256"].as_str().unwrap(), &sha);
+    let manifest_path = ws
+        .backups
+        .join(format!("{}.json", manifest["id"].as_str().unwrap()));
+    let text = std::fs::read_to_string(&manifest_path)
+        .unwrap()
+        .replace(manifest["sha256"].as_str().unwrap(), &sha);
     std::fs::write(&manifest_path, text).unwrap();
 
     let out = ws.mmctl(&["backup", "verify"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("corrupt or was tampered with"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("corrupt or was tampered with"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -153,9 +209,17 @@ fn a_wrong_identity_is_a_clear_error() {
     ws.seed(100);
     backup_db(&ws);
     let other = Workspace::new();
-    let out = ws.command(&["backup", "verify"]).env("MMKT_BACKUP_IDENTITY_FILE", &other.identity_file).output().unwrap();
+    let out = ws
+        .command(&["backup", "verify"])
+        .env("MMKT_BACKUP_IDENTITY_FILE", &other.identity_file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("can decrypt it (wrong identity file"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("can decrypt it (wrong identity file"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -163,34 +227,76 @@ fn bad_inputs_fail_with_the_documented_exit_codes_and_write_nothing() {
     let ws = Workspace::new();
     ws.seed(10);
     // No recipient: usage error (2).
-    let out = ws.command(&["backup", "db"]).env_remove("MMKT_BACKUP_RECIPIENTS").output().unwrap();
+    let out = ws
+        .command(&["backup", "db"])
+        .env_remove("MMKT_BACKUP_RECIPIENTS")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no age recipient"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no age recipient"),
+        "{}",
+        stderr(&out)
+    );
     // Malformed recipient: usage error (2).
-    let out = ws.command(&["backup", "db"]).env("MMKT_BACKUP_RECIPIENTS", "age1notakey").output().unwrap();
+    let out = ws
+        .command(&["backup", "db"])
+        .env("MMKT_BACKUP_RECIPIENTS", "age1notakey")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("invalid age recipient"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid age recipient"),
+        "{}",
+        stderr(&out)
+    );
     // Key file readable by others: refused (1).
-    std::fs::set_permissions(&ws.key_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        &ws.key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
     let out = ws.mmctl(&["backup", "db"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("must be 600"), "{}", stderr(&out));
-    std::fs::set_permissions(&ws.key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        &ws.key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     // Wrong DB key (1).
     let wrong = ws.dir.path().join("wrong.key");
     mmctl::backup::keyfile::write_key_file(&wrong, &DbKey::generate()).unwrap();
-    let out = ws.command(&["backup", "db"]).env("MMKT_DB_KEY_FILE", &wrong).output().unwrap();
+    let out = ws
+        .command(&["backup", "db"])
+        .env("MMKT_DB_KEY_FILE", &wrong)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("with the given key"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("with the given key"),
+        "{}",
+        stderr(&out)
+    );
     // Missing DB (1).
-    let out = ws.command(&["backup", "db"]).env("MMKT_DB_PATH", ws.dir.path().join("nope.db")).output().unwrap();
+    let out = ws
+        .command(&["backup", "db"])
+        .env("MMKT_DB_PATH", ws.dir.path().join("nope.db"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
     // No identity for verify: usage error (2).
-    let out = ws.command(&["backup", "verify"]).env_remove("MMKT_BACKUP_IDENTITY_FILE").output().unwrap();
+    let out = ws
+        .command(&["backup", "verify"])
+        .env_remove("MMKT_BACKUP_IDENTITY_FILE")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     // None of this left a file behind.
-    let leftovers: Vec<_> = std::fs::read_dir(&ws.backups).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let leftovers: Vec<_> = std::fs::read_dir(&ws.backups)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -203,22 +309,41 @@ fn kill_9_during_a_backup_leaves_nothing_list_or_verify_accept() {
         let conn = ws.connect();
         conn.execute_batch("BEGIN").unwrap();
         for i in 0..3000 {
-            let blob: Vec<u8> = (0..8192u32).map(|j| (j.wrapping_mul(2654435761).wrapping_add(i * 7919) >> 13) as u8).collect();
-            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob]).unwrap();
+            let blob: Vec<u8> = (0..8192u32)
+                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i * 7919) >> 13) as u8)
+                .collect();
+            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob])
+                .unwrap();
         }
         conn.execute_batch("COMMIT").unwrap();
     }
-    let mut child = ws.command(&["backup", "db"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ws
+        .command(&["backup", "db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let temp_exists = std::fs::read_dir(&ws.backups)
-            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().contains(".tmp-") && e.metadata().map(|m| m.len() > 0).unwrap_or(false)))
+            .map(|d| {
+                d.flatten().any(|e| {
+                    e.file_name().to_string_lossy().contains(".tmp-")
+                        && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+                })
+            })
             .unwrap_or(false);
         if temp_exists {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "backup finished before it could be interrupted");
-        assert!(std::time::Instant::now() < deadline, "no temp file appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "backup finished before it could be interrupted"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temp file appeared"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     // SIGKILL by PID (std's kill sends SIGKILL).
@@ -228,12 +353,24 @@ fn kill_9_during_a_backup_leaves_nothing_list_or_verify_accept() {
     assert!(ws.list().is_empty());
     let out = ws.mmctl(&["backup", "verify", "--all"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no complete backup"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no complete backup"),
+        "{}",
+        stderr(&out)
+    );
     // The leftover is cleaned by prune, and a new backup works.
     let out = ws.mmctl(&["backup", "prune"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("leftover of an interrupted run"), "{}", stderr(&out));
-    let leftovers: Vec<_> = std::fs::read_dir(&ws.backups).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(
+        stderr(&out).contains("leftover of an interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&ws.backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -249,16 +386,27 @@ fn a_backup_is_recovered_with_the_age_cli_and_gunzip_without_mmctl_or_the_db_key
         data_file(&ws, &manifest).display(),
         plain.display()
     );
-    let out = std::process::Command::new("sh").arg("-c").arg(&script).output().expect("sh");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("sh");
     assert!(out.status.success(), "age/gunzip failed: {}", stderr(&out));
-    assert_eq!(std::fs::metadata(&plain).unwrap().len(), manifest["plain_size"].as_u64().unwrap());
+    assert_eq!(
+        std::fs::metadata(&plain).unwrap().len(),
+        manifest["plain_size"].as_u64().unwrap()
+    );
     // Python's stock sqlite3 (no SQLCipher, no key) opens the result.
     let py = format!(
         "import sqlite3; c = sqlite3.connect('file:{}?mode=ro', uri=True); \
          print(c.execute('pragma integrity_check').fetchone()[0], c.execute('select count(*) from listings').fetchone()[0])",
         plain.display()
     );
-    let out = std::process::Command::new("python3").arg("-c").arg(&py).output().expect("python3");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&py)
+        .output()
+        .expect("python3");
     assert!(out.status.success(), "python3 failed: {}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "ok 2000");
 }

@@ -13,13 +13,27 @@ use backup_support::*;
 use test_support::docker::{FileLock, ProjectGuard, docker_available, unique_project};
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker CLI");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn container(project: &str, service: &str) -> String {
-    docker(&["ps", "-aq", "--filter", &format!("label=com.docker.compose.project={project}"), "--filter", &format!("label=com.docker.compose.service={service}")])
+    docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+    ])
 }
 
 fn started_at(id: &str) -> String {
@@ -73,16 +87,41 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
     }
     {
         let _lock = FileLock::acquire(&std::env::temp_dir().join("mmkt-stack-tests-images.lock"));
-        let out = Command::new(env!("CARGO_BIN_EXE_mmctl")).args(["image", "bootstrap-base"]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "bootstrap-base: {}", stderr(&out));
+        let out = Command::new(env!("CARGO_BIN_EXE_mmctl"))
+            .args(["image", "bootstrap-base"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "bootstrap-base: {}",
+            stderr(&out)
+        );
     }
     let ws = Workspace::new();
     let guard = ProjectGuard::new(&unique_project("mmctl-backup"));
     let project = guard.project().to_owned();
     let compose = ws.dir.path().join("docker-compose.yml");
     std::fs::write(&compose, COMPOSE).unwrap();
-    let out = ws.command(&["up", "-p", &project, "--file", compose.to_str().unwrap(), "--timeout", "120"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "up: {}{}", stdout(&out), stderr(&out));
+    let out = ws
+        .command(&[
+            "up",
+            "-p",
+            &project,
+            "--file",
+            compose.to_str().unwrap(),
+            "--timeout",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "up: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let server = container(&project, "server");
     let wallet_rpc = container(&project, "wallet-rpc-buyer");
 
@@ -92,37 +131,120 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
     insert_listings(&ws.connect(), 3);
     let before = started_at(&server);
     let ready = ready_responder();
-    let out = ws.command(&["restore", "db", "latest", "--yes", "-p", &project, "--server-url", &ready]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let out = ws
+        .command(&[
+            "restore",
+            "db",
+            "latest",
+            "--yes",
+            "-p",
+            &project,
+            "--server-url",
+            &ready,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("server ready"), "{}", stdout(&out));
-    assert_ne!(started_at(&server), before, "the server container was restarted");
-    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &server]), "true");
+    assert_ne!(
+        started_at(&server),
+        before,
+        "the server container was restarted"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &server]),
+        "true"
+    );
     assert_eq!(count(&ws.connect(), "listings"), 400);
 
     // Wallet backup through the Engine API: container stopped during the archive, running after.
-    docker(&["exec", &wallet_rpc, "bash", "-c", "echo keys-v1 > /wallets/hot.keys; head -c 200000 /dev/urandom > /wallets/hot; chown -R 1000:1000 /wallets"]);
+    docker(&[
+        "exec",
+        &wallet_rpc,
+        "bash",
+        "-c",
+        "echo keys-v1 > /wallets/hot.keys; head -c 200000 /dev/urandom > /wallets/hot; chown -R 1000:1000 /wallets",
+    ]);
     let before = started_at(&wallet_rpc);
-    let out = ws.command(&["backup", "wallets", "buyer", "-p", &project, "--json"]).output().unwrap();
+    let out = ws
+        .command(&["backup", "wallets", "buyer", "-p", &project, "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(manifests[0]["wallets"]["consistency"], "container-stopped");
     assert_eq!(manifests[0]["wallets"]["file_count"], 2);
     assert_eq!(manifests[0]["wallets"]["wallets"][0]["name"], "hot");
-    assert_ne!(started_at(&wallet_rpc), before, "stopped and started for a consistent archive");
-    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &wallet_rpc]), "true");
+    assert_ne!(
+        started_at(&wallet_rpc),
+        before,
+        "stopped and started for a consistent archive"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &wallet_rpc]),
+        "true"
+    );
     let out = ws.mmctl(&["backup", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
     // Wallet restore into the container: damaged file back, newer wallet kept, owner kept.
-    docker(&["exec", &wallet_rpc, "bash", "-c", "echo garbage > /wallets/hot.keys; echo new > /wallets/escrow-9.keys"]);
-    let out = ws.command(&["restore", "wallet", "buyer", "latest", "--yes", "-p", &project]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(docker(&["exec", &wallet_rpc, "cat", "/wallets/hot.keys"]), "keys-v1");
-    assert_eq!(docker(&["exec", &wallet_rpc, "cat", "/wallets/escrow-9.keys"]), "new");
-    assert_eq!(docker(&["exec", &wallet_rpc, "stat", "-c", "%u:%g", "/wallets/hot.keys"]), "1000:1000");
-    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &wallet_rpc]), "true");
+    docker(&[
+        "exec",
+        &wallet_rpc,
+        "bash",
+        "-c",
+        "echo garbage > /wallets/hot.keys; echo new > /wallets/escrow-9.keys",
+    ]);
+    let out = ws
+        .command(&[
+            "restore", "wallet", "buyer", "latest", "--yes", "-p", &project,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        docker(&["exec", &wallet_rpc, "cat", "/wallets/hot.keys"]),
+        "keys-v1"
+    );
+    assert_eq!(
+        docker(&["exec", &wallet_rpc, "cat", "/wallets/escrow-9.keys"]),
+        "new"
+    );
+    assert_eq!(
+        docker(&[
+            "exec",
+            &wallet_rpc,
+            "stat",
+            "-c",
+            "%u:%g",
+            "/wallets/hot.keys"
+        ]),
+        "1000:1000"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &wallet_rpc]),
+        "true"
+    );
     // The damaged state was kept as a regular backup first.
-    assert_eq!(ws.list().iter().filter(|b| b["kind"] == "wallets-buyer").count(), 2);
+    assert_eq!(
+        ws.list()
+            .iter()
+            .filter(|b| b["kind"] == "wallets-buyer")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -131,9 +253,19 @@ fn an_unreachable_docker_daemon_is_exit_3() {
     ws.seed(10);
     backup_db(&ws);
     let sock = format!("unix://{}/no-such-docker.sock", ws.dir.path().display());
-    let out = ws.command(&["--docker-host", &sock, "backup", "wallets", "buyer"]).output().unwrap();
+    let out = ws
+        .command(&["--docker-host", &sock, "backup", "wallets", "buyer"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let out = ws.command(&["--docker-host", &sock, "restore", "db", "--yes"]).output().unwrap();
+    let out = ws
+        .command(&["--docker-host", &sock, "restore", "db", "--yes"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert_eq!(count(&ws.connect(), "listings"), 10, "nothing swapped when the server could not be stopped");
+    assert_eq!(
+        count(&ws.connect(), "listings"),
+        10,
+        "nothing swapped when the server could not be stopped"
+    );
 }

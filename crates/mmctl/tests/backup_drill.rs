@@ -12,7 +12,11 @@ use monero_rpc::WalletPassword;
 
 fn wallet_rpc_bin() -> Option<PathBuf> {
     let bin = std::env::var("MMKT_WALLET_RPC_BIN").unwrap_or_else(|_| "monero-wallet-rpc".into());
-    if std::process::Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         return Some(PathBuf::from(bin));
     }
     if std::env::var("MMKT_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
@@ -26,7 +30,10 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         if entry.path().is_file() {
-            files.insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap());
+            files.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            );
         }
     }
     files
@@ -45,7 +52,10 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
         let (bin, work) = (bin.clone(), ws.dir.path().join(format!("rpc-{role}")));
         starts.push(tokio::spawn(async move {
             let rpc = ThrowawayWalletRpc::start(&bin, &dir, &work).await.unwrap();
-            rpc.rpc().create_wallet(&format!("{role}-main"), &WalletPassword::new("drill-pw")).await.unwrap();
+            rpc.rpc()
+                .create_wallet(&format!("{role}-main"), &WalletPassword::new("drill-pw"))
+                .await
+                .unwrap();
             rpc.rpc().close_wallet().await.unwrap();
         }));
     }
@@ -54,7 +64,10 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
     }
     let password = ws.dir.path().join("wallet-password");
     std::fs::write(&password, "drill-pw\n").unwrap();
-    let before: Vec<_> = ["buyer", "vendor", "arbiter"].iter().map(|r| tree(&root.join(r))).collect();
+    let before: Vec<_> = ["buyer", "vendor", "arbiter"]
+        .iter()
+        .map(|r| tree(&root.join(r)))
+        .collect();
     backup_db(&ws);
 
     let out = ws
@@ -63,26 +76,55 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
         .env("MMKT_WALLET_PASSWORD_FILE", &password)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
     assert!(report["rto_seconds"].as_f64().unwrap() > 0.0);
-    assert!(report["rpo_seconds"]["db"].as_f64().is_some(), "a DB backup existed before: {report}");
-    assert!(report["rpo_seconds"]["wallets-buyer"].is_null(), "no wallet backup existed before");
+    assert!(
+        report["rpo_seconds"]["db"].as_f64().is_some(),
+        "a DB backup existed before: {report}"
+    );
+    assert!(
+        report["rpo_seconds"]["wallets-buyer"].is_null(),
+        "no wallet backup existed before"
+    );
     let steps = report["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2 + 4, "{report}");
-    let wallet_steps: Vec<&str> = steps.iter().filter(|s| s["name"].as_str().unwrap().starts_with("restore wallets")).map(|s| s["detail"].as_str().unwrap()).collect();
+    let wallet_steps: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("restore wallets"))
+        .map(|s| s["detail"].as_str().unwrap())
+        .collect();
     assert_eq!(wallet_steps.len(), 3);
-    assert!(wallet_steps.iter().all(|d| d.contains("1 wallet(s) open with their recorded addresses")), "{wallet_steps:?}");
+    assert!(
+        wallet_steps
+            .iter()
+            .all(|d| d.contains("1 wallet(s) open with their recorded addresses")),
+        "{wallet_steps:?}"
+    );
 
     // The drill's fresh backups count as verified; live data did not change.
     let listed = ws.list();
     assert_eq!(listed.iter().filter(|b| b["verified"] == true).count(), 4);
-    let after: Vec<_> = ["buyer", "vendor", "arbiter"].iter().map(|r| tree(&root.join(r))).collect();
+    let after: Vec<_> = ["buyer", "vendor", "arbiter"]
+        .iter()
+        .map(|r| tree(&root.join(r)))
+        .collect();
     assert_eq!(before, after);
     assert_eq!(count(&ws.connect(), "listings"), 1500);
     // No scratch left behind.
-    assert!(!std::fs::read_dir(&ws.backups).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with('.')));
+    assert!(
+        !std::fs::read_dir(&ws.backups)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with('.'))
+    );
 }
 
 #[test]
@@ -97,15 +139,30 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
 
     // A DB that cannot be read with its key: the backup step fails, the drill fails.
     let wrong = ws.dir.path().join("wrong.key");
-    mmctl::backup::keyfile::write_key_file(&wrong, &mmctl::backup::keyfile::DbKey::generate()).unwrap();
-    let out = ws.command(&["drill", "--skip-wallets", "--json"]).env("MMKT_DB_KEY_FILE", &wrong).output().unwrap();
+    mmctl::backup::keyfile::write_key_file(&wrong, &mmctl::backup::keyfile::DbKey::generate())
+        .unwrap();
+    let out = ws
+        .command(&["drill", "--skip-wallets", "--json"])
+        .env("MMKT_DB_KEY_FILE", &wrong)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);
-    assert!(report["steps"][0]["detail"].as_str().unwrap().contains("with the given key"), "{report}");
+    assert!(
+        report["steps"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("with the given key"),
+        "{report}"
+    );
 
     // Wallets without a password to open them: usage error, nothing done.
     let out = ws.mmctl(&["drill"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("MMKT_WALLET_PASSWORD_FILE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("MMKT_WALLET_PASSWORD_FILE"),
+        "{}",
+        stderr(&out)
+    );
 }

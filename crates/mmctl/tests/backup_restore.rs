@@ -15,14 +15,24 @@ fn snapshots(ws: &Workspace) -> Vec<std::path::PathBuf> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".pre-restore-") && !p.to_string_lossy().ends_with("-wal"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains(".pre-restore-")
+                && !p.to_string_lossy().ends_with("-wal")
+        })
         .collect();
     found.sort();
     found
 }
 
 fn data_dir_names(ws: &Workspace) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(ws.db.parent().unwrap()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(ws.db.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -36,10 +46,16 @@ fn restore_swaps_in_the_backup_and_keeps_the_previous_db() {
 
     let out = ws.mmctl(&["restore", "db", "latest", "--yes", "--no-docker"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("start the server now"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("start the server now"),
+        "{}",
+        stdout(&out)
+    );
     let conn = ws.connect();
     assert_eq!(count(&conn, "listings"), 1000);
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     // The server keeps working on the restored file (WAL writes).
     insert_listings(&conn, 1);
@@ -47,8 +63,16 @@ fn restore_swaps_in_the_backup_and_keeps_the_previous_db() {
 
     let kept = snapshots(&ws);
     assert_eq!(kept.len(), 1, "{:?}", data_dir_names(&ws));
-    assert_eq!(count(&open(&kept[0], &ws.key), "listings"), 1500, "the pre-restore snapshot holds the old state");
-    assert!(!data_dir_names(&ws).iter().any(|n| n.contains(".tmp-")), "{:?}", data_dir_names(&ws));
+    assert_eq!(
+        count(&open(&kept[0], &ws.key), "listings"),
+        1500,
+        "the pre-restore snapshot holds the old state"
+    );
+    assert!(
+        !data_dir_names(&ws).iter().any(|n| n.contains(".tmp-")),
+        "{:?}",
+        data_dir_names(&ws)
+    );
 }
 
 #[test]
@@ -57,9 +81,17 @@ fn without_a_terminal_restore_refuses_unless_yes() {
     ws.seed(10);
     backup_db(&ws);
     insert_listings(&ws.connect(), 5);
-    let out = ws.command(&["restore", "db", "--no-docker"]).stdin(Stdio::null()).output().unwrap();
+    let out = ws
+        .command(&["restore", "db", "--no-docker"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("refusing without --yes"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing without --yes"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(count(&ws.connect(), "listings"), 15);
     assert!(snapshots(&ws).is_empty());
 }
@@ -73,20 +105,48 @@ fn a_tampered_backup_or_wrong_identity_leaves_the_live_db_untouched() {
     let before = data_dir_names(&ws);
 
     let other = Workspace::new();
-    let out = ws.command(&["restore", "db", "--yes", "--no-docker"]).env("MMKT_BACKUP_IDENTITY_FILE", &other.identity_file).output().unwrap();
+    let out = ws
+        .command(&["restore", "db", "--yes", "--no-docker"])
+        .env("MMKT_BACKUP_IDENTITY_FILE", &other.identity_file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("untouched") && stderr(&out).contains("wrong identity"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("untouched") && stderr(&out).contains("wrong identity"),
+        "{}",
+        stderr(&out)
+    );
 
     flip_byte(&ws.backups.join(manifest["data_file"].as_str().unwrap()));
-    let out = ws.mmctl(&["restore", "db", manifest["id"].as_str().unwrap(), "--yes", "--no-docker"]);
+    let out = ws.mmctl(&[
+        "restore",
+        "db",
+        manifest["id"].as_str().unwrap(),
+        "--yes",
+        "--no-docker",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("checksum mismatch"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("checksum mismatch"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(count(&ws.connect(), "listings"), 307);
     assert_eq!(data_dir_names(&ws), before, "no snapshot, no temp file");
 
-    let out = ws.mmctl(&["restore", "db", "db-20200101T000000Z-000000", "--yes", "--no-docker"]);
+    let out = ws.mmctl(&[
+        "restore",
+        "db",
+        "db-20200101T000000Z-000000",
+        "--yes",
+        "--no-docker",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no complete backup"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no complete backup"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -97,17 +157,31 @@ fn kill_9_during_a_restore_leaves_the_old_db_in_place() {
         let conn = ws.connect();
         conn.execute_batch("BEGIN").unwrap();
         for i in 0..3000u32 {
-            let blob: Vec<u8> = (0..8192u32).map(|j| (j.wrapping_mul(2654435761).wrapping_add(i * 7919) >> 13) as u8).collect();
-            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob]).unwrap();
+            let blob: Vec<u8> = (0..8192u32)
+                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i * 7919) >> 13) as u8)
+                .collect();
+            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob])
+                .unwrap();
         }
         conn.execute_batch("COMMIT").unwrap();
     }
     backup_db(&ws);
     insert_listings(&ws.connect(), 11);
-    let mut child = ws.command(&["restore", "db", "--yes", "--no-docker"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ws
+        .command(&["restore", "db", "--yes", "--no-docker"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !data_dir_names(&ws).iter().any(|n| n.contains(".restore.tmp-")) {
-        assert!(child.try_wait().unwrap().is_none(), "restore finished before it could be interrupted");
+    while !data_dir_names(&ws)
+        .iter()
+        .any(|n| n.contains(".restore.tmp-"))
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "restore finished before it could be interrupted"
+        );
         assert!(Instant::now() < deadline, "no restore temp file appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -115,20 +189,32 @@ fn kill_9_during_a_restore_leaves_the_old_db_in_place() {
     child.wait().unwrap();
 
     let conn = ws.connect();
-    assert_eq!(count(&conn, "listings"), 2011, "the old database is still in place");
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        count(&conn, "listings"),
+        2011,
+        "the old database is still in place"
+    );
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     drop(conn);
     // The next restore cleans the leftover and succeeds.
     let out = ws.mmctl(&["restore", "db", "--yes", "--no-docker"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(&ws.connect(), "listings"), 2000);
-    assert!(!data_dir_names(&ws).iter().any(|n| n.contains(".tmp-")), "{:?}", data_dir_names(&ws));
+    assert!(
+        !data_dir_names(&ws).iter().any(|n| n.contains(".tmp-")),
+        "{:?}",
+        data_dir_names(&ws)
+    );
 }
 
 #[test]
 fn restore_from_s3_rebuilds_a_lost_host_under_a_new_key() {
-    let Some(s3) = S3Server::start_or_skip() else { return };
+    let Some(s3) = S3Server::start_or_skip() else {
+        return;
+    };
     let ws = Workspace::new();
     ws.seed(800);
     let mut cmd = ws.command(&["backup", "db"]);
@@ -142,11 +228,21 @@ fn restore_from_s3_rebuilds_a_lost_host_under_a_new_key() {
     let host = tempfile::tempdir().unwrap();
     let data = host.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    let mut cmd = ws.command(&["restore", "db", "latest", "--from-s3", "--yes", "--no-docker", "--create-key-file"]);
+    let mut cmd = ws.command(&[
+        "restore",
+        "db",
+        "latest",
+        "--from-s3",
+        "--yes",
+        "--no-docker",
+        "--create-key-file",
+    ]);
     for (k, v) in s3.env() {
         cmd.env(k, v);
     }
-    cmd.env("MMKT_BACKUP_DIR", host.path().join("backups")).env("MMKT_DB_PATH", data.join("mmkt.db")).env("MMKT_DB_KEY_FILE", data.join("mmkt.key"));
+    cmd.env("MMKT_BACKUP_DIR", host.path().join("backups"))
+        .env("MMKT_DB_PATH", data.join("mmkt.db"))
+        .env("MMKT_DB_KEY_FILE", data.join("mmkt.key"));
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let key = mmctl::backup::keyfile::read_key_file(&data.join("mmkt.key")).unwrap();
@@ -161,25 +257,67 @@ fn wallet_restore_brings_files_back_keeps_newer_wallets_and_backs_up_the_current
     std::fs::create_dir(&wallets).unwrap();
     std::fs::write(wallets.join("arbiter.keys"), b"keys v1").unwrap();
     std::fs::write(wallets.join("arbiter"), b"cache v1").unwrap();
-    let out = ws.mmctl(&["backup", "wallets", "arbiter", "--wallet-dir", wallets.to_str().unwrap()]);
+    let out = ws.mmctl(&[
+        "backup",
+        "wallets",
+        "arbiter",
+        "--wallet-dir",
+        wallets.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // Disaster: the keys file is damaged; meanwhile a new escrow wallet appeared.
     std::fs::write(wallets.join("arbiter.keys"), b"garbage").unwrap();
     std::fs::write(wallets.join("escrow-7.keys"), b"new wallet").unwrap();
     let dir = wallets.to_str().unwrap();
-    let out = ws.command(&["restore", "wallet", "arbiter", "--no-docker", "--wallet-dir", dir]).stdin(Stdio::null()).output().unwrap();
+    let out = ws
+        .command(&[
+            "restore",
+            "wallet",
+            "arbiter",
+            "--no-docker",
+            "--wallet-dir",
+            dir,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert_eq!(std::fs::read(wallets.join("arbiter.keys")).unwrap(), b"garbage");
+    assert_eq!(
+        std::fs::read(wallets.join("arbiter.keys")).unwrap(),
+        b"garbage"
+    );
 
-    let out = ws.mmctl(&["restore", "wallet", "arbiter", "latest", "--yes", "--no-docker", "--wallet-dir", dir]);
+    let out = ws.mmctl(&[
+        "restore",
+        "wallet",
+        "arbiter",
+        "latest",
+        "--yes",
+        "--no-docker",
+        "--wallet-dir",
+        dir,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(std::fs::read(wallets.join("arbiter.keys")).unwrap(), b"keys v1");
+    assert_eq!(
+        std::fs::read(wallets.join("arbiter.keys")).unwrap(),
+        b"keys v1"
+    );
     assert_eq!(std::fs::read(wallets.join("arbiter")).unwrap(), b"cache v1");
-    assert_eq!(std::fs::read(wallets.join("escrow-7.keys")).unwrap(), b"new wallet", "a restore never deletes a wallet");
+    assert_eq!(
+        std::fs::read(wallets.join("escrow-7.keys")).unwrap(),
+        b"new wallet",
+        "a restore never deletes a wallet"
+    );
     // The damaged state was backed up first, as a regular (listed, verifiable) backup.
     let listed = ws.list();
-    assert_eq!(listed.iter().filter(|b| b["kind"] == "wallets-arbiter").count(), 2);
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|b| b["kind"] == "wallets-arbiter")
+            .count(),
+        2
+    );
     let out = ws.mmctl(&["backup", "verify", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     // --no-docker without --wallet-dir is a usage error.

@@ -43,7 +43,9 @@ fn config(s3: &S3Server) -> S3Config {
 
 #[test]
 fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
-    let Some(s3) = S3Server::start_or_skip() else { return };
+    let Some(s3) = S3Server::start_or_skip() else {
+        return;
+    };
     let ws = Workspace::new();
     ws.seed(1000);
     let out = run_s3(&ws, &s3, &["backup", "db", "--json"]);
@@ -52,7 +54,10 @@ fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
     let id = manifest[0]["id"].as_str().unwrap();
     let keys = s3.object_keys("prod/mmkt/");
     assert!(keys.contains(&format!("prod/mmkt/{id}.json")), "{keys:?}");
-    assert!(keys.contains(&format!("prod/mmkt/{id}.db.gz.age")), "{keys:?}");
+    assert!(
+        keys.contains(&format!("prod/mmkt/{id}.db.gz.age")),
+        "{keys:?}"
+    );
 
     let out = run_s3(&ws, &s3, &["backup", "list", "--remote", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -64,7 +69,9 @@ fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_backups_go_up_in_parts_and_come_back_intact() {
-    let Some(s3) = S3Server::start_or_skip() else { return };
+    let Some(s3) = S3Server::start_or_skip() else {
+        return;
+    };
     let ws = Workspace::new();
     ws.seed(100);
     {
@@ -81,7 +88,8 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
                     state as u8
                 })
                 .collect();
-            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob]).unwrap();
+            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob])
+                .unwrap();
         }
         conn.execute_batch("COMMIT").unwrap();
     }
@@ -100,7 +108,10 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
     let fresh = tempfile::tempdir().unwrap();
     let dir = BackupDir::open(fresh.path()).unwrap();
     let local = offsite.download(&remote[0], &dir).await.unwrap();
-    assert_eq!(std::fs::metadata(&local.data_path).unwrap().len(), remote[0].manifest.encrypted_size);
+    assert_eq!(
+        std::fs::metadata(&local.data_path).unwrap().len(),
+        remote[0].manifest.encrypted_size
+    );
     let identities = Identities::from_file(&ws.identity_file).unwrap();
     let outcome = tokio::task::block_in_place(|| verify_backup(&dir, &local, &identities));
     assert!(outcome.ok, "{}", outcome.detail);
@@ -108,7 +119,9 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
 
 #[test]
 fn s3_down_keeps_the_local_backup_and_exits_5_then_upload_catches_up() {
-    let Some(mut s3) = S3Server::start_or_skip() else { return };
+    let Some(mut s3) = S3Server::start_or_skip() else {
+        return;
+    };
     let ws = Workspace::new();
     ws.seed(200);
     s3.stop();
@@ -117,26 +130,41 @@ fn s3_down_keeps_the_local_backup_and_exits_5_then_upload_catches_up() {
     cmd.env("MMKT_S3_MAX_ATTEMPTS", "2");
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the local backup is kept"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the local backup is kept"),
+        "{}",
+        stderr(&out)
+    );
     let local = ws.list();
     assert_eq!(local.len(), 1, "the local backup is complete");
     let out = ws.mmctl(&["backup", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // Once S3 is back, `backup upload` sends what is missing.
-    let Some(s3) = S3Server::start_or_skip() else { return };
+    let Some(s3) = S3Server::start_or_skip() else {
+        return;
+    };
     let out = run_s3(&ws, &s3, &["backup", "upload"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let id = local[0]["id"].as_str().unwrap();
-    assert!(s3.object_keys("prod/mmkt/").contains(&format!("prod/mmkt/{id}.json")));
+    assert!(
+        s3.object_keys("prod/mmkt/")
+            .contains(&format!("prod/mmkt/{id}.json"))
+    );
     // Nothing left to upload.
     let out = run_s3(&ws, &s3, &["backup", "upload"]);
-    assert!(stdout(&out).contains("already in the bucket"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("already in the bucket"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
-    let Some(s3) = S3Server::start_or_skip() else { return };
+    let Some(s3) = S3Server::start_or_skip() else {
+        return;
+    };
     let ws = Workspace::new();
     ws.seed(100);
     let mut ids = Vec::new();
@@ -150,14 +178,27 @@ fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
     // Only the oldest is verified; the policy keeps the last one only.
     let out = ws.mmctl(&["backup", "verify", &ids[0]]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let policy = ["--keep-last", "1", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0"];
+    let policy = [
+        "--keep-last",
+        "1",
+        "--keep-daily",
+        "0",
+        "--keep-weekly",
+        "0",
+        "--keep-monthly",
+        "0",
+    ];
 
     let mut args = vec!["backup", "prune", "--dry-run", "--json"];
     args.extend(policy);
     let out = run_s3(&ws, &s3, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let removed: Vec<&str> = report.iter().filter(|e| e["action"] == "remove").map(|e| e["id"].as_str().unwrap()).collect();
+    let removed: Vec<&str> = report
+        .iter()
+        .filter(|e| e["action"] == "remove")
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
     assert_eq!(removed.len(), 4, "{report:?}");
     assert_eq!(ws.list().len(), 4, "dry run deletes nothing");
 
@@ -165,12 +206,25 @@ fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
     args.extend(policy);
     let out = run_s3(&ws, &s3, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let local: Vec<String> = ws.list().iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(local, vec![ids[0].clone(), ids[3].clone()], "newest verified + newest kept");
+    let local: Vec<String> = ws
+        .list()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        local,
+        vec![ids[0].clone(), ids[3].clone()],
+        "newest verified + newest kept"
+    );
     let out = run_s3(&ws, &s3, &["backup", "list", "--remote", "--json"]);
     let remote: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let remote: Vec<&str> = remote.iter().map(|b| b["id"].as_str().unwrap()).collect();
     assert_eq!(remote, vec![ids[0].as_str(), ids[3].as_str()]);
     let keys = s3.object_keys("prod/mmkt/");
-    assert!(!keys.iter().any(|k| k.contains(&ids[1]) || k.contains(&ids[2])), "{keys:?}");
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains(&ids[1]) || k.contains(&ids[2])),
+        "{keys:?}"
+    );
 }

@@ -9,13 +9,22 @@ use std::process::Command;
 use backup_support::{stderr, stdout};
 
 fn mmctl(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mmctl")).args(args).env_remove("MMKT_BACKUP_DIR").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mmctl"))
+        .args(args)
+        .env_remove("MMKT_BACKUP_DIR")
+        .output()
+        .unwrap()
 }
 
 fn have_systemd_analyze() -> bool {
-    let found = Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found && std::env::var("MMKT_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!("systemd-analyze is required (MMKT_REQUIRE_SERVICES=1) but not installed (apt-get install systemd)");
+        panic!(
+            "systemd-analyze is required (MMKT_REQUIRE_SERVICES=1) but not installed (apt-get install systemd)"
+        );
     }
     found
 }
@@ -28,42 +37,101 @@ fn generated_units_pass_systemd_analyze_verify() {
     }
     let dir = tempfile::tempdir().unwrap();
     let units = dir.path().join("units");
-    let out = mmctl(&["systemd", "install", "--dir", units.to_str().unwrap(), "--mmctl-path", env!("CARGO_BIN_EXE_mmctl")]);
+    let out = mmctl(&[
+        "systemd",
+        "install",
+        "--dir",
+        units.to_str().unwrap(),
+        "--mmctl-path",
+        env!("CARGO_BIN_EXE_mmctl"),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut names: Vec<String> = std::fs::read_dir(&units).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&units)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert_eq!(
         names,
         [
-            "mmctl-backup-db.service", "mmctl-backup-db.timer", "mmctl-backup-prune.service", "mmctl-backup-prune.timer",
-            "mmctl-backup-wallets.service", "mmctl-backup-wallets.timer", "mmctl-drill.service", "mmctl-drill.timer"
+            "mmctl-backup-db.service",
+            "mmctl-backup-db.timer",
+            "mmctl-backup-prune.service",
+            "mmctl-backup-prune.timer",
+            "mmctl-backup-wallets.service",
+            "mmctl-backup-wallets.timer",
+            "mmctl-drill.service",
+            "mmctl-drill.timer"
         ]
     );
     let paths: Vec<_> = names.iter().map(|n| units.join(n)).collect();
-    let out = Command::new("systemd-analyze").arg("verify").args(&paths).current_dir(&units).output().unwrap();
-    assert!(out.status.success(), "systemd-analyze verify failed: {}{}", stdout(&out), stderr(&out));
-    assert!(stderr(&out).trim().is_empty(), "systemd-analyze warnings: {}", stderr(&out));
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&paths)
+        .current_dir(&units)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).trim().is_empty(),
+        "systemd-analyze warnings: {}",
+        stderr(&out)
+    );
 
     let read = |name: &str| std::fs::read_to_string(units.join(name)).unwrap();
     let db = read("mmctl-backup-db.service");
-    for needle in ["ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "ReadWritePaths=/var/backups/mmkt", "Type=oneshot"] {
+    for needle in [
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ReadWritePaths=/var/backups/mmkt",
+        "Type=oneshot",
+    ] {
         assert!(db.contains(needle), "missing {needle}:\n{db}");
     }
-    assert!(db.contains(&format!("ExecStart={} backup db", env!("CARGO_BIN_EXE_mmctl"))));
+    assert!(db.contains(&format!(
+        "ExecStart={} backup db",
+        env!("CARGO_BIN_EXE_mmctl")
+    )));
     assert!(read("mmctl-backup-db.timer").contains("OnCalendar=*-*-* 00/6:00:00"));
     assert!(read("mmctl-backup-wallets.timer").contains("OnCalendar=*-*-* 02:00:00"));
     assert!(read("mmctl-backup-prune.timer").contains("OnCalendar=*-*-* 04:30:00"));
     assert!(read("mmctl-drill.timer").contains("OnCalendar=*-*-01 05:00:00"));
-    assert!(read("mmctl-drill.service").contains("ExecStart=") && read("mmctl-drill.service").contains(" drill\n"));
+    assert!(
+        read("mmctl-drill.service").contains("ExecStart=")
+            && read("mmctl-drill.service").contains(" drill\n")
+    );
     // Every schedule is a valid calendar expression.
-    let out = Command::new("systemd-analyze").args(["calendar", "*-*-* 00/6:00:00", "*-*-* 02:00:00", "*-*-* 04:30:00", "*-*-01 05:00:00"]).output().unwrap();
+    let out = Command::new("systemd-analyze")
+        .args([
+            "calendar",
+            "*-*-* 00/6:00:00",
+            "*-*-* 02:00:00",
+            "*-*-* 04:30:00",
+            "*-*-01 05:00:00",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
 fn reference_units_in_deploy_match_the_generator() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mmctl(&["systemd", "install", "--dir", dir.path().to_str().unwrap(), "--mmctl-path", "/usr/local/bin/mmctl"]);
+    let out = mmctl(&[
+        "systemd",
+        "install",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--mmctl-path",
+        "/usr/local/bin/mmctl",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/systemd");
     for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
@@ -71,14 +139,26 @@ fn reference_units_in_deploy_match_the_generator() {
         let expected = std::fs::read_to_string(entry.path()).unwrap();
         let actual = std::fs::read_to_string(reference.join(&name))
             .unwrap_or_else(|e| panic!("deploy/systemd/{} missing ({e}); regenerate with mmctl systemd install --dir deploy/systemd --mmctl-path /usr/local/bin/mmctl", name.to_string_lossy()));
-        assert_eq!(actual, expected, "deploy/systemd/{} is stale", name.to_string_lossy());
+        assert_eq!(
+            actual,
+            expected,
+            "deploy/systemd/{} is stale",
+            name.to_string_lossy()
+        );
     }
 }
 
 #[test]
 fn relative_paths_are_a_usage_error_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mmctl(&["systemd", "install", "--dir", dir.path().to_str().unwrap(), "--mmctl-path", "mmctl"]);
+    let out = mmctl(&[
+        "systemd",
+        "install",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--mmctl-path",
+        "mmctl",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("absolute path"), "{}", stderr(&out));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

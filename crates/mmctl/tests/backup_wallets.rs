@@ -16,7 +16,10 @@ use monero_rpc::WalletPassword;
 
 fn wallet_rpc_bin() -> Option<PathBuf> {
     let bin = std::env::var("MMKT_WALLET_RPC_BIN").unwrap_or_else(|_| "monero-wallet-rpc".into());
-    let found = std::process::Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if found {
         return Some(PathBuf::from(bin));
     }
@@ -28,12 +31,21 @@ fn wallet_rpc_bin() -> Option<PathBuf> {
 }
 
 /// Creates wallets in `dir` with a throwaway wallet-rpc; returns (name, address) pairs.
-async fn create_wallets(bin: &Path, dir: &Path, work: &Path, names: &[&str]) -> Vec<(String, String)> {
+async fn create_wallets(
+    bin: &Path,
+    dir: &Path,
+    work: &Path,
+    names: &[&str],
+) -> Vec<(String, String)> {
     std::fs::create_dir_all(dir).unwrap();
     let rpc = ThrowawayWalletRpc::start(bin, dir, work).await.unwrap();
     let mut created = Vec::new();
     for name in names {
-        let address = rpc.rpc().create_wallet(name, &WalletPassword::new("test-password")).await.unwrap();
+        let address = rpc
+            .rpc()
+            .create_wallet(name, &WalletPassword::new("test-password"))
+            .await
+            .unwrap();
         created.push((name.to_string(), address));
     }
     rpc.rpc().close_wallet().await.unwrap();
@@ -45,12 +57,25 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
     let Some(bin) = wallet_rpc_bin() else { return };
     let ws = Workspace::new();
     let wallets = ws.dir.path().join("wallets-buyer");
-    let created = create_wallets(&bin, &wallets, &ws.dir.path().join("rpc1"), &["market-buyer", "escrow-42-buyer"]).await;
+    let created = create_wallets(
+        &bin,
+        &wallets,
+        &ws.dir.path().join("rpc1"),
+        &["market-buyer", "escrow-42-buyer"],
+    )
+    .await;
 
     let password = ws.dir.path().join("wallet-password");
     std::fs::write(&password, "test-password\n").unwrap();
     let out = ws
-        .command(&["backup", "wallets", "buyer", "--wallet-dir", wallets.to_str().unwrap(), "--json"])
+        .command(&[
+            "backup",
+            "wallets",
+            "buyer",
+            "--wallet-dir",
+            wallets.to_str().unwrap(),
+            "--json",
+        ])
         .env("MMKT_WALLET_PASSWORD_FILE", &password)
         .output()
         .unwrap();
@@ -64,7 +89,12 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| (w["name"].as_str().unwrap().to_owned(), w["address"].as_str().unwrap_or_default().to_owned()))
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap().to_owned(),
+                w["address"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     let mut expected = created.clone();
     expected.sort();
@@ -75,24 +105,50 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
 
     // Restore into a fresh directory and open each wallet in a fresh wallet-rpc.
     let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir.find("latest", Series { kind: BackupKind::Wallets, role: Some(WalletRole::Buyer) }).unwrap();
+    let backup = dir
+        .find(
+            "latest",
+            Series {
+                kind: BackupKind::Wallets,
+                role: Some(WalletRole::Buyer),
+            },
+        )
+        .unwrap();
     let identities = Identities::from_file(&ws.identity_file).unwrap();
     let restored = ws.dir.path().join("restored");
     extract_wallets(&backup, &identities, &restored).unwrap();
-    let rpc = ThrowawayWalletRpc::start(&bin, &restored, &ws.dir.path().join("rpc2")).await.unwrap();
+    let rpc = ThrowawayWalletRpc::start(&bin, &restored, &ws.dir.path().join("rpc2"))
+        .await
+        .unwrap();
     for (name, address) in &created {
-        let reopened = rpc.rpc().wallet_address(name, &WalletPassword::new("test-password")).await.unwrap();
+        let reopened = rpc
+            .rpc()
+            .wallet_address(name, &WalletPassword::new("test-password"))
+            .await
+            .unwrap();
         assert_eq!(&reopened, address, "wallet {name}");
     }
 
     // Without mmctl: age -d | tar xz gives the same files.
     let plain = ws.dir.path().join("plain");
     std::fs::create_dir(&plain).unwrap();
-    let script = format!("age -d -i '{}' '{}' | tar -xz -C '{}'", ws.identity_file.display(), backup.data_path.display(), plain.display());
-    let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let script = format!(
+        "age -d -i '{}' '{}' | tar -xz -C '{}'",
+        ws.identity_file.display(),
+        backup.data_path.display(),
+        plain.display()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     for (name, _) in &created {
-        assert_eq!(std::fs::read(plain.join(format!("{name}.keys"))).unwrap(), std::fs::read(wallets.join(format!("{name}.keys"))).unwrap());
+        assert_eq!(
+            std::fs::read(plain.join(format!("{name}.keys"))).unwrap(),
+            std::fs::read(wallets.join(format!("{name}.keys"))).unwrap()
+        );
     }
 }
 
@@ -102,13 +158,28 @@ async fn store_through_the_running_wallet_rpc_records_its_open_wallet() {
     let ws = Workspace::new();
     let wallets = ws.dir.path().join("wallets-vendor");
     std::fs::create_dir_all(&wallets).unwrap();
-    let rpc = ThrowawayWalletRpc::start(&bin, &wallets, &ws.dir.path().join("rpc")).await.unwrap();
-    let address = rpc.rpc().create_wallet("vendor-main", &WalletPassword::new("pw")).await.unwrap();
+    let rpc = ThrowawayWalletRpc::start(&bin, &wallets, &ws.dir.path().join("rpc"))
+        .await
+        .unwrap();
+    let address = rpc
+        .rpc()
+        .create_wallet("vendor-main", &WalletPassword::new("pw"))
+        .await
+        .unwrap();
 
     let password = ws.dir.path().join("wallet-password");
     std::fs::write(&password, "pw").unwrap();
     let out = ws
-        .command(&["backup", "wallets", "vendor", "--wallet-dir", wallets.to_str().unwrap(), "--wallet-rpc", rpc.rpc().url(), "--json"])
+        .command(&[
+            "backup",
+            "wallets",
+            "vendor",
+            "--wallet-dir",
+            wallets.to_str().unwrap(),
+            "--wallet-rpc",
+            rpc.rpc().url(),
+            "--json",
+        ])
         .env("MMKT_WALLET_PASSWORD_FILE", &password)
         .output()
         .unwrap();
@@ -129,24 +200,53 @@ fn tampered_wallet_archive_and_bad_inputs_fail_clearly() {
     std::fs::write(wallets.join("hot.keys"), b"not really keys but bytes").unwrap();
     std::fs::write(wallets.join("hot"), vec![7u8; 100_000]).unwrap();
     std::fs::write(wallets.join("hot.address.txt"), b"4ExampleAddress\n").unwrap();
-    let out = ws.mmctl(&["backup", "wallets", "arbiter", "--wallet-dir", wallets.to_str().unwrap(), "--json"]);
+    let out = ws.mmctl(&[
+        "backup",
+        "wallets",
+        "arbiter",
+        "--wallet-dir",
+        wallets.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(manifests[0]["wallets"]["wallets"][0]["address"], "4ExampleAddress");
+    assert_eq!(
+        manifests[0]["wallets"]["wallets"][0]["address"],
+        "4ExampleAddress"
+    );
     assert_eq!(manifests[0]["wallets"]["file_count"], 3);
     let data = ws.backups.join(manifests[0]["data_file"].as_str().unwrap());
     flip_byte(&data);
     let out = ws.mmctl(&["backup", "verify"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("checksum mismatch"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("checksum mismatch"),
+        "{}",
+        stdout(&out)
+    );
 
     // --wallet-dir without a role is ambiguous: usage error.
-    let out = ws.mmctl(&["backup", "wallets", "--wallet-dir", wallets.to_str().unwrap()]);
+    let out = ws.mmctl(&[
+        "backup",
+        "wallets",
+        "--wallet-dir",
+        wallets.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // A missing directory fails and leaves no backup.
     let before = ws.list().len();
-    let out = ws.mmctl(&["backup", "wallets", "buyer", "--wallet-dir", ws.dir.path().join("missing").to_str().unwrap()]);
+    let out = ws.mmctl(&[
+        "backup",
+        "wallets",
+        "buyer",
+        "--wallet-dir",
+        ws.dir.path().join("missing").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is not a directory"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a directory"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(ws.list().len(), before);
 }

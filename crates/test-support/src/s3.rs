@@ -40,9 +40,13 @@ impl S3Server {
     /// A message when the binary is missing or does not start listening within 20 s.
     pub fn start() -> Result<S3Server, String> {
         let binary = std::env::var("S3S_FS").unwrap_or_else(|_| "s3s-fs".into());
-        let root = tempfile::Builder::new().prefix("mmkt-s3s-").tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let root = tempfile::Builder::new()
+            .prefix("mmkt-s3s-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
         let bucket = format!("mmkt-test-{}", random_hex(4));
-        std::fs::create_dir(root.path().join(&bucket)).map_err(|e| format!("create bucket dir: {e}"))?;
+        std::fs::create_dir(root.path().join(&bucket))
+            .map_err(|e| format!("create bucket dir: {e}"))?;
         let access_key = format!("AK{}", random_hex(8).to_uppercase());
         let secret_key = random_hex(20);
         let mut last_error = String::new();
@@ -60,7 +64,14 @@ impl S3Server {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             loop {
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Ok(S3Server { child, root, port, access_key, secret_key, bucket });
+                    return Ok(S3Server {
+                        child,
+                        root,
+                        port,
+                        access_key,
+                        secret_key,
+                        bucket,
+                    });
                 }
                 if let Ok(Some(status)) = child.try_wait() {
                     last_error = format!("s3s-fs exited with {status} before listening on {port}");
@@ -83,7 +94,9 @@ impl S3Server {
     pub fn start_or_skip() -> Option<S3Server> {
         match S3Server::start() {
             Ok(server) => Some(server),
-            Err(e) if services_required() => panic!("S3 test server required (MMKT_REQUIRE_SERVICES=1) but unavailable: {e}"),
+            Err(e) if services_required() => {
+                panic!("S3 test server required (MMKT_REQUIRE_SERVICES=1) but unavailable: {e}")
+            }
             Err(e) => {
                 eprintln!("skipping: S3 test server unavailable: {e}");
                 None
@@ -127,14 +140,19 @@ impl S3Server {
         let mut keys = Vec::new();
         let mut stack = vec![base.clone()];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let path = entry.path();
                 if path.is_dir() {
                     stack.push(path);
                 } else if let Ok(rel) = path.strip_prefix(&base) {
                     let key = rel.to_string_lossy().into_owned();
-                    if key.starts_with(prefix) && !key.contains(".s3s-") && !key.ends_with(".json.s3s") {
+                    if key.starts_with(prefix)
+                        && !key.contains(".s3s-")
+                        && !key.ends_with(".json.s3s")
+                    {
                         keys.push(key);
                     }
                 }

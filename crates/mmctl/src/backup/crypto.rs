@@ -27,18 +27,34 @@ impl Recipients {
     pub fn collect(values: &[String], files: &[PathBuf]) -> Result<Recipients, BackupError> {
         let mut texts: Vec<String> = values
             .iter()
-            .flat_map(|v| v.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split([',', ' ', '\n'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         for file in files {
-            let content = std::fs::read_to_string(file).map_err(BackupError::io(format!("read recipients file {}", file.display())))?;
+            let content = std::fs::read_to_string(file).map_err(BackupError::io(format!(
+                "read recipients file {}",
+                file.display()
+            )))?;
             texts.extend(
-                content.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from),
+                content
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
             );
         }
         let mut parsed = Vec::new();
         for text in texts {
-            let r = age::x25519::Recipient::from_str(&text)
-                .map_err(|e| BackupError::Recipient { recipient: text.clone(), reason: e.to_string() })?;
+            let r =
+                age::x25519::Recipient::from_str(&text).map_err(|e| BackupError::Recipient {
+                    recipient: text.clone(),
+                    reason: e.to_string(),
+                })?;
             parsed.push(r);
         }
         if parsed.is_empty() {
@@ -57,10 +73,19 @@ impl Recipients {
     ///
     /// # Errors
     /// [`BackupError::Io`] when the header cannot be written.
-    pub fn encrypt<W: Write>(&self, output: W) -> Result<age::stream::StreamWriter<W>, BackupError> {
-        let encryptor = age::Encryptor::with_recipients(self.0.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|e| BackupError::Io { context: "prepare age encryption".into(), source: io::Error::other(e.to_string()) })?;
-        encryptor.wrap_output(output).map_err(BackupError::io("write age header"))
+    pub fn encrypt<W: Write>(
+        &self,
+        output: W,
+    ) -> Result<age::stream::StreamWriter<W>, BackupError> {
+        let encryptor =
+            age::Encryptor::with_recipients(self.0.iter().map(|r| r as &dyn age::Recipient))
+                .map_err(|e| BackupError::Io {
+                    context: "prepare age encryption".into(),
+                    source: io::Error::other(e.to_string()),
+                })?;
+        encryptor
+            .wrap_output(output)
+            .map_err(BackupError::io("write age header"))
     }
 }
 
@@ -82,14 +107,25 @@ impl Identities {
     /// # Errors
     /// [`BackupError::Identity`] when the file is unreadable or has no X25519 identity.
     pub fn from_file(path: &Path) -> Result<Identities, BackupError> {
-        let err = |reason: String| BackupError::Identity { path: path.to_owned(), reason };
+        let err = |reason: String| BackupError::Identity {
+            path: path.to_owned(),
+            reason,
+        };
         let file = std::fs::File::open(path).map_err(|e| err(format!("cannot read it: {e}")))?;
-        let parsed = age::IdentityFile::from_buffer(io::BufReader::new(file)).map_err(|e| err(format!("not an age identity file: {e}")))?;
-        let identities = parsed.into_identities().map_err(|e| err(format!("unusable identity: {e}")))?;
+        let parsed = age::IdentityFile::from_buffer(io::BufReader::new(file))
+            .map_err(|e| err(format!("not an age identity file: {e}")))?;
+        let identities = parsed
+            .into_identities()
+            .map_err(|e| err(format!("unusable identity: {e}")))?;
         if identities.is_empty() {
-            return Err(err("contains no identity (expected AGE-SECRET-KEY-1... lines from age-keygen)".into()));
+            return Err(err(
+                "contains no identity (expected AGE-SECRET-KEY-1... lines from age-keygen)".into(),
+            ));
         }
-        Ok(Identities { path: path.to_owned(), identities })
+        Ok(Identities {
+            path: path.to_owned(),
+            identities,
+        })
     }
 
     /// Starts decrypting `input` (the age file `file`), returning a plaintext reader.
@@ -97,9 +133,20 @@ impl Identities {
     /// # Errors
     /// [`BackupError::Decrypt`] when no identity matches (wrong identity file) or the header is
     /// corrupt.
-    pub fn decrypt<R: Read>(&self, input: R, file: &Path) -> Result<age::stream::StreamReader<R>, BackupError> {
-        let decryptor = age::Decryptor::new(input).map_err(|e| decrypt_error(file, &self.path, e))?;
-        decryptor.decrypt(self.identities.iter().map(|i| i.as_ref() as &dyn age::Identity)).map_err(|e| decrypt_error(file, &self.path, e))
+    pub fn decrypt<R: Read>(
+        &self,
+        input: R,
+        file: &Path,
+    ) -> Result<age::stream::StreamReader<R>, BackupError> {
+        let decryptor =
+            age::Decryptor::new(input).map_err(|e| decrypt_error(file, &self.path, e))?;
+        decryptor
+            .decrypt(
+                self.identities
+                    .iter()
+                    .map(|i| i.as_ref() as &dyn age::Identity),
+            )
+            .map_err(|e| decrypt_error(file, &self.path, e))
     }
 }
 
@@ -115,12 +162,17 @@ fn decrypt_error(file: &Path, identity: &Path, e: age::DecryptError) -> BackupEr
             "no identity in {} can decrypt it (wrong identity file, or the backup was made for other recipients; see the manifest's recipients)",
             identity.display()
         ),
-        age::DecryptError::InvalidHeader | age::DecryptError::InvalidMac | age::DecryptError::UnknownFormat => {
+        age::DecryptError::InvalidHeader
+        | age::DecryptError::InvalidMac
+        | age::DecryptError::UnknownFormat => {
             format!("its age header is invalid ({e}); the file is corrupt or not an age file")
         }
         other => format!("{other}; the file is corrupt or was tampered with"),
     };
-    BackupError::Decrypt { path: file.to_owned(), reason }
+    BackupError::Decrypt {
+        path: file.to_owned(),
+        reason,
+    }
 }
 
 /// A writer that hashes (SHA-256) and counts everything passing through.
@@ -133,7 +185,11 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), bytes: 0 }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -200,7 +256,11 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), bytes: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// Reads the rest of the input (so the hash covers the whole file) and returns the hex
@@ -228,6 +288,9 @@ impl<R: Read> Read for HashingReader<R> {
 /// # Errors
 /// [`BackupError::Io`] when the file cannot be read.
 pub fn sha256_file(path: &Path) -> Result<(String, u64), BackupError> {
-    let file = std::fs::File::open(path).map_err(BackupError::io(format!("open {}", path.display())))?;
-    HashingReader::new(io::BufReader::with_capacity(1 << 20, file)).finish().map_err(BackupError::io(format!("read {}", path.display())))
+    let file =
+        std::fs::File::open(path).map_err(BackupError::io(format!("open {}", path.display())))?;
+    HashingReader::new(io::BufReader::with_capacity(1 << 20, file))
+        .finish()
+        .map_err(BackupError::io(format!("read {}", path.display())))
 }

@@ -14,7 +14,9 @@ use time::OffsetDateTime;
 use super::crypto::{CountingWriter, HashingWriter, Identities, Recipients, sha256_file};
 use super::error::BackupError;
 use super::keyfile::DbKey;
-use super::manifest::{BackupKind, DbDetails, FORMAT_VERSION, Manifest, Series, compare_row_counts, new_id};
+use super::manifest::{
+    BackupKind, DbDetails, FORMAT_VERSION, Manifest, Series, compare_row_counts, new_id,
+};
 use super::sqlcipher::{self, OpenMode};
 use super::store::{BackupDir, LocalBackup, hostname};
 
@@ -50,7 +52,10 @@ pub struct DbBackupRequest<'a> {
 pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> {
     let started = Instant::now();
     let created_at = OffsetDateTime::now_utc();
-    let series = Series { kind: BackupKind::Db, role: None };
+    let series = Series {
+        kind: BackupKind::Db,
+        role: None,
+    };
     let id = new_id(series, created_at);
     let data_file = format!("{id}.{DB_DATA_SUFFIX}");
 
@@ -64,9 +69,14 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
     drop(conn);
     let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
     let (encrypted, compressed_size) = counting.finish();
-    let hashing = encrypted.finish().map_err(BackupError::io("finish age stream"))?;
+    let hashing = encrypted
+        .finish()
+        .map_err(BackupError::io("finish age stream"))?;
     let (buffered, sha256, encrypted_size) = hashing.finish();
-    let file = buffered.into_inner().map_err(|e| BackupError::Io { context: "flush backup file".into(), source: e.into_error() })?;
+    let file = buffered.into_inner().map_err(|e| BackupError::Io {
+        context: "flush backup file".into(),
+        source: e.into_error(),
+    })?;
     let data_path = temp.persist(file)?;
 
     let manifest = Manifest {
@@ -85,11 +95,19 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         encrypted_size,
         sha256,
         duration_seconds: started.elapsed().as_secs_f64(),
-        db: Some(DbDetails { source_path: req.db_path.display().to_string(), snapshot }),
+        db: Some(DbDetails {
+            source_path: req.db_path.display().to_string(),
+            snapshot,
+        }),
         wallets: None,
     };
     let manifest_path = req.dir.write_manifest(&manifest)?;
-    Ok(LocalBackup { manifest, data_path, manifest_path, verification: None })
+    Ok(LocalBackup {
+        manifest,
+        data_path,
+        manifest_path,
+        verification: None,
+    })
 }
 
 /// The result of rebuilding a database from a backup.
@@ -110,7 +128,11 @@ pub struct RestoredDb {
 pub fn check_checksum(backup: &LocalBackup) -> Result<(), BackupError> {
     let (actual, _) = sha256_file(&backup.data_path)?;
     if actual != backup.manifest.sha256 {
-        return Err(BackupError::Checksum { path: backup.data_path.clone(), expected: backup.manifest.sha256.clone(), actual });
+        return Err(BackupError::Checksum {
+            path: backup.data_path.clone(),
+            expected: backup.manifest.sha256.clone(),
+            actual,
+        });
     }
     Ok(())
 }
@@ -146,34 +168,61 @@ fn restore_db_file_inner(
 ) -> Result<RestoredDb, BackupError> {
     let manifest = &backup.manifest;
     let Some(details) = manifest.db.as_ref() else {
-        return Err(BackupError::Mismatch { id: manifest.id.clone(), detail: "not a database backup".into() });
+        return Err(BackupError::Mismatch {
+            id: manifest.id.clone(),
+            detail: "not a database backup".into(),
+        });
     };
     check_checksum(backup)?;
-    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!("open {}", backup.data_path.display())))?;
-    let decrypted = identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
-    let mut reader = ProgressReader { inner: GzDecoder::new(decrypted), done: 0, progress };
-    let pages = sqlcipher::write_pages(dest, key, details.snapshot.page_size, &mut reader).map_err(|e| payload_error(&backup.data_path, e))?;
+    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!(
+        "open {}",
+        backup.data_path.display()
+    )))?;
+    let decrypted =
+        identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
+    let mut reader = ProgressReader {
+        inner: GzDecoder::new(decrypted),
+        done: 0,
+        progress,
+    };
+    let pages = sqlcipher::write_pages(dest, key, details.snapshot.page_size, &mut reader)
+        .map_err(|e| payload_error(&backup.data_path, e))?;
     if pages != details.snapshot.page_count {
         return Err(BackupError::Mismatch {
             id: manifest.id.clone(),
-            detail: format!("restored {pages} pages, manifest says {}", details.snapshot.page_count),
+            detail: format!(
+                "restored {pages} pages, manifest says {}",
+                details.snapshot.page_count
+            ),
         });
     }
     let conn = sqlcipher::open_keyed(dest, key, OpenMode::ReadWrite)?;
     let row_counts = sqlcipher::check_database(&conn, dest)?;
-    compare_row_counts(&details.snapshot.row_counts, &row_counts)
-        .map_err(|detail| BackupError::Mismatch { id: manifest.id.clone(), detail })?;
+    compare_row_counts(&details.snapshot.row_counts, &row_counts).map_err(|detail| {
+        BackupError::Mismatch {
+            id: manifest.id.clone(),
+            detail,
+        }
+    })?;
     drop(conn);
-    Ok(RestoredDb { path: dest.to_owned(), pages, row_counts })
+    Ok(RestoredDb {
+        path: dest.to_owned(),
+        pages,
+        row_counts,
+    })
 }
 
 /// Turns an I/O error from the age/gzip layers into a clear "payload is corrupt" error.
 fn payload_error(file: &Path, e: BackupError) -> BackupError {
     match e {
-        BackupError::Io { context, source } if context == "read page stream" => BackupError::Decrypt {
-            path: file.to_owned(),
-            reason: format!("the encrypted payload is damaged ({source}); the file is corrupt or was tampered with"),
-        },
+        BackupError::Io { context, source } if context == "read page stream" => {
+            BackupError::Decrypt {
+                path: file.to_owned(),
+                reason: format!(
+                    "the encrypted payload is damaged ({source}); the file is corrupt or was tampered with"
+                ),
+            }
+        }
         other => other,
     }
 }

@@ -44,7 +44,9 @@ pub enum BackupError {
         source: std::io::Error,
     },
     /// A recipient string is not an age X25519 public key (`age1...`).
-    #[error("invalid age recipient {recipient:?}: {reason}. Recipients are X25519 public keys starting with age1 (see `age-keygen -y`)")]
+    #[error(
+        "invalid age recipient {recipient:?}: {reason}. Recipients are X25519 public keys starting with age1 (see `age-keygen -y`)"
+    )]
     Recipient {
         /// The offending text (a public key, not a secret).
         recipient: String,
@@ -52,7 +54,9 @@ pub enum BackupError {
         reason: String,
     },
     /// No recipient was configured, so nothing could be encrypted.
-    #[error("no age recipient: pass --recipient age1..., set MMKT_BACKUP_RECIPIENTS, or give --recipients-file")]
+    #[error(
+        "no age recipient: pass --recipient age1..., set MMKT_BACKUP_RECIPIENTS, or give --recipients-file"
+    )]
     NoRecipients,
     /// The age identity file could not be read or holds no usable identity.
     #[error("age identity file {path}: {reason}")]
@@ -71,7 +75,9 @@ pub enum BackupError {
         reason: String,
     },
     /// The SHA-256 of the encrypted file differs from its manifest.
-    #[error("checksum mismatch for {path}: manifest says sha256 {expected}, file has {actual}; the file is corrupt or was tampered with. Use another backup (mmctl backup list)")]
+    #[error(
+        "checksum mismatch for {path}: manifest says sha256 {expected}, file has {actual}; the file is corrupt or was tampered with. Use another backup (mmctl backup list)"
+    )]
     Checksum {
         /// The encrypted backup file.
         path: PathBuf,

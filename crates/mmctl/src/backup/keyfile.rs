@@ -17,7 +17,10 @@ impl DbKey {
     /// `None` when the text is not exactly 64 lowercase hex characters.
     pub fn from_hex(text: &str) -> Option<DbKey> {
         let hex = text.strip_suffix('\n').unwrap_or(text);
-        let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         valid.then(|| DbKey(hex.to_owned()))
     }
 
@@ -50,14 +53,22 @@ impl fmt::Debug for DbKey {
 /// [`BackupError::KeyFile`] when the file is missing, readable by group/others (mode must be
 /// 0600 or stricter), or not 64 lowercase hex characters.
 pub fn read_key_file(path: &Path) -> Result<DbKey, BackupError> {
-    let err = |reason: String| BackupError::KeyFile { path: path.to_owned(), reason };
+    let err = |reason: String| BackupError::KeyFile {
+        path: path.to_owned(),
+        reason,
+    };
     let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read it: {e}")))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(err(format!("mode is {mode:o}, must be 600 (run: chmod 600 {})", path.display())));
+        return Err(err(format!(
+            "mode is {mode:o}, must be 600 (run: chmod 600 {})",
+            path.display()
+        )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
-    DbKey::from_hex(&text).ok_or_else(|| err("content must be 64 lowercase hex characters (a raw 256-bit key)".into()))
+    DbKey::from_hex(&text).ok_or_else(|| {
+        err("content must be 64 lowercase hex characters (a raw 256-bit key)".into())
+    })
 }
 
 /// Writes a key file with mode 0600 (creating it; fails if it exists).
@@ -72,9 +83,18 @@ pub fn write_key_file(path: &Path, key: &DbKey) -> Result<(), BackupError> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(BackupError::io(format!("create key file {}", path.display())))?;
-    writeln!(file, "{}", key.expose_hex()).map_err(BackupError::io(format!("write key file {}", path.display())))?;
-    file.sync_all().map_err(BackupError::io(format!("fsync key file {}", path.display())))
+        .map_err(BackupError::io(format!(
+            "create key file {}",
+            path.display()
+        )))?;
+    writeln!(file, "{}", key.expose_hex()).map_err(BackupError::io(format!(
+        "write key file {}",
+        path.display()
+    )))?;
+    file.sync_all().map_err(BackupError::io(format!(
+        "fsync key file {}",
+        path.display()
+    )))
 }
 
 #[cfg(test)]

@@ -27,7 +27,19 @@ pub enum BackupKind {
 }
 
 /// The three wallet-rpc roles of the stack (compose services `wallet-rpc-<role>`, volumes `wallets-<role>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum WalletRole {
     /// The buyer-side wallet-rpc.
@@ -180,7 +192,10 @@ pub struct Manifest {
 impl Manifest {
     /// The retention series of this backup.
     pub fn series(&self) -> Series {
-        Series { kind: self.kind, role: self.wallets.as_ref().map(|w| w.role) }
+        Series {
+            kind: self.kind,
+            role: self.wallets.as_ref().map(|w| w.role),
+        }
     }
 
     /// The manifest file name for a backup id.
@@ -208,11 +223,18 @@ pub fn new_id(series: Series, now: OffsetDateTime) -> String {
 ///
 /// # Errors
 /// A message naming the first table whose count differs.
-pub fn compare_row_counts(expected: &BTreeMap<String, u64>, actual: &BTreeMap<String, u64>) -> Result<(), String> {
+pub fn compare_row_counts(
+    expected: &BTreeMap<String, u64>,
+    actual: &BTreeMap<String, u64>,
+) -> Result<(), String> {
     for (table, n) in expected {
         match actual.get(table) {
             Some(m) if m == n => {}
-            Some(m) => return Err(format!("table {table} has {m} rows, the backup recorded {n}")),
+            Some(m) => {
+                return Err(format!(
+                    "table {table} has {m} rows, the backup recorded {n}"
+                ));
+            }
             None => return Err(format!("table {table} is missing")),
         }
     }

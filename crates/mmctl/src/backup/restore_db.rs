@@ -57,20 +57,39 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 ///
 /// # Errors
 /// Any [`BackupError`] of [`restore_db_file`]; the live database is not touched.
-pub fn prepare(backup: &LocalBackup, identities: &Identities, live_db: &Path, key: &DbKey, progress: &dyn Fn(u64)) -> Result<PreparedDb, BackupError> {
-    let dir = live_db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn prepare(
+    backup: &LocalBackup,
+    identities: &Identities,
+    live_db: &Path,
+    key: &DbKey,
+    progress: &dyn Fn(u64),
+) -> Result<PreparedDb, BackupError> {
+    let dir = live_db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.is_dir() {
         return Err(BackupError::Io {
             context: format!("restore into {}", live_db.display()),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("directory {} does not exist", dir.display())),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("directory {} does not exist", dir.display()),
+            ),
         });
     }
-    let name = live_db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "mmkt.db".into());
+    let name = live_db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "mmkt.db".into());
     let temp = dir.join(format!(".{name}.restore.tmp-{}", std::process::id()));
     remove_db_files(&temp);
     remove_stale_restores(dir, &name);
     let restored = restore_db_file(backup, identities, &temp, key, progress)?;
-    Ok(PreparedDb { temp, restored, swapped: false })
+    Ok(PreparedDb {
+        temp,
+        restored,
+        swapped: false,
+    })
 }
 
 /// Swaps a prepared database in place of `live_db`:
@@ -83,34 +102,66 @@ pub fn prepare(backup: &LocalBackup, identities: &Identities, live_db: &Path, ke
 ///
 /// # Errors
 /// [`BackupError::Io`] when linking or renaming fails (the live DB is then unchanged).
-pub fn swap(mut prepared: PreparedDb, live_db: &Path, key: &DbKey) -> Result<SwapReport, BackupError> {
-    let dir = live_db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
-    let mut report = SwapReport { snapshot: None, checkpointed: false };
+pub fn swap(
+    mut prepared: PreparedDb,
+    live_db: &Path,
+    key: &DbKey,
+) -> Result<SwapReport, BackupError> {
+    let dir = live_db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let mut report = SwapReport {
+        snapshot: None,
+        checkpointed: false,
+    };
     if let Ok(meta) = std::fs::metadata(live_db) {
         report.checkpointed = checkpoint(live_db, key);
         let stamp = OffsetDateTime::now_utc().unix_timestamp_nanos();
         let snapshot = sibling(live_db, &format!(".pre-restore-{stamp}"));
-        std::fs::hard_link(live_db, &snapshot).map_err(BackupError::io(format!("keep {} as {}", live_db.display(), snapshot.display())))?;
+        std::fs::hard_link(live_db, &snapshot).map_err(BackupError::io(format!(
+            "keep {} as {}",
+            live_db.display(),
+            snapshot.display()
+        )))?;
         let wal = sibling(live_db, "-wal");
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-            std::fs::hard_link(&wal, sibling(&snapshot, "-wal")).map_err(BackupError::io(format!("keep {}", wal.display())))?;
+            std::fs::hard_link(&wal, sibling(&snapshot, "-wal"))
+                .map_err(BackupError::io(format!("keep {}", wal.display())))?;
         }
-        std::os::unix::fs::chown(&prepared.temp, Some(meta.uid()), Some(meta.gid()))
-            .map_err(BackupError::io(format!("chown {}", prepared.temp.display())))?;
-        std::fs::set_permissions(&prepared.temp, std::fs::Permissions::from_mode(meta.permissions().mode() & 0o777))
-            .map_err(BackupError::io(format!("chmod {}", prepared.temp.display())))?;
+        std::os::unix::fs::chown(&prepared.temp, Some(meta.uid()), Some(meta.gid())).map_err(
+            BackupError::io(format!("chown {}", prepared.temp.display())),
+        )?;
+        std::fs::set_permissions(
+            &prepared.temp,
+            std::fs::Permissions::from_mode(meta.permissions().mode() & 0o777),
+        )
+        .map_err(BackupError::io(format!(
+            "chmod {}",
+            prepared.temp.display()
+        )))?;
         sync_dir(&dir)?;
         for suffix in ["-wal", "-shm"] {
             let side = sibling(live_db, suffix);
             match std::fs::remove_file(&side) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(BackupError::Io { context: format!("remove {}", side.display()), source: e }),
+                Err(e) => {
+                    return Err(BackupError::Io {
+                        context: format!("remove {}", side.display()),
+                        source: e,
+                    });
+                }
             }
         }
         report.snapshot = Some(snapshot);
     }
-    std::fs::rename(&prepared.temp, live_db).map_err(BackupError::io(format!("rename {} to {}", prepared.temp.display(), live_db.display())))?;
+    std::fs::rename(&prepared.temp, live_db).map_err(BackupError::io(format!(
+        "rename {} to {}",
+        prepared.temp.display(),
+        live_db.display()
+    )))?;
     prepared.swapped = true;
     remove_db_files(&prepared.temp);
     sync_dir(&dir)?;
@@ -122,18 +173,28 @@ fn checkpoint(path: &Path, key: &DbKey) -> bool {
     let Ok(conn) = sqlcipher::open_keyed(path, key, OpenMode::ReadWrite) else {
         return false;
     };
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).is_ok_and(|busy| busy == 0)
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .is_ok_and(|busy| busy == 0)
 }
 
 /// Removes `.<name>.restore.tmp-<pid>` files left by restores that were killed.
 fn remove_stale_restores(dir: &Path, name: &str) {
     let prefix = format!(".{name}.restore.tmp-");
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = file.strip_prefix(&prefix) else { continue };
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if pid.parse::<i32>().is_ok_and(|pid| !super::store::process_alive(pid)) {
+        if pid
+            .parse::<i32>()
+            .is_ok_and(|pid| !super::store::process_alive(pid))
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -44,15 +44,27 @@ pub async fn check_wallets(
     let scratch = ScratchDir::create(scratch_parent, &format!("check-{}", backup.manifest.id))?;
     let wallets = scratch.path().join("wallets");
     tokio::task::block_in_place(|| extract_wallets(backup, identities, &wallets))?;
-    let listed = backup.manifest.wallets.as_ref().map(|w| w.wallets.clone()).unwrap_or_default();
+    let listed = backup
+        .manifest
+        .wallets
+        .as_ref()
+        .map(|w| w.wallets.clone())
+        .unwrap_or_default();
     let opened = match probe {
-        Some(probe) => probe.addresses(&wallets, &scratch.path().join("work")).await?,
+        Some(probe) => {
+            probe
+                .addresses(&wallets, &scratch.path().join("work"))
+                .await?
+        }
         None => Vec::new(),
     };
     let mut checks = Vec::new();
     for entry in listed {
-        let actual = opened.iter().find(|(n, _)| n == &entry.name).map(|(_, a)| a.clone());
-        let ok = match (&entry.expected_address(), &actual) {
+        let actual = opened
+            .iter()
+            .find(|(n, _)| n == &entry.name)
+            .map(|(_, a)| a.clone());
+        let ok = match (&entry.address, &actual) {
             (Some(e), Some(a)) => e == a,
             (None, Some(_)) => true,
             _ => false,
@@ -61,20 +73,25 @@ pub async fn check_wallets(
             return Err(BackupError::Mismatch {
                 id: backup.manifest.id.clone(),
                 detail: match actual {
-                    Some(a) => format!("wallet {} opened with address {a}, the manifest recorded {:?}", entry.name, entry.address),
-                    None => format!("wallet {} did not open with the configured password", entry.name),
+                    Some(a) => format!(
+                        "wallet {} opened with address {a}, the manifest recorded {:?}",
+                        entry.name, entry.address
+                    ),
+                    None => format!(
+                        "wallet {} did not open with the configured password",
+                        entry.name
+                    ),
                 },
             });
         }
-        checks.push(WalletCheck { name: entry.name, expected: entry.address, actual, ok });
+        checks.push(WalletCheck {
+            name: entry.name,
+            expected: entry.address,
+            actual,
+            ok,
+        });
     }
     Ok(checks)
-}
-
-impl super::manifest::WalletEntry {
-    fn expected_address(&self) -> Option<String> {
-        self.address.clone()
-    }
 }
 
 /// Copies the backup's files into a live wallet directory, each through a temp file + rename,
@@ -83,11 +100,17 @@ impl super::manifest::WalletEntry {
 /// # Errors
 /// [`BackupError::Io`] on any copy failure (files already replaced stay replaced; the
 /// pre-restore backup holds the previous state).
-pub fn merge_into_dir(backup: &LocalBackup, identities: &Identities, live: &Path, scratch_parent: &Path) -> Result<Vec<PathBuf>, BackupError> {
+pub fn merge_into_dir(
+    backup: &LocalBackup,
+    identities: &Identities,
+    live: &Path,
+    scratch_parent: &Path,
+) -> Result<Vec<PathBuf>, BackupError> {
     let scratch = ScratchDir::create(scratch_parent, &format!("restore-{}", backup.manifest.id))?;
     let extracted = scratch.path().join("wallets");
     extract_wallets(backup, identities, &extracted)?;
-    let owner = std::fs::metadata(live).map_err(BackupError::io(format!("stat {}", live.display())))?;
+    let owner =
+        std::fs::metadata(live).map_err(BackupError::io(format!("stat {}", live.display())))?;
     let mut written = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&extracted)
         .map_err(BackupError::io(format!("read {}", extracted.display())))?
@@ -99,11 +122,20 @@ pub fn merge_into_dir(backup: &LocalBackup, identities: &Identities, live: &Path
     for source in files {
         let name = source.file_name().expect("file name").to_owned();
         let target = live.join(&name);
-        let temp = live.join(format!(".{}.restore.tmp-{}", name.to_string_lossy(), std::process::id()));
-        std::fs::copy(&source, &temp).map_err(BackupError::io(format!("copy into {}", temp.display())))?;
-        std::os::unix::fs::chown(&temp, Some(owner.uid()), Some(owner.gid())).map_err(BackupError::io(format!("chown {}", temp.display())))?;
-        std::fs::File::open(&temp).and_then(|f| f.sync_all()).map_err(BackupError::io(format!("fsync {}", temp.display())))?;
-        std::fs::rename(&temp, &target).map_err(BackupError::io(format!("rename into {}", target.display())))?;
+        let temp = live.join(format!(
+            ".{}.restore.tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::copy(&source, &temp)
+            .map_err(BackupError::io(format!("copy into {}", temp.display())))?;
+        std::os::unix::fs::chown(&temp, Some(owner.uid()), Some(owner.gid()))
+            .map_err(BackupError::io(format!("chown {}", temp.display())))?;
+        std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(BackupError::io(format!("fsync {}", temp.display())))?;
+        std::fs::rename(&temp, &target)
+            .map_err(BackupError::io(format!("rename into {}", target.display())))?;
         written.push(target);
     }
     sync_dir(live)?;
@@ -115,7 +147,11 @@ pub fn merge_into_dir(backup: &LocalBackup, identities: &Identities, live: &Path
 ///
 /// # Errors
 /// The extraction errors.
-pub fn extract_for_upload(backup: &LocalBackup, identities: &Identities, dir: &BackupDir) -> Result<(ScratchDir, PathBuf), BackupError> {
+pub fn extract_for_upload(
+    backup: &LocalBackup,
+    identities: &Identities,
+    dir: &BackupDir,
+) -> Result<(ScratchDir, PathBuf), BackupError> {
     let scratch = ScratchDir::create(dir.path(), &format!("upload-{}", backup.manifest.id))?;
     let extracted = scratch.path().join("wallets");
     extract_wallets(backup, identities, &extracted)?;

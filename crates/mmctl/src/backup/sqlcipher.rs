@@ -44,17 +44,30 @@ pub fn open_keyed(path: &Path, key: &DbKey, mode: OpenMode) -> Result<Connection
     if mode != OpenMode::Create && !path.exists() {
         return Err(BackupError::Io {
             context: format!("open database {}", path.display()),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file; check --db / MMKT_DB_PATH"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file; check --db / MMKT_DB_PATH",
+            ),
         });
     }
-    let conn = Connection::open_with_flags(path, flags).map_err(BackupError::sqlite(format!("open {}", path.display())))?;
-    conn.execute_batch(&key.pragma()).map_err(BackupError::sqlite(format!("set key on {}", path.display())))?;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(BackupError::sqlite(format!("open {}", path.display())))?;
+    conn.execute_batch(&key.pragma())
+        .map_err(BackupError::sqlite(format!(
+            "set key on {}",
+            path.display()
+        )))?;
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")
         .map_err(BackupError::sqlite(format!("configure {}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(BackupError::sqlite(format!("configure {}", path.display())))?;
-    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
-        return Err(BackupError::WrongDbKey { path: path.to_owned(), detail: e.to_string() });
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        return Err(BackupError::WrongDbKey {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        });
     }
     Ok(conn)
 }
@@ -89,14 +102,19 @@ pub fn stream_snapshot(
     out: &mut dyn Write,
     progress: &dyn Fn(u64),
 ) -> Result<SnapshotInfo, BackupError> {
-    conn.execute_batch("BEGIN DEFERRED").map_err(BackupError::sqlite("begin read transaction"))?;
+    conn.execute_batch("BEGIN DEFERRED")
+        .map_err(BackupError::sqlite("begin read transaction"))?;
     let result = stream_in_transaction(conn, out, progress);
     // A read transaction has nothing to commit; ending it releases the WAL snapshot.
     let _ = conn.execute_batch("COMMIT");
     result
 }
 
-fn stream_in_transaction(conn: &Connection, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<SnapshotInfo, BackupError> {
+fn stream_in_transaction(
+    conn: &Connection,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<SnapshotInfo, BackupError> {
     // The first read pins the WAL snapshot; everything below sees the same state.
     let schema_version = pragma_int(conn, "user_version")?;
     let page_size = u32::try_from(pragma_int(conn, "page_size")?).unwrap_or(0);
@@ -106,14 +124,27 @@ fn stream_in_transaction(conn: &Connection, out: &mut dyn Write, progress: &dyn 
 
     let mut stmt = conn
         .prepare("SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno")
-        .map_err(BackupError::sqlite("query sqlite_dbpage (is mmctl built with SQLITE_ENABLE_DBPAGE_VTAB?)"))?;
-    let mut rows = stmt.query([]).map_err(BackupError::sqlite("read sqlite_dbpage"))?;
+        .map_err(BackupError::sqlite(
+            "query sqlite_dbpage (is mmctl built with SQLITE_ENABLE_DBPAGE_VTAB?)",
+        ))?;
+    let mut rows = stmt
+        .query([])
+        .map_err(BackupError::sqlite("read sqlite_dbpage"))?;
     let mut expected: u64 = 1;
     let mut written: u64 = 0;
-    while let Some(row) = rows.next().map_err(BackupError::sqlite("read sqlite_dbpage"))? {
-        let pgno: u64 = row.get::<_, i64>(0).map(|n| n as u64).map_err(BackupError::sqlite("read page number"))?;
+    while let Some(row) = rows
+        .next()
+        .map_err(BackupError::sqlite("read sqlite_dbpage"))?
+    {
+        let pgno: u64 = row
+            .get::<_, i64>(0)
+            .map(|n| n as u64)
+            .map_err(BackupError::sqlite("read page number"))?;
         if pgno != expected {
-            return Err(BackupError::Mismatch { id: "snapshot".into(), detail: format!("page {pgno} came where {expected} was expected") });
+            return Err(BackupError::Mismatch {
+                id: "snapshot".into(),
+                detail: format!("page {pgno} came where {expected} was expected"),
+            });
         }
         let data = row.get_ref(1).map_err(BackupError::sqlite("read page"))?;
         let bytes = match data {
@@ -123,13 +154,17 @@ fn stream_in_transaction(conn: &Connection, out: &mut dyn Write, progress: &dyn 
         if bytes.len() != page_size as usize {
             return Err(BackupError::Mismatch {
                 id: "snapshot".into(),
-                detail: format!("page {pgno} has {} bytes, page size is {page_size}", bytes.len()),
+                detail: format!(
+                    "page {pgno} has {} bytes, page size is {page_size}",
+                    bytes.len()
+                ),
             });
         }
-        out.write_all(bytes).map_err(BackupError::io("write page stream"))?;
+        out.write_all(bytes)
+            .map_err(BackupError::io("write page stream"))?;
         written += bytes.len() as u64;
         expected += 1;
-        if pgno % 256 == 0 {
+        if pgno.is_multiple_of(256) {
             progress(written);
         }
     }
@@ -137,10 +172,19 @@ fn stream_in_transaction(conn: &Connection, out: &mut dyn Write, progress: &dyn 
     if expected - 1 != page_count {
         return Err(BackupError::Mismatch {
             id: "snapshot".into(),
-            detail: format!("read {} pages, PRAGMA page_count said {page_count}", expected - 1),
+            detail: format!(
+                "read {} pages, PRAGMA page_count said {page_count}",
+                expected - 1
+            ),
         });
     }
-    Ok(SnapshotInfo { schema_version, page_size, page_count, integrity_check, row_counts })
+    Ok(SnapshotInfo {
+        schema_version,
+        page_size,
+        page_count,
+        integrity_check,
+        row_counts,
+    })
 }
 
 /// Reads an integer pragma. SQLCipher answers some (page_size) as text, so both are accepted.
@@ -148,13 +192,18 @@ fn stream_in_transaction(conn: &Connection, out: &mut dyn Write, progress: &dyn 
 /// # Errors
 /// [`BackupError::Sqlite`] when the pragma fails or is not a number.
 pub fn pragma_int(conn: &Connection, pragma: &str) -> Result<i64, BackupError> {
-    let value: rusqlite::types::Value =
-        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0)).map_err(BackupError::sqlite(format!("read PRAGMA {pragma}")))?;
+    let value: rusqlite::types::Value = conn
+        .query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+        .map_err(BackupError::sqlite(format!("read PRAGMA {pragma}")))?;
     match value {
         rusqlite::types::Value::Integer(n) => Ok(n),
         rusqlite::types::Value::Text(t) => t.trim().parse().map_err(|_| BackupError::Sqlite {
             context: format!("read PRAGMA {pragma}"),
-            source: rusqlite::Error::InvalidColumnType(0, pragma.to_owned(), rusqlite::types::Type::Text),
+            source: rusqlite::Error::InvalidColumnType(
+                0,
+                pragma.to_owned(),
+                rusqlite::types::Type::Text,
+            ),
         }),
         other => Err(BackupError::Sqlite {
             context: format!("read PRAGMA {pragma}"),
@@ -180,7 +229,9 @@ pub fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>, BackupErro
     for name in names {
         let quoted = name.replace('"', "\"\"");
         let n: u64 = conn
-            .query_row(&format!("SELECT count(*) FROM \"{quoted}\""), [], |r| r.get::<_, i64>(0).map(|n| n as u64))
+            .query_row(&format!("SELECT count(*) FROM \"{quoted}\""), [], |r| {
+                r.get::<_, i64>(0).map(|n| n as u64)
+            })
             .map_err(BackupError::sqlite(format!("count rows of {name}")))?;
         counts.insert(name, n);
     }
@@ -193,7 +244,9 @@ pub fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>, BackupErro
 /// # Errors
 /// [`BackupError::Sqlite`] when the pragma itself cannot run.
 pub fn integrity_report(conn: &Connection, pragma: &str) -> Result<String, BackupError> {
-    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}")).map_err(BackupError::sqlite(format!("run PRAGMA {pragma}")))?;
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA {pragma}"))
+        .map_err(BackupError::sqlite(format!("run PRAGMA {pragma}")))?;
     let lines: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(BackupError::sqlite(format!("run PRAGMA {pragma}")))?
@@ -212,22 +265,45 @@ pub fn integrity_report(conn: &Connection, pragma: &str) -> Result<String, Backu
 ///
 /// # Errors
 /// [`BackupError::Io`] on a short final page or read error, [`BackupError::Sqlite`] on insert.
-pub fn write_pages(dest: &Path, key: &DbKey, page_size: u32, input: &mut dyn Read) -> Result<u64, BackupError> {
+pub fn write_pages(
+    dest: &Path,
+    key: &DbKey,
+    page_size: u32,
+    input: &mut dyn Read,
+) -> Result<u64, BackupError> {
     if dest.exists() {
         return Err(BackupError::Io {
             context: format!("create {}", dest.display()),
-            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "restore target already exists"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "restore target already exists",
+            ),
         });
     }
-    let conn = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
-        .map_err(BackupError::sqlite(format!("create {}", dest.display())))?;
-    conn.execute_batch(&key.pragma()).map_err(BackupError::sqlite(format!("set key on {}", dest.display())))?;
-    conn.execute_batch(&format!("PRAGMA cipher_log_level = NONE; PRAGMA cipher_page_size = {page_size};"))
-        .map_err(BackupError::sqlite(format!("configure {}", dest.display())))?;
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(BackupError::sqlite(format!("begin writing {}", dest.display())))?;
+    let conn = Connection::open_with_flags(
+        dest,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    )
+    .map_err(BackupError::sqlite(format!("create {}", dest.display())))?;
+    conn.execute_batch(&key.pragma())
+        .map_err(BackupError::sqlite(format!(
+            "set key on {}",
+            dest.display()
+        )))?;
+    conn.execute_batch(&format!(
+        "PRAGMA cipher_log_level = NONE; PRAGMA cipher_page_size = {page_size};"
+    ))
+    .map_err(BackupError::sqlite(format!("configure {}", dest.display())))?;
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(BackupError::sqlite(format!(
+            "begin writing {}",
+            dest.display()
+        )))?;
     let mut stmt = conn
         .prepare("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")
-        .map_err(BackupError::sqlite("prepare INSERT INTO sqlite_dbpage (is mmctl built with SQLITE_ENABLE_DBPAGE_VTAB?)"))?;
+        .map_err(BackupError::sqlite(
+            "prepare INSERT INTO sqlite_dbpage (is mmctl built with SQLITE_ENABLE_DBPAGE_VTAB?)",
+        ))?;
     let pending_page = PENDING_BYTE / u64::from(page_size) + 1;
     let mut page = vec![0u8; page_size as usize];
     let mut pgno: u64 = 0;
@@ -241,7 +317,10 @@ pub fn write_pages(dest: &Path, key: &DbKey, page_size: u32, input: &mut dyn Rea
                 context: "read page stream".into(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
-                    format!("stream ends inside page {} ({filled} of {page_size} bytes)", pgno + 1),
+                    format!(
+                        "stream ends inside page {} ({filled} of {page_size} bytes)",
+                        pgno + 1
+                    ),
                 ),
             });
         }
@@ -250,10 +329,14 @@ pub fn write_pages(dest: &Path, key: &DbKey, page_size: u32, input: &mut dyn Rea
             continue;
         }
         stmt.execute(rusqlite::params![pgno as i64, &page[..]])
-            .map_err(BackupError::sqlite(format!("write page {pgno} into {}", dest.display())))?;
+            .map_err(BackupError::sqlite(format!(
+                "write page {pgno} into {}",
+                dest.display()
+            )))?;
     }
     drop(stmt);
-    conn.execute_batch("COMMIT").map_err(BackupError::sqlite(format!("commit {}", dest.display())))?;
+    conn.execute_batch("COMMIT")
+        .map_err(BackupError::sqlite(format!("commit {}", dest.display())))?;
     Ok(pgno)
 }
 
@@ -262,14 +345,23 @@ pub fn write_pages(dest: &Path, key: &DbKey, page_size: u32, input: &mut dyn Rea
 ///
 /// # Errors
 /// [`BackupError::Integrity`] with the report when either check finds a problem.
-pub fn check_database(conn: &Connection, path: &Path) -> Result<BTreeMap<String, u64>, BackupError> {
+pub fn check_database(
+    conn: &Connection,
+    path: &Path,
+) -> Result<BTreeMap<String, u64>, BackupError> {
     let cipher = integrity_report(conn, "cipher_integrity_check")?;
     if cipher != "ok" {
-        return Err(BackupError::Integrity { path: path.to_owned(), detail: format!("cipher_integrity_check: {cipher}") });
+        return Err(BackupError::Integrity {
+            path: path.to_owned(),
+            detail: format!("cipher_integrity_check: {cipher}"),
+        });
     }
     let plain = integrity_report(conn, "integrity_check")?;
     if plain != "ok" {
-        return Err(BackupError::Integrity { path: path.to_owned(), detail: format!("integrity_check: {plain}") });
+        return Err(BackupError::Integrity {
+            path: path.to_owned(),
+            detail: format!("integrity_check: {plain}"),
+        });
     }
     row_counts(conn)
 }

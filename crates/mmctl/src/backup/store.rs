@@ -55,7 +55,10 @@ impl TempFile {
     /// # Errors
     /// [`BackupError::Io`] when any of these fails (the temp file is then removed).
     pub fn persist(mut self, file: File) -> Result<PathBuf, BackupError> {
-        file.sync_all().map_err(BackupError::io(format!("fsync {}", self.temp_path.display())))?;
+        file.sync_all().map_err(BackupError::io(format!(
+            "fsync {}",
+            self.temp_path.display()
+        )))?;
         drop(file);
         std::fs::rename(&self.temp_path, &self.final_path).map_err(BackupError::io(format!(
             "rename {} to {}",
@@ -83,7 +86,10 @@ impl Drop for TempFile {
 pub fn sync_dir(dir: &Path) -> Result<(), BackupError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(BackupError::io(format!("fsync directory {}", dir.display())))
+        .map_err(BackupError::io(format!(
+            "fsync directory {}",
+            dir.display()
+        )))
 }
 
 /// The recorded result of the last verification of a backup (`<id>.verified.json`).
@@ -133,9 +139,14 @@ impl BackupDir {
                 .recursive(true)
                 .mode(0o700)
                 .create(path)
-                .map_err(BackupError::io(format!("create backup directory {}", path.display())))?;
+                .map_err(BackupError::io(format!(
+                    "create backup directory {}",
+                    path.display()
+                )))?;
         }
-        Ok(BackupDir { path: path.to_owned() })
+        Ok(BackupDir {
+            path: path.to_owned(),
+        })
     }
 
     /// The directory path.
@@ -148,7 +159,9 @@ impl BackupDir {
     /// # Errors
     /// [`BackupError::Io`] when the file cannot be created.
     pub fn temp_file(&self, final_name: &str) -> Result<TempFile, BackupError> {
-        let temp_path = self.path.join(format!(".{final_name}.tmp-{}", std::process::id()));
+        let temp_path = self
+            .path
+            .join(format!(".{final_name}.tmp-{}", std::process::id()));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -156,7 +169,11 @@ impl BackupDir {
             .mode(0o600)
             .open(&temp_path)
             .map_err(BackupError::io(format!("create {}", temp_path.display())))?;
-        Ok(TempFile { temp_path, final_path: self.path.join(final_name), file: Some(file) })
+        Ok(TempFile {
+            temp_path,
+            final_path: self.path.join(final_name),
+            file: Some(file),
+        })
     }
 
     /// Writes small content (manifest, record) atomically: temp file, fsync, rename.
@@ -165,7 +182,12 @@ impl BackupDir {
     /// [`BackupError::Io`] on any write failure.
     pub fn write_atomic(&self, final_name: &str, content: &[u8]) -> Result<PathBuf, BackupError> {
         let mut temp = self.temp_file(final_name)?;
-        temp.file().write_all(content).map_err(BackupError::io(format!("write {}", temp.temp_path().display())))?;
+        temp.file()
+            .write_all(content)
+            .map_err(BackupError::io(format!(
+                "write {}",
+                temp.temp_path().display()
+            )))?;
         let file = temp.take();
         temp.persist(file)
     }
@@ -185,7 +207,8 @@ impl BackupDir {
     /// [`BackupError::Io`] on write failure.
     pub fn record_verification(&self, record: &VerificationRecord) -> Result<(), BackupError> {
         let json = serde_json::to_vec_pretty(record).expect("record serializes");
-        self.write_atomic(&format!("{}.verified.json", record.id), &json).map(|_| ())
+        self.write_atomic(&format!("{}.verified.json", record.id), &json)
+            .map(|_| ())
     }
 
     /// Scans the directory: complete backups (oldest first) and incomplete ones.
@@ -198,20 +221,35 @@ impl BackupDir {
     pub fn scan(&self) -> Result<(Vec<LocalBackup>, Vec<IncompleteBackup>), BackupError> {
         let mut complete = Vec::new();
         let mut incomplete = Vec::new();
-        let entries = std::fs::read_dir(&self.path).map_err(BackupError::io(format!("read backup directory {}", self.path.display())))?;
+        let entries = std::fs::read_dir(&self.path).map_err(BackupError::io(format!(
+            "read backup directory {}",
+            self.path.display()
+        )))?;
         for entry in entries {
-            let entry = entry.map_err(BackupError::io(format!("read backup directory {}", self.path.display())))?;
+            let entry = entry.map_err(BackupError::io(format!(
+                "read backup directory {}",
+                self.path.display()
+            )))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || !name.ends_with(".json") || name.ends_with(".verified.json") {
+            if name.starts_with('.') || !name.ends_with(".json") || name.ends_with(".verified.json")
+            {
                 continue;
             }
             let manifest_path = entry.path();
             match self.check_manifest(&manifest_path) {
                 Ok(backup) => complete.push(backup),
-                Err(reason) => incomplete.push(IncompleteBackup { manifest_path, reason }),
+                Err(reason) => incomplete.push(IncompleteBackup {
+                    manifest_path,
+                    reason,
+                }),
             }
         }
-        complete.sort_by(|a, b| a.manifest.created_at.cmp(&b.manifest.created_at).then(a.manifest.id.cmp(&b.manifest.id)));
+        complete.sort_by(|a, b| {
+            a.manifest
+                .created_at
+                .cmp(&b.manifest.created_at)
+                .then(a.manifest.id.cmp(&b.manifest.id))
+        });
         Ok((complete, incomplete))
     }
 
@@ -225,23 +263,44 @@ impl BackupDir {
 
     fn check_manifest(&self, manifest_path: &Path) -> Result<LocalBackup, String> {
         let text = std::fs::read(manifest_path).map_err(|e| format!("cannot read: {e}"))?;
-        let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| format!("not a valid manifest: {e}"))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&text).map_err(|e| format!("not a valid manifest: {e}"))?;
         let expected_name = Manifest::file_name(&manifest.id);
-        if manifest_path.file_name().map(|n| n.to_string_lossy().into_owned()) != Some(expected_name.clone()) {
-            return Err(format!("manifest id {} does not match its file name", manifest.id));
+        if manifest_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            != Some(expected_name.clone())
+        {
+            return Err(format!(
+                "manifest id {} does not match its file name",
+                manifest.id
+            ));
         }
         if manifest.data_file.contains('/') || manifest.data_file.starts_with('.') {
-            return Err(format!("data file name {:?} is not a plain file name", manifest.data_file));
+            return Err(format!(
+                "data file name {:?} is not a plain file name",
+                manifest.data_file
+            ));
         }
         let data_path = self.path.join(&manifest.data_file);
-        let size = std::fs::metadata(&data_path).map_err(|e| format!("data file {} missing: {e}", data_path.display()))?.len();
+        let size = std::fs::metadata(&data_path)
+            .map_err(|e| format!("data file {} missing: {e}", data_path.display()))?
+            .len();
         if size != manifest.encrypted_size {
-            return Err(format!("data file has {size} bytes, manifest says {}", manifest.encrypted_size));
+            return Err(format!(
+                "data file has {size} bytes, manifest says {}",
+                manifest.encrypted_size
+            ));
         }
         let verification = std::fs::read(self.path.join(format!("{}.verified.json", manifest.id)))
             .ok()
             .and_then(|b| serde_json::from_slice::<VerificationRecord>(&b).ok());
-        Ok(LocalBackup { manifest, data_path, manifest_path: manifest_path.to_owned(), verification })
+        Ok(LocalBackup {
+            manifest,
+            data_path,
+            manifest_path: manifest_path.to_owned(),
+            verification,
+        })
     }
 
     /// Finds a complete backup by id, or the newest of `series` for "latest".
@@ -260,12 +319,22 @@ impl BackupDir {
         }
         if let Some(found) = complete.into_iter().find(|b| b.manifest.id == selector) {
             if found.manifest.series() != series {
-                return Err(BackupError::NotFound(format!("{selector} of kind {series} (it is a {} backup)", found.manifest.series())));
+                return Err(BackupError::NotFound(format!(
+                    "{selector} of kind {series} (it is a {} backup)",
+                    found.manifest.series()
+                )));
             }
             return Ok(found);
         }
-        if let Some(bad) = incomplete.into_iter().find(|b| b.manifest_path.file_name().is_some_and(|n| n.to_string_lossy() == Manifest::file_name(selector))) {
-            return Err(BackupError::Incomplete { id: selector.to_owned(), reason: bad.reason });
+        if let Some(bad) = incomplete.into_iter().find(|b| {
+            b.manifest_path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() == Manifest::file_name(selector))
+        }) {
+            return Err(BackupError::Incomplete {
+                id: selector.to_owned(),
+                reason: bad.reason,
+            });
         }
         Err(BackupError::NotFound(selector.to_owned()))
     }
@@ -276,10 +345,17 @@ impl BackupDir {
     /// # Errors
     /// [`BackupError::Io`] when a file cannot be removed.
     pub fn remove(&self, backup: &LocalBackup) -> Result<(), BackupError> {
-        std::fs::remove_file(&backup.manifest_path).map_err(BackupError::io(format!("remove {}", backup.manifest_path.display())))?;
+        std::fs::remove_file(&backup.manifest_path).map_err(BackupError::io(format!(
+            "remove {}",
+            backup.manifest_path.display()
+        )))?;
         sync_dir(&self.path)?;
         remove_if_exists(&backup.data_path)?;
-        remove_if_exists(&self.path.join(format!("{}.verified.json", backup.manifest.id)))?;
+        remove_if_exists(
+            &self
+                .path
+                .join(format!("{}.verified.json", backup.manifest.id)),
+        )?;
         Ok(())
     }
 
@@ -290,10 +366,17 @@ impl BackupDir {
     /// [`BackupError::Io`] when the directory cannot be read or a file removed.
     pub fn remove_stale_temp_files(&self) -> Result<Vec<PathBuf>, BackupError> {
         let mut removed = Vec::new();
-        let entries = std::fs::read_dir(&self.path).map_err(BackupError::io(format!("read backup directory {}", self.path.display())))?;
+        let entries = std::fs::read_dir(&self.path).map_err(BackupError::io(format!(
+            "read backup directory {}",
+            self.path.display()
+        )))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")).and_then(|(_, pid)| pid.parse::<i32>().ok()) else {
+            let Some(pid) = name
+                .strip_prefix('.')
+                .and_then(|n| n.rsplit_once(".tmp-"))
+                .and_then(|(_, pid)| pid.parse::<i32>().ok())
+            else {
                 continue;
             };
             if process_alive(pid) {
@@ -301,7 +384,8 @@ impl BackupDir {
             }
             let path = entry.path();
             if path.is_dir() {
-                std::fs::remove_dir_all(&path).map_err(BackupError::io(format!("remove {}", path.display())))?;
+                std::fs::remove_dir_all(&path)
+                    .map_err(BackupError::io(format!("remove {}", path.display())))?;
             } else {
                 remove_if_exists(&path)?;
             }
@@ -322,7 +406,10 @@ fn remove_if_exists(path: &Path) -> Result<(), BackupError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(BackupError::Io { context: format!("remove {}", path.display()), source: e }),
+        Err(e) => Err(BackupError::Io {
+            context: format!("remove {}", path.display()),
+            source: e,
+        }),
     }
 }
 

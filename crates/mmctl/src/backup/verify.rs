@@ -36,7 +36,11 @@ pub struct VerifyOutcome {
 /// Verifies one backup and records the result next to it (`<id>.verified.json`).
 ///
 /// Never returns an error for a bad backup: the failure is in [`VerifyOutcome::detail`].
-pub fn verify_backup(dir: &BackupDir, backup: &LocalBackup, identities: &Identities) -> VerifyOutcome {
+pub fn verify_backup(
+    dir: &BackupDir,
+    backup: &LocalBackup,
+    identities: &Identities,
+) -> VerifyOutcome {
     let mut checks = Vec::new();
     let result = match backup.manifest.kind {
         BackupKind::Db => verify_db(dir, backup, identities, &mut checks),
@@ -46,38 +50,83 @@ pub fn verify_backup(dir: &BackupDir, backup: &LocalBackup, identities: &Identit
         Ok(()) => (true, "ok".to_owned()),
         Err(e) => (false, e.to_string()),
     };
-    let record = VerificationRecord { id: backup.manifest.id.clone(), verified_at: OffsetDateTime::now_utc(), ok, detail: detail.clone() };
+    let record = VerificationRecord {
+        id: backup.manifest.id.clone(),
+        verified_at: OffsetDateTime::now_utc(),
+        ok,
+        detail: detail.clone(),
+    };
     if let Err(e) = dir.record_verification(&record) {
-        tracing::warn!("could not record verification of {}: {e}", backup.manifest.id);
+        tracing::warn!(
+            "could not record verification of {}: {e}",
+            backup.manifest.id
+        );
     }
-    VerifyOutcome { id: backup.manifest.id.clone(), ok, detail, checks }
+    VerifyOutcome {
+        id: backup.manifest.id.clone(),
+        ok,
+        detail,
+        checks,
+    }
 }
 
-fn verify_db(dir: &BackupDir, backup: &LocalBackup, identities: &Identities, checks: &mut Vec<String>) -> Result<(), BackupError> {
+fn verify_db(
+    dir: &BackupDir,
+    backup: &LocalBackup,
+    identities: &Identities,
+    checks: &mut Vec<String>,
+) -> Result<(), BackupError> {
     let scratch = ScratchDir::create(dir.path(), &backup.manifest.id)?;
     let dest = scratch.path().join("verify.db");
     let key = DbKey::generate();
     restore_db_file(backup, identities, &dest, &key, &|_| {})?;
-    checks.extend(["checksum", "decrypt", "gunzip", "pages", "cipher_integrity_check", "integrity_check", "row_counts"].map(String::from));
+    checks.extend(
+        [
+            "checksum",
+            "decrypt",
+            "gunzip",
+            "pages",
+            "cipher_integrity_check",
+            "integrity_check",
+            "row_counts",
+        ]
+        .map(String::from),
+    );
     Ok(())
 }
 
-fn verify_wallets(backup: &LocalBackup, identities: &Identities, checks: &mut Vec<String>) -> Result<(), BackupError> {
+fn verify_wallets(
+    backup: &LocalBackup,
+    identities: &Identities,
+    checks: &mut Vec<String>,
+) -> Result<(), BackupError> {
     check_checksum(backup)?;
     checks.push("checksum".into());
     let names = read_archive_names(backup, identities)?;
     checks.extend(["decrypt", "gunzip", "tar"].map(String::from));
     let Some(details) = backup.manifest.wallets.as_ref() else {
-        return Err(BackupError::Mismatch { id: backup.manifest.id.clone(), detail: "wallet backup without wallet details".into() });
+        return Err(BackupError::Mismatch {
+            id: backup.manifest.id.clone(),
+            detail: "wallet backup without wallet details".into(),
+        });
     };
     let files = names.iter().filter(|n| !n.ends_with('/')).count() as u64;
     if files != details.file_count {
-        return Err(BackupError::Mismatch { id: backup.manifest.id.clone(), detail: format!("archive has {files} files, manifest says {}", details.file_count) });
+        return Err(BackupError::Mismatch {
+            id: backup.manifest.id.clone(),
+            detail: format!(
+                "archive has {files} files, manifest says {}",
+                details.file_count
+            ),
+        });
     }
     for wallet in &details.wallets {
         let keys = format!("{}.keys", wallet.name);
         if !names.contains(&keys) {
-            return Err(BackupError::Mismatch { id: backup.manifest.id.clone(), detail: format!("wallet {} has no {keys} in the archive", wallet.name) });
+            return Err(BackupError::Mismatch {
+                id: backup.manifest.id.clone(),
+                detail: format!("wallet {} has no {keys} in the archive", wallet.name),
+            });
         }
     }
     checks.push("wallet_files".into());
@@ -89,18 +138,31 @@ fn verify_wallets(backup: &LocalBackup, identities: &Identities, checks: &mut Ve
 ///
 /// # Errors
 /// [`BackupError::Decrypt`] (wrong identity, damaged payload), [`BackupError::Wallet`] (bad tar).
-pub fn read_archive_names(backup: &LocalBackup, identities: &Identities) -> Result<BTreeSet<String>, BackupError> {
-    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!("open {}", backup.data_path.display())))?;
-    let decrypted = identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
+pub fn read_archive_names(
+    backup: &LocalBackup,
+    identities: &Identities,
+) -> Result<BTreeSet<String>, BackupError> {
+    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!(
+        "open {}",
+        backup.data_path.display()
+    )))?;
+    let decrypted =
+        identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
     let damaged = |e: std::io::Error| BackupError::Decrypt {
         path: backup.data_path.clone(),
-        reason: format!("the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"),
+        reason: format!(
+            "the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"
+        ),
     };
     let mut archive = tar::Archive::new(GzDecoder::new(decrypted));
     let mut names = BTreeSet::new();
     for entry in archive.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
-        let path = entry.path().map_err(damaged)?.to_string_lossy().into_owned();
+        let path = entry
+            .path()
+            .map_err(damaged)?
+            .to_string_lossy()
+            .into_owned();
         std::io::copy(&mut entry, &mut std::io::sink()).map_err(damaged)?;
         names.insert(path.trim_start_matches("./").to_owned());
     }
@@ -125,7 +187,13 @@ impl ScratchDir {
         use std::os::unix::fs::DirBuilderExt;
         let path = parent.join(format!(".{label}-scratch.tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::DirBuilder::new().mode(0o700).create(&path).map_err(BackupError::io(format!("create scratch directory {}", path.display())))?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(BackupError::io(format!(
+                "create scratch directory {}",
+                path.display()
+            )))?;
         Ok(ScratchDir { path })
     }
 

@@ -20,7 +20,10 @@ pub struct WalletRpc {
 }
 
 fn rpc_error(url: &str, step: &str, e: RpcError) -> BackupError {
-    BackupError::WalletRpc { url: url.to_owned(), reason: format!("{step}: {e}") }
+    BackupError::WalletRpc {
+        url: url.to_owned(),
+        reason: format!("{step}: {e}"),
+    }
 }
 
 impl WalletRpc {
@@ -30,14 +33,22 @@ impl WalletRpc {
     /// # Errors
     /// [`BackupError::WalletRpc`] for an unusable URL or login.
     pub fn new(url: &str, login: Option<&str>) -> Result<WalletRpc, BackupError> {
-        let mut client = WalletClient::new(url).map_err(|e| rpc_error(url, "connect", e))?.with_timeout(Duration::from_secs(120));
+        let mut client = WalletClient::new(url)
+            .map_err(|e| rpc_error(url, "connect", e))?
+            .with_timeout(Duration::from_secs(120));
         if let Some(login) = login {
             let (user, password) = login
                 .split_once(':')
-                .ok_or_else(|| BackupError::WalletRpc { url: url.to_owned(), reason: "login must be user:password".into() })?;
+                .ok_or_else(|| BackupError::WalletRpc {
+                    url: url.to_owned(),
+                    reason: "login must be user:password".into(),
+                })?;
             client = client.with_credentials(DigestCredentials::new(user, password));
         }
-        Ok(WalletRpc { url: url.to_owned(), client })
+        Ok(WalletRpc {
+            url: url.to_owned(),
+            client,
+        })
     }
 
     /// The base URL.
@@ -51,18 +62,28 @@ impl WalletRpc {
     ///
     /// # Errors
     /// [`BackupError::WalletRpc`] when `store` or `get_address` fails.
-    pub async fn store_open_wallet(&self, wallet_dir: &Path) -> Result<Vec<(String, String)>, BackupError> {
+    pub async fn store_open_wallet(
+        &self,
+        wallet_dir: &Path,
+    ) -> Result<Vec<(String, String)>, BackupError> {
         match self.client.store().await {
             Ok(()) => {}
             Err(RpcError::WalletNotOpen { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(rpc_error(&self.url, "store", e)),
         }
-        let address = self.client.get_address(0).await.map_err(|e| rpc_error(&self.url, "get_address", e))?.to_string();
+        let address = self
+            .client
+            .get_address(0)
+            .await
+            .map_err(|e| rpc_error(&self.url, "get_address", e))?
+            .to_string();
         let mut found = Vec::new();
         if let Ok(entries) = std::fs::read_dir(wallet_dir) {
             for entry in entries.flatten() {
                 let file = entry.file_name().to_string_lossy().into_owned();
-                let Some(name) = file.strip_suffix(".address.txt") else { continue };
+                let Some(name) = file.strip_suffix(".address.txt") else {
+                    continue;
+                };
                 if std::fs::read_to_string(entry.path()).is_ok_and(|t| t.trim() == address) {
                     found.push((name.to_owned(), address.clone()));
                 }
@@ -76,10 +97,24 @@ impl WalletRpc {
     /// # Errors
     /// [`BackupError::WalletRpc`] when the wallet does not open (missing files, wrong password)
     /// or `get_address` fails.
-    pub async fn wallet_address(&self, name: &str, password: &WalletPassword) -> Result<String, BackupError> {
-        let wallet = WalletName::from_str(name).map_err(|e| BackupError::WalletRpc { url: self.url.clone(), reason: format!("wallet name {name:?}: {e}") })?;
-        self.client.open_wallet(&wallet, password).await.map_err(|e| rpc_error(&self.url, &format!("open_wallet {name}"), e))?;
-        let address = self.client.get_address(0).await.map_err(|e| rpc_error(&self.url, &format!("get_address of {name}"), e))?;
+    pub async fn wallet_address(
+        &self,
+        name: &str,
+        password: &WalletPassword,
+    ) -> Result<String, BackupError> {
+        let wallet = WalletName::from_str(name).map_err(|e| BackupError::WalletRpc {
+            url: self.url.clone(),
+            reason: format!("wallet name {name:?}: {e}"),
+        })?;
+        self.client
+            .open_wallet(&wallet, password)
+            .await
+            .map_err(|e| rpc_error(&self.url, &format!("open_wallet {name}"), e))?;
+        let address = self
+            .client
+            .get_address(0)
+            .await
+            .map_err(|e| rpc_error(&self.url, &format!("get_address of {name}"), e))?;
         Ok(address.to_string())
     }
 
@@ -87,11 +122,28 @@ impl WalletRpc {
     ///
     /// # Errors
     /// [`BackupError::WalletRpc`] when `create_wallet` or `get_address` fails.
-    pub async fn create_wallet(&self, name: &str, password: &WalletPassword) -> Result<String, BackupError> {
-        let wallet = WalletName::from_str(name).map_err(|e| BackupError::WalletRpc { url: self.url.clone(), reason: format!("wallet name {name:?}: {e}") })?;
-        self.client.create_wallet(&wallet, password).await.map_err(|e| rpc_error(&self.url, &format!("create_wallet {name}"), e))?;
-        let address = self.client.get_address(0).await.map_err(|e| rpc_error(&self.url, "get_address", e))?;
-        self.client.store().await.map_err(|e| rpc_error(&self.url, "store", e))?;
+    pub async fn create_wallet(
+        &self,
+        name: &str,
+        password: &WalletPassword,
+    ) -> Result<String, BackupError> {
+        let wallet = WalletName::from_str(name).map_err(|e| BackupError::WalletRpc {
+            url: self.url.clone(),
+            reason: format!("wallet name {name:?}: {e}"),
+        })?;
+        self.client
+            .create_wallet(&wallet, password)
+            .await
+            .map_err(|e| rpc_error(&self.url, &format!("create_wallet {name}"), e))?;
+        let address = self
+            .client
+            .get_address(0)
+            .await
+            .map_err(|e| rpc_error(&self.url, "get_address", e))?;
+        self.client
+            .store()
+            .await
+            .map_err(|e| rpc_error(&self.url, "store", e))?;
         Ok(address.to_string())
     }
 
@@ -100,7 +152,10 @@ impl WalletRpc {
     /// # Errors
     /// [`BackupError::WalletRpc`] when `close_wallet` fails.
     pub async fn close_wallet(&self) -> Result<(), BackupError> {
-        self.client.close_wallet().await.map_err(|e| rpc_error(&self.url, "close_wallet", e))
+        self.client
+            .close_wallet()
+            .await
+            .map_err(|e| rpc_error(&self.url, "close_wallet", e))
     }
 
     /// Waits until `get_version` answers.
@@ -112,7 +167,9 @@ impl WalletRpc {
         loop {
             match self.client.get_version().await {
                 Ok(_) => return Ok(()),
-                Err(e) if Instant::now() > deadline => return Err(rpc_error(&self.url, "wait for get_version", e)),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(rpc_error(&self.url, "wait for get_version", e));
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
@@ -133,18 +190,31 @@ impl ThrowawayWalletRpc {
     ///
     /// # Errors
     /// [`BackupError::WalletRpc`] when it cannot be started or does not answer within 60 s.
-    pub async fn start(binary: &Path, wallet_dir: &Path, work_dir: &Path) -> Result<ThrowawayWalletRpc, BackupError> {
+    pub async fn start(
+        binary: &Path,
+        wallet_dir: &Path,
+        work_dir: &Path,
+    ) -> Result<ThrowawayWalletRpc, BackupError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(BackupError::io("find a free loopback port"))?
             .port();
-        std::fs::create_dir_all(work_dir.join("ringdb")).map_err(BackupError::io(format!("create {}", work_dir.display())))?;
+        std::fs::create_dir_all(work_dir.join("ringdb"))
+            .map_err(BackupError::io(format!("create {}", work_dir.display())))?;
         let url = format!("http://127.0.0.1:{port}");
         let child = Command::new(binary)
             .arg("--offline")
             .arg("--wallet-dir")
             .arg(wallet_dir)
-            .args(["--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", &port.to_string(), "--disable-rpc-login", "--rpc-ssl", "disabled"])
+            .args([
+                "--rpc-bind-ip",
+                "127.0.0.1",
+                "--rpc-bind-port",
+                &port.to_string(),
+                "--disable-rpc-login",
+                "--rpc-ssl",
+                "disabled",
+            ])
             .arg("--shared-ringdb-dir")
             .arg(work_dir.join("ringdb"))
             .arg("--log-file")
@@ -156,10 +226,17 @@ impl ThrowawayWalletRpc {
             .spawn()
             .map_err(|e| BackupError::WalletRpc {
                 url: url.clone(),
-                reason: format!("cannot run {} ({e}); install monero-wallet-rpc or pass --wallet-rpc-bin", binary.display()),
+                reason: format!(
+                    "cannot run {} ({e}); install monero-wallet-rpc or pass --wallet-rpc-bin",
+                    binary.display()
+                ),
             })?;
         let rpc = WalletRpc::new(&url, None)?;
-        let throwaway = ThrowawayWalletRpc { child, rpc, wallet_dir: wallet_dir.to_owned() };
+        let throwaway = ThrowawayWalletRpc {
+            child,
+            rpc,
+            wallet_dir: wallet_dir.to_owned(),
+        };
         throwaway.rpc.wait_ready(Duration::from_secs(60)).await?;
         Ok(throwaway)
     }

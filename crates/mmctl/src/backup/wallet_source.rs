@@ -67,11 +67,20 @@ impl AddressProbe {
     ///
     /// # Errors
     /// [`BackupError::WalletRpc`] when the throwaway wallet-rpc cannot start.
-    pub async fn addresses(&self, wallet_dir: &Path, work_dir: &Path) -> Result<Vec<(String, String)>, BackupError> {
+    pub async fn addresses(
+        &self,
+        wallet_dir: &Path,
+        work_dir: &Path,
+    ) -> Result<Vec<(String, String)>, BackupError> {
         let mut names: Vec<String> = std::fs::read_dir(wallet_dir)
             .map_err(BackupError::io(format!("read {}", wallet_dir.display())))?
             .flatten()
-            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".keys").map(String::from))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_suffix(".keys")
+                    .map(String::from)
+            })
             .collect();
         names.sort();
         if names.is_empty() {
@@ -96,44 +105,72 @@ impl AddressProbe {
 /// the directory or container is unusable, plus the archive errors.
 pub async fn backup_wallets(req: &WalletBackupRequest<'_>) -> Result<LocalBackup, BackupError> {
     match &req.source {
-        WalletSource::Directory { path, rpc_url, rpc_login } => {
+        WalletSource::Directory {
+            path,
+            rpc_url,
+            rpc_login,
+        } => {
             let mut consistency = Consistency::Quiescent;
             let mut rpc_addresses = Vec::new();
             if let Some(url) = rpc_url {
-                rpc_addresses = WalletRpc::new(url, rpc_login.as_deref())?.store_open_wallet(path).await?;
+                rpc_addresses = WalletRpc::new(url, rpc_login.as_deref())?
+                    .store_open_wallet(path)
+                    .await?;
                 consistency = Consistency::RpcStore;
             }
             let mut writer = ArchiveWriter::create(req.dir, req.role, req.recipients)?;
             let scratch = start_probe(req, &mut writer)?;
             tokio::task::block_in_place(|| writer.append_dir(path))?;
             let probed = probe(req, scratch.as_ref()).await?;
-            rpc_addresses.extend(probed.into_iter().filter(|(n, _)| !rpc_addresses.iter().any(|(m, _)| m == n)).collect::<Vec<_>>());
-            tokio::task::block_in_place(|| writer.finish(req.dir, req.recipients, consistency, &rpc_addresses))
+            rpc_addresses.extend(
+                probed
+                    .into_iter()
+                    .filter(|(n, _)| !rpc_addresses.iter().any(|(m, _)| m == n))
+                    .collect::<Vec<_>>(),
+            );
+            tokio::task::block_in_place(|| {
+                writer.finish(req.dir, req.recipients, consistency, &rpc_addresses)
+            })
         }
         WalletSource::Stack { engine, project } => {
             let mut writer = ArchiveWriter::create(req.dir, req.role, req.recipients)?;
             let scratch = start_probe(req, &mut writer)?;
-            let (writer, consistency) = super::wallet_stack::archive_from_stack(engine, project, req.role, writer).await?;
+            let (writer, consistency) =
+                super::wallet_stack::archive_from_stack(engine, project, req.role, writer).await?;
             let addresses = probe(req, scratch.as_ref()).await?;
-            tokio::task::block_in_place(|| writer.finish(req.dir, req.recipients, consistency, &addresses))
+            tokio::task::block_in_place(|| {
+                writer.finish(req.dir, req.recipients, consistency, &addresses)
+            })
         }
     }
 }
 
-fn start_probe(req: &WalletBackupRequest<'_>, writer: &mut ArchiveWriter) -> Result<Option<ScratchDir>, BackupError> {
+fn start_probe(
+    req: &WalletBackupRequest<'_>,
+    writer: &mut ArchiveWriter,
+) -> Result<Option<ScratchDir>, BackupError> {
     if req.probe.is_none() {
         return Ok(None);
     }
     let scratch = ScratchDir::create(req.dir.path(), &format!("wallets-{}", req.role))?;
     let wallets = scratch.path().join("wallets");
-    std::fs::create_dir(&wallets).map_err(BackupError::io(format!("create {}", wallets.display())))?;
+    std::fs::create_dir(&wallets)
+        .map_err(BackupError::io(format!("create {}", wallets.display())))?;
     writer.tee_into(&wallets);
     Ok(Some(scratch))
 }
 
-async fn probe(req: &WalletBackupRequest<'_>, scratch: Option<&ScratchDir>) -> Result<Vec<(String, String)>, BackupError> {
+async fn probe(
+    req: &WalletBackupRequest<'_>,
+    scratch: Option<&ScratchDir>,
+) -> Result<Vec<(String, String)>, BackupError> {
     let (Some(probe), Some(scratch)) = (req.probe, scratch) else {
         return Ok(Vec::new());
     };
-    probe.addresses(&scratch.path().join("wallets"), &scratch.path().join("work")).await
+    probe
+        .addresses(
+            &scratch.path().join("wallets"),
+            &scratch.path().join("work"),
+        )
+        .await
 }

@@ -66,24 +66,47 @@ impl Read for ChannelReader {
 ///
 /// # Errors
 /// [`BackupError::Docker`] when the Engine API fails, archive errors otherwise.
-pub async fn archive_container_dir(engine: &Engine, container: &str, path: &str, mut writer: ArchiveWriter) -> Result<ArchiveWriter, BackupError> {
+pub async fn archive_container_dir(
+    engine: &Engine,
+    container: &str,
+    path: &str,
+    mut writer: ArchiveWriter,
+) -> Result<ArchiveWriter, BackupError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(8);
-    let strip = format!("{}/", Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let strip = format!(
+        "{}/",
+        Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
     let consumer = tokio::task::spawn_blocking(move || {
-        let mut reader = ChannelReader { rx, buf: Vec::new(), pos: 0 };
+        let mut reader = ChannelReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        };
         append_tar_stream(&mut writer, &mut reader, &strip).map(|()| writer)
     });
-    let options = DownloadFromContainerOptions { path: path.to_owned() };
-    let mut stream = engine.docker().download_from_container(container, Some(options));
+    let options = DownloadFromContainerOptions {
+        path: path.to_owned(),
+    };
+    let mut stream = engine
+        .docker()
+        .download_from_container(container, Some(options));
     while let Some(item) = stream.next().await {
-        let message = item.map(|b| b.to_vec()).map_err(|e| format!("Engine API GET /containers/{container}/archive?path={path}: {e}"));
+        let message = item.map(|b| b.to_vec()).map_err(|e| {
+            format!("Engine API GET /containers/{container}/archive?path={path}: {e}")
+        });
         let failed = message.is_err();
         if tx.send(message).await.is_err() || failed {
             break;
         }
     }
     drop(tx);
-    consumer.await.map_err(|e| BackupError::Wallet(format!("archive task failed: {e}")))?
+    consumer
+        .await
+        .map_err(|e| BackupError::Wallet(format!("archive task failed: {e}")))?
 }
 
 /// Uploads the files of a local directory into a container directory
@@ -92,7 +115,13 @@ pub async fn archive_container_dir(engine: &Engine, container: &str, path: &str,
 ///
 /// # Errors
 /// [`BackupError::Docker`] when the Engine API refuses, [`BackupError::Io`] on local reads.
-pub async fn upload_dir(engine: &Engine, container: &str, local: &Path, path: &str, owner: (u64, u64)) -> Result<(), BackupError> {
+pub async fn upload_dir(
+    engine: &Engine,
+    container: &str,
+    local: &Path,
+    path: &str,
+    owner: (u64, u64),
+) -> Result<(), BackupError> {
     let local = local.to_owned();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BackupError> {
         let mut builder = tar::Builder::new(Vec::new());
@@ -104,20 +133,32 @@ pub async fn upload_dir(engine: &Engine, container: &str, local: &Path, path: &s
             .collect();
         entries.sort();
         for path in entries {
-            let mut file = std::fs::File::open(&path).map_err(BackupError::io(format!("open {}", path.display())))?;
-            let meta = file.metadata().map_err(BackupError::io(format!("stat {}", path.display())))?;
+            let mut file = std::fs::File::open(&path)
+                .map_err(BackupError::io(format!("open {}", path.display())))?;
+            let meta = file
+                .metadata()
+                .map_err(BackupError::io(format!("stat {}", path.display())))?;
             let mut header = tar::Header::new_gnu();
             header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
             header.set_uid(owner.0);
             header.set_gid(owner.1);
-            let name = path.file_name().expect("file").to_string_lossy().into_owned();
-            builder.append_data(&mut header, &name, &mut file).map_err(BackupError::io(format!("pack {}", path.display())))?;
+            let name = path
+                .file_name()
+                .expect("file")
+                .to_string_lossy()
+                .into_owned();
+            builder
+                .append_data(&mut header, &name, &mut file)
+                .map_err(BackupError::io(format!("pack {}", path.display())))?;
         }
         builder.into_inner().map_err(BackupError::io("finish tar"))
     })
     .await
     .map_err(|e| BackupError::Wallet(format!("pack task failed: {e}")))??;
-    let options = UploadToContainerOptions { path: path.to_owned(), ..Default::default() };
+    let options = UploadToContainerOptions {
+        path: path.to_owned(),
+        ..Default::default()
+    };
     engine
         .docker()
         .upload_to_container(container, Some(options), bollard::body_full(body.into()))
@@ -131,18 +172,30 @@ pub async fn upload_dir(engine: &Engine, container: &str, local: &Path, path: &s
 ///
 /// # Errors
 /// [`BackupError::Docker`] when the archive cannot be read.
-pub async fn dir_owner(engine: &Engine, container: &str, path: &str) -> Result<(u64, u64), BackupError> {
-    let options = DownloadFromContainerOptions { path: path.to_owned() };
-    let mut stream = engine.docker().download_from_container(container, Some(options));
+pub async fn dir_owner(
+    engine: &Engine,
+    container: &str,
+    path: &str,
+) -> Result<(u64, u64), BackupError> {
+    let options = DownloadFromContainerOptions {
+        path: path.to_owned(),
+    };
+    let mut stream = engine
+        .docker()
+        .download_from_container(container, Some(options));
     let mut head = Vec::new();
     while let Some(item) = stream.next().await {
-        let chunk = item.map_err(|e| engine.err(format!("read {container}:{path}"), e)).map_err(docker)?;
+        let chunk = item
+            .map_err(|e| engine.err(format!("read {container}:{path}"), e))
+            .map_err(docker)?;
         head.extend_from_slice(&chunk);
         if head.len() >= 512 {
             break;
         }
     }
-    let header = head.get(..512).ok_or_else(|| BackupError::Wallet(format!("empty archive for {container}:{path}")))?;
+    let header = head
+        .get(..512)
+        .ok_or_else(|| BackupError::Wallet(format!("empty archive for {container}:{path}")))?;
     let header = tar::Header::from_byte_slice(header);
     Ok((header.uid().unwrap_or(0), header.gid().unwrap_or(0)))
 }
@@ -154,14 +207,31 @@ pub async fn dir_owner(engine: &Engine, container: &str, path: &str) -> Result<(
 /// # Errors
 /// [`BackupError::Docker`] (no such container, Engine API failure, not healthy after restart),
 /// archive errors.
-pub async fn archive_from_stack(engine: &Engine, project: &str, role: WalletRole, writer: ArchiveWriter) -> Result<(ArchiveWriter, Consistency), BackupError> {
+pub async fn archive_from_stack(
+    engine: &Engine,
+    project: &str,
+    role: WalletRole,
+    writer: ArchiveWriter,
+) -> Result<(ArchiveWriter, Consistency), BackupError> {
     let service = service_name(role);
-    let id = engine.require_service_container(project, &service).await.map_err(docker)?;
-    let stopped = engine.stop_service(project, &service, STOP_TIMEOUT_SECS).await.map_err(docker)?;
+    let id = engine
+        .require_service_container(project, &service)
+        .await
+        .map_err(docker)?;
+    let stopped = engine
+        .stop_service(project, &service, STOP_TIMEOUT_SECS)
+        .await
+        .map_err(docker)?;
     let archived = archive_container_dir(engine, &id, CONTAINER_WALLET_DIR, writer).await;
     if stopped == StopOutcome::Stopped {
-        engine.start_service(project, &service).await.map_err(docker)?;
-        engine.wait_healthy(&service, &id, START_TIMEOUT).await.map_err(docker)?;
+        engine
+            .start_service(project, &service)
+            .await
+            .map_err(docker)?;
+        engine
+            .wait_healthy(&service, &id, START_TIMEOUT)
+            .await
+            .map_err(docker)?;
     }
     Ok((archived?, Consistency::ContainerStopped))
 }

@@ -19,7 +19,10 @@ use time::OffsetDateTime;
 use super::crypto::{CountingWriter, HashingWriter, Identities, Recipients};
 use super::db::check_checksum;
 use super::error::BackupError;
-use super::manifest::{BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails, WalletEntry, WalletRole, new_id};
+use super::manifest::{
+    BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails, WalletEntry,
+    WalletRole, new_id,
+};
 use super::store::{BackupDir, LocalBackup, hostname};
 
 /// Suffix of wallet backup data files: tar.gz inside age.
@@ -31,7 +34,13 @@ struct FileRecord {
     name: String,
 }
 
-type Pipeline = tar::Builder<CountingWriter<GzEncoder<CountingWriter<age::stream::StreamWriter<HashingWriter<BufWriter<std::fs::File>>>>>>>;
+type Pipeline = tar::Builder<
+    CountingWriter<
+        GzEncoder<
+            CountingWriter<age::stream::StreamWriter<HashingWriter<BufWriter<std::fs::File>>>>,
+        >,
+    >,
+>;
 
 /// An archive being written into the backup directory: tar -> gzip -> age -> temp file.
 pub struct ArchiveWriter {
@@ -52,9 +61,19 @@ impl ArchiveWriter {
     ///
     /// # Errors
     /// [`BackupError::Io`] when the temp file or age header cannot be written.
-    pub fn create(dir: &BackupDir, role: WalletRole, recipients: &Recipients) -> Result<ArchiveWriter, BackupError> {
+    pub fn create(
+        dir: &BackupDir,
+        role: WalletRole,
+        recipients: &Recipients,
+    ) -> Result<ArchiveWriter, BackupError> {
         let created_at = OffsetDateTime::now_utc();
-        let id = new_id(Series { kind: BackupKind::Wallets, role: Some(role) }, created_at);
+        let id = new_id(
+            Series {
+                kind: BackupKind::Wallets,
+                role: Some(role),
+            },
+            created_at,
+        );
         let data_file = format!("{id}.{WALLET_DATA_SUFFIX}");
         let mut temp = dir.temp_file(&data_file)?;
         let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.take()));
@@ -90,17 +109,27 @@ impl ArchiveWriter {
     ///
     /// # Errors
     /// [`BackupError::Io`] when writing fails.
-    pub fn append(&mut self, name: &str, header: &mut tar::Header, reader: &mut dyn Read) -> Result<(), BackupError> {
+    pub fn append(
+        &mut self,
+        name: &str,
+        header: &mut tar::Header,
+        reader: &mut dyn Read,
+    ) -> Result<(), BackupError> {
         if let Some(tee_dir) = self.tee.clone() {
             let target = tee_dir.join(name);
             if !target.starts_with(&tee_dir) || name.split('/').any(|c| c == "..") {
                 return Err(BackupError::Wallet(format!("refusing file name {name:?}")));
             }
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(BackupError::io(format!("create {}", parent.display())))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(BackupError::io(format!("create {}", parent.display())))?;
             }
-            let mut copy = std::fs::File::create(&target).map_err(BackupError::io(format!("create {}", target.display())))?;
-            let mut tee = TeeReader { inner: reader, copy: &mut copy };
+            let mut copy = std::fs::File::create(&target)
+                .map_err(BackupError::io(format!("create {}", target.display())))?;
+            let mut tee = TeeReader {
+                inner: reader,
+                copy: &mut copy,
+            };
             self.tee = None;
             let result = self.append(name, header, &mut tee);
             self.tee = Some(tee_dir);
@@ -108,15 +137,24 @@ impl ArchiveWriter {
         }
         if let Some(wallet) = name.strip_suffix(".address.txt") {
             let mut text = String::new();
-            reader.read_to_string(&mut text).map_err(BackupError::io(format!("read {name}")))?;
-            self.addresses.push((wallet.to_owned(), text.trim().to_owned()));
+            reader
+                .read_to_string(&mut text)
+                .map_err(BackupError::io(format!("read {name}")))?;
+            self.addresses
+                .push((wallet.to_owned(), text.trim().to_owned()));
             header.set_size(text.len() as u64);
             header.set_cksum();
-            self.builder.append_data(header, name, text.as_bytes()).map_err(BackupError::io(format!("archive {name}")))?;
+            self.builder
+                .append_data(header, name, text.as_bytes())
+                .map_err(BackupError::io(format!("archive {name}")))?;
         } else {
-            self.builder.append_data(header, name, reader).map_err(BackupError::io(format!("archive {name}")))?;
+            self.builder
+                .append_data(header, name, reader)
+                .map_err(BackupError::io(format!("archive {name}")))?;
         }
-        self.files.push(FileRecord { name: name.to_owned() });
+        self.files.push(FileRecord {
+            name: name.to_owned(),
+        });
         Ok(())
     }
 
@@ -126,14 +164,21 @@ impl ArchiveWriter {
     /// [`BackupError::Io`] / [`BackupError::Wallet`] on unreadable files.
     pub fn append_dir(&mut self, root: &Path) -> Result<(), BackupError> {
         if !root.is_dir() {
-            return Err(BackupError::Wallet(format!("{} is not a directory", root.display())));
+            return Err(BackupError::Wallet(format!(
+                "{} is not a directory",
+                root.display()
+            )));
         }
         let mut stack = vec![root.to_owned()];
         let mut paths = Vec::new();
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).map_err(BackupError::io(format!("read {}", dir.display())))? {
+            for entry in std::fs::read_dir(&dir)
+                .map_err(BackupError::io(format!("read {}", dir.display())))?
+            {
                 let entry = entry.map_err(BackupError::io(format!("read {}", dir.display())))?;
-                let kind = entry.file_type().map_err(BackupError::io(format!("stat {}", entry.path().display())))?;
+                let kind = entry
+                    .file_type()
+                    .map_err(BackupError::io(format!("stat {}", entry.path().display())))?;
                 if kind.is_dir() {
                     stack.push(entry.path());
                 } else if kind.is_file() {
@@ -143,9 +188,16 @@ impl ArchiveWriter {
         }
         paths.sort();
         for path in paths {
-            let name = path.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
-            let mut file = std::fs::File::open(&path).map_err(BackupError::io(format!("open {}", path.display())))?;
-            let meta = file.metadata().map_err(BackupError::io(format!("stat {}", path.display())))?;
+            let name = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            let mut file = std::fs::File::open(&path)
+                .map_err(BackupError::io(format!("open {}", path.display())))?;
+            let meta = file
+                .metadata()
+                .map_err(BackupError::io(format!("stat {}", path.display())))?;
             let mut header = tar::Header::new_gnu();
             header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
             header.set_size(meta.len());
@@ -161,14 +213,27 @@ impl ArchiveWriter {
     ///
     /// # Errors
     /// [`BackupError::Io`] when finishing fails; [`BackupError::Wallet`] when the directory holds no wallet.
-    pub fn finish(mut self, dir: &BackupDir, recipients: &Recipients, consistency: Consistency, rpc_addresses: &[(String, String)]) -> Result<LocalBackup, BackupError> {
+    pub fn finish(
+        mut self,
+        dir: &BackupDir,
+        recipients: &Recipients,
+        consistency: Consistency,
+        rpc_addresses: &[(String, String)],
+    ) -> Result<LocalBackup, BackupError> {
         let mut wallets: Vec<WalletEntry> = self
             .files
             .iter()
             .filter_map(|f| f.name.strip_suffix(".keys"))
             .map(|name| {
-                let from_rpc = rpc_addresses.iter().find(|(n, _)| n == name).map(|(_, a)| (a.clone(), "wallet-rpc"));
-                let from_file = self.addresses.iter().find(|(n, _)| n == name).map(|(_, a)| (a.clone(), "address.txt"));
+                let from_rpc = rpc_addresses
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, a)| (a.clone(), "wallet-rpc"));
+                let from_file = self
+                    .addresses
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, a)| (a.clone(), "address.txt"));
                 let found = from_rpc.or(from_file);
                 WalletEntry {
                     name: name.to_owned(),
@@ -178,14 +243,24 @@ impl ArchiveWriter {
             })
             .collect();
         wallets.sort_by(|a, b| a.name.cmp(&b.name));
-        self.builder.finish().map_err(BackupError::io("finish tar stream"))?;
-        let counting = self.builder.into_inner().map_err(BackupError::io("finish tar stream"))?;
+        self.builder
+            .finish()
+            .map_err(BackupError::io("finish tar stream"))?;
+        let counting = self
+            .builder
+            .into_inner()
+            .map_err(BackupError::io("finish tar stream"))?;
         let (gz, plain_size) = counting.finish();
         let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
         let (encrypted, compressed_size) = counting.finish();
-        let hashing = encrypted.finish().map_err(BackupError::io("finish age stream"))?;
+        let hashing = encrypted
+            .finish()
+            .map_err(BackupError::io("finish age stream"))?;
         let (buffered, sha256, encrypted_size) = hashing.finish();
-        let file = buffered.into_inner().map_err(|e| BackupError::Io { context: "flush backup file".into(), source: e.into_error() })?;
+        let file = buffered.into_inner().map_err(|e| BackupError::Io {
+            context: "flush backup file".into(),
+            source: e.into_error(),
+        })?;
         let data_path = self.temp.persist(file)?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
@@ -204,10 +279,20 @@ impl ArchiveWriter {
             sha256,
             duration_seconds: self.started.elapsed().as_secs_f64(),
             db: None,
-            wallets: Some(WalletDetails { role: self.role, consistency, wallets, file_count: self.files.len() as u64 }),
+            wallets: Some(WalletDetails {
+                role: self.role,
+                consistency,
+                wallets,
+                file_count: self.files.len() as u64,
+            }),
         };
         let manifest_path = dir.write_manifest(&manifest)?;
-        Ok(LocalBackup { manifest, data_path, manifest_path, verification: None })
+        Ok(LocalBackup {
+            manifest,
+            data_path,
+            manifest_path,
+            verification: None,
+        })
     }
 }
 
@@ -234,7 +319,11 @@ pub fn backup_wallet_dir(
 /// # Errors
 /// [`BackupError::Checksum`], [`BackupError::Decrypt`], [`BackupError::Wallet`], I/O errors.
 /// On error `dest` is removed.
-pub fn extract_wallets(backup: &LocalBackup, identities: &Identities, dest: &Path) -> Result<Vec<PathBuf>, BackupError> {
+pub fn extract_wallets(
+    backup: &LocalBackup,
+    identities: &Identities,
+    dest: &Path,
+) -> Result<Vec<PathBuf>, BackupError> {
     let result = extract_inner(backup, identities, dest);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dest);
@@ -242,17 +331,30 @@ pub fn extract_wallets(backup: &LocalBackup, identities: &Identities, dest: &Pat
     result
 }
 
-fn extract_inner(backup: &LocalBackup, identities: &Identities, dest: &Path) -> Result<Vec<PathBuf>, BackupError> {
+fn extract_inner(
+    backup: &LocalBackup,
+    identities: &Identities,
+    dest: &Path,
+) -> Result<Vec<PathBuf>, BackupError> {
     if backup.manifest.wallets.is_none() {
-        return Err(BackupError::Mismatch { id: backup.manifest.id.clone(), detail: "not a wallet backup".into() });
+        return Err(BackupError::Mismatch {
+            id: backup.manifest.id.clone(),
+            detail: "not a wallet backup".into(),
+        });
     }
     check_checksum(backup)?;
     std::fs::create_dir(dest).map_err(BackupError::io(format!("create {}", dest.display())))?;
-    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!("open {}", backup.data_path.display())))?;
-    let decrypted = identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
+    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!(
+        "open {}",
+        backup.data_path.display()
+    )))?;
+    let decrypted =
+        identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
     let damaged = |e: std::io::Error| BackupError::Decrypt {
         path: backup.data_path.clone(),
-        reason: format!("the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"),
+        reason: format!(
+            "the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"
+        ),
     };
     let mut archive = tar::Archive::new(GzDecoder::new(decrypted));
     archive.set_preserve_permissions(true);
@@ -261,8 +363,14 @@ fn extract_inner(backup: &LocalBackup, identities: &Identities, dest: &Path) -> 
     for entry in archive.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
         let path = entry.path().map_err(damaged)?.into_owned();
-        if !entry.unpack_in(dest).map_err(|e| BackupError::Wallet(format!("cannot extract {}: {e}", path.display())))? {
-            return Err(BackupError::Wallet(format!("archive entry {} points outside the wallet directory", path.display())));
+        if !entry
+            .unpack_in(dest)
+            .map_err(|e| BackupError::Wallet(format!("cannot extract {}: {e}", path.display())))?
+        {
+            return Err(BackupError::Wallet(format!(
+                "archive entry {} points outside the wallet directory",
+                path.display()
+            )));
         }
         extracted.push(dest.join(path));
     }
@@ -270,16 +378,12 @@ fn extract_inner(backup: &LocalBackup, identities: &Identities, dest: &Path) -> 
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(damaged)?;
     for path in &extracted {
         if let Ok(f) = std::fs::File::open(path) {
-            f.sync_all().map_err(BackupError::io(format!("fsync {}", path.display())))?;
+            f.sync_all()
+                .map_err(BackupError::io(format!("fsync {}", path.display())))?;
         }
     }
     super::store::sync_dir(dest)?;
     Ok(extracted)
-}
-
-/// Writes nothing; kept for symmetry with the DB path: returns the wallets a backup lists.
-pub fn listed_wallets(backup: &LocalBackup) -> Vec<WalletEntry> {
-    backup.manifest.wallets.as_ref().map(|w| w.wallets.clone()).unwrap_or_default()
 }
 
 /// Writes a tar stream's regular files into an archive (used for archives read from a container
@@ -287,15 +391,31 @@ pub fn listed_wallets(backup: &LocalBackup) -> Vec<WalletEntry> {
 ///
 /// # Errors
 /// [`BackupError::Wallet`] when the stream is not a valid tar.
-pub fn append_tar_stream(writer: &mut ArchiveWriter, stream: &mut dyn Read, strip_prefix: &str) -> Result<(), BackupError> {
+pub fn append_tar_stream(
+    writer: &mut ArchiveWriter,
+    stream: &mut dyn Read,
+    strip_prefix: &str,
+) -> Result<(), BackupError> {
     let mut archive = tar::Archive::new(stream);
-    for entry in archive.entries().map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))? {
-        let mut entry = entry.map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?;
+    for entry in archive
+        .entries()
+        .map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?
+    {
+        let mut entry =
+            entry.map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?;
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
-        let path = entry.path().map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?.to_string_lossy().into_owned();
-        let name = path.strip_prefix(strip_prefix).unwrap_or(&path).trim_start_matches('/').to_owned();
+        let path = entry
+            .path()
+            .map_err(|e| BackupError::Wallet(format!("read container archive: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        let name = path
+            .strip_prefix(strip_prefix)
+            .unwrap_or(&path)
+            .trim_start_matches('/')
+            .to_owned();
         if name.is_empty() {
             continue;
         }

@@ -14,9 +14,11 @@ use mmctl::backup::crypto::{Identities, Recipients};
 use mmctl::backup::db::{DbBackupRequest, backup_db};
 use mmctl::backup::keyfile::read_key_file;
 use mmctl::backup::manifest::{Manifest, Series, WalletRole};
-use mmctl::backup::wallet_source::{AddressProbe, WalletBackupRequest, WalletSource, backup_wallets};
 use mmctl::backup::store::{BackupDir, DEFAULT_DIR, LocalBackup};
 use mmctl::backup::verify::{VerifyOutcome, verify_backup};
+use mmctl::backup::wallet_source::{
+    AddressProbe, WalletBackupRequest, WalletSource, backup_wallets,
+};
 use mmctl::retention::{Candidate, Policy, select};
 use mmctl::s3::{DEFAULT_PART_SIZE, Offsite, S3Config};
 
@@ -78,9 +80,9 @@ pub struct DbFileArgs {
 impl DbFileArgs {
     /// The key file path, or a usage error naming the flag and env var.
     pub fn key_file(&self) -> anyhow::Result<&PathBuf> {
-        self.key_file
-            .as_ref()
-            .ok_or_else(|| UsageError("no DB key file: pass --key-file or set MMKT_DB_KEY_FILE".into()).into())
+        self.key_file.as_ref().ok_or_else(|| {
+            UsageError("no DB key file: pass --key-file or set MMKT_DB_KEY_FILE".into()).into()
+        })
     }
 }
 
@@ -88,7 +90,11 @@ impl DbFileArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RecipientArgs {
     /// age X25519 recipient (age1...); repeat for several. Env: comma-separated.
-    #[arg(long = "recipient", env = "MMKT_BACKUP_RECIPIENTS", value_delimiter = ',')]
+    #[arg(
+        long = "recipient",
+        env = "MMKT_BACKUP_RECIPIENTS",
+        value_delimiter = ','
+    )]
     pub recipients: Vec<String>,
     /// File with one recipient per line (like `age -R`).
     #[arg(long = "recipients-file", env = "MMKT_BACKUP_RECIPIENTS_FILE")]
@@ -98,7 +104,8 @@ pub struct RecipientArgs {
 impl RecipientArgs {
     /// Parses the recipients; a missing or malformed recipient is a usage error (exit 2).
     pub fn load(&self) -> anyhow::Result<Recipients> {
-        Recipients::collect(&self.recipients, &self.recipients_files).map_err(|e| UsageError(e.to_string()).into())
+        Recipients::collect(&self.recipients, &self.recipients_files)
+            .map_err(|e| UsageError(e.to_string()).into())
     }
 }
 
@@ -113,10 +120,11 @@ pub struct IdentityArgs {
 impl IdentityArgs {
     /// Loads the identities; a missing flag is a usage error (exit 2).
     pub fn load(&self) -> anyhow::Result<Identities> {
-        let path = self
-            .identity
-            .as_ref()
-            .ok_or_else(|| UsageError("no age identity: pass --identity FILE or set MMKT_BACKUP_IDENTITY_FILE".into()))?;
+        let path = self.identity.as_ref().ok_or_else(|| {
+            UsageError(
+                "no age identity: pass --identity FILE or set MMKT_BACKUP_IDENTITY_FILE".into(),
+            )
+        })?;
         Ok(Identities::from_file(path)?)
     }
 }
@@ -135,7 +143,11 @@ pub struct S3Args {
     #[arg(long = "s3-prefix", env = "MMKT_S3_PREFIX", default_value = "mmkt/")]
     pub prefix: String,
     /// Region.
-    #[arg(long = "s3-region", env = "MMKT_S3_REGION", default_value = "us-east-1")]
+    #[arg(
+        long = "s3-region",
+        env = "MMKT_S3_REGION",
+        default_value = "us-east-1"
+    )]
     pub region: String,
     /// Storage class for uploads (e.g. STANDARD_IA).
     #[arg(long = "s3-storage-class", env = "MMKT_S3_STORAGE_CLASS")]
@@ -147,7 +159,11 @@ pub struct S3Args {
     #[arg(long = "s3-part-size", env = "MMKT_S3_PART_SIZE", default_value_t = DEFAULT_PART_SIZE)]
     pub part_size: u64,
     /// Attempts per S3 request (exponential backoff between attempts).
-    #[arg(long = "s3-max-attempts", env = "MMKT_S3_MAX_ATTEMPTS", default_value_t = 4)]
+    #[arg(
+        long = "s3-max-attempts",
+        env = "MMKT_S3_MAX_ATTEMPTS",
+        default_value_t = 4
+    )]
     pub max_attempts: u32,
 }
 
@@ -170,12 +186,16 @@ impl S3Args {
             part_size: self.part_size,
             max_attempts: self.max_attempts,
         };
-        Ok(Some(config.validate().map_err(|e| UsageError(e.to_string()))?))
+        Ok(Some(
+            config.validate().map_err(|e| UsageError(e.to_string()))?,
+        ))
     }
 
     /// Connects to the configured bucket, or fails with a usage error when none is configured.
     pub async fn require(&self) -> anyhow::Result<Offsite> {
-        let config = self.config()?.ok_or_else(|| UsageError("no S3 bucket configured: set MMKT_S3_BUCKET or --s3-bucket".into()))?;
+        let config = self.config()?.ok_or_else(|| {
+            UsageError("no S3 bucket configured: set MMKT_S3_BUCKET or --s3-bucket".into())
+        })?;
         Ok(Offsite::connect(config).await)
     }
 }
@@ -240,28 +260,57 @@ impl WalletProbeArgs {
         let Some(path) = &self.wallet_password_file else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the wallet password file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the wallet password file {}", path.display()))?;
         let password = text.strip_suffix('\n').unwrap_or(&text).to_owned();
-        Ok(Some(AddressProbe { wallet_rpc_bin: self.wallet_rpc_bin.clone(), password: monero_rpc::WalletPassword::new(password) }))
+        Ok(Some(AddressProbe {
+            wallet_rpc_bin: self.wallet_rpc_bin.clone(),
+            password: monero_rpc::WalletPassword::new(password),
+        }))
     }
 }
 
 impl WalletSourceArgs {
     /// Where the wallets of `role` are: --wallet-dir (one role), --wallet-root/ROLE, else the stack.
-    pub async fn source(&self, role: WalletRole, roles: usize, docker_host: Option<&str>) -> anyhow::Result<WalletSource> {
+    pub async fn source(
+        &self,
+        role: WalletRole,
+        roles: usize,
+        docker_host: Option<&str>,
+    ) -> anyhow::Result<WalletSource> {
         let login = self.wallet_rpc_login.clone().filter(|l| !l.is_empty());
         if let Some(dir) = &self.wallet_dir {
             if roles != 1 {
-                return Err(UsageError("--wallet-dir names one directory: give a ROLE too, or use --wallet-root".into()).into());
+                return Err(UsageError(
+                    "--wallet-dir names one directory: give a ROLE too, or use --wallet-root"
+                        .into(),
+                )
+                .into());
             }
-            return Ok(WalletSource::Directory { path: dir.clone(), rpc_url: self.wallet_rpc.clone(), rpc_login: login });
+            return Ok(WalletSource::Directory {
+                path: dir.clone(),
+                rpc_url: self.wallet_rpc.clone(),
+                rpc_login: login,
+            });
         }
         if let Some(root) = &self.wallet_root {
-            let rpc_url = std::env::var(format!("MMKT_WALLET_RPC_{}_URL", role.as_str().to_uppercase())).ok().filter(|u| !u.is_empty());
-            return Ok(WalletSource::Directory { path: root.join(role.as_str()), rpc_url, rpc_login: login });
+            let rpc_url = std::env::var(format!(
+                "MMKT_WALLET_RPC_{}_URL",
+                role.as_str().to_uppercase()
+            ))
+            .ok()
+            .filter(|u| !u.is_empty());
+            return Ok(WalletSource::Directory {
+                path: root.join(role.as_str()),
+                rpc_url,
+                rpc_login: login,
+            });
         }
         let engine = crate::cmd::stack_common::connect(docker_host).await?;
-        Ok(WalletSource::Stack { engine, project: self.project.clone() })
+        Ok(WalletSource::Stack {
+            engine,
+            project: self.project.clone(),
+        })
     }
 }
 
@@ -419,9 +468,11 @@ pub fn progress_bar(total: Option<u64>, message: &str) -> ProgressBar {
         Some(len) => ProgressBar::new(len),
         None => ProgressBar::new_spinner(),
     };
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(message.to_owned());
     bar
@@ -432,24 +483,44 @@ pub fn human_bytes(n: u64) -> String {
     indicatif::BinaryBytes(n).to_string()
 }
 
-pub fn db_backup(dir: &BackupDir, db: &DbFileArgs, recipients: &Recipients) -> anyhow::Result<LocalBackup> {
+pub fn db_backup(
+    dir: &BackupDir,
+    db: &DbFileArgs,
+    recipients: &Recipients,
+) -> anyhow::Result<LocalBackup> {
     let key = read_key_file(db.key_file()?)?;
     let size = std::fs::metadata(&db.db).map(|m| m.len()).ok();
     let bar = progress_bar(size, "backup db");
     let progress = |done: u64| bar.set_position(done);
-    let request = DbBackupRequest { db_path: &db.db, key: &key, recipients, dir, progress: &progress };
-    let backup = tokio::task::block_in_place(|| backup_db(&request)).with_context(|| format!("backup of {} failed", db.db.display()))?;
+    let request = DbBackupRequest {
+        db_path: &db.db,
+        key: &key,
+        recipients,
+        dir,
+        progress: &progress,
+    };
+    let backup = tokio::task::block_in_place(|| backup_db(&request))
+        .with_context(|| format!("backup of {} failed", db.db.display()))?;
     bar.finish_and_clear();
     Ok(backup)
 }
 
 fn print_created(backup: &LocalBackup) {
     let m = &backup.manifest;
-    let integrity = m.db.as_ref().map(|d| format!(", integrity_check {}", d.snapshot.integrity_check)).unwrap_or_default();
+    let integrity =
+        m.db.as_ref()
+            .map(|d| format!(", integrity_check {}", d.snapshot.integrity_check))
+            .unwrap_or_default();
     let wallets = m
         .wallets
         .as_ref()
-        .map(|w| format!(", {} wallet(s), consistency {:?}", w.wallets.len(), w.consistency))
+        .map(|w| {
+            format!(
+                ", {} wallet(s), consistency {:?}",
+                w.wallets.len(),
+                w.consistency
+            )
+        })
         .unwrap_or_default();
     println!(
         "backup {} written: {} plain -> {} encrypted in {:.1}s{integrity}{wallets}\n  {}\n  sha256 {}",
@@ -464,7 +535,12 @@ fn print_created(backup: &LocalBackup) {
 
 /// Uploads fresh backups when S3 is configured; returns `OffsiteFailed` (exit 5) on failure,
 /// keeping the local copies.
-async fn offsite(s3: &S3Args, no_offsite: bool, backups: &[LocalBackup], quiet: bool) -> anyhow::Result<Outcome> {
+async fn offsite(
+    s3: &S3Args,
+    no_offsite: bool,
+    backups: &[LocalBackup],
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
     if no_offsite {
         return Ok(Outcome::Success);
     }
@@ -477,7 +553,12 @@ async fn offsite(s3: &S3Args, no_offsite: bool, backups: &[LocalBackup], quiet: 
         match offsite.upload(backup).await {
             Ok(()) => {
                 if !quiet {
-                    println!("offsite copy of {} uploaded to s3://{}/{}", backup.manifest.id, offsite.config().bucket, offsite.config().prefix);
+                    println!(
+                        "offsite copy of {} uploaded to s3://{}/{}",
+                        backup.manifest.id,
+                        offsite.config().bucket,
+                        offsite.config().prefix
+                    );
                 }
             }
             Err(e) => {
@@ -500,13 +581,22 @@ async fn run_db(args: DbBackupArgs) -> anyhow::Result<Outcome> {
     let dir = BackupDir::open(&args.repo.backup_dir)?;
     let backup = db_backup(&dir, &args.db, &recipients)?;
     print_backups(std::slice::from_ref(&backup), args.json);
-    offsite(&args.s3, args.no_offsite, std::slice::from_ref(&backup), args.json).await
+    offsite(
+        &args.s3,
+        args.no_offsite,
+        std::slice::from_ref(&backup),
+        args.json,
+    )
+    .await
 }
 
 fn print_backups(backups: &[LocalBackup], json: bool) {
     if json {
         let manifests: Vec<&Manifest> = backups.iter().map(|b| &b.manifest).collect();
-        println!("{}", serde_json::to_string_pretty(&manifests).expect("manifests serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&manifests).expect("manifests serialize")
+        );
         return;
     }
     backups.iter().for_each(print_created);
@@ -520,13 +610,23 @@ pub async fn wallet_backups(
     recipients: &Recipients,
     docker_host: Option<&str>,
 ) -> anyhow::Result<Vec<LocalBackup>> {
-    let roles: Vec<WalletRole> = role.map(|r| vec![r]).unwrap_or_else(|| WalletRole::ALL.to_vec());
+    let roles: Vec<WalletRole> = role
+        .map(|r| vec![r])
+        .unwrap_or_else(|| WalletRole::ALL.to_vec());
     let probe = source.probe.probe()?;
     let mut backups = Vec::new();
     for role in roles.iter().copied() {
-        let request =
-            WalletBackupRequest { role, source: source.source(role, roles.len(), docker_host).await?, recipients, dir, probe: probe.as_ref() };
-        let backup = backup_wallets(&request).await.map_err(classify_backup).with_context(|| format!("backup of the {role} wallets failed"))?;
+        let request = WalletBackupRequest {
+            role,
+            source: source.source(role, roles.len(), docker_host).await?,
+            recipients,
+            dir,
+            probe: probe.as_ref(),
+        };
+        let backup = backup_wallets(&request)
+            .await
+            .map_err(classify_backup)
+            .with_context(|| format!("backup of the {role} wallets failed"))?;
         backups.push(backup);
     }
     Ok(backups)
@@ -540,7 +640,10 @@ pub fn classify_backup(err: mmctl::backup::BackupError) -> anyhow::Error {
     }
 }
 
-async fn run_wallets(args: WalletsBackupArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+async fn run_wallets(
+    args: WalletsBackupArgs,
+    docker_host: Option<&str>,
+) -> anyhow::Result<Outcome> {
     let recipients = args.recipients.load()?;
     args.s3.config()?;
     let dir = BackupDir::open(&args.repo.backup_dir)?;
@@ -575,8 +678,15 @@ struct ListRow {
     wallets: Vec<String>,
 }
 
-fn row(m: &Manifest, location: &'static str, verification: Option<&mmctl::backup::store::VerificationRecord>) -> ListRow {
-    let rfc = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+fn row(
+    m: &Manifest,
+    location: &'static str,
+    verification: Option<&mmctl::backup::store::VerificationRecord>,
+) -> ListRow {
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
     ListRow {
         id: m.id.clone(),
         kind: m.series().to_string(),
@@ -588,7 +698,11 @@ fn row(m: &Manifest, location: &'static str, verification: Option<&mmctl::backup
         verified: verification.map(|v| v.ok),
         verified_at: verification.map(|v| rfc(v.verified_at)),
         schema_version: m.db.as_ref().map(|d| d.snapshot.schema_version),
-        wallets: m.wallets.as_ref().map(|w| w.wallets.iter().map(|e| e.name.clone()).collect()).unwrap_or_default(),
+        wallets: m
+            .wallets
+            .as_ref()
+            .map(|w| w.wallets.iter().map(|e| e.name.clone()).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -596,14 +710,24 @@ async fn run_list(args: ListArgs) -> anyhow::Result<Outcome> {
     let rows: Vec<ListRow> = if args.remote {
         let offsite = args.s3.require().await?;
         let remote = offsite.list().await.context("cannot list the S3 bucket")?;
-        remote.iter().map(|r| row(&r.manifest, "s3", None)).collect()
+        remote
+            .iter()
+            .map(|r| row(&r.manifest, "s3", None))
+            .collect()
     } else {
         let dir = BackupDir::open(&args.repo.backup_dir)?;
         let (complete, incomplete) = dir.scan()?;
         for bad in &incomplete {
-            eprintln!("warning: ignoring incomplete backup {}: {}", bad.manifest_path.display(), bad.reason);
+            eprintln!(
+                "warning: ignoring incomplete backup {}: {}",
+                bad.manifest_path.display(),
+                bad.reason
+            );
         }
-        complete.iter().map(|b| row(&b.manifest, "local", b.verification.as_ref())).collect()
+        complete
+            .iter()
+            .map(|b| row(&b.manifest, "local", b.verification.as_ref()))
+            .collect()
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -613,14 +737,24 @@ async fn run_list(args: ListArgs) -> anyhow::Result<Outcome> {
         println!("no complete backups");
         return Ok(Outcome::Success);
     }
-    println!("{:<44} {:<16} {:<21} {:>10} {:<9}", "ID", "KIND", "CREATED", "SIZE", "VERIFIED");
+    println!(
+        "{:<44} {:<16} {:<21} {:>10} {:<9}",
+        "ID", "KIND", "CREATED", "SIZE", "VERIFIED"
+    );
     for r in &rows {
         let verified = match r.verified {
             Some(true) => "yes",
             Some(false) => "FAILED",
             None => "-",
         };
-        println!("{:<44} {:<16} {:<21} {:>10} {:<9}", r.id, r.kind, &r.created_at, human_bytes(r.encrypted_size), verified);
+        println!(
+            "{:<44} {:<16} {:<21} {:>10} {:<9}",
+            r.id,
+            r.kind,
+            &r.created_at,
+            human_bytes(r.encrypted_size),
+            verified
+        );
     }
     Ok(Outcome::Success)
 }
@@ -633,7 +767,11 @@ fn run_verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         (Some(id), _) => {
             if let Some(b) = complete.iter().find(|b| &b.manifest.id == id) {
                 vec![b.clone()]
-            } else if let Some(bad) = incomplete.iter().find(|b| b.manifest_path.file_name().is_some_and(|n| n.to_string_lossy() == Manifest::file_name(id))) {
+            } else if let Some(bad) = incomplete.iter().find(|b| {
+                b.manifest_path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy() == Manifest::file_name(id))
+            }) {
                 anyhow::bail!("backup {id} is incomplete: {}", bad.reason);
             } else {
                 return Err(mmctl::backup::BackupError::NotFound(id.clone()).into());
@@ -653,7 +791,11 @@ fn run_verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     }
     if !args.all && args.id.is_none() {
         for bad in &incomplete {
-            eprintln!("warning: incomplete backup {}: {}", bad.manifest_path.display(), bad.reason);
+            eprintln!(
+                "warning: incomplete backup {}: {}",
+                bad.manifest_path.display(),
+                bad.reason
+            );
         }
     }
     let mut results: Vec<VerifyOutcome> = Vec::new();
@@ -675,7 +817,10 @@ fn run_verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     }
     let failed = results.iter().filter(|r| !r.ok).count();
     if failed > 0 {
-        eprintln!("error: {failed} of {} backup(s) failed verification", results.len());
+        eprintln!(
+            "error: {failed} of {} backup(s) failed verification",
+            results.len()
+        );
         return Ok(Outcome::CheckFailed);
     }
     Ok(Outcome::Success)
@@ -695,8 +840,11 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
     let policy = args.policy.policy();
     let dir = BackupDir::open(&args.repo.backup_dir)?;
     let local = dir.list()?;
-    let verified: BTreeSet<String> =
-        local.iter().filter(|b| b.verification.as_ref().is_some_and(|v| v.ok)).map(|b| b.manifest.id.clone()).collect();
+    let verified: BTreeSet<String> = local
+        .iter()
+        .filter(|b| b.verification.as_ref().is_some_and(|v| v.ok))
+        .map(|b| b.manifest.id.clone())
+        .collect();
     let mut report = Vec::new();
 
     let decide = |items: Vec<(Series, Candidate)>| {
@@ -704,23 +852,50 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
         for (series, c) in items {
             by_series.entry(series).or_default().push(c);
         }
-        by_series.into_iter().map(|(series, cands)| (series, select(&policy, &cands))).collect::<Vec<_>>()
+        by_series
+            .into_iter()
+            .map(|(series, cands)| (series, select(&policy, &cands)))
+            .collect::<Vec<_>>()
     };
 
     let local_items = local
         .iter()
-        .map(|b| (b.manifest.series(), Candidate { id: b.manifest.id.clone(), created_at: b.manifest.created_at, verified: verified.contains(&b.manifest.id) }))
+        .map(|b| {
+            (
+                b.manifest.series(),
+                Candidate {
+                    id: b.manifest.id.clone(),
+                    created_at: b.manifest.created_at,
+                    verified: verified.contains(&b.manifest.id),
+                },
+            )
+        })
         .collect();
     for (series, decision) in decide(local_items) {
         for (id, reasons) in decision.keep {
-            report.push(PruneEntry { location: "local", id, kind: series.to_string(), action: "keep", reasons });
+            report.push(PruneEntry {
+                location: "local",
+                id,
+                kind: series.to_string(),
+                action: "keep",
+                reasons,
+            });
         }
         for id in decision.remove {
             if !args.dry_run {
-                let backup = local.iter().find(|b| b.manifest.id == id).expect("id from the list");
+                let backup = local
+                    .iter()
+                    .find(|b| b.manifest.id == id)
+                    .expect("id from the list");
                 dir.remove(backup)?;
             }
-            report.push(PruneEntry { location: "local", id, kind: series.to_string(), action: "remove", reasons: vec![] });
+            report.push(PruneEntry {
+                location: "local",
+                id,
+                kind: series.to_string(),
+                action: "remove",
+                reasons: vec![],
+            });
         }
     }
     if !args.dry_run {
@@ -730,32 +905,59 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
     }
 
     let mut outcome = Outcome::Success;
-    if !args.local_only {
-        if let Some(config) = args.s3.config()? {
-            let offsite = Offsite::connect(config).await;
-            match offsite.list().await {
-                Ok(remote) => {
-                    let items = remote
-                        .iter()
-                        .map(|r| (r.manifest.series(), Candidate { id: r.manifest.id.clone(), created_at: r.manifest.created_at, verified: verified.contains(&r.manifest.id) }))
-                        .collect();
-                    for (series, decision) in decide(items) {
-                        for (id, reasons) in decision.keep {
-                            report.push(PruneEntry { location: "s3", id, kind: series.to_string(), action: "keep", reasons });
+    if !args.local_only
+        && let Some(config) = args.s3.config()?
+    {
+        let offsite = Offsite::connect(config).await;
+        match offsite.list().await {
+            Ok(remote) => {
+                let items = remote
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.manifest.series(),
+                            Candidate {
+                                id: r.manifest.id.clone(),
+                                created_at: r.manifest.created_at,
+                                verified: verified.contains(&r.manifest.id),
+                            },
+                        )
+                    })
+                    .collect();
+                for (series, decision) in decide(items) {
+                    for (id, reasons) in decision.keep {
+                        report.push(PruneEntry {
+                            location: "s3",
+                            id,
+                            kind: series.to_string(),
+                            action: "keep",
+                            reasons,
+                        });
+                    }
+                    for id in decision.remove {
+                        if !args.dry_run {
+                            let r = remote
+                                .iter()
+                                .find(|r| r.manifest.id == id)
+                                .expect("id from the list");
+                            offsite
+                                .delete(r)
+                                .await
+                                .with_context(|| format!("cannot delete {id} from S3"))?;
                         }
-                        for id in decision.remove {
-                            if !args.dry_run {
-                                let r = remote.iter().find(|r| r.manifest.id == id).expect("id from the list");
-                                offsite.delete(r).await.with_context(|| format!("cannot delete {id} from S3"))?;
-                            }
-                            report.push(PruneEntry { location: "s3", id, kind: series.to_string(), action: "remove", reasons: vec![] });
-                        }
+                        report.push(PruneEntry {
+                            location: "s3",
+                            id,
+                            kind: series.to_string(),
+                            action: "remove",
+                            reasons: vec![],
+                        });
                     }
                 }
-                Err(e) => {
-                    eprintln!("error: cannot prune S3: {e}; local pruning was done");
-                    outcome = Outcome::OffsiteFailed;
-                }
+            }
+            Err(e) => {
+                eprintln!("error: cannot prune S3: {e}; local pruning was done");
+                outcome = Outcome::OffsiteFailed;
             }
         }
     }
@@ -764,17 +966,34 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(outcome);
     }
-    let verb = if args.dry_run { "would remove" } else { "removed" };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     for e in &report {
         if e.action == "keep" {
-            let reasons: Vec<String> = e.reasons.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
-            println!("keep    {:<5} {} ({})", e.location, e.id, reasons.join(", "));
+            let reasons: Vec<String> = e
+                .reasons
+                .iter()
+                .map(|r| format!("{r:?}").to_lowercase())
+                .collect();
+            println!(
+                "keep    {:<5} {} ({})",
+                e.location,
+                e.id,
+                reasons.join(", ")
+            );
         } else {
             println!("{verb} {:<5} {}", e.location, e.id);
         }
     }
     let removed = report.iter().filter(|e| e.action == "remove").count();
-    println!("{} backup(s) {verb}, {} kept", removed, report.len() - removed);
+    println!(
+        "{} backup(s) {verb}, {} kept",
+        removed,
+        report.len() - removed
+    );
     Ok(outcome)
 }
 
@@ -783,15 +1002,33 @@ async fn run_upload(args: UploadArgs) -> anyhow::Result<Outcome> {
     let dir = BackupDir::open(&args.repo.backup_dir)?;
     let local = dir.list()?;
     let targets: Vec<LocalBackup> = match &args.id {
-        Some(id) => vec![local.into_iter().find(|b| &b.manifest.id == id).ok_or_else(|| mmctl::backup::BackupError::NotFound(id.clone()))?],
+        Some(id) => vec![
+            local
+                .into_iter()
+                .find(|b| &b.manifest.id == id)
+                .ok_or_else(|| mmctl::backup::BackupError::NotFound(id.clone()))?,
+        ],
         None => {
-            let remote: BTreeSet<String> = offsite.list().await.context("cannot list the S3 bucket")?.into_iter().map(|r| r.manifest.id).collect();
-            local.into_iter().filter(|b| !remote.contains(&b.manifest.id)).collect()
+            let remote: BTreeSet<String> = offsite
+                .list()
+                .await
+                .context("cannot list the S3 bucket")?
+                .into_iter()
+                .map(|r| r.manifest.id)
+                .collect();
+            local
+                .into_iter()
+                .filter(|b| !remote.contains(&b.manifest.id))
+                .collect()
         }
     };
     for backup in &targets {
         if let Err(e) = offsite.upload(backup).await {
-            eprintln!("error: upload of {} failed: {e}\n  the local backup is kept at {}", backup.manifest.id, backup.data_path.display());
+            eprintln!(
+                "error: upload of {} failed: {e}\n  the local backup is kept at {}",
+                backup.manifest.id,
+                backup.data_path.display()
+            );
             return Ok(Outcome::OffsiteFailed);
         }
         println!("uploaded {}", backup.manifest.id);

@@ -17,7 +17,9 @@ use mmctl::backup::restore_wallet::check_wallets;
 use mmctl::backup::store::{BackupDir, LocalBackup, VerificationRecord};
 use mmctl::backup::verify::ScratchDir;
 
-use super::backup::{DbFileArgs, IdentityArgs, RecipientArgs, RepoArgs, WalletSourceArgs, db_backup, wallet_backups};
+use super::backup::{
+    DbFileArgs, IdentityArgs, RecipientArgs, RepoArgs, WalletSourceArgs, db_backup, wallet_backups,
+};
 use crate::exit::{Outcome, UsageError};
 
 #[derive(Debug, Args)]
@@ -65,13 +67,23 @@ struct Report {
 }
 
 fn age(created: OffsetDateTime) -> f64 {
-    (OffsetDateTime::now_utc() - created).as_seconds_f64().max(0.0)
+    (OffsetDateTime::now_utc() - created)
+        .as_seconds_f64()
+        .max(0.0)
 }
 
 fn record(dir: &BackupDir, backup: &LocalBackup, ok: bool, detail: &str) {
-    let record = VerificationRecord { id: backup.manifest.id.clone(), verified_at: OffsetDateTime::now_utc(), ok, detail: detail.to_owned() };
+    let record = VerificationRecord {
+        id: backup.manifest.id.clone(),
+        verified_at: OffsetDateTime::now_utc(),
+        ok,
+        detail: detail.to_owned(),
+    };
     if let Err(e) = dir.record_verification(&record) {
-        tracing::warn!("cannot record the drill result for {}: {e}", backup.manifest.id);
+        tracing::warn!(
+            "cannot record the drill result for {}: {e}",
+            backup.manifest.id
+        );
     }
 }
 
@@ -88,12 +100,22 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
 
     let mut rpo = BTreeMap::new();
     let existing = dir.list()?;
-    let mut series = vec![Series { kind: BackupKind::Db, role: None }];
+    let mut series = vec![Series {
+        kind: BackupKind::Db,
+        role: None,
+    }];
     if !args.skip_wallets {
-        series.extend(WalletRole::ALL.map(|r| Series { kind: BackupKind::Wallets, role: Some(r) }));
+        series.extend(WalletRole::ALL.map(|r| Series {
+            kind: BackupKind::Wallets,
+            role: Some(r),
+        }));
     }
     for s in &series {
-        let newest = existing.iter().rev().find(|b| b.manifest.series() == *s).map(|b| age(b.manifest.created_at));
+        let newest = existing
+            .iter()
+            .rev()
+            .find(|b| b.manifest.series() == *s)
+            .map(|b| age(b.manifest.created_at));
         rpo.insert(s.to_string(), newest);
     }
 
@@ -104,20 +126,40 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
     let t = Instant::now();
     match db_backup(&dir, &args.db, &recipients) {
         Ok(b) => {
-            steps.push(Step { name: "backup db".into(), ok: true, seconds: t.elapsed().as_secs_f64(), detail: b.manifest.id.clone() });
+            steps.push(Step {
+                name: "backup db".into(),
+                ok: true,
+                seconds: t.elapsed().as_secs_f64(),
+                detail: b.manifest.id.clone(),
+            });
             fresh.push(b);
         }
-        Err(e) => steps.push(Step { name: "backup db".into(), ok: false, seconds: t.elapsed().as_secs_f64(), detail: format!("{e:#}") }),
+        Err(e) => steps.push(Step {
+            name: "backup db".into(),
+            ok: false,
+            seconds: t.elapsed().as_secs_f64(),
+            detail: format!("{e:#}"),
+        }),
     }
     if !args.skip_wallets {
         let t = Instant::now();
         match wallet_backups(None, &args.source, &dir, &recipients, docker_host).await {
             Ok(list) => {
                 let ids: Vec<String> = list.iter().map(|b| b.manifest.id.clone()).collect();
-                steps.push(Step { name: "backup wallets".into(), ok: true, seconds: t.elapsed().as_secs_f64(), detail: ids.join(", ") });
+                steps.push(Step {
+                    name: "backup wallets".into(),
+                    ok: true,
+                    seconds: t.elapsed().as_secs_f64(),
+                    detail: ids.join(", "),
+                });
                 fresh.extend(list);
             }
-            Err(e) => steps.push(Step { name: "backup wallets".into(), ok: false, seconds: t.elapsed().as_secs_f64(), detail: format!("{e:#}") }),
+            Err(e) => steps.push(Step {
+                name: "backup wallets".into(),
+                ok: false,
+                seconds: t.elapsed().as_secs_f64(),
+                detail: format!("{e:#}"),
+            }),
         }
     }
 
@@ -127,17 +169,31 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
         let t = Instant::now();
         let result: anyhow::Result<String> = match backup.manifest.kind {
             BackupKind::Db => {
-                let scratch = ScratchDir::create(dir.path(), &format!("drill-{}", backup.manifest.id))?;
+                let scratch =
+                    ScratchDir::create(dir.path(), &format!("drill-{}", backup.manifest.id))?;
                 let dest = scratch.path().join("drill.db");
-                tokio::task::block_in_place(|| restore_db_file(backup, &identities, &dest, &DbKey::generate(), &|_| {}))
-                    .map(|r| format!("{} pages, integrity ok, {} rows in {} tables", r.pages, r.row_counts.values().sum::<u64>(), r.row_counts.len()))
-                    .map_err(anyhow::Error::new)
+                tokio::task::block_in_place(|| {
+                    restore_db_file(backup, &identities, &dest, &DbKey::generate(), &|_| {})
+                })
+                .map(|r| {
+                    format!(
+                        "{} pages, integrity ok, {} rows in {} tables",
+                        r.pages,
+                        r.row_counts.values().sum::<u64>(),
+                        r.row_counts.len()
+                    )
+                })
+                .map_err(anyhow::Error::new)
             }
             BackupKind::Wallets => check_wallets(backup, &identities, probe.as_ref(), dir.path())
                 .await
                 .map(|checks| {
                     let names: Vec<String> = checks.iter().map(|c| c.name.clone()).collect();
-                    format!("{} wallet(s) open with their recorded addresses: {}", checks.len(), names.join(", "))
+                    format!(
+                        "{} wallet(s) open with their recorded addresses: {}",
+                        checks.len(),
+                        names.join(", ")
+                    )
                 })
                 .map_err(anyhow::Error::new),
         };
@@ -147,33 +203,72 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
         match result {
             Ok(detail) => {
                 record(&dir, backup, true, "ok (drill)");
-                steps.push(Step { name, ok: true, seconds, detail });
+                steps.push(Step {
+                    name,
+                    ok: true,
+                    seconds,
+                    detail,
+                });
             }
             Err(e) => {
                 record(&dir, backup, false, &format!("{e:#}"));
-                steps.push(Step { name, ok: false, seconds, detail: format!("{e:#}") });
+                steps.push(Step {
+                    name,
+                    ok: false,
+                    seconds,
+                    detail: format!("{e:#}"),
+                });
             }
         }
     }
-    let backup_age = fresh.iter().map(|b| age(b.manifest.created_at)).fold(0.0, f64::max);
+    let backup_age = fresh
+        .iter()
+        .map(|b| age(b.manifest.created_at))
+        .fold(0.0, f64::max);
     let ok = steps.iter().all(|s| s.ok);
-    let report = Report { ok, rto_seconds: rto, rpo_seconds: rpo, backup_age_seconds: backup_age, steps, backups: fresh.iter().map(|b| b.manifest.id.clone()).collect() };
+    let report = Report {
+        ok,
+        rto_seconds: rto,
+        rpo_seconds: rpo,
+        backup_age_seconds: backup_age,
+        steps,
+        backups: fresh.iter().map(|b| b.manifest.id.clone()).collect(),
+    };
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for s in &report.steps {
-            println!("{:<6} {:<34} {:>7.1}s  {}", if s.ok { "ok" } else { "FAILED" }, s.name, s.seconds, s.detail);
+            println!(
+                "{:<6} {:<34} {:>7.1}s  {}",
+                if s.ok { "ok" } else { "FAILED" },
+                s.name,
+                s.seconds,
+                s.detail
+            );
         }
-        println!("RTO (measured restore + verify): {:.1}s", report.rto_seconds);
+        println!(
+            "RTO (measured restore + verify): {:.1}s",
+            report.rto_seconds
+        );
         for (series, value) in &report.rpo_seconds {
             match value {
-                Some(v) => println!("RPO {series}: newest backup before the drill was {:.0}s old", v),
+                Some(v) => println!(
+                    "RPO {series}: newest backup before the drill was {:.0}s old",
+                    v
+                ),
                 None => println!("RPO {series}: no backup existed before the drill"),
             }
         }
-        println!("fresh backups were {:.1}s old when verified", report.backup_age_seconds);
+        println!(
+            "fresh backups were {:.1}s old when verified",
+            report.backup_age_seconds
+        );
         println!("{}", if ok { "drill passed" } else { "drill FAILED" });
     }
-    Ok(if ok { Outcome::Success } else { Outcome::CheckFailed })
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::CheckFailed
+    })
 }

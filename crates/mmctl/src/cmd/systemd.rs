@@ -51,14 +51,28 @@ pub fn run(args: SystemdArgs) -> anyhow::Result<Outcome> {
     let SystemdCommand::Install(args) = args.command;
     let mmctl = match args.mmctl_path {
         Some(p) => p,
-        None => std::env::current_exe().context("cannot find the path of this mmctl binary; pass --mmctl-path")?,
+        None => std::env::current_exe()
+            .context("cannot find the path of this mmctl binary; pass --mmctl-path")?,
     };
-    for (name, path) in [("--mmctl-path", &mmctl), ("--env-file", &args.env_file), ("--backup-dir", &args.backup_dir)] {
+    for (name, path) in [
+        ("--mmctl-path", &mmctl),
+        ("--env-file", &args.env_file),
+        ("--backup-dir", &args.backup_dir),
+    ] {
         if !path.is_absolute() {
-            return Err(UsageError(format!("{name} must be an absolute path (systemd requires it), got {}", path.display())).into());
+            return Err(UsageError(format!(
+                "{name} must be an absolute path (systemd requires it), got {}",
+                path.display()
+            ))
+            .into());
         }
     }
-    let config = UnitConfig { mmctl, env_file: args.env_file, backup_dir: args.backup_dir, writable: args.writable };
+    let config = UnitConfig {
+        mmctl,
+        env_file: args.env_file,
+        backup_dir: args.backup_dir,
+        writable: args.writable,
+    };
     let units = units(&config);
     if args.print {
         for unit in &units {
@@ -66,7 +80,8 @@ pub fn run(args: SystemdArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Success);
     }
-    let written = install(&args.dir, &units).with_context(|| format!("cannot write units into {}", args.dir.display()))?;
+    let written = install(&args.dir, &units)
+        .with_context(|| format!("cannot write units into {}", args.dir.display()))?;
     for path in &written {
         println!("wrote {}", path.display());
     }

@@ -68,10 +68,20 @@ pub struct Decision {
 type BucketFn = fn(OffsetDateTime) -> (i32, u32, u32, u32);
 
 fn hour_bucket(t: OffsetDateTime) -> (i32, u32, u32, u32) {
-    (t.year(), u32::from(u8::from(t.month())), u32::from(t.day()), u32::from(t.hour()))
+    (
+        t.year(),
+        u32::from(u8::from(t.month())),
+        u32::from(t.day()),
+        u32::from(t.hour()),
+    )
 }
 fn day_bucket(t: OffsetDateTime) -> (i32, u32, u32, u32) {
-    (t.year(), u32::from(u8::from(t.month())), u32::from(t.day()), 0)
+    (
+        t.year(),
+        u32::from(u8::from(t.month())),
+        u32::from(t.day()),
+        0,
+    )
 }
 fn week_bucket(t: OffsetDateTime) -> (i32, u32, u32, u32) {
     let (year, week, _) = t.to_iso_week_date();
@@ -116,7 +126,10 @@ pub fn select(policy: &Policy, candidates: &[Candidate]) -> Decision {
         reasons.entry(0).or_default().push(KeepReason::Newest);
     }
     if let Some(index) = sorted.iter().position(|c| c.verified) {
-        reasons.entry(index).or_default().push(KeepReason::NewestVerified);
+        reasons
+            .entry(index)
+            .or_default()
+            .push(KeepReason::NewestVerified);
     }
 
     let mut decision = Decision::default();
@@ -144,7 +157,11 @@ mod tests {
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, (secs, verified))| Candidate { id: format!("b{i:03}"), created_at: at(secs), verified })
+                .map(|(i, (secs, verified))| Candidate {
+                    id: format!("b{i:03}"),
+                    created_at: at(secs),
+                    verified,
+                })
                 .collect()
         })
     }
@@ -229,9 +246,20 @@ mod tests {
     #[test]
     fn restic_example_daily_and_last() {
         let items: Vec<Candidate> = (0..10)
-            .map(|i| Candidate { id: format!("d{i}"), created_at: at(i * 43_200), verified: false })
+            .map(|i| Candidate {
+                id: format!("d{i}"),
+                created_at: at(i * 43_200),
+                verified: false,
+            })
             .collect();
-        let d = select(&Policy { keep_last: 1, keep_daily: 3, ..Policy::default() }, &items);
+        let d = select(
+            &Policy {
+                keep_last: 1,
+                keep_daily: 3,
+                ..Policy::default()
+            },
+            &items,
+        );
         let kept: Vec<_> = d.keep.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(kept.len(), 3, "{kept:?}");
         assert_eq!(kept[0], "d9");

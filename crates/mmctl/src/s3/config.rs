@@ -47,7 +47,10 @@ impl std::fmt::Debug for S3Config {
             .field("region", &self.region)
             .field("storage_class", &self.storage_class)
             .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("path_style", &self.path_style)
             .field("part_size", &self.part_size)
             .finish()
@@ -62,7 +65,9 @@ pub enum S3ConfigError {
     #[error("S3 part size {0} bytes is below the 5 MiB minimum S3 accepts (MMKT_S3_PART_SIZE)")]
     PartTooSmall(u64),
     /// Only one of access key id / secret was given.
-    #[error("set both MMKT_S3_ACCESS_KEY_ID and MMKT_S3_SECRET_ACCESS_KEY, or neither (to use the AWS credential chain)")]
+    #[error(
+        "set both MMKT_S3_ACCESS_KEY_ID and MMKT_S3_SECRET_ACCESS_KEY, or neither (to use the AWS credential chain)"
+    )]
     HalfCredentials,
 }
 
@@ -79,7 +84,11 @@ impl S3Config {
             return Err(S3ConfigError::HalfCredentials);
         }
         let trimmed = self.prefix.trim_matches('/');
-        self.prefix = if trimmed.is_empty() { String::new() } else { format!("{trimmed}/") };
+        self.prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{trimmed}/")
+        };
         self.max_attempts = self.max_attempts.max(1);
         Ok(self)
     }
@@ -90,8 +99,12 @@ impl S3Config {
             .with_max_attempts(self.max_attempts)
             .with_initial_backoff(Duration::from_millis(250))
             .with_max_backoff(Duration::from_secs(5));
-        let timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(120)).build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(self.region.clone()));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(120))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()));
         if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
             loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "mmctl"));
         }

@@ -108,8 +108,18 @@ impl Offsite {
         format!("{}{name}", self.config.prefix)
     }
 
-    fn request_error<E: std::error::Error>(&self, operation: &'static str, key: &str, e: &E) -> S3Error {
-        S3Error::Request { operation, bucket: self.config.bucket.clone(), key: key.to_owned(), detail: sdk_detail(e) }
+    fn request_error<E: std::error::Error>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        e: &E,
+    ) -> S3Error {
+        S3Error::Request {
+            operation,
+            bucket: self.config.bucket.clone(),
+            key: key.to_owned(),
+            detail: sdk_detail(e),
+        }
     }
 
     /// Uploads a local backup: the data file (multipart when larger than one part), then the
@@ -127,38 +137,69 @@ impl Offsite {
     async fn upload_file(&self, path: &Path, key: &str) -> Result<(), S3Error> {
         let size = tokio::fs::metadata(path)
             .await
-            .map_err(|source| S3Error::Io { context: format!("stat {}", path.display()), source })?
+            .map_err(|source| S3Error::Io {
+                context: format!("stat {}", path.display()),
+                source,
+            })?
             .len();
         if size <= self.config.part_size {
-            let body = ByteStream::from_path(path)
-                .await
-                .map_err(|e| S3Error::Io { context: format!("read {}", path.display()), source: std::io::Error::other(e.to_string()) })?;
-            let mut req = self.client.put_object().bucket(&self.config.bucket).key(key).body(body).content_length(size as i64);
+            let body = ByteStream::from_path(path).await.map_err(|e| S3Error::Io {
+                context: format!("read {}", path.display()),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let mut req = self
+                .client
+                .put_object()
+                .bucket(&self.config.bucket)
+                .key(key)
+                .body(body)
+                .content_length(size as i64);
             if let Some(class) = &self.config.storage_class {
                 req = req.storage_class(StorageClass::from(class.as_str()));
             }
-            req.send().await.map_err(|e| self.request_error("PutObject", key, &e))?;
+            req.send()
+                .await
+                .map_err(|e| self.request_error("PutObject", key, &e))?;
             return Ok(());
         }
         self.upload_multipart(path, key).await
     }
 
     async fn upload_multipart(&self, path: &Path, key: &str) -> Result<(), S3Error> {
-        let mut req = self.client.create_multipart_upload().bucket(&self.config.bucket).key(key);
+        let mut req = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.config.bucket)
+            .key(key);
         if let Some(class) = &self.config.storage_class {
             req = req.storage_class(StorageClass::from(class.as_str()));
         }
-        let created = req.send().await.map_err(|e| self.request_error("CreateMultipartUpload", key, &e))?;
+        let created = req
+            .send()
+            .await
+            .map_err(|e| self.request_error("CreateMultipartUpload", key, &e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let result = self.upload_parts(path, key, &upload_id).await;
         if result.is_err() {
-            let _ = self.client.abort_multipart_upload().bucket(&self.config.bucket).key(key).upload_id(&upload_id).send().await;
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.config.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
         }
         result
     }
 
     async fn upload_parts(&self, path: &Path, key: &str, upload_id: &str) -> Result<(), S3Error> {
-        let mut file = tokio::fs::File::open(path).await.map_err(|source| S3Error::Io { context: format!("open {}", path.display()), source })?;
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| S3Error::Io {
+                context: format!("open {}", path.display()),
+                source,
+            })?;
         let mut parts = Vec::new();
         let mut part_number = 1;
         loop {
@@ -167,7 +208,10 @@ impl Offsite {
                 .take(self.config.part_size)
                 .read_to_end(&mut buf)
                 .await
-                .map_err(|source| S3Error::Io { context: format!("read {}", path.display()), source })?;
+                .map_err(|source| S3Error::Io {
+                    context: format!("read {}", path.display()),
+                    source,
+                })?;
             if read == 0 && part_number > 1 {
                 break;
             }
@@ -183,7 +227,12 @@ impl Offsite {
                 .send()
                 .await
                 .map_err(|e| self.request_error("UploadPart", key, &e))?;
-            parts.push(CompletedPart::builder().part_number(part_number).set_e_tag(uploaded.e_tag().map(String::from)).build());
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(part_number)
+                    .set_e_tag(uploaded.e_tag().map(String::from))
+                    .build(),
+            );
             part_number += 1;
             if (read as u64) < self.config.part_size {
                 break;
@@ -194,7 +243,11 @@ impl Offsite {
             .bucket(&self.config.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| self.request_error("CompleteMultipartUpload", key, &e))?;
@@ -209,12 +262,21 @@ impl Offsite {
     pub async fn list(&self) -> Result<Vec<RemoteBackup>, S3Error> {
         let mut sizes = std::collections::HashMap::new();
         let mut manifests = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.config.bucket).prefix(&self.config.prefix).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.config.bucket)
+            .prefix(&self.config.prefix)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.request_error("ListObjectsV2", &self.config.prefix, &e))?;
+            let page =
+                page.map_err(|e| self.request_error("ListObjectsV2", &self.config.prefix, &e))?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
-                let Some(name) = key.strip_prefix(&self.config.prefix) else { continue };
+                let Some(name) = key.strip_prefix(&self.config.prefix) else {
+                    continue;
+                };
                 if name.contains('/') {
                     continue;
                 }
@@ -227,28 +289,52 @@ impl Offsite {
         let mut found = Vec::new();
         for manifest_key in manifests {
             let bytes = self.get_bytes(&manifest_key).await?;
-            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| S3Error::Manifest {
-                bucket: self.config.bucket.clone(),
-                key: manifest_key.clone(),
-                reason: e.to_string(),
-            })?;
+            let manifest: Manifest =
+                serde_json::from_slice(&bytes).map_err(|e| S3Error::Manifest {
+                    bucket: self.config.bucket.clone(),
+                    key: manifest_key.clone(),
+                    reason: e.to_string(),
+                })?;
             match sizes.get(&manifest.data_file) {
                 Some(&size) if size == manifest.encrypted_size as i64 => {}
                 other => {
-                    tracing::warn!("remote backup {} is incomplete (data object size {other:?}), skipped", manifest.id);
+                    tracing::warn!(
+                        "remote backup {} is incomplete (data object size {other:?}), skipped",
+                        manifest.id
+                    );
                     continue;
                 }
             }
             let data_key = self.key(&manifest.data_file);
-            found.push(RemoteBackup { manifest, manifest_key, data_key });
+            found.push(RemoteBackup {
+                manifest,
+                manifest_key,
+                data_key,
+            });
         }
-        found.sort_by(|a, b| a.manifest.created_at.cmp(&b.manifest.created_at).then(a.manifest.id.cmp(&b.manifest.id)));
+        found.sort_by(|a, b| {
+            a.manifest
+                .created_at
+                .cmp(&b.manifest.created_at)
+                .then(a.manifest.id.cmp(&b.manifest.id))
+        });
         Ok(found)
     }
 
     async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, S3Error> {
-        let out = self.client.get_object().bucket(&self.config.bucket).key(key).send().await.map_err(|e| self.request_error("GetObject", key, &e))?;
-        let data = out.body.collect().await.map_err(|e| self.request_error("GetObject", key, &e))?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.request_error("GetObject", key, &e))?;
+        let data = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.request_error("GetObject", key, &e))?;
         Ok(data.into_bytes().to_vec())
     }
 
@@ -258,7 +344,11 @@ impl Offsite {
     ///
     /// # Errors
     /// [`S3Error::Request`] on download failure, [`S3Error::Local`]/[`S3Error::Io`] on write failure.
-    pub async fn download(&self, remote: &RemoteBackup, dir: &BackupDir) -> Result<LocalBackup, S3Error> {
+    pub async fn download(
+        &self,
+        remote: &RemoteBackup,
+        dir: &BackupDir,
+    ) -> Result<LocalBackup, S3Error> {
         let mut temp = dir.temp_file(&remote.manifest.data_file)?;
         let file = tokio::fs::File::from_std(temp.take());
         let out = self
@@ -273,13 +363,24 @@ impl Offsite {
         let mut writer = tokio::io::BufWriter::new(file);
         tokio::io::copy(&mut reader, &mut writer)
             .await
-            .map_err(|source| S3Error::Io { context: format!("download s3://{}/{}", self.config.bucket, remote.data_key), source })?;
+            .map_err(|source| S3Error::Io {
+                context: format!("download s3://{}/{}", self.config.bucket, remote.data_key),
+                source,
+            })?;
         use tokio::io::AsyncWriteExt;
-        writer.flush().await.map_err(|source| S3Error::Io { context: "flush download".into(), source })?;
+        writer.flush().await.map_err(|source| S3Error::Io {
+            context: "flush download".into(),
+            source,
+        })?;
         let file = writer.into_inner().into_std().await;
         let data_path = temp.persist(file)?;
         let manifest_path = dir.write_manifest(&remote.manifest)?;
-        Ok(LocalBackup { manifest: remote.manifest.clone(), data_path, manifest_path, verification: None })
+        Ok(LocalBackup {
+            manifest: remote.manifest.clone(),
+            data_path,
+            manifest_path,
+            verification: None,
+        })
     }
 
     /// Deletes a remote backup: manifest first (so it never looks complete half-deleted), then data.
@@ -288,7 +389,13 @@ impl Offsite {
     /// [`S3Error::Request`] when a delete fails.
     pub async fn delete(&self, remote: &RemoteBackup) -> Result<(), S3Error> {
         for key in [&remote.manifest_key, &remote.data_key] {
-            self.client.delete_object().bucket(&self.config.bucket).key(key).send().await.map_err(|e| self.request_error("DeleteObject", key, &e))?;
+            self.client
+                .delete_object()
+                .bucket(&self.config.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.request_error("DeleteObject", key, &e))?;
         }
         Ok(())
     }

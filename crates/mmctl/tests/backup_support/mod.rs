@@ -23,7 +23,10 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Workspace {
-        let dir = tempfile::Builder::new().prefix("mmkt-backup-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("mmkt-backup-test-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
         let key = DbKey::generate();
@@ -31,10 +34,25 @@ impl Workspace {
         write_key_file(&key_file, &key).unwrap();
         let identity = age::x25519::Identity::generate();
         let identity_file = dir.path().join("backup-identity.txt");
-        std::fs::write(&identity_file, format!("# test identity\n{}\n", identity.to_string().expose_secret())).unwrap();
+        std::fs::write(
+            &identity_file,
+            format!(
+                "# test identity\n{}\n",
+                identity.to_string().expose_secret()
+            ),
+        )
+        .unwrap();
         std::fs::set_permissions(&identity_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let recipient = identity.to_public().to_string();
-        Workspace { db: data.join("mmkt.db"), key_file, key, backups: dir.path().join("backups"), identity_file, recipient, dir }
+        Workspace {
+            db: data.join("mmkt.db"),
+            key_file,
+            key,
+            backups: dir.path().join("backups"),
+            identity_file,
+            recipient,
+            dir,
+        }
     }
 
     /// Opens the live DB with its key (WAL, like the server).
@@ -82,15 +100,25 @@ impl Workspace {
     /// Complete backups as `mmctl backup list --json` reports them.
     pub fn list(&self) -> Vec<serde_json::Value> {
         let out = self.mmctl(&["backup", "list", "--json"]);
-        assert_eq!(out.status.code(), Some(0), "list failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
     }
 }
 
 pub fn open(path: &Path, key: &DbKey) -> Connection {
     let conn = Connection::open(path).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"; PRAGMA cipher_log_level = NONE;", key.expose_hex())).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; PRAGMA cipher_log_level = NONE;",
+        key.expose_hex()
+    ))
+    .unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
     conn
 }
 
@@ -115,7 +143,10 @@ pub fn insert_listings(conn: &Connection, rows: u64) {
 }
 
 pub fn count(conn: &Connection, table: &str) -> u64 {
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .unwrap() as u64
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -129,7 +160,12 @@ pub fn stdout(out: &Output) -> String {
 /// Runs `mmctl backup db --json` and returns the manifest.
 pub fn backup_db(ws: &Workspace) -> serde_json::Value {
     let out = ws.mmctl(&["backup", "db", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "backup db failed: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "backup db failed: {}",
+        stderr(&out)
+    );
     let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     manifests.into_iter().next().unwrap()
 }
