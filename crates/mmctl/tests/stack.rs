@@ -101,8 +101,13 @@ fn full_cycle_bootstrap_build_up_health_labels_heal_down() {
     assert!(!nginx_ports.is_empty() && nginx_ports.iter().all(|l| l.contains("127.0.0.1:")), "{nginx_ports:?}");
     let internal = docker_lines(&["network", "inspect", "-f", "{{.Internal}}", &format!("{p}_backend")]);
     assert_eq!(internal, vec!["true"]);
-    let users = docker_lines(&["inspect", "-f", "{{.Config.User}}", &by_service["server"], &by_service["monerod"], &by_service["nginx"]]);
-    assert!(users.iter().all(|u| !u.is_empty() && u != "root" && u != "0"), "{users:?}");
+    // Non-root everywhere: the compose user or the image's USER, and the process really runs so.
+    for (svc, id) in &by_service {
+        let user = docker_lines(&["inspect", "-f", "{{.Config.User}}", id]);
+        assert!(user.len() == 1 && user[0] != "root" && !user[0].starts_with("0"), "{svc} runs as {user:?}");
+        let uid = docker_lines(&["exec", id, "id", "-u"]);
+        assert_ne!(uid, vec!["0"], "{svc} runs as uid 0");
+    }
 
     // status: data for every service.
     let status: serde_json::Value = serde_json::from_str(&run(&["status", "-p", &p, "--json"]).expect_code(0).stdout).unwrap();
@@ -406,6 +411,12 @@ fn compose_file_is_valid_for_docker_compose() {
         assert!(!test_support::require_services(), "docker-compose is not installed (scripts/bootstrap.sh installs it)");
         return;
     }
+    let plain = std::process::Command::new("docker-compose")
+        .current_dir(workspace_root())
+        .args(["-f", "deploy/docker-compose.yml", "config", "-q"])
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "without an env file: {}", String::from_utf8_lossy(&plain.stderr));
     for env in ["development", "staging", "production"] {
         let out = std::process::Command::new("docker-compose")
             .current_dir(workspace_root())
