@@ -201,3 +201,18 @@ fn listing_pages_and_order_lists_read_through_indexes() {
     let orders = plan("SELECT o.id FROM orders o WHERE o.buyer_id = 1 OR o.vendor_id = 1 ORDER BY o.id DESC LIMIT 21");
     assert!(orders.contains("idx_orders_buyer_id") && orders.contains("idx_orders_vendor_id"), "{orders}");
 }
+
+#[test]
+fn every_pooled_connection_is_durable_and_enforces_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("mmkt.db"), &DbKey::generate(), 2).unwrap();
+    let conn = db.connection().unwrap();
+    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!(sync, 2, "synchronous = FULL");
+    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    assert_eq!(fk, 1);
+    let err = conn
+        .execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (x'00', 999, 0, 1)", [])
+        .unwrap_err();
+    assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation));
+}

@@ -11,9 +11,9 @@ use super::key::DbKey;
 ///
 /// Every connection runs, in order: `PRAGMA key = "x'..'"` (first statement, raw key),
 /// `PRAGMA cipher_log_level = NONE`, a read of `sqlite_master` (fails with `SQLITE_NOTADB`
-/// when the key is wrong), `busy_timeout` 5 s, `foreign_keys = ON`, `synchronous = NORMAL`
-/// (safe with WAL: a crash loses at most the last transactions not yet checkpointed to the OS,
-/// never corrupts).
+/// when the key is wrong), `busy_timeout` 5 s, `foreign_keys = ON`, `synchronous = FULL`
+/// (every commit is fsynced to the WAL before it returns: an order or an escrow step that the API
+/// acknowledged survives a power loss, not only a process crash; writes are rare, reads are unaffected).
 #[derive(Debug)]
 pub struct KeyedConnectionManager {
     path: PathBuf,
@@ -40,7 +40,7 @@ pub fn open_keyed(path: &std::path::Path, key: &DbKey) -> rusqlite::Result<Conne
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
     Ok(conn)
 }
 
