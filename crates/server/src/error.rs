@@ -39,7 +39,9 @@ pub enum ApiError {
         message: String,
     },
     /// 422 `invalid_amount`: an amount is zero, negative, fractional or does not fit in u64 atomic units.
-    #[error("{field} must be a positive integer number of atomic units (piconero) that fits in 64 bits")]
+    #[error(
+        "{field} must be a positive integer number of atomic units (piconero) that fits in 64 bits"
+    )]
     InvalidAmount {
         /// JSON field name.
         field: &'static str,
@@ -178,10 +180,17 @@ impl IntoResponse for ApiError {
         if let Self::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed with an internal error");
         }
-        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if let Self::RateLimited { retry_after_secs } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }

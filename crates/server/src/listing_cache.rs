@@ -50,7 +50,9 @@ impl ListingPageCache {
         let generation = self.generation.load(Ordering::Acquire);
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match entries.get(&(page, per_page)) {
-            Some(e) if e.generation == generation && e.stored_at.elapsed() < MAX_AGE => Ok(e.body.clone()),
+            Some(e) if e.generation == generation && e.stored_at.elapsed() < MAX_AGE => {
+                Ok(e.body.clone())
+            }
             _ => Err(Ticket(generation)),
         }
     }
@@ -61,13 +63,23 @@ impl ListingPageCache {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.insert((page, per_page), Entry { generation: ticket.0, stored_at: Instant::now(), body });
+        entries.insert(
+            (page, per_page),
+            Entry {
+                generation: ticket.0,
+                stored_at: Instant::now(),
+                body,
+            },
+        );
     }
 
     /// Drops every entry. Call after a committed write that changes listings or stock.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -81,7 +93,10 @@ mod tests {
         let ticket = cache.get(1, 20).unwrap_err();
         cache.invalidate(); // a write commits while the reader is still in the DB
         cache.store(ticket, 1, 20, Bytes::from_static(b"old"));
-        assert!(cache.get(1, 20).is_err(), "a page read before the write must not be served");
+        assert!(
+            cache.get(1, 20).is_err(),
+            "a page read before the write must not be served"
+        );
         let ticket = cache.get(1, 20).unwrap_err();
         cache.store(ticket, 1, 20, Bytes::from_static(b"new"));
         assert_eq!(cache.get(1, 20).unwrap(), Bytes::from_static(b"new"));

@@ -67,10 +67,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let env = config.env;
     let db = open_db(&config)?;
     let state = AppState::new(config, db).context("building wallet RPC clients")?;
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind} (MMKT_BIND)"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind} (MMKT_BIND)"))?;
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(bind = %local, env = env.as_str(), "mmkt-server listening");
-    mmkt_server::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
+    mmkt_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     tracing::info!("mmkt-server stopped");
     Ok(())
 }
@@ -100,7 +104,10 @@ async fn create_arbiter(config: &Config, username: &str) -> anyhow::Result<()> {
         Ok(p) if !p.is_empty() => p,
         _ => {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the arbiter password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the arbiter password from stdin")?;
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
@@ -109,9 +116,15 @@ async fn create_arbiter(config: &Config, username: &str) -> anyhow::Result<()> {
         bail!("arbiter password {message}");
     }
     let db = open_db(config)?;
-    let hash = mmkt_server::routes::auth::hash_password(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = mmkt_server::routes::auth::hash_password(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let owned = username.to_owned();
-    let outcome = db.run("insert", "users", move |conn| users::insert(conn, &owned, &hash, Role::Arbiter)).await?;
+    let outcome = db
+        .run("insert", "users", move |conn| {
+            users::insert(conn, &owned, &hash, Role::Arbiter)
+        })
+        .await?;
     match outcome {
         InsertOutcome::Created(user) => {
             println!("created arbiter {} (id {})", user.username, user.id);
@@ -135,17 +148,30 @@ fn seed_bench(config: &Config, count: u32) -> anyhow::Result<()> {
             InsertOutcome::UsernameTaken => bail!("bench_vendor appeared concurrently; rerun"),
         },
     };
-    let words = ["monero", "privacy", "hardware", "wallet", "sticker", "book", "cable", "node", "miner", "ledger"];
+    let words = [
+        "monero", "privacy", "hardware", "wallet", "sticker", "book", "cable", "node", "miner",
+        "ledger",
+    ];
     for i in 0..count {
         let fields = listings::ListingFields {
-            title: format!("Bench {} {} #{i}", words[i as usize % words.len()], words[(i as usize / 7) % words.len()]),
-            description: format!("Benchmark listing {i}: {} item, seeded by mmkt-server seed-bench.", words[i as usize % 3]),
+            title: format!(
+                "Bench {} {} #{i}",
+                words[i as usize % words.len()],
+                words[(i as usize / 7) % words.len()]
+            ),
+            description: format!(
+                "Benchmark listing {i}: {} item, seeded by mmkt-server seed-bench.",
+                words[i as usize % 3]
+            ),
             price_atomic: 1_000_000_000 + u64::from(i),
             stock: 100,
         };
         listings::insert(&tx, vendor.id, &fields)?;
     }
     tx.commit()?;
-    println!("inserted {count} listings for vendor bench_vendor (id {})", vendor.id);
+    println!(
+        "inserted {count} listings for vendor bench_vendor (id {})",
+        vendor.id
+    );
     Ok(())
 }

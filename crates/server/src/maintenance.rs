@@ -25,7 +25,11 @@ pub const WALLET_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// # Errors
 /// Storage failures.
 pub async fn refresh_escrow_gauges(db: &Db) -> Result<(), DbError> {
-    let summary = db.run("select", "escrows", |conn| db::orders::escrow_state_summary(conn)).await?;
+    let summary = db
+        .run("select", "escrows", |conn| {
+            db::orders::escrow_state_summary(conn)
+        })
+        .await?;
     for kind in EscrowStateKind::ALL {
         let row = summary.iter().find(|(s, _, _)| s == kind.as_str());
         metrics::set_escrow_total(kind.as_str(), row.map_or(0, |(_, n, _)| *n));
@@ -70,10 +74,17 @@ pub fn spawn(state: &AppState) -> Maintenance {
         loop {
             interval.tick().await;
             let now = db::now_unix();
-            match purge_db.run("delete", "sessions", move |conn| db::sessions::purge_expired(conn, now)).await {
+            match purge_db
+                .run("delete", "sessions", move |conn| {
+                    db::sessions::purge_expired(conn, now)
+                })
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = %e, "expired-session purge failed; retrying next interval"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "expired-session purge failed; retrying next interval")
+                }
             }
         }
     });
@@ -94,10 +105,15 @@ pub fn spawn(state: &AppState) -> Maintenance {
         loop {
             interval.tick().await;
             for (role, client) in &wallets {
-                let up = matches!(tokio::time::timeout(WALLET_PROBE_TIMEOUT, client.get_version()).await, Ok(Ok(_)));
+                let up = matches!(
+                    tokio::time::timeout(WALLET_PROBE_TIMEOUT, client.get_version()).await,
+                    Ok(Ok(_))
+                );
                 metrics::set_wallet_rpc_up(role, up);
             }
         }
     });
-    Maintenance { tasks: vec![purge, gauges, probe] }
+    Maintenance {
+        tasks: vec![purge, gauges, probe],
+    }
 }

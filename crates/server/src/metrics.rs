@@ -15,18 +15,32 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Histogram buckets (seconds) for every `*_seconds` histogram: 0.5 ms .. 30 s.
-const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Label value used for requests that matched no route (keeps cardinality bounded).
 pub const UNMATCHED_PATH: &str = "unmatched";
 
 /// `db_errors_total` error types, pre-registered at zero.
-pub const DB_ERROR_TYPES: &[&str] =
-    &["busy", "constraint", "not_a_database", "io", "query", "pool_timeout", "task", "wrong_key", "open", "migration"];
+pub const DB_ERROR_TYPES: &[&str] = &[
+    "busy",
+    "constraint",
+    "not_a_database",
+    "io",
+    "query",
+    "pool_timeout",
+    "task",
+    "wrong_key",
+    "open",
+    "migration",
+];
 
 /// `websocket_connections_total` user types, pre-registered at zero.
 pub const USER_TYPES: &[&str] = &["buyer", "vendor", "arbiter"];
@@ -77,23 +91,57 @@ impl Metrics {
 }
 
 fn describe_all() {
-    describe_counter!("http_requests_total", "HTTP requests by method, route template and status");
-    describe_histogram!("http_request_duration_seconds", Unit::Seconds, "HTTP request latency by method and route template");
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests by method, route template and status"
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency by method and route template"
+    );
     describe_gauge!("escrow_total", "Escrows by current state");
-    describe_counter!("escrow_state_transitions_total", "Escrow state transitions by from/to state");
-    describe_gauge!("escrow_last_update_timestamp", Unit::Seconds, "Unix time of the last escrow creation or state change");
+    describe_counter!(
+        "escrow_state_transitions_total",
+        "Escrow state transitions by from/to state"
+    );
+    describe_gauge!(
+        "escrow_last_update_timestamp",
+        Unit::Seconds,
+        "Unix time of the last escrow creation or state change"
+    );
     describe_gauge!(
         "escrow_oldest_last_update_timestamp_seconds",
         Unit::Seconds,
         "Unix time of the least recently updated escrow in each state (EscrowStuckInPending alert)"
     );
-    describe_histogram!("db_operation_duration_seconds", Unit::Seconds, "Database operation latency by operation and table");
+    describe_histogram!(
+        "db_operation_duration_seconds",
+        Unit::Seconds,
+        "Database operation latency by operation and table"
+    );
     describe_counter!("db_errors_total", "Database errors by type");
-    describe_gauge!("websocket_connections_active", "Open WebSocket connections, by user type");
-    describe_gauge!("wallet_rpc_up", "1 when the last get_version call to this wallet-rpc succeeded, else 0");
-    describe_counter!("websocket_connections_total", "WebSocket connections opened, by user type");
-    describe_histogram!("monero_rpc_duration_seconds", Unit::Seconds, "Monero RPC call latency by method and wallet");
-    describe_counter!("monero_rpc_errors_total", "Monero RPC errors by method and error type");
+    describe_gauge!(
+        "websocket_connections_active",
+        "Open WebSocket connections, by user type"
+    );
+    describe_gauge!(
+        "wallet_rpc_up",
+        "1 when the last get_version call to this wallet-rpc succeeded, else 0"
+    );
+    describe_counter!(
+        "websocket_connections_total",
+        "WebSocket connections opened, by user type"
+    );
+    describe_histogram!(
+        "monero_rpc_duration_seconds",
+        Unit::Seconds,
+        "Monero RPC call latency by method and wallet"
+    );
+    describe_counter!(
+        "monero_rpc_errors_total",
+        "Monero RPC errors by method and error type"
+    );
     for user_type in USER_TYPES {
         gauge!("websocket_connections_active", "user_type" => *user_type).set(0.0);
         counter!("websocket_connections_total", "user_type" => *user_type).absolute(0);
@@ -105,7 +153,8 @@ fn describe_all() {
 
 /// Records one DB operation's duration.
 pub fn record_db_operation(operation: &'static str, table: &'static str, elapsed: Duration) {
-    histogram!("db_operation_duration_seconds", "operation" => operation, "table" => table).record(elapsed.as_secs_f64());
+    histogram!("db_operation_duration_seconds", "operation" => operation, "table" => table)
+        .record(elapsed.as_secs_f64());
 }
 
 /// Counts one DB error.
@@ -135,12 +184,14 @@ pub fn set_wallet_rpc_up(wallet: &str, up: bool) {
 /// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated
 /// escrow in `state` (refreshed with `escrow_total` by the escrow orchestrator).
 pub fn set_escrow_oldest_update(state: &str, unix_seconds: i64) {
-    gauge!("escrow_oldest_last_update_timestamp_seconds", "state" => state.to_owned()).set(unix_seconds as f64);
+    gauge!("escrow_oldest_last_update_timestamp_seconds", "state" => state.to_owned())
+        .set(unix_seconds as f64);
 }
 
 /// Sets `escrow_last_update_timestamp` to now.
 pub fn touch_escrow_update() {
-    gauge!("escrow_last_update_timestamp").set(time::OffsetDateTime::now_utc().unix_timestamp() as f64);
+    gauge!("escrow_last_update_timestamp")
+        .set(time::OffsetDateTime::now_utc().unix_timestamp() as f64);
 }
 
 /// Records a WebSocket connection opening (`user_type` = the account role).
@@ -166,6 +217,7 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     counter!("http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status).increment(1);
-    histogram!("http_request_duration_seconds", "method" => method, "path" => path).record(started.elapsed().as_secs_f64());
+    histogram!("http_request_duration_seconds", "method" => method, "path" => path)
+        .record(started.elapsed().as_secs_f64());
     response
 }

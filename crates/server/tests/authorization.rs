@@ -16,7 +16,14 @@ enum Actor {
     OtherVendor,
 }
 
-const ACTORS: [Actor; 6] = [Actor::Anonymous, Actor::Buyer, Actor::Vendor, Actor::Arbiter, Actor::OtherBuyer, Actor::OtherVendor];
+const ACTORS: [Actor; 6] = [
+    Actor::Anonymous,
+    Actor::Buyer,
+    Actor::Vendor,
+    Actor::Arbiter,
+    Actor::OtherBuyer,
+    Actor::OtherVendor,
+];
 
 fn username(actor: Actor) -> Option<&'static str> {
     match actor {
@@ -47,6 +54,7 @@ fn listing_body(_: &Fixture) -> Value {
     json!({"title": "Matrix item", "description": "d", "price_xmr": 1_000_000_000u64, "stock": 10})
 }
 
+#[rustfmt::skip]
 fn cases() -> Vec<Case> {
     //                                                       anon  buyer vendor arb  buyer2 vendor2
     vec![
@@ -97,22 +105,51 @@ async fn every_route_for_every_actor() {
         for (i, actor) in ACTORS.iter().enumerate() {
             // Fresh fixture per cell so that deletes and logouts do not leak into other cells.
             let listing = create_listing(&s, &vendor, "Matrix item", 1_000_000_000, 100).await;
-            let (st, order) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": listing, "quantity": 1}))).await;
+            let (st, order) = send(
+                &buyer,
+                Method::POST,
+                &s.url("/api/orders"),
+                Some(json!({"listing_id": listing, "quantity": 1})),
+            )
+            .await;
             assert_eq!(st, StatusCode::OK, "{order}");
-            let fixture = Fixture { listing, order: order["order_id"].as_i64().unwrap() };
+            let fixture = Fixture {
+                listing,
+                order: order["order_id"].as_i64().unwrap(),
+            };
             let c: Client = match username(*actor) {
                 None => client(),
                 Some(name) => login(&s, name).await,
             };
             let path = (case.path)(&fixture);
             let before = s.snapshot();
-            let (status, body) = send(&c, case.method.clone(), &s.url(&path), case.body.map(|b| b(&fixture))).await;
+            let (status, body) = send(
+                &c,
+                case.method.clone(),
+                &s.url(&path),
+                case.body.map(|b| b(&fixture)),
+            )
+            .await;
             let want = case.expect[i];
-            assert_eq!(status.as_u16(), want, "{} {path} as {actor:?}: {body}", case.method);
+            assert_eq!(
+                status.as_u16(),
+                want,
+                "{} {path} as {actor:?}: {body}",
+                case.method
+            );
             if want >= 400 {
-                assert!(body["error"]["code"].is_string(), "{} {path} as {actor:?}: error body {body}", case.method);
+                assert!(
+                    body["error"]["code"].is_string(),
+                    "{} {path} as {actor:?}: error body {body}",
+                    case.method
+                );
                 // A refused request writes nothing (login above created the only new session).
-                assert_eq!(s.snapshot(), before, "{} {path} as {actor:?} wrote data", case.method);
+                assert_eq!(
+                    s.snapshot(),
+                    before,
+                    "{} {path} as {actor:?} wrote data",
+                    case.method
+                );
             }
         }
     }
@@ -128,7 +165,13 @@ async fn order_list_shows_only_own_orders() {
     let l1 = create_listing(&s, &vendor, "one", 1_000_000_000, 10).await;
     let l2 = create_listing(&s, &vendor2, "two", 1_000_000_000, 10).await;
     for (b, l) in [(&buyer, l1), (&buyer, l2), (&buyer2, l2)] {
-        let (st, _) = send(b, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": l, "quantity": 1}))).await;
+        let (st, _) = send(
+            b,
+            Method::POST,
+            &s.url("/api/orders"),
+            Some(json!({"listing_id": l, "quantity": 1})),
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
     }
     for (c, n) in [(&buyer, 2), (&buyer2, 1), (&vendor, 1), (&vendor2, 2)] {

@@ -26,14 +26,41 @@ struct Case {
     code: &'static str,
 }
 
-fn json_case(name: &'static str, who: Who, method: Method, path: &'static str, body: &str, status: u16, code: &'static str) -> Case {
-    Case { name, who, method, path, body: Some(body.to_owned()), content_type: Some("application/json"), status, code }
+fn json_case(
+    name: &'static str,
+    who: Who,
+    method: Method,
+    path: &'static str,
+    body: &str,
+    status: u16,
+    code: &'static str,
+) -> Case {
+    Case {
+        name,
+        who,
+        method,
+        path,
+        body: Some(body.to_owned()),
+        content_type: Some("application/json"),
+        status,
+        code,
+    }
 }
 
 fn get_case(name: &'static str, path: &'static str, status: u16, code: &'static str) -> Case {
-    Case { name, who: Who::Buyer, method: Method::GET, path, body: None, content_type: None, status, code }
+    Case {
+        name,
+        who: Who::Buyer,
+        method: Method::GET,
+        path,
+        body: None,
+        content_type: None,
+        status,
+        code,
+    }
 }
 
+#[rustfmt::skip]
 fn cases() -> Vec<Case> {
     use Method as M;
     use Who::*;
@@ -105,7 +132,10 @@ async fn send_raw(c: &Client, case: &Case, path: &str, base: &str) -> (StatusCod
     }
     let resp = req.send().await.unwrap();
     let status = resp.status();
-    (status, serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -122,13 +152,28 @@ async fn bad_input_is_refused_and_writes_nothing() {
             Who::Buyer => &buyer,
             Who::Vendor => &vendor,
         };
-        let path = case.path.replace("{listing}", &listing.to_string()).replace("{big}", &big.to_string());
-        let case = Case { body: case.body.as_ref().map(|b| b.replace("{listing}", &listing.to_string()).replace("{big}", &big.to_string())), ..case };
+        let path = case
+            .path
+            .replace("{listing}", &listing.to_string())
+            .replace("{big}", &big.to_string());
+        let case = Case {
+            body: case.body.as_ref().map(|b| {
+                b.replace("{listing}", &listing.to_string())
+                    .replace("{big}", &big.to_string())
+            }),
+            ..case
+        };
         let before = s.snapshot();
         let (status, body) = send_raw(c, &case, &path, &s.base).await;
         assert_eq!(status.as_u16(), case.status, "{}: {body}", case.name);
         assert_eq!(body["error"]["code"], case.code, "{}: {body}", case.name);
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}: {body}", case.name);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{}: {body}",
+            case.name
+        );
         assert_eq!(s.snapshot(), before, "{}: something was written", case.name);
     }
 }
@@ -139,17 +184,39 @@ async fn login_and_register_are_rate_limited_per_client() {
     let c = client();
     let body = serde_json::json!({"username": "nobody", "password": "wrong-password"});
     for _ in 0..3 {
-        let (st, b) = send(&c, Method::POST, &s.url("/api/auth/login"), Some(body.clone())).await;
+        let (st, b) = send(
+            &c,
+            Method::POST,
+            &s.url("/api/auth/login"),
+            Some(body.clone()),
+        )
+        .await;
         assert_error(st, &b, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
     let before = s.snapshot();
-    let resp = c.post(s.url("/api/auth/register")).json(&serde_json::json!({"username": "eve", "password": PASSWORD, "role": "buyer"})).send().await.unwrap();
+    let resp = c
+        .post(s.url("/api/auth/register"))
+        .json(&serde_json::json!({"username": "eve", "password": PASSWORD, "role": "buyer"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     let b: Value = resp.json().await.unwrap();
     assert_eq!(b["error"]["code"], "rate_limited");
-    assert_eq!(s.snapshot(), before, "a rate-limited register writes nothing");
+    assert_eq!(
+        s.snapshot(),
+        before,
+        "a rate-limited register writes nothing"
+    );
     // Other routes are not limited.
     for _ in 0..5 {
         let (st, _) = send(&c, Method::GET, &s.url("/api/listings"), None).await;

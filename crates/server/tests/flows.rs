@@ -17,29 +17,58 @@ async fn register_login_me_logout() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers().get("x-request-id").is_some(), "every response carries a request id");
-    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(
+        resp.headers().get("x-request-id").is_some(),
+        "every response carries a request id"
+    );
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("session_token="), "{cookie}");
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=86400"] {
         assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
     }
-    assert!(!cookie.contains("Secure"), "development cookie works over plain HTTP: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "development cookie works over plain HTTP: {cookie}"
+    );
     let user: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!((user["username"].as_str(), user["role"].as_str()), (Some("alice"), Some("buyer")));
+    assert_eq!(
+        (user["username"].as_str(), user["role"].as_str()),
+        (Some("alice"), Some("buyer"))
+    );
     assert!(user.get("password_hash").is_none());
 
     // The token is stored only as a hash.
-    let token = cookie.trim_start_matches("session_token=").split(';').next().unwrap().to_owned();
+    let token = cookie
+        .trim_start_matches("session_token=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let conn = mmkt_server::db::pool::open_keyed(&s.db_path, &s.key).unwrap();
     let hits: i64 = conn
-        .query_row("SELECT count(*) FROM sessions WHERE hex(token_hash) = upper(?1) OR token_hash = ?1", [&token], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sessions WHERE hex(token_hash) = upper(?1) OR token_hash = ?1",
+            [&token],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(hits, 0, "raw token must not be stored");
-    let hash: String = conn.query_row("SELECT password_hash FROM users", [], |r| r.get(0)).unwrap();
+    let hash: String = conn
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
 
     let (st, me) = send(&c, Method::GET, &s.url("/api/auth/me"), None).await;
-    assert_eq!((st, me["username"].as_str()), (StatusCode::OK, Some("alice")));
+    assert_eq!(
+        (st, me["username"].as_str()),
+        (StatusCode::OK, Some("alice"))
+    );
 
     let (st, _) = send(&c, Method::POST, &s.url("/api/auth/logout"), None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
@@ -50,10 +79,25 @@ async fn register_login_me_logout() {
     // Login again, case-insensitive username; wrong password refused.
     let c2 = login(&s, "ALICE").await;
     let (st, me) = send(&c2, Method::GET, &s.url("/api/auth/me"), None).await;
-    assert_eq!((st, me["username"].as_str()), (StatusCode::OK, Some("alice")));
-    let (st, body) = send(&client(), Method::POST, &s.url("/api/auth/login"), Some(json!({"username": "alice", "password": "wrong-password-1"}))).await;
+    assert_eq!(
+        (st, me["username"].as_str()),
+        (StatusCode::OK, Some("alice"))
+    );
+    let (st, body) = send(
+        &client(),
+        Method::POST,
+        &s.url("/api/auth/login"),
+        Some(json!({"username": "alice", "password": "wrong-password-1"})),
+    )
+    .await;
     assert_error(st, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let (st, body) = send(&client(), Method::POST, &s.url("/api/auth/login"), Some(json!({"username": "nobody", "password": PASSWORD}))).await;
+    let (st, body) = send(
+        &client(),
+        Method::POST,
+        &s.url("/api/auth/login"),
+        Some(json!({"username": "nobody", "password": PASSWORD})),
+    )
+    .await;
     assert_error(st, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
 
     // A forged token is not a session.
@@ -66,12 +110,28 @@ async fn register_login_me_logout() {
 async fn roles_and_arbiter_operator_path() {
     let s = TestServer::start().await;
     let before = s.snapshot();
-    let (st, body) = send(&client(), Method::POST, &s.url("/api/auth/register"), Some(json!({"username": "judge", "password": PASSWORD, "role": "arbiter"}))).await;
+    let (st, body) = send(
+        &client(),
+        Method::POST,
+        &s.url("/api/auth/register"),
+        Some(json!({"username": "judge", "password": PASSWORD, "role": "arbiter"})),
+    )
+    .await;
     assert_error(st, &body, StatusCode::FORBIDDEN, "forbidden");
-    assert_eq!(s.snapshot(), before, "refused arbiter registration writes nothing");
+    assert_eq!(
+        s.snapshot(),
+        before,
+        "refused arbiter registration writes nothing"
+    );
 
     register(&s, "vendy", "vendor").await;
-    let (st, body) = send(&client(), Method::POST, &s.url("/api/auth/register"), Some(json!({"username": "VENDY", "password": PASSWORD, "role": "buyer"}))).await;
+    let (st, body) = send(
+        &client(),
+        Method::POST,
+        &s.url("/api/auth/register"),
+        Some(json!({"username": "VENDY", "password": PASSWORD, "role": "buyer"})),
+    )
+    .await;
     assert_error(st, &body, StatusCode::CONFLICT, "username_taken");
 
     // The operator path: the real binary, password on stdin, against the same file the server uses.
@@ -91,8 +151,15 @@ async fn roles_and_arbiter_operator_path() {
         writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "create-arbiter failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD), "password must not be logged");
+    assert!(
+        out.status.success(),
+        "create-arbiter failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(PASSWORD),
+        "password must not be logged"
+    );
     let arbiter = login(&s, "judge").await;
     let (_, me) = send(&arbiter, Method::GET, &s.url("/api/auth/me"), None).await;
     assert_eq!(me["role"], "arbiter");
@@ -108,7 +175,11 @@ async fn roles_and_arbiter_operator_path() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(s.count("users"), users_before);
 }
 
@@ -120,33 +191,85 @@ async fn listing_crud_and_search() {
     create_listing(&s, &vendor, "Monero sticker pack", 10_000_000_000, 100).await;
     create_listing(&s, &vendor, "Privacy book", 50_000_000_000, 7).await;
 
-    let (st, l) = send(&client(), Method::GET, &s.url(&format!("/api/listings/{id}")), None).await;
+    let (st, l) = send(
+        &client(),
+        Method::GET,
+        &s.url(&format!("/api/listings/{id}")),
+        None,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(l["price_xmr"], 2_500_000_000_000u64);
-    assert_eq!((l["vendor_id"].as_i64(), l["vendor_username"].as_str()), (Some(vendor_id), Some("vendy")));
+    assert_eq!(
+        (l["vendor_id"].as_i64(), l["vendor_username"].as_str()),
+        (Some(vendor_id), Some("vendy"))
+    );
 
     // Pagination: newest first, has_more.
-    let (_, page) = send(&client(), Method::GET, &s.url("/api/listings?page=1&per_page=2"), None).await;
+    let (_, page) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings?page=1&per_page=2"),
+        None,
+    )
+    .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert_eq!(page["has_more"], true);
     assert_eq!(page["items"][0]["title"], "Privacy book");
-    let (_, page2) = send(&client(), Method::GET, &s.url("/api/listings?page=2&per_page=2"), None).await;
+    let (_, page2) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings?page=2&per_page=2"),
+        None,
+    )
+    .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert_eq!(page2["has_more"], false);
 
     // Search: prefix match, case-insensitive, FTS special characters are harmless.
-    let (_, r) = send(&client(), Method::GET, &s.url("/api/listings/search?q=HARDW"), None).await;
+    let (_, r) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings/search?q=HARDW"),
+        None,
+    )
+    .await;
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r["items"][0]["listing_id"].as_i64(), Some(id));
-    let (st, r) = send(&client(), Method::GET, &s.url("/api/listings/search?q=%22monero%22%20*%20(%20-:"), None).await;
+    let (st, r) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings/search?q=%22monero%22%20*%20(%20-:"),
+        None,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
 
     // PATCH and PUT by the owner; the search index follows the update (trigger).
-    let (st, l) = send(&vendor, Method::PATCH, &s.url(&format!("/api/listings/{id}")), Some(json!({"title": "Trezor device", "stock": 9}))).await;
+    let (st, l) = send(
+        &vendor,
+        Method::PATCH,
+        &s.url(&format!("/api/listings/{id}")),
+        Some(json!({"title": "Trezor device", "stock": 9})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{l}");
-    assert_eq!((l["title"].as_str(), l["stock"].as_u64(), l["price_xmr"].as_u64()), (Some("Trezor device"), Some(9), Some(2_500_000_000_000)));
-    let (_, r) = send(&client(), Method::GET, &s.url("/api/listings/search?q=trezor"), None).await;
+    assert_eq!(
+        (
+            l["title"].as_str(),
+            l["stock"].as_u64(),
+            l["price_xmr"].as_u64()
+        ),
+        (Some("Trezor device"), Some(9), Some(2_500_000_000_000))
+    );
+    let (_, r) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings/search?q=trezor"),
+        None,
+    )
+    .await;
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
     let (st, l) = send(
         &vendor,
@@ -156,20 +279,57 @@ async fn listing_crud_and_search() {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{l}");
-    assert_eq!((l["description"].as_str(), l["price_xmr"].as_u64()), (Some("new"), Some(3_000_000_000_000)));
-    let (_, r) = send(&client(), Method::GET, &s.url("/api/listings/search?q=ledger"), None).await;
-    assert_eq!(r["items"].as_array().unwrap().len(), 0, "old title and description no longer found: {r}");
+    assert_eq!(
+        (l["description"].as_str(), l["price_xmr"].as_u64()),
+        (Some("new"), Some(3_000_000_000_000))
+    );
+    let (_, r) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings/search?q=ledger"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r["items"].as_array().unwrap().len(),
+        0,
+        "old title and description no longer found: {r}"
+    );
 
     // DELETE hides it from reads and search.
-    let (st, _) = send(&vendor, Method::DELETE, &s.url(&format!("/api/listings/{id}")), None).await;
+    let (st, _) = send(
+        &vendor,
+        Method::DELETE,
+        &s.url(&format!("/api/listings/{id}")),
+        None,
+    )
+    .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, body) = send(&client(), Method::GET, &s.url(&format!("/api/listings/{id}")), None).await;
+    let (st, body) = send(
+        &client(),
+        Method::GET,
+        &s.url(&format!("/api/listings/{id}")),
+        None,
+    )
+    .await;
     assert_error(st, &body, StatusCode::NOT_FOUND, "not_found");
-    let (_, r) = send(&client(), Method::GET, &s.url("/api/listings/search?q=trezor"), None).await;
+    let (_, r) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings/search?q=trezor"),
+        None,
+    )
+    .await;
     assert_eq!(r["items"].as_array().unwrap().len(), 0);
     let (_, page) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
-    let (st, body) = send(&vendor, Method::DELETE, &s.url(&format!("/api/listings/{id}")), None).await;
+    let (st, body) = send(
+        &vendor,
+        Method::DELETE,
+        &s.url(&format!("/api/listings/{id}")),
+        None,
+    )
+    .await;
     assert_error(st, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
@@ -181,11 +341,20 @@ async fn order_creation_decrements_stock_and_creates_escrow() {
     let price = 1_500_000_000_000u64; // 1.5 XMR
     let listing = create_listing(&s, &vendor, "Node in a box", price, 3).await;
 
-    let (st, order) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": listing, "quantity": 2}))).await;
+    let (st, order) = send(
+        &buyer,
+        Method::POST,
+        &s.url("/api/orders"),
+        Some(json!({"listing_id": listing, "quantity": 2})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{order}");
     assert_eq!(order["total_xmr"], 3_000_000_000_000u64);
     assert_eq!(order["unit_price_xmr"], price);
-    assert_eq!((order["buyer_id"].as_i64(), order["vendor_id"].as_i64()), (Some(buyer_id), Some(vendor_id)));
+    assert_eq!(
+        (order["buyer_id"].as_i64(), order["vendor_id"].as_i64()),
+        (Some(buyer_id), Some(vendor_id))
+    );
     assert_eq!(order["status"], "pending");
     assert_eq!(order["escrow"]["state"], "awaiting_setup");
     assert_eq!(order["escrow"]["amount_xmr"], 3_000_000_000_000u64);
@@ -193,35 +362,79 @@ async fn order_creation_decrements_stock_and_creates_escrow() {
     let order_id = order["order_id"].as_i64().unwrap();
 
     // Stock decremented; the stored escrow record is a valid escrow-core Escrow.
-    let (_, l) = send(&client(), Method::GET, &s.url(&format!("/api/listings/{listing}")), None).await;
+    let (_, l) = send(
+        &client(),
+        Method::GET,
+        &s.url(&format!("/api/listings/{listing}")),
+        None,
+    )
+    .await;
     assert_eq!(l["stock"], 1);
     let conn = mmkt_server::db::pool::open_keyed(&s.db_path, &s.key).unwrap();
-    let record: String = conn.query_row("SELECT record FROM escrows WHERE order_id = ?1", [order_id], |r| r.get(0)).unwrap();
+    let record: String = conn
+        .query_row(
+            "SELECT record FROM escrows WHERE order_id = ?1",
+            [order_id],
+            |r| r.get(0),
+        )
+        .unwrap();
     let escrow: escrow_core::Escrow = serde_json::from_str(&record).unwrap();
     assert_eq!(escrow.amount().as_atomic(), 3_000_000_000_000);
     assert_eq!(escrow.state().as_str(), "awaiting_setup");
 
     // Both parties see it; GET /api/orders lists it for each.
     for party in [&buyer, &vendor] {
-        let (st, o) = send(party, Method::GET, &s.url(&format!("/api/orders/{order_id}")), None).await;
-        assert_eq!((st, o["order_id"].as_i64()), (StatusCode::OK, Some(order_id)));
+        let (st, o) = send(
+            party,
+            Method::GET,
+            &s.url(&format!("/api/orders/{order_id}")),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (st, o["order_id"].as_i64()),
+            (StatusCode::OK, Some(order_id))
+        );
         let (_, list) = send(party, Method::GET, &s.url("/api/orders"), None).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     }
 
     // More than the remaining stock: 409, nothing written.
     let before = s.snapshot();
-    let (st, body) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": listing, "quantity": 2}))).await;
+    let (st, body) = send(
+        &buyer,
+        Method::POST,
+        &s.url("/api/orders"),
+        Some(json!({"listing_id": listing, "quantity": 2})),
+    )
+    .await;
     assert_error(st, &body, StatusCode::CONFLICT, "insufficient_stock");
     assert_eq!(s.snapshot(), before);
 
     // Escrow cap (development: 10 XMR): 7 × 1.5 XMR = 10.5 XMR is refused.
     let big = create_listing(&s, &vendor, "Bulk", price, 100).await;
     let before = s.snapshot();
-    let (st, body) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": big, "quantity": 7}))).await;
-    assert_error(st, &body, StatusCode::UNPROCESSABLE_ENTITY, "amount_exceeds_cap");
+    let (st, body) = send(
+        &buyer,
+        Method::POST,
+        &s.url("/api/orders"),
+        Some(json!({"listing_id": big, "quantity": 7})),
+    )
+    .await;
+    assert_error(
+        st,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "amount_exceeds_cap",
+    );
     assert_eq!(s.snapshot(), before);
-    let (st, _) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": big, "quantity": 6}))).await;
+    let (st, _) = send(
+        &buyer,
+        Method::POST,
+        &s.url("/api/orders"),
+        Some(json!({"listing_id": big, "quantity": 6})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "9 XMR is within the cap");
 }
 
@@ -239,7 +452,16 @@ async fn concurrent_orders_never_oversell() {
         .map(|i| {
             let c = buyers[i % buyers.len()].clone();
             let url = url.clone();
-            tokio::spawn(async move { send(&c, Method::POST, &url, Some(json!({"listing_id": listing, "quantity": 1}))).await.0 })
+            tokio::spawn(async move {
+                send(
+                    &c,
+                    Method::POST,
+                    &url,
+                    Some(json!({"listing_id": listing, "quantity": 1})),
+                )
+                .await
+                .0
+            })
         })
         .collect();
     let mut ok = 0;
@@ -252,7 +474,13 @@ async fn concurrent_orders_never_oversell() {
     }
     assert_eq!(ok, 5, "exactly the stock is sold");
     assert_eq!((s.count("orders"), s.count("escrows")), (5, 5));
-    let (_, l) = send(&client(), Method::GET, &s.url(&format!("/api/listings/{listing}")), None).await;
+    let (_, l) = send(
+        &client(),
+        Method::GET,
+        &s.url(&format!("/api/listings/{listing}")),
+        None,
+    )
+    .await;
     assert_eq!(l["stock"], 0);
 }
 
@@ -261,26 +489,53 @@ async fn front_page_reflects_every_write_immediately() {
     let s = TestServer::start().await;
     let (vendor, _) = register(&s, "vendy", "vendor").await;
     let (buyer, _) = register(&s, "bob", "buyer").await;
-    let first = |page: serde_json::Value| (page["items"][0]["title"].as_str().map(str::to_owned), page["items"][0]["stock"].as_u64());
+    let first = |page: serde_json::Value| {
+        (
+            page["items"][0]["title"].as_str().map(str::to_owned),
+            page["items"][0]["stock"].as_u64(),
+        )
+    };
     let id = create_listing(&s, &vendor, "Cached one", 1_000_000_000, 5).await;
     let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
     assert_eq!(first(p), (Some("Cached one".into()), Some(5)));
     let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await; // served from the cache
     assert_eq!(first(p), (Some("Cached one".into()), Some(5)));
 
-    send(&vendor, Method::PATCH, &s.url(&format!("/api/listings/{id}")), Some(json!({"title": "Renamed"}))).await;
+    send(
+        &vendor,
+        Method::PATCH,
+        &s.url(&format!("/api/listings/{id}")),
+        Some(json!({"title": "Renamed"})),
+    )
+    .await;
     let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
     assert_eq!(first(p), (Some("Renamed".into()), Some(5)));
 
-    let (st, _) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": id, "quantity": 2}))).await;
+    let (st, _) = send(
+        &buyer,
+        Method::POST,
+        &s.url("/api/orders"),
+        Some(json!({"listing_id": id, "quantity": 2})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
-    assert_eq!(first(p), (Some("Renamed".into()), Some(3)), "stock change visible at once");
+    assert_eq!(
+        first(p),
+        (Some("Renamed".into()), Some(3)),
+        "stock change visible at once"
+    );
 
     create_listing(&s, &vendor, "Newest", 1_000_000_000, 1).await;
     let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
     assert_eq!(first(p).0.as_deref(), Some("Newest"));
-    send(&vendor, Method::DELETE, &s.url(&format!("/api/listings/{id}")), None).await;
+    send(
+        &vendor,
+        Method::DELETE,
+        &s.url(&format!("/api/listings/{id}")),
+        None,
+    )
+    .await;
     let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
     assert_eq!(p["items"].as_array().unwrap().len(), 1, "{p}");
 }

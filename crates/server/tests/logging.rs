@@ -55,8 +55,11 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
     });
     let mut lines = Vec::new();
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("server logs its listen address");
-        let parsed: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server logs its listen address");
+        let parsed: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         lines.push(line);
         if parsed["message"] == "mmkt-server listening" {
             break parsed["bind"].as_str().unwrap().to_owned();
@@ -64,7 +67,10 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
     };
     let base = format!("http://{addr}");
 
-    let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let resp = c
         .post(format!("{base}/api/auth/register"))
         .json(&json!({"username": "logan", "password": PASSWORD, "role": "vendor"}))
@@ -74,8 +80,18 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
     assert_eq!(resp.status(), 200);
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let token = cookie.trim_start_matches("session_token=").split(';').next().unwrap().to_owned();
-    let resp = c.post(format!("{base}/api/auth/login")).json(&json!({"username": "logan", "password": PASSWORD})).send().await.unwrap();
+    let token = cookie
+        .trim_start_matches("session_token=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resp = c
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "logan", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let resp = c.get(format!("{base}/api/auth/me")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -85,16 +101,29 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
         lines.push(line);
     }
     let all = lines.join("\n");
-    assert!(!all.contains(PASSWORD), "a password reached the log:\n{all}");
-    assert!(!all.contains(&token), "a session token reached the log:\n{all}");
-    assert!(!all.contains(&key.to_hex()), "the DB key reached the log:\n{all}");
+    assert!(
+        !all.contains(PASSWORD),
+        "a password reached the log:\n{all}"
+    );
+    assert!(
+        !all.contains(&token),
+        "a session token reached the log:\n{all}"
+    );
+    assert!(
+        !all.contains(&key.to_hex()),
+        "the DB key reached the log:\n{all}"
+    );
     let mut with_id = 0;
     for line in &lines {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         if v["span"]["request_id"] == request_id.as_str() {
             with_id += 1;
         }
     }
-    assert!(with_id >= 2, "the register request's lines carry its request id {request_id}:\n{all}");
+    assert!(
+        with_id >= 2,
+        "the register request's lines carry its request id {request_id}:\n{all}"
+    );
     assert!(all.contains("account registered"), "{all}");
 }

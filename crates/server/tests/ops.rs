@@ -29,9 +29,20 @@ async fn ready_fails_with_a_dead_wallet_rpc() {
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "not_ready");
     assert_eq!(body["checks"]["database"]["status"], "ok", "{body}");
-    assert_eq!(body["checks"]["wallet_rpc_vendor"]["status"], "error", "{body}");
-    assert!(body["checks"]["wallet_rpc_vendor"]["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
-    assert!(body["checks"].get("wallet_rpc_buyer").is_none(), "unconfigured wallets are not checked: {body}");
+    assert_eq!(
+        body["checks"]["wallet_rpc_vendor"]["status"], "error",
+        "{body}"
+    );
+    assert!(
+        body["checks"]["wallet_rpc_vendor"]["detail"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["checks"].get("wallet_rpc_buyer").is_none(),
+        "unconfigured wallets are not checked: {body}"
+    );
     // /health stays 200: liveness does not depend on dependencies.
     let (st, _) = send(&client(), Method::GET, &s.url("/health"), None).await;
     assert_eq!(st, StatusCode::OK);
@@ -53,11 +64,23 @@ async fn metrics_have_the_required_names_and_route_templates() {
     let (vendor, _) = register(&s, "vendy", "vendor").await;
     let (buyer, _) = register(&s, "bob", "buyer").await;
     let id = create_listing(&s, &vendor, "Metered", 1_000_000_000, 5).await;
-    let (st, _) = send(&client(), Method::GET, &s.url(&format!("/api/listings/{id}")), None).await;
+    let (st, _) = send(
+        &client(),
+        Method::GET,
+        &s.url(&format!("/api/listings/{id}")),
+        None,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let (st, _) = send(&client(), Method::GET, &s.url("/api/listings/424242"), None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, _) = send(&buyer, Method::POST, &s.url("/api/orders"), Some(json!({"listing_id": id, "quantity": 1}))).await;
+    let (st, _) = send(
+        &buyer,
+        Method::POST,
+        &s.url("/api/orders"),
+        Some(json!({"listing_id": id, "quantity": 1})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let (st, _) = send(&client(), Method::GET, &s.url("/ready"), None).await; // exercises monero-rpc metrics
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
@@ -66,7 +89,12 @@ async fn metrics_have_the_required_names_and_route_templates() {
 
     let resp = client().get(s.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = resp.text().await.unwrap();
     for name in [
         "http_requests_total{",
@@ -93,11 +121,20 @@ async fn metrics_have_the_required_names_and_route_templates() {
     }
     // path is the route template, never the raw URL; unknown routes collapse to one label.
     assert!(text.contains(r#"path="/api/listings/{id}""#), "{text}");
-    assert!(!text.contains(&format!("/api/listings/{id}\"")), "raw id leaked into a label");
+    assert!(
+        !text.contains(&format!("/api/listings/{id}\"")),
+        "raw id leaked into a label"
+    );
     assert!(!text.contains("424242"), "raw id leaked into a label");
-    assert!(!text.contains("/no/such/route"), "raw unmatched path leaked into a label");
+    assert!(
+        !text.contains("/no/such/route"),
+        "raw unmatched path leaked into a label"
+    );
     assert!(text.contains(r#"path="unmatched""#), "{text}");
-    assert!(text.contains(r#"db_operation_duration_seconds_bucket{operation="insert",table="orders""#), "{text}");
+    assert!(
+        text.contains(r#"db_operation_duration_seconds_bucket{operation="insert",table="orders""#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +159,10 @@ async fn openapi_document_lists_every_route() {
         ("/metrics", &["get"]),
     ] {
         for m in methods {
-            assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "openapi lacks {m} {path}");
+            assert!(
+                paths.get(path).and_then(|p| p.get(*m)).is_some(),
+                "openapi lacks {m} {path}"
+            );
         }
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
@@ -131,8 +171,17 @@ async fn openapi_document_lists_every_route() {
 #[tokio::test]
 async fn request_id_is_returned_and_propagated() {
     let s = TestServer::start().await;
-    let resp = client().get(s.url("/health")).header("x-request-id", "abc-123").send().await.unwrap();
+    let resp = client()
+        .get(s.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "abc-123");
     let resp = client().get(s.url("/health")).send().await.unwrap();
-    assert_eq!(resp.headers()["x-request-id"].to_str().unwrap().len(), 36, "a UUID is generated");
+    assert_eq!(
+        resp.headers()["x-request-id"].to_str().unwrap().len(),
+        36,
+        "a UUID is generated"
+    );
 }

@@ -9,11 +9,24 @@ use test_support::regtest::{Regtest, RegtestConfig, RpcLogin};
 
 #[tokio::test]
 async fn ready_reflects_real_wallet_rpc_and_daemon() {
-    let login = RpcLogin { username: "mmkt".into(), password: "9c2e71f04ab85d36e1f7".into() };
-    let Some(mut net) = Regtest::start_for_test(RegtestConfig { wallets: 3, rpc_login: Some(login.clone()) }).await else {
+    let login = RpcLogin {
+        username: "mmkt".into(),
+        password: "9c2e71f04ab85d36e1f7".into(),
+    };
+    let Some(mut net) = Regtest::start_for_test(RegtestConfig {
+        wallets: 3,
+        rpc_login: Some(login.clone()),
+    })
+    .await
+    else {
         return;
     };
-    let (buyer, vendor, arbiter, daemon) = (net.wallet_url(0), net.wallet_url(1), net.wallet_url(2), net.daemon_url());
+    let (buyer, vendor, arbiter, daemon) = (
+        net.wallet_url(0),
+        net.wallet_url(1),
+        net.wallet_url(2),
+        net.daemon_url(),
+    );
     let login_var = format!("{}:{}", login.username, login.password);
     let s = TestServer::start_with(
         &[
@@ -30,11 +43,29 @@ async fn ready_reflects_real_wallet_rpc_and_daemon() {
     let (st, body) = send(&client(), Method::GET, &s.url("/ready"), None).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ready");
-    for check in ["database", "wallet_rpc_buyer", "wallet_rpc_vendor", "wallet_rpc_arbiter", "monerod"] {
+    for check in [
+        "database",
+        "wallet_rpc_buyer",
+        "wallet_rpc_vendor",
+        "wallet_rpc_arbiter",
+        "monerod",
+    ] {
         assert_eq!(body["checks"][check]["status"], "ok", "{check}: {body}");
     }
-    assert!(body["checks"]["wallet_rpc_buyer"]["detail"].as_str().unwrap().contains("RPC version"), "{body}");
-    assert!(body["checks"]["monerod"]["detail"].as_str().unwrap().contains("fakechain"), "{body}");
+    assert!(
+        body["checks"]["wallet_rpc_buyer"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("RPC version"),
+        "{body}"
+    );
+    assert!(
+        body["checks"]["monerod"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("fakechain"),
+        "{body}"
+    );
 
     // Kill the vendor's wallet-rpc and freeze the arbiter's: 503, each failure named.
     net.stop_wallet(1);
@@ -44,10 +75,28 @@ async fn ready_reflects_real_wallet_rpc_and_daemon() {
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "not_ready");
     assert_eq!(body["checks"]["wallet_rpc_buyer"]["status"], "ok", "{body}");
-    assert_eq!(body["checks"]["wallet_rpc_vendor"]["status"], "error", "{body}");
-    assert_eq!(body["checks"]["wallet_rpc_arbiter"]["status"], "error", "{body}");
-    assert!(body["checks"]["wallet_rpc_arbiter"]["detail"].as_str().unwrap().contains("no answer within 3 s")
-        || body["checks"]["wallet_rpc_arbiter"]["detail"].as_str().unwrap().contains("timed out"), "{body}");
+    assert_eq!(
+        body["checks"]["wallet_rpc_vendor"]["status"], "error",
+        "{body}"
+    );
+    assert_eq!(
+        body["checks"]["wallet_rpc_arbiter"]["status"], "error",
+        "{body}"
+    );
+    assert!(
+        body["checks"]["wallet_rpc_arbiter"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 3 s")
+            || body["checks"]["wallet_rpc_arbiter"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("timed out"),
+        "{body}"
+    );
     let detail = body.to_string();
-    assert!(!detail.contains(&login.password), "readiness output must not contain the RPC password");
+    assert!(
+        !detail.contains(&login.password),
+        "readiness output must not contain the RPC password"
+    );
 }

@@ -21,12 +21,19 @@ async fn database_is_encrypted_and_refuses_a_wrong_key() {
     let s = TestServer::start().await;
     let (vendor, _) = register(&s, "vendy", "vendor").await;
     create_listing(&s, &vendor, TITLE, 1_000_000_000, 1).await;
-    let (_, r) = send(&client(), Method::GET, &s.url("/api/listings/search?q=canary"), None).await;
+    let (_, r) = send(
+        &client(),
+        Method::GET,
+        &s.url("/api/listings/search?q=canary"),
+        None,
+    )
+    .await;
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
 
     // Checkpoint the WAL into the main file, then scan every file of the database for the title.
     let conn = open_keyed(&s.db_path, &s.key).unwrap();
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     let mut scanned = 0;
     for entry in std::fs::read_dir(s.dir.path()).unwrap() {
         let path = entry.unwrap().path();
@@ -36,10 +43,19 @@ async fn database_is_encrypted_and_refuses_a_wrong_key() {
         }
         let bytes = std::fs::read(&path).unwrap();
         scanned += bytes.len();
-        assert!(!bytes.windows(TITLE.len()).any(|w| w == TITLE.as_bytes()), "{name} contains the title in plaintext");
-        assert!(!bytes.starts_with(b"SQLite format 3"), "{name} has a plaintext SQLite header");
+        assert!(
+            !bytes.windows(TITLE.len()).any(|w| w == TITLE.as_bytes()),
+            "{name} contains the title in plaintext"
+        );
+        assert!(
+            !bytes.starts_with(b"SQLite format 3"),
+            "{name} has a plaintext SQLite header"
+        );
     }
-    assert!(scanned > 4096, "database files were scanned ({scanned} bytes)");
+    assert!(
+        scanned > 4096,
+        "database files were scanned ({scanned} bytes)"
+    );
     let mode = std::fs::metadata(&s.db_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "database file is private");
 
@@ -48,20 +64,41 @@ async fn database_is_encrypted_and_refuses_a_wrong_key() {
     let err = Db::open(&s.db_path, &wrong, 1).unwrap_err();
     assert!(matches!(err, DbError::WrongKey { .. }), "{err}");
     assert!(err.to_string().contains("MMKT_DB_KEY_FILE"), "{err}");
-    assert!(!err.to_string().contains(&wrong.to_hex()), "error must not contain the key");
+    assert!(
+        !err.to_string().contains(&wrong.to_hex()),
+        "error must not contain the key"
+    );
     assert_eq!(
-        open_keyed(&s.db_path, &wrong).unwrap_err().sqlite_error_code(),
+        open_keyed(&s.db_path, &wrong)
+            .unwrap_err()
+            .sqlite_error_code(),
         Some(rusqlite::ErrorCode::NotADatabase)
     );
 
     // The right key opens it; WAL mode and the schema version are set.
     let conn = open_keyed(&s.db_path, &s.key).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    for index in ["idx_listings_vendor_id", "idx_listings_created_at", "idx_orders_buyer_id", "idx_orders_status", "idx_escrows_state"] {
-        let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1", [index], |r| r.get(0)).unwrap();
+    for index in [
+        "idx_listings_vendor_id",
+        "idx_listings_created_at",
+        "idx_orders_buyer_id",
+        "idx_orders_status",
+        "idx_escrows_state",
+    ] {
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [index],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(n, 1, "missing index {index}");
     }
 }
@@ -75,10 +112,17 @@ fn reopening_keeps_data_and_does_not_remigrate() {
     db.connection().unwrap().execute("INSERT INTO users (username, password_hash, role, created_at) VALUES ('x', 'h', 'buyer', 0)", []).unwrap();
     drop(db);
     let db = Db::open(&path, &key, 2).unwrap();
-    let n: i64 = db.connection().unwrap().query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap();
+    let n: i64 = db
+        .connection()
+        .unwrap()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
     // A file from a newer binary is refused instead of being written with an old schema.
-    db.connection().unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    db.connection()
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
     drop(db);
     let err = Db::open(&path, &key, 2).unwrap_err();
     assert!(matches!(err, DbError::NewerSchema { .. }), "{err}");
@@ -91,12 +135,16 @@ fn run_server(dir: &std::path::Path, vars: &[(&str, String)]) -> (bool, String) 
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MMKT_")) {
         cmd.env_remove(k);
     }
-    cmd.env("MMKT_BIND", "127.0.0.1:0").env("MMKT_DB_PATH", dir.join("mmkt.db"));
+    cmd.env("MMKT_BIND", "127.0.0.1:0")
+        .env("MMKT_DB_PATH", dir.join("mmkt.db"));
     for (k, v) in vars {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -111,12 +159,24 @@ fn production_refuses_to_start_without_key_or_wallets() {
 
     let wallets = [
         ("MMKT_WALLET_RPC_BUYER_URL", "http://127.0.0.1:9".to_owned()),
-        ("MMKT_WALLET_RPC_VENDOR_URL", "http://127.0.0.1:9".to_owned()),
-        ("MMKT_WALLET_RPC_ARBITER_URL", "http://127.0.0.1:9".to_owned()),
-        ("MMKT_WALLET_RPC_LOGIN", "mmkt:7f3a9c1e5b2d8f4a6c0e".to_owned()),
+        (
+            "MMKT_WALLET_RPC_VENDOR_URL",
+            "http://127.0.0.1:9".to_owned(),
+        ),
+        (
+            "MMKT_WALLET_RPC_ARBITER_URL",
+            "http://127.0.0.1:9".to_owned(),
+        ),
+        (
+            "MMKT_WALLET_RPC_LOGIN",
+            "mmkt:7f3a9c1e5b2d8f4a6c0e".to_owned(),
+        ),
     ];
     let with_key = |extra: &[(&'static str, String)]| {
-        let mut v = vec![prod.clone(), ("MMKT_DB_KEY_FILE", key_path.display().to_string())];
+        let mut v = vec![
+            prod.clone(),
+            ("MMKT_DB_KEY_FILE", key_path.display().to_string()),
+        ];
         v.extend_from_slice(extra);
         v
     };
@@ -130,7 +190,10 @@ fn production_refuses_to_start_without_key_or_wallets() {
     let (ok, err) = run_server(dir.path(), &with_key(&wallets[1..]));
     assert!(!ok);
     assert!(err.contains("MMKT_WALLET_RPC_BUYER_URL"), "{err}");
-    let (ok, err) = run_server(dir.path(), &with_key(&[wallets[0].clone(), wallets[1].clone(), wallets[3].clone()]));
+    let (ok, err) = run_server(
+        dir.path(),
+        &with_key(&[wallets[0].clone(), wallets[1].clone(), wallets[3].clone()]),
+    );
     assert!(!ok);
     assert!(err.contains("MMKT_WALLET_RPC_ARBITER_URL"), "{err}");
 
@@ -148,7 +211,10 @@ fn production_refuses_to_start_without_key_or_wallets() {
     let (ok, err) = run_server(dir.path(), &with_key(&wallets));
     assert!(!ok);
     assert!(err.contains("weak key"), "{err}");
-    assert!(!dir.path().join("mmkt.db").exists(), "nothing written before the checks pass");
+    assert!(
+        !dir.path().join("mmkt.db").exists(),
+        "nothing written before the checks pass"
+    );
 }
 
 #[test]
@@ -158,16 +224,28 @@ fn key_file_readable_by_others_is_refused() {
     std::fs::write(&key_path, format!("{}\n", DbKey::generate().to_hex())).unwrap();
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
     for env in ["development", "staging"] {
-        let (ok, err) = run_server(dir.path(), &[("MMKT_ENV", env.to_owned()), ("MMKT_DB_KEY_FILE", key_path.display().to_string())]);
+        let (ok, err) = run_server(
+            dir.path(),
+            &[
+                ("MMKT_ENV", env.to_owned()),
+                ("MMKT_DB_KEY_FILE", key_path.display().to_string()),
+            ],
+        );
         assert!(!ok, "{env}");
-        assert!(err.contains("mode 0644") && err.contains("chmod 600"), "{env}: {err}");
+        assert!(
+            err.contains("mode 0644") && err.contains("chmod 600"),
+            "{env}: {err}"
+        );
     }
     assert!(!dir.path().join("mmkt.db").exists());
     // Development generates a missing key with mode 0600 (library path used by `serve`).
     let generated = dir.path().join("new.key");
     let (_, origin) = key::load_or_create(&generated, KeyFilePolicy::GenerateIfMissing).unwrap();
     assert_eq!(origin, key::KeyOrigin::Generated);
-    assert_eq!(std::fs::metadata(&generated).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&generated).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[tokio::test]
@@ -179,8 +257,17 @@ async fn staging_sets_secure_cookie_and_shorter_ttl() {
         .send()
         .await
         .unwrap();
-    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.contains("Secure") && cookie.contains("Max-Age=28800"), "{cookie}");
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Max-Age=28800"),
+        "{cookie}"
+    );
 }
 
 #[test]
@@ -190,16 +277,28 @@ fn listing_pages_and_order_lists_read_through_indexes() {
     let conn = db.connection().unwrap();
     let plan = |sql: &str| -> String {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         rows.join(" | ")
     };
     let listings = plan(
         "SELECT l.id FROM listings l JOIN users u ON u.id = l.vendor_id WHERE l.deleted_at IS NULL \
          ORDER BY l.created_at DESC, l.id DESC LIMIT 21 OFFSET 0",
     );
-    assert!(listings.contains("idx_listings_created_at") && !listings.contains("TEMP B-TREE"), "{listings}");
-    let orders = plan("SELECT o.id FROM orders o WHERE o.buyer_id = 1 OR o.vendor_id = 1 ORDER BY o.id DESC LIMIT 21");
-    assert!(orders.contains("idx_orders_buyer_id") && orders.contains("idx_orders_vendor_id"), "{orders}");
+    assert!(
+        listings.contains("idx_listings_created_at") && !listings.contains("TEMP B-TREE"),
+        "{listings}"
+    );
+    let orders = plan(
+        "SELECT o.id FROM orders o WHERE o.buyer_id = 1 OR o.vendor_id = 1 ORDER BY o.id DESC LIMIT 21",
+    );
+    assert!(
+        orders.contains("idx_orders_buyer_id") && orders.contains("idx_orders_vendor_id"),
+        "{orders}"
+    );
 }
 
 #[test]
@@ -207,12 +306,19 @@ fn every_pooled_connection_is_durable_and_enforces_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("mmkt.db"), &DbKey::generate(), 2).unwrap();
     let conn = db.connection().unwrap();
-    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    let sync: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(sync, 2, "synchronous = FULL");
-    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let fk: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(fk, 1);
     let err = conn
         .execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (x'00', 999, 0, 1)", [])
         .unwrap_err();
-    assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation));
+    assert_eq!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ConstraintViolation)
+    );
 }

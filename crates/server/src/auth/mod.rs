@@ -8,12 +8,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
+use self::token::{COOKIE_NAME, SessionToken};
 use crate::config::CookieSecurity;
 use crate::db::users::{Role, User};
 use crate::db::{now_unix, sessions};
 use crate::error::ApiError;
 use crate::state::AppState;
-use self::token::{COOKIE_NAME, SessionToken};
 
 /// The authenticated caller, resolved from the `session_token` cookie. Rejects with 401
 /// `unauthenticated` when the cookie is missing, malformed, unknown or expired.
@@ -34,14 +34,20 @@ impl CurrentUser {
         if self.user.role == role {
             return Ok(());
         }
-        Err(ApiError::Forbidden(format!("only {} accounts may do this", role.as_str())))
+        Err(ApiError::Forbidden(format!(
+            "only {} accounts may do this",
+            role.as_str()
+        )))
     }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let token = jar
             .get(COOKIE_NAME)
@@ -50,7 +56,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         let hash = token.hash();
         let user = state
             .db()
-            .run("select", "sessions", move |conn| sessions::lookup(conn, &hash, now_unix()))
+            .run("select", "sessions", move |conn| {
+                sessions::lookup(conn, &hash, now_unix())
+            })
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         Ok(Self { user, token })
@@ -59,13 +67,19 @@ impl FromRequestParts<AppState> for CurrentUser {
 
 /// The `session_token` cookie: HttpOnly, SameSite=Strict, Path=/, Max-Age = session TTL, Secure
 /// outside development.
-pub fn session_cookie(token: &SessionToken, max_age_secs: u64, security: CookieSecurity) -> Cookie<'static> {
+pub fn session_cookie(
+    token: &SessionToken,
+    max_age_secs: u64,
+    security: CookieSecurity,
+) -> Cookie<'static> {
     Cookie::build((COOKIE_NAME, token.expose().to_owned()))
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(security == CookieSecurity::SecureOnly)
         .path("/")
-        .max_age(time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
+        .max_age(time::Duration::seconds(
+            i64::try_from(max_age_secs).unwrap_or(i64::MAX),
+        ))
         .build()
 }
 

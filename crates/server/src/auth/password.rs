@@ -3,8 +3,10 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use serde::Deserialize;
 
 /// Shortest accepted password, in characters.
@@ -65,15 +67,21 @@ pub fn hash(password: &Password) -> Result<String, String> {
 /// Whether `password` matches the PHC string `stored`. A malformed stored hash never matches.
 /// CPU-bound: call from `spawn_blocking`.
 pub fn verify(password: &Password, stored: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else { return false };
-    Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok()
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.expose().as_bytes(), &parsed)
+        .is_ok()
 }
 
 /// Burns the same time as a real [`verify`] when the username does not exist, so response times do
 /// not reveal which usernames are registered.
 pub fn verify_dummy(password: &Password) {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let stored = DUMMY.get_or_init(|| hash(&Password::new("dummy-password-for-timing".into())).unwrap_or_default());
+    let stored = DUMMY.get_or_init(|| {
+        hash(&Password::new("dummy-password-for-timing".into())).unwrap_or_default()
+    });
     let _ = verify(password, stored);
 }
 

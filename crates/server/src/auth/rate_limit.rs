@@ -26,7 +26,10 @@ impl AuthRateLimiter {
     /// A limiter of `per_minute` requests (0 is treated as 1) per client IP, taken from `source`.
     pub fn new(per_minute: u32, source: ClientIpSource) -> Self {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        Self { limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)), source }
+        Self {
+            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
+            source,
+        }
     }
 
     /// Counts one request from the client of `parts`.
@@ -40,7 +43,9 @@ impl AuthRateLimiter {
         let ip = client_ip(parts, self.source);
         self.limiter.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+            ApiError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }
         })
     }
 }
@@ -48,7 +53,11 @@ impl AuthRateLimiter {
 /// The client IP: `X-Real-IP` when configured and valid, else the TCP peer.
 pub fn client_ip(parts: &Parts, source: ClientIpSource) -> IpAddr {
     if source == ClientIpSource::XRealIpHeader {
-        let header = parts.headers.get("x-real-ip").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        let header = parts
+            .headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
         if let Some(ip) = header {
             return ip;
         }

@@ -22,7 +22,8 @@ impl SessionToken {
 
     /// Accepts a cookie value only if it has the token shape (64 hex chars).
     pub fn parse(value: &str) -> Option<Self> {
-        (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(value.to_ascii_lowercase()))
+        (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Self(value.to_ascii_lowercase()))
     }
 
     /// The cookie value. Never log it.

@@ -32,7 +32,9 @@ impl DbKey {
     /// [`KeyError::Malformed`] (with `path`) when the text is not exactly 64 hex chars.
     pub fn parse_hex(text: &str, path: &Path) -> Result<Self, KeyError> {
         let mut bytes = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Malformed { path: path.to_owned() })?;
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Malformed {
+            path: path.to_owned(),
+        })?;
         Ok(Self(bytes))
     }
 
@@ -74,7 +76,9 @@ pub enum KeyOrigin {
 #[non_exhaustive]
 pub enum KeyError {
     /// The key file does not exist and this environment does not generate one.
-    #[error("DB key file {path} does not exist; create it with `umask 077; openssl rand -hex 32 > {path}`")]
+    #[error(
+        "DB key file {path} does not exist; create it with `umask 077; openssl rand -hex 32 > {path}`"
+    )]
     Missing {
         /// The key file.
         path: PathBuf,
@@ -117,12 +121,20 @@ pub enum KeyError {
 /// [`KeyError`]: missing file under [`KeyFilePolicy::MustExist`], mode other than 0600/0400,
 /// malformed or weak content, I/O failures.
 pub fn load_or_create(path: &Path, policy: KeyFilePolicy) -> Result<(DbKey, KeyOrigin), KeyError> {
-    let io = |action| move |source| KeyError::Io { action, path: path.to_owned(), source };
+    let io = |action| {
+        move |source| KeyError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
     let metadata = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return match policy {
-                KeyFilePolicy::MustExist => Err(KeyError::Missing { path: path.to_owned() }),
+                KeyFilePolicy::MustExist => Err(KeyError::Missing {
+                    path: path.to_owned(),
+                }),
                 KeyFilePolicy::GenerateIfMissing => create(path).map(|k| (k, KeyOrigin::Generated)),
             };
         }
@@ -130,20 +142,35 @@ pub fn load_or_create(path: &Path, policy: KeyFilePolicy) -> Result<(DbKey, KeyO
     };
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyError::Permissions { path: path.to_owned(), mode });
+        return Err(KeyError::Permissions {
+            path: path.to_owned(),
+            mode,
+        });
     }
     let text = std::fs::read_to_string(path).map_err(io("read"))?;
     let key = DbKey::parse_hex(&text, path)?;
     if key.is_weak() {
-        return Err(KeyError::Weak { path: path.to_owned() });
+        return Err(KeyError::Weak {
+            path: path.to_owned(),
+        });
     }
     Ok((key, KeyOrigin::Loaded))
 }
 
 fn create(path: &Path) -> Result<DbKey, KeyError> {
-    let io = |action| move |source| KeyError::Io { action, path: path.to_owned(), source };
+    let io = |action| {
+        move |source| KeyError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io("create"))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io("create"))?;
     }
     let key = DbKey::generate();
     let mut file = std::fs::OpenOptions::new()
@@ -152,7 +179,8 @@ fn create(path: &Path) -> Result<DbKey, KeyError> {
         .mode(0o600)
         .open(path)
         .map_err(io("create"))?;
-    file.write_all(format!("{}\n", key.to_hex()).as_bytes()).map_err(io("write"))?;
+    file.write_all(format!("{}\n", key.to_hex()).as_bytes())
+        .map_err(io("write"))?;
     file.sync_all().map_err(io("write"))?;
     Ok(key)
 }
@@ -167,7 +195,10 @@ mod tests {
         let path = dir.path().join("sub/db.key");
         let (k1, o1) = load_or_create(&path, KeyFilePolicy::GenerateIfMissing).unwrap();
         assert_eq!(o1, KeyOrigin::Generated);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let (k2, o2) = load_or_create(&path, KeyFilePolicy::MustExist).unwrap();
         assert_eq!((k1, o2), (k2, KeyOrigin::Loaded));
     }
@@ -176,16 +207,28 @@ mod tests {
     fn refusals() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.key");
-        assert!(matches!(load_or_create(&path, KeyFilePolicy::MustExist), Err(KeyError::Missing { .. })));
+        assert!(matches!(
+            load_or_create(&path, KeyFilePolicy::MustExist),
+            Err(KeyError::Missing { .. })
+        ));
         std::fs::write(&path, format!("{}\n", DbKey::generate().to_hex())).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = load_or_create(&path, KeyFilePolicy::MustExist).unwrap_err();
-        assert!(matches!(err, KeyError::Permissions { mode: 0o644, .. }), "{err}");
+        assert!(
+            matches!(err, KeyError::Permissions { mode: 0o644, .. }),
+            "{err}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&path, "abc").unwrap();
-        assert!(matches!(load_or_create(&path, KeyFilePolicy::MustExist), Err(KeyError::Malformed { .. })));
+        assert!(matches!(
+            load_or_create(&path, KeyFilePolicy::MustExist),
+            Err(KeyError::Malformed { .. })
+        ));
         std::fs::write(&path, "00".repeat(32)).unwrap();
-        assert!(matches!(load_or_create(&path, KeyFilePolicy::MustExist), Err(KeyError::Weak { .. })));
+        assert!(matches!(
+            load_or_create(&path, KeyFilePolicy::MustExist),
+            Err(KeyError::Weak { .. })
+        ));
     }
 
     #[test]

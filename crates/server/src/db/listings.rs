@@ -79,7 +79,8 @@ pub struct Page {
     pub has_more: bool,
 }
 
-const SELECT: &str = "SELECT l.id, l.vendor_id, u.username, l.title, l.description, l.price_atomic, l.stock,
+const SELECT: &str =
+    "SELECT l.id, l.vendor_id, u.username, l.title, l.description, l.price_atomic, l.stock,
     l.created_at, l.updated_at FROM listings l JOIN users u ON u.id = l.vendor_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Listing> {
@@ -100,7 +101,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Listing> {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert(conn: &Connection, vendor_id: i64, fields: &ListingFields) -> rusqlite::Result<Listing> {
+pub fn insert(
+    conn: &Connection,
+    vendor_id: i64,
+    fields: &ListingFields,
+) -> rusqlite::Result<Listing> {
     let now = now_unix();
     conn.prepare_cached(
         "INSERT INTO listings (vendor_id, title, description, price_atomic, stock, created_at, updated_at)
@@ -115,9 +120,11 @@ pub fn insert(conn: &Connection, vendor_id: i64, fields: &ListingFields) -> rusq
 /// # Errors
 /// SQLite errors.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE l.id = ?1 AND l.deleted_at IS NULL"))?
-        .query_row([id], from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE l.id = ?1 AND l.deleted_at IS NULL"
+    ))?
+    .query_row([id], from_row)
+    .optional()
 }
 
 /// Live listings, newest first, `limit` rows after skipping `offset`.
@@ -137,7 +144,12 @@ pub fn list(conn: &Connection, limit: u32, offset: u64) -> rusqlite::Result<Page
 ///
 /// # Errors
 /// SQLite errors.
-pub fn search(conn: &Connection, fts_query: &str, limit: u32, offset: u64) -> rusqlite::Result<Page> {
+pub fn search(
+    conn: &Connection,
+    fts_query: &str,
+    limit: u32,
+    offset: u64,
+) -> rusqlite::Result<Page> {
     let mut stmt = conn.prepare_cached(
         "SELECT l.id, l.vendor_id, u.username, l.title, l.description, l.price_atomic, l.stock, l.created_at, l.updated_at
          FROM listings_fts JOIN listings l ON l.id = listings_fts.rowid JOIN users u ON u.id = l.vendor_id
@@ -148,7 +160,10 @@ pub fn search(conn: &Connection, fts_query: &str, limit: u32, offset: u64) -> ru
     page(rows, limit)
 }
 
-fn page(rows: impl Iterator<Item = rusqlite::Result<Listing>>, limit: u32) -> rusqlite::Result<Page> {
+fn page(
+    rows: impl Iterator<Item = rusqlite::Result<Listing>>,
+    limit: u32,
+) -> rusqlite::Result<Page> {
     let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
@@ -156,15 +171,24 @@ fn page(rows: impl Iterator<Item = rusqlite::Result<Listing>>, limit: u32) -> ru
 }
 
 fn owner(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT vendor_id FROM listings WHERE id = ?1 AND deleted_at IS NULL", [id], |r| r.get(0))
-        .optional()
+    conn.query_row(
+        "SELECT vendor_id FROM listings WHERE id = ?1 AND deleted_at IS NULL",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Applies `patch` to the listing if `vendor_id` owns it.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn update(conn: &mut Connection, id: i64, vendor_id: i64, patch: &ListingPatch) -> rusqlite::Result<OwnedChange<Listing>> {
+pub fn update(
+    conn: &mut Connection,
+    id: i64,
+    vendor_id: i64,
+    patch: &ListingPatch,
+) -> rusqlite::Result<OwnedChange<Listing>> {
     let tx = conn.transaction()?;
     match owner(&tx, id)? {
         None => return Ok(OwnedChange::NotFound),
@@ -175,7 +199,14 @@ pub fn update(conn: &mut Connection, id: i64, vendor_id: i64, patch: &ListingPat
         "UPDATE listings SET title = COALESCE(?2, title), description = COALESCE(?3, description),
              price_atomic = COALESCE(?4, price_atomic), stock = COALESCE(?5, stock), updated_at = ?6
          WHERE id = ?1",
-        params![id, patch.title, patch.description, patch.price_atomic, patch.stock, now_unix()],
+        params![
+            id,
+            patch.title,
+            patch.description,
+            patch.price_atomic,
+            patch.stock,
+            now_unix()
+        ],
     )?;
     let listing = get(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     tx.commit()?;
@@ -186,14 +217,21 @@ pub fn update(conn: &mut Connection, id: i64, vendor_id: i64, patch: &ListingPat
 ///
 /// # Errors
 /// SQLite errors.
-pub fn soft_delete(conn: &mut Connection, id: i64, vendor_id: i64) -> rusqlite::Result<OwnedChange<()>> {
+pub fn soft_delete(
+    conn: &mut Connection,
+    id: i64,
+    vendor_id: i64,
+) -> rusqlite::Result<OwnedChange<()>> {
     let tx = conn.transaction()?;
     match owner(&tx, id)? {
         None => return Ok(OwnedChange::NotFound),
         Some(v) if v != vendor_id => return Ok(OwnedChange::NotOwner),
         Some(_) => {}
     }
-    tx.execute("UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1", params![id, now_unix()])?;
+    tx.execute(
+        "UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
+        params![id, now_unix()],
+    )?;
     tx.commit()?;
     Ok(OwnedChange::Done(()))
 }

@@ -34,7 +34,9 @@ pub struct Db {
 #[non_exhaustive]
 pub enum DbError {
     /// The key does not decrypt the file (or the file is not a SQLCipher database).
-    #[error("database {path} cannot be decrypted with the key from MMKT_DB_KEY_FILE (wrong key, or not a SQLCipher 4 file)")]
+    #[error(
+        "database {path} cannot be decrypted with the key from MMKT_DB_KEY_FILE (wrong key, or not a SQLCipher 4 file)"
+    )]
     WrongKey {
         /// The database file.
         path: PathBuf,
@@ -56,7 +58,9 @@ pub enum DbError {
         source: std::io::Error,
     },
     /// The file's schema is newer than this binary.
-    #[error("database schema version {found} is newer than this binary supports ({supported}); run a newer mmkt-server")]
+    #[error(
+        "database schema version {found} is newer than this binary supports ({supported}); run a newer mmkt-server"
+    )]
     NewerSchema {
         /// `PRAGMA user_version` found.
         found: u32,
@@ -95,7 +99,9 @@ impl DbError {
                 Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "busy",
                 Some(ErrorCode::ConstraintViolation) => "constraint",
                 Some(ErrorCode::NotADatabase) => "not_a_database",
-                Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => "io",
+                Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+                    "io"
+                }
                 _ => "query",
             },
         }
@@ -111,23 +117,41 @@ impl Db {
     /// [`DbError::Pool`].
     pub fn open(path: &Path, key: &DbKey, pool_size: u32) -> Result<Self, DbError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| DbError::Io { path: path.to_owned(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| DbError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         }
-        create_private_file(path).map_err(|source| DbError::Io { path: path.to_owned(), source })?;
-        let mut first = pool::open_keyed(path, key).map_err(|source| match source.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => DbError::WrongKey { path: path.to_owned() },
-            _ => DbError::Open { path: path.to_owned(), source },
+        create_private_file(path).map_err(|source| DbError::Io {
+            path: path.to_owned(),
+            source,
         })?;
+        let mut first =
+            pool::open_keyed(path, key).map_err(|source| match source.sqlite_error_code() {
+                Some(ErrorCode::NotADatabase) => DbError::WrongKey {
+                    path: path.to_owned(),
+                },
+                _ => DbError::Open {
+                    path: path.to_owned(),
+                    source,
+                },
+            })?;
         let mode: String = first.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(DbError::Open {
                 path: path.to_owned(),
-                source: rusqlite::Error::InvalidParameterName(format!("journal_mode stayed {mode}, WAL required")),
+                source: rusqlite::Error::InvalidParameterName(format!(
+                    "journal_mode stayed {mode}, WAL required"
+                )),
             });
         }
         let outcome = migrations::migrate(&mut first)?;
         if outcome.from != outcome.to {
-            tracing::info!(from = outcome.from, to = outcome.to, "database schema migrated");
+            tracing::info!(
+                from = outcome.from,
+                to = outcome.to,
+                "database schema migrated"
+            );
         }
         drop(first);
         let manager = KeyedConnectionManager::new(path.to_owned(), key.clone());
@@ -145,7 +169,12 @@ impl Db {
     /// # Errors
     /// [`DbError::Pool`] when no connection is free within 10 s, [`DbError::Sqlite`] from `f`,
     /// [`DbError::Task`] if the blocking task panicked.
-    pub async fn run<T, F>(&self, operation: &'static str, table: &'static str, f: F) -> Result<T, DbError>
+    pub async fn run<T, F>(
+        &self,
+        operation: &'static str,
+        table: &'static str,
+        f: F,
+    ) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -178,7 +207,12 @@ impl Db {
 /// the same mode). An existing file is left as it is.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),

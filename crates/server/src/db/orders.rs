@@ -1,9 +1,12 @@
 //! `orders` and `escrows` tables: placing an order (stock decrement, order row, escrow in its initial
 //! state, one transaction) and reading the caller's orders.
 
-use escrow_core::escrow::{EscrowTerms, NewEscrow};
 use escrow_core::error::{EscrowError, OrderError};
-use escrow_core::{Amount, Escrow, EscrowCap, EscrowId, Listing, ListingId, Order, OrderId, OrderStatus, Timestamp, UserId};
+use escrow_core::escrow::{EscrowTerms, NewEscrow};
+use escrow_core::{
+    Amount, Escrow, EscrowCap, EscrowId, Listing, ListingId, Order, OrderId, OrderStatus,
+    Timestamp, UserId,
+};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -125,14 +128,26 @@ fn load_listing(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>>
 ///
 /// # Errors
 /// SQLite errors (the transaction is rolled back).
-pub fn place(conn: &mut Connection, buyer_id: i64, listing_id: i64, quantity: u32, policy: &EscrowPolicy) -> rusqlite::Result<PlaceOutcome> {
+pub fn place(
+    conn: &mut Connection,
+    buyer_id: i64,
+    listing_id: i64,
+    quantity: u32,
+    policy: &EscrowPolicy,
+) -> rusqlite::Result<PlaceOutcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(listing) = load_listing(&tx, listing_id)? else { return Ok(PlaceOutcome::ListingNotFound) };
+    let Some(listing) = load_listing(&tx, listing_id)? else {
+        return Ok(PlaceOutcome::ListingNotFound);
+    };
     let line = match Order::place(&listing, UserId::new(buyer_id), quantity, &policy.cap) {
         Ok(line) => line,
         Err(e) => return Ok(PlaceOutcome::Rejected(e)),
     };
-    let terms = match EscrowTerms::new(line.total(), policy.required_confirmations, policy.funding_window_secs) {
+    let terms = match EscrowTerms::new(
+        line.total(),
+        policy.required_confirmations,
+        policy.funding_window_secs,
+    ) {
         Ok(t) => t,
         Err(e) => return Ok(PlaceOutcome::EscrowRejected(e)),
     };
@@ -142,7 +157,10 @@ pub fn place(conn: &mut Connection, buyer_id: i64, listing_id: i64, quantity: u3
         params![listing_id, quantity, now],
     )?;
     if changed != 1 {
-        return Ok(PlaceOutcome::Rejected(OrderError::InsufficientStock { requested: quantity, available: listing.stock }));
+        return Ok(PlaceOutcome::Rejected(OrderError::InsufficientStock {
+            requested: quantity,
+            available: listing.stock,
+        }));
     }
     let status = OrderStatus::from(escrow_core::escrow::EscrowStateKind::AwaitingSetup);
     tx.execute(
@@ -179,9 +197,14 @@ pub fn place(conn: &mut Connection, buyer_id: i64, listing_id: i64, quantity: u3
         Ok(e) => e,
         Err(e) => return Ok(PlaceOutcome::EscrowRejected(e)),
     };
-    let record = serde_json::to_string(&escrow).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.execute("UPDATE escrows SET state = ?2, record = ?3 WHERE id = ?1", params![escrow_id, escrow.state().as_str(), record])?;
-    let view = get_for_party(&tx, order_id, buyer_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    let record = serde_json::to_string(&escrow)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.execute(
+        "UPDATE escrows SET state = ?2, record = ?3 WHERE id = ?1",
+        params![escrow_id, escrow.state().as_str(), record],
+    )?;
+    let view =
+        get_for_party(&tx, order_id, buyer_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     tx.commit()?;
     Ok(PlaceOutcome::Placed(Box::new(view)))
 }
@@ -202,9 +225,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderView> {
         quantity: r.get(5)?,
         unit_price_xmr: r.get(6)?,
         total_xmr: r.get(7)?,
-        status: status
-            .parse()
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?,
+        status: status.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         created_at: from_unix(r.get(9)?),
         updated_at: from_unix(r.get(10)?),
         escrow: EscrowView {
@@ -224,21 +247,34 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderView> {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn get_for_party(conn: &Connection, order_id: i64, user_id: i64) -> rusqlite::Result<Option<OrderView>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE o.id = ?1 AND (o.buyer_id = ?2 OR o.vendor_id = ?2)"))?
-        .query_row(params![order_id, user_id], from_row)
-        .optional()
+pub fn get_for_party(
+    conn: &Connection,
+    order_id: i64,
+    user_id: i64,
+) -> rusqlite::Result<Option<OrderView>> {
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE o.id = ?1 AND (o.buyer_id = ?2 OR o.vendor_id = ?2)"
+    ))?
+    .query_row(params![order_id, user_id], from_row)
+    .optional()
 }
 
 /// Orders where `user_id` is buyer or vendor, newest first; returns the page and whether more follow.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn list_for_party(conn: &Connection, user_id: i64, limit: u32, offset: u64) -> rusqlite::Result<(Vec<OrderView>, bool)> {
+pub fn list_for_party(
+    conn: &Connection,
+    user_id: i64,
+    limit: u32,
+    offset: u64,
+) -> rusqlite::Result<(Vec<OrderView>, bool)> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE o.buyer_id = ?1 OR o.vendor_id = ?1 ORDER BY o.id DESC LIMIT ?2 OFFSET ?3"
     ))?;
-    let mut items = stmt.query_map(params![user_id, limit + 1, offset], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut items = stmt
+        .query_map(params![user_id, limit + 1, offset], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
     Ok((items, has_more))
@@ -250,6 +286,8 @@ pub fn list_for_party(conn: &Connection, user_id: i64, limit: u32, offset: u64) 
 /// # Errors
 /// SQLite errors.
 pub fn escrow_state_summary(conn: &Connection) -> rusqlite::Result<Vec<(String, u64, i64)>> {
-    let mut stmt = conn.prepare_cached("SELECT state, count(*), min(updated_at) FROM escrows GROUP BY state")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
+    let mut stmt =
+        conn.prepare_cached("SELECT state, count(*), min(updated_at) FROM escrows GROUP BY state")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
 }

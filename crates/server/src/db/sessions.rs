@@ -8,7 +8,13 @@ use super::users::{User, user_from_row};
 ///
 /// # Errors
 /// SQLite errors.
-pub fn create(conn: &Connection, token_hash: &[u8; 32], user_id: i64, now: i64, expires_at: i64) -> rusqlite::Result<()> {
+pub fn create(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![token_hash.as_slice(), user_id, now, expires_at],
@@ -20,7 +26,11 @@ pub fn create(conn: &Connection, token_hash: &[u8; 32], user_id: i64, now: i64, 
 ///
 /// # Errors
 /// SQLite errors.
-pub fn lookup(conn: &Connection, token_hash: &[u8; 32], now: i64) -> rusqlite::Result<Option<User>> {
+pub fn lookup(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+    now: i64,
+) -> rusqlite::Result<Option<User>> {
     conn.prepare_cached(
         "SELECT u.id, u.username, u.role, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
@@ -34,7 +44,10 @@ pub fn lookup(conn: &Connection, token_hash: &[u8; 32], now: i64) -> rusqlite::R
 /// # Errors
 /// SQLite errors.
 pub fn delete(conn: &Connection, token_hash: &[u8; 32]) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash.as_slice()])
+    conn.execute(
+        "DELETE FROM sessions WHERE token_hash = ?1",
+        [token_hash.as_slice()],
+    )
 }
 
 /// Deletes every session expired at `now`; returns the count.

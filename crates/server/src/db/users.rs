@@ -39,9 +39,15 @@ pub(crate) fn user_from_row(row: &Row<'_>, start: usize) -> rusqlite::Result<Use
     Ok(User {
         id: row.get(start)?,
         username: row.get(start + 1)?,
-        role: role.parse().map_err(|e: escrow_core::error::ParseLabelError| {
-            rusqlite::Error::FromSqlConversionFailure(start + 2, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        role: role
+            .parse()
+            .map_err(|e: escrow_core::error::ParseLabelError| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    start + 2,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
         created_at: from_unix(row.get(start + 3)?),
     })
 }
@@ -50,7 +56,12 @@ pub(crate) fn user_from_row(row: &Row<'_>, start: usize) -> rusqlite::Result<Use
 ///
 /// # Errors
 /// SQLite errors other than the username uniqueness conflict.
-pub fn insert(conn: &Connection, username: &str, password_hash: &str, role: Role) -> rusqlite::Result<InsertOutcome> {
+pub fn insert(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+) -> rusqlite::Result<InsertOutcome> {
     let now = now_unix();
     let inserted = conn.execute(
         "INSERT INTO users (username, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -60,7 +71,12 @@ pub fn insert(conn: &Connection, username: &str, password_hash: &str, role: Role
     if inserted == 0 {
         return Ok(InsertOutcome::UsernameTaken);
     }
-    let user = User { id: conn.last_insert_rowid(), username: username.to_owned(), role, created_at: from_unix(now) };
+    let user = User {
+        id: conn.last_insert_rowid(),
+        username: username.to_owned(),
+        role,
+        created_at: from_unix(now),
+    };
     Ok(InsertOutcome::Created(user))
 }
 
@@ -68,8 +84,13 @@ pub fn insert(conn: &Connection, username: &str, password_hash: &str, role: Role
 ///
 /// # Errors
 /// SQLite errors.
-pub fn find_with_hash(conn: &Connection, username: &str) -> rusqlite::Result<Option<(User, String)>> {
-    conn.prepare_cached("SELECT id, username, role, created_at, password_hash FROM users WHERE username = ?1")?
-        .query_row([username], |row| Ok((user_from_row(row, 0)?, row.get(4)?)))
-        .optional()
+pub fn find_with_hash(
+    conn: &Connection,
+    username: &str,
+) -> rusqlite::Result<Option<(User, String)>> {
+    conn.prepare_cached(
+        "SELECT id, username, role, created_at, password_hash FROM users WHERE username = ?1",
+    )?
+    .query_row([username], |row| Ok((user_from_row(row, 0)?, row.get(4)?)))
+    .optional()
 }

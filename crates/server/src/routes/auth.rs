@@ -1,10 +1,10 @@
 //! `/api/auth/*`: register, login, logout, me. Register and login are rate-limited per client IP.
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -30,7 +30,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/auth/me", get(me))
 }
 
-async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+async fn rate_limit(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     state.auth_limiter().check(&parts)?;
     Ok(next.run(Request::from_parts(parts, body)).await)
@@ -67,11 +71,16 @@ pub struct LoginRequest {
 /// [`ApiError::InvalidField`] for `username`.
 pub fn check_username(username: &str) -> Result<(), ApiError> {
     let ok_len = (3..=32).contains(&username.len());
-    let ok_chars = username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let ok_chars = username
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if ok_len && ok_chars {
         return Ok(());
     }
-    Err(ApiError::InvalidField { field: "username", message: "must be 3-32 characters of A-Z, a-z, 0-9, _ . -".into() })
+    Err(ApiError::InvalidField {
+        field: "username",
+        message: "must be 3-32 characters of A-Z, a-z, 0-9, _ . -".into(),
+    })
 }
 
 /// Hashes `password` on the blocking pool.
@@ -85,14 +94,27 @@ pub async fn hash_password(password: Password) -> Result<String, ApiError> {
         .map_err(ApiError::Internal)
 }
 
-async fn start_session(state: &AppState, jar: CookieJar, user_id: i64) -> Result<CookieJar, ApiError> {
+async fn start_session(
+    state: &AppState,
+    jar: CookieJar,
+    user_id: i64,
+) -> Result<CookieJar, ApiError> {
     let token = SessionToken::generate();
     let hash = token.hash();
     let ttl = state.config().limits.session_ttl.as_secs();
     let now = now_unix();
     let expires = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
-    state.db().run("insert", "sessions", move |conn| sessions::create(conn, &hash, user_id, now, expires)).await?;
-    Ok(jar.add(session_cookie(&token, ttl, state.config().env.cookie_security())))
+    state
+        .db()
+        .run("insert", "sessions", move |conn| {
+            sessions::create(conn, &hash, user_id, now, expires)
+        })
+        .await?;
+    Ok(jar.add(session_cookie(
+        &token,
+        ttl,
+        state.config().env.cookie_security(),
+    )))
 }
 
 /// Creates a buyer or vendor account and logs it in.
@@ -109,18 +131,35 @@ pub async fn register(
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(CookieJar, ApiJson<User>), ApiError> {
     if !request.role.is_self_registrable() {
-        return Err(ApiError::Forbidden("arbiter accounts are created by the operator, not by registration".into()));
+        return Err(ApiError::Forbidden(
+            "arbiter accounts are created by the operator, not by registration".into(),
+        ));
     }
     check_username(&request.username)?;
-    request.password.check_new().map_err(|message| ApiError::InvalidField { field: "password", message })?;
+    request
+        .password
+        .check_new()
+        .map_err(|message| ApiError::InvalidField {
+            field: "password",
+            message,
+        })?;
     let hash = hash_password(request.password).await?;
     let (username, role) = (request.username, request.role);
-    let outcome = state.db().run("insert", "users", move |conn| users::insert(conn, &username, &hash, role)).await?;
+    let outcome = state
+        .db()
+        .run("insert", "users", move |conn| {
+            users::insert(conn, &username, &hash, role)
+        })
+        .await?;
     let user = match outcome {
         InsertOutcome::Created(user) => user,
         InsertOutcome::UsernameTaken => return Err(ApiError::UsernameTaken),
     };
-    tracing::info!(user_id = user.id, role = user.role.as_str(), "account registered");
+    tracing::info!(
+        user_id = user.id,
+        role = user.role.as_str(),
+        "account registered"
+    );
     let jar = start_session(&state, jar, user.id).await?;
     Ok((jar, ApiJson(user)))
 }
@@ -137,7 +176,12 @@ pub async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<(CookieJar, ApiJson<User>), ApiError> {
     let username = request.username;
-    let found = state.db().run("select", "users", move |conn| users::find_with_hash(conn, &username)).await?;
+    let found = state
+        .db()
+        .run("select", "users", move |conn| {
+            users::find_with_hash(conn, &username)
+        })
+        .await?;
     let password = request.password;
     let user = tokio::task::spawn_blocking(move || match found {
         Some((user, stored)) if password::verify(&password, &stored) => Some(user),
@@ -163,8 +207,16 @@ pub async fn logout(
     current: CurrentUser,
 ) -> Result<(axum::http::StatusCode, CookieJar), ApiError> {
     let hash = current.token.hash();
-    state.db().run("delete", "sessions", move |conn| sessions::delete(conn, &hash)).await?;
-    Ok((axum::http::StatusCode::NO_CONTENT, jar.add(cleared_cookie(state.config().env.cookie_security()))))
+    state
+        .db()
+        .run("delete", "sessions", move |conn| {
+            sessions::delete(conn, &hash)
+        })
+        .await?;
+    Ok((
+        axum::http::StatusCode::NO_CONTENT,
+        jar.add(cleared_cookie(state.config().env.cookie_security())),
+    ))
 }
 
 /// The logged-in account.

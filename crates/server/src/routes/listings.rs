@@ -1,13 +1,13 @@
 //! `/api/listings*`: public browse and search; create, replace, patch and delete by the owning vendor.
 
 use axum::Router;
-use axum::extract::State;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use escrow_core::{Amount, EscrowCap, ListingDraft};
 use escrow_core::error::ListingError;
+use escrow_core::{Amount, EscrowCap, ListingDraft};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::{IntoParams, ToSchema};
@@ -32,7 +32,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/listings", get(list).post(create))
         .route("/api/listings/search", get(search))
-        .route("/api/listings/{id}", get(show).put(replace).patch(patch).delete(remove))
+        .route(
+            "/api/listings/{id}",
+            get(show).put(replace).patch(patch).delete(remove),
+        )
 }
 
 /// `?page=&per_page=` (1-based page, default 1; per_page 1-100, default 20).
@@ -107,7 +110,10 @@ pub struct ListingPatchRequest {
 /// # Errors
 /// [`ApiError::InvalidAmount`].
 pub fn positive_amount(n: &Number, field: &'static str) -> Result<Amount, ApiError> {
-    n.as_u64().filter(|v| *v > 0).map(Amount::from_atomic).ok_or(ApiError::InvalidAmount { field })
+    n.as_u64()
+        .filter(|v| *v > 0)
+        .map(Amount::from_atomic)
+        .ok_or(ApiError::InvalidAmount { field })
 }
 
 /// Parses a u32 count of at least `min`.
@@ -127,24 +133,32 @@ fn escrow_cap(state: &AppState) -> EscrowCap {
 
 fn listing_error(e: ListingError) -> ApiError {
     match e {
-        ListingError::EmptyTitle => ApiError::InvalidField { field: "title", message: "must not be empty".into() },
-        ListingError::TitleTooLong { max, found } => {
-            ApiError::InvalidField { field: "title", message: format!("{found} characters, at most {max} allowed") }
-        }
+        ListingError::EmptyTitle => ApiError::InvalidField {
+            field: "title",
+            message: "must not be empty".into(),
+        },
+        ListingError::TitleTooLong { max, found } => ApiError::InvalidField {
+            field: "title",
+            message: format!("{found} characters, at most {max} allowed"),
+        },
         ListingError::DescriptionTooLong { max, found } => ApiError::InvalidField {
             field: "description",
             message: format!("{found} characters, at most {max} allowed"),
         },
-        ListingError::ControlCharacter { field } => {
-            ApiError::InvalidField { field, message: "must not contain control characters".into() }
-        }
+        ListingError::ControlCharacter { field } => ApiError::InvalidField {
+            field,
+            message: "must not contain control characters".into(),
+        },
         ListingError::ZeroPrice => ApiError::InvalidAmount { field: "price_xmr" },
         ListingError::PriceExceedsCap(cap) => ApiError::AmountExceedsCap {
             what: "price_xmr",
             amount: cap.total.as_atomic(),
             cap: cap.cap.as_atomic(),
         },
-        other => ApiError::InvalidField { field: "listing", message: other.to_string() },
+        other => ApiError::InvalidField {
+            field: "listing",
+            message: other.to_string(),
+        },
     }
 }
 
@@ -158,14 +172,19 @@ fn validate(state: &AppState, draft: ListingDraft) -> Result<ListingFields, ApiE
     })
 }
 
-pub(crate) fn page_bounds(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32, u64), ApiError> {
+pub(crate) fn page_bounds(
+    page: Option<u32>,
+    per_page: Option<u32>,
+) -> Result<(u32, u32, u64), ApiError> {
     let page = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
     if page == 0 {
         return Err(ApiError::InvalidQuery("page starts at 1".into()));
     }
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::InvalidQuery(format!("per_page must be between 1 and {MAX_PER_PAGE}")));
+        return Err(ApiError::InvalidQuery(format!(
+            "per_page must be between 1 and {MAX_PER_PAGE}"
+        )));
     }
     Ok((page, per_page, u64::from(page - 1) * u64::from(per_page)))
 }
@@ -183,13 +202,21 @@ pub fn fts_query(q: &str) -> Option<String> {
 }
 
 fn to_page(page: Page, number: u32, per_page: u32) -> ListingPage {
-    ListingPage { items: page.items, page: number, per_page, has_more: page.has_more }
+    ListingPage {
+        items: page.items,
+        page: number,
+        per_page,
+        has_more: page.has_more,
+    }
 }
 
 /// Live listings, newest first.
 #[utoipa::path(get, path = "/api/listings", tag = "listings", params(PageQuery),
     responses((status = 200, body = ListingPage), (status = 400, description = "bad page/per_page", body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
     let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
     let cacheable = ListingPageCache::cacheable(page, per_page);
     let ticket = match cacheable.then(|| state.listing_cache().get(page, per_page)) {
@@ -197,10 +224,20 @@ pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery
         Some(Err(ticket)) => Some(ticket),
         None => None,
     };
-    let rows = state.db().run("select", "listings", move |conn| listings::list(conn, per_page, offset)).await?;
-    let body = Bytes::from(serde_json::to_vec(&to_page(rows, page, per_page)).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let rows = state
+        .db()
+        .run("select", "listings", move |conn| {
+            listings::list(conn, per_page, offset)
+        })
+        .await?;
+    let body = Bytes::from(
+        serde_json::to_vec(&to_page(rows, page, per_page))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
     if let Some(ticket) = ticket {
-        state.listing_cache().store(ticket, page, per_page, body.clone());
+        state
+            .listing_cache()
+            .store(ticket, page, per_page, body.clone());
     }
     Ok(json_response(body))
 }
@@ -212,20 +249,34 @@ fn json_response(body: Bytes) -> Response {
 /// Full-text search (SQLite FTS5 over title and description), best match first.
 #[utoipa::path(get, path = "/api/listings/search", tag = "listings", params(SearchQuery),
     responses((status = 200, body = ListingPage), (status = 400, description = "empty or too long q", body = ErrorBody)))]
-pub async fn search(State(state): State<AppState>, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<ApiJson<ListingPage>, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<ApiJson<ListingPage>, ApiError> {
     let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
     if q.q.len() > MAX_QUERY_BYTES {
-        return Err(ApiError::InvalidQuery(format!("q must be at most {MAX_QUERY_BYTES} bytes")));
+        return Err(ApiError::InvalidQuery(format!(
+            "q must be at most {MAX_QUERY_BYTES} bytes"
+        )));
     }
-    let fts = fts_query(&q.q).ok_or_else(|| ApiError::InvalidQuery("q must contain at least one word".into()))?;
-    let rows = state.db().run("search", "listings", move |conn| listings::search(conn, &fts, per_page, offset)).await?;
+    let fts = fts_query(&q.q)
+        .ok_or_else(|| ApiError::InvalidQuery("q must contain at least one word".into()))?;
+    let rows = state
+        .db()
+        .run("search", "listings", move |conn| {
+            listings::search(conn, &fts, per_page, offset)
+        })
+        .await?;
     Ok(ApiJson(to_page(rows, page, per_page)))
 }
 
 /// One live listing.
 #[utoipa::path(get, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
     responses((status = 200, body = Listing), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<ApiJson<Listing>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<ApiJson<Listing>, ApiError> {
     state
         .db()
         .run("select", "listings", move |conn| listings::get(conn, id))
@@ -246,9 +297,18 @@ pub async fn create(
     current.require(Role::Vendor)?;
     let fields = validate(&state, draft(request)?)?;
     let vendor = current.user.id;
-    let listing = state.db().run("insert", "listings", move |conn| listings::insert(conn, vendor, &fields)).await?;
+    let listing = state
+        .db()
+        .run("insert", "listings", move |conn| {
+            listings::insert(conn, vendor, &fields)
+        })
+        .await?;
     state.listing_cache().invalidate();
-    tracing::info!(listing_id = listing.listing_id, vendor_id = vendor, "listing created");
+    tracing::info!(
+        listing_id = listing.listing_id,
+        vendor_id = vendor,
+        "listing created"
+    );
     Ok(ApiJson(listing))
 }
 
@@ -295,10 +355,25 @@ pub async fn patch(
     ApiJson(request): ApiJson<ListingPatchRequest>,
 ) -> Result<ApiJson<Listing>, ApiError> {
     current.require(Role::Vendor)?;
-    let price = request.price_xmr.as_ref().map(|n| positive_amount(n, "price_xmr")).transpose()?;
-    let stock = request.stock.as_ref().map(|n| count(n, "stock", 0)).transpose()?;
-    if request.title.is_none() && request.description.is_none() && price.is_none() && stock.is_none() {
-        return Err(ApiError::InvalidField { field: "body", message: "give at least one field to change".into() });
+    let price = request
+        .price_xmr
+        .as_ref()
+        .map(|n| positive_amount(n, "price_xmr"))
+        .transpose()?;
+    let stock = request
+        .stock
+        .as_ref()
+        .map(|n| count(n, "stock", 0))
+        .transpose()?;
+    if request.title.is_none()
+        && request.description.is_none()
+        && price.is_none()
+        && stock.is_none()
+    {
+        return Err(ApiError::InvalidField {
+            field: "body",
+            message: "give at least one field to change".into(),
+        });
     }
     // Validate the changed fields with the same rules as a new listing (placeholders for the others).
     let check = ListingDraft {
@@ -317,13 +392,25 @@ pub async fn patch(
     apply_patch(&state, current.user.id, id, patch).await
 }
 
-async fn apply_patch(state: &AppState, vendor: i64, id: i64, patch: ListingPatch) -> Result<ApiJson<Listing>, ApiError> {
-    let outcome = state.db().run("update", "listings", move |conn| listings::update(conn, id, vendor, &patch)).await?;
+async fn apply_patch(
+    state: &AppState,
+    vendor: i64,
+    id: i64,
+    patch: ListingPatch,
+) -> Result<ApiJson<Listing>, ApiError> {
+    let outcome = state
+        .db()
+        .run("update", "listings", move |conn| {
+            listings::update(conn, id, vendor, &patch)
+        })
+        .await?;
     state.listing_cache().invalidate();
     match outcome {
         OwnedChange::Done(listing) => Ok(ApiJson(listing)),
         OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
-        OwnedChange::NotOwner => Err(ApiError::Forbidden("this listing belongs to another vendor".into())),
+        OwnedChange::NotOwner => Err(ApiError::Forbidden(
+            "this listing belongs to another vendor".into(),
+        )),
     }
 }
 
@@ -338,11 +425,18 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     current.require(Role::Vendor)?;
     let vendor = current.user.id;
-    let outcome = state.db().run("delete", "listings", move |conn| listings::soft_delete(conn, id, vendor)).await?;
+    let outcome = state
+        .db()
+        .run("delete", "listings", move |conn| {
+            listings::soft_delete(conn, id, vendor)
+        })
+        .await?;
     state.listing_cache().invalidate();
     match outcome {
         OwnedChange::Done(()) => Ok(StatusCode::NO_CONTENT),
         OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
-        OwnedChange::NotOwner => Err(ApiError::Forbidden("this listing belongs to another vendor".into())),
+        OwnedChange::NotOwner => Err(ApiError::Forbidden(
+            "this listing belongs to another vendor".into(),
+        )),
     }
 }

@@ -73,11 +73,22 @@ where
     let result = tokio::time::timeout(READY_CHECK_TIMEOUT, future).await;
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
-        Ok(Ok(value)) => Check { status: "ok", detail: Some(value.to_string()), latency_ms },
-        Ok(Err(e)) => Check { status: "error", detail: Some(e.to_string()), latency_ms },
+        Ok(Ok(value)) => Check {
+            status: "ok",
+            detail: Some(value.to_string()),
+            latency_ms,
+        },
+        Ok(Err(e)) => Check {
+            status: "error",
+            detail: Some(e.to_string()),
+            latency_ms,
+        },
         Err(_) => Check {
             status: "error",
-            detail: Some(format!("no answer within {} s", READY_CHECK_TIMEOUT.as_secs())),
+            detail: Some(format!(
+                "no answer within {} s",
+                READY_CHECK_TIMEOUT.as_secs()
+            )),
             latency_ms,
         },
     }
@@ -89,27 +100,45 @@ where
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readiness>) {
     let db = state.db().clone();
     let database = timed(async move {
-        db.run("select", "ready", |conn| conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)))
-            .await
-            .map(|tables| format!("{tables} schema objects"))
+        db.run("select", "ready", |conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .await
+        .map(|tables| format!("{tables} schema objects"))
     });
     // Fresh clients per probe: never share digest state with the orchestrator's in-flight calls.
     let (clients, client_error) = match crate::state::wallet_clients(state.config()) {
         Ok(clients) => (clients, None),
-        Err(e) => (Vec::new(), Some(Check { status: "error", detail: Some(e.to_string()), latency_ms: 0 })),
+        Err(e) => (
+            Vec::new(),
+            Some(Check {
+                status: "error",
+                detail: Some(e.to_string()),
+                latency_ms: 0,
+            }),
+        ),
     };
-    let wallets = clients.into_iter().map(|(role, client)| {
-        async move {
-            let check = timed(async move {
-                client.get_version().await.map(|v| format!("wallet-rpc RPC version {}.{}", v.major(), v.minor()))
-            })
-            .await;
-            crate::metrics::set_wallet_rpc_up(role, check.status == "ok");
-            (format!("wallet_rpc_{role}"), check)
-        }
+    let wallets = clients.into_iter().map(|(role, client)| async move {
+        let check = timed(async move {
+            client
+                .get_version()
+                .await
+                .map(|v| format!("wallet-rpc RPC version {}.{}", v.major(), v.minor()))
+        })
+        .await;
+        crate::metrics::set_wallet_rpc_up(role, check.status == "ok");
+        (format!("wallet_rpc_{role}"), check)
     });
     let daemon = state.daemon().cloned().map(|client| async move {
-        timed(async move { client.get_info().await.map(|i| format!("height {} ({})", i.height, i.nettype)) }).await
+        timed(async move {
+            client
+                .get_info()
+                .await
+                .map(|i| format!("height {} ({})", i.height, i.nettype))
+        })
+        .await
     });
     let (database, wallets, daemon) = tokio::join!(database, join_all(wallets), async move {
         match daemon {
@@ -130,14 +159,24 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readin
     for (name, check) in checks.iter().filter(|(_, c)| c.status != "ok") {
         tracing::warn!(check = %name, detail = ?check.detail, "readiness check failed");
     }
-    let (code, status) = if all_ok { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not_ready") };
+    let (code, status) = if all_ok {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    };
     (code, ApiJson(Readiness { status, checks }))
 }
 
 /// Prometheus text exposition (format 0.0.4).
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics().render())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
 }
 
 /// This API's OpenAPI 3.1 document, generated from the code.

@@ -19,7 +19,9 @@ use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/orders", get(list).post(create)).route("/api/orders/{id}", get(show))
+    Router::new()
+        .route("/api/orders", get(list).post(create))
+        .route("/api/orders/{id}", get(show))
 }
 
 /// `POST /api/orders` body.
@@ -48,14 +50,30 @@ pub struct OrderPage {
 
 fn order_error(e: OrderError) -> ApiError {
     match e {
-        OrderError::InsufficientStock { requested, available } => ApiError::InsufficientStock { requested, available },
+        OrderError::InsufficientStock {
+            requested,
+            available,
+        } => ApiError::InsufficientStock {
+            requested,
+            available,
+        },
         OrderError::TotalOverflow { .. } => ApiError::AmountOverflow,
-        OrderError::ExceedsCap(cap) => {
-            ApiError::AmountExceedsCap { what: "order total", amount: cap.total.as_atomic(), cap: cap.cap.as_atomic() }
+        OrderError::ExceedsCap(cap) => ApiError::AmountExceedsCap {
+            what: "order total",
+            amount: cap.total.as_atomic(),
+            cap: cap.cap.as_atomic(),
+        },
+        OrderError::ZeroQuantity => ApiError::InvalidQuantity {
+            field: "quantity",
+            min: 1,
+        },
+        OrderError::SelfPurchase => {
+            ApiError::Forbidden("vendors cannot order their own listings".into())
         }
-        OrderError::ZeroQuantity => ApiError::InvalidQuantity { field: "quantity", min: 1 },
-        OrderError::SelfPurchase => ApiError::Forbidden("vendors cannot order their own listings".into()),
-        other => ApiError::InvalidField { field: "listing_id", message: other.to_string() },
+        other => ApiError::InvalidField {
+            field: "listing_id",
+            message: other.to_string(),
+        },
     }
 }
 
@@ -80,21 +98,33 @@ pub async fn create(
         funding_window_secs: config.escrow.funding_window_secs,
     };
     let (buyer, listing) = (current.user.id, request.listing_id);
-    let outcome = state.db().run("insert", "orders", move |conn| orders::place(conn, buyer, listing, quantity, &policy)).await?;
+    let outcome = state
+        .db()
+        .run("insert", "orders", move |conn| {
+            orders::place(conn, buyer, listing, quantity, &policy)
+        })
+        .await?;
     match outcome {
         PlaceOutcome::Placed(view) => {
             state.listing_cache().invalidate();
             if let Err(e) = crate::refresh_escrow_gauges(state.db()).await {
                 tracing::warn!(error = %e, "escrow gauges not refreshed; the periodic refresh will retry");
             }
-            tracing::info!(order_id = view.order_id, escrow_id = view.escrow.escrow_id, total_atomic = view.total_xmr, "order placed");
+            tracing::info!(
+                order_id = view.order_id,
+                escrow_id = view.escrow.escrow_id,
+                total_atomic = view.total_xmr,
+                "order placed"
+            );
             Ok(ApiJson(*view))
         }
         PlaceOutcome::ListingNotFound => Err(ApiError::NotFound("listing")),
         PlaceOutcome::Rejected(e) => Err(order_error(e)),
-        PlaceOutcome::EscrowRejected(e @ (EscrowError::ZeroConfirmations | EscrowError::ZeroFundingWindow)) => {
-            Err(ApiError::Internal(format!("escrow settings are invalid: {e}")))
-        }
+        PlaceOutcome::EscrowRejected(
+            e @ (EscrowError::ZeroConfirmations | EscrowError::ZeroFundingWindow),
+        ) => Err(ApiError::Internal(format!(
+            "escrow settings are invalid: {e}"
+        ))),
         PlaceOutcome::EscrowRejected(e) => Err(ApiError::Internal(format!("escrow refused: {e}"))),
     }
 }
@@ -109,9 +139,18 @@ pub async fn list(
 ) -> Result<ApiJson<OrderPage>, ApiError> {
     let (page, per_page, offset) = crate::routes::listings::page_bounds(q.page, q.per_page)?;
     let user = current.user.id;
-    let (items, has_more) =
-        state.db().run("select", "orders", move |conn| orders::list_for_party(conn, user, per_page, offset)).await?;
-    Ok(ApiJson(OrderPage { items, page, per_page, has_more }))
+    let (items, has_more) = state
+        .db()
+        .run("select", "orders", move |conn| {
+            orders::list_for_party(conn, user, per_page, offset)
+        })
+        .await?;
+    Ok(ApiJson(OrderPage {
+        items,
+        page,
+        per_page,
+        has_more,
+    }))
 }
 
 /// One order, visible to its buyer and vendor only (anyone else gets 404).
@@ -125,7 +164,9 @@ pub async fn show(
     let user = current.user.id;
     state
         .db()
-        .run("select", "orders", move |conn| orders::get_for_party(conn, id, user))
+        .run("select", "orders", move |conn| {
+            orders::get_for_party(conn, id, user)
+        })
         .await?
         .map(ApiJson)
         .ok_or(ApiError::NotFound("order"))

@@ -33,8 +33,14 @@ pub struct TestServer {
 /// Config for a fresh temp dir: development defaults, DB and generated key inside `dir`.
 pub fn test_config(dir: &TempDir, extra: &[(&str, &str)]) -> Config {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    vars.insert("MMKT_DB_PATH".into(), dir.path().join("mmkt.db").display().to_string());
-    vars.insert("MMKT_DB_KEY_FILE".into(), dir.path().join("mmkt.key").display().to_string());
+    vars.insert(
+        "MMKT_DB_PATH".into(),
+        dir.path().join("mmkt.db").display().to_string(),
+    );
+    vars.insert(
+        "MMKT_DB_KEY_FILE".into(),
+        dir.path().join("mmkt.key").display().to_string(),
+    );
     vars.insert("MMKT_BIND".into(), "127.0.0.1:0".into());
     for (k, v) in extra {
         vars.insert((*k).into(), (*v).into());
@@ -53,7 +59,8 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(&dir, vars);
         tweak(&mut config);
-        let (key, _) = key::load_or_create(&config.db_key_file, KeyFilePolicy::GenerateIfMissing).unwrap();
+        let (key, _) =
+            key::load_or_create(&config.db_key_file, KeyFilePolicy::GenerateIfMissing).unwrap();
         let db = Db::open(&config.db_path, &key, config.db_pool_size).unwrap();
         let db_path = config.db_path.clone();
         let state = AppState::new(config, db.clone()).unwrap();
@@ -67,7 +74,15 @@ impl TestServer {
             .await
             .expect("server runs");
         });
-        Self { base, dir, db_path, key, db, stop: Some(stop), task: Some(task) }
+        Self {
+            base,
+            dir,
+            db_path,
+            key,
+            db,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -77,7 +92,8 @@ impl TestServer {
     /// Row count of `table`, read through a separate keyed connection.
     pub fn count(&self, table: &str) -> i64 {
         let conn = open_keyed(&self.db_path, &self.key).unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 
     /// Row counts of every table the API writes, plus the sum of listing stock and a digest of listing
@@ -86,7 +102,9 @@ impl TestServer {
         let conn = open_keyed(&self.db_path, &self.key).unwrap();
         let mut out = Vec::new();
         for table in ["users", "sessions", "listings", "orders", "escrows"] {
-            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
             out.push((table.to_owned(), n.to_string()));
         }
         let digest: String = conn
@@ -128,7 +146,12 @@ pub fn client() -> Client {
 }
 
 /// Sends a request and returns status and JSON body (Value::Null when the body is empty or not JSON).
-pub async fn send(client: &Client, method: Method, url: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub async fn send(
+    client: &Client,
+    method: Method,
+    url: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = client.request(method, url);
     if let Some(b) = body {
         req = req.json(&b);
@@ -168,7 +191,13 @@ pub async fn login(server: &TestServer, username: &str) -> Client {
 }
 
 /// Creates a listing as `vendor` and returns its id.
-pub async fn create_listing(server: &TestServer, vendor: &Client, title: &str, price: u64, stock: u32) -> i64 {
+pub async fn create_listing(
+    server: &TestServer,
+    vendor: &Client,
+    title: &str,
+    price: u64,
+    stock: u32,
+) -> i64 {
     let (status, body) = send(
         vendor,
         Method::POST,
@@ -184,5 +213,10 @@ pub async fn create_listing(server: &TestServer, vendor: &Client, title: &str, p
 pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
     assert_eq!(status, want_status, "body: {body}");
     assert_eq!(body["error"]["code"], want_code, "body: {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
 }
