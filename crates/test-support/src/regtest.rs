@@ -166,6 +166,29 @@ impl ChildGuard {
         }
     }
 
+    /// SIGSTOP, then waits until the whole process has stopped. kill(2) only queues the
+    /// signal: on a loaded machine some threads keep serving requests until the group stop
+    /// completes, which `waitpid(WUNTRACED)` reports.
+    fn freeze(&mut self) {
+        let Some(pid) = self.pid() else {
+            return;
+        };
+        self.signal(libc::SIGSTOP);
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on our own unreaped child; `status` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            if r == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if r == pid && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+                // Reaped here: forget the handle so no signal can reach a recycled PID.
+                self.child = None;
+            }
+            return;
+        }
+    }
+
     fn exited(&mut self) -> Option<ExitStatus> {
         self.child
             .as_mut()
@@ -528,14 +551,15 @@ impl Regtest {
         self.wallets[index].guard.kill();
     }
 
-    /// Freezes wallet-rpc `index` with SIGSTOP: it keeps its port (connections are accepted
-    /// by the kernel) but answers nothing, like a hung server. [`Regtest::resume_wallet`]
+    /// Freezes wallet-rpc `index` with SIGSTOP and returns once every thread has stopped: it
+    /// keeps its port (connections are accepted by the kernel) but answers nothing, like a
+    /// hung server. [`Regtest::resume_wallet`]
     /// undoes it; drop kills it either way.
     ///
     /// # Panics
     /// If `index >= wallet_count()`.
-    pub fn pause_wallet(&self, index: usize) {
-        self.wallets[index].guard.signal(libc::SIGSTOP);
+    pub fn pause_wallet(&mut self, index: usize) {
+        self.wallets[index].guard.freeze();
     }
 
     /// Resumes wallet-rpc `index` after [`Regtest::pause_wallet`] (SIGCONT).

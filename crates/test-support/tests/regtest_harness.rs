@@ -11,6 +11,14 @@ fn alive(pid: u32) -> bool {
     unsafe { libc::kill(pid as i32, 0) == 0 }
 }
 
+/// The state letter of /proc/PID/stat (R, S, D, T, Z...).
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("process exists");
+    // "pid (comm) S ...": the state follows the last ')'.
+    let after = &stat[stat.rfind(')').expect("comm field") + 1..];
+    after.trim_start().chars().next().expect("state letter")
+}
+
 fn pids(net: &Regtest) -> Vec<u32> {
     let mut pids = vec![net.daemon_pid().expect("daemon running")];
     for i in 0..net.wallet_count() {
@@ -34,6 +42,15 @@ async fn drop_kills_its_processes_and_removes_its_dir() {
     let dir: PathBuf = net.dir().to_owned();
     assert!(dir.is_dir());
     assert!(net.daemon().get_block_count().await.unwrap() >= 1);
+
+    // pause_wallet returns only once the process is stopped (state T), resume undoes it.
+    net.pause_wallet(0);
+    assert_eq!(process_state(started[1]), 'T');
+    net.resume_wallet(0);
+    net.wallet(0)
+        .get_version()
+        .await
+        .expect("answers after resume");
 
     net.stop_wallet(1);
     assert!(!alive(started[2]), "stop_wallet kills wallet-rpc 1");
