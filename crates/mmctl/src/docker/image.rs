@@ -48,7 +48,8 @@ pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 
 /// The Debian mirror the host's apt uses (first `deb http...` line of /etc/apt/sources.list, or
 /// first `URIs:` of a deb822 file in /etc/apt/sources.list.d/ that is not a security mirror),
-/// else [`DEFAULT_MIRROR`]. Using the host's mirror keeps debootstrap on a reachable archive.
+/// else [`DEFAULT_MIRROR`]. Using the host's mirror keeps debootstrap on a reachable archive;
+/// only `http://` mirrors are taken (apt verifies the archive's signatures either way).
 pub fn host_debian_mirror() -> String {
     let mut texts = Vec::new();
     if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
@@ -72,8 +73,9 @@ pub fn host_debian_mirror() -> String {
             } else {
                 None
             };
+            // Plain HTTP only: HTTPS would need the egress proxy's CA inside the chroot.
             if let Some(url) = url
-                && url.starts_with("http")
+                && url.starts_with("http://")
                 && !url.contains("security")
             {
                 return url.trim_end_matches('/').to_string();
