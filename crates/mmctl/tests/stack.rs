@@ -263,6 +263,23 @@ fn missing_image_fails_before_anything_is_created() {
 }
 
 #[test]
+fn observability_profile_without_its_registry_images_fails_cleanly() {
+    if !docker_available() {
+        return;
+    }
+    let _ = ensure_images();
+    let guard = ProjectGuard::new(&unique_project("mmctl-obs"));
+    let present = |image: &str| std::process::Command::new("docker").args(["image", "inspect", image]).output().unwrap().status.success();
+    if present("grafana/grafana:10.2.2") {
+        eprintln!("note: grafana/grafana:10.2.2 is loaded on this host; the missing-image path is covered elsewhere");
+        return;
+    }
+    let r = run(&["up", "-p", guard.project(), "--profile", "observability"]).expect_code(1);
+    assert!(r.stderr.contains("grafana/grafana:10.2.2") && r.stderr.contains("mmctl image load"), "{}", r.stderr);
+    assert_nothing_created(&guard);
+}
+
+#[test]
 fn small_stack_orders_by_health_and_recreates_only_what_changed() {
     if !docker_available() {
         return;
