@@ -42,7 +42,8 @@ pub struct DaemonInfo {
     pub height: u64,
     /// Height the node is syncing towards; 0 when it knows no better peer.
     pub target_height: u64,
-    /// `"mainnet"`, `"testnet"`, `"stagenet"` or `"fakechain"` (regtest).
+    /// Network type: `"mainnet"`, `"testnet"`, `"stagenet"`, or monerod's name for its local
+    /// test chain when started with `--regtest`.
     pub nettype: String,
     /// `true` when started with `--offline`.
     pub offline: bool,

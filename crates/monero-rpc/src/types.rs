@@ -42,7 +42,7 @@ pub enum InvalidValue {
 const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 /// A Monero address in base58 (standard, subaddress or integrated), as printed by
-/// `get_address`. On regtest the daemon runs in fakechain mode and wallet-rpc in mainnet mode,
+/// `get_address`. On regtest the daemon runs a local test chain and wallet-rpc runs in mainnet mode,
 /// so addresses start with `4` (or `8` for subaddresses).
 ///
 /// Only the shape is checked (length 95 or 106, base58 alphabet), not the checksum:
