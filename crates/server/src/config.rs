@@ -491,11 +491,16 @@ impl Config {
     }
 }
 
-/// A password is weak when it is shorter than 16 characters or has fewer than 6 distinct characters
-/// (catches `changemechangeme`-style defaults and repeated characters).
+/// Words of example and default credentials; a secret containing one is refused in production.
+const DEFAULT_SECRET_WORDS: &[&str] =
+    &["changeme", "change-me", "password", "passw0rd", "secret", "example", "default", "monero", "letmein", "123456", "qwerty"];
+
+/// A password is weak when it is shorter than 16 characters, has fewer than 6 distinct characters, or
+/// contains a word of example/default credentials (`changemechangeme`, `monero-password-1`, ...).
 pub fn is_weak_password(password: &str) -> bool {
     let distinct: std::collections::BTreeSet<char> = password.chars().collect();
-    password.chars().count() < 16 || distinct.len() < 6
+    let lower = password.to_lowercase();
+    password.chars().count() < 16 || distinct.len() < 6 || DEFAULT_SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
 
 fn url_var(value: Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -568,6 +573,14 @@ mod tests {
         let c = Config::from_vars(&vars(&all)).unwrap();
         assert_eq!(c.key_file_policy, KeyFilePolicy::MustExist);
         assert!(!format!("{c:?}").contains("9f2c4e7a1b3d5f60a8c2"), "Debug must redact the login");
+    }
+
+    #[test]
+    fn weak_and_default_passwords() {
+        for weak in ["short", "aaaaaaaaaaaaaaaaaaaa", "changemechangeme", "Monero-Wallet-RPC-2026", "my-secret-value-123"] {
+            assert!(is_weak_password(weak), "{weak}");
+        }
+        assert!(!is_weak_password("9f2c4e7a1b3d5f60a8c2"));
     }
 
     #[test]
