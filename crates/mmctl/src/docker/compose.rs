@@ -377,6 +377,16 @@ pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, Stack
     interpolate_value(&mut raw, &variables, "", &mut unset)?;
     unset.sort();
     unset.dedup();
+    // Deserialize service by service first, so a type error names its service.
+    if let Some(services) = raw.get("services").and_then(|v| v.as_mapping()) {
+        for (name, body) in services {
+            let name = name.as_str().unwrap_or("?");
+            serde_norway::from_value::<Service>(body.clone()).map_err(|e| StackError::ComposeSyntax {
+                path: abs.clone(),
+                message: format!("service {name}: {e}"),
+            })?;
+        }
+    }
     let mut file: ComposeFile = serde_norway::from_value(raw)
         .map_err(|e| StackError::ComposeSyntax { path: abs.clone(), message: e.to_string() })?;
     // Compose's implicit `default` network for services that name none.
@@ -662,6 +672,48 @@ pub fn split_words(s: &str) -> Result<Vec<String>, StackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load_str(yaml: &str) -> Result<LoadedCompose, StackError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker-compose.yml");
+        std::fs::write(&path, yaml).unwrap();
+        load(&path, None)
+    }
+
+    #[test]
+    fn order_profiles_cycles_and_merge_keys() {
+        let c = load_str(
+            "x-base: &base\n  restart: always\nservices:\n  web:\n    <<: *base\n    image: w\n    depends_on: {api: {condition: service_healthy}}\n  api:\n    image: a\n    depends_on: [db]\n  db:\n    image: d\n  tools:\n    image: t\n    profiles: [debug]\n",
+        )
+        .unwrap();
+        assert_eq!(c.file.services["web"].restart.as_deref(), Some("always"));
+        assert_eq!(c.file.enabled_services(&[]), vec!["api", "db", "web"]);
+        assert_eq!(c.file.enabled_services(&["debug".into()]), vec!["api", "db", "tools", "web"]);
+        let all = c.file.enabled_services(&[]);
+        assert_eq!(c.file.start_order(&all).unwrap(), vec!["db", "api", "web"]);
+        assert_eq!(c.file.services["web"].dependencies()["api"], "service_healthy");
+        assert!(c.file.networks.contains_key("default"), "implicit default network");
+        // A dependency outside the selection is refused, not silently started.
+        let err = c.file.start_order(&["web".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("not enabled"), "{err}");
+
+        let err = load_str("services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    depends_on: [a]\n").unwrap_err();
+        assert!(err.to_string().contains("dependency cycle"), "{err}");
+        let err = load_str("services:\n  a:\n    build: .\n").unwrap_err();
+        assert!(err.to_string().contains("has no `image:`"), "{err}");
+        let err = load_str("services:\n  a:\n    image: a\n    volumes: [undeclared:/x]\n").unwrap_err();
+        assert!(err.to_string().contains("not declared"), "{err}");
+        let err = load_str("services:\n  a:\n    image: a\n    healthcheck: {test: [CMD, \"true\"], interval: soon}\n").unwrap_err();
+        assert!(err.to_string().contains("invalid duration"), "{err}");
+        let err = load_str("services:\n  a:\n    image: a\n    restart: sometimes\n").unwrap_err();
+        assert!(err.to_string().contains("unknown restart policy"), "{err}");
+        let err = load_str("services:\n  a:\n    image: a\n    ports: {http: 80}\n").unwrap_err();
+        assert!(err.to_string().contains("service a:"), "a type error names its service: {err}");
+        let err = load_str("- just\n- a list\n").unwrap_err();
+        assert!(matches!(err, StackError::ComposeSyntax { .. }), "{err}");
+        let ok = load_str("services:\n  a:\n    image: a\n    x-note: free-form\nx-top: 1\n");
+        assert!(ok.is_ok(), "x- extensions are allowed");
+    }
 
     #[test]
     fn words() {
