@@ -237,6 +237,9 @@ fn unreachable_daemon_exits_3_with_a_clear_message() {
     let r = run_cmd(mmctl().args(["--docker-host", "tcp://127.0.0.1:2376", "status"]).env("DOCKER_CERT_PATH", certs.path()))
         .expect_code(3);
     assert!(r.stderr.contains("TLS file") && r.stderr.contains("key.pem"), "{}", r.stderr);
+    // A scheme mmctl does not speak is a usage error.
+    let r = run(&["--docker-host", "ftp://example", "status"]).expect_code(2);
+    assert!(r.stderr.contains("unsupported Docker host"), "{}", r.stderr);
     // tcp endpoint where nothing listens.
     let r = run(&["--docker-host", "tcp://127.0.0.1:1", "status"]).expect_code(3);
     assert!(r.stderr.contains("cannot reach the Docker daemon at tcp://127.0.0.1:1"), "{}", r.stderr);

@@ -87,8 +87,8 @@ impl Engine {
     /// Engine API: `GET /version`, `GET /_ping`.
     ///
     /// # Errors
-    /// [`StackError::Unreachable`] when the daemon does not answer or the endpoint/TLS files
-    /// are unusable.
+    /// [`StackError::Unreachable`] when the daemon does not answer or the TLS files are missing;
+    /// [`StackError::Invalid`] for an endpoint scheme other than unix, tcp, http or https.
     pub async fn connect(config: &EngineConfig) -> Result<Engine, StackError> {
         let endpoint = config.host.clone();
         let unreachable = |reason: String| StackError::Unreachable { endpoint: endpoint.clone(), reason };
@@ -117,7 +117,9 @@ impl Engine {
                 None => Docker::connect_with_http(&endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
             }
         } else {
-            return Err(unreachable("unsupported scheme (use unix:///path or tcp://host:port)".into()));
+            return Err(StackError::Invalid(format!(
+                "unsupported Docker host {endpoint:?}: use unix:///path/to/docker.sock or tcp://host:port"
+            )));
         }
         .map_err(|e| unreachable(e.to_string()))?;
         let docker = tokio::time::timeout(Duration::from_secs(20), docker.negotiate_version())
