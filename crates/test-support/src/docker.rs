@@ -28,7 +28,9 @@ pub fn docker_available() -> bool {
             !require_services(),
             "the Docker Engine is not reachable (docker info failed) and MMKT_REQUIRE_SERVICES=1: run scripts/bootstrap.sh"
         );
-        eprintln!("note: Docker Engine not reachable; skipping (set MMKT_REQUIRE_SERVICES=1 to fail instead)");
+        eprintln!(
+            "note: Docker Engine not reachable; skipping (set MMKT_REQUIRE_SERVICES=1 to fail instead)"
+        );
     }
     ok
 }
@@ -55,7 +57,9 @@ pub struct ProjectGuard {
 impl ProjectGuard {
     /// Guards `project` (from [`unique_project`]).
     pub fn new(project: &str) -> Self {
-        ProjectGuard { project: project.to_string() }
+        ProjectGuard {
+            project: project.to_string(),
+        }
     }
 
     /// The project name.
@@ -70,7 +74,15 @@ impl ProjectGuard {
 
     /// Names of the project's networks.
     pub fn network_names(&self) -> Vec<String> {
-        ids(&["network", "ls", "-q", "--filter", &self.filter(), "--format", "{{.Name}}"])
+        ids(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &self.filter(),
+            "--format",
+            "{{.Name}}",
+        ])
     }
 
     /// Names of the project's volumes.
@@ -86,13 +98,19 @@ impl ProjectGuard {
     /// Removes everything now (also done on drop).
     pub fn cleanup(&self) {
         for id in self.container_ids() {
-            let _ = Command::new("docker").args(["rm", "-f", "-v", &id]).output();
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v", &id])
+                .output();
         }
         for net in self.network_names() {
-            let _ = Command::new("docker").args(["network", "rm", &net]).output();
+            let _ = Command::new("docker")
+                .args(["network", "rm", &net])
+                .output();
         }
         for vol in self.volume_names() {
-            let _ = Command::new("docker").args(["volume", "rm", "-f", &vol]).output();
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &vol])
+                .output();
         }
     }
 }
@@ -107,7 +125,14 @@ fn ids(args: &[&str]) -> Vec<String> {
     Command::new("docker")
         .args(args)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -133,7 +158,13 @@ impl FileLock {
             .unwrap_or_else(|e| panic!("cannot open lock file {}: {e}", path.display()));
         // SAFETY: flock on a valid, owned file descriptor.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock({}) failed: {}", path.display(), std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "flock({}) failed: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
         FileLock { file }
     }
 }
@@ -151,5 +182,9 @@ impl Drop for FileLock {
 /// The workspace root (the directory holding the top-level Cargo.toml), from this crate's
 /// manifest directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -36,18 +36,27 @@ pub async fn run(args: DownArgs, docker_host: Option<&str>) -> anyhow::Result<Ou
         Err(_) => Vec::new(),
     };
     let engine = connect(docker_host).await?;
-    let policy = if args.volumes { VolumePolicy::Remove } else { VolumePolicy::Keep };
+    let policy = if args.volumes {
+        VolumePolicy::Remove
+    } else {
+        VolumePolicy::Keep
+    };
     let json = args.json;
     let mut progress = |line: &str| {
         if !json {
             println!("{line}");
         }
     };
-    let report = down(&engine, &args.stack.project, &order, policy, &mut progress).await.map_err(classify)?;
+    let report = down(&engine, &args.stack.project, &order, policy, &mut progress)
+        .await
+        .map_err(classify)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.containers.is_empty() && report.networks.is_empty() {
-        println!("project {} has no containers or networks; nothing to do", args.stack.project);
+        println!(
+            "project {} has no containers or networks; nothing to do",
+            args.stack.project
+        );
     } else if policy == VolumePolicy::Keep {
         println!("volumes kept (use --volumes to delete them)");
     }

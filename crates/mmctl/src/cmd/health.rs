@@ -30,14 +30,22 @@ pub async fn run(args: HealthArgs, docker_host: Option<&str>) -> anyhow::Result<
     let project = args.stack.load()?;
     let engine = connect(docker_host).await?;
     let results = health::check(&project, &engine).await.map_err(classify)?;
-    let failed: Vec<&str> = results.iter().filter(|r| !r.healthy).map(|r| r.service.as_str()).collect();
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.healthy)
+        .map(|r| r.service.as_str())
+        .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         let style = Style::detect();
         for r in &results {
             for c in &r.checks {
-                let mark = if c.ok { style.ok("ok  ") } else { style.bad("FAIL") };
+                let mark = if c.ok {
+                    style.ok("ok  ")
+                } else {
+                    style.bad("FAIL")
+                };
                 println!("{mark} {:<20} {:<14} {}", r.service, c.name, c.detail);
             }
         }

@@ -108,9 +108,17 @@ pub async fn run(args: ImageArgs, docker_host: Option<&str>) -> anyhow::Result<O
 async fn bootstrap(a: BootstrapArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let engine = connect(docker_host).await?;
     let mirror = a.mirror.unwrap_or_else(image::host_debian_mirror);
-    let opts = BaseOptions { image: a.image.clone(), suite: a.suite, mirror, work_dir: a.work_dir };
+    let opts = BaseOptions {
+        image: a.image.clone(),
+        suite: a.suite,
+        mirror,
+        work_dir: a.work_dir,
+    };
     let mut log = |l: &str| println!("{l}");
-    match image::bootstrap_base(&engine, &opts, &mut log).await.map_err(classify)? {
+    match image::bootstrap_base(&engine, &opts, &mut log)
+        .await
+        .map_err(classify)?
+    {
         BaseOutcome::Kept { id } => println!("{} already present ({}); kept", a.image, short(&id)),
         BaseOutcome::Created { id } => println!("{} created ({})", a.image, short(&id)),
     }
@@ -122,10 +130,14 @@ async fn build(a: BuildArgs, docker_host: Option<&str>) -> anyhow::Result<Outcom
     let targets = image::build_targets(&project.compose, &a.services).map_err(classify)?;
     let mut overrides = std::collections::BTreeMap::new();
     for b in &a.binary {
-        let (name, path) = b.split_once('=').ok_or_else(|| UsageError(format!("--binary {b:?}: expected NAME=PATH")))?;
+        let (name, path) = b
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--binary {b:?}: expected NAME=PATH")))?;
         let path = PathBuf::from(path);
         if !path.is_file() {
-            return Err(UsageError(format!("--binary {name}: {} is not a file", path.display())).into());
+            return Err(
+                UsageError(format!("--binary {name}: {} is not a file", path.display())).into(),
+            );
         }
         overrides.insert(name.to_string(), path);
     }
@@ -142,22 +154,39 @@ async fn build(a: BuildArgs, docker_host: Option<&str>) -> anyhow::Result<Outcom
         binaries.push(bin);
     }
     let engine = connect(docker_host).await?;
-    if image::image_id(&engine, image::BASE_IMAGE).await.map_err(classify)?.is_none() {
+    if image::image_id(&engine, image::BASE_IMAGE)
+        .await
+        .map_err(classify)?
+        .is_none()
+    {
         anyhow::bail!(
             "the base image {} is missing; run `mmctl image bootstrap-base` (or `mmctl image load FILE`) first",
             image::BASE_IMAGE
         );
     }
-    let cache = if a.no_cache { CachePolicy::NoCache } else { CachePolicy::UseCache };
+    let cache = if a.no_cache {
+        CachePolicy::NoCache
+    } else {
+        CachePolicy::UseCache
+    };
     for (t, bin) in targets.iter().zip(&binaries) {
-        println!("building {} for {}{}", t.image, t.services.join(", "), bin.as_ref().map(|b| format!(" (with {})", b.display())).unwrap_or_default());
+        println!(
+            "building {} for {}{}",
+            t.image,
+            t.services.join(", "),
+            bin.as_ref()
+                .map(|b| format!(" (with {})", b.display()))
+                .unwrap_or_default()
+        );
         let quiet = a.quiet;
         let mut log = |l: &str| {
             if !quiet || l.starts_with("Step ") {
                 println!("  {l}");
             }
         };
-        let id = image::build_image(&engine, t, bin.as_deref(), cache, &mut log).await.map_err(classify)?;
+        let id = image::build_image(&engine, t, bin.as_deref(), cache, &mut log)
+            .await
+            .map_err(classify)?;
         println!("built {} ({})", t.image, short(&id));
     }
     Ok(Outcome::Success)
@@ -182,17 +211,26 @@ async fn save(a: SaveArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome>
     };
     let engine = connect(docker_host).await?;
     println!("saving {} to {}", images.join(", "), a.archive.display());
-    let size = image::save_images(&engine, &images, &a.archive).await.map_err(classify)?;
+    let size = image::save_images(&engine, &images, &a.archive)
+        .await
+        .map_err(classify)?;
     println!("wrote {} ({} bytes)", a.archive.display(), size);
     Ok(Outcome::Success)
 }
 
 async fn load(a: LoadArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     if !a.file.is_file() {
-        return Err(UsageError(format!("{} does not exist or is not a file", a.file.display())).into());
+        return Err(UsageError(format!(
+            "{} does not exist or is not a file",
+            a.file.display()
+        ))
+        .into());
     }
     let engine = connect(docker_host).await?;
-    for m in image::load_images(&engine, &a.file).await.map_err(classify)? {
+    for m in image::load_images(&engine, &a.file)
+        .await
+        .map_err(classify)?
+    {
         println!("{m}");
     }
     Ok(Outcome::Success)

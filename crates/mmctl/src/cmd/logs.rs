@@ -44,17 +44,29 @@ fn since_epoch(s: &str) -> anyhow::Result<i32> {
     if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
         return Ok(clamp(t.unix_timestamp()));
     }
-    let ns = mmctl::docker::spec::parse_duration(s)
-        .map_err(|_| UsageError(format!("--since {s:?}: use a duration (30s, 10m, 2h) or an RFC 3339 time")))?;
-    Ok(clamp(time::OffsetDateTime::now_utc().unix_timestamp() - ns / 1_000_000_000))
+    let ns = mmctl::docker::spec::parse_duration(s).map_err(|_| {
+        UsageError(format!(
+            "--since {s:?}: use a duration (30s, 10m, 2h) or an RFC 3339 time"
+        ))
+    })?;
+    Ok(clamp(
+        time::OffsetDateTime::now_utc().unix_timestamp() - ns / 1_000_000_000,
+    ))
 }
 
 pub async fn run(args: LogsArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = args.stack.load()?;
-    project.compose.file.service(&args.service).map_err(classify)?;
+    project
+        .compose
+        .file
+        .service(&args.service)
+        .map_err(classify)?;
     let since = args.since.as_deref().map(since_epoch).transpose()?;
     let engine = connect(docker_host).await?;
-    let id = engine.require_service_container(&project.name, &args.service).await.map_err(classify)?;
+    let id = engine
+        .require_service_container(&project.name, &args.service)
+        .await
+        .map_err(classify)?;
     let mut opts = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
@@ -68,7 +80,8 @@ pub async fn run(args: LogsArgs, docker_host: Option<&str>) -> anyhow::Result<Ou
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     while let Some(item) = stream.next().await {
-        let item = item.map_err(|e| classify(engine.err(format!("read logs of {}", args.service), e)))?;
+        let item =
+            item.map_err(|e| classify(engine.err(format!("read logs of {}", args.service), e)))?;
         match item {
             bollard::container::LogOutput::StdErr { message } => {
                 let _ = stderr.write_all(&message);

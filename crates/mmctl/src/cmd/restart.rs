@@ -31,11 +31,26 @@ pub struct RestartArgs {
 
 pub async fn run(args: RestartArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = args.stack.load()?;
-    project.compose.file.service(&args.service).map_err(classify)?;
+    project
+        .compose
+        .file
+        .service(&args.service)
+        .map_err(classify)?;
     let engine = connect(docker_host).await?;
-    let wait = if args.no_wait { WaitPolicy::NoWait } else { WaitPolicy::WaitHealthy(Duration::from_secs(args.timeout)) };
+    let wait = if args.no_wait {
+        WaitPolicy::NoWait
+    } else {
+        WaitPolicy::WaitHealthy(Duration::from_secs(args.timeout))
+    };
     println!("restarting {} (30 s grace period)", args.service);
-    project.restart(&engine, &args.service, wait).await.map_err(classify)?;
-    println!("{} restarted{}", args.service, if args.no_wait { "" } else { " and healthy" });
+    project
+        .restart(&engine, &args.service, wait)
+        .await
+        .map_err(classify)?;
+    println!(
+        "{} restarted{}",
+        args.service,
+        if args.no_wait { "" } else { " and healthy" }
+    );
     Ok(Outcome::Success)
 }

@@ -36,7 +36,13 @@ pub struct StackArgs {
 impl StackArgs {
     /// Loads and validates the compose project (no Docker access).
     pub fn load(&self) -> anyhow::Result<Project> {
-        docker::load_project(&self.file, self.env_name().as_deref(), &self.project, &self.profiles).map_err(classify)
+        docker::load_project(
+            &self.file,
+            self.env_name().as_deref(),
+            &self.project,
+            &self.profiles,
+        )
+        .map_err(classify)
     }
 
     /// The environment in effect: the one asked for, else `development` when its file exists.
@@ -51,16 +57,22 @@ impl StackArgs {
 
 /// Connects to the engine named by --docker-host / DOCKER_HOST.
 pub async fn connect(docker_host: Option<&str>) -> anyhow::Result<Engine> {
-    Engine::connect(&EngineConfig::from_host_and_env(docker_host)).await.map_err(classify)
+    Engine::connect(&EngineConfig::from_host_and_env(docker_host))
+        .await
+        .map_err(classify)
 }
 
 /// Maps a library error to anyhow with the exit-code marker for its class:
 /// invalid input -> 2, unreachable daemon -> 3, anything else -> 1.
 pub fn classify(err: StackError) -> anyhow::Error {
     match err {
-        StackError::Invalid(_) | StackError::ComposeSyntax { .. } => anyhow::Error::new(UsageError(err.to_string())),
+        StackError::Invalid(_) | StackError::ComposeSyntax { .. } => {
+            anyhow::Error::new(UsageError(err.to_string()))
+        }
         StackError::Read { .. } => anyhow::Error::new(UsageError(err.to_string())),
-        StackError::Unreachable { endpoint, reason } => anyhow::Error::new(DockerUnreachable { endpoint, reason }),
+        StackError::Unreachable { endpoint, reason } => {
+            anyhow::Error::new(DockerUnreachable { endpoint, reason })
+        }
         other => anyhow::Error::new(other),
     }
 }
@@ -75,7 +87,9 @@ impl Style {
     /// Detects the terminal and NO_COLOR.
     pub fn detect() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: !no_color && std::io::stdout().is_terminal() }
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
     }
 
     /// Green text (success).
@@ -94,14 +108,22 @@ impl Style {
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 }
 
 /// Human-readable duration since an RFC 3339 timestamp, e.g. "3h12m".
 pub fn uptime_since(started_at: &str) -> Option<String> {
-    let started = time::OffsetDateTime::parse(started_at, &time::format_description::well_known::Rfc3339).ok()?;
-    let secs = (time::OffsetDateTime::now_utc() - started).whole_seconds().max(0);
+    let started =
+        time::OffsetDateTime::parse(started_at, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    let secs = (time::OffsetDateTime::now_utc() - started)
+        .whole_seconds()
+        .max(0);
     Some(match secs {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{}s", s / 60, s % 60),

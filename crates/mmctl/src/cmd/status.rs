@@ -30,11 +30,17 @@ pub async fn run(args: StatusArgs, docker_host: Option<&str>) -> anyhow::Result<
             .iter()
             .map(|r| {
                 let c = r.container.as_ref();
-                let uptime = c.filter(|c| c.state == "running").and_then(|c| c.started_at.as_deref()).and_then(|s| {
-                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                let uptime = c
+                    .filter(|c| c.state == "running")
+                    .and_then(|c| c.started_at.as_deref())
+                    .and_then(|s| {
+                        time::OffsetDateTime::parse(
+                            s,
+                            &time::format_description::well_known::Rfc3339,
+                        )
                         .ok()
                         .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds().max(0))
-                });
+                    });
                 serde_json::json!({
                     "service": r.service,
                     "container": c.map(|c| c.name.clone()),
@@ -51,12 +57,22 @@ pub async fn run(args: StatusArgs, docker_host: Option<&str>) -> anyhow::Result<
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(Outcome::Success);
     }
-    println!("{:<20} {:<32} {:<11} {:<10} {:<28} UPTIME", "SERVICE", "CONTAINER", "STATE", "HEALTH", "IMAGE");
+    println!(
+        "{:<20} {:<32} {:<11} {:<10} {:<28} UPTIME",
+        "SERVICE", "CONTAINER", "STATE", "HEALTH", "IMAGE"
+    );
     for r in &rows {
         match &r.container {
-            None => println!("{:<20} {:<32} {:<11} {:<10} {:<28} -", r.service, "-", "missing", "-", "-"),
+            None => println!(
+                "{:<20} {:<32} {:<11} {:<10} {:<28} -",
+                r.service, "-", "missing", "-", "-"
+            ),
             Some(c) => {
-                let uptime = if c.state == "running" { c.started_at.as_deref().and_then(uptime_since) } else { None };
+                let uptime = if c.state == "running" {
+                    c.started_at.as_deref().and_then(uptime_since)
+                } else {
+                    None
+                };
                 let state = match c.exit_code {
                     Some(code) if c.state != "running" => format!("{}({code})", c.state),
                     _ => c.state.clone(),

@@ -41,25 +41,42 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
     let engine = connect(docker_host).await?;
     let style = Style::detect();
     let timeout = Duration::from_secs(args.timeout);
-    let wait = if args.no_wait { WaitPolicy::NoWait } else { WaitPolicy::WaitHealthy(timeout) };
+    let wait = if args.no_wait {
+        WaitPolicy::NoWait
+    } else {
+        WaitPolicy::WaitHealthy(timeout)
+    };
     let env = args.stack.env_name().unwrap_or_else(|| "none".into());
-    println!("stack {} ({}, env {env})", project.name, project.compose.path.display());
+    println!(
+        "stack {} ({}, env {env})",
+        project.name,
+        project.compose.path.display()
+    );
     let mut on_event = |ev: UpEvent| {
         let line = match ev {
             UpEvent::NetworkCreated(n) => format!("network {n:<28} {}", style.ok("created")),
             UpEvent::VolumeCreated(v) => format!("volume  {v:<28} {}", style.ok("created")),
             UpEvent::WaitingFor(s, d) => format!("service {s:<28} waiting for {d} to be healthy"),
             UpEvent::Created(s) => format!("service {s:<28} {}", style.ok("created and started")),
-            UpEvent::Recreated(s) => format!("service {s:<28} {}", style.warn("recreated (definition changed)")),
+            UpEvent::Recreated(s) => format!(
+                "service {s:<28} {}",
+                style.warn("recreated (definition changed)")
+            ),
             UpEvent::Started(s) => format!("service {s:<28} {}", style.ok("started")),
             UpEvent::Unchanged(s) => format!("service {s:<28} unchanged (running)"),
             UpEvent::Healthy(s) => format!("service {s:<28} {}", style.ok("healthy")),
         };
         println!("{line}");
     };
-    let report = project.up(&engine, &args.services, wait, timeout, &mut on_event).await.map_err(classify)?;
+    let report = project
+        .up(&engine, &args.services, wait, timeout, &mut on_event)
+        .await
+        .map_err(classify)?;
     if report.changed == 0 {
-        println!("nothing to change: the stack already matches {}", project.compose.path.display());
+        println!(
+            "nothing to change: the stack already matches {}",
+            project.compose.path.display()
+        );
     }
     if !report.urls.is_empty() {
         println!("URLs:");

@@ -353,22 +353,37 @@ pub struct LoadedCompose {
 /// [`StackError::Invalid`] (unsupported keys, missing required variables, inconsistencies;
 /// see [`ComposeFile::validate`]).
 pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, StackError> {
-    let abs = std::path::absolute(path).map_err(|source| StackError::Read { path: path.to_path_buf(), source })?;
-    let text = std::fs::read_to_string(&abs).map_err(|source| StackError::Read { path: abs.clone(), source })?;
+    let abs = std::path::absolute(path).map_err(|source| StackError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = std::fs::read_to_string(&abs).map_err(|source| StackError::Read {
+        path: abs.clone(),
+        source,
+    })?;
     let file_vars = match env_file {
         Some(p) => super::interpolate::parse_env_file(p)?,
         None => BTreeMap::new(),
     };
     let variables = Variables::from_env_file_and_process(file_vars);
-    let mut raw: serde_norway::Value = serde_norway::from_str(&text)
-        .map_err(|e| StackError::ComposeSyntax { path: abs.clone(), message: e.to_string() })?;
+    let mut raw: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| StackError::ComposeSyntax {
+            path: abs.clone(),
+            message: e.to_string(),
+        })?;
     if !raw.is_mapping() {
-        return Err(StackError::ComposeSyntax { path: abs, message: "the top level must be a mapping with a `services:` key".into() });
+        return Err(StackError::ComposeSyntax {
+            path: abs,
+            message: "the top level must be a mapping with a `services:` key".into(),
+        });
     }
     // YAML merge keys (`<<: *anchor`) as compose resolves them.
     // A merged mapping may itself carry `<<` (an anchor built on another anchor): repeat.
     for _ in 0..8 {
-        raw.apply_merge().map_err(|e| StackError::ComposeSyntax { path: abs.clone(), message: e.to_string() })?;
+        raw.apply_merge().map_err(|e| StackError::ComposeSyntax {
+            path: abs.clone(),
+            message: e.to_string(),
+        })?;
         if !has_merge_key(&raw) {
             break;
         }
@@ -381,21 +396,35 @@ pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, Stack
     if let Some(services) = raw.get("services").and_then(|v| v.as_mapping()) {
         for (name, body) in services {
             let name = name.as_str().unwrap_or("?");
-            serde_norway::from_value::<Service>(body.clone()).map_err(|e| StackError::ComposeSyntax {
-                path: abs.clone(),
-                message: format!("service {name}: {e}"),
+            serde_norway::from_value::<Service>(body.clone()).map_err(|e| {
+                StackError::ComposeSyntax {
+                    path: abs.clone(),
+                    message: format!("service {name}: {e}"),
+                }
             })?;
         }
     }
-    let mut file: ComposeFile = serde_norway::from_value(raw)
-        .map_err(|e| StackError::ComposeSyntax { path: abs.clone(), message: e.to_string() })?;
+    let mut file: ComposeFile =
+        serde_norway::from_value(raw).map_err(|e| StackError::ComposeSyntax {
+            path: abs.clone(),
+            message: e.to_string(),
+        })?;
     // Compose's implicit `default` network for services that name none.
     if file.services.values().any(|s| s.networks.is_none()) {
         file.networks.entry("default".to_string()).or_insert(None);
     }
-    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    let dir = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
     file.check_keys()?;
-    let loaded = LoadedCompose { path: abs, dir, file, variables, unset_variables: unset };
+    let loaded = LoadedCompose {
+        path: abs,
+        dir,
+        file,
+        variables,
+        unset_variables: unset,
+    };
     loaded.file.validate()?;
     Ok(loaded)
 }
@@ -406,9 +435,16 @@ impl ComposeFile {
     /// # Errors
     /// [`StackError::Invalid`] naming the key and where it is.
     pub fn check_keys(&self) -> Result<(), StackError> {
-        let bad = |where_: &str, extra: &BTreeMap<String, serde_norway::Value>| -> Result<(), StackError> {
-            if let Some(k) = extra.keys().find(|k| !k.starts_with("x-") && k.as_str() != "name") {
-                return Err(StackError::Invalid(format!("unsupported compose key `{k}` in {where_} (mmctl implements the subset documented in docs/MMCTL.md)")));
+        let bad = |where_: &str,
+                   extra: &BTreeMap<String, serde_norway::Value>|
+         -> Result<(), StackError> {
+            if let Some(k) = extra
+                .keys()
+                .find(|k| !k.starts_with("x-") && k.as_str() != "name")
+            {
+                return Err(StackError::Invalid(format!(
+                    "unsupported compose key `{k}` in {where_} (mmctl implements the subset documented in docs/MMCTL.md)"
+                )));
             }
             Ok(())
         };
@@ -430,49 +466,78 @@ impl ComposeFile {
     /// [`StackError::Invalid`] describing the first problem found.
     pub fn validate(&self) -> Result<(), StackError> {
         if self.services.is_empty() {
-            return Err(StackError::Invalid("the compose file defines no services".into()));
+            return Err(StackError::Invalid(
+                "the compose file defines no services".into(),
+            ));
         }
         for (name, svc) in &self.services {
             if svc.image.as_deref().unwrap_or("").is_empty() {
-                return Err(StackError::Invalid(format!("service {name} has no `image:` (mmctl needs it: it is also the tag `mmctl image build` produces)")));
+                return Err(StackError::Invalid(format!(
+                    "service {name} has no `image:` (mmctl needs it: it is also the tag `mmctl image build` produces)"
+                )));
             }
             for dep in svc.dependencies().keys() {
                 if !self.services.contains_key(dep) {
-                    return Err(StackError::Invalid(format!("service {name} depends on unknown service {dep}")));
+                    return Err(StackError::Invalid(format!(
+                        "service {name} depends on unknown service {dep}"
+                    )));
                 }
             }
             for (dep, cond) in svc.dependencies() {
-                if !["service_started", "service_healthy", "service_completed_successfully"].contains(&cond.as_str()) {
-                    return Err(StackError::Invalid(format!("service {name}: unknown depends_on condition {cond:?} for {dep}")));
+                if ![
+                    "service_started",
+                    "service_healthy",
+                    "service_completed_successfully",
+                ]
+                .contains(&cond.as_str())
+                {
+                    return Err(StackError::Invalid(format!(
+                        "service {name}: unknown depends_on condition {cond:?} for {dep}"
+                    )));
                 }
             }
             for net in svc.network_names() {
                 if !self.networks.contains_key(&net) {
-                    return Err(StackError::Invalid(format!("service {name} uses network {net}, which is not declared under top-level `networks:`")));
+                    return Err(StackError::Invalid(format!(
+                        "service {name} uses network {net}, which is not declared under top-level `networks:`"
+                    )));
                 }
             }
             for spec in &svc.volumes {
-                let mount = super::spec::parse_volume(spec).map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
+                let mount = super::spec::parse_volume(spec)
+                    .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
                 if let super::spec::MountSource::Named(vol) = &mount.source
                     && !self.volumes.contains_key(vol)
                 {
-                    return Err(StackError::Invalid(format!("service {name} mounts volume {vol}, which is not declared under top-level `volumes:`")));
+                    return Err(StackError::Invalid(format!(
+                        "service {name} mounts volume {vol}, which is not declared under top-level `volumes:`"
+                    )));
                 }
             }
             for port in &svc.ports {
-                super::spec::parse_port(&port.render()).map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
+                super::spec::parse_port(&port.render())
+                    .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
             }
             if let Some(hc) = &svc.healthcheck {
-                for d in [&hc.interval, &hc.timeout, &hc.start_period].into_iter().flatten() {
-                    super::spec::parse_duration(d).map_err(|m| StackError::Invalid(format!("service {name} healthcheck: {m}")))?;
+                for d in [&hc.interval, &hc.timeout, &hc.start_period]
+                    .into_iter()
+                    .flatten()
+                {
+                    super::spec::parse_duration(d).map_err(|m| {
+                        StackError::Invalid(format!("service {name} healthcheck: {m}"))
+                    })?;
                 }
             }
             if let Some(d) = &svc.stop_grace_period {
-                super::spec::parse_duration(d).map_err(|m| StackError::Invalid(format!("service {name} stop_grace_period: {m}")))?;
+                super::spec::parse_duration(d).map_err(|m| {
+                    StackError::Invalid(format!("service {name} stop_grace_period: {m}"))
+                })?;
             }
-            super::spec::resource_limits(svc).map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
+            super::spec::resource_limits(svc)
+                .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
             if let Some(restart) = &svc.restart {
-                super::spec::parse_restart(restart).map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
+                super::spec::parse_restart(restart)
+                    .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
             }
         }
         // Cycle check over the whole graph.
@@ -485,7 +550,9 @@ impl ComposeFile {
     pub fn enabled_services(&self, profiles: &[String]) -> Vec<String> {
         self.services
             .iter()
-            .filter(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p)))
+            .filter(|(_, s)| {
+                s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p))
+            })
             .map(|(n, _)| n.clone())
             .collect()
     }
@@ -513,7 +580,10 @@ impl ComposeFile {
                 Some(Mark::Done) => return Ok(()),
                 Some(Mark::Visiting) => {
                     path.push(name.to_string());
-                    return Err(StackError::Invalid(format!("dependency cycle: {}", path.join(" -> "))));
+                    return Err(StackError::Invalid(format!(
+                        "dependency cycle: {}",
+                        path.join(" -> ")
+                    )));
                 }
                 None => {}
             }
@@ -548,7 +618,10 @@ impl ComposeFile {
     pub fn service(&self, name: &str) -> Result<&Service, StackError> {
         self.services.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
-            StackError::Invalid(format!("unknown service {name}; the compose file defines: {}", known.join(", ")))
+            StackError::Invalid(format!(
+                "unknown service {name}; the compose file defines: {}",
+                known.join(", ")
+            ))
         })
     }
 }
@@ -558,8 +631,14 @@ impl Service {
     pub fn dependencies(&self) -> BTreeMap<String, String> {
         match &self.depends_on {
             None => BTreeMap::new(),
-            Some(DependsOn::List(items)) => items.iter().map(|d| (d.clone(), default_condition())).collect(),
-            Some(DependsOn::Map(map)) => map.iter().map(|(d, c)| (d.clone(), c.condition.clone())).collect(),
+            Some(DependsOn::List(items)) => items
+                .iter()
+                .map(|d| (d.clone(), default_condition()))
+                .collect(),
+            Some(DependsOn::Map(map)) => map
+                .iter()
+                .map(|(d, c)| (d.clone(), c.condition.clone()))
+                .collect(),
         }
     }
 
@@ -575,9 +654,11 @@ impl Service {
     /// Extra aliases on one network.
     pub fn aliases(&self, network: &str) -> Vec<String> {
         match &self.networks {
-            Some(ServiceNetworks::Map(map)) => {
-                map.get(network).and_then(|a| a.as_ref()).map(|a| a.aliases.clone()).unwrap_or_default()
-            }
+            Some(ServiceNetworks::Map(map)) => map
+                .get(network)
+                .and_then(|a| a.as_ref())
+                .map(|a| a.aliases.clone())
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -591,7 +672,10 @@ impl Service {
     ///
     /// # Errors
     /// [`StackError::Invalid`] when the value has the wrong shape.
-    pub fn extension<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StackError> {
+    pub fn extension<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StackError> {
         match self.extra.get(key) {
             None => Ok(None),
             Some(v) => serde_norway::from_value(v.clone())
@@ -603,7 +687,9 @@ impl Service {
 
 fn has_merge_key(v: &serde_norway::Value) -> bool {
     match v {
-        serde_norway::Value::Mapping(m) => m.iter().any(|(k, v)| k.as_str() == Some("<<") || has_merge_key(v)),
+        serde_norway::Value::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| k.as_str() == Some("<<") || has_merge_key(v)),
         serde_norway::Value::Sequence(items) => items.iter().any(has_merge_key),
         _ => false,
     }
@@ -627,7 +713,9 @@ pub fn split_words(s: &str) -> Result<Vec<String>, StackError> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(ch) => cur.push(ch),
-                        None => return Err(StackError::Invalid(format!("unterminated ' in {s:?}"))),
+                        None => {
+                            return Err(StackError::Invalid(format!("unterminated ' in {s:?}")));
+                        }
                     }
                 }
             }
@@ -638,10 +726,16 @@ pub fn split_words(s: &str) -> Result<Vec<String>, StackError> {
                         Some('"') => break,
                         Some('\\') => match chars.next() {
                             Some(ch) => cur.push(ch),
-                            None => return Err(StackError::Invalid(format!("unterminated \" in {s:?}"))),
+                            None => {
+                                return Err(StackError::Invalid(format!(
+                                    "unterminated \" in {s:?}"
+                                )));
+                            }
                         },
                         Some(ch) => cur.push(ch),
-                        None => return Err(StackError::Invalid(format!("unterminated \" in {s:?}"))),
+                        None => {
+                            return Err(StackError::Invalid(format!("unterminated \" in {s:?}")));
+                        }
                     }
                 }
             }
@@ -688,11 +782,20 @@ mod tests {
         .unwrap();
         assert_eq!(c.file.services["web"].restart.as_deref(), Some("always"));
         assert_eq!(c.file.enabled_services(&[]), vec!["api", "db", "web"]);
-        assert_eq!(c.file.enabled_services(&["debug".into()]), vec!["api", "db", "tools", "web"]);
+        assert_eq!(
+            c.file.enabled_services(&["debug".into()]),
+            vec!["api", "db", "tools", "web"]
+        );
         let all = c.file.enabled_services(&[]);
         assert_eq!(c.file.start_order(&all).unwrap(), vec!["db", "api", "web"]);
-        assert_eq!(c.file.services["web"].dependencies()["api"], "service_healthy");
-        assert!(c.file.networks.contains_key("default"), "implicit default network");
+        assert_eq!(
+            c.file.services["web"].dependencies()["api"],
+            "service_healthy"
+        );
+        assert!(
+            c.file.networks.contains_key("default"),
+            "implicit default network"
+        );
         // A dependency outside the selection is refused, not silently started.
         let err = c.file.start_order(&["web".to_string()]).unwrap_err();
         assert!(err.to_string().contains("not enabled"), "{err}");
@@ -701,14 +804,18 @@ mod tests {
         assert!(err.to_string().contains("dependency cycle"), "{err}");
         let err = load_str("services:\n  a:\n    build: .\n").unwrap_err();
         assert!(err.to_string().contains("has no `image:`"), "{err}");
-        let err = load_str("services:\n  a:\n    image: a\n    volumes: [undeclared:/x]\n").unwrap_err();
+        let err =
+            load_str("services:\n  a:\n    image: a\n    volumes: [undeclared:/x]\n").unwrap_err();
         assert!(err.to_string().contains("not declared"), "{err}");
         let err = load_str("services:\n  a:\n    image: a\n    healthcheck: {test: [CMD, \"true\"], interval: soon}\n").unwrap_err();
         assert!(err.to_string().contains("invalid duration"), "{err}");
         let err = load_str("services:\n  a:\n    image: a\n    restart: sometimes\n").unwrap_err();
         assert!(err.to_string().contains("unknown restart policy"), "{err}");
         let err = load_str("services:\n  a:\n    image: a\n    ports: {http: 80}\n").unwrap_err();
-        assert!(err.to_string().contains("service a:"), "a type error names its service: {err}");
+        assert!(
+            err.to_string().contains("service a:"),
+            "a type error names its service: {err}"
+        );
         let err = load_str("- just\n- a list\n").unwrap_err();
         assert!(matches!(err, StackError::ComposeSyntax { .. }), "{err}");
         let ok = load_str("services:\n  a:\n    image: a\n    x-note: free-form\nx-top: 1\n");
@@ -717,7 +824,10 @@ mod tests {
 
     #[test]
     fn words() {
-        assert_eq!(split_words(r#"a 'b c' "d \" e" f\ g"#).unwrap(), vec!["a", "b c", "d \" e", "f g"]);
+        assert_eq!(
+            split_words(r#"a 'b c' "d \" e" f\ g"#).unwrap(),
+            vec!["a", "b c", "d \" e", "f g"]
+        );
         assert!(split_words("'open").is_err());
     }
 }

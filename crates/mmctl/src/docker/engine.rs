@@ -24,8 +24,12 @@ const MIN_UPTIME_WITHOUT_HEALTHCHECK: Duration = Duration::from_secs(2);
 
 /// How long the container has been running, from its StartedAt (zero when unknown).
 fn running_for(status: &ContainerStatus) -> Duration {
-    let Some(started) = status.started_at.as_deref() else { return Duration::ZERO };
-    let Ok(started) = time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339) else {
+    let Some(started) = status.started_at.as_deref() else {
+        return Duration::ZERO;
+    };
+    let Ok(started) =
+        time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339)
+    else {
         return Duration::ZERO;
     };
     let secs = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
@@ -65,13 +69,19 @@ impl EngineConfig {
     /// CLI's TLS variables: TLS is used for tcp when DOCKER_TLS_VERIFY is set or DOCKER_CERT_PATH
     /// is given; DOCKER_CERT_PATH defaults to ~/.docker.
     pub fn from_host_and_env(host: Option<&str>) -> Self {
-        let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_HOST).to_string();
-        let verify = std::env::var("DOCKER_TLS_VERIFY").map(|v| !v.is_empty() && v != "0").unwrap_or(false);
+        let host = host
+            .filter(|h| !h.is_empty())
+            .unwrap_or(DEFAULT_HOST)
+            .to_string();
+        let verify = std::env::var("DOCKER_TLS_VERIFY")
+            .map(|v| !v.is_empty() && v != "0")
+            .unwrap_or(false);
         let cert_path = std::env::var_os("DOCKER_CERT_PATH").map(PathBuf::from);
         let is_tcp = host.starts_with("tcp://") || host.starts_with("https://");
         let tls = if is_tcp && (verify || cert_path.is_some() || host.starts_with("https://")) {
             let cert_dir = cert_path.unwrap_or_else(|| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".docker")
+                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                    .join(".docker")
             });
             Some(TlsFiles { cert_dir })
         } else {
@@ -91,7 +101,10 @@ impl Engine {
     /// [`StackError::Invalid`] for an endpoint scheme other than unix, tcp, http or https.
     pub async fn connect(config: &EngineConfig) -> Result<Engine, StackError> {
         let endpoint = config.host.clone();
-        let unreachable = |reason: String| StackError::Unreachable { endpoint: endpoint.clone(), reason };
+        let unreachable = |reason: String| StackError::Unreachable {
+            endpoint: endpoint.clone(),
+            reason,
+        };
         let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
             if !Path::new(path).exists() {
                 return Err(unreachable(format!("socket {path} does not exist")));
@@ -126,7 +139,10 @@ impl Engine {
             .await
             .map_err(|_| unreachable("no answer within 20 s".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
-        docker.ping().await.map_err(|e| unreachable(e.to_string()))?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         Ok(Engine { docker, endpoint })
     }
 
@@ -151,18 +167,36 @@ impl Engine {
     ///
     /// # Errors
     /// [`StackError::Engine`] / [`StackError::Unreachable`].
-    pub async fn project_containers(&self, project: &str, service: Option<&str>) -> Result<Vec<ContainerSummary>, StackError> {
+    pub async fn project_containers(
+        &self,
+        project: &str,
+        service: Option<&str>,
+    ) -> Result<Vec<ContainerSummary>, StackError> {
         let filters = labels::filter(project, service);
-        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        self.docker.list_containers(Some(opts)).await.map_err(|e| self.err("list containers", e))
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.err("list containers", e))
     }
 
     /// The container of `service` in `project`, if one exists (running or not).
     ///
     /// # Errors
     /// [`StackError::Engine`] / [`StackError::Unreachable`].
-    pub async fn find_service_container(&self, project: &str, service: &str) -> Result<Option<ContainerSummary>, StackError> {
-        Ok(self.project_containers(project, Some(service)).await?.into_iter().next())
+    pub async fn find_service_container(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Option<ContainerSummary>, StackError> {
+        Ok(self
+            .project_containers(project, Some(service))
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Like [`Engine::find_service_container`] but a missing container is an error
@@ -170,11 +204,18 @@ impl Engine {
     ///
     /// # Errors
     /// [`StackError::NoContainer`], [`StackError::Engine`], [`StackError::Unreachable`].
-    pub async fn require_service_container(&self, project: &str, service: &str) -> Result<String, StackError> {
+    pub async fn require_service_container(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<String, StackError> {
         self.find_service_container(project, service)
             .await?
             .and_then(|c| c.id)
-            .ok_or_else(|| StackError::NoContainer { project: project.into(), service: service.into() })
+            .ok_or_else(|| StackError::NoContainer {
+                project: project.into(),
+                service: service.into(),
+            })
     }
 
     /// Full inspect data of a container (`GET /containers/{id}/json`).
@@ -182,7 +223,10 @@ impl Engine {
     /// # Errors
     /// [`StackError::Engine`] (404 when it does not exist) / [`StackError::Unreachable`].
     pub async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, StackError> {
-        self.docker.inspect_container(id, None).await.map_err(|e| self.err(format!("inspect container {id}"), e))
+        self.docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| self.err(format!("inspect container {id}"), e))
     }
 
     /// Gracefully stops a service's container: SIGTERM, then SIGKILL after `timeout_secs`
@@ -191,14 +235,29 @@ impl Engine {
     ///
     /// # Errors
     /// [`StackError::NoContainer`], [`StackError::Engine`], [`StackError::Unreachable`].
-    pub async fn stop_service(&self, project: &str, service: &str, timeout_secs: u32) -> Result<StopOutcome, StackError> {
+    pub async fn stop_service(
+        &self,
+        project: &str,
+        service: &str,
+        timeout_secs: u32,
+    ) -> Result<StopOutcome, StackError> {
         let id = self.require_service_container(project, service).await?;
-        let running = self.inspect(&id).await?.state.and_then(|s| s.running).unwrap_or(false);
+        let running = self
+            .inspect(&id)
+            .await?
+            .state
+            .and_then(|s| s.running)
+            .unwrap_or(false);
         if !running {
             return Ok(StopOutcome::AlreadyStopped);
         }
-        let opts = StopContainerOptionsBuilder::default().t(timeout_secs as i32).build();
-        self.docker.stop_container(&id, Some(opts)).await.map_err(|e| self.err(format!("stop {service}"), e))?;
+        let opts = StopContainerOptionsBuilder::default()
+            .t(timeout_secs as i32)
+            .build();
+        self.docker
+            .stop_container(&id, Some(opts))
+            .await
+            .map_err(|e| self.err(format!("stop {service}"), e))?;
         Ok(StopOutcome::Stopped)
     }
 
@@ -206,13 +265,25 @@ impl Engine {
     ///
     /// # Errors
     /// [`StackError::NoContainer`], [`StackError::Engine`], [`StackError::Unreachable`].
-    pub async fn start_service(&self, project: &str, service: &str) -> Result<StartOutcome, StackError> {
+    pub async fn start_service(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<StartOutcome, StackError> {
         let id = self.require_service_container(project, service).await?;
-        let running = self.inspect(&id).await?.state.and_then(|s| s.running).unwrap_or(false);
+        let running = self
+            .inspect(&id)
+            .await?
+            .state
+            .and_then(|s| s.running)
+            .unwrap_or(false);
         if running {
             return Ok(StartOutcome::AlreadyRunning);
         }
-        self.docker.start_container(&id, None).await.map_err(|e| self.err(format!("start {service}"), e))?;
+        self.docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| self.err(format!("start {service}"), e))?;
         Ok(StartOutcome::Started)
     }
 
@@ -223,7 +294,12 @@ impl Engine {
     /// # Errors
     /// [`StackError::ServiceFailed`] when the container exits and will not be restarted,
     /// [`StackError::Timeout`] (with the last health output) otherwise.
-    pub async fn wait_healthy(&self, service: &str, id: &str, timeout: Duration) -> Result<(), StackError> {
+    pub async fn wait_healthy(
+        &self,
+        service: &str,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<(), StackError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let first_restart_count = self.inspect(id).await?.restart_count.unwrap_or(0);
         loop {
@@ -245,7 +321,9 @@ impl Engine {
             match status.health.as_deref() {
                 Some("healthy") => return Ok(()),
                 // Without a healthcheck, "up" means running and not exiting right away.
-                None if status.state == "running" && running_for(&status) >= MIN_UPTIME_WITHOUT_HEALTHCHECK => {
+                None if status.state == "running"
+                    && running_for(&status) >= MIN_UPTIME_WITHOUT_HEALTHCHECK =>
+                {
                     return Ok(());
                 }
                 _ => {}
@@ -258,7 +336,10 @@ impl Engine {
                 .and_then(|p| p.name)
                 .map(|n| n.to_string())
                 .unwrap_or_default();
-            if (status.state == "exited" || status.state == "dead") && !restarting && (policy.is_empty() || policy == "no") {
+            if (status.state == "exited" || status.state == "dead")
+                && !restarting
+                && (policy.is_empty() || policy == "no")
+            {
                 return Err(StackError::ServiceFailed {
                     service: service.into(),
                     detail: format!(
@@ -274,7 +355,12 @@ impl Engine {
                 if let Some(out) = last_health_output(&info) {
                     last.push_str(&format!("; last healthcheck output: {out}"));
                 }
-                return Err(StackError::Timeout { service: service.into(), wanted: "healthy".into(), seconds: timeout.as_secs(), last });
+                return Err(StackError::Timeout {
+                    service: service.into(),
+                    wanted: "healthy".into(),
+                    seconds: timeout.as_secs(),
+                    last,
+                });
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -293,7 +379,11 @@ impl Engine {
         while let Some(Ok(chunk)) = stream.next().await {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
-        let out: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let out: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         out.join(" | ").chars().take(1000).collect()
     }
 
@@ -303,7 +393,12 @@ impl Engine {
     /// # Errors
     /// [`StackError::Engine`] / [`StackError::Unreachable`]. A non-zero exit is not an error:
     /// check [`ExecOutput::exit_code`].
-    pub async fn exec(&self, container: &str, cmd: &[&str], user: Option<&str>) -> Result<ExecOutput, StackError> {
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        user: Option<&str>,
+    ) -> Result<ExecOutput, StackError> {
         use bollard::exec::{CreateExecOptions, StartExecResults};
         let created = self
             .docker
@@ -321,20 +416,39 @@ impl Engine {
             .map_err(|e| self.err(format!("exec in {container}"), e))?;
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        match self.docker.start_exec(&created.id, None).await.map_err(|e| self.err(format!("exec in {container}"), e))? {
+        match self
+            .docker
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| self.err(format!("exec in {container}"), e))?
+        {
             StartExecResults::Attached { mut output, .. } => {
                 while let Some(chunk) = output.next().await {
-                    match chunk.map_err(|e| self.err(format!("read exec output in {container}"), e))? {
-                        bollard::container::LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
-                        bollard::container::LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                    match chunk
+                        .map_err(|e| self.err(format!("read exec output in {container}"), e))?
+                    {
+                        bollard::container::LogOutput::StdOut { message } => {
+                            stdout.extend_from_slice(&message)
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            stderr.extend_from_slice(&message)
+                        }
                         _ => {}
                     }
                 }
             }
             StartExecResults::Detached => {}
         }
-        let inspect = self.docker.inspect_exec(&created.id).await.map_err(|e| self.err("inspect exec", e))?;
-        Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), stdout, stderr })
+        let inspect = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| self.err("inspect exec", e))?;
+        Ok(ExecOutput {
+            exit_code: inspect.exit_code.unwrap_or(-1),
+            stdout,
+            stderr,
+        })
     }
 }
 
@@ -390,18 +504,39 @@ impl ContainerStatus {
     /// Extracts the status from inspect data.
     pub fn from_inspect(info: &ContainerInspectResponse) -> Self {
         let state = info.state.as_ref();
-        let health = state.and_then(|s| s.health.as_ref()).and_then(|h| h.status).and_then(|s| match s {
-            HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
-            other => Some(other.to_string()),
-        });
-        let state_name = state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+        let health = state
+            .and_then(|s| s.health.as_ref())
+            .and_then(|h| h.status)
+            .and_then(|s| match s {
+                HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
+                other => Some(other.to_string()),
+            });
+        let state_name = state
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
         ContainerStatus {
             id: info.id.clone().unwrap_or_default(),
-            name: info.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+            name: info
+                .name
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             health,
-            image: info.config.as_ref().and_then(|c| c.image.clone()).unwrap_or_default(),
-            started_at: state.and_then(|s| s.started_at.clone()).filter(|s| !s.starts_with("0001-")),
-            exit_code: if state_name == "running" { None } else { state.and_then(|s| s.exit_code) },
+            image: info
+                .config
+                .as_ref()
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default(),
+            started_at: state
+                .and_then(|s| s.started_at.clone())
+                .filter(|s| !s.starts_with("0001-")),
+            exit_code: if state_name == "running" {
+                None
+            } else {
+                state.and_then(|s| s.exit_code)
+            },
             state: state_name,
         }
     }

@@ -30,7 +30,9 @@ pub enum StackError {
     #[error("{0}")]
     Invalid(String),
     /// The Docker daemon did not answer at all (socket missing, connection refused, TLS failure).
-    #[error("cannot reach the Docker daemon at {endpoint}: {reason}. Is dockerd running? Check --docker-host / DOCKER_HOST.")]
+    #[error(
+        "cannot reach the Docker daemon at {endpoint}: {reason}. Is dockerd running? Check --docker-host / DOCKER_HOST."
+    )]
     Unreachable {
         /// The endpoint tried, e.g. `unix:///var/run/docker.sock`.
         endpoint: String,
@@ -46,7 +48,9 @@ pub enum StackError {
         source: bollard::errors::Error,
     },
     /// An image the stack needs is not present locally (no registry is reachable to pull it).
-    #[error("image {image} (service {service}) is not present locally; run `mmctl image build` (or `mmctl image load FILE` on an air-gapped host)")]
+    #[error(
+        "image {image} (service {service}) is not present locally; run `mmctl image build` (or `mmctl image load FILE` on an air-gapped host)"
+    )]
     ImageMissing {
         /// The service that uses the image.
         service: String,
@@ -70,7 +74,9 @@ pub enum StackError {
         service: String,
     },
     /// Waiting for a container to become healthy (or running) took longer than allowed.
-    #[error("service {service} did not become {wanted} within {seconds} s (last state: {last}); see `mmctl logs {service}`")]
+    #[error(
+        "service {service} did not become {wanted} within {seconds} s (last state: {last}); see `mmctl logs {service}`"
+    )]
     Timeout {
         /// The service waited for.
         service: String,
@@ -109,11 +115,21 @@ pub enum StackError {
 
 impl StackError {
     /// Wraps a bollard error, classifying transport failures as [`StackError::Unreachable`].
-    pub fn engine(action: impl Into<String>, endpoint: &str, source: bollard::errors::Error) -> Self {
+    pub fn engine(
+        action: impl Into<String>,
+        endpoint: &str,
+        source: bollard::errors::Error,
+    ) -> Self {
         if is_transport_error(&source) {
-            return StackError::Unreachable { endpoint: endpoint.to_string(), reason: source.to_string() };
+            return StackError::Unreachable {
+                endpoint: endpoint.to_string(),
+                reason: source.to_string(),
+            };
         }
-        StackError::Engine { action: action.into(), source }
+        StackError::Engine {
+            action: action.into(),
+            source,
+        }
     }
 
     /// True when the engine answered 404 (no such container/image/network/volume).
@@ -124,7 +140,13 @@ impl StackError {
 
 /// True when bollard's error is an HTTP 404 from the engine.
 pub fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 /// True when bollard's error means "no answer from the daemon" rather than "the daemon said no".

@@ -80,7 +80,8 @@ pub async fn check(project: &Project, engine: &Engine) -> Result<Vec<ServiceHeal
         .map_err(|e| StackError::Invalid(format!("cannot build the HTTP client: {e}")))?;
     let mut out = Vec::new();
     for service in project.compose.file.enabled_services(&project.profiles) {
-        let spec: Option<ProbeSpec> = project.compose.file.services[&service].extension("x-mmkt-probe")?;
+        let spec: Option<ProbeSpec> =
+            project.compose.file.services[&service].extension("x-mmkt-probe")?;
         out.push(check_service(project, engine, &http, &service, spec.as_ref()).await?);
     }
     Ok(out)
@@ -94,9 +95,21 @@ async fn check_service(
     spec: Option<&ProbeSpec>,
 ) -> Result<ServiceHealth, StackError> {
     let mut checks = Vec::new();
-    let Some(id) = engine.find_service_container(&project.name, service).await?.and_then(|c| c.id) else {
-        checks.push(Check { name: "container".into(), ok: false, detail: "no container (run `mmctl up`)".into() });
-        return Ok(ServiceHealth { service: service.into(), healthy: false, checks });
+    let Some(id) = engine
+        .find_service_container(&project.name, service)
+        .await?
+        .and_then(|c| c.id)
+    else {
+        checks.push(Check {
+            name: "container".into(),
+            ok: false,
+            detail: "no container (run `mmctl up`)".into(),
+        });
+        return Ok(ServiceHealth {
+            service: service.into(),
+            healthy: false,
+            checks,
+        });
     };
     let info = engine.inspect(&id).await?;
     let status = ContainerStatus::from_inspect(&info);
@@ -109,19 +122,35 @@ async fn check_service(
     {
         detail.push_str(&format!(": {out}"));
     }
-    checks.push(Check { name: "container".into(), ok: docker_ok, detail });
+    checks.push(Check {
+        name: "container".into(),
+        ok: docker_ok,
+        detail,
+    });
     if running && let Some(spec) = spec {
         let ip = container_ip(&info);
         match ip {
-            None => checks.push(Check { name: "network".into(), ok: false, detail: "container has no IP address".into() }),
+            None => checks.push(Check {
+                name: "network".into(),
+                ok: false,
+                detail: "container has no IP address".into(),
+            }),
             Some(ip) => {
-                let env = info.config.as_ref().and_then(|c| c.env.clone()).unwrap_or_default();
+                let env = info
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.env.clone())
+                    .unwrap_or_default();
                 checks.extend(probe(http, &ip, spec, &env).await);
             }
         }
     }
     let healthy = checks.iter().all(|c| c.ok);
-    Ok(ServiceHealth { service: service.into(), healthy, checks })
+    Ok(ServiceHealth {
+        service: service.into(),
+        healthy,
+        checks,
+    })
 }
 
 /// The container's IPv4 address on its first network with one.
@@ -129,7 +158,10 @@ pub fn container_ip(info: &bollard::models::ContainerInspectResponse) -> Option<
     let nets = info.network_settings.as_ref()?.networks.as_ref()?;
     let mut names: Vec<&String> = nets.keys().collect();
     names.sort();
-    names.into_iter().filter_map(|n| nets[n].ip_address.clone()).find(|ip| !ip.is_empty())
+    names
+        .into_iter()
+        .filter_map(|n| nets[n].ip_address.clone())
+        .find(|ip| !ip.is_empty())
 }
 
 async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String]) -> Vec<Check> {
@@ -139,14 +171,32 @@ async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String
             for path in paths {
                 let url = format!("http://{ip}:{port}{path}");
                 let check = match http.get(&url).send().await {
-                    Ok(r) if r.status().is_success() => Check { name: format!("GET {path}"), ok: true, detail: r.status().to_string() },
+                    Ok(r) if r.status().is_success() => Check {
+                        name: format!("GET {path}"),
+                        ok: true,
+                        detail: r.status().to_string(),
+                    },
                     Ok(r) => {
                         let status = r.status();
                         let body = r.text().await.unwrap_or_default();
-                        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
-                        Check { name: format!("GET {path}"), ok: false, detail: format!("{status}: {body}") }
+                        let body: String = body
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                            .chars()
+                            .take(200)
+                            .collect();
+                        Check {
+                            name: format!("GET {path}"),
+                            ok: false,
+                            detail: format!("{status}: {body}"),
+                        }
                     }
-                    Err(e) => Check { name: format!("GET {path}"), ok: false, detail: format!("{url}: {}", error_chain(&e)) },
+                    Err(e) => Check {
+                        name: format!("GET {path}"),
+                        ok: false,
+                        detail: format!("{url}: {}", error_chain(&e)),
+                    },
                 };
                 out.push(check);
             }
@@ -155,35 +205,58 @@ async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String
         ProbeSpec::Monerod { port } => {
             let url = format!("http://{ip}:{port}");
             let result = match monero_rpc::DaemonClient::new(&url) {
-                Ok(client) => client.with_timeout(PROBE_TIMEOUT).get_info().await.map_err(|e| error_chain(&e)),
+                Ok(client) => client
+                    .with_timeout(PROBE_TIMEOUT)
+                    .get_info()
+                    .await
+                    .map_err(|e| error_chain(&e)),
                 Err(e) => Err(error_chain(&e)),
             };
             let check = match result {
                 Ok(info) => Check {
                     name: "get_info".into(),
                     ok: info.status == "OK",
-                    detail: format!("status {} height {} nettype {}", info.status, info.height, info.nettype),
+                    detail: format!(
+                        "status {} height {} nettype {}",
+                        info.status, info.height, info.nettype
+                    ),
                 },
-                Err(e) => Check { name: "get_info".into(), ok: false, detail: format!("{url}: {e}") },
+                Err(e) => Check {
+                    name: "get_info".into(),
+                    ok: false,
+                    detail: format!("{url}: {e}"),
+                },
             };
             vec![check]
         }
         ProbeSpec::WalletRpc { port } => {
             let url = format!("http://{ip}:{port}");
-            let login = env.iter().find_map(|e| e.strip_prefix("WALLET_RPC_LOGIN=")).filter(|l| !l.is_empty());
+            let login = env
+                .iter()
+                .find_map(|e| e.strip_prefix("WALLET_RPC_LOGIN="))
+                .filter(|l| !l.is_empty());
             let result = match monero_rpc::WalletClient::new(&url) {
                 Ok(client) => {
                     let mut client = client.with_timeout(PROBE_TIMEOUT);
                     if let Some((user, pass)) = login.and_then(|l| l.split_once(':')) {
-                        client = client.with_credentials(monero_rpc::DigestCredentials::new(user, pass));
+                        client =
+                            client.with_credentials(monero_rpc::DigestCredentials::new(user, pass));
                     }
                     client.get_version().await.map_err(|e| error_chain(&e))
                 }
                 Err(e) => Err(error_chain(&e)),
             };
             let check = match result {
-                Ok(v) => Check { name: "get_version".into(), ok: true, detail: format!("version {}", v.version) },
-                Err(e) => Check { name: "get_version".into(), ok: false, detail: format!("{url}: {e}") },
+                Ok(v) => Check {
+                    name: "get_version".into(),
+                    ok: true,
+                    detail: format!("version {}", v.version),
+                },
+                Err(e) => Check {
+                    name: "get_version".into(),
+                    ok: false,
+                    detail: format!("{url}: {e}"),
+                },
             };
             vec![check]
         }

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder, ImportImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ImportImageOptionsBuilder,
+};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
@@ -131,15 +133,32 @@ pub async fn image_id(engine: &Engine, image: &str) -> Result<Option<String>, St
 /// # Errors
 /// [`StackError::Tool`] (debootstrap missing or failing), [`StackError::Write`],
 /// [`StackError::Engine`].
-pub async fn bootstrap_base(engine: &Engine, opts: &BaseOptions, log: &mut (dyn FnMut(&str) + Send)) -> Result<BaseOutcome, StackError> {
+pub async fn bootstrap_base(
+    engine: &Engine,
+    opts: &BaseOptions,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<BaseOutcome, StackError> {
     if let Some(id) = image_id(engine, &opts.image).await? {
         return Ok(BaseOutcome::Kept { id });
     }
-    let (repo, tag) = opts.image.rsplit_once(':').unwrap_or((opts.image.as_str(), "latest"));
-    let root = opts.work_dir.join(format!("mmctl-rootfs-{}", uuid::Uuid::new_v4()));
+    let (repo, tag) = opts
+        .image
+        .rsplit_once(':')
+        .unwrap_or((opts.image.as_str(), "latest"));
+    let root = opts
+        .work_dir
+        .join(format!("mmctl-rootfs-{}", uuid::Uuid::new_v4()));
     let _guard = TempTree(root.clone());
-    std::fs::create_dir_all(&root).map_err(|source| StackError::Write { path: root.clone(), source })?;
-    log(&format!("debootstrap --variant=minbase {} {} {} (about a minute)", opts.suite, root.display(), opts.mirror));
+    std::fs::create_dir_all(&root).map_err(|source| StackError::Write {
+        path: root.clone(),
+        source,
+    })?;
+    log(&format!(
+        "debootstrap --variant=minbase {} {} {} (about a minute)",
+        opts.suite,
+        root.display(),
+        opts.mirror
+    ));
     let output = tokio::process::Command::new("debootstrap")
         .args(["--variant=minbase", &opts.suite])
         .arg(&root)
@@ -148,21 +167,31 @@ pub async fn bootstrap_base(engine: &Engine, opts: &BaseOptions, log: &mut (dyn 
         .await
         .map_err(|e| StackError::Tool {
             tool: "debootstrap".into(),
-            message: format!("cannot run it ({e}); install it with `apt-get install debootstrap` and run as root"),
+            message: format!(
+                "cannot run it ({e}); install it with `apt-get install debootstrap` and run as root"
+            ),
         })?;
     if !output.status.success() {
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
         let tail: Vec<&str> = text.lines().rev().take(8).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(StackError::Tool { tool: "debootstrap".into(), message: format!("{}: {}", output.status, tail.join(" | ")) });
+        return Err(StackError::Tool {
+            tool: "debootstrap".into(),
+            message: format!("{}: {}", output.status, tail.join(" | ")),
+        });
     }
     log("stripping apt lists, caches, docs, man pages and locales");
     slim_rootfs(&root, &opts.suite, &opts.mirror)?;
     log(&format!("importing as {}", opts.image));
     let (body, handle) = stream_tar(
-        vec![TarEntry { source: root.clone(), name: PathBuf::from(".") }],
-        Exclude { empty_dirs: vec!["dev".into(), "proc".into(), "sys".into()] },
+        vec![TarEntry {
+            source: root.clone(),
+            name: PathBuf::from("."),
+        }],
+        Exclude {
+            empty_dirs: vec!["dev".into(), "proc".into(), "sys".into()],
+        },
     );
     let create = CreateImageOptionsBuilder::default()
         .from_src("-")
@@ -170,37 +199,61 @@ pub async fn bootstrap_base(engine: &Engine, opts: &BaseOptions, log: &mut (dyn 
         .tag(tag)
         .changes(vec!["CMD [\"bash\"]".to_string()])
         .build();
-    let mut stream = engine.docker().create_image(Some(create), Some(bollard::body_stream(body)), None);
+    let mut stream =
+        engine
+            .docker()
+            .create_image(Some(create), Some(bollard::body_stream(body)), None);
     while let Some(item) = stream.next().await {
         item.map_err(|e| engine.err(format!("import {}", opts.image), e))?;
     }
     handle
         .await
-        .map_err(|e| StackError::Tool { tool: "tar".into(), message: e.to_string() })?
-        .map_err(|source| StackError::Read { path: root.clone(), source })?;
+        .map_err(|e| StackError::Tool {
+            tool: "tar".into(),
+            message: e.to_string(),
+        })?
+        .map_err(|source| StackError::Read {
+            path: root.clone(),
+            source,
+        })?;
     let id = image_id(engine, &opts.image)
         .await?
-        .ok_or_else(|| StackError::Tool { tool: "docker import".into(), message: format!("{} not present after import", opts.image) })?;
+        .ok_or_else(|| StackError::Tool {
+            tool: "docker import".into(),
+            message: format!("{} not present after import", opts.image),
+        })?;
     Ok(BaseOutcome::Created { id })
 }
 
 fn slim_rootfs(root: &Path, suite: &str, mirror: &str) -> Result<(), StackError> {
     let clear = |rel: &str, keep: &[&str]| -> Result<(), StackError> {
         let dir = root.join(rel);
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
         for e in entries.flatten() {
             if keep.iter().any(|k| e.file_name() == *k) {
                 continue;
             }
             let p = e.path();
-            let res = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
-            res.map_err(|source| StackError::Write { path: p.clone(), source })?;
+            let res = if p.is_dir() && !p.is_symlink() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            res.map_err(|source| StackError::Write {
+                path: p.clone(),
+                source,
+            })?;
         }
         Ok(())
     };
     clear("var/lib/apt/lists", &["partial", "lock"])?;
     clear("var/cache/apt/archives", &["partial", "lock"])?;
-    for f in ["var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"] {
+    for f in [
+        "var/cache/apt/pkgcache.bin",
+        "var/cache/apt/srcpkgcache.bin",
+    ] {
         let _ = std::fs::remove_file(root.join(f));
     }
     clear("usr/share/doc", &[])?;
@@ -249,11 +302,17 @@ pub struct BuildTarget {
 /// # Errors
 /// [`StackError::Invalid`] for an unknown service, a service without `build:`, or a missing
 /// context directory.
-pub fn build_targets(compose: &LoadedCompose, services: &[String]) -> Result<Vec<BuildTarget>, StackError> {
+pub fn build_targets(
+    compose: &LoadedCompose,
+    services: &[String],
+) -> Result<Vec<BuildTarget>, StackError> {
     for s in services {
         let svc = compose.file.service(s)?;
         if svc.build.is_none() {
-            return Err(StackError::Invalid(format!("service {s} has no `build:` section; its image ({}) comes from elsewhere", svc.image_ref())));
+            return Err(StackError::Invalid(format!(
+                "service {s} has no `build:` section; its image ({}) comes from elsewhere",
+                svc.image_ref()
+            )));
         }
     }
     let mut by_image: BTreeMap<String, BuildTarget> = BTreeMap::new();
@@ -264,20 +323,31 @@ pub fn build_targets(compose: &LoadedCompose, services: &[String]) -> Result<Vec
         }
         let (context, dockerfile, args) = match build {
             Build::Context(c) => (c.clone(), None, None),
-            Build::Full { context, dockerfile, args } => (context.clone(), dockerfile.clone(), args.clone()),
+            Build::Full {
+                context,
+                dockerfile,
+                args,
+            } => (context.clone(), dockerfile.clone(), args.clone()),
         };
         let context = super::spec::resolve_host_path(&compose.dir, &context);
         if !context.is_dir() {
-            return Err(StackError::Invalid(format!("service {name}: build context {} is not a directory", context.display())));
+            return Err(StackError::Invalid(format!(
+                "service {name}: build context {} is not a directory",
+                context.display()
+            )));
         }
-        let target = by_image.entry(svc.image_ref().to_string()).or_insert_with(|| BuildTarget {
-            image: svc.image_ref().to_string(),
-            services: Vec::new(),
-            context,
-            dockerfile: dockerfile.unwrap_or_else(|| "Dockerfile".into()),
-            args: args.map(|a| a.resolve(&compose.variables)).unwrap_or_default(),
-            cargo_binary: svc.extension::<String>(CARGO_BINARY_KEY).ok().flatten(),
-        });
+        let target = by_image
+            .entry(svc.image_ref().to_string())
+            .or_insert_with(|| BuildTarget {
+                image: svc.image_ref().to_string(),
+                services: Vec::new(),
+                context,
+                dockerfile: dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+                args: args
+                    .map(|a| a.resolve(&compose.variables))
+                    .unwrap_or_default(),
+                cargo_binary: svc.extension::<String>(CARGO_BINARY_KEY).ok().flatten(),
+            });
         target.services.push(name.clone());
     }
     Ok(by_image.into_values().collect())
@@ -326,9 +396,15 @@ pub async fn build_image(
     cache: CachePolicy,
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<String, StackError> {
-    let mut entries = vec![TarEntry { source: target.context.clone(), name: PathBuf::from(".") }];
+    let mut entries = vec![TarEntry {
+        source: target.context.clone(),
+        name: PathBuf::from("."),
+    }];
     if let (Some(name), Some(path)) = (&target.cargo_binary, binary) {
-        entries.push(TarEntry { source: path.to_path_buf(), name: PathBuf::from(name) });
+        entries.push(TarEntry {
+            source: path.to_path_buf(),
+            name: PathBuf::from(name),
+        });
     }
     let (body, handle) = stream_tar(entries, Exclude::default());
     let args: HashMap<String, String> = target.args.clone().into_iter().collect();
@@ -340,7 +416,9 @@ pub async fn build_image(
         .nocache(cache == CachePolicy::NoCache)
         .buildargs(&args)
         .build();
-    let mut stream = engine.docker().build_image(opts, None, Some(bollard::body_stream(body)));
+    let mut stream = engine
+        .docker()
+        .build_image(opts, None, Some(bollard::body_stream(body)));
     let mut failure: Option<String> = None;
     let mut last_lines: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
@@ -369,14 +447,26 @@ pub async fn build_image(
             }
         }
     }
-    let tar_result = handle.await.map_err(|e| StackError::Tool { tool: "tar".into(), message: e.to_string() })?;
+    let tar_result = handle.await.map_err(|e| StackError::Tool {
+        tool: "tar".into(),
+        message: e.to_string(),
+    })?;
     if let Some(message) = failure {
-        return Err(StackError::BuildFailed { image: target.image.clone(), message: format!("{message} (last output: {})", last_lines.join(" | ")) });
+        return Err(StackError::BuildFailed {
+            image: target.image.clone(),
+            message: format!("{message} (last output: {})", last_lines.join(" | ")),
+        });
     }
-    tar_result.map_err(|source| StackError::Read { path: target.context.clone(), source })?;
+    tar_result.map_err(|source| StackError::Read {
+        path: target.context.clone(),
+        source,
+    })?;
     image_id(engine, &target.image)
         .await?
-        .ok_or_else(|| StackError::BuildFailed { image: target.image.clone(), message: "the builder reported success but the tag is missing".into() })
+        .ok_or_else(|| StackError::BuildFailed {
+            image: target.image.clone(),
+            message: "the builder reported success but the tag is missing".into(),
+        })
 }
 
 /// Whether a build may reuse cached layers.
@@ -395,14 +485,24 @@ pub enum CachePolicy {
 /// # Errors
 /// [`StackError::ImageMissing`] for an image not present, [`StackError::Write`],
 /// [`StackError::Engine`]. Returns the archive size in bytes.
-pub async fn save_images(engine: &Engine, images: &[String], file: &Path) -> Result<u64, StackError> {
+pub async fn save_images(
+    engine: &Engine,
+    images: &[String],
+    file: &Path,
+) -> Result<u64, StackError> {
     for image in images {
         if image_id(engine, image).await?.is_none() {
-            return Err(StackError::ImageMissing { service: "-".into(), image: image.clone() });
+            return Err(StackError::ImageMissing {
+                service: "-".into(),
+                image: image.clone(),
+            });
         }
     }
     let tmp = file.with_extension(format!("partial-{}", std::process::id()));
-    let write_err = |source: std::io::Error| StackError::Write { path: tmp.clone(), source };
+    let write_err = |source: std::io::Error| StackError::Write {
+        path: tmp.clone(),
+        source,
+    };
     let out = tokio::fs::File::create(&tmp).await.map_err(write_err)?;
     let gzip = file.extension().map(|e| e == "gz").unwrap_or(false);
     let names: Vec<&str> = images.iter().map(String::as_str).collect();
@@ -435,8 +535,16 @@ pub async fn save_images(engine: &Engine, images: &[String], file: &Path) -> Res
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(e);
     }
-    tokio::fs::rename(&tmp, file).await.map_err(|source| StackError::Write { path: file.to_path_buf(), source })?;
-    let size = tokio::fs::metadata(file).await.map(|m| m.len()).unwrap_or(0);
+    tokio::fs::rename(&tmp, file)
+        .await
+        .map_err(|source| StackError::Write {
+            path: file.to_path_buf(),
+            source,
+        })?;
+    let size = tokio::fs::metadata(file)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
     Ok(size)
 }
 
@@ -447,24 +555,40 @@ pub async fn save_images(engine: &Engine, images: &[String], file: &Path) -> Res
 /// [`StackError::Read`], [`StackError::Engine`] (for example a file that is not an image archive).
 pub async fn load_images(engine: &Engine, file: &Path) -> Result<Vec<String>, StackError> {
     use tokio::io::AsyncReadExt;
-    let f = tokio::fs::File::open(file).await.map_err(|source| StackError::Read { path: file.to_path_buf(), source })?;
+    let f = tokio::fs::File::open(file)
+        .await
+        .map_err(|source| StackError::Read {
+            path: file.to_path_buf(),
+            source,
+        })?;
     let body = futures_util::stream::unfold(f, |mut f| async move {
         let mut buf = vec![0u8; 256 * 1024];
         match f.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
                 buf.truncate(n);
-                Some((Ok::<bytes::Bytes, std::io::Error>(bytes::Bytes::from(buf)), f))
+                Some((
+                    Ok::<bytes::Bytes, std::io::Error>(bytes::Bytes::from(buf)),
+                    f,
+                ))
             }
             Err(e) => Some((Err(e), f)),
         }
     });
-    let mut stream = engine.docker().import_image_stream(ImportImageOptionsBuilder::default().quiet(true).build(), body, None);
+    let mut stream = engine.docker().import_image_stream(
+        ImportImageOptionsBuilder::default().quiet(true).build(),
+        body,
+        None,
+    );
     let mut messages = Vec::new();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| engine.err(format!("load {}", file.display()), e))?;
         if let Some(s) = info.stream {
-            messages.extend(s.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+            messages.extend(
+                s.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string),
+            );
         }
     }
     Ok(messages)

@@ -42,7 +42,10 @@ impl Variables {
 /// [`StackError::Read`] when the file cannot be read, [`StackError::Invalid`] for a line
 /// without `=` (the line number is given; the value is never echoed, it may be a secret).
 pub fn parse_env_file(path: &Path) -> Result<BTreeMap<String, String>, StackError> {
-    let text = std::fs::read_to_string(path).map_err(|source| StackError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| StackError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut out = BTreeMap::new();
     for (idx, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -59,7 +62,11 @@ pub fn parse_env_file(path: &Path) -> Result<BTreeMap<String, String>, StackErro
         };
         let key = key.trim();
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(StackError::Invalid(format!("{}:{}: invalid variable name", path.display(), idx + 1)));
+            return Err(StackError::Invalid(format!(
+                "{}:{}: invalid variable name",
+                path.display(),
+                idx + 1
+            )));
         }
         let value = value.trim();
         let value = strip_quotes(value);
@@ -84,7 +91,12 @@ fn strip_quotes(v: &str) -> &str {
 ///
 /// # Errors
 /// [`StackError::Invalid`] for `${VAR:?msg}` with VAR unset/empty, or a malformed `${`.
-pub fn interpolate(input: &str, vars: &Variables, location: &str, unset: &mut Vec<String>) -> Result<String, StackError> {
+pub fn interpolate(
+    input: &str,
+    vars: &Variables,
+    location: &str,
+    unset: &mut Vec<String>,
+) -> Result<String, StackError> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(pos) = rest.find('$') {
@@ -97,14 +109,19 @@ pub fn interpolate(input: &str, vars: &Variables, location: &str, unset: &mut Ve
         }
         if let Some(body_start) = after.strip_prefix('{') {
             let Some(end) = find_closing_brace(body_start) else {
-                return Err(StackError::Invalid(format!("{location}: unterminated ${{ in {input:?}")));
+                return Err(StackError::Invalid(format!(
+                    "{location}: unterminated ${{ in {input:?}"
+                )));
             };
             let expr = &body_start[..end];
             out.push_str(&expand(expr, vars, location, unset)?);
             rest = &body_start[end + 1..];
             continue;
         }
-        let name_len = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').count();
+        let name_len = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .count();
         if name_len == 0 {
             out.push('$');
             rest = after;
@@ -134,11 +151,21 @@ fn find_closing_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn expand(expr: &str, vars: &Variables, location: &str, unset: &mut Vec<String>) -> Result<String, StackError> {
-    let name_len = expr.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').count();
+fn expand(
+    expr: &str,
+    vars: &Variables,
+    location: &str,
+    unset: &mut Vec<String>,
+) -> Result<String, StackError> {
+    let name_len = expr
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .count();
     let (name, op) = expr.split_at(name_len);
     if name.is_empty() {
-        return Err(StackError::Invalid(format!("{location}: invalid variable expression ${{{expr}}}")));
+        return Err(StackError::Invalid(format!(
+            "{location}: invalid variable expression ${{{expr}}}"
+        )));
     }
     let value = vars.get(name);
     let nested = |s: &str, unset: &mut Vec<String>| interpolate(s, vars, location, unset);
@@ -157,13 +184,21 @@ fn expand(expr: &str, vars: &Variables, location: &str, unset: &mut Vec<String>)
         },
         _ if op.starts_with(":?") => match value {
             Some(v) if !v.is_empty() => Ok(v.to_string()),
-            _ => Err(StackError::Invalid(format!("{location}: required variable {name} is not set: {}", &op[2..]))),
+            _ => Err(StackError::Invalid(format!(
+                "{location}: required variable {name} is not set: {}",
+                &op[2..]
+            ))),
         },
         _ if op.starts_with('?') => match value {
             Some(v) => Ok(v.to_string()),
-            None => Err(StackError::Invalid(format!("{location}: required variable {name} is not set: {}", &op[1..]))),
+            None => Err(StackError::Invalid(format!(
+                "{location}: required variable {name} is not set: {}",
+                &op[1..]
+            ))),
         },
-        _ => Err(StackError::Invalid(format!("{location}: unsupported variable expression ${{{expr}}}"))),
+        _ => Err(StackError::Invalid(format!(
+            "{location}: unsupported variable expression ${{{expr}}}"
+        ))),
     }
 }
 
@@ -205,7 +240,12 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Variables {
-        Variables::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Variables::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]

@@ -32,15 +32,26 @@ pub const CREATED_BY: &str = "org.mmkt.created-by";
 pub const COMPOSE_VERSION: &str = "1.29.2";
 
 /// Labels of a service container.
-pub fn container_labels(project: &str, service: &str, config_hash: &str, compose: &LoadedCompose) -> HashMap<String, String> {
+pub fn container_labels(
+    project: &str,
+    service: &str,
+    config_hash: &str,
+    compose: &LoadedCompose,
+) -> HashMap<String, String> {
     let mut l = HashMap::new();
     l.insert(PROJECT.into(), project.into());
     l.insert(SERVICE.into(), service.into());
     l.insert(CONFIG_HASH.into(), config_hash.into());
     l.insert(CONTAINER_NUMBER.into(), "1".into());
     l.insert(ONEOFF.into(), "False".into());
-    l.insert(WORKING_DIR.into(), compose.dir.to_string_lossy().into_owned());
-    l.insert(CONFIG_FILES.into(), compose.path.to_string_lossy().into_owned());
+    l.insert(
+        WORKING_DIR.into(),
+        compose.dir.to_string_lossy().into_owned(),
+    );
+    l.insert(
+        CONFIG_FILES.into(),
+        compose.path.to_string_lossy().into_owned(),
+    );
     l.insert(VERSION.into(), COMPOSE_VERSION.into());
     l.insert(CREATED_BY.into(), "mmctl".into());
     l

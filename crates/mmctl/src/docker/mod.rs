@@ -44,9 +44,20 @@ pub fn env_file_path(compose_file: &std::path::Path, name: &str) -> std::path::P
 /// # Errors
 /// [`StackError::Invalid`] (unknown environment or project name), [`StackError::Read`],
 /// [`StackError::ComposeSyntax`].
-pub fn load_project(compose_file: &std::path::Path, env: Option<&str>, project: &str, profiles: &[String]) -> Result<Project, StackError> {
-    if project.is_empty() || !project.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-        return Err(StackError::Invalid(format!("invalid project name {project:?}: use lowercase letters, digits, - and _")));
+pub fn load_project(
+    compose_file: &std::path::Path,
+    env: Option<&str>,
+    project: &str,
+    profiles: &[String],
+) -> Result<Project, StackError> {
+    if project.is_empty()
+        || !project
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(StackError::Invalid(format!(
+            "invalid project name {project:?}: use lowercase letters, digits, - and _"
+        )));
     }
     let env_path = match env {
         None => None,
@@ -57,7 +68,12 @@ pub fn load_project(compose_file: &std::path::Path, env: Option<&str>, project: 
                 let mut known: Vec<String> = std::fs::read_dir(&dir)
                     .map(|rd| {
                         rd.flatten()
-                            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".env")).map(str::to_string))
+                            .filter_map(|e| {
+                                e.file_name()
+                                    .to_str()
+                                    .and_then(|n| n.strip_suffix(".env"))
+                                    .map(str::to_string)
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -73,9 +89,20 @@ pub fn load_project(compose_file: &std::path::Path, env: Option<&str>, project: 
     };
     let compose = compose::load(compose_file, env_path.as_deref())?;
     for p in profiles {
-        if !compose.file.services.values().any(|s| s.profiles.contains(p)) {
-            return Err(StackError::Invalid(format!("no service uses profile {p:?}")));
+        if !compose
+            .file
+            .services
+            .values()
+            .any(|s| s.profiles.contains(p))
+        {
+            return Err(StackError::Invalid(format!(
+                "no service uses profile {p:?}"
+            )));
         }
     }
-    Ok(Project { compose, name: project.to_string(), profiles: profiles.to_vec() })
+    Ok(Project {
+        compose,
+        name: project.to_string(),
+        profiles: profiles.to_vec(),
+    })
 }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkingConfig,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use sha2::{Digest, Sha256};
 
@@ -44,22 +44,36 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
     let (source, target, mode) = match parts.as_slice() {
         [s, t] => (*s, *t, "rw"),
         [s, t, m] => (*s, *t, *m),
-        _ => return Err(format!("volume {spec:?}: expected SOURCE:TARGET[:ro] (anonymous volumes are not supported)")),
+        _ => {
+            return Err(format!(
+                "volume {spec:?}: expected SOURCE:TARGET[:ro] (anonymous volumes are not supported)"
+            ));
+        }
     };
     if !target.starts_with('/') {
-        return Err(format!("volume {spec:?}: the container path must be absolute"));
+        return Err(format!(
+            "volume {spec:?}: the container path must be absolute"
+        ));
     }
     let read_only = match mode {
         "ro" => true,
         "rw" => false,
-        other => return Err(format!("volume {spec:?}: unknown mode {other:?} (ro or rw)")),
+        other => {
+            return Err(format!(
+                "volume {spec:?}: unknown mode {other:?} (ro or rw)"
+            ));
+        }
     };
     let source = if source.starts_with('.') || source.starts_with('/') || source.starts_with('~') {
         MountSource::Host(source.to_string())
     } else {
         MountSource::Named(source.to_string())
     };
-    Ok(VolumeSpec { source, target: target.to_string(), read_only })
+    Ok(VolumeSpec {
+        source,
+        target: target.to_string(),
+        read_only,
+    })
 }
 
 /// One published port.
@@ -98,7 +112,11 @@ pub fn parse_port(spec: &str) -> Result<PortSpec, String> {
         return Err(format!("port {spec:?}: {ip:?} is not an IP address"));
     }
     let host = if host == "0" { "" } else { host };
-    Ok(PortSpec { host_ip: ip.to_string(), host_port: host.to_string(), container_port: format!("{container}/{proto}") })
+    Ok(PortSpec {
+        host_ip: ip.to_string(),
+        host_port: host.to_string(),
+        container_port: format!("{container}/{proto}"),
+    })
 }
 
 /// Parses a compose duration (`1m30s`, `500ms`, `10s`, `2h`, or bare seconds) into nanoseconds.
@@ -143,7 +161,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         any = true;
     }
     if !num.is_empty() || !any {
-        return Err(format!("invalid duration {s:?} (examples: 30s, 1m30s, 500ms)"));
+        return Err(format!(
+            "invalid duration {s:?} (examples: 30s, 1m30s, 500ms)"
+        ));
     }
     Ok(total as i64)
 }
@@ -161,7 +181,9 @@ pub fn parse_size(s: &str) -> Result<i64, String> {
         Some('g') => (&lower[..lower.len() - 1], 1024f64 * 1024.0 * 1024.0),
         _ => (lower, 1f64),
     };
-    let v: f64 = num.parse().map_err(|_| format!("invalid size {s:?} (examples: 512m, 1g)"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (examples: 512m, 1g)"))?;
     Ok((v * factor) as i64)
 }
 
@@ -183,7 +205,10 @@ pub struct ResourceLimits {
 pub fn resource_limits(svc: &Service) -> Result<ResourceLimits, String> {
     let mut out = ResourceLimits::default();
     let cpus = |v: &super::compose::Scalar| -> Result<i64, String> {
-        let f: f64 = v.render().parse().map_err(|_| format!("invalid cpus {:?}", v.render()))?;
+        let f: f64 = v
+            .render()
+            .parse()
+            .map_err(|_| format!("invalid cpus {:?}", v.render()))?;
         Ok((f * 1e9) as i64)
     };
     if let Some(m) = &svc.mem_limit {
@@ -193,7 +218,12 @@ pub fn resource_limits(svc: &Service) -> Result<ResourceLimits, String> {
         out.nano_cpus = Some(cpus(c)?);
     }
     out.pids = svc.pids_limit;
-    if let Some(limits) = svc.deploy.as_ref().and_then(|d| d.resources.as_ref()).and_then(|r| r.limits.as_ref()) {
+    if let Some(limits) = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.as_ref())
+        .and_then(|r| r.limits.as_ref())
+    {
         if let Some(m) = &limits.memory {
             out.memory_bytes = Some(parse_size(&m.render())?);
         }
@@ -213,7 +243,13 @@ pub fn resource_limits(svc: &Service) -> Result<ResourceLimits, String> {
 /// A message naming the unknown policy.
 pub fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
     let (name, count) = match s.split_once(':') {
-        Some((n, c)) => (n, Some(c.parse::<i64>().map_err(|_| format!("invalid restart {s:?}"))?)),
+        Some((n, c)) => (
+            n,
+            Some(
+                c.parse::<i64>()
+                    .map_err(|_| format!("invalid restart {s:?}"))?,
+            ),
+        ),
         None => (s, None),
     };
     let name = match name {
@@ -221,22 +257,37 @@ pub fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
         "always" => RestartPolicyNameEnum::ALWAYS,
         "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
         "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-        _ => return Err(format!("unknown restart policy {s:?} (no, always, on-failure[:N], unless-stopped)")),
+        _ => {
+            return Err(format!(
+                "unknown restart policy {s:?} (no, always, on-failure[:N], unless-stopped)"
+            ));
+        }
     };
-    Ok(RestartPolicy { name: Some(name), maximum_retry_count: count })
+    Ok(RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: count,
+    })
 }
 
 fn health_config(hc: &Healthcheck) -> Result<HealthConfig, StackError> {
     if hc.disable == Some(true) {
-        return Ok(HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() });
+        return Ok(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        });
     }
     let test = match &hc.test {
         None => None,
-        Some(super::compose::StringOrList::String(s)) => Some(vec!["CMD-SHELL".to_string(), s.clone()]),
+        Some(super::compose::StringOrList::String(s)) => {
+            Some(vec!["CMD-SHELL".to_string(), s.clone()])
+        }
         Some(super::compose::StringOrList::List(l)) => Some(l.clone()),
     };
     let d = |v: &Option<String>| -> Result<Option<i64>, StackError> {
-        v.as_deref().map(parse_duration).transpose().map_err(StackError::Invalid)
+        v.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(StackError::Invalid)
     };
     Ok(HealthConfig {
         test,
@@ -276,7 +327,12 @@ pub fn scoped(project: &str, name: &str) -> String {
 /// # Errors
 /// [`StackError::Invalid`] for values that do not convert (bad env file, bad duration, missing
 /// bind-mount source), [`StackError::Read`] for an unreadable env file.
-pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image_id: &str) -> Result<ContainerPlan, StackError> {
+pub fn plan_service(
+    compose: &LoadedCompose,
+    project: &str,
+    service: &str,
+    image_id: &str,
+) -> Result<ContainerPlan, StackError> {
     let svc = compose.file.service(service)?;
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     if let Some(files) = &svc.env_file {
@@ -317,12 +373,22 @@ pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image
     for p in &svc.ports {
         let spec = parse_port(&p.render()).map_err(StackError::Invalid)?;
         exposed.push(spec.container_port.clone());
-        bindings.entry(spec.container_port.clone()).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(
-            PortBinding { host_ip: Some(spec.host_ip.clone()), host_port: Some(spec.host_port.clone()) },
-        );
+        bindings
+            .entry(spec.container_port.clone())
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(spec.host_ip.clone()),
+                host_port: Some(spec.host_port.clone()),
+            });
     }
     let limits = resource_limits(svc).map_err(StackError::Invalid)?;
-    let restart = svc.restart.as_deref().map(parse_restart).transpose().map_err(StackError::Invalid)?;
+    let restart = svc
+        .restart
+        .as_deref()
+        .map(parse_restart)
+        .transpose()
+        .map_err(StackError::Invalid)?;
     let tmpfs = match &svc.tmpfs {
         None => None,
         Some(t) => {
@@ -334,7 +400,11 @@ pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image
             Some(m)
         }
     };
-    let sysctls = svc.sysctls.as_ref().map(|s| s.resolve(&compose.variables).into_iter().collect::<HashMap<_, _>>());
+    let sysctls = svc.sysctls.as_ref().map(|s| {
+        s.resolve(&compose.variables)
+            .into_iter()
+            .collect::<HashMap<_, _>>()
+    });
     let networks = svc.network_names();
     let first_net = scoped(project, &networks[0]);
     let mut aliases = vec![service.to_string()];
@@ -357,15 +427,31 @@ pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image
 
     let host_config = HostConfig {
         mounts: Some(mounts),
-        port_bindings: if bindings.is_empty() { None } else { Some(bindings) },
+        port_bindings: if bindings.is_empty() {
+            None
+        } else {
+            Some(bindings)
+        },
         restart_policy: restart,
         memory: limits.memory_bytes,
         nano_cpus: limits.nano_cpus,
         pids_limit: limits.pids,
         network_mode: Some(first_net.clone()),
-        cap_drop: if svc.cap_drop.is_empty() { None } else { Some(svc.cap_drop.clone()) },
-        cap_add: if svc.cap_add.is_empty() { None } else { Some(svc.cap_add.clone()) },
-        security_opt: if svc.security_opt.is_empty() { None } else { Some(svc.security_opt.clone()) },
+        cap_drop: if svc.cap_drop.is_empty() {
+            None
+        } else {
+            Some(svc.cap_drop.clone())
+        },
+        cap_add: if svc.cap_add.is_empty() {
+            None
+        } else {
+            Some(svc.cap_add.clone())
+        },
+        security_opt: if svc.security_opt.is_empty() {
+            None
+        } else {
+            Some(svc.security_opt.clone())
+        },
         readonly_rootfs: svc.read_only,
         tmpfs,
         sysctls,
@@ -373,7 +459,13 @@ pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image
         ..Default::default()
     };
     let mut endpoints = HashMap::new();
-    endpoints.insert(first_net.clone(), EndpointSettings { aliases: Some(aliases), ..Default::default() });
+    endpoints.insert(
+        first_net.clone(),
+        EndpointSettings {
+            aliases: Some(aliases),
+            ..Default::default()
+        },
+    );
 
     let mut body = ContainerCreateBody {
         image: Some(svc.image_ref().to_string()),
@@ -382,11 +474,17 @@ pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image
         env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         user: svc.user.as_ref().map(|u| u.render()),
         working_dir: svc.working_dir.clone(),
-        exposed_ports: if exposed.is_empty() { None } else { Some(exposed) },
+        exposed_ports: if exposed.is_empty() {
+            None
+        } else {
+            Some(exposed)
+        },
         healthcheck: svc.healthcheck.as_ref().map(health_config).transpose()?,
         stop_timeout,
         host_config: Some(host_config),
-        networking_config: Some(NetworkingConfig { endpoints_config: Some(endpoints) }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(endpoints),
+        }),
         ..Default::default()
     };
     // The hash covers everything that defines the container, plus the image ID, but not the
@@ -397,16 +495,29 @@ pub fn plan_service(compose: &LoadedCompose, project: &str, service: &str, image
         "image_id": image_id,
         "labels": svc.labels.as_ref().map(|l| l.resolve(&compose.variables)),
     });
-    let config_hash = hex::encode(Sha256::digest(serde_json::to_vec(&hash_input).unwrap_or_default()));
+    let config_hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&hash_input).unwrap_or_default(),
+    ));
 
     let mut all_labels: HashMap<String, String> = svc
         .labels
         .as_ref()
         .map(|l| l.resolve(&compose.variables).into_iter().collect())
         .unwrap_or_default();
-    all_labels.extend(labels::container_labels(project, service, &config_hash, compose));
+    all_labels.extend(labels::container_labels(
+        project,
+        service,
+        &config_hash,
+        compose,
+    ));
     body.labels = Some(all_labels);
-    Ok(ContainerPlan { service: service.to_string(), name: format!("{project}-{service}-1"), body, extra_networks, config_hash })
+    Ok(ContainerPlan {
+        service: service.to_string(),
+        name: format!("{project}-{service}-1"),
+        body,
+        extra_networks,
+        config_hash,
+    })
 }
 
 /// Resolves a bind-mount source: `~` is $HOME, relative paths are relative to `base`.
@@ -436,7 +547,14 @@ mod tests {
     #[test]
     fn ports() {
         let p = parse_port("127.0.0.1:8080:80").unwrap();
-        assert_eq!((p.host_ip.as_str(), p.host_port.as_str(), p.container_port.as_str()), ("127.0.0.1", "8080", "80/tcp"));
+        assert_eq!(
+            (
+                p.host_ip.as_str(),
+                p.host_port.as_str(),
+                p.container_port.as_str()
+            ),
+            ("127.0.0.1", "8080", "80/tcp")
+        );
         assert_eq!(parse_port("127.0.0.1:0:80").unwrap().host_port, "");
         assert_eq!(parse_port("53/udp").unwrap().container_port, "53/udp");
         assert!(parse_port("x:80").is_err());
@@ -459,7 +577,8 @@ mod tests {
     fn volumes() {
         let v = parse_volume("server-data:/app/data").unwrap();
         assert_eq!(v.source, MountSource::Named("server-data".into()));
-        let v = parse_volume("../monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro").unwrap();
+        let v =
+            parse_volume("../monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro").unwrap();
         assert!(v.read_only);
         assert!(matches!(v.source, MountSource::Host(_)));
         assert!(parse_volume("/data").is_err());

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 
 use super::compose::LoadedCompose;
@@ -24,7 +25,13 @@ pub const STOP_TIMEOUT_SECS: u32 = 30;
 /// The stop timeout for one container: the longer of [`STOP_TIMEOUT_SECS`] and the container's
 /// own StopTimeout (from `stop_grace_period`).
 async fn stop_timeout(engine: &Engine, id: &str) -> i32 {
-    let own = engine.inspect(id).await.ok().and_then(|i| i.config).and_then(|c| c.stop_timeout).unwrap_or(0);
+    let own = engine
+        .inspect(id)
+        .await
+        .ok()
+        .and_then(|i| i.config)
+        .and_then(|c| c.stop_timeout)
+        .unwrap_or(0);
     (STOP_TIMEOUT_SECS as i64).max(own) as i32
 }
 
@@ -95,7 +102,9 @@ impl Project {
         for r in requested {
             self.compose.file.service(r)?;
             if !enabled.contains(r) {
-                return Err(StackError::Invalid(format!("service {r} is in a profile that is not enabled (use --profile)")));
+                return Err(StackError::Invalid(format!(
+                    "service {r} is in a profile that is not enabled (use --profile)"
+                )));
             }
         }
         // Add dependencies transitively.
@@ -139,19 +148,30 @@ impl Project {
             let image_id = match engine.docker().inspect_image(&image).await {
                 Ok(info) => info.id.unwrap_or_default(),
                 Err(e) if is_not_found(&e) => {
-                    return Err(StackError::ImageMissing { service: svc.clone(), image });
+                    return Err(StackError::ImageMissing {
+                        service: svc.clone(),
+                        image,
+                    });
                 }
                 Err(e) => return Err(engine.err(format!("inspect image {image}"), e)),
             };
-            plans.insert(svc.clone(), plan_service(&self.compose, &self.name, svc, &image_id)?);
+            plans.insert(
+                svc.clone(),
+                plan_service(&self.compose, &self.name, svc, &image_id)?,
+            );
         }
-        let networks: BTreeSet<String> =
-            order.iter().flat_map(|s| self.compose.file.services[s].network_names()).collect();
+        let networks: BTreeSet<String> = order
+            .iter()
+            .flat_map(|s| self.compose.file.services[s].network_names())
+            .collect();
         let volumes: BTreeSet<String> = order
             .iter()
             .flat_map(|s| self.compose.file.services[s].volumes.iter())
             .filter_map(|v| match super::spec::parse_volume(v) {
-                Ok(super::spec::VolumeSpec { source: super::spec::MountSource::Named(n), .. }) => Some(n),
+                Ok(super::spec::VolumeSpec {
+                    source: super::spec::MountSource::Named(n),
+                    ..
+                }) => Some(n),
                 _ => None,
             })
             .collect();
@@ -170,7 +190,10 @@ impl Project {
             }
         }
         // 3. Containers in order.
-        let mut report = UpReport { services: order.clone(), ..Default::default() };
+        let mut report = UpReport {
+            services: order.clone(),
+            ..Default::default()
+        };
         for svc in &order {
             for (dep, cond) in self.compose.file.services[svc].dependencies() {
                 let dep_id = engine.require_service_container(&self.name, &dep).await?;
@@ -214,35 +237,66 @@ impl Project {
         let existing = engine.find_service_container(&self.name, svc).await?;
         if let Some(c) = &existing {
             let id = c.id.clone().unwrap_or_default();
-            let hash = c.labels.as_ref().and_then(|l| l.get(labels::CONFIG_HASH)).cloned().unwrap_or_default();
+            let hash = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::CONFIG_HASH))
+                .cloned()
+                .unwrap_or_default();
             if hash == plan.config_hash {
                 let running = c.state.map(|s| s.to_string() == "running").unwrap_or(false);
                 if running {
                     return Ok(UpEvent::Unchanged(svc.clone()));
                 }
-                engine.docker().start_container(&id, None).await.map_err(|e| engine.err(format!("start {svc}"), e))?;
+                engine
+                    .docker()
+                    .start_container(&id, None)
+                    .await
+                    .map_err(|e| engine.err(format!("start {svc}"), e))?;
                 return Ok(UpEvent::Started(svc.clone()));
             }
-            let stop = StopContainerOptionsBuilder::default().t(stop_timeout(engine, &id).await).build();
+            let stop = StopContainerOptionsBuilder::default()
+                .t(stop_timeout(engine, &id).await)
+                .build();
             match engine.docker().stop_container(&id, Some(stop)).await {
                 Ok(()) => {}
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => {
                     // 304 "already stopped" is not an error.
-                    if !matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) {
+                    if !matches!(
+                        e,
+                        bollard::errors::Error::DockerResponseServerError {
+                            status_code: 304,
+                            ..
+                        }
+                    ) {
                         return Err(engine.err(format!("stop {svc}"), e));
                     }
                 }
             }
             let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-            engine.docker().remove_container(&id, Some(rm)).await.map_err(|e| engine.err(format!("remove old {svc}"), e))?;
+            engine
+                .docker()
+                .remove_container(&id, Some(rm))
+                .await
+                .map_err(|e| engine.err(format!("remove old {svc}"), e))?;
         }
         self.create_and_start(engine, plan).await?;
-        Ok(if existing.is_some() { UpEvent::Recreated(svc.clone()) } else { UpEvent::Created(svc.clone()) })
+        Ok(if existing.is_some() {
+            UpEvent::Recreated(svc.clone())
+        } else {
+            UpEvent::Created(svc.clone())
+        })
     }
 
-    async fn create_and_start(&self, engine: &Engine, plan: &ContainerPlan) -> Result<(), StackError> {
-        let opts = CreateContainerOptionsBuilder::default().name(&plan.name).build();
+    async fn create_and_start(
+        &self,
+        engine: &Engine,
+        plan: &ContainerPlan,
+    ) -> Result<(), StackError> {
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&plan.name)
+            .build();
         let created = engine
             .docker()
             .create_container(Some(opts), plan.body.clone())
@@ -251,7 +305,10 @@ impl Project {
         for (net, aliases) in &plan.extra_networks {
             let req = NetworkConnectRequest {
                 container: created.id.clone(),
-                endpoint_config: Some(bollard::models::EndpointSettings { aliases: Some(aliases.clone()), ..Default::default() }),
+                endpoint_config: Some(bollard::models::EndpointSettings {
+                    aliases: Some(aliases.clone()),
+                    ..Default::default()
+                }),
             };
             engine
                 .docker()
@@ -271,7 +328,11 @@ impl Project {
         let full = scoped(&self.name, net);
         match engine.docker().inspect_network(&full, None).await {
             Ok(info) => {
-                let owner = info.labels.as_ref().and_then(|l| l.get(labels::PROJECT)).cloned();
+                let owner = info
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::PROJECT))
+                    .cloned();
                 if owner.as_deref() != Some(self.name.as_str()) {
                     return Err(StackError::Invalid(format!(
                         "network {full} exists but does not belong to project {} (label {}={}); remove it or choose another --project",
@@ -295,8 +356,23 @@ impl Project {
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(engine.err(format!("inspect network {full}"), e)),
         }
-        let def = self.compose.file.networks.get(net).cloned().flatten().unwrap_or_default();
-        let mut l = def.labels.as_ref().map(|l| l.resolve(&self.compose.variables).into_iter().collect::<HashMap<_, _>>()).unwrap_or_default();
+        let def = self
+            .compose
+            .file
+            .networks
+            .get(net)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let mut l = def
+            .labels
+            .as_ref()
+            .map(|l| {
+                l.resolve(&self.compose.variables)
+                    .into_iter()
+                    .collect::<HashMap<_, _>>()
+            })
+            .unwrap_or_default();
         l.extend(labels::network_labels(&self.name, net));
         let req = NetworkCreateRequest {
             name: full.clone(),
@@ -305,7 +381,11 @@ impl Project {
             labels: Some(l),
             ..Default::default()
         };
-        engine.docker().create_network(req).await.map_err(|e| engine.err(format!("create network {full}"), e))?;
+        engine
+            .docker()
+            .create_network(req)
+            .await
+            .map_err(|e| engine.err(format!("create network {full}"), e))?;
         Ok(true)
     }
 
@@ -317,8 +397,23 @@ impl Project {
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(engine.err(format!("inspect volume {full}"), e)),
         }
-        let def = self.compose.file.volumes.get(vol).cloned().flatten().unwrap_or_default();
-        let mut l = def.labels.as_ref().map(|l| l.resolve(&self.compose.variables).into_iter().collect::<HashMap<_, _>>()).unwrap_or_default();
+        let def = self
+            .compose
+            .file
+            .volumes
+            .get(vol)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let mut l = def
+            .labels
+            .as_ref()
+            .map(|l| {
+                l.resolve(&self.compose.variables)
+                    .into_iter()
+                    .collect::<HashMap<_, _>>()
+            })
+            .unwrap_or_default();
         l.extend(labels::volume_labels(&self.name, vol));
         let req = VolumeCreateRequest {
             name: Some(full.clone()),
@@ -326,21 +421,38 @@ impl Project {
             labels: Some(l),
             ..Default::default()
         };
-        engine.docker().create_volume(req).await.map_err(|e| engine.err(format!("create volume {full}"), e))?;
+        engine
+            .docker()
+            .create_volume(req)
+            .await
+            .map_err(|e| engine.err(format!("create volume {full}"), e))?;
         Ok(true)
     }
 
     /// `http://HOST:PORT` for every published port of the given services, from the engine's
     /// actual bindings (so ephemeral ports show their real number).
-    pub async fn published_urls(&self, engine: &Engine, services: &[String]) -> Result<Vec<PublishedUrl>, StackError> {
+    pub async fn published_urls(
+        &self,
+        engine: &Engine,
+        services: &[String],
+    ) -> Result<Vec<PublishedUrl>, StackError> {
         let mut urls = Vec::new();
         for svc in services {
             if self.compose.file.services[svc].ports.is_empty() {
                 continue;
             }
-            let Some(id) = engine.find_service_container(&self.name, svc).await?.and_then(|c| c.id) else { continue };
+            let Some(id) = engine
+                .find_service_container(&self.name, svc)
+                .await?
+                .and_then(|c| c.id)
+            else {
+                continue;
+            };
             let info = engine.inspect(&id).await?;
-            let ports = info.network_settings.and_then(|n| n.ports).unwrap_or_default();
+            let ports = info
+                .network_settings
+                .and_then(|n| n.ports)
+                .unwrap_or_default();
             let mut sorted: Vec<_> = ports.into_iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             for (container_port, bindings) in sorted {
@@ -350,7 +462,13 @@ impl Project {
                         Some(ip) if ip.contains(':') => format!("[{ip}]"),
                         Some(ip) => ip.to_string(),
                     };
-                    let scheme = if container_port.starts_with("443/") || container_port.starts_with("8443/") { "https" } else { "http" };
+                    let scheme = if container_port.starts_with("443/")
+                        || container_port.starts_with("8443/")
+                    {
+                        "https"
+                    } else {
+                        "http"
+                    };
                     urls.push(PublishedUrl {
                         service: svc.clone(),
                         container_port: container_port.clone(),
@@ -371,7 +489,10 @@ impl Project {
         let mut rows = project_status(engine, &self.name).await?;
         for svc in self.compose.file.enabled_services(&self.profiles) {
             if !rows.iter().any(|r| r.service == svc) {
-                rows.push(ServiceStatus { service: svc, container: None });
+                rows.push(ServiceStatus {
+                    service: svc,
+                    container: None,
+                });
             }
         }
         rows.sort_by(|a, b| a.service.cmp(&b.service));
@@ -384,11 +505,24 @@ impl Project {
     /// # Errors
     /// [`StackError::Invalid`] (unknown service), [`StackError::NoContainer`], engine errors,
     /// [`StackError::Timeout`].
-    pub async fn restart(&self, engine: &Engine, service: &str, wait: WaitPolicy) -> Result<(), StackError> {
+    pub async fn restart(
+        &self,
+        engine: &Engine,
+        service: &str,
+        wait: WaitPolicy,
+    ) -> Result<(), StackError> {
         self.compose.file.service(service)?;
-        let id = engine.require_service_container(&self.name, service).await?;
-        let opts = RestartContainerOptionsBuilder::default().t(stop_timeout(engine, &id).await).build();
-        engine.docker().restart_container(&id, Some(opts)).await.map_err(|e| engine.err(format!("restart {service}"), e))?;
+        let id = engine
+            .require_service_container(&self.name, service)
+            .await?;
+        let opts = RestartContainerOptionsBuilder::default()
+            .t(stop_timeout(engine, &id).await)
+            .build();
+        engine
+            .docker()
+            .restart_container(&id, Some(opts))
+            .await
+            .map_err(|e| engine.err(format!("restart {service}"), e))?;
         if let WaitPolicy::WaitHealthy(t) = wait {
             engine.wait_healthy(service, &id, t).await?;
         }
@@ -399,7 +533,11 @@ impl Project {
     pub fn stop_order(&self, present: &[String]) -> Vec<String> {
         let all: Vec<String> = self.compose.file.services.keys().cloned().collect();
         let start = self.compose.file.start_order(&all).unwrap_or(all);
-        let mut out: Vec<String> = present.iter().filter(|s| !start.contains(s)).cloned().collect();
+        let mut out: Vec<String> = present
+            .iter()
+            .filter(|s| !start.contains(s))
+            .cloned()
+            .collect();
         out.extend(start.into_iter().rev().filter(|s| present.contains(s)));
         out
     }
@@ -429,17 +567,28 @@ pub struct ServiceStatus {
 ///
 /// # Errors
 /// [`StackError::Engine`] / [`StackError::Unreachable`].
-pub async fn project_status(engine: &Engine, project: &str) -> Result<Vec<ServiceStatus>, StackError> {
+pub async fn project_status(
+    engine: &Engine,
+    project: &str,
+) -> Result<Vec<ServiceStatus>, StackError> {
     let mut rows = Vec::new();
     for c in engine.project_containers(project, None).await? {
         let Some(id) = c.id.clone() else { continue };
-        let service = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
+        let service = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(labels::SERVICE))
+            .cloned()
+            .unwrap_or_default();
         let info = match engine.inspect(&id).await {
             Ok(i) => i,
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e),
         };
-        rows.push(ServiceStatus { service, container: Some(ContainerStatus::from_inspect(&info)) });
+        rows.push(ServiceStatus {
+            service,
+            container: Some(ContainerStatus::from_inspect(&info)),
+        });
     }
     Ok(rows)
 }
@@ -471,23 +620,47 @@ pub struct DownReport {
 ///
 /// # Errors
 /// [`StackError::Engine`] / [`StackError::Unreachable`].
-pub async fn down(engine: &Engine, project: &str, order: &[String], volumes: VolumePolicy, on_progress: &mut (dyn FnMut(&str) + Send)) -> Result<DownReport, StackError> {
+pub async fn down(
+    engine: &Engine,
+    project: &str,
+    order: &[String],
+    volumes: VolumePolicy,
+    on_progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<DownReport, StackError> {
     let mut report = DownReport::default();
     let mut containers = engine.project_containers(project, None).await?;
     let rank = |c: &bollard::models::ContainerSummary| {
-        let svc = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
-        order.iter().position(|s| *s == svc).map(|p| p + 1).unwrap_or(0)
+        let svc = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(labels::SERVICE))
+            .cloned()
+            .unwrap_or_default();
+        order
+            .iter()
+            .position(|s| *s == svc)
+            .map(|p| p + 1)
+            .unwrap_or(0)
     };
     containers.sort_by_key(rank);
     for c in containers {
         let Some(id) = c.id.clone() else { continue };
-        let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or(id.clone());
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or(id.clone());
         on_progress(&format!("stopping {name}"));
-        let stop = StopContainerOptionsBuilder::default().t(stop_timeout(engine, &id).await).build();
+        let stop = StopContainerOptionsBuilder::default()
+            .t(stop_timeout(engine, &id).await)
+            .build();
         match engine.docker().stop_container(&id, Some(stop)).await {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => continue,
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
             Err(e) => return Err(engine.err(format!("stop {name}"), e)),
         }
         let rm = RemoveContainerOptionsBuilder::default().force(true).build();
@@ -502,7 +675,11 @@ pub async fn down(engine: &Engine, project: &str, order: &[String], volumes: Vol
     let filters = labels::filter(project, None);
     let nets = engine
         .docker()
-        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine.err("list networks", e))?;
     for n in nets {
@@ -518,7 +695,11 @@ pub async fn down(engine: &Engine, project: &str, order: &[String], volumes: Vol
     if volumes == VolumePolicy::Remove {
         let vols = engine
             .docker()
-            .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(|e| engine.err("list volumes", e))?;
         for v in vols.volumes.unwrap_or_default() {
@@ -535,18 +716,31 @@ pub async fn down(engine: &Engine, project: &str, order: &[String], volumes: Vol
     Ok(report)
 }
 
-async fn wait_exited_ok(engine: &Engine, service: &str, id: &str, timeout: Duration) -> Result<(), StackError> {
+async fn wait_exited_ok(
+    engine: &Engine,
+    service: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<(), StackError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let st = ContainerStatus::from_inspect(&engine.inspect(id).await?);
         if st.state == "exited" {
             return match st.exit_code {
                 Some(0) => Ok(()),
-                code => Err(StackError::ServiceFailed { service: service.into(), detail: format!("exited with code {}", code.unwrap_or(-1)) }),
+                code => Err(StackError::ServiceFailed {
+                    service: service.into(),
+                    detail: format!("exited with code {}", code.unwrap_or(-1)),
+                }),
             };
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(StackError::Timeout { service: service.into(), wanted: "completed".into(), seconds: timeout.as_secs(), last: st.describe() });
+            return Err(StackError::Timeout {
+                service: service.into(),
+                wanted: "completed".into(),
+                seconds: timeout.as_secs(),
+                last: st.describe(),
+            });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

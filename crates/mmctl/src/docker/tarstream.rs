@@ -47,18 +47,30 @@ impl Write for ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the Docker Engine stopped reading the archive"))
+        self.tx.blocking_send(chunk).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the Docker Engine stopped reading the archive",
+            )
+        })
     }
 }
 
 /// Starts archiving `entries` on a blocking thread. Returns the body stream and a handle whose
 /// result says whether the archive was complete (check it after the request finished).
-pub fn stream_tar(entries: Vec<TarEntry>, exclude: Exclude) -> (impl Stream<Item = Bytes> + Send + 'static, tokio::task::JoinHandle<std::io::Result<u64>>) {
+pub fn stream_tar(
+    entries: Vec<TarEntry>,
+    exclude: Exclude,
+) -> (
+    impl Stream<Item = Bytes> + Send + 'static,
+    tokio::task::JoinHandle<std::io::Result<u64>>,
+) {
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let handle = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        let mut writer = ChannelWriter { tx, buf: Vec::with_capacity(CHUNK) };
+        let mut writer = ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
         let mut count = 0u64;
         {
             let mut builder = tar::Builder::new(&mut writer);
@@ -68,14 +80,22 @@ pub fn stream_tar(entries: Vec<TarEntry>, exclude: Exclude) -> (impl Stream<Item
             builder.mode(tar::HeaderMode::Complete);
             let mut links = HardLinks::default();
             for entry in &entries {
-                count += append(&mut builder, &entry.source, &entry.name, &exclude, 0, &mut links)?;
+                count += append(
+                    &mut builder,
+                    &entry.source,
+                    &entry.name,
+                    &exclude,
+                    0,
+                    &mut links,
+                )?;
             }
             builder.finish()?;
         }
         writer.flush()?;
         Ok(count)
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
     (stream, handle)
 }
 
@@ -103,14 +123,30 @@ fn append<W: Write>(
             builder.append_path_with_name(source, name)?;
             count += 1;
         }
-        if depth == 1 && exclude.empty_dirs.iter().any(|d| name.file_name().map(|f| f == d.as_str()).unwrap_or(false)) {
+        if depth == 1
+            && exclude
+                .empty_dirs
+                .iter()
+                .any(|d| name.file_name().map(|f| f == d.as_str()).unwrap_or(false))
+        {
             return Ok(count);
         }
         let mut children: Vec<_> = std::fs::read_dir(source)?.collect::<Result<_, _>>()?;
         children.sort_by_key(|e| e.file_name());
         for child in children {
-            let child_name = if name == Path::new(".") { PathBuf::from(child.file_name()) } else { name.join(child.file_name()) };
-            count += append(builder, &child.path(), &child_name, exclude, depth + 1, links)?;
+            let child_name = if name == Path::new(".") {
+                PathBuf::from(child.file_name())
+            } else {
+                name.join(child.file_name())
+            };
+            count += append(
+                builder,
+                &child.path(),
+                &child_name,
+                exclude,
+                depth + 1,
+                links,
+            )?;
         }
         return Ok(count);
     }

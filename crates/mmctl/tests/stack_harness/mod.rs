@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use test_support::docker::{FileLock, ProjectGuard, docker_available, unique_project, workspace_root};
+pub use test_support::docker::{
+    FileLock, ProjectGuard, docker_available, unique_project, workspace_root,
+};
 
 /// Output of one mmctl run.
 #[derive(Debug)]
@@ -24,7 +26,11 @@ impl Run {
     /// Panics with the full output unless the exit code is `code`.
     #[track_caller]
     pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "expected exit code {code}, got {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit code {code}, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
         self
     }
 }
@@ -71,15 +77,30 @@ pub fn run_cmd(cmd: &mut Command) -> Run {
 
 /// Runs a docker CLI command (the independent observer) and returns its stdout lines.
 pub fn docker_lines(args: &[&str]) -> Vec<String> {
-    let out = Command::new("docker").args(args).output().expect("cannot run the docker CLI");
-    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("cannot run the docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The cargo-built server binary next to the mmctl binary (same profile directory), built on
 /// demand when a `cargo nextest run -p mmctl` did not build it.
 pub fn server_binary() -> PathBuf {
-    let path = mmctl_path().parent().expect("target dir").join("mmkt-server");
+    let path = mmctl_path()
+        .parent()
+        .expect("target dir")
+        .join("mmkt-server");
     if !path.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
@@ -89,7 +110,11 @@ pub fn server_binary() -> PathBuf {
             .expect("cannot run cargo");
         assert!(status.success(), "cargo build -p mmkt-server failed");
     }
-    assert!(path.is_file(), "{} missing after cargo build", path.display());
+    assert!(
+        path.is_file(),
+        "{} missing after cargo build",
+        path.display()
+    );
     path
 }
 
@@ -114,7 +139,19 @@ pub fn compose_file(dir: &Path, content: &str) -> PathBuf {
 /// Asserts that no container, network or volume carries the project's label.
 #[track_caller]
 pub fn assert_nothing_created(guard: &ProjectGuard) {
-    assert!(guard.container_ids().is_empty(), "containers were created: {:?}", guard.container_ids());
-    assert!(guard.network_names().is_empty(), "networks were created: {:?}", guard.network_names());
-    assert!(guard.volume_names().is_empty(), "volumes were created: {:?}", guard.volume_names());
+    assert!(
+        guard.container_ids().is_empty(),
+        "containers were created: {:?}",
+        guard.container_ids()
+    );
+    assert!(
+        guard.network_names().is_empty(),
+        "networks were created: {:?}",
+        guard.network_names()
+    );
+    assert!(
+        guard.volume_names().is_empty(),
+        "volumes were created: {:?}",
+        guard.volume_names()
+    );
 }
