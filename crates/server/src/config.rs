@@ -149,6 +149,15 @@ pub struct EscrowSettings {
     /// Seconds the buyer has to fund once the address is shown (`MMKT_ESCROW_FUNDING_WINDOW_SECS`,
     /// default 86400).
     pub funding_window_secs: u64,
+    /// How often the escrow orchestrator looks for work and polls funding
+    /// (`MMKT_ESCROW_POLL_INTERVAL_MS`, default 5000 ms).
+    pub poll_interval: Duration,
+    /// How long an expired or cancelled escrow's address is still watched for late payments, which
+    /// then go to an arbiter for a refund (`MMKT_ESCROW_LATE_FUNDING_GRACE_SECS`, default 30 days).
+    pub late_funding_grace_secs: u64,
+    /// Network of accepted payout/refund addresses (`MMKT_MONERO_NETWORK`: `mainnet` (also regtest),
+    /// `testnet` or `stagenet`; default mainnet).
+    pub network: crate::escrow::address::MoneroNetwork,
 }
 
 /// Digest credentials for monero-wallet-rpc (`--rpc-login user:password`). Debug redacts the password.
@@ -434,6 +443,12 @@ impl Config {
                 if env == Environment::Development { 1 } else { 10 },
             )?,
             funding_window_secs: positive("MMKT_ESCROW_FUNDING_WINDOW_SECS", file.escrow_funding_window_secs, 86_400)?,
+            poll_interval: Duration::from_millis(positive("MMKT_ESCROW_POLL_INTERVAL_MS", None, 5_000)?),
+            late_funding_grace_secs: positive("MMKT_ESCROW_LATE_FUNDING_GRACE_SECS", None, 30 * 86_400)?,
+            network: match get("MMKT_MONERO_NETWORK") {
+                Some(v) => v.parse().map_err(|message| ConfigError::InvalidValue { name: "MMKT_MONERO_NETWORK", message })?,
+                None => crate::escrow::address::MoneroNetwork::Mainnet,
+            },
         };
         let config = Self {
             env,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod escrow;
 pub mod extract;
 pub mod listing_cache;
 pub mod maintenance;
@@ -16,6 +17,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod ws;
 
 use std::net::SocketAddr;
 
@@ -62,6 +64,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::listings::router())
         .merge(routes::orders::router())
         .merge(routes::ops::router())
+        .merge(routes::escrows::router())
+        .merge(routes::disputes::router())
+        .merge(routes::ws::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -83,9 +88,11 @@ pub async fn serve(
     maintenance::register_transition_series();
     maintenance::refresh_escrow_gauges(state.db()).await?;
     let maintenance = maintenance::spawn(&state);
+    let escrow_runtime = escrow::spawn(state.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     maintenance.abort();
+    escrow_runtime.abort();
     result.map_err(ServeError::Io)
 }
 

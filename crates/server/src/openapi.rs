@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{auth, listings, ops, orders};
+use crate::routes::{auth, disputes, escrows, listings, ops, orders};
 
 /// OpenAPI 3.1 description of the API, served at `GET /api/openapi.json`.
 #[derive(OpenApi)]
@@ -16,6 +16,8 @@ use crate::routes::{auth, listings, ops, orders};
         listings::remove,
         orders::create, orders::list, orders::show,
         ops::health, ops::ready, ops::metrics, ops::openapi,
+        escrows::show, escrows::confirm_receipt, escrows::open_dispute, escrows::set_payout_address,
+        escrows::set_refund_address, escrows::addresses, disputes::list, disputes::resolve,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     tags(
@@ -23,6 +25,9 @@ use crate::routes::{auth, listings, ops, orders};
         (name = "listings", description = "Vendor listings and full-text search"),
         (name = "orders", description = "Orders and their escrows"),
         (name = "ops", description = "Health, readiness, metrics"),
+        (name = "escrows", description = "2-of-3 escrows: state, funding, confirmation, disputes, payout addresses. \
+            Live events: WebSocket GET /ws (session cookie)"),
+        (name = "disputes", description = "Arbiter dispute queue and decisions"),
     )
 )]
 pub struct ApiDoc;

@@ -7,6 +7,7 @@ use monero_rpc::{DaemonClient, DigestCredentials, RpcError, WalletClient};
 use crate::auth::rate_limit::AuthRateLimiter;
 use crate::config::Config;
 use crate::db::Db;
+use crate::escrow::EscrowHub;
 use crate::listing_cache::ListingPageCache;
 use crate::metrics::Metrics;
 
@@ -43,6 +44,7 @@ struct Inner {
     auth_limiter: AuthRateLimiter,
     wallets: Vec<(&'static str, WalletClient)>,
     daemon: Option<DaemonClient>,
+    escrow_hub: EscrowHub,
     listing_cache: ListingPageCache,
 }
 
@@ -58,7 +60,9 @@ impl AppState {
         let auth_limiter = AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
         let wallets = wallet_clients(&config)?;
         let daemon = config.monerod_url.as_deref().map(DaemonClient::new).transpose()?;
-        Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon, listing_cache: ListingPageCache::default() }) })
+        let escrow_hub = EscrowHub::new();
+        let listing_cache = ListingPageCache::default();
+        Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon, escrow_hub, listing_cache }) })
     }
 
     /// The configured wallet-rpc clients as `(role, client)`, role in `buyer`, `vendor`, `arbiter`
@@ -90,6 +94,11 @@ impl AppState {
     /// The metrics renderer.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The escrow orchestrator's wake-up signal and the WebSocket notice hub (issue 4).
+    pub fn escrow_hub(&self) -> &EscrowHub {
+        &self.inner.escrow_hub
     }
 
     /// The front-page cache of `GET /api/listings`; invalidate it after every committed write that

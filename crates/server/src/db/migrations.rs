@@ -6,7 +6,10 @@ use super::DbError;
 
 /// Migration scripts in order; script `i` (0-based) brings the schema to version `i + 1`.
 /// Append only: never edit a migration that has shipped.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_escrow_orchestration.sql"),
+];
 
 /// The schema version this binary writes (`PRAGMA user_version` after [`migrate`]).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

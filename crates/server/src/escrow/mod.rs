@@ -1,0 +1,235 @@
+//! Escrow orchestration (issue 4): drives every order's 2-of-3 multisig escrow from setup to payout
+//! as persisted background jobs, on top of escrow-core's state machine.
+//!
+//! - The escrow record (`escrows.record`) is the job: escrow-core's [`escrow_core::Escrow::next_action`]
+//!   says what the server owes it, and every outcome is an [`escrow_core::EscrowEvent`] applied with
+//!   [`apply_event`] (compare-and-set write, audit row, metrics, WebSocket notice, wake-up).
+//!   The escrow gauges are re-read from the database after every state change (and every 30 s by
+//!   [`crate::maintenance`]).
+//! - Each wallet-rpc step records its intent and then its result in `escrow_steps` before the next
+//!   step ([`store`]); a restart after kill -9 resumes from the database alone ([`engine`]).
+//! - One worker per wallet-rpc endpoint serializes calls and batches them per open wallet
+//!   ([`worker`]); signers are reached through the [`participant::Participant`] trait (hosted mode
+//!   today, non-custodial later).
+//! - [`setup`], [`funding`] and [`payout`] implement the three kinds of work; [`address`] validates
+//!   payout/refund addresses for the configured network. See docs/ESCROW.md.
+
+pub mod address;
+pub mod engine;
+pub mod funding;
+pub mod participant;
+pub mod payout;
+pub mod setup;
+pub mod store;
+pub mod worker;
+
+use std::sync::Arc;
+
+use escrow_core::error::TransitionError;
+use escrow_core::{Actor, Context, Escrow, EscrowEvent, Timestamp, Transition};
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::Notify;
+
+use crate::db::{DbError, now_unix};
+use crate::metrics;
+use crate::state::AppState;
+use crate::ws::{EscrowNotice, Notices};
+
+pub use engine::spawn;
+
+/// What request handlers and the orchestrator share: the wake-up signal of the orchestrator and
+/// the notice hub of the WebSocket connections. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct EscrowHub {
+    wake: Arc<Notify>,
+    notices: Notices,
+}
+
+impl EscrowHub {
+    /// A hub with no connections.
+    pub fn new() -> Self {
+        EscrowHub::default()
+    }
+
+    /// Asks the orchestrator to look for work now instead of at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves at the next [`EscrowHub::wake`] (or at once if one is pending).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The WebSocket notice hub.
+    pub fn notices(&self) -> &Notices {
+        &self.notices
+    }
+}
+
+/// Which escrow an event is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// By escrow id.
+    Escrow(i64),
+    /// By order id.
+    Order(i64),
+}
+
+/// A successful [`apply_event`].
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// The event changed the escrow; it is persisted.
+    Changed(Box<Transition>),
+    /// The event was accepted but changed nothing (e.g. a repeated funding snapshot); nothing
+    /// was written.
+    Unchanged(Box<Escrow>),
+}
+
+impl Applied {
+    /// The escrow after the event.
+    pub fn escrow(&self) -> &Escrow {
+        match self {
+            Applied::Changed(t) => t.escrow(),
+            Applied::Unchanged(e) => e,
+        }
+    }
+}
+
+/// Why [`apply_event`] did not apply the event. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// No such escrow.
+    #[error("escrow not found")]
+    NotFound,
+    /// The state machine refused the event ([`TransitionError::class`] gives the HTTP class).
+    #[error(transparent)]
+    Rejected(#[from] TransitionError),
+    /// Another writer changed the escrow between read and write; retry.
+    #[error("the escrow changed concurrently; retry")]
+    Conflict,
+    /// Storage failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+type Extra = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+enum Inner {
+    Done(Applied),
+    NotFound,
+    Rejected(TransitionError),
+    Conflict,
+}
+
+/// Applies `event` by `actor` (acting account `user_id`, `None` for the system) to the escrow, in
+/// one IMMEDIATE transaction: load, [`Escrow::apply`], compare-and-set write, `orders.status`,
+/// audit row. Then counts the transition in the metrics, publishes the WebSocket notice and wakes
+/// the orchestrator.
+///
+/// # Errors
+/// [`ApplyError`]; nothing is written then.
+pub async fn apply_event(
+    state: &AppState,
+    target: Target,
+    actor: Actor,
+    user_id: Option<i64>,
+    event: EscrowEvent,
+) -> Result<Applied, ApplyError> {
+    apply_event_with(state, target, actor, user_id, event, None).await
+}
+
+/// [`apply_event`] plus `extra` writes committed in the same transaction as the transition (only
+/// when the event changed the escrow), e.g. the signed txset with `payout_prepared`.
+///
+/// # Errors
+/// As [`apply_event`].
+pub async fn apply_event_with(
+    state: &AppState,
+    target: Target,
+    actor: Actor,
+    user_id: Option<i64>,
+    event: EscrowEvent,
+    extra: Option<Extra>,
+) -> Result<Applied, ApplyError> {
+    let outcome = state
+        .db()
+        .run("update", "escrows", move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let escrow = match target {
+                Target::Escrow(id) => store::load(&tx, id)?,
+                Target::Order(id) => store::load_by_order(&tx, id)?,
+            };
+            let Some(escrow) = escrow else {
+                return Ok(Inner::NotFound);
+            };
+            let now = Timestamp::from_unix_seconds(u64::try_from(now_unix()).unwrap_or(0));
+            let transition = match escrow.apply(actor, event, &Context::at(now)) {
+                Ok(t) => t,
+                Err(e) => return Ok(Inner::Rejected(e)),
+            };
+            if transition.is_noop() {
+                return Ok(Inner::Done(Applied::Unchanged(Box::new(escrow))));
+            }
+            if store::persist(
+                &tx,
+                &transition,
+                escrow.updated_at().as_unix_seconds(),
+                user_id,
+            )?
+            .is_err()
+            {
+                return Ok(Inner::Conflict);
+            }
+            if let Some(extra) = extra {
+                extra(&tx)?;
+            }
+            tx.commit()?;
+            Ok(Inner::Done(Applied::Changed(Box::new(transition))))
+        })
+        .await?;
+    let applied = match outcome {
+        Inner::Done(applied) => applied,
+        Inner::NotFound => return Err(ApplyError::NotFound),
+        Inner::Rejected(e) => return Err(ApplyError::Rejected(e)),
+        Inner::Conflict => return Err(ApplyError::Conflict),
+    };
+    if let Applied::Changed(transition) = &applied {
+        announce(state, transition);
+    }
+    Ok(applied)
+}
+
+/// Metrics, log line, WebSocket notice and wake-up for a persisted transition.
+fn announce(state: &AppState, transition: &Transition) {
+    let escrow = transition.escrow();
+    if transition.is_state_change() {
+        metrics::record_escrow_transition(
+            transition.from_state().as_str(),
+            transition.to_state().as_str(),
+        );
+        tracing::info!(
+            escrow_id = escrow.id().get(),
+            order_id = escrow.order_id().get(),
+            event = transition.event().as_str(),
+            actor = transition.actor().as_str(),
+            from = transition.from_state().as_str(),
+            to = transition.to_state().as_str(),
+            "escrow state changed"
+        );
+        let db = state.db().clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::maintenance::refresh_escrow_gauges(&db).await {
+                tracing::warn!(error = %e, "cannot refresh escrow gauges");
+            }
+        });
+    } else {
+        metrics::touch_escrow_update();
+    }
+    state
+        .escrow_hub()
+        .notices()
+        .publish(EscrowNotice::from_transition(transition));
+    state.escrow_hub().wake();
+}

@@ -1,0 +1,374 @@
+//! Multisig setup of one escrow (escrow-core `Action::RunSetup`): fresh wallets per role, then the
+//! 0.18 2-of-3 rounds `prepare` → `make` → `exchange_round_1` → `exchange_round_2`, each one
+//! collected from all three participants (in parallel, one per wallet-rpc worker) before the next.
+//!
+//! Crash safety: every call is preceded by a `started` row and followed by a `done` row holding
+//! its output (`escrow_steps`). A step found `started` but not `done` after a restart is re-run;
+//! if the wallet already moved past it (its output is lost), the setup starts over with fresh
+//! wallets (attempt + 1). That is safe because no address was shown yet, so nothing can be
+//! funded. After [`MAX_SETUP_ATTEMPTS`] the escrow goes to `setup_failed` for the operator.
+
+use escrow_core::{Actor, EscrowEvent, MoneroAddress};
+use futures_util::future::join_all;
+use monero_rpc::{MultisigInfo, RpcError};
+use rand::RngCore;
+
+use super::engine::{Engine, Progress, StepError};
+use super::participant::{HostedParticipant, Participant};
+use super::store::{self, WalletRow};
+use super::worker::WorkerError;
+use super::{Target, apply_event};
+use crate::db::now_unix;
+
+/// Setup attempts (fresh wallet sets) before the escrow is marked `setup_failed`.
+pub const MAX_SETUP_ATTEMPTS: u32 = 3;
+/// Failed tries of one step (wallet-rpc reachable but refusing) before the attempt is abandoned.
+pub const MAX_STEP_TRIES: u32 = 3;
+
+/// The participants, in the order their outputs are stored and passed on.
+pub const ROLES: [Actor; 3] = [Actor::Buyer, Actor::Vendor, Actor::Arbiter];
+
+/// The setup rounds (labels match escrow-core's `SetupStage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Prepare,
+    Make,
+    Exchange1,
+    Exchange2,
+}
+
+impl Stage {
+    const ALL: [Stage; 4] = [
+        Stage::Prepare,
+        Stage::Make,
+        Stage::Exchange1,
+        Stage::Exchange2,
+    ];
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Prepare => "prepare",
+            Stage::Make => "make",
+            Stage::Exchange1 => "exchange_round_1",
+            Stage::Exchange2 => "exchange_round_2",
+        }
+    }
+}
+
+/// What a round produced.
+enum Round {
+    /// The three outputs, in [`ROLES`] order.
+    Outputs(Vec<String>),
+    /// A wallet-rpc was unreachable or busy: try again on the next pass.
+    Retry(StepError),
+    /// The attempt cannot continue (lost output, wallet refuses): start over with fresh wallets.
+    Restart(String),
+}
+
+/// Runs (or resumes) the setup and applies `setup_completed` with the shared address.
+///
+/// # Errors
+/// [`StepError`] when a step must be retried later.
+pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progress, StepError> {
+    let id = escrow.id().get();
+    let mut wallets = engine
+        .state()
+        .db()
+        .run("select", "escrow_wallets", move |conn| {
+            store::latest_wallets(conn, id)
+        })
+        .await?;
+    if wallets.is_empty() {
+        wallets = new_attempt(engine, id, 1).await?;
+    }
+    let attempt = wallets[0].attempt;
+    let participants = ROLES
+        .iter()
+        .map(|role| engine.participant(*role, &wallets))
+        .collect::<Result<Vec<HostedParticipant>, _>>()?;
+
+    let mut previous: Vec<String> = Vec::new();
+    for stage in Stage::ALL {
+        match round(engine, id, attempt, stage, &participants, &previous).await? {
+            Round::Outputs(outputs) => previous = outputs,
+            Round::Retry(e) => return Err(e),
+            Round::Restart(reason) => return restart(engine, id, attempt, &reason).await,
+        }
+    }
+    let address = agreed_address(&previous)?;
+    for p in &participants {
+        let (status, wallet_address) = p.status().await?;
+        if !status.ready
+            || status.threshold != 2
+            || status.total != 3
+            || wallet_address.as_str() != address.as_str()
+        {
+            return restart(
+                engine,
+                id,
+                attempt,
+                &format!(
+                    "the {} wallet is not a ready 2-of-3 wallet for the shared address",
+                    p.role()
+                ),
+            )
+            .await;
+        }
+    }
+    tracing::info!(escrow_id = id, attempt, %address, "multisig setup complete");
+    apply_event(
+        engine.state(),
+        Target::Escrow(id),
+        Actor::System,
+        None,
+        EscrowEvent::SetupCompleted { address },
+    )
+    .await?;
+    Ok(Progress::Continue)
+}
+
+/// The shared address, if all three final outputs agree.
+fn agreed_address(outputs: &[String]) -> Result<MoneroAddress, StepError> {
+    let first = outputs
+        .first()
+        .ok_or_else(|| StepError::Protocol("no final setup output".into()))?;
+    if outputs.iter().any(|o| o != first) {
+        return Err(StepError::Protocol(
+            "the three escrow wallets report different multisig addresses".into(),
+        ));
+    }
+    first.parse().map_err(|e| {
+        StepError::Protocol(format!(
+            "wallet-rpc returned an invalid multisig address: {e}"
+        ))
+    })
+}
+
+async fn round(
+    engine: &Engine,
+    id: i64,
+    attempt: u32,
+    stage: Stage,
+    participants: &[HostedParticipant],
+    previous: &[String],
+) -> Result<Round, StepError> {
+    let calls = participants.iter().enumerate().map(|(index, p)| {
+        let others: Vec<String> = previous
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, o)| o.clone())
+            .collect();
+        contribute(engine, id, attempt, stage, p, others)
+    });
+    let results = join_all(calls).await;
+    let mut outputs = Vec::with_capacity(results.len());
+    let mut retry = None;
+    for result in results {
+        match result? {
+            Round::Outputs(mut o) => outputs.append(&mut o),
+            Round::Restart(reason) => return Ok(Round::Restart(reason)),
+            Round::Retry(e) => retry = Some(e),
+        }
+    }
+    if let Some(e) = retry {
+        return Ok(Round::Retry(e));
+    }
+    Ok(Round::Outputs(outputs))
+}
+
+/// One participant's output for `stage`: from `escrow_steps` if already done, else by calling its
+/// wallet (intent recorded first, result right after).
+async fn contribute(
+    engine: &Engine,
+    id: i64,
+    attempt: u32,
+    stage: Stage,
+    participant: &HostedParticipant,
+    others: Vec<String>,
+) -> Result<Round, StepError> {
+    let role = participant.role().as_str();
+    let name = stage.as_str();
+    let db = engine.state().db();
+    let before = db
+        .run("insert", "escrow_steps", move |conn| {
+            if let Some(row) = store::step(conn, id, attempt, name, role)?
+                && row.status == "done"
+            {
+                return Ok(Some(row));
+            }
+            store::step_started(conn, id, attempt, name, role, now_unix())?;
+            Ok(None)
+        })
+        .await?;
+    if let Some(done) = before {
+        let output = done.result.ok_or_else(|| {
+            StepError::Protocol(format!("step {name} of {role} is done without output"))
+        })?;
+        return Ok(Round::Outputs(vec![output]));
+    }
+    let tries = db
+        .run("select", "escrow_steps", move |conn| {
+            store::step(conn, id, attempt, name, role)
+        })
+        .await?
+        .map_or(1, |r| r.tries);
+    let infos = |others: Vec<String>| -> Result<Vec<MultisigInfo>, StepError> {
+        others
+            .into_iter()
+            .map(|o| {
+                MultisigInfo::new(o).map_err(|e| {
+                    StepError::Protocol(format!("stored multisig_info is invalid: {e}"))
+                })
+            })
+            .collect()
+    };
+    let result: Result<String, WorkerError> = match stage {
+        Stage::Prepare => participant
+            .prepare()
+            .await
+            .map(|i| i.expose_secret().to_owned()),
+        Stage::Make => participant
+            .make(infos(others)?)
+            .await
+            .map(|i| i.expose_secret().to_owned()),
+        Stage::Exchange1 => match participant.exchange(infos(others)?).await {
+            Ok(r) => match r.multisig_info {
+                Some(info) => Ok(info.expose_secret().to_owned()),
+                None => {
+                    return Ok(Round::Restart(format!(
+                        "{role} wallet gave no multisig_info in key exchange round 1"
+                    )));
+                }
+            },
+            Err(e) => Err(e),
+        },
+        Stage::Exchange2 => match participant.exchange(infos(others)?).await {
+            Ok(r) => match r.address {
+                Some(address) => Ok(address.as_str().to_owned()),
+                None => {
+                    return Ok(Round::Restart(format!(
+                        "{role} wallet is not finished after key exchange round 2"
+                    )));
+                }
+            },
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(output) => {
+            let stored = output.clone();
+            db.run("update", "escrow_steps", move |conn| {
+                store::step_done(conn, id, attempt, name, role, &stored, now_unix())
+            })
+            .await?;
+            tracing::debug!(
+                escrow_id = id,
+                attempt,
+                step = name,
+                role,
+                "multisig setup step done"
+            );
+            Ok(Round::Outputs(vec![output]))
+        }
+        Err(error) => {
+            let message = error.to_string();
+            db.run("update", "escrow_steps", move |conn| {
+                store::step_failed(conn, id, attempt, name, role, &message)
+            })
+            .await?;
+            if is_transient(&error) {
+                return Ok(Round::Retry(error.into()));
+            }
+            // A refusal on a re-run means the wallet already did this step and its output is
+            // lost (a crash between the call and the `done` row); repeated refusals mean the
+            // wallet cannot continue. Either way this wallet set is abandoned.
+            if tries > 1
+                || tries >= MAX_STEP_TRIES
+                || matches!(error, WorkerError::Rpc(RpcError::AlreadyMultisig { .. }))
+            {
+                return Ok(Round::Restart(format!(
+                    "{name} failed on the {role} wallet: {error}"
+                )));
+            }
+            Ok(Round::Retry(error.into()))
+        }
+    }
+}
+
+fn is_transient(error: &WorkerError) -> bool {
+    match error {
+        WorkerError::Stopped { .. } => true,
+        WorkerError::Rpc(e) => e.is_unreachable() || matches!(e, RpcError::HttpStatus { .. }),
+    }
+}
+
+async fn restart(
+    engine: &Engine,
+    id: i64,
+    attempt: u32,
+    reason: &str,
+) -> Result<Progress, StepError> {
+    if attempt >= MAX_SETUP_ATTEMPTS {
+        tracing::error!(
+            escrow_id = id,
+            attempt,
+            reason,
+            "multisig setup failed permanently"
+        );
+        let event = EscrowEvent::SetupFailed {
+            reason: format!("multisig setup failed {attempt} times; last: {reason}"),
+        };
+        apply_event(
+            engine.state(),
+            Target::Escrow(id),
+            Actor::System,
+            None,
+            event,
+        )
+        .await?;
+        return Ok(Progress::Wait);
+    }
+    tracing::warn!(
+        escrow_id = id,
+        attempt,
+        reason,
+        "multisig setup restarts with fresh wallets"
+    );
+    new_attempt(engine, id, attempt + 1).await?;
+    Ok(Progress::Continue)
+}
+
+/// Records a new wallet set (names `escrow-<id>-<role>-<attempt>-<tag>`, random 256-bit passwords).
+async fn new_attempt(engine: &Engine, id: i64, attempt: u32) -> Result<Vec<WalletRow>, StepError> {
+    let rows: Vec<WalletRow> = ROLES
+        .iter()
+        .map(|role| {
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            let mut tag = [0u8; 4];
+            rand::rng().fill_bytes(&mut tag);
+            WalletRow {
+                role: role.as_str().to_owned(),
+                attempt,
+                // The random tag keeps names unique when several databases share a wallet-rpc
+                // (or a database is restored while the wallet directory is not).
+                wallet_name: format!(
+                    "escrow-{id}-{}-{attempt}-{}",
+                    role.as_str(),
+                    hex::encode(tag)
+                ),
+                password: hex::encode(secret),
+            }
+        })
+        .collect();
+    let stored = rows.clone();
+    engine
+        .state()
+        .db()
+        .run("insert", "escrow_wallets", move |conn| {
+            store::insert_wallets(conn, id, &stored, now_unix())
+        })
+        .await?;
+    Ok(rows)
+}

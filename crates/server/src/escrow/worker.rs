@@ -1,0 +1,214 @@
+//! One worker task per wallet-rpc endpoint: a wallet-rpc holds one open wallet at a time and
+//! opening one costs seconds, so every call for a role's wallet-rpc goes through its worker, which
+//! serializes them, keeps the current wallet open and serves queued jobs for the open wallet first
+//! (batching), instead of switching wallets for each call.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+
+use monero_rpc::{RpcError, WalletClient, WalletName, WalletPassword};
+use tokio::sync::{mpsc, oneshot};
+
+/// How urgent a job is. The worker serves [`Priority::Flow`] jobs first, then the open wallet's
+/// jobs before others, then the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// A step of a running setup or payout (its other steps follow soon on the same wallet).
+    Flow,
+    /// A periodic read (funding watch), fine to delay.
+    Watch,
+}
+
+/// A per-escrow wallet file on one wallet-rpc: name and password (Debug redacts the password).
+#[derive(Clone, Debug)]
+pub struct WalletRef {
+    /// File name in the wallet-rpc's `--wallet-dir`.
+    pub name: WalletName,
+    /// Its password.
+    pub password: WalletPassword,
+}
+
+/// How the worker gets the wallet open before a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `open_wallet`; a missing file is an error.
+    Existing,
+    /// `create_wallet`, or `open_wallet` if the file already exists (a retried creation).
+    CreateIfMissing,
+}
+
+/// Why a worker call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The wallet-rpc call (or opening the wallet) failed.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// The worker task is gone (server shutting down).
+    #[error("the {role} wallet worker stopped; the server is shutting down")]
+    Stopped {
+        /// The worker's role label.
+        role: &'static str,
+    },
+}
+
+type JobFuture = Pin<Box<dyn Future<Output = JobEnd> + Send>>;
+type JobFn = Box<dyn FnOnce(Result<WalletClient, RpcError>) -> JobFuture + Send>;
+
+/// Whether the wallet is still known to be open after a job.
+enum JobEnd {
+    StillOpen,
+    MaybeClosed,
+}
+
+struct Job {
+    wallet: WalletRef,
+    mode: OpenMode,
+    priority: Priority,
+    run: JobFn,
+}
+
+/// Handle on one endpoint's worker. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct WalletWorker {
+    role: &'static str,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl WalletWorker {
+    /// Spawns the worker task for `client` (label = `role`). The task ends when every handle is
+    /// dropped.
+    pub fn spawn(role: &'static str, client: WalletClient) -> WalletWorker {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_worker(role, client, rx));
+        WalletWorker { role, jobs }
+    }
+
+    /// The role label (`buyer`, `vendor`, `arbiter`).
+    pub fn role(&self) -> &'static str {
+        self.role
+    }
+
+    /// Runs `f` with `wallet` open on this endpoint, after the jobs queued before it (jobs for the
+    /// wallet that is already open go first). `f` gets the endpoint's client.
+    ///
+    /// # Errors
+    /// [`WorkerError::Rpc`] when opening/creating the wallet or `f` fails;
+    /// [`WorkerError::Stopped`] when the worker is gone.
+    pub async fn run<T, F, Fut>(
+        &self,
+        wallet: &WalletRef,
+        mode: OpenMode,
+        priority: Priority,
+        f: F,
+    ) -> Result<T, WorkerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(WalletClient) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, RpcError>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let run: JobFn = Box::new(move |client| {
+            Box::pin(async move {
+                let result = match client {
+                    Ok(client) => f(client).await,
+                    Err(e) => Err(e),
+                };
+                let end = match &result {
+                    Err(
+                        RpcError::WalletNotOpen { .. }
+                        | RpcError::Transport { .. }
+                        | RpcError::Timeout { .. },
+                    ) => JobEnd::MaybeClosed,
+                    _ => JobEnd::StillOpen,
+                };
+                let _ = tx.send(result);
+                end
+            })
+        });
+        let stopped = WorkerError::Stopped { role: self.role };
+        self.jobs
+            .send(Job {
+                wallet: wallet.clone(),
+                mode,
+                priority,
+                run,
+            })
+            .map_err(|_| WorkerError::Stopped { role: self.role })?;
+        rx.await.map_err(|_| stopped)?.map_err(WorkerError::Rpc)
+    }
+}
+
+async fn run_worker(
+    role: &'static str,
+    client: WalletClient,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut open: Option<WalletName> = None;
+    loop {
+        if queue.is_empty() {
+            match rx.recv().await {
+                Some(job) => queue.push_back(job),
+                None => return,
+            }
+        }
+        while let Ok(job) = rx.try_recv() {
+            queue.push_back(job);
+        }
+        let index = queue
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, j)| (j.priority, open.as_ref() != Some(&j.wallet.name), *i))
+            .map_or(0, |(i, _)| i);
+        let Some(job) = queue.remove(index) else {
+            continue;
+        };
+        let Job {
+            wallet, mode, run, ..
+        } = job;
+        let ready = ensure_open(role, &client, &mut open, &wallet, mode).await;
+        if matches!(
+            run(ready.map(|()| client.clone())).await,
+            JobEnd::MaybeClosed
+        ) {
+            open = None;
+        }
+    }
+}
+
+async fn ensure_open(
+    role: &'static str,
+    client: &WalletClient,
+    open: &mut Option<WalletName>,
+    wallet: &WalletRef,
+    mode: OpenMode,
+) -> Result<(), RpcError> {
+    if open.as_ref() == Some(&wallet.name) {
+        return Ok(());
+    }
+    *open = None;
+    let started = std::time::Instant::now();
+    let result = match mode {
+        OpenMode::Existing => client.open_wallet(&wallet.name, &wallet.password).await,
+        OpenMode::CreateIfMissing => {
+            match client.create_wallet(&wallet.name, &wallet.password).await {
+                Err(RpcError::WalletAlreadyExists { .. }) => {
+                    client.open_wallet(&wallet.name, &wallet.password).await
+                }
+                other => other,
+            }
+        }
+    };
+    match &result {
+        Ok(()) => {
+            tracing::debug!(role, wallet = %wallet.name, ms = started.elapsed().as_millis() as u64, "wallet opened");
+            *open = Some(wallet.name.clone());
+        }
+        Err(e) => {
+            tracing::warn!(role, wallet = %wallet.name, error = %e, "cannot open escrow wallet")
+        }
+    }
+    result
+}

@@ -1,0 +1,133 @@
+//! Concurrency: five orders placed at once by five buyers all go through setup, funding and release
+//! on the same three wallet-rpc endpoints, and the vendor's payout wallet receives each payout
+//! exactly once.
+
+mod escrow_support;
+
+use escrow_support::*;
+use futures_util::future::join_all;
+use monero_rpc::TransferFilter;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const ORDERS: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_orders_at_once_all_complete() {
+    let Some(chain) = Chain::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&chain, dir.path(), &[]);
+    server.wait_ready().await;
+
+    let vendor = register(&server, "vendor_many", "vendor").await;
+    let (status, _) = vendor
+        .put(
+            "/api/auth/me/payout-address",
+            json!({"address": chain.payout_address.as_str()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listing_id = listing(&vendor, "Popular item", 300_000_000_000, 50).await;
+    let mut buyers = Vec::new();
+    for i in 0..ORDERS {
+        buyers.push(register(&server, &format!("buyer_many_{i}"), "buyer").await);
+    }
+
+    // All orders at once.
+    let placed = join_all(
+        buyers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| order(b, listing_id, 1 + i as u32)),
+    )
+    .await;
+    let ready = join_all(
+        buyers
+            .iter()
+            .zip(&placed)
+            .map(|(b, (_, e))| wait_escrow(b, *e, "awaiting_funding")),
+    )
+    .await;
+    let addresses: std::collections::BTreeSet<&str> = ready
+        .iter()
+        .map(|e| e["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses.len(), ORDERS, "each escrow has its own address");
+
+    for escrow in &ready {
+        chain
+            .pay(
+                escrow["address"].as_str().unwrap(),
+                escrow["amount_xmr"].as_u64().unwrap(),
+            )
+            .await;
+    }
+    chain.mine(1).await;
+    join_all(
+        buyers
+            .iter()
+            .zip(&placed)
+            .map(|(b, (_, e))| wait_escrow(b, *e, "funded")),
+    )
+    .await;
+    chain.mine(10).await;
+
+    let confirmations = join_all(
+        buyers
+            .iter()
+            .zip(&placed)
+            .map(|(b, (order_id, _))| async move {
+                b.post(
+                    &format!("/api/orders/{order_id}/confirm-receipt"),
+                    json!({}),
+                )
+                .await
+            }),
+    )
+    .await;
+    for (status, body) in &confirmations {
+        assert_eq!(*status, StatusCode::ACCEPTED, "{body}");
+    }
+    let released = join_all(
+        buyers
+            .iter()
+            .zip(&placed)
+            .map(|(b, (_, e))| wait_escrow(b, *e, "released")),
+    )
+    .await;
+
+    chain.mine(1).await;
+    chain.payout.refresh(None).await.unwrap();
+    let incoming = chain
+        .payout
+        .get_transfers(TransferFilter {
+            incoming: true,
+            outgoing: false,
+            pending: false,
+            failed: false,
+            pool: true,
+        })
+        .await
+        .unwrap();
+    let all: Vec<_> = incoming
+        .incoming
+        .iter()
+        .chain(incoming.pool.iter())
+        .collect();
+    assert_eq!(all.len(), ORDERS, "one payout per order: {all:?}");
+    for escrow in &released {
+        let tx = escrow["payout"]["tx_hash"].as_str().unwrap();
+        let paid = all
+            .iter()
+            .find(|t| t.txid.as_str() == tx)
+            .unwrap_or_else(|| panic!("payout {tx} not received"));
+        let fee = escrow["payout"]["fee_xmr"].as_u64().unwrap();
+        assert_eq!(
+            paid.amount.as_atomic(),
+            escrow["amount_xmr"].as_u64().unwrap() - fee,
+            "{escrow}"
+        );
+    }
+}

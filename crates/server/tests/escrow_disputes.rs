@@ -1,0 +1,281 @@
+//! Disputes and funding edge cases on one regtest network and one server, through the HTTP API and
+//! the WebSocket only, four orders at once:
+//! - dispute → refund: the buyer's refund wallet receives the escrow minus the fee;
+//! - dispute → release: the vendor's payout wallet receives it;
+//! - underfunded: stays `awaiting_funding` showing what is missing, and once the funding window
+//!   closes goes to an arbiter (system dispute), who refunds what was paid;
+//! - unfunded: expires when the funding window closes.
+
+mod escrow_support;
+
+use std::time::Duration;
+
+use escrow_support::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// Funding window of this server: long enough for setup and funding of four escrows at once,
+/// short enough to watch the unfunded and underfunded ones run out.
+const WINDOW_SECS: &str = "100";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disputes_and_funding_edge_cases() {
+    let Some(chain) = Chain::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &chain,
+        dir.path(),
+        &[("MMKT_ESCROW_FUNDING_WINDOW_SECS", WINDOW_SECS)],
+    );
+    server.wait_ready().await;
+    server.create_arbiter("arbiter_disputes");
+
+    let vendor = register(&server, "vendor_disputes", "vendor").await;
+    let buyer = register(&server, "buyer_disputes", "buyer").await;
+    let arbiter = login(&server, "arbiter_disputes").await;
+    let (status, _) = vendor
+        .put(
+            "/api/auth/me/payout-address",
+            json!({"address": chain.payout_address.as_str()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ws_buyer = buyer.websocket().await;
+    let mut ws_arbiter = arbiter.websocket().await;
+
+    let listing_id = listing(&vendor, "Disputed goods", 1_000_000_000_000, 10).await;
+    let (refund_order, refund_escrow) = order(&buyer, listing_id, 1).await;
+    let (release_order, release_escrow) = order(&buyer, listing_id, 1).await;
+    let (_, under_escrow) = order(&buyer, listing_id, 2).await;
+    let (unfunded_order, unfunded_escrow) = order(&buyer, listing_id, 1).await;
+    let amount = 1_000_000_000_000u64;
+
+    // The buyer sets a refund address after ordering: it reaches the open escrows.
+    let (status, body) = buyer
+        .put(
+            "/api/auth/me/refund-address",
+            json!({"address": chain.refund_address.as_str()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    for id in [refund_escrow, release_escrow, under_escrow, unfunded_escrow] {
+        wait_escrow(&buyer, id, "awaiting_funding").await;
+    }
+    for id in [refund_escrow, release_escrow] {
+        let (_, e) = buyer.get(&format!("/api/escrows/{id}")).await;
+        chain.pay(e["address"].as_str().unwrap(), amount).await;
+    }
+    let (_, under) = buyer.get(&format!("/api/escrows/{under_escrow}")).await;
+    let under_amount = under["amount_xmr"].as_u64().unwrap();
+    let partial = under_amount / 2;
+    chain.pay(under["address"].as_str().unwrap(), partial).await;
+    chain.mine(1).await;
+    wait_escrow(&buyer, refund_escrow, "funded").await;
+    wait_escrow(&buyer, release_escrow, "funded").await;
+    chain.mine(10).await;
+
+    // Underfunded: still pending, and it says what is missing.
+    let under = wait_funding(&buyer, under_escrow, partial).await;
+    assert_eq!(under["state"], "awaiting_funding", "{under}");
+    assert_eq!(under["funding"]["status"], "underfunded");
+    assert_eq!(under["funding"]["missing_xmr"], under_amount - partial);
+    assert!(
+        under["funding_deadline"].as_u64().unwrap() > now(),
+        "checked inside the funding window"
+    );
+
+    // Disputes: opened by the buyer and by the vendor; the arbiter sees both.
+    let (status, body) = arbiter.get("/api/disputes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"].as_array().unwrap().len(), 0, "{body}");
+    let (status, body) = buyer
+        .post(
+            &format!("/api/orders/{refund_order}/dispute"),
+            json!({"reason": "item never arrived"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "disputed");
+    let (status, body) = buyer
+        .post(
+            &format!("/api/orders/{refund_order}/dispute"),
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "already_disputed");
+    let (status, body) = buyer
+        .post(
+            &format!("/api/orders/{refund_order}/confirm-receipt"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "in_dispute");
+    let (status, body) = vendor
+        .post(
+            &format!("/api/orders/{release_order}/dispute"),
+            json!({"reason": "buyer refuses to confirm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = vendor.get("/api/disputes").await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (_, body) = arbiter.get("/api/disputes").await;
+    let ids: Vec<i64> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["dispute_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![refund_escrow, release_escrow], "{body}");
+    assert_eq!(
+        body["items"][0]["escrow"]["dispute"]["reason"],
+        "item never arrived"
+    );
+    assert_eq!(body["items"][0]["escrow"]["dispute"]["opened_by"], "buyer");
+    let (status, body) = arbiter.get(&format!("/api/escrows/{refund_escrow}")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "arbiters may read disputed escrows: {body}"
+    );
+
+    // Decisions: refund to the buyer, release to the vendor.
+    let (status, body) = arbiter
+        .post(
+            &format!("/api/disputes/{refund_escrow}/resolve"),
+            json!({"outcome": "refund"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["state"], "refunding");
+    assert_eq!(body["payout"]["destination"], chain.refund_address.as_str());
+    let (status, body) = arbiter
+        .post(
+            &format!("/api/disputes/{refund_escrow}/resolve"),
+            json!({"outcome": "release"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "not_disputed");
+    let (status, body) = arbiter
+        .post(
+            &format!("/api/disputes/{release_escrow}/resolve"),
+            json!({"outcome": "release"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["state"], "releasing");
+
+    let refunded = wait_escrow(&buyer, refund_escrow, "refunded").await;
+    let released = wait_escrow(&buyer, release_escrow, "released").await;
+    chain.mine(1).await;
+    for (escrow, wallet) in [(&refunded, &chain.refund), (&released, &chain.payout)] {
+        let tx = escrow["payout"]["tx_hash"].as_str().unwrap();
+        let (received, fee) = chain.received(wallet, tx).await;
+        assert_eq!(
+            fee,
+            escrow["payout"]["fee_xmr"].as_u64().unwrap(),
+            "{escrow}"
+        );
+        assert_eq!(
+            received,
+            amount - fee,
+            "winning party receives escrow minus fee: {escrow}"
+        );
+    }
+
+    // The funding window closes: the unfunded order expires, the underfunded one goes to an arbiter.
+    let expired = wait_escrow(&buyer, unfunded_escrow, "expired").await;
+    assert_eq!(expired["funding"]["received_xmr"], 0);
+    let (_, order_view) = buyer.get(&format!("/api/orders/{unfunded_order}")).await;
+    assert_eq!(order_view["status"], "expired");
+    let disputed = wait_escrow(&buyer, under_escrow, "disputed").await;
+    assert_eq!(disputed["dispute"]["cause"], "underfunded", "{disputed}");
+    assert_eq!(disputed["dispute"]["opened_by"], "system");
+    let (status, body) = arbiter
+        .post(
+            &format!("/api/disputes/{under_escrow}/resolve"),
+            json!({"outcome": "refund"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let refunded_partial = wait_escrow(&buyer, under_escrow, "refunded").await;
+    assert_eq!(
+        refunded_partial["payout"]["amount_xmr"].as_u64().unwrap()
+            + refunded_partial["payout"]["fee_xmr"].as_u64().unwrap(),
+        partial,
+        "the partial payment goes back, minus the fee"
+    );
+
+    // Notifications: the buyer saw each escrow's sequence; the arbiter only disputed escrows.
+    ws_buyer.wait_state(under_escrow, "refunded").await;
+    let seq = |ws: &Ws, id| {
+        ws.states(id)
+            .into_iter()
+            .filter(|s| s != "awaiting_setup")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        seq(&ws_buyer, refund_escrow),
+        [
+            "awaiting_funding",
+            "funded",
+            "disputed",
+            "refunding",
+            "refunded"
+        ]
+    );
+    assert_eq!(
+        seq(&ws_buyer, release_escrow),
+        [
+            "awaiting_funding",
+            "funded",
+            "disputed",
+            "releasing",
+            "released"
+        ]
+    );
+    assert_eq!(
+        seq(&ws_buyer, unfunded_escrow),
+        ["awaiting_funding", "expired"]
+    );
+    ws_arbiter.wait_state(under_escrow, "refunded").await;
+    ws_arbiter.drain(Duration::from_millis(300)).await;
+    assert_eq!(
+        seq(&ws_arbiter, refund_escrow),
+        ["disputed", "refunding", "refunded"]
+    );
+    assert_eq!(
+        seq(&ws_arbiter, under_escrow),
+        ["disputed", "refunding", "refunded"]
+    );
+    assert!(
+        ws_arbiter.states(unfunded_escrow).is_empty(),
+        "no dispute, no arbiter notice"
+    );
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Polls until the escrow reports `received` atomic units received and confirmed.
+async fn wait_funding(user: &User, escrow_id: i64, received: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + STATE_WAIT;
+    loop {
+        let (_, body) = user.get(&format!("/api/escrows/{escrow_id}")).await;
+        if body["funding"]["confirmed_xmr"] == received {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "escrow {escrow_id} never showed {received} received: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

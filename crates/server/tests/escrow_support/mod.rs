@@ -1,0 +1,622 @@
+//! Shared harness of the escrow suites: a real regtest network (monerod + wallet-rpc processes from
+//! test_support::regtest), the real `mmkt-server` binary as a child process (killed by PID on drop,
+//! restartable on the same database), users driven only through the HTTP API and the WebSocket.
+//!
+//! Wallet-rpc layout: 0 buyer, 1 vendor, 2 arbiter (the server's three roles), 3 the test's funder
+//! (miner), 4 the vendor's payout wallet, 5 the buyer's refund wallet.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use monero_rpc::{
+    Address, Amount, Destination, TransferOptions, TransferOutcome, TxHash, WalletClient,
+    WalletName, WalletPassword,
+};
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use test_support::regtest::{Miner, Regtest, RegtestConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Password of every test account.
+pub const PASSWORD: &str = "correct-horse-battery";
+/// How long a test waits for an escrow to reach a state before failing (not a timed assertion:
+/// a generous upper bound so a stuck orchestrator fails the test instead of hanging it).
+pub const STATE_WAIT: Duration = Duration::from_secs(240);
+
+/// wallet-rpc indexes.
+pub const FUNDER: usize = 3;
+/// Vendor payout wallet-rpc index.
+pub const PAYOUT: usize = 4;
+/// Buyer refund wallet-rpc index.
+pub const REFUND: usize = 5;
+
+/// The regtest network plus the test's own wallets.
+pub struct Chain {
+    pub net: Regtest,
+    pub miner: Miner,
+    pub payout: WalletClient,
+    pub payout_address: Address,
+    pub refund: WalletClient,
+    pub refund_address: Address,
+}
+
+impl Chain {
+    /// Starts monerod + 6 wallet-rpc, funds the miner and creates the payout and refund wallets.
+    /// `None` when the Monero binaries are missing and services are not required.
+    pub async fn start() -> Option<Chain> {
+        let net = Regtest::start_for_test(RegtestConfig {
+            wallets: 6,
+            ..Default::default()
+        })
+        .await?;
+        let miner = net.create_miner(FUNDER).await.expect("funded miner wallet");
+        let payout = net.wallet(PAYOUT).with_label("payout");
+        payout
+            .create_wallet(
+                &"vendor-payout".parse::<WalletName>().unwrap(),
+                &WalletPassword::new(""),
+            )
+            .await
+            .unwrap();
+        let payout_address = payout.get_address(0).await.unwrap();
+        let refund = net.wallet(REFUND).with_label("refund");
+        refund
+            .create_wallet(
+                &"buyer-refund".parse::<WalletName>().unwrap(),
+                &WalletPassword::new(""),
+            )
+            .await
+            .unwrap();
+        let refund_address = refund.get_address(0).await.unwrap();
+        Some(Chain {
+            net,
+            miner,
+            payout,
+            payout_address,
+            refund,
+            refund_address,
+        })
+    }
+
+    /// Pays `amount` atomic units from the funder to `address` (relayed to the pool).
+    pub async fn pay(&self, address: &str, amount: u64) -> TxHash {
+        let destination = Destination {
+            amount: Amount::from_atomic(amount),
+            address: address.parse().unwrap(),
+        };
+        match self
+            .miner
+            .wallet
+            .transfer(&[destination], TransferOptions::default())
+            .await
+            .expect("funder transfer")
+        {
+            TransferOutcome::Submitted { tx_hash, .. } => tx_hash,
+            other => panic!("funder wallet is not a normal wallet: {other:?}"),
+        }
+    }
+
+    /// Mines `blocks` blocks (to the miner) and refreshes the miner wallet.
+    pub async fn mine(&self, blocks: u64) {
+        self.net
+            .mine_and_refresh(blocks, &self.miner.address, &[&self.miner.wallet])
+            .await
+            .expect("mining");
+    }
+
+    /// Total received by `wallet` in transaction `tx` (after mining it and refreshing), and its fee.
+    pub async fn received(&self, wallet: &WalletClient, tx: &str) -> (u64, u64) {
+        let hash: TxHash = tx.parse().unwrap();
+        wallet.refresh(None).await.unwrap();
+        let entries = wallet
+            .get_transfer_by_txid(&hash)
+            .await
+            .expect("payout visible to the receiving wallet");
+        let amount = entries.iter().map(|e| e.amount.as_atomic()).sum();
+        (amount, entries[0].fee.as_atomic())
+    }
+}
+
+/// The `mmkt-server` binary running as a child process on a temp database; kill -9 on drop.
+pub struct Server {
+    pub base: String,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+    log: PathBuf,
+    starts: u32,
+}
+
+/// Sends a signal to a child we spawned and have not reaped.
+fn kill_pid(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Server {
+    /// Environment for a server on `chain` with DB files in `dir` and extra overrides.
+    pub fn start(chain: &Chain, dir: &Path, extra: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut env: Vec<(String, String)> = vec![
+            ("MMKT_ENV".into(), "development".into()),
+            ("MMKT_BIND".into(), format!("127.0.0.1:{port}")),
+            (
+                "MMKT_DB_PATH".into(),
+                dir.join("mmkt.db").display().to_string(),
+            ),
+            (
+                "MMKT_DB_KEY_FILE".into(),
+                dir.join("mmkt.key").display().to_string(),
+            ),
+            ("MMKT_WALLET_RPC_BUYER_URL".into(), chain.net.wallet_url(0)),
+            ("MMKT_WALLET_RPC_VENDOR_URL".into(), chain.net.wallet_url(1)),
+            (
+                "MMKT_WALLET_RPC_ARBITER_URL".into(),
+                chain.net.wallet_url(2),
+            ),
+            ("MMKT_MONEROD_URL".into(), chain.net.daemon_url()),
+            ("MMKT_ESCROW_CONFIRMATIONS".into(), "1".into()),
+            ("MMKT_ESCROW_POLL_INTERVAL_MS".into(), "500".into()),
+            ("RUST_LOG".into(), "info,mmkt_server=debug".into()),
+        ];
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push(((*k).into(), (*v).into()));
+        }
+        let mut server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            dir: dir.to_owned(),
+            env,
+            child: None,
+            log: dir.join("server.log"),
+            starts: 0,
+        };
+        server.spawn();
+        server
+    }
+
+    fn command(&self) -> Command {
+        // MMKT_SERVER_BIN runs the suite against another build of the binary (e.g. a copy taken
+        // while several checkouts share one target directory).
+        // Examples get no CARGO_BIN_EXE_*: they use the binary next to their own directory.
+        let binary = std::env::var_os("MMKT_SERVER_BIN")
+            .map(PathBuf::from)
+            .or_else(|| option_env!("CARGO_BIN_EXE_mmkt-server").map(PathBuf::from))
+            .or_else(|| {
+                let exe = std::env::current_exe().ok()?;
+                Some(exe.parent()?.parent()?.join("mmkt-server"))
+            })
+            .expect("path of the mmkt-server binary");
+        let mut cmd = Command::new(binary);
+        cmd.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let err = log.try_clone().unwrap();
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("spawn mmkt-server");
+        self.child = Some(child);
+    }
+
+    /// Waits until `/health` answers.
+    pub async fn wait_ready(&self) {
+        let client = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(self.url("/health")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// kill -9 (SIGKILL by PID) and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_pid(&mut child);
+        }
+    }
+
+    /// Starts the binary again on the same database and port.
+    pub async fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Runs `mmkt-server create-arbiter` on this server's database.
+    pub fn create_arbiter(&self, username: &str) {
+        let out = self
+            .command()
+            .args(["create-arbiter", "--username", username])
+            .env("MMKT_ARBITER_PASSWORD", PASSWORD)
+            .output()
+            .expect("run create-arbiter");
+        assert!(
+            out.status.success(),
+            "create-arbiter: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The server log's last lines.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// The whole server log.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let text = self.log_text();
+            let problems: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .collect();
+            eprintln!(
+                "[mmkt-server] warnings and errors (test panicked):\n{}",
+                problems.join("\n")
+            );
+            eprintln!("[mmkt-server] log tail:\n{}", self.log_tail());
+        }
+        self.kill9();
+        // MMKT_TEST_KEEP_LOGS=<dir> keeps each server log for inspection after the test.
+        if let Some(keep) = std::env::var_os("MMKT_TEST_KEEP_LOGS") {
+            let name = format!(
+                "{}-{}.log",
+                std::thread::current().name().unwrap_or("test"),
+                std::process::id()
+            );
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = std::fs::copy(&self.log, Path::new(&keep).join(name));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A signed-in account: its id, role and an HTTP client sending its session cookie.
+#[derive(Clone)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub cookie: String,
+    pub http: Client,
+    base: String,
+}
+
+impl User {
+    fn new(base: &str, id: i64, name: &str, cookie: String) -> User {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        let http = Client::builder().default_headers(headers).build().unwrap();
+        User {
+            id,
+            name: name.to_owned(),
+            cookie,
+            http,
+            base: base.to_owned(),
+        }
+    }
+
+    /// Sends a JSON request and returns status and body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// Opens `/ws` with this user's cookie and waits for the hello message.
+    pub async fn websocket(&self) -> Ws {
+        let url = format!("{}/ws", self.base.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", self.cookie.parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        let mut ws = Ws::spawn(stream);
+        let hello = ws
+            .next_json(Duration::from_secs(10))
+            .await
+            .expect("hello message");
+        assert_eq!(hello["type"], "hello", "{hello}");
+        ws
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> String {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("session_token="))
+        .and_then(|v| v.split(';').next())
+        .expect("session_token cookie")
+        .to_owned()
+}
+
+/// Registers a buyer or vendor.
+pub async fn register(server: &Server, name: &str, role: &str) -> User {
+    let resp = Client::new()
+        .post(server.url("/api/auth/register"))
+        .json(&json!({"username": name, "password": PASSWORD, "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "register {name}");
+    let cookie = session_cookie(resp.headers());
+    let body: Value = resp.json().await.unwrap();
+    User::new(&server.base, body["id"].as_i64().unwrap(), name, cookie)
+}
+
+/// Logs in (used for the operator-created arbiter).
+pub async fn login(server: &Server, name: &str) -> User {
+    let resp = Client::new()
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "login {name}");
+    let cookie = session_cookie(resp.headers());
+    let body: Value = resp.json().await.unwrap();
+    let id = body["id"]
+        .as_i64()
+        .or_else(|| body["user"]["id"].as_i64())
+        .expect("user id in login answer");
+    User::new(&server.base, id, name, cookie)
+}
+
+/// A WebSocket client that records every escrow event it receives. A background task keeps
+/// reading (and so answers the server's pings) while the test does other things.
+pub struct Ws {
+    messages: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    reader: tokio::task::JoinHandle<()>,
+    pub events: Vec<Value>,
+}
+
+impl Drop for Ws {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Ws {
+    fn spawn(
+        stream: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> Ws {
+        let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            let (mut sink, mut stream) = stream.split();
+            while let Some(Ok(msg)) = stream.next().await {
+                match msg {
+                    Message::Text(t) => {
+                        let Ok(v) = serde_json::from_str::<Value>(&t) else {
+                            continue;
+                        };
+                        if tx.send(v).is_err() {
+                            return;
+                        }
+                    }
+                    Message::Ping(p) => {
+                        let _ = sink.send(Message::Pong(p)).await;
+                    }
+                    Message::Close(_) => return,
+                    _ => {}
+                }
+            }
+        });
+        Ws {
+            messages,
+            reader,
+            events: Vec::new(),
+        }
+    }
+
+    /// The next JSON text message within `wait`.
+    pub async fn next_json(&mut self, wait: Duration) -> Option<Value> {
+        let v = tokio::time::timeout(wait, self.messages.recv())
+            .await
+            .ok()??;
+        if v["type"] == "escrow_event" {
+            self.events.push(v.clone());
+        }
+        Some(v)
+    }
+    /// Reads messages until an escrow event for `escrow_id` with `to_state == state` arrived.
+    pub async fn wait_state(&mut self, escrow_id: i64, state: &str) {
+        if self.has_state(escrow_id, state) {
+            return;
+        }
+        let deadline = Instant::now() + STATE_WAIT;
+        while Instant::now() < deadline {
+            if self.next_json(Duration::from_secs(5)).await.is_some()
+                && self.has_state(escrow_id, state)
+            {
+                return;
+            }
+        }
+        panic!(
+            "websocket never saw escrow {escrow_id} reach {state}; got {:?}",
+            self.states(escrow_id)
+        );
+    }
+
+    fn has_state(&self, escrow_id: i64, state: &str) -> bool {
+        self.events
+            .iter()
+            .any(|e| e["escrow_id"] == escrow_id && e["to_state"] == state)
+    }
+
+    /// Drains whatever arrives within `wait`.
+    pub async fn drain(&mut self, wait: Duration) {
+        while self.next_json(wait).await.is_some() {}
+    }
+
+    /// The sequence of distinct states this client saw for `escrow_id`.
+    pub fn states(&self, escrow_id: i64) -> Vec<String> {
+        let mut states: Vec<String> = Vec::new();
+        for e in self.events.iter().filter(|e| e["escrow_id"] == escrow_id) {
+            let to = e["to_state"].as_str().unwrap_or_default().to_owned();
+            if states.last() != Some(&to) {
+                states.push(to);
+            }
+        }
+        states
+    }
+}
+
+/// Creates a listing (vendor) and returns its id.
+pub async fn listing(vendor: &User, title: &str, price: u64, stock: u32) -> i64 {
+    let (status, body) = vendor
+        .post("/api/listings", json!({"title": title, "description": format!("{title} for escrow tests"), "price_xmr": price, "stock": stock}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "create listing: {body}");
+    body["listing_id"].as_i64().unwrap()
+}
+
+/// Places an order (buyer) and returns `(order_id, escrow_id)`.
+pub async fn order(buyer: &User, listing_id: i64, quantity: u32) -> (i64, i64) {
+    let (status, body) = buyer
+        .post(
+            "/api/orders",
+            json!({"listing_id": listing_id, "quantity": quantity}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "order: {body}");
+    assert_eq!(body["escrow"]["state"], "awaiting_setup", "{body}");
+    (
+        body["order_id"].as_i64().unwrap(),
+        body["escrow"]["escrow_id"].as_i64().unwrap(),
+    )
+}
+
+/// Polls `GET /api/escrows/{id}` as `user` until the state is `state`.
+pub async fn wait_escrow(user: &User, escrow_id: i64, state: &str) -> Value {
+    let deadline = Instant::now() + STATE_WAIT;
+    loop {
+        let (status, body) = user.get(&format!("/api/escrows/{escrow_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["state"] == state {
+            return body;
+        }
+        assert!(
+            !matches!(
+                body["state"].as_str(),
+                Some("setup_failed" | "released" | "refunded")
+            ) || body["state"] == state,
+            "escrow {escrow_id} ended in {} while waiting for {state}: {body}",
+            body["state"]
+        );
+        assert!(
+            Instant::now() < deadline,
+            "escrow {escrow_id} stuck in {} (waiting for {state}): {body}",
+            body["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Funds an escrow with its exact amount, mines the confirmation block, waits for `funded`, then
+/// mines the blocks that make the outputs spendable (10 confirmations).
+pub async fn fund(chain: &Chain, buyer: &User, escrow_id: i64) -> Value {
+    let ready = wait_escrow(buyer, escrow_id, "awaiting_funding").await;
+    let address = ready["address"]
+        .as_str()
+        .expect("escrow address shown to the buyer")
+        .to_owned();
+    let amount = ready["amount_xmr"].as_u64().unwrap();
+    chain.pay(&address, amount).await;
+    chain.mine(1).await;
+    let funded = wait_escrow(buyer, escrow_id, "funded").await;
+    chain.mine(10).await;
+    funded
+}
+
+/// Asserts an error answer.
+pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "body: {body}");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+}
+
+/// Reads a Prometheus sample value from `/metrics` text (`name{labels}` exact prefix).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
