@@ -3,14 +3,17 @@
 # (copy the encrypted DB, gzip, age -r). Numbers go to docs/BENCHMARKS.md. Not a test.
 #
 # usage: scripts/bench-backup.sh [SIZE_MIB=1024] [WORKDIR=/var/tmp/mmkt-bench]
-# Needs: a release build (cargo build --release -p mmctl --example bench_seed), age, gzip, /usr/bin/time.
+# Needs: a release mmctl (MMCTL=path, default target/release/mmctl, built if missing), the bench_seed
+# example (SEED=path; its speed does not matter: debug is fine), age, gzip, /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1024}"
 work="${2:-/var/tmp/mmkt-bench}"
 target="${CARGO_TARGET_DIR:-target}/release"
-cargo build --release -q -p mmctl --example bench_seed
-mmctl="$target/mmctl"; seed="$target/examples/bench_seed"
+mmctl="${MMCTL:-$target/mmctl}"
+seed="${SEED:-${CARGO_TARGET_DIR:-target}/debug/examples/bench_seed}"
+[ -x "$mmctl" ] || cargo build --release -q -p mmctl
+[ -x "$seed" ] || cargo build -q -p mmctl --example bench_seed
 
 rm -rf "$work"; mkdir -p "$work/data" "$work/backups" "$work/shell"
 umask 077

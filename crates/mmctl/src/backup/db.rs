@@ -20,8 +20,10 @@ use super::manifest::{
 use super::sqlcipher::{self, OpenMode};
 use super::store::{BackupDir, LocalBackup, hostname};
 
-/// gzip level for page streams: level 6 (zlib default) measured ~10x on listing-like pages.
-const GZIP_LEVEL: u32 = 6;
+/// Default gzip level for page streams. Measured on 1 GiB of marketplace pages (flate2's
+/// miniz_oxide backend): level 1 is about 10x faster than level 6 for a 20% larger file
+/// (docs/BENCHMARKS.md), which keeps a backup faster than copying the encrypted file.
+pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 
 /// Suffix of database backup data files: gzip'd page stream inside age.
 pub const DB_DATA_SUFFIX: &str = "db.gz.age";
@@ -36,6 +38,8 @@ pub struct DbBackupRequest<'a> {
     pub recipients: &'a Recipients,
     /// Where to write the backup.
     pub dir: &'a BackupDir,
+    /// gzip level 0-9 ([`DEFAULT_GZIP_LEVEL`] unless the operator prefers smaller files).
+    pub gzip_level: u32,
     /// Called with the plaintext bytes streamed so far (for a progress bar).
     pub progress: &'a dyn Fn(u64),
 }
@@ -64,7 +68,7 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
     let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.take()));
     let encrypted = req.recipients.encrypt(hashing)?;
     let counting = CountingWriter::new(encrypted);
-    let mut gz = GzEncoder::new(counting, Compression::new(GZIP_LEVEL));
+    let mut gz = GzEncoder::new(counting, Compression::new(req.gzip_level.min(9)));
     let snapshot = sqlcipher::stream_snapshot(&conn, &mut gz, req.progress)?;
     drop(conn);
     let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;

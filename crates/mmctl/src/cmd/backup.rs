@@ -200,12 +200,23 @@ impl S3Args {
     }
 }
 
+/// Compression of database page streams.
+#[derive(Debug, Clone, Args)]
+pub struct CompressionArgs {
+    /// gzip level 0-9 for the DB page stream: 1 is fast (default), 6-9 give ~15-20% smaller files.
+    #[arg(long, env = "MMKT_BACKUP_GZIP_LEVEL", default_value_t = mmctl::backup::db::DEFAULT_GZIP_LEVEL,
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub gzip_level: u32,
+}
+
 #[derive(Debug, Args)]
 pub struct DbBackupArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
     #[command(flatten)]
     pub db: DbFileArgs,
+    #[command(flatten)]
+    pub compression: CompressionArgs,
     #[command(flatten)]
     pub recipients: RecipientArgs,
     #[command(flatten)]
@@ -338,6 +349,8 @@ pub struct WalletsBackupArgs {
 pub struct AllBackupArgs {
     #[command(flatten)]
     pub db: DbFileArgs,
+    #[command(flatten)]
+    pub compression: CompressionArgs,
     #[command(flatten)]
     pub source: WalletSourceArgs,
     #[command(flatten)]
@@ -487,12 +500,14 @@ pub fn db_backup(
     dir: &BackupDir,
     db: &DbFileArgs,
     recipients: &Recipients,
+    compression: &CompressionArgs,
 ) -> anyhow::Result<LocalBackup> {
     let key = read_key_file(db.key_file()?)?;
     let size = std::fs::metadata(&db.db).map(|m| m.len()).ok();
     let bar = progress_bar(size, "backup db");
     let progress = |done: u64| bar.set_position(done);
     let request = DbBackupRequest {
+        gzip_level: compression.gzip_level,
         db_path: &db.db,
         key: &key,
         recipients,
@@ -579,7 +594,7 @@ async fn run_db(args: DbBackupArgs) -> anyhow::Result<Outcome> {
     let s3_check = args.s3.config()?;
     drop(s3_check);
     let dir = BackupDir::open(&args.repo.backup_dir)?;
-    let backup = db_backup(&dir, &args.db, &recipients)?;
+    let backup = db_backup(&dir, &args.db, &recipients, &args.compression)?;
     print_backups(std::slice::from_ref(&backup), args.json);
     offsite(
         &args.s3,
@@ -656,7 +671,7 @@ async fn run_all(args: AllBackupArgs, docker_host: Option<&str>) -> anyhow::Resu
     let recipients = args.recipients.load()?;
     args.s3.config()?;
     let dir = BackupDir::open(&args.repo.backup_dir)?;
-    let mut backups = vec![db_backup(&dir, &args.db, &recipients)?];
+    let mut backups = vec![db_backup(&dir, &args.db, &recipients, &args.compression)?];
     backups.extend(wallet_backups(None, &args.source, &dir, &recipients, docker_host).await?);
     print_backups(&backups, args.json);
     offsite(&args.s3, args.no_offsite, &backups, args.json).await

@@ -18,7 +18,8 @@ use mmctl::backup::store::{BackupDir, LocalBackup, VerificationRecord};
 use mmctl::backup::verify::ScratchDir;
 
 use super::backup::{
-    DbFileArgs, IdentityArgs, RecipientArgs, RepoArgs, WalletSourceArgs, db_backup, wallet_backups,
+    CompressionArgs, DbFileArgs, IdentityArgs, RecipientArgs, RepoArgs, WalletSourceArgs,
+    db_backup, wallet_backups,
 };
 use crate::exit::{Outcome, UsageError};
 
@@ -26,6 +27,8 @@ use crate::exit::{Outcome, UsageError};
 pub struct DrillArgs {
     #[command(flatten)]
     pub db: DbFileArgs,
+    #[command(flatten)]
+    pub compression: CompressionArgs,
     #[command(flatten)]
     pub source: WalletSourceArgs,
     /// Drill the database only (hosts without wallet-rpc).
@@ -124,7 +127,7 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
 
     // 1. Fresh backups.
     let t = Instant::now();
-    match db_backup(&dir, &args.db, &recipients) {
+    match db_backup(&dir, &args.db, &recipients, &args.compression) {
         Ok(b) => {
             steps.push(Step {
                 name: "backup db".into(),
