@@ -7,7 +7,7 @@
 //!
 //! Steps compared:
 //! - setup: order placed → escrow address shown (server) vs create 3 wallets + prepare / make /
-//!   2 × exchange + checks (raw);
+//!   2 × exchange + checks, each round on the three wallet-rpc in parallel (raw);
 //! - funding detection: block with the payment mined → escrow `funded` (server, polling) vs
 //!   `refresh` + `get_transfers` showing it confirmed (raw);
 //! - release: confirm-receipt → `released` (server) vs export/import, `sweep_all`,
@@ -19,6 +19,7 @@ mod escrow_support;
 use std::time::{Duration, Instant};
 
 use escrow_support::*;
+use futures_util::future::join_all;
 use monero_rpc::{
     Address, Amount, MultisigInfo, SignOutcome, SweepOutcome, TransferFilter, TransferOptions,
     WalletClient, WalletName, WalletPassword,
@@ -122,13 +123,17 @@ async fn wait_fast(user: &User, escrow_id: i64, state: &str) -> serde_json::Valu
 
 async fn raw_sequence(chain: &Chain, w: &[WalletClient]) -> RawTimes {
     let password = WalletPassword::new("bench-password");
+    // Each round runs on the three wallet-rpc in parallel, as the server does.
     let started = Instant::now();
-    let mut infos = Vec::new();
-    for (i, wallet) in w.iter().enumerate() {
-        let name: WalletName = format!("bench-raw-{i}").parse().unwrap();
-        wallet.create_wallet(&name, &password).await.unwrap();
-        infos.push(wallet.prepare_multisig().await.unwrap());
-    }
+    let infos: Vec<MultisigInfo> = join_all(w.iter().enumerate().map(|(i, wallet)| {
+        let password = password.clone();
+        async move {
+            let name: WalletName = format!("bench-raw-{i}").parse().unwrap();
+            wallet.create_wallet(&name, &password).await.unwrap();
+            wallet.prepare_multisig().await.unwrap()
+        }
+    }))
+    .await;
     let others = |all: &[MultisigInfo], i: usize| -> Vec<MultisigInfo> {
         all.iter()
             .enumerate()
@@ -136,35 +141,36 @@ async fn raw_sequence(chain: &Chain, w: &[WalletClient]) -> RawTimes {
             .map(|(_, x)| x.clone())
             .collect()
     };
-    let mut made = Vec::new();
-    for (i, wallet) in w.iter().enumerate() {
-        made.push(
+    let made: Vec<MultisigInfo> = join_all(w.iter().enumerate().map(|(i, wallet)| {
+        let (others, password) = (others(&infos, i), password.clone());
+        async move { wallet.make_multisig(&others, 2, &password).await.unwrap() }
+    }))
+    .await;
+    let round1: Vec<MultisigInfo> = join_all(w.iter().enumerate().map(|(i, wallet)| {
+        let (others, password) = (others(&made, i), password.clone());
+        async move {
             wallet
-                .make_multisig(&others(&infos, i), 2, &password)
-                .await
-                .unwrap(),
-        );
-    }
-    let mut round1 = Vec::new();
-    for (i, wallet) in w.iter().enumerate() {
-        round1.push(
-            wallet
-                .exchange_multisig_keys(&others(&made, i), &password)
+                .exchange_multisig_keys(&others, &password)
                 .await
                 .unwrap()
                 .multisig_info
-                .unwrap(),
-        );
-    }
-    let mut address: Option<Address> = None;
-    for (i, wallet) in w.iter().enumerate() {
-        address = wallet
-            .exchange_multisig_keys(&others(&round1, i), &password)
-            .await
-            .unwrap()
-            .address;
-        assert!(wallet.is_multisig().await.unwrap().ready);
-    }
+                .unwrap()
+        }
+    }))
+    .await;
+    let finals = join_all(w.iter().enumerate().map(|(i, wallet)| {
+        let (others, password) = (others(&round1, i), password.clone());
+        async move {
+            let r = wallet
+                .exchange_multisig_keys(&others, &password)
+                .await
+                .unwrap();
+            assert!(wallet.is_multisig().await.unwrap().ready);
+            r.address
+        }
+    }))
+    .await;
+    let address: Option<Address> = finals.into_iter().next().flatten();
     let setup = started.elapsed();
     let address = address.unwrap();
 

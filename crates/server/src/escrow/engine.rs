@@ -221,6 +221,9 @@ async fn schedule(engine: &Engine, with_late: bool) {
 
 /// Runs the escrow's actions until it waits (person, chain, next poll) or a step fails.
 async fn drive(engine: &Engine, id: i64) {
+    // Held across consecutive setup/payout actions of this escrow (e.g. prepare then submit), so
+    // no other flow switches the wallets in between.
+    let mut flow = None;
     // Bounded: setup, one funding poll, prepare, submit is the longest useful chain per pass.
     for _ in 0..6 {
         let escrow = match engine
@@ -240,7 +243,7 @@ async fn drive(engine: &Engine, id: i64) {
             return;
         };
         let label = action_label(&action);
-        let result = run_action(engine, &escrow, action).await;
+        let result = run_action(engine, &escrow, action, &mut flow).await;
         match result {
             Ok(Progress::Continue) => continue,
             Ok(Progress::Wait) => return,
@@ -265,16 +268,20 @@ async fn run_action(
     engine: &Engine,
     escrow: &Escrow,
     action: Action,
+    flow: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<Progress, StepError> {
-    let _flow = match action {
-        Action::RunSetup | Action::PreparePayout { .. } | Action::SubmitPayout { .. } => Some(
-            engine
-                .flow
-                .acquire()
-                .await
-                .map_err(|_| StepError::Protocol("escrow engine is stopping".into()))?,
-        ),
+    match action {
+        Action::RunSetup | Action::PreparePayout { .. } | Action::SubmitPayout { .. } => {
+            if flow.is_none() {
+                let permit = Arc::clone(&engine.flow)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StepError::Protocol("escrow engine is stopping".into()))?;
+                *flow = Some(permit);
+            }
+        }
         Action::WatchFunding { .. } | Action::WatchLateFunding { .. } => {
+            *flow = None;
             let id = escrow.id().get();
             let Ok(mut polled) = engine.polled.lock() else {
                 return Ok(Progress::Wait);
@@ -284,9 +291,8 @@ async fn run_action(
                 return Ok(Progress::Wait);
             }
             polled.insert(id, Instant::now());
-            None
         }
-    };
+    }
     match action {
         Action::RunSetup => setup::run(engine, escrow).await,
         Action::WatchFunding { .. } => funding::poll(engine, escrow).await,

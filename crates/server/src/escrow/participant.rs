@@ -18,8 +18,8 @@ use monero_rpc::{
 
 use super::worker::{OpenMode, Priority, WalletRef, WalletWorker, WorkerError};
 
-/// The 2-of-3 threshold (any two signers can spend).
-pub const THRESHOLD: u32 = 2;
+/// The 2-of-3 threshold (any two signers can spend), from escrow-core.
+pub const THRESHOLD: u32 = escrow_core::escrow::THRESHOLD;
 
 /// One signer of an escrow. Every method is one protocol step; errors are wallet-rpc errors
 /// ([`RpcError::is_resync_needed`] tells the caller to re-sync and retry).

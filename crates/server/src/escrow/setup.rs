@@ -8,6 +8,7 @@
 //! wallets (attempt + 1). That is safe because no address was shown yet, so nothing can be
 //! funded. After [`MAX_SETUP_ATTEMPTS`] the escrow goes to `setup_failed` for the operator.
 
+use escrow_core::escrow::{PARTICIPANTS, SetupStage};
 use escrow_core::{Actor, EscrowEvent, MoneroAddress};
 use futures_util::future::join_all;
 use monero_rpc::{MultisigInfo, RpcError};
@@ -25,35 +26,9 @@ pub const MAX_SETUP_ATTEMPTS: u32 = 3;
 /// Failed tries of one step (wallet-rpc reachable but refusing) before the attempt is abandoned.
 pub const MAX_STEP_TRIES: u32 = 3;
 
-/// The participants, in the order their outputs are stored and passed on.
-pub const ROLES: [Actor; 3] = [Actor::Buyer, Actor::Vendor, Actor::Arbiter];
-
-/// The setup rounds (labels match escrow-core's `SetupStage`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Prepare,
-    Make,
-    Exchange1,
-    Exchange2,
-}
-
-impl Stage {
-    const ALL: [Stage; 4] = [
-        Stage::Prepare,
-        Stage::Make,
-        Stage::Exchange1,
-        Stage::Exchange2,
-    ];
-
-    const fn as_str(self) -> &'static str {
-        match self {
-            Stage::Prepare => "prepare",
-            Stage::Make => "make",
-            Stage::Exchange1 => "exchange_round_1",
-            Stage::Exchange2 => "exchange_round_2",
-        }
-    }
-}
+/// The participants, in the order their outputs are stored and passed on (escrow-core's
+/// `PARTICIPANTS`: buyer, vendor, arbiter).
+pub const ROLES: [Actor; 3] = PARTICIPANTS;
 
 /// What a round produced.
 enum Round {
@@ -88,7 +63,7 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
         .collect::<Result<Vec<HostedParticipant>, _>>()?;
 
     let mut previous: Vec<String> = Vec::new();
-    for stage in Stage::ALL {
+    for stage in SetupStage::ALL {
         match round(engine, id, attempt, stage, &participants, &previous).await? {
             Round::Outputs(outputs) => previous = outputs,
             Round::Retry(e) => return Err(e),
@@ -148,7 +123,7 @@ async fn round(
     engine: &Engine,
     id: i64,
     attempt: u32,
-    stage: Stage,
+    stage: SetupStage,
     participants: &[HostedParticipant],
     previous: &[String],
 ) -> Result<Round, StepError> {
@@ -183,7 +158,7 @@ async fn contribute(
     engine: &Engine,
     id: i64,
     attempt: u32,
-    stage: Stage,
+    stage: SetupStage,
     participant: &HostedParticipant,
     others: Vec<String>,
 ) -> Result<Round, StepError> {
@@ -224,15 +199,15 @@ async fn contribute(
             .collect()
     };
     let result: Result<String, WorkerError> = match stage {
-        Stage::Prepare => participant
+        SetupStage::Prepare => participant
             .prepare()
             .await
             .map(|i| i.expose_secret().to_owned()),
-        Stage::Make => participant
+        SetupStage::Make => participant
             .make(infos(others)?)
             .await
             .map(|i| i.expose_secret().to_owned()),
-        Stage::Exchange1 => match participant.exchange(infos(others)?).await {
+        SetupStage::ExchangeRound1 => match participant.exchange(infos(others)?).await {
             Ok(r) => match r.multisig_info {
                 Some(info) => Ok(info.expose_secret().to_owned()),
                 None => {
@@ -243,7 +218,7 @@ async fn contribute(
             },
             Err(e) => Err(e),
         },
-        Stage::Exchange2 => match participant.exchange(infos(others)?).await {
+        SetupStage::ExchangeRound2 => match participant.exchange(infos(others)?).await {
             Ok(r) => match r.address {
                 Some(address) => Ok(address.as_str().to_owned()),
                 None => {
