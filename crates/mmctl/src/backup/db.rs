@@ -2,7 +2,7 @@
 //! file -> checksum -> age -> gunzip -> pages -> new SQLCipher file -> integrity checks.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use super::keyfile::DbKey;
 use super::manifest::{
     BackupKind, DbDetails, FORMAT_VERSION, Manifest, Series, compare_row_counts, new_id,
 };
-use super::sqlcipher::{self, OpenMode};
+use super::sqlcipher::{self, IntegrityCheck, OpenMode};
 use super::store::{BackupDir, LocalBackup, hostname};
 
 /// Default gzip level for page streams. Measured on 1 GiB of marketplace pages (flate2's
@@ -27,6 +27,96 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 
 /// Suffix of database backup data files: gzip'd page stream inside age.
 pub const DB_DATA_SUFFIX: &str = "db.gz.age";
+
+/// Page bytes per message from the SQLite thread to the compression thread.
+const CHUNK: usize = 256 * 1024;
+/// Messages in flight between the two threads (bounds memory to ~2 MiB).
+const CHANNEL_DEPTH: usize = 8;
+
+/// Output of the compression thread.
+struct Written {
+    file: std::fs::File,
+    sha256: String,
+    compressed_size: u64,
+    encrypted_size: u64,
+}
+
+/// Compression thread: gzip -> age -> SHA-256 -> buffered file, until the channel closes.
+fn compress_encrypt_write(
+    file: std::fs::File,
+    recipients: &Recipients,
+    level: u32,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> Result<Written, BackupError> {
+    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let encrypted = recipients.encrypt(hashing)?;
+    let mut gz = GzEncoder::new(CountingWriter::new(encrypted), Compression::new(level));
+    for chunk in rx {
+        gz.write_all(&chunk)
+            .map_err(BackupError::io("write backup file"))?;
+    }
+    let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
+    let (encrypted, compressed_size) = counting.finish();
+    let hashing = encrypted
+        .finish()
+        .map_err(BackupError::io("finish age stream"))?;
+    let (buffered, sha256, encrypted_size) = hashing.finish();
+    let file = buffered.into_inner().map_err(|e| BackupError::Io {
+        context: "flush backup file".into(),
+        source: e.into_error(),
+    })?;
+    Ok(Written {
+        file,
+        sha256,
+        compressed_size,
+        encrypted_size,
+    })
+}
+
+/// The SQLite side of the channel: batches page bytes into [`CHUNK`]-sized messages.
+struct ChunkSender {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkSender {
+    fn send(&mut self) -> std::io::Result<()> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        tx.send(chunk).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the compression thread stopped",
+            )
+        })
+    }
+
+    /// Sends what is buffered and closes the channel.
+    fn finish(&mut self) -> Result<(), BackupError> {
+        if !self.buf.is_empty() {
+            self.send().map_err(BackupError::io("write page stream"))?;
+        }
+        self.tx = None;
+        Ok(())
+    }
+}
+
+impl Write for ChunkSender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// What `backup db` needs.
 pub struct DbBackupRequest<'a> {
@@ -64,22 +154,55 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
     let data_file = format!("{id}.{DB_DATA_SUFFIX}");
 
     let conn = sqlcipher::open_keyed(req.db_path, req.key, OpenMode::ReadOnly)?;
+    // integrity_check reads every page and index entry: run it on a second connection (its own
+    // read transaction, started now) in parallel with the page stream.
+    let integrity = {
+        let (path, key) = (req.db_path.to_owned(), req.key.clone());
+        std::thread::spawn(move || -> Result<String, BackupError> {
+            let conn = sqlcipher::open_keyed(&path, &key, OpenMode::ReadOnly)?;
+            sqlcipher::integrity_report(&conn, "integrity_check")
+        })
+    };
+    // gzip + age + SHA-256 + write run on their own thread, fed page batches through a bounded
+    // channel (at most CHANNEL_DEPTH x CHUNK bytes in flight).
     let mut temp = req.dir.temp_file(&data_file)?;
-    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.take()));
-    let encrypted = req.recipients.encrypt(hashing)?;
-    let counting = CountingWriter::new(encrypted);
-    let mut gz = GzEncoder::new(counting, Compression::new(req.gzip_level.min(9)));
-    let snapshot = sqlcipher::stream_snapshot(&conn, &mut gz, req.progress)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHANNEL_DEPTH);
+    let writer = {
+        let (file, recipients, level) =
+            (temp.take(), req.recipients.clone(), req.gzip_level.min(9));
+        std::thread::spawn(move || compress_encrypt_write(file, &recipients, level, rx))
+    };
+    let mut sender = ChunkSender {
+        tx: Some(tx),
+        buf: Vec::with_capacity(CHUNK),
+    };
+    let streamed =
+        sqlcipher::stream_snapshot(&conn, &mut sender, IntegrityCheck::ByCaller, req.progress)
+            .and_then(|snapshot| sender.finish().map(|()| snapshot));
+    drop(sender);
     drop(conn);
-    let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
-    let (encrypted, compressed_size) = counting.finish();
-    let hashing = encrypted
-        .finish()
-        .map_err(BackupError::io("finish age stream"))?;
-    let (buffered, sha256, encrypted_size) = hashing.finish();
-    let file = buffered.into_inner().map_err(|e| BackupError::Io {
-        context: "flush backup file".into(),
-        source: e.into_error(),
+    let written = writer.join().unwrap_or_else(|_| {
+        Err(BackupError::Io {
+            context: "compress backup".into(),
+            source: std::io::Error::other("the compression thread panicked"),
+        })
+    });
+    let mut snapshot = match streamed {
+        Ok(snapshot) => snapshot,
+        // A failed writer (disk full, ...) shows up here as a closed channel: report its error.
+        Err(e) => return Err(written.err().unwrap_or(e)),
+    };
+    let Written {
+        file,
+        sha256,
+        compressed_size,
+        encrypted_size,
+    } = written?;
+    snapshot.integrity_check = integrity.join().unwrap_or_else(|_| {
+        Err(BackupError::Io {
+            context: "integrity_check".into(),
+            source: std::io::Error::other("the integrity check thread panicked"),
+        })
     })?;
     let data_path = temp.persist(file)?;
 

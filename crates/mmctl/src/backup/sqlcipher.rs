@@ -87,6 +87,15 @@ pub struct SnapshotInfo {
     pub row_counts: BTreeMap<String, u64>,
 }
 
+/// Where the `integrity_check` recorded with a snapshot is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrityCheck {
+    /// Inside the snapshot's read transaction, before the pages are streamed.
+    InSnapshot,
+    /// By the caller (e.g. concurrently on a second connection); the field is left empty.
+    ByCaller,
+}
+
 /// Streams the decrypted pages of a consistent snapshot of `conn`'s database into `out`,
 /// in page order (the concatenation is a plain SQLite database file), calling `progress`
 /// with the bytes written so far. Memory use is one page plus SQLite's page cache.
@@ -100,11 +109,12 @@ pub struct SnapshotInfo {
 pub fn stream_snapshot(
     conn: &Connection,
     out: &mut dyn Write,
+    integrity: IntegrityCheck,
     progress: &dyn Fn(u64),
 ) -> Result<SnapshotInfo, BackupError> {
     conn.execute_batch("BEGIN DEFERRED")
         .map_err(BackupError::sqlite("begin read transaction"))?;
-    let result = stream_in_transaction(conn, out, progress);
+    let result = stream_in_transaction(conn, out, integrity, progress);
     // A read transaction has nothing to commit; ending it releases the WAL snapshot.
     let _ = conn.execute_batch("COMMIT");
     result
@@ -113,13 +123,17 @@ pub fn stream_snapshot(
 fn stream_in_transaction(
     conn: &Connection,
     out: &mut dyn Write,
+    integrity: IntegrityCheck,
     progress: &dyn Fn(u64),
 ) -> Result<SnapshotInfo, BackupError> {
     // The first read pins the WAL snapshot; everything below sees the same state.
     let schema_version = pragma_int(conn, "user_version")?;
     let page_size = u32::try_from(pragma_int(conn, "page_size")?).unwrap_or(0);
     let page_count = u64::try_from(pragma_int(conn, "page_count")?).unwrap_or(0);
-    let integrity_check = integrity_report(conn, "integrity_check")?;
+    let integrity_check = match integrity {
+        IntegrityCheck::InSnapshot => integrity_report(conn, "integrity_check")?,
+        IntegrityCheck::ByCaller => String::new(),
+    };
     let row_counts = row_counts(conn)?;
 
     let mut stmt = conn
