@@ -165,7 +165,12 @@ async fn run(engine: Engine) {
     let mut pass: u64 = 0;
     loop {
         if engine.workers.is_some() {
-            schedule(&engine, pass % LATE_WATCH_EVERY == 0).await;
+            let scope = if pass.is_multiple_of(LATE_WATCH_EVERY) {
+                Scope::WithLateFunding
+            } else {
+                Scope::Pending
+            };
+            schedule(&engine, scope).await;
         }
         pass += 1;
         tokio::select! {
@@ -175,7 +180,16 @@ async fn run(engine: Engine) {
     }
 }
 
-async fn schedule(engine: &Engine, with_late: bool) {
+/// Which escrows a pass looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Escrows the server must move forward.
+    Pending,
+    /// Those plus expired/cancelled escrows still watched for late payments.
+    WithLateFunding,
+}
+
+async fn schedule(engine: &Engine, scope: Scope) {
     let grace =
         i64::try_from(engine.state.config().escrow.late_funding_grace_secs).unwrap_or(i64::MAX);
     let since = now_unix().saturating_sub(grace);
@@ -184,7 +198,7 @@ async fn schedule(engine: &Engine, with_late: bool) {
         .db()
         .run("select", "escrows", move |conn| {
             let mut ids = store::pending_ids(conn)?;
-            if with_late {
+            if scope == Scope::WithLateFunding {
                 ids.extend(store::late_watch_ids(conn, since)?);
             }
             Ok(ids)
