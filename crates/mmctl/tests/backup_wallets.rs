@@ -250,3 +250,38 @@ fn tampered_wallet_archive_and_bad_inputs_fail_clearly() {
     );
     assert_eq!(ws.list().len(), before);
 }
+
+#[test]
+fn backup_all_takes_the_db_and_every_role() {
+    let ws = Workspace::new();
+    ws.seed(50);
+    let root = ws.dir.path().join("wallet-root");
+    for role in ["buyer", "vendor", "arbiter"] {
+        std::fs::create_dir_all(root.join(role)).unwrap();
+        std::fs::write(
+            root.join(role).join(format!("{role}.keys")),
+            role.as_bytes(),
+        )
+        .unwrap();
+    }
+    let out = ws
+        .command(&["backup", "all", "--json"])
+        .env("MMKT_WALLET_ROOT", &root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<String> = ws
+        .list()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(manifests.len(), 4);
+    for kind in ["db", "wallets-buyer", "wallets-vendor", "wallets-arbiter"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kinds:?}");
+    }
+    let out = ws.mmctl(&["backup", "verify", "--all", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results.len(), 4);
+}
