@@ -158,6 +158,9 @@ pub struct EscrowSettings {
     /// Network of accepted payout/refund addresses (`MMKT_MONERO_NETWORK`: `mainnet` (also regtest),
     /// `testnet` or `stagenet`; default mainnet).
     pub network: crate::escrow::address::MoneroNetwork,
+    /// Heartbeat of the escrow-event WebSocket `/ws`: a ping every interval, a connection that has
+    /// not answered the previous ping is closed (`MMKT_WS_PING_INTERVAL_SECS`, default 30 s).
+    pub ws_ping_interval: Duration,
 }
 
 /// Digest credentials for monero-wallet-rpc (`--rpc-login user:password`). Debug redacts the password.
@@ -449,6 +452,7 @@ impl Config {
                 Some(v) => v.parse().map_err(|message| ConfigError::InvalidValue { name: "MMKT_MONERO_NETWORK", message })?,
                 None => crate::escrow::address::MoneroNetwork::Mainnet,
             },
+            ws_ping_interval: Duration::from_secs(positive("MMKT_WS_PING_INTERVAL_SECS", None, 30)?),
         };
         let config = Self {
             env,

@@ -3,11 +3,9 @@
 //!
 //! After the upgrade the server sends `{"type":"hello","user_id":..,"role":..}`, then one
 //! [`crate::ws::EscrowNotice`] per escrow event the user may see (the order's buyer and vendor;
-//! arbiters for disputed escrows). It pings every [`PING_INTERVAL`]; a connection that has not
-//! answered the previous ping by the next one is closed. Feeds `websocket_connections_active`
+//! arbiters for disputed escrows). It pings every `MMKT_WS_PING_INTERVAL_SECS` (30 s by default);
+//! a connection that has not answered the previous ping by the next one is closed. Feeds `websocket_connections_active`
 //! and `websocket_connections_total{user_type}`.
-
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -22,9 +20,6 @@ use crate::auth::CurrentUser;
 use crate::db::users::User;
 use crate::metrics;
 use crate::state::AppState;
-
-/// Heartbeat period: a ping every 30 s; no pong by the next ping closes the connection.
-pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -45,8 +40,8 @@ async fn session(state: AppState, user: User, socket: WebSocket) {
     let mut notices = state.escrow_hub().notices().subscribe();
     let (mut sink, mut stream) = socket.split();
     let hello = json!({"type": "hello", "user_id": user.id, "role": role.as_str()}).to_string();
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let every = state.config().escrow.ws_ping_interval;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut awaiting_pong = false;
     if sink
         .send(Message::Text(Utf8Bytes::from(hello)))

@@ -142,6 +142,20 @@ fn kill_pid(child: &mut Child) {
 impl Server {
     /// Environment for a server on `chain` with DB files in `dir` and extra overrides.
     pub fn start(chain: &Chain, dir: &Path, extra: &[(&str, &str)]) -> Server {
+        let wallets = [
+            ("MMKT_WALLET_RPC_BUYER_URL", chain.net.wallet_url(0)),
+            ("MMKT_WALLET_RPC_VENDOR_URL", chain.net.wallet_url(1)),
+            ("MMKT_WALLET_RPC_ARBITER_URL", chain.net.wallet_url(2)),
+            ("MMKT_MONEROD_URL", chain.net.daemon_url()),
+        ];
+        let mut all: Vec<(&str, &str)> = wallets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(extra);
+        Server::start_without_chain(dir, &all)
+    }
+
+    /// A server with no wallet-rpc configured (escrow orchestration idle): for API and WebSocket
+    /// checks that need no chain.
+    pub fn start_without_chain(dir: &Path, extra: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut env: Vec<(String, String)> = vec![
             ("MMKT_ENV".into(), "development".into()),
@@ -154,13 +168,6 @@ impl Server {
                 "MMKT_DB_KEY_FILE".into(),
                 dir.join("mmkt.key").display().to_string(),
             ),
-            ("MMKT_WALLET_RPC_BUYER_URL".into(), chain.net.wallet_url(0)),
-            ("MMKT_WALLET_RPC_VENDOR_URL".into(), chain.net.wallet_url(1)),
-            (
-                "MMKT_WALLET_RPC_ARBITER_URL".into(),
-                chain.net.wallet_url(2),
-            ),
-            ("MMKT_MONEROD_URL".into(), chain.net.daemon_url()),
             ("MMKT_ESCROW_CONFIRMATIONS".into(), "1".into()),
             ("MMKT_ESCROW_POLL_INTERVAL_MS".into(), "500".into()),
             ("RUST_LOG".into(), "info,mmkt_server=debug".into()),
