@@ -34,7 +34,11 @@
 //! - **Multisig needs `enable_multisig_experimental`** (sent by
 //!   [`WalletClient::prepare_multisig`]). `make_multisig` does not check the gate: a wallet
 //!   made without it fails later, on `exchange_multisig_keys` and spending calls, with -48.
-//!   The flag is stored in the `.keys` file and survives close/open.
+//!   The flag reaches the `.keys` file only when `make_multisig` runs in the same session as
+//!   `prepare_multisig`: a wallet closed and reopened between the two loses it and refuses
+//!   every later multisig call with -48. Call `prepare_multisig` again in the new session
+//!   first (the earlier output stays valid for the other participants). After
+//!   `make_multisig` the flag survives close/open.
 //! - **2-of-3 setup** is `prepare_multisig`, `make_multisig`, then two
 //!   `exchange_multisig_keys` rounds; the address returned by `make_multisig` is a
 //!   placeholder.

@@ -174,7 +174,8 @@ struct DescribeResponse {
 impl WalletClient {
     /// First step of multisig setup on a fresh, empty wallet: returns this participant's
     /// first key-exchange message. Always sends `enable_multisig_experimental: true`, which
-    /// 0.18 needs (monero #8328); the flag is then stored in the wallet's `.keys` file.
+    /// 0.18 needs (monero #8328); the flag is stored in the wallet's `.keys` file only once
+    /// `make_multisig` runs in the same session, so after a reopen call this again first.
     /// Calls `prepare_multisig`.
     ///
     /// Never turn a funded wallet into a multisig wallet: wallet-rpc does not refuse, and the
