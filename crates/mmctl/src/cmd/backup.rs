@@ -19,7 +19,7 @@ use mmctl::backup::verify::{VerifyOutcome, verify_backup};
 use mmctl::backup::wallet_source::{
     AddressProbe, WalletBackupRequest, WalletSource, backup_wallets,
 };
-use mmctl::retention::{Candidate, Policy, select};
+use mmctl::retention::{Candidate, Policy, select_by_series};
 use mmctl::s3::{DEFAULT_PART_SIZE, Offsite, S3Config};
 
 use crate::exit::{Outcome, UsageError};
@@ -851,6 +851,52 @@ struct PruneEntry {
     reasons: Vec<mmctl::retention::KeepReason>,
 }
 
+impl PruneEntry {
+    fn is_removal(&self) -> bool {
+        self.action == "remove"
+    }
+}
+
+/// The retention plan for the backups in one location ("local" or "s3"), as report entries.
+fn prune_plan<'a>(
+    location: &'static str,
+    policy: &Policy,
+    manifests: impl Iterator<Item = &'a Manifest>,
+    verified: &BTreeSet<String>,
+) -> Vec<PruneEntry> {
+    let items = manifests.map(|m| {
+        let candidate = Candidate {
+            id: m.id.clone(),
+            created_at: m.created_at,
+            verified: verified.contains(&m.id),
+        };
+        (m.series(), candidate)
+    });
+    let mut entries = Vec::new();
+    for (series, decision) in select_by_series(policy, items) {
+        let kind = series.to_string();
+        for (id, reasons) in decision.keep {
+            entries.push(PruneEntry {
+                location,
+                id,
+                kind: kind.clone(),
+                action: "keep",
+                reasons,
+            });
+        }
+        for id in decision.remove {
+            entries.push(PruneEntry {
+                location,
+                id,
+                kind: kind.clone(),
+                action: "remove",
+                reasons: vec![],
+            });
+        }
+    }
+    entries
+}
+
 async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
     let policy = args.policy.policy();
     let dir = BackupDir::open(&args.repo.backup_dir)?;
@@ -860,60 +906,21 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
         .filter(|b| b.verification.as_ref().is_some_and(|v| v.ok))
         .map(|b| b.manifest.id.clone())
         .collect();
-    let mut report = Vec::new();
 
-    let decide = |items: Vec<(Series, Candidate)>| {
-        let mut by_series: BTreeMap<Series, Vec<Candidate>> = BTreeMap::new();
-        for (series, c) in items {
-            by_series.entry(series).or_default().push(c);
-        }
-        by_series
-            .into_iter()
-            .map(|(series, cands)| (series, select(&policy, &cands)))
-            .collect::<Vec<_>>()
-    };
-
-    let local_items = local
-        .iter()
-        .map(|b| {
-            (
-                b.manifest.series(),
-                Candidate {
-                    id: b.manifest.id.clone(),
-                    created_at: b.manifest.created_at,
-                    verified: verified.contains(&b.manifest.id),
-                },
-            )
-        })
-        .collect();
-    for (series, decision) in decide(local_items) {
-        for (id, reasons) in decision.keep {
-            report.push(PruneEntry {
-                location: "local",
-                id,
-                kind: series.to_string(),
-                action: "keep",
-                reasons,
-            });
-        }
-        for id in decision.remove {
-            if !args.dry_run {
-                let backup = local
-                    .iter()
-                    .find(|b| b.manifest.id == id)
-                    .expect("id from the list");
-                dir.remove(backup)?;
-            }
-            report.push(PruneEntry {
-                location: "local",
-                id,
-                kind: series.to_string(),
-                action: "remove",
-                reasons: vec![],
-            });
-        }
-    }
+    let mut report = prune_plan(
+        "local",
+        &policy,
+        local.iter().map(|b| &b.manifest),
+        &verified,
+    );
     if !args.dry_run {
+        for entry in report.iter().filter(|e| e.is_removal()) {
+            let backup = local
+                .iter()
+                .find(|b| b.manifest.id == entry.id)
+                .expect("id from the list");
+            dir.remove(backup)?;
+        }
         for path in dir.remove_stale_temp_files()? {
             eprintln!("removed leftover of an interrupted run: {}", path.display());
         }
@@ -926,49 +933,20 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
         let offsite = Offsite::connect(config).await;
         match offsite.list().await {
             Ok(remote) => {
-                let items = remote
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.manifest.series(),
-                            Candidate {
-                                id: r.manifest.id.clone(),
-                                created_at: r.manifest.created_at,
-                                verified: verified.contains(&r.manifest.id),
-                            },
-                        )
-                    })
-                    .collect();
-                for (series, decision) in decide(items) {
-                    for (id, reasons) in decision.keep {
-                        report.push(PruneEntry {
-                            location: "s3",
-                            id,
-                            kind: series.to_string(),
-                            action: "keep",
-                            reasons,
-                        });
-                    }
-                    for id in decision.remove {
-                        if !args.dry_run {
-                            let r = remote
-                                .iter()
-                                .find(|r| r.manifest.id == id)
-                                .expect("id from the list");
-                            offsite
-                                .delete(r)
-                                .await
-                                .with_context(|| format!("cannot delete {id} from S3"))?;
-                        }
-                        report.push(PruneEntry {
-                            location: "s3",
-                            id,
-                            kind: series.to_string(),
-                            action: "remove",
-                            reasons: vec![],
-                        });
+                let plan = prune_plan("s3", &policy, remote.iter().map(|r| &r.manifest), &verified);
+                if !args.dry_run {
+                    for entry in plan.iter().filter(|e| e.is_removal()) {
+                        let r = remote
+                            .iter()
+                            .find(|r| r.manifest.id == entry.id)
+                            .expect("id from the list");
+                        offsite
+                            .delete(r)
+                            .await
+                            .with_context(|| format!("cannot delete {} from S3", entry.id))?;
                     }
                 }
+                report.extend(plan);
             }
             Err(e) => {
                 eprintln!("error: cannot prune S3: {e}; local pruning was done");
@@ -1003,7 +981,7 @@ async fn run_prune(args: PruneArgs) -> anyhow::Result<Outcome> {
             println!("{verb} {:<5} {}", e.location, e.id);
         }
     }
-    let removed = report.iter().filter(|e| e.action == "remove").count();
+    let removed = report.iter().filter(|e| e.is_removal()).count();
     println!(
         "{} backup(s) {verb}, {} kept",
         removed,

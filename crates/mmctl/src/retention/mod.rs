@@ -91,6 +91,25 @@ fn month_bucket(t: OffsetDateTime) -> (i32, u32, u32, u32) {
     (t.year(), u32::from(u8::from(t.month())), 0, 0)
 }
 
+/// Groups candidates by series (a backup kind, e.g. the DB or one wallet role) and applies
+/// [`select`] to each series on its own. Returns one decision per series, in series order.
+pub fn select_by_series<S: Ord>(
+    policy: &Policy,
+    items: impl IntoIterator<Item = (S, Candidate)>,
+) -> Vec<(S, Decision)> {
+    let mut by_series: BTreeMap<S, Vec<Candidate>> = BTreeMap::new();
+    for (series, candidate) in items {
+        by_series.entry(series).or_default().push(candidate);
+    }
+    by_series
+        .into_iter()
+        .map(|(series, candidates)| {
+            let decision = select(policy, &candidates);
+            (series, decision)
+        })
+        .collect()
+}
+
 /// Decides which backups of one series to keep. Input order does not matter; times are
 /// bucketed in UTC. Every candidate ends up in exactly one of `keep` / `remove`.
 pub fn select(policy: &Policy, candidates: &[Candidate]) -> Decision {
