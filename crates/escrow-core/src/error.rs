@@ -1,48 +1,12 @@
 //! Every error this crate returns. All are `#[non_exhaustive]`; messages say what failed and
 //! what to do, and never contain secrets.
 
+use monero_types::{Amount, TxHash};
 use thiserror::Error;
 
-use crate::chain::TxHash;
 use crate::escrow::{EscrowStateKind, EventKind, RejectionClass, SetupStage};
-use crate::money::Amount;
 use crate::role::Actor;
 use crate::time::Timestamp;
-
-/// Text that is not a decimal XMR amount ([`Amount`]'s `FromStr`).
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum ParseAmountError {
-    /// The text is empty.
-    #[error("amount is empty; write XMR as digits, e.g. 1.5")]
-    Empty,
-    /// The text starts with `-`.
-    #[error("amount is negative; amounts are zero or more XMR")]
-    Negative,
-    /// The text starts with the decimal point (`.5`).
-    #[error("amount has no digits before the decimal point; write 0.5, not .5")]
-    MissingWholePart,
-    /// The text ends with the decimal point (`1.`).
-    #[error("amount ends with a decimal point; write 1 or 1.0")]
-    MissingFraction,
-    /// A character other than an ASCII digit or one decimal point.
-    #[error("amount contains {found:?}; use only digits and one decimal point")]
-    InvalidCharacter {
-        /// The offending character.
-        found: char,
-    },
-    /// More than 12 digits after the point (finer than one piconero).
-    #[error("amount has {found} decimals; XMR has at most {max} (1 piconero)")]
-    TooManyDecimals {
-        /// The maximum, 12.
-        max: usize,
-        /// Decimals found.
-        found: usize,
-    },
-    /// The value exceeds `u64::MAX` piconero.
-    #[error("amount is too large; the maximum is 18446744.073709551615 XMR")]
-    Overflow,
-}
 
 /// An escrow total above the environment's cap ([`crate::EscrowCap::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -72,42 +36,6 @@ impl ParseLabelError {
             found: found.chars().take(64).collect(),
         }
     }
-}
-
-/// Text that is not a syntactically valid Monero address.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum ParseAddressError {
-    /// Not 95 (standard/subaddress) or 106 (integrated) characters.
-    #[error("address has {found} characters; a Monero address has 95 (or 106 if integrated)")]
-    Length {
-        /// Characters found.
-        found: usize,
-    },
-    /// A character outside Monero's base58 alphabet.
-    #[error("address contains {found:?}, which is not base58; copy the address again")]
-    InvalidCharacter {
-        /// The offending character.
-        found: char,
-    },
-}
-
-/// Text that is not a 64-hex-digit transaction hash.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum ParseTxHashError {
-    /// Not 64 characters.
-    #[error("tx hash has {found} characters; expected 64 hex digits")]
-    Length {
-        /// Characters found.
-        found: usize,
-    },
-    /// A non-hex character.
-    #[error("tx hash contains {found:?}; expected hex digits 0-9a-f")]
-    InvalidCharacter {
-        /// The offending character.
-        found: char,
-    },
 }
 
 /// A listing that breaks a rule ([`crate::ListingDraft::validate`], [`crate::Listing::stock_after`]).

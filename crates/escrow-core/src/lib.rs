@@ -1,13 +1,12 @@
 //! escrow-core: the mmkt marketplace's escrow domain, pure (no I/O, no async, no SQL, no
 //! clock, no randomness).
 //!
-//! - [`money`]: [`Amount`] (u64 piconero, checked arithmetic, exact decimal XMR text) and the
-//!   per-environment [`EscrowCap`]. The server converts to and from `monero_rpc::Amount` with
-//!   `from_atomic`/`as_atomic`; this crate does not depend on `monero-rpc` (which carries an
-//!   HTTP client).
-//! - [`ids`], [`role`], [`time`], [`chain`]: typed ids (SQLite `i64` rowids), account
-//!   [`Role`] and escrow [`Actor`], unix-seconds [`Timestamp`], [`MoneroAddress`] and
-//!   [`TxHash`].
+//! - The Monero vocabulary, [`Amount`] (u64 piconero, checked arithmetic, exact decimal XMR
+//!   text), [`Address`] and [`TxHash`], is `monero-types`'s (no I/O either), re-exported here;
+//!   it is the same type `monero-rpc` uses, so no conversion happens at the boundary.
+//! - [`money`]: the per-environment [`EscrowCap`].
+//! - [`ids`], [`role`], [`time`]: typed ids (SQLite `i64` rowids), account [`Role`] and escrow
+//!   [`Actor`], unix-seconds [`Timestamp`].
 //! - [`listing`], [`order`]: [`Listing`] validation, order pricing ([`order_total`],
 //!   [`Order::place`]) and [`OrderStatus`].
 //! - [`escrow`]: the 2-of-3 escrow record and its state machine ([`Escrow::apply`]).
@@ -35,21 +34,19 @@
 
 #![warn(missing_docs)]
 
-pub mod chain;
 pub mod error;
 pub mod escrow;
 pub mod ids;
+mod label;
 pub mod listing;
 pub mod money;
 pub mod order;
 pub mod role;
 pub mod time;
 
-pub use chain::{MoneroAddress, TxHash};
 pub use error::{
     CapExceeded, DisputeReasonError, EscrowError, InvariantViolation, ListingError, OrderError,
-    ParseAddressError, ParseAmountError, ParseLabelError, ParseTxHashError, SetupError,
-    TransitionError,
+    ParseLabelError, SetupError, TransitionError,
 };
 pub use escrow::{
     Action, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason, Escrow, EscrowEvent,
@@ -59,7 +56,8 @@ pub use escrow::{
 };
 pub use ids::{EscrowId, ListingId, OrderId, UserId};
 pub use listing::{Listing, ListingDraft};
-pub use money::{Amount, EscrowCap, PICONERO_PER_XMR};
+pub use monero_types::{Address, Amount, PICONERO_PER_XMR, TxHash};
+pub use money::EscrowCap;
 pub use order::{NewOrder, Order, OrderStatus, order_total};
 pub use role::{Actor, Role};
 pub use time::Timestamp;

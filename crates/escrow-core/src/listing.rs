@@ -1,10 +1,11 @@
 //! A vendor's [`Listing`] and the validation of a new or edited listing ([`ListingDraft`]).
 
+use monero_types::Amount;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ListingError;
 use crate::ids::{ListingId, UserId};
-use crate::money::{Amount, EscrowCap};
+use crate::money::EscrowCap;
 use crate::time::Timestamp;
 
 /// Longest accepted listing title, in characters (Unicode scalar values).

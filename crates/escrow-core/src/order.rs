@@ -1,16 +1,15 @@
 //! Orders: pricing a purchase ([`order_total`], [`Order::place`]), the stored [`Order`], and
 //! its coarse [`OrderStatus`] derived from the escrow state.
 
-use std::fmt;
-use std::str::FromStr;
-
+use monero_types::Amount;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{OrderError, ParseLabelError};
+use crate::error::OrderError;
 use crate::escrow::EscrowStateKind;
 use crate::ids::{ListingId, OrderId, UserId};
+use crate::label::label_text;
 use crate::listing::Listing;
-use crate::money::{Amount, EscrowCap};
+use crate::money::EscrowCap;
 use crate::time::Timestamp;
 
 /// The order total: `unit_price × quantity`, checked.
@@ -278,23 +277,4 @@ impl From<EscrowStateKind> for OrderStatus {
     }
 }
 
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OrderStatus {
-    type Err = ParseLabelError;
-
-    /// Parses a label produced by [`OrderStatus::as_str`].
-    ///
-    /// # Errors
-    /// [`ParseLabelError`] for any other text.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OrderStatus::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| ParseLabelError::new("order status", s))
-    }
-}
+label_text!(OrderStatus, "order status");

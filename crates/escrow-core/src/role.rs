@@ -1,16 +1,13 @@
 //! Who someone is: an account [`Role`] (buyer, vendor, arbiter) and, for one escrow, the
 //! [`Actor`] that triggers an event (one of its parties, an arbiter, or the server itself).
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use crate::error::ParseLabelError;
+use crate::label::label_text;
 
 /// The role of a user account, fixed at account creation.
 ///
-/// Labels (serde, [`Role::as_str`], [`FromStr`]): `buyer`, `vendor`, `arbiter`.
+/// Labels (serde, [`Role::as_str`], [`FromStr`](std::str::FromStr)): `buyer`, `vendor`, `arbiter`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -36,7 +33,7 @@ impl Role {
     }
 
     /// Whether `POST /api/auth/register` may create an account with this role.
-    /// Arbiter accounts are created only by the operator (issue 3).
+    /// Arbiter accounts are created only by the operator.
     pub const fn is_self_registrable(self) -> bool {
         match self {
             Role::Buyer | Role::Vendor => true,
@@ -45,26 +42,7 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = ParseLabelError;
-
-    /// Parses `buyer`, `vendor` or `arbiter` (exact, lowercase).
-    ///
-    /// # Errors
-    /// [`ParseLabelError`] for any other text.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| ParseLabelError::new("role", s))
-    }
-}
+label_text!(Role, "role");
 
 /// Who triggers an escrow event.
 ///
@@ -72,7 +50,7 @@ impl FromStr for Role {
 /// in hosted mode the server drives all three wallets, in a later non-custodial mode buyer and
 /// vendor sign with their own wallets, and the events stay the same.
 ///
-/// Labels (serde, [`Actor::as_str`], [`FromStr`]): `buyer`, `vendor`, `arbiter`, `system`.
+/// Labels (serde, [`Actor::as_str`], [`FromStr`](std::str::FromStr)): `buyer`, `vendor`, `arbiter`, `system`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Actor {
@@ -102,23 +80,4 @@ impl Actor {
     }
 }
 
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Actor {
-    type Err = ParseLabelError;
-
-    /// Parses `buyer`, `vendor`, `arbiter` or `system` (exact, lowercase).
-    ///
-    /// # Errors
-    /// [`ParseLabelError`] for any other text.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Actor::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| ParseLabelError::new("actor", s))
-    }
-}
+label_text!(Actor, "actor");

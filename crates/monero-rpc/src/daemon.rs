@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RpcError;
-use crate::transport::{DigestCredentials, Transport};
-use crate::types::{Address, BlockHash};
+use crate::transport::{Recording, Transport, client_transport_methods};
+use monero_types::{Address, BlockHash};
 
 /// Default timeout of the daemon's status calls (`get_info`, `get_block_count`): 10 s.
 pub const DEFAULT_DAEMON_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,7 +31,6 @@ pub const DAEMON_LABEL: &str = "monerod";
 #[derive(Debug, Clone)]
 pub struct DaemonClient {
     transport: Transport,
-    timeout: Duration,
     mining_timeout: Duration,
 }
 
@@ -90,16 +90,16 @@ struct GenerateBlocksParams<'a> {
     wallet_address: &'a Address,
 }
 
-fn check_status(method: &'static str, status: &str) -> Result<(), RpcError> {
-    if status == "OK" {
-        return Ok(());
-    }
-    Err(RpcError::Rpc {
-        method,
-        code: 0,
-        message: format!("daemon status {status:?}"),
-    })
-}
+/// The empty JSON object (`{}`) the status calls take as params.
+#[derive(Serialize)]
+struct NoParams {}
+
+client_transport_methods!(
+    DaemonClient,
+    "the status calls (`get_info`, `get_block_count`)",
+    "monerod",
+    "http://127.0.0.1:18081/json_rpc"
+);
 
 impl DaemonClient {
     /// A client for the monerod at `base_url`, e.g. `"http://127.0.0.1:18081"` (the client
@@ -111,37 +111,9 @@ impl DaemonClient {
     /// credentials.
     pub fn new(base_url: &str) -> Result<Self, RpcError> {
         Ok(DaemonClient {
-            transport: Transport::new(base_url, DAEMON_LABEL)?,
-            timeout: DEFAULT_DAEMON_TIMEOUT,
+            transport: Transport::new(base_url, DAEMON_LABEL, DEFAULT_DAEMON_TIMEOUT)?,
             mining_timeout: DEFAULT_MINING_TIMEOUT,
         })
-    }
-
-    /// Sets the timeout of the status calls (`get_info`, `get_block_count`).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Answers HTTP digest challenges with `credentials` (monerod started with
-    /// `--rpc-login user:pass`). Without this, such a daemon gives [`RpcError::Unauthorized`].
-    #[must_use]
-    pub fn with_credentials(mut self, credentials: DigestCredentials) -> Self {
-        self.transport.set_credentials(credentials);
-        self
-    }
-
-    /// Sets the timeout of `generateblocks`.
-    #[must_use]
-    pub fn with_mining_timeout(mut self, timeout: Duration) -> Self {
-        self.mining_timeout = timeout;
-        self
-    }
-
-    /// The JSON-RPC endpoint called, e.g. `http://127.0.0.1:18081/json_rpc`.
-    pub fn endpoint(&self) -> &str {
-        self.transport.endpoint().as_str()
     }
 
     /// Node status. Calls monerod `get_info`.
@@ -150,12 +122,9 @@ impl DaemonClient {
     /// [`RpcError::Transport`]/[`RpcError::Timeout`] when monerod is down or slow,
     /// [`RpcError::Decode`] for an unexpected answer, [`RpcError::Rpc`] if `status` is not OK.
     pub async fn get_info(&self) -> Result<DaemonInfo, RpcError> {
-        let info: DaemonInfo = self
-            .transport
-            .call("get_info", &serde_json::json!({}), self.timeout)
-            .await?;
-        check_status("get_info", &info.status)?;
-        Ok(info)
+        let status: fn(&DaemonInfo) -> &str = |r| &r.status;
+        self.call("get_info", &NoParams {}, self.transport.timeout(), status)
+            .await
     }
 
     /// Number of blocks in the chain (= height of the top block + 1). Calls monerod
@@ -164,12 +133,22 @@ impl DaemonClient {
     /// # Errors
     /// As [`DaemonClient::get_info`].
     pub async fn get_block_count(&self) -> Result<u64, RpcError> {
-        let r: BlockCount = self
-            .transport
-            .call("get_block_count", &serde_json::json!({}), self.timeout)
+        let r = self
+            .call(
+                "get_block_count",
+                &NoParams {},
+                self.transport.timeout(),
+                |r: &BlockCount| &r.status,
+            )
             .await?;
-        check_status("get_block_count", &r.status)?;
         Ok(r.count)
+    }
+
+    /// Sets the timeout of `generateblocks`.
+    #[must_use]
+    pub fn with_mining_timeout(mut self, timeout: Duration) -> Self {
+        self.mining_timeout = timeout;
+        self
     }
 
     /// Mines `count` blocks whose coinbase pays `address`. Only works on a daemon started with
@@ -190,14 +169,40 @@ impl DaemonClient {
             amount_of_blocks: count,
             wallet_address: address,
         };
-        let r: GenerateBlocksResponse = self
-            .transport
-            .call("generateblocks", &params, self.mining_timeout)
+        let status: fn(&GenerateBlocksResponse) -> &str = |r| &r.status;
+        let r = self
+            .call("generateblocks", &params, self.mining_timeout, status)
             .await?;
-        check_status("generateblocks", &r.status)?;
         Ok(GeneratedBlocks {
             height: r.height,
             blocks: r.blocks.unwrap_or_default(),
         })
+    }
+
+    /// Calls `method` and checks that the answer's `status` (read by `status`) is `"OK"`.
+    async fn call<P, R>(
+        &self,
+        method: &'static str,
+        params: &P,
+        timeout: Duration,
+        status: fn(&R) -> &str,
+    ) -> Result<R, RpcError>
+    where
+        P: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let answer: R = self
+            .transport
+            .call(method, params, timeout, Recording::Recorded)
+            .await?;
+        let status = status(&answer);
+        if status != "OK" {
+            return Err(RpcError::Rpc {
+                method,
+                code: 0,
+                message: format!("daemon status {status:?}"),
+            });
+        }
+        Ok(answer)
     }
 }

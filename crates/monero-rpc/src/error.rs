@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::types::WalletName;
+use monero_types::WalletName;
 
 /// An error from a monerod or monero-wallet-rpc call.
 ///
@@ -75,8 +75,8 @@ pub enum RpcError {
         detail: String,
     },
 
-    /// Code -48: the wallet is multisig but the experimental multisig gate is off
-    /// (monero #8328). This client always sends `enable_multisig_experimental` in
+    /// Code -48: the wallet is multisig but the experimental multisig gate is off (Monero 0.18
+    /// put multisig behind `enable_multisig_experimental`). This client always sends `enable_multisig_experimental` in
     /// `prepare_multisig`; the error means the wallet was made multisig without it.
     #[error(
         "{method}: multisig is disabled in this wallet (code -48): it was made multisig without enable_multisig_experimental; recreate the escrow wallets"
@@ -258,21 +258,21 @@ impl RpcError {
             RpcError::InvalidUrl { .. } => "-",
             RpcError::Transport { method, .. }
             | RpcError::Timeout { method, .. }
-            | RpcError::Unauthorized { method }
+            | RpcError::Unauthorized { method, .. }
             | RpcError::HttpStatus { method, .. }
             | RpcError::Decode { method, .. }
-            | RpcError::MultisigDisabled { method }
-            | RpcError::NoTransactionCreated { method }
+            | RpcError::MultisigDisabled { method, .. }
+            | RpcError::NoTransactionCreated { method, .. }
             | RpcError::MultisigResyncNeeded { method, .. }
-            | RpcError::NotEnoughSigners { method }
-            | RpcError::NotEnoughMoney { method }
+            | RpcError::NotEnoughSigners { method, .. }
+            | RpcError::NotEnoughMoney { method, .. }
             | RpcError::NotMultisig { method, .. }
             | RpcError::AlreadyMultisig { method, .. }
-            | RpcError::WalletNotOpen { method }
-            | RpcError::WalletAlreadyExists { method }
+            | RpcError::WalletNotOpen { method, .. }
+            | RpcError::WalletAlreadyExists { method, .. }
             | RpcError::WalletNotFound { method, .. }
             | RpcError::WrongPassword { method, .. }
-            | RpcError::TransactionNotFound { method }
+            | RpcError::TransactionNotFound { method, .. }
             | RpcError::Rpc { method, .. } => method,
         }
     }
@@ -348,34 +348,31 @@ mod tests {
     #[test]
     fn codes_map_to_named_variants() {
         let m = |code, msg: &str| RpcError::from_rpc("x", code, msg.to_owned());
-        assert!(matches!(
-            m(-48, "This wallet is multisig, and multisig is disabled."),
-            RpcError::MultisigDisabled { .. }
-        ));
-        assert!(matches!(
-            m(-16, "No transaction created"),
-            RpcError::NoTransactionCreated { .. }
-        ));
-        assert!(matches!(
-            m(-33, "Not enough signers signed this transaction."),
-            RpcError::NotEnoughSigners { .. }
-        ));
-        assert!(matches!(
-            m(-13, "No wallet file"),
-            RpcError::WalletNotOpen { .. }
-        ));
-        assert!(matches!(
-            m(-21, "Cannot create wallet. Already exists."),
-            RpcError::WalletAlreadyExists { .. }
-        ));
-        assert!(matches!(
-            m(-17, "not enough money"),
-            RpcError::NotEnoughMoney { .. }
-        ));
-        assert!(matches!(
-            m(-8, "Transaction not found."),
-            RpcError::TransactionNotFound { .. }
-        ));
+        // `error_type` names the variant one to one.
+        let named: &[(i64, &str, &str)] = &[
+            (
+                -48,
+                "This wallet is multisig, and multisig is disabled.",
+                "multisig_disabled",
+            ),
+            (-16, "No transaction created", "no_transaction_created"),
+            (
+                -33,
+                "Not enough signers signed this transaction.",
+                "not_enough_signers",
+            ),
+            (-13, "No wallet file", "wallet_not_open"),
+            (
+                -21,
+                "Cannot create wallet. Already exists.",
+                "wallet_already_exists",
+            ),
+            (-17, "not enough money", "not_enough_money"),
+            (-8, "Transaction not found.", "transaction_not_found"),
+        ];
+        for &(code, message, variant) in named {
+            assert_eq!(m(code, message).error_type(), variant, "{code} {message}");
+        }
         assert!(matches!(
             m(-8, "Transaction ID has invalid format"),
             RpcError::Rpc { code: -8, .. }

@@ -4,9 +4,9 @@
 //! - [`DaemonClient`]: monerod `get_info`, `get_block_count`, `generateblocks`.
 //! - [`WalletClient`]: one monero-wallet-rpc process: wallet lifecycle, funds and the 2-of-3
 //!   multisig escrow flow (setup, export/import re-sync, build, co-sign, submit).
-//! - [`Amount`]: money in atomic units (piconero, u64), exact decimal parse/format, checked
-//!   arithmetic. Never `f64`.
-//! - Newtypes for addresses, hashes, wallet names and (redacted) multisig blobs and passwords.
+//! - The Monero vocabulary comes from `monero-types` and is re-exported here: [`Amount`]
+//!   (piconero, u64, exact decimal parse/format, checked arithmetic, never `f64`) and the
+//!   newtypes for addresses, hashes, wallet names and (redacted) multisig blobs and passwords.
 //! - [`RpcError`]: one error enum with named variants for the codes the escrow flow reacts to.
 //!
 //! Every call has a timeout, answers HTTP digest challenges when credentials are configured,
@@ -64,24 +64,21 @@
 
 #![warn(missing_docs)]
 
-mod amount;
 mod daemon;
 mod error;
 mod transport;
-mod types;
 mod wallet;
 
-pub use amount::{Amount, AmountParseError, PICONERO_PER_XMR, XMR_DECIMALS};
 pub use daemon::{
     DAEMON_LABEL, DEFAULT_DAEMON_TIMEOUT, DEFAULT_MINING_TIMEOUT, DaemonClient, DaemonInfo,
     GeneratedBlocks,
 };
 pub use error::RpcError;
-pub use transport::{DigestCredentials, METRIC_DURATION, METRIC_ERRORS};
-pub use types::{
-    Address, BlockHash, InvalidValue, MultisigInfo, MultisigSyncInfo, MultisigTxset, TxHash,
-    WalletName, WalletPassword,
+pub use monero_types::{
+    Address, Amount, BlockHash, InvalidValue, MultisigInfo, MultisigSyncInfo, MultisigTxset,
+    PICONERO_PER_XMR, ParseAmountError, TxHash, WalletName, WalletPassword, XMR_DECIMALS,
 };
+pub use transport::{DigestCredentials, METRIC_DURATION, METRIC_ERRORS};
 pub use wallet::{
     Balance, DEFAULT_WALLET_LABEL, DEFAULT_WALLET_TIMEOUT, Destination, KeyExchangeRound,
     MultisigStatus, RefreshSummary, SignOutcome, SubaddressIndex, SweepOutcome,

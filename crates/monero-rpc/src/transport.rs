@@ -13,7 +13,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::error::RpcError;
-use crate::types::WalletPassword;
+use monero_types::WalletPassword;
 
 /// Name of the histogram of call durations in seconds, labelled `method` and `wallet`.
 pub const METRIC_DURATION: &str = "monero_rpc_duration_seconds";
@@ -27,6 +27,50 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Requests per call at most when the server keeps answering 401.
 const MAX_AUTH_ATTEMPTS: usize = 3;
+
+/// Whether [`Transport::call`] records a call (tracing span, duration histogram, error counter
+/// and warning). Internal probes whose expected error is no failure go unrecorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recording {
+    /// Span, metrics and logs.
+    Recorded,
+    /// None of them.
+    Unrecorded,
+}
+
+/// Implements the methods both clients share on `$client`, a struct with a
+/// `transport: Transport` field: `with_timeout`, `with_credentials` (HTTP digest auth) and
+/// `endpoint`. For the docs, `$timeout` says which calls the timeout applies to, `$server`
+/// names the server and `$endpoint` is an example endpoint.
+macro_rules! client_transport_methods {
+    ($client:ident, $timeout:literal, $server:literal, $endpoint:literal) => {
+        impl $client {
+            #[doc = concat!("Sets the timeout of ", $timeout, ", from sending the request to")]
+            /// decoding the answer; past it the call fails with [`RpcError::Timeout`].
+            #[must_use]
+            pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.transport.set_timeout(timeout);
+                self
+            }
+
+            #[doc = concat!("Answers HTTP digest challenges with `credentials` (", $server, " started with")]
+            /// `--rpc-login user:pass`). Without this, such a server gives
+            /// [`RpcError::Unauthorized`].
+            #[must_use]
+            pub fn with_credentials(mut self, credentials: $crate::DigestCredentials) -> Self {
+                self.transport.set_credentials(credentials);
+                self
+            }
+
+            #[doc = concat!("The JSON-RPC endpoint called, e.g. `", $endpoint, "`.")]
+            pub fn endpoint(&self) -> &str {
+                self.transport.endpoint().as_str()
+            }
+        }
+    };
+}
+
+pub(crate) use client_transport_methods;
 
 /// Username and password for a monero-wallet-rpc (or monerod) started with `--rpc-login USER:PASS`
 /// (HTTP digest authentication, RFC 7616, MD5). `Debug` redacts the password.
@@ -67,6 +111,8 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     endpoint: Url,
     label: Arc<str>,
+    /// The client's per-call timeout (the daemon's mining call passes its own).
+    timeout: Duration,
     credentials: Option<DigestCredentials>,
     /// Last digest challenge, reused (with an increasing nonce count) until the server
     /// answers 401 again; then replaced by the new challenge. epee binds a challenge to the
@@ -80,6 +126,7 @@ impl fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("endpoint", &self.endpoint.as_str())
             .field("label", &self.label)
+            .field("timeout", &self.timeout)
             .field("credentials", &self.credentials)
             .finish()
     }
@@ -98,9 +145,9 @@ struct ErrorObject {
 }
 
 impl Transport {
-    /// A transport for `base_url` (e.g. `http://127.0.0.1:18083`); calls go to
-    /// `<base_url>/json_rpc`.
-    pub(crate) fn new(base_url: &str, label: &str) -> Result<Self, RpcError> {
+    /// A transport for `base_url` (e.g. `http://127.0.0.1:18083`) whose calls go to
+    /// `<base_url>/json_rpc`, labelled `label`, with a per-call `timeout`.
+    pub(crate) fn new(base_url: &str, label: &str, timeout: Duration) -> Result<Self, RpcError> {
         let endpoint = json_rpc_endpoint(base_url)?;
         let http = reqwest::Client::builder()
             // Wallet-rpc and monerod are local services: never route them through a proxy
@@ -119,6 +166,7 @@ impl Transport {
             http,
             endpoint,
             label: Arc::from(label),
+            timeout,
             credentials: None,
             challenge: Arc::new(Mutex::new(None)),
         })
@@ -132,6 +180,14 @@ impl Transport {
         &self.label
     }
 
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub(crate) fn set_credentials(&mut self, credentials: DigestCredentials) {
         self.credentials = Some(credentials);
         self.challenge = Arc::new(Mutex::new(None));
@@ -142,17 +198,28 @@ impl Transport {
     }
 
     /// Calls JSON-RPC `method` with `params`, giving up after `timeout`, and decodes `result`
-    /// as `R`. Records the span, the duration histogram and, on failure, the error counter.
+    /// as `R`. A [`Recording::Recorded`] call records the span, the duration histogram and, on
+    /// failure, the error counter and a warning.
     pub(crate) async fn call<P, R>(
         &self,
         method: &'static str,
         params: &P,
         timeout: Duration,
+        recording: Recording,
     ) -> Result<R, RpcError>
     where
         P: Serialize + ?Sized,
         R: DeserializeOwned,
     {
+        let timed = async {
+            match tokio::time::timeout(timeout, self.call_untimed(method, params)).await {
+                Ok(result) => result,
+                Err(_) => Err(RpcError::Timeout { method, timeout }),
+            }
+        };
+        if recording == Recording::Unrecorded {
+            return timed.await;
+        }
         let span = tracing::info_span!(
             "monero_rpc",
             method,
@@ -160,14 +227,7 @@ impl Transport {
             duration_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let outcome = async {
-            match tokio::time::timeout(timeout, self.call_untimed(method, params)).await {
-                Ok(result) => result,
-                Err(_) => Err(RpcError::Timeout { method, timeout }),
-            }
-        }
-        .instrument(span.clone())
-        .await;
+        let outcome = timed.instrument(span.clone()).await;
         let elapsed = started.elapsed();
         span.record("duration_ms", elapsed.as_millis() as u64);
         metrics::histogram!(METRIC_DURATION, "method" => method, "wallet" => self.label.to_string())
@@ -182,24 +242,6 @@ impl Transport {
             }
         }
         outcome
-    }
-
-    /// Like [`Transport::call`] but without span, metrics or logs: for internal probes whose
-    /// expected error must not count as a failure.
-    pub(crate) async fn call_unrecorded<P, R>(
-        &self,
-        method: &'static str,
-        params: &P,
-        timeout: Duration,
-    ) -> Result<R, RpcError>
-    where
-        P: Serialize + ?Sized,
-        R: DeserializeOwned,
-    {
-        match tokio::time::timeout(timeout, self.call_untimed(method, params)).await {
-            Ok(result) => result,
-            Err(_) => Err(RpcError::Timeout { method, timeout }),
-        }
     }
 
     async fn call_untimed<P, R>(&self, method: &'static str, params: &P) -> Result<R, RpcError>
@@ -446,147 +488,6 @@ mod tests {
             text.contains("alice") && !text.contains("hunter2"),
             "{text}"
         );
-    }
-
-    /// One registration: metric name, labels, values recorded through the handle.
-    type Registration = (String, Vec<(String, String)>, Arc<Mutex<Vec<f64>>>);
-
-    /// Keeps every metric registration with its labels and the values recorded.
-    #[derive(Default)]
-    struct CapturingRecorder {
-        seen: Mutex<Vec<Registration>>,
-    }
-
-    struct Values(Arc<Mutex<Vec<f64>>>);
-
-    impl metrics::CounterFn for Values {
-        fn increment(&self, value: u64) {
-            self.0.lock().unwrap().push(value as f64);
-        }
-        fn absolute(&self, value: u64) {
-            self.0.lock().unwrap().push(value as f64);
-        }
-    }
-
-    impl metrics::HistogramFn for Values {
-        fn record(&self, value: f64) {
-            self.0.lock().unwrap().push(value);
-        }
-    }
-
-    impl CapturingRecorder {
-        fn register(&self, key: &metrics::Key) -> Arc<Values> {
-            let values = Arc::new(Mutex::new(Vec::new()));
-            let labels = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            self.seen
-                .lock()
-                .unwrap()
-                .push((key.name().to_owned(), labels, values.clone()));
-            Arc::new(Values(values))
-        }
-
-        fn find(&self, name: &str) -> (Vec<(String, String)>, Vec<f64>) {
-            let seen = self.seen.lock().unwrap();
-            let (_, labels, values) = seen
-                .iter()
-                .find(|(n, _, _)| n == name)
-                .unwrap_or_else(|| panic!("metric {name} not recorded"));
-            (labels.clone(), values.lock().unwrap().clone())
-        }
-    }
-
-    impl metrics::Recorder for CapturingRecorder {
-        fn describe_counter(
-            &self,
-            _: metrics::KeyName,
-            _: Option<metrics::Unit>,
-            _: metrics::SharedString,
-        ) {
-        }
-        fn describe_gauge(
-            &self,
-            _: metrics::KeyName,
-            _: Option<metrics::Unit>,
-            _: metrics::SharedString,
-        ) {
-        }
-        fn describe_histogram(
-            &self,
-            _: metrics::KeyName,
-            _: Option<metrics::Unit>,
-            _: metrics::SharedString,
-        ) {
-        }
-        fn register_counter(
-            &self,
-            key: &metrics::Key,
-            _: &metrics::Metadata<'_>,
-        ) -> metrics::Counter {
-            metrics::Counter::from_arc(self.register(key))
-        }
-        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-            metrics::Gauge::noop()
-        }
-        fn register_histogram(
-            &self,
-            key: &metrics::Key,
-            _: &metrics::Metadata<'_>,
-        ) -> metrics::Histogram {
-            metrics::Histogram::from_arc(self.register(key))
-        }
-    }
-
-    #[test]
-    fn each_call_records_duration_and_errors_with_labels() {
-        // A loopback port nothing listens on: the call fails fast with a transport error.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let transport = Transport::new(&format!("http://127.0.0.1:{port}"), "buyer").unwrap();
-        let recorder = CapturingRecorder::default();
-        let result = metrics::with_local_recorder(&recorder, || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(transport.call::<_, serde_json::Value>(
-                    "get_version",
-                    &serde_json::json!({}),
-                    Duration::from_secs(5),
-                ))
-        });
-        assert!(
-            matches!(
-                result,
-                Err(RpcError::Transport {
-                    method: "get_version",
-                    ..
-                })
-            ),
-            "{result:?}"
-        );
-        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        let (labels, values) = recorder.find(METRIC_DURATION);
-        assert_eq!(
-            labels,
-            vec![pair("method", "get_version"), pair("wallet", "buyer")]
-        );
-        assert_eq!(values.len(), 1);
-        assert!(values[0] >= 0.0);
-        let (labels, values) = recorder.find(METRIC_ERRORS);
-        assert_eq!(
-            labels,
-            vec![
-                pair("method", "get_version"),
-                pair("error_type", "transport")
-            ]
-        );
-        assert_eq!(values, vec![1.0]);
     }
 
     #[test]

@@ -272,7 +272,7 @@ async fn build_transfer(
             amount,
             ..
         } => {
-            let total = Amount::checked_sum(destinations.iter().map(|d| &d.amount));
+            let total = Amount::checked_sum(destinations.iter().map(|d| d.amount));
             assert_eq!(Some(amount), total);
             multisig_txset
         }

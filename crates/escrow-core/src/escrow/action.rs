@@ -1,10 +1,10 @@
 //! [`Action`]: the work the orchestrator owes an escrow in its current state.
 
+use monero_types::Address;
 use serde::{Deserialize, Serialize};
 
 use super::Escrow;
 use super::state::{EscrowState, PayoutPlan, PreparedPayout};
-use crate::chain::MoneroAddress;
 use crate::time::Timestamp;
 
 /// What the server must do next for an escrow, derived from its persisted state alone
@@ -25,7 +25,7 @@ pub enum Action {
     /// [`super::EscrowEvent::FundingWindowElapsed`].
     WatchFunding {
         /// The escrow address.
-        address: MoneroAddress,
+        address: Address,
         /// End of the funding window.
         deadline: Timestamp,
     },
@@ -53,7 +53,7 @@ pub enum Action {
     /// payment is routed to an arbiter for a refund instead of being stranded.
     WatchLateFunding {
         /// The escrow address.
-        address: MoneroAddress,
+        address: Address,
     },
 }
 

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use monero_types::{Address, Amount, TxHash};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{MoneroAddress, TxHash};
 use crate::error::{DisputeReasonError, ParseLabelError};
-use crate::money::Amount;
+use crate::label::label_text;
 use crate::role::Actor;
 use crate::time::Timestamp;
 
@@ -24,7 +24,7 @@ pub enum EscrowEvent {
     /// All three wallets are multisig-`ready` and agree on `address` (System).
     SetupCompleted {
         /// The shared 2-of-3 address the buyer pays to.
-        address: MoneroAddress,
+        address: Address,
     },
     /// Setup failed permanently (System). `reason` is shown to the operator; it must not
     /// contain multisig_info, passwords or other secrets.
@@ -82,12 +82,12 @@ pub enum EscrowEvent {
     /// The vendor sets the address releases pay to (Vendor). Refused once a payout is decided.
     PayoutAddressSet {
         /// The vendor's payout address, already validated for the network by the server.
-        address: MoneroAddress,
+        address: Address,
     },
     /// The buyer sets the address refunds pay to (Buyer). Refused once a payout is decided.
     RefundAddressSet {
         /// The buyer's refund address, already validated for the network by the server.
-        address: MoneroAddress,
+        address: Address,
     },
 }
 
@@ -221,26 +221,7 @@ impl EventKind {
     }
 }
 
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = ParseLabelError;
-
-    /// Parses a label produced by [`EventKind::as_str`].
-    ///
-    /// # Errors
-    /// [`ParseLabelError`] for any other text.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EventKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| ParseLabelError::new("escrow event", s))
-    }
-}
+label_text!(EventKind, "escrow event");
 
 /// One incoming transfer to the escrow address, as wallet-rpc `get_transfers` (`in` and
 /// `pool`) reports it.

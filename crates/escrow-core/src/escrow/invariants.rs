@@ -13,6 +13,11 @@ fn rule(ok: bool, rule: &'static str) -> Result<(), InvariantViolation> {
     Err(InvariantViolation { rule })
 }
 
+/// Checks `(holds, rule)` pairs in order; the first that does not hold is the violation.
+fn rules(list: &[(bool, &'static str)]) -> Result<(), InvariantViolation> {
+    list.iter().try_for_each(|&(ok, text)| rule(ok, text))
+}
+
 pub(super) fn check(e: &Escrow) -> Result<(), InvariantViolation> {
     rule(!e.terms.amount.is_zero(), "escrow amount is non-zero")?;
     rule(
@@ -37,67 +42,55 @@ pub(super) fn check(e: &Escrow) -> Result<(), InvariantViolation> {
         "an escrow address comes with a funding deadline",
     )?;
     let amount = e.terms.amount;
+    let (address, confirmed, dispute) = (e.address.is_some(), e.funding.confirmed, &e.dispute);
     match &e.state {
-        EscrowState::AwaitingSetup | EscrowState::SetupFailed { .. } => {
-            rule(e.address.is_none(), "no address before setup completes")?;
-            rule(
+        EscrowState::AwaitingSetup | EscrowState::SetupFailed { .. } => rules(&[
+            (!address, "no address before setup completes"),
+            (
                 e.funding.received.is_zero(),
                 "no funds before setup completes",
-            )?;
-            rule(e.dispute.is_none(), "no dispute before setup completes")?;
-        }
-        EscrowState::AwaitingFunding => {
-            rule(e.address.is_some(), "awaiting_funding has an address")?;
-            rule(
-                e.funding.confirmed < amount,
+            ),
+            (dispute.is_none(), "no dispute before setup completes"),
+        ]),
+        EscrowState::AwaitingFunding => rules(&[
+            (address, "awaiting_funding has an address"),
+            (
+                confirmed < amount,
                 "awaiting_funding is not fully confirmed",
-            )?;
-            rule(e.dispute.is_none(), "awaiting_funding has no dispute")?;
-        }
-        EscrowState::Funded { .. } => {
-            rule(e.address.is_some(), "funded has an address")?;
-            rule(
-                e.funding.confirmed >= amount,
-                "funded has the amount confirmed",
-            )?;
-            rule(e.dispute.is_none(), "funded has no dispute")?;
-        }
-        EscrowState::Disputed => {
-            rule(e.address.is_some(), "disputed has an address")?;
-            rule(
-                !e.funding.confirmed.is_zero(),
-                "disputed has confirmed funds",
-            )?;
-            let open = e.dispute.as_ref().is_some_and(|d| d.resolution.is_none());
-            rule(open, "disputed has an unresolved dispute")?;
-        }
+            ),
+            (dispute.is_none(), "awaiting_funding has no dispute"),
+        ]),
+        EscrowState::Funded { .. } => rules(&[
+            (address, "funded has an address"),
+            (confirmed >= amount, "funded has the amount confirmed"),
+            (dispute.is_none(), "funded has no dispute"),
+        ]),
+        EscrowState::Disputed => rules(&[
+            (address, "disputed has an address"),
+            (!confirmed.is_zero(), "disputed has confirmed funds"),
+            (
+                dispute.as_ref().is_some_and(|d| d.resolution.is_none()),
+                "disputed has an unresolved dispute",
+            ),
+        ]),
         EscrowState::Releasing { plan, prepared } | EscrowState::Refunding { plan, prepared } => {
             check_plan(e, plan)?;
-            if let Some(prepared) = prepared {
-                check_prepared(e, prepared)?;
-            }
+            prepared.as_ref().map_or(Ok(()), |p| check_prepared(e, p))
         }
         EscrowState::Released { payout } | EscrowState::Refunded { payout } => {
             check_plan(e, &payout.plan)?;
-            check_prepared(e, &payout.transaction)?;
+            check_prepared(e, &payout.transaction)
         }
-        EscrowState::Expired { .. } => {
-            rule(e.address.is_some(), "expired has an address")?;
-            rule(
-                e.funding.confirmed.is_zero(),
-                "expired has no confirmed funds",
-            )?;
-            rule(e.dispute.is_none(), "expired has no dispute")?;
-        }
-        EscrowState::Cancelled { .. } => {
-            rule(
-                e.funding.confirmed.is_zero(),
-                "cancelled has no confirmed funds",
-            )?;
-            rule(e.dispute.is_none(), "cancelled has no dispute")?;
-        }
+        EscrowState::Expired { .. } => rules(&[
+            (address, "expired has an address"),
+            (confirmed.is_zero(), "expired has no confirmed funds"),
+            (dispute.is_none(), "expired has no dispute"),
+        ]),
+        EscrowState::Cancelled { .. } => rules(&[
+            (confirmed.is_zero(), "cancelled has no confirmed funds"),
+            (dispute.is_none(), "cancelled has no dispute"),
+        ]),
     }
-    Ok(())
 }
 
 fn check_plan(e: &Escrow, plan: &PayoutPlan) -> Result<(), InvariantViolation> {

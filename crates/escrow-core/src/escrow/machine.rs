@@ -1,6 +1,8 @@
 //! The transition function: [`Escrow::apply`] checks who acts and whether the event fits the
 //! state, and returns the next [`Escrow`] inside a [`Transition`], or a [`TransitionError`].
 
+use monero_types::{Address, Amount, TxHash};
+
 use super::event::{
     Dispute, DisputeCause, DisputeOutcome, DisputeReason, EscrowEvent, EventKind, IncomingTransfer,
     Resolution,
@@ -9,9 +11,7 @@ use super::state::{
     EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
 };
 use super::{Escrow, Funding};
-use crate::chain::{MoneroAddress, TxHash};
 use crate::error::TransitionError;
-use crate::money::Amount;
 use crate::role::Actor;
 use crate::time::Timestamp;
 
@@ -101,6 +101,20 @@ impl Transition {
         }
         &[Actor::Buyer, Actor::Vendor]
     }
+}
+
+/// The states without a funded escrow to act on (not funded yet, or closed), as one pattern so
+/// that the matches refusing them stay exhaustive.
+macro_rules! no_funded_escrow {
+    () => {
+        EscrowState::AwaitingSetup
+            | EscrowState::SetupFailed { .. }
+            | EscrowState::AwaitingFunding
+            | EscrowState::Expired { .. }
+            | EscrowState::Cancelled { .. }
+            | EscrowState::Released { .. }
+            | EscrowState::Refunded { .. }
+    };
 }
 
 impl Escrow {
@@ -258,10 +272,7 @@ impl Escrow {
             | EscrowState::SetupFailed { .. }
             | EscrowState::Released { .. }
             | EscrowState::Refunded { .. } => {
-                return Err(TransitionError::InvalidTransition {
-                    state: self.state.kind(),
-                    event: EventKind::FundingObserved,
-                });
+                return Err(self.invalid(EventKind::FundingObserved));
             }
         }
         Ok(())
@@ -285,10 +296,7 @@ impl Escrow {
 
     fn window_elapsed(&mut self, now: Timestamp) -> Result<(), TransitionError> {
         let EscrowState::AwaitingFunding = self.state else {
-            return Err(TransitionError::InvalidTransition {
-                state: self.state.kind(),
-                event: EventKind::FundingWindowElapsed,
-            });
+            return Err(self.invalid(EventKind::FundingWindowElapsed));
         };
         let deadline = self.funding_deadline.unwrap_or(Timestamp::EPOCH);
         if now < deadline {
@@ -345,13 +353,7 @@ impl Escrow {
                 })
             }
             EscrowState::Disputed => Err(TransitionError::InDispute),
-            EscrowState::AwaitingSetup
-            | EscrowState::SetupFailed { .. }
-            | EscrowState::AwaitingFunding
-            | EscrowState::Expired { .. }
-            | EscrowState::Cancelled { .. }
-            | EscrowState::Released { .. }
-            | EscrowState::Refunded { .. } => Err(TransitionError::NotFunded {
+            no_funded_escrow!() => Err(TransitionError::NotFunded {
                 state: self.state.kind(),
             }),
         }
@@ -373,13 +375,7 @@ impl Escrow {
                     state: self.state.kind(),
                 });
             }
-            EscrowState::AwaitingSetup
-            | EscrowState::SetupFailed { .. }
-            | EscrowState::AwaitingFunding
-            | EscrowState::Expired { .. }
-            | EscrowState::Cancelled { .. }
-            | EscrowState::Released { .. }
-            | EscrowState::Refunded { .. } => {
+            no_funded_escrow!() => {
                 return Err(TransitionError::NothingToDispute {
                     state: self.state.kind(),
                 });
@@ -467,10 +463,7 @@ impl Escrow {
         let (EscrowState::Releasing { prepared, .. } | EscrowState::Refunding { prepared, .. }) =
             &mut self.state
         else {
-            return Err(TransitionError::InvalidTransition {
-                state: self.state.kind(),
-                event: EventKind::PayoutPrepared,
-            });
+            return Err(self.invalid(EventKind::PayoutPrepared));
         };
         if tx_hashes.is_empty() {
             return Err(TransitionError::EmptyPayout);
@@ -506,10 +499,7 @@ impl Escrow {
             EscrowState::Releasing { plan, prepared } => (PayoutKind::Release, plan, prepared),
             EscrowState::Refunding { plan, prepared } => (PayoutKind::Refund, plan, prepared),
             _ => {
-                return Err(TransitionError::InvalidTransition {
-                    state: self.state.kind(),
-                    event: EventKind::PayoutSubmitted,
-                });
+                return Err(self.invalid(EventKind::PayoutSubmitted));
             }
         };
         let Some(prepared) = prepared else {
@@ -551,10 +541,7 @@ impl Escrow {
             | EscrowState::Cancelled { .. }
             | EscrowState::Released { .. }
             | EscrowState::Refunded { .. } => {
-                return Err(TransitionError::InvalidTransition {
-                    state: self.state.kind(),
-                    event: EventKind::Cancelled,
-                });
+                return Err(self.invalid(EventKind::Cancelled));
             }
         }
         self.state = EscrowState::Cancelled {
@@ -562,6 +549,14 @@ impl Escrow {
             cancelled_at: now,
         };
         Ok(())
+    }
+
+    /// `event` does not fit the current state.
+    fn invalid(&self, event: EventKind) -> TransitionError {
+        TransitionError::InvalidTransition {
+            state: self.state.kind(),
+            event,
+        }
     }
 
     fn ensure_addresses_editable(&self) -> Result<(), TransitionError> {
@@ -589,7 +584,7 @@ impl Funding {
 fn plan(
     kind: PayoutKind,
     reason: PayoutReason,
-    destination: MoneroAddress,
+    destination: Address,
     decided_at: Timestamp,
 ) -> PayoutPlan {
     let (initiator, cosigner) = PayoutPlan::signers(kind, reason);

@@ -1,7 +1,7 @@
 //! The 2-of-3 escrow: the [`Escrow`] record, its [`EscrowTerms`] and [`Funding`], the state
 //! machine ([`Escrow::apply`]) and the work it asks of the orchestrator ([`Action`]).
 //!
-//! The flow (issue 4), with the actor of each step:
+//! The flow, with the actor of each step:
 //!
 //! ```text
 //! awaiting_setup --SetupCompleted(system)--> awaiting_funding --FundingObserved(system)--> funded
@@ -37,6 +37,7 @@ mod machine;
 mod setup;
 mod state;
 
+use monero_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
 
 pub use action::Action;
@@ -50,10 +51,8 @@ pub use state::{
     EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
 };
 
-use crate::chain::MoneroAddress;
 use crate::error::{EscrowError, InvariantViolation};
 use crate::ids::{EscrowId, OrderId, UserId};
-use crate::money::Amount;
 use crate::role::{Actor, Role};
 use crate::time::Timestamp;
 
@@ -192,79 +191,72 @@ pub struct NewEscrow {
     /// Amount, confirmations and funding window.
     pub terms: EscrowTerms,
     /// The vendor's payout address, if already known.
-    pub payout_address: Option<MoneroAddress>,
+    pub payout_address: Option<Address>,
     /// The buyer's refund address, if already known.
-    pub refund_address: Option<MoneroAddress>,
+    pub refund_address: Option<Address>,
     /// Creation time.
     pub created_at: Timestamp,
 }
 
-/// One order's 2-of-3 multisig escrow: parties, terms, state, and what the chain showed.
-///
-/// Fields are private so that every change goes through [`Escrow::apply`]; getters borrow.
-/// Persist it as JSON (`serde_json::to_string(&escrow)`) next to a `state` column holding
-/// `escrow.state().as_str()`. Deserialization re-checks every invariant and refuses an
-/// inconsistent record ([`EscrowError::Inconsistent`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "EscrowRecord")]
-pub struct Escrow {
-    id: EscrowId,
-    order_id: OrderId,
-    buyer_id: UserId,
-    vendor_id: UserId,
-    terms: EscrowTerms,
-    #[serde(flatten)]
-    state: EscrowState,
-    address: Option<MoneroAddress>,
-    funding_deadline: Option<Timestamp>,
-    funding: Funding,
-    payout_address: Option<MoneroAddress>,
-    refund_address: Option<MoneroAddress>,
-    dispute: Option<Dispute>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
+/// Declares [`Escrow`] and `EscrowRecord`, its unchecked serde twin, from one field list, with
+/// `EscrowRecord::unchecked` moving every field across.
+macro_rules! escrow_with_record {
+    ($(#[$attr:meta])* pub struct Escrow { $($(#[$field_attr:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        pub struct Escrow {
+            $($(#[$field_attr])* $field: $ty,)*
+        }
+
+        /// The serde shape of [`Escrow`], checked before it becomes one.
+        #[derive(Deserialize)]
+        struct EscrowRecord {
+            $($(#[$field_attr])* $field: $ty,)*
+        }
+
+        impl EscrowRecord {
+            /// The record as an escrow whose invariants are not checked yet.
+            fn unchecked(self) -> Escrow {
+                Escrow {
+                    $($field: self.$field,)*
+                }
+            }
+        }
+    };
 }
 
-/// The serde shape of [`Escrow`], checked before it becomes one.
-#[derive(Deserialize)]
-struct EscrowRecord {
-    id: EscrowId,
-    order_id: OrderId,
-    buyer_id: UserId,
-    vendor_id: UserId,
-    terms: EscrowTerms,
-    #[serde(flatten)]
-    state: EscrowState,
-    address: Option<MoneroAddress>,
-    funding_deadline: Option<Timestamp>,
-    funding: Funding,
-    payout_address: Option<MoneroAddress>,
-    refund_address: Option<MoneroAddress>,
-    dispute: Option<Dispute>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
+escrow_with_record! {
+    /// One order's 2-of-3 multisig escrow: parties, terms, state, and what the chain showed.
+    ///
+    /// Fields are private so that every change goes through [`Escrow::apply`]; getters borrow.
+    /// Persist it as JSON (`serde_json::to_string(&escrow)`) next to a `state` column holding
+    /// `escrow.state().as_str()`. Deserialization re-checks every invariant and refuses an
+    /// inconsistent record ([`EscrowError::Inconsistent`]).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(try_from = "EscrowRecord")]
+    pub struct Escrow {
+        id: EscrowId,
+        order_id: OrderId,
+        buyer_id: UserId,
+        vendor_id: UserId,
+        terms: EscrowTerms,
+        #[serde(flatten)]
+        state: EscrowState,
+        address: Option<Address>,
+        funding_deadline: Option<Timestamp>,
+        funding: Funding,
+        payout_address: Option<Address>,
+        refund_address: Option<Address>,
+        dispute: Option<Dispute>,
+        created_at: Timestamp,
+        updated_at: Timestamp,
+    }
 }
 
 impl TryFrom<EscrowRecord> for Escrow {
     type Error = EscrowError;
 
-    fn try_from(r: EscrowRecord) -> Result<Self, Self::Error> {
-        let escrow = Escrow {
-            id: r.id,
-            order_id: r.order_id,
-            buyer_id: r.buyer_id,
-            vendor_id: r.vendor_id,
-            terms: r.terms,
-            state: r.state,
-            address: r.address,
-            funding_deadline: r.funding_deadline,
-            funding: r.funding,
-            payout_address: r.payout_address,
-            refund_address: r.refund_address,
-            dispute: r.dispute,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        };
+    fn try_from(record: EscrowRecord) -> Result<Self, Self::Error> {
+        let escrow = record.unchecked();
         escrow.check_invariants()?;
         Ok(escrow)
     }
@@ -328,7 +320,7 @@ impl Escrow {
         &self.state
     }
     /// The 2-of-3 multisig address the buyer pays to, once setup completed.
-    pub fn address(&self) -> Option<&MoneroAddress> {
+    pub fn address(&self) -> Option<&Address> {
         self.address.as_ref()
     }
     /// When the funding window closes (set when setup completes).
@@ -340,11 +332,11 @@ impl Escrow {
         &self.funding
     }
     /// The vendor's payout address, where releases go.
-    pub fn payout_address(&self) -> Option<&MoneroAddress> {
+    pub fn payout_address(&self) -> Option<&Address> {
         self.payout_address.as_ref()
     }
     /// The buyer's refund address, where refunds go.
-    pub fn refund_address(&self) -> Option<&MoneroAddress> {
+    pub fn refund_address(&self) -> Option<&Address> {
         self.refund_address.as_ref()
     }
     /// The dispute, if one was ever opened (kept after resolution).

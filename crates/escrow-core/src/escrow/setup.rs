@@ -1,19 +1,17 @@
 //! The multisig setup protocol as pure bookkeeping: [`SetupStage`] (the 2-of-3 rounds on
 //! Monero 0.18) and [`SetupProgress`] (who has contributed to the current round).
 //!
-//! Source: /work/shared/monero-regtest.md. Each of the three participants (buyer, vendor,
-//! arbiter wallets) produces one output per round; all three outputs of a round must be
-//! collected before anyone starts the next round. The outputs themselves (multisig_info,
-//! secrets) are stored by the orchestrator, never here: this module only tracks *who* has
-//! contributed, so it fits hosted mode (the server drives all three wallet-rpc) and a later
-//! non-custodial mode (buyer and vendor upload their round outputs through the API) alike.
-
-use std::fmt;
-use std::str::FromStr;
+//! Each of the three participants (buyer, vendor, arbiter wallets) produces one output per
+//! round; all three outputs of a round must be collected before anyone starts the next round.
+//! The outputs themselves (multisig_info, secrets) are stored by the orchestrator, never here:
+//! this module only tracks *who* has contributed, so it fits hosted mode (the server drives all
+//! three wallet-rpc) and a later non-custodial mode (buyer and vendor upload their round
+//! outputs through the API) alike.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ParseLabelError, SetupError};
+use crate::error::SetupError;
+use crate::label::label_text;
 use crate::role::Actor;
 
 /// The wallets that take part in a 2-of-3 escrow, in the order they are driven.
@@ -82,26 +80,7 @@ impl SetupStage {
     }
 }
 
-impl fmt::Display for SetupStage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SetupStage {
-    type Err = ParseLabelError;
-
-    /// Parses a label produced by [`SetupStage::as_str`].
-    ///
-    /// # Errors
-    /// [`ParseLabelError`] for any other text.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SetupStage::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| ParseLabelError::new("setup stage", s))
-    }
-}
+label_text!(SetupStage, "setup stage");
 
 /// Where the setup stands: the current stage and who has contributed to it, or complete.
 ///

@@ -2,14 +2,10 @@
 //! metric label), the transition graph, and the payout records ([`PayoutPlan`],
 //! [`PreparedPayout`], [`Payout`]).
 
-use std::fmt;
-use std::str::FromStr;
-
+use monero_types::{Address, Amount, TxHash};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{MoneroAddress, TxHash};
-use crate::error::ParseLabelError;
-use crate::money::Amount;
+use crate::label::label_text;
 use crate::role::Actor;
 use crate::time::Timestamp;
 
@@ -274,26 +270,7 @@ impl EscrowStateKind {
     }
 }
 
-impl fmt::Display for EscrowStateKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EscrowStateKind {
-    type Err = ParseLabelError;
-
-    /// Parses a label produced by [`EscrowStateKind::as_str`].
-    ///
-    /// # Errors
-    /// [`ParseLabelError`] for any other text.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EscrowStateKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| ParseLabelError::new("escrow state", s))
-    }
-}
+label_text!(EscrowStateKind, "escrow state");
 
 /// Which way the escrowed funds go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -338,7 +315,7 @@ pub struct PayoutPlan {
     /// Buyer confirmation or arbiter decision.
     pub reason: PayoutReason,
     /// Where the whole escrow balance goes (sweep_all, so the fee comes out of the escrow).
-    pub destination: MoneroAddress,
+    pub destination: Address,
     /// The role whose wallet builds the transaction (`sweep_all`, yields `multisig_txset`).
     pub initiator: Actor,
     /// The role whose wallet co-signs it (`sign_multisig`).

@@ -2,9 +2,8 @@
 #![allow(dead_code)]
 
 use escrow_core::{
-    Actor, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
-    EscrowStateKind, EscrowTerms, IncomingTransfer, MoneroAddress, NewEscrow, OrderId, Timestamp,
-    TxHash, UserId,
+    Actor, Address, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
+    EscrowStateKind, EscrowTerms, IncomingTransfer, NewEscrow, OrderId, Timestamp, TxHash, UserId,
 };
 
 pub const T0: u64 = 1_700_000_000;
@@ -19,20 +18,20 @@ pub fn amount() -> Amount {
     Amount::from_atomic(1_500_000_000_000)
 }
 
-pub fn addr(c: char) -> MoneroAddress {
+pub fn addr(c: char) -> Address {
     let s: String = std::iter::once('4')
         .chain(std::iter::repeat_n(c, 94))
         .collect();
     s.parse().expect("fixture address is valid")
 }
 
-pub fn escrow_address() -> MoneroAddress {
+pub fn escrow_address() -> Address {
     addr('A')
 }
-pub fn payout_address() -> MoneroAddress {
+pub fn payout_address() -> Address {
     addr('V')
 }
-pub fn refund_address() -> MoneroAddress {
+pub fn refund_address() -> Address {
     addr('B')
 }
 

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{WalletClient, empty_as_none};
-use crate::amount::Amount;
 use crate::error::RpcError;
-use crate::types::{Address, MultisigTxset, TxHash};
+use monero_types::Amount;
+use monero_types::{Address, MultisigTxset, TxHash};
 
 /// Balance of one account, from `get_balance`. All amounts in atomic units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -74,8 +74,9 @@ impl Serialize for TransferPriority {
     }
 }
 
-/// Options of [`WalletClient::transfer`] and [`WalletClient::sweep_all`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Options of [`WalletClient::transfer`] and [`WalletClient::sweep_all`]; serializes as the
+/// RPC's `account_index` and `priority`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct TransferOptions {
     /// Account to spend from (the RPC's `account_index`); 0 by default.
@@ -286,8 +287,8 @@ struct RefreshParams {
 #[derive(Serialize)]
 struct TransferParams<'a> {
     destinations: &'a [Destination],
-    account_index: u32,
-    priority: TransferPriority,
+    #[serde(flatten)]
+    options: TransferOptions,
 }
 
 #[derive(Deserialize)]
@@ -303,8 +304,8 @@ struct TransferResponse {
 #[derive(Serialize)]
 struct SweepParams<'a> {
     address: &'a Address,
-    account_index: u32,
-    priority: TransferPriority,
+    #[serde(flatten)]
+    options: TransferOptions,
 }
 
 #[derive(Deserialize)]
@@ -385,8 +386,7 @@ impl WalletClient {
     ) -> Result<TransferOutcome, RpcError> {
         let params = TransferParams {
             destinations,
-            account_index: options.account_index,
-            priority: options.priority,
+            options,
         };
         let r: TransferResponse = self.call("transfer", &params).await?;
         match (r.multisig_txset, r.tx_hash) {
@@ -420,11 +420,7 @@ impl WalletClient {
         address: &Address,
         options: TransferOptions,
     ) -> Result<SweepOutcome, RpcError> {
-        let params = SweepParams {
-            address,
-            account_index: options.account_index,
-            priority: options.priority,
-        };
+        let params = SweepParams { address, options };
         let r: SweepResponse = self.call("sweep_all", &params).await?;
         if let Some(multisig_txset) = r.multisig_txset {
             return Ok(SweepOutcome::MultisigPending {

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Empty, WalletClient};
 use crate::error::{CODE_UNKNOWN, RpcError};
-use crate::types::{WalletName, WalletPassword};
+use crate::transport::Recording;
+use monero_types::{WalletName, WalletPassword};
 
 /// wallet-rpc's RPC interface version from `get_version`: `major << 16 | minor`
 /// (0.18.0.0 reports 65561 = 1.25).
@@ -30,17 +31,27 @@ impl WalletVersion {
     }
 }
 
+/// `open_wallet`'s params, also part of `create_wallet`'s.
 #[derive(Serialize)]
-struct CreateWalletParams<'a> {
+struct WalletFileParams<'a> {
     filename: &'a WalletName,
     password: &'a str,
-    language: &'static str,
+}
+
+impl<'a> WalletFileParams<'a> {
+    fn new(name: &'a WalletName, password: &'a WalletPassword) -> Self {
+        WalletFileParams {
+            filename: name,
+            password: password.expose_secret(),
+        }
+    }
 }
 
 #[derive(Serialize)]
-struct OpenWalletParams<'a> {
-    filename: &'a WalletName,
-    password: &'a str,
+struct CreateWalletParams<'a> {
+    #[serde(flatten)]
+    file: WalletFileParams<'a>,
+    language: &'static str,
 }
 
 #[derive(Serialize)]
@@ -80,8 +91,7 @@ impl WalletClient {
         password: &WalletPassword,
     ) -> Result<(), RpcError> {
         let params = CreateWalletParams {
-            filename: name,
-            password: password.expose_secret(),
+            file: WalletFileParams::new(name, password),
             language: "English",
         };
         let _: Empty = self.call("create_wallet", &params).await?;
@@ -106,10 +116,7 @@ impl WalletClient {
         name: &WalletName,
         password: &WalletPassword,
     ) -> Result<(), RpcError> {
-        let params = OpenWalletParams {
-            filename: name,
-            password: password.expose_secret(),
-        };
+        let params = WalletFileParams::new(name, password);
         let error = match self.call::<_, Empty>("open_wallet", &params).await {
             Ok(_) => return Ok(()),
             Err(error) => error,
@@ -148,7 +155,12 @@ impl WalletClient {
         };
         let answer = self
             .transport
-            .call_unrecorded::<_, Empty>("restore_deterministic_wallet", &params, self.timeout)
+            .call::<_, Empty>(
+                "restore_deterministic_wallet",
+                &params,
+                self.transport.timeout(),
+                Recording::Unrecorded,
+            )
             .await;
         match answer {
             Err(RpcError::Rpc { message, .. }) if message == ALREADY_EXISTS_MESSAGE => Some(true),

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::RpcError;
-use crate::transport::{DigestCredentials, Transport};
+use crate::transport::{Recording, Transport, client_transport_methods};
 
 mod funds;
 mod lifecycle;
@@ -50,8 +50,14 @@ pub const DEFAULT_WALLET_LABEL: &str = "wallet";
 #[derive(Debug, Clone)]
 pub struct WalletClient {
     transport: Transport,
-    timeout: Duration,
 }
+
+client_transport_methods!(
+    WalletClient,
+    "every call",
+    "wallet-rpc",
+    "http://127.0.0.1:18083/json_rpc"
+);
 
 impl WalletClient {
     /// A client for the wallet-rpc at `base_url`, e.g. `"http://127.0.0.1:18083"` (the client
@@ -63,8 +69,7 @@ impl WalletClient {
     /// credentials (use [`WalletClient::with_credentials`]).
     pub fn new(base_url: &str) -> Result<Self, RpcError> {
         Ok(WalletClient {
-            transport: Transport::new(base_url, DEFAULT_WALLET_LABEL)?,
-            timeout: DEFAULT_WALLET_TIMEOUT,
+            transport: Transport::new(base_url, DEFAULT_WALLET_LABEL, DEFAULT_WALLET_TIMEOUT)?,
         })
     }
 
@@ -77,22 +82,6 @@ impl WalletClient {
         self
     }
 
-    /// Answers HTTP digest challenges with `credentials` (wallet-rpc started with
-    /// `--rpc-login user:pass`). Without this, such a server gives [`RpcError::Unauthorized`].
-    #[must_use]
-    pub fn with_credentials(mut self, credentials: DigestCredentials) -> Self {
-        self.transport.set_credentials(credentials);
-        self
-    }
-
-    /// Sets the timeout of every call, from sending the request to decoding the answer;
-    /// past it the call fails with [`RpcError::Timeout`].
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
     /// The label given with [`WalletClient::with_label`].
     pub fn label(&self) -> &str {
         self.transport.label()
@@ -100,12 +89,7 @@ impl WalletClient {
 
     /// The per-call timeout.
     pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The JSON-RPC endpoint called, e.g. `http://127.0.0.1:18083/json_rpc`.
-    pub fn endpoint(&self) -> &str {
-        self.transport.endpoint().as_str()
+        self.transport.timeout()
     }
 
     async fn call<P, R>(&self, method: &'static str, params: &P) -> Result<R, RpcError>
@@ -113,7 +97,14 @@ impl WalletClient {
         P: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        self.transport.call(method, params, self.timeout).await
+        self.transport
+            .call(
+                method,
+                params,
+                self.transport.timeout(),
+                Recording::Recorded,
+            )
+            .await
     }
 }
 

@@ -6,12 +6,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Empty, WalletClient, empty_as_none};
-use crate::amount::Amount;
 use crate::error::RpcError;
-use crate::types::{
+use crate::wallet::Destination;
+use monero_types::Amount;
+use monero_types::{
     Address, MultisigInfo, MultisigSyncInfo, MultisigTxset, TxHash, WalletPassword,
 };
-use crate::wallet::Destination;
 
 /// Multisig state of the open wallet, from `is_multisig`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -174,7 +174,7 @@ struct DescribeResponse {
 impl WalletClient {
     /// First step of multisig setup on a fresh, empty wallet: returns this participant's
     /// first key-exchange message. Always sends `enable_multisig_experimental: true`, which
-    /// 0.18 needs (monero #8328); the flag is stored in the wallet's `.keys` file only once
+    /// 0.18 needs (it put multisig behind that experimental flag); the flag is stored in the wallet's `.keys` file only once
     /// `make_multisig` runs in the same session, so after a reopen call this again first.
     /// Calls `prepare_multisig`.
     ///
