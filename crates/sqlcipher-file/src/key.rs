@@ -1,0 +1,227 @@
+//! The raw SQLCipher key ([`DbKey`]) and the key file rules: 64 lowercase hex characters, mode
+//! 0600 (or stricter), written once with `O_EXCL` and fsynced.
+
+use std::fmt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Permission bits of a key file written by [`write_key_file`]; [`read_key_file`] refuses any
+/// file readable or writable by group or others.
+pub const KEY_FILE_MODE: u32 = 0o600;
+
+/// A raw 256-bit SQLCipher key. `Debug` prints `DbKey(<redacted>)`; the bytes never reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbKey([u8; 32]);
+
+impl DbKey {
+    /// Wraps 32 raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> DbKey {
+        DbKey(bytes)
+    }
+
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> DbKey {
+        DbKey(rand::random())
+    }
+
+    /// Parses key file content: exactly 64 lowercase hex characters once surrounding ASCII
+    /// whitespace (the trailing newline of `openssl rand -hex 32 > file`) is removed.
+    /// `None` for anything else (uppercase included: the file has one canonical form).
+    pub fn from_hex(text: &str) -> Option<DbKey> {
+        let hex = text.trim_ascii();
+        let canonical = hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !canonical {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex, &mut bytes).ok()?;
+        Some(DbKey(bytes))
+    }
+
+    /// The key as 64 lowercase hex characters (the key file format). Contains the key: never
+    /// log it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// A key is weak when it has fewer than 8 distinct byte values (all-zero, repeated or
+    /// hand-typed example keys); a random key has about 30.
+    pub fn is_weak(&self) -> bool {
+        let distinct: std::collections::BTreeSet<u8> = self.0.iter().copied().collect();
+        distinct.len() < 8
+    }
+
+    /// The first statement on every connection: `PRAGMA key = "x'<64 hex>'"` (raw key, no
+    /// PBKDF2). Contains the key: never log it.
+    pub(crate) fn pragma_statement(&self) -> String {
+        format!("PRAGMA key = \"x'{}'\";", self.to_hex())
+    }
+}
+
+impl fmt::Debug for DbKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DbKey(<redacted>)")
+    }
+}
+
+/// Why a key file was refused. Messages name the file and the fix, never the key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The key file does not exist.
+    #[error(
+        "DB key file {path} does not exist; create it with `umask 077; openssl rand -hex 32 > {path}`"
+    )]
+    Missing {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The key file is readable or writable by group or others.
+    #[error(
+        "DB key file {path} has mode {mode:04o}; it must be 600 or stricter (run `chmod 600 {path}`)"
+    )]
+    Permissions {
+        /// The key file.
+        path: PathBuf,
+        /// The permission bits found.
+        mode: u32,
+    },
+    /// The content is not 64 lowercase hex characters.
+    #[error("DB key file {path} must hold exactly 64 lowercase hex characters (a raw 256-bit key)")]
+    Malformed {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// Reading, creating or writing the key file failed.
+    #[error("cannot {action} DB key file {path}: {source}")]
+    Io {
+        /// What was attempted (`read`, `create`, `write`).
+        action: &'static str,
+        /// The key file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError {
+    let path = path.to_owned();
+    move |source| KeyFileError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Reads a key file: it must exist, have no group/other permission bits (0600 or 0400) and
+/// hold the key as [`DbKey::from_hex`] accepts it.
+///
+/// # Errors
+/// [`KeyFileError::Missing`], [`KeyFileError::Permissions`], [`KeyFileError::Malformed`],
+/// [`KeyFileError::Io`] (action `read`).
+pub fn read_key_file(path: &Path) -> Result<DbKey, KeyFileError> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(KeyFileError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(io_error("read", path)(e)),
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Permissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(io_error("read", path))?;
+    DbKey::from_hex(&text).ok_or_else(|| KeyFileError::Malformed {
+        path: path.to_owned(),
+    })
+}
+
+/// Writes a new key file (`O_CREAT | O_EXCL`, mode [`KEY_FILE_MODE`]): the 64 hex characters
+/// and a newline, fsynced. Never overwrites an existing file; the parent directory must exist.
+///
+/// # Errors
+/// [`KeyFileError::Io`] (action `create` when the file exists or cannot be created, `write`).
+pub fn write_key_file(path: &Path, key: &DbKey) -> Result<(), KeyFileError> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(KEY_FILE_MODE)
+        .open(path)
+        .map_err(io_error("create", path))?;
+    writeln!(file, "{}", key.to_hex()).map_err(io_error("write", path))?;
+    file.sync_all().map_err(io_error("write", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_contract_format_and_redacts() {
+        let hex = "ab".repeat(32);
+        let key = DbKey::from_hex(&format!("{hex}\n")).expect("valid");
+        assert_eq!(key.to_hex(), hex);
+        assert_eq!(format!("{key:?}"), "DbKey(<redacted>)");
+        assert!(DbKey::from_hex(&"AB".repeat(32)).is_none());
+        assert!(DbKey::from_hex("abcd").is_none());
+        let random = DbKey::generate();
+        assert!(!format!("{random:?}").contains(&random.to_hex()[..8]));
+    }
+
+    #[test]
+    fn refuses_group_readable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "ab".repeat(32)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_key_file(&path).unwrap_err();
+        assert!(err.to_string().contains("must be 600"), "{err}");
+        assert!(
+            matches!(err, KeyFileError::Permissions { mode: 0o644, .. }),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        read_key_file(&path).unwrap();
+    }
+
+    #[test]
+    fn written_files_read_back_and_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.key");
+        assert!(matches!(
+            read_key_file(&path),
+            Err(KeyFileError::Missing { .. })
+        ));
+        let key = DbKey::generate();
+        write_key_file(&path, &key).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            KEY_FILE_MODE
+        );
+        assert_eq!(read_key_file(&path).unwrap(), key);
+        assert!(matches!(
+            write_key_file(&path, &DbKey::generate()),
+            Err(KeyFileError::Io {
+                action: "create",
+                ..
+            })
+        ));
+        std::fs::write(&path, "abc").unwrap();
+        assert!(matches!(
+            read_key_file(&path),
+            Err(KeyFileError::Malformed { .. })
+        ));
+        assert!(DbKey::from_bytes([0; 32]).is_weak());
+        assert!(!key.is_weak());
+    }
+}
