@@ -1,4 +1,4 @@
-//! Escrow latency benchmark (docs/BENCHMARKS.md, issue 4): in one run, on one regtest network,
+//! Escrow latency benchmark (docs/BENCHMARKS.md): in one run, on one regtest network,
 //! times the raw wallet-rpc sequence for an escrow and the same steps through the server.
 //!
 //! ```text
@@ -21,10 +21,9 @@ use std::time::{Duration, Instant};
 use escrow_support::*;
 use futures_util::future::join_all;
 use monero_rpc::{
-    Address, Amount, MultisigInfo, SignOutcome, SweepOutcome, TransferFilter, TransferOptions,
-    WalletClient, WalletName, WalletPassword,
+    Address, Amount, MultisigInfo, SignOutcome, SweepOutcome, TransferOptions, WalletClient,
+    WalletName, WalletPassword,
 };
-use serde_json::json;
 
 const AMOUNT: u64 = 1_000_000_000_000;
 
@@ -47,13 +46,8 @@ async fn main() {
     server.wait_ready().await;
     let vendor = register(&server, "bench_vendor", "vendor").await;
     let buyer = register(&server, "bench_buyer", "buyer").await;
-    vendor
-        .put(
-            "/api/auth/me/payout-address",
-            json!({"address": chain.payout_address.as_str()}),
-        )
-        .await;
-    let listing_id = listing(&vendor, "Benchmark item", AMOUNT, 5).await;
+    set_address(&vendor, "payout", &chain.payout_address).await;
+    let listing_id = create_listing(&vendor, "Benchmark item", AMOUNT, 5).await;
 
     let started = Instant::now();
     let (order_id, escrow_id) = order(&buyer, listing_id, 1).await;
@@ -70,12 +64,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let started = Instant::now();
-    buyer
-        .post(
-            &format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-        )
-        .await;
+    confirm(&buyer, order_id).await;
     wait_fast(&buyer, escrow_id, "released").await;
     let release = started.elapsed();
 
@@ -177,13 +166,7 @@ async fn raw_sequence(chain: &Chain, w: &[WalletClient]) -> RawTimes {
     chain.pay(address.as_str(), AMOUNT).await;
     let mined = Instant::now();
     chain.mine(1).await;
-    let filter = TransferFilter {
-        incoming: true,
-        outgoing: false,
-        pending: false,
-        failed: false,
-        pool: true,
-    };
+    let filter = incoming_filter();
     loop {
         w[0].refresh(None).await.unwrap();
         let t = w[0].get_transfers(filter).await.unwrap();

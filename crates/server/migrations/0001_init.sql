@@ -67,7 +67,7 @@ CREATE INDEX idx_orders_buyer_id ON orders(buyer_id);
 CREATE INDEX idx_orders_vendor_id ON orders(vendor_id);
 CREATE INDEX idx_orders_status ON orders(status);
 
--- One escrow per order. Issue 4 (orchestration) extends this table by migration (wallet files,
+-- One escrow per order. The orchestration migration (0002) extends this table (wallet files,
 -- multisig round results, tx hashes, job intents).
 CREATE TABLE escrows (
     id                     INTEGER PRIMARY KEY AUTOINCREMENT,

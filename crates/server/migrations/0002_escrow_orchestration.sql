@@ -1,4 +1,4 @@
--- mmkt schema v2: escrow orchestration (issue 4).
+-- mmkt schema v2: escrow orchestration.
 -- The escrow record (escrows.record) stays the source of truth for the escrow state; these tables
 -- hold what the orchestrator needs besides it: per-escrow wallet files and their passwords, the
 -- intent and result of every wallet-rpc step (so a restart after kill -9 resumes), an audit trail

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use escrow_core::Role;
 use serde::Deserialize;
 
 /// One XMR in atomic units (piconero).
@@ -40,7 +41,7 @@ impl Environment {
         }
     }
 
-    /// The per-environment limits table (issue 3): max escrow 10/1/5 XMR, rate limit 1000/100/60 requests
+    /// The per-environment limits table: max escrow 10/1/5 XMR, rate limit 1000/100/60 requests
     /// per minute per client, session TTL 24/8/2 h for development/staging/production.
     pub fn limits(self) -> Limits {
         match self {
@@ -140,7 +141,15 @@ pub struct Limits {
     pub session_ttl: Duration,
 }
 
-/// Escrow funding settings (issue 4's watcher uses them; orders store them in the escrow terms).
+impl Limits {
+    /// The escrow cap on listing prices and order totals ([`Limits::max_escrow_atomic`]).
+    pub fn escrow_cap(&self) -> escrow_core::EscrowCap {
+        escrow_core::EscrowCap::new(escrow_core::Amount::from_atomic(self.max_escrow_atomic))
+    }
+}
+
+/// Escrow settings: funding (the orchestrator watches with them; orders store them in the escrow
+/// terms), polling, the address network and the WebSocket ping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EscrowSettings {
     /// Confirmations before an escrow counts as funded (`MMKT_ESCROW_CONFIRMATIONS`;
@@ -157,7 +166,7 @@ pub struct EscrowSettings {
     pub late_funding_grace_secs: u64,
     /// Network of accepted payout/refund addresses (`MMKT_MONERO_NETWORK`: `mainnet` (also regtest),
     /// `testnet` or `stagenet`; default mainnet).
-    pub network: crate::escrow::address::MoneroNetwork,
+    pub network: monero_types::MoneroNetwork,
     /// Heartbeat of the escrow-event WebSocket `/ws`: a ping every interval, a connection that has
     /// not answered the previous ping is closed (`MMKT_WS_PING_INTERVAL_SECS`, default 30 s).
     pub ws_ping_interval: Duration,
@@ -221,11 +230,15 @@ pub struct WalletRpcUrls {
 
 impl WalletRpcUrls {
     /// The configured endpoints as `(role, url)` pairs, in buyer, vendor, arbiter order.
-    pub fn configured(&self) -> Vec<(&'static str, &str)> {
-        [("buyer", &self.buyer), ("vendor", &self.vendor), ("arbiter", &self.arbiter)]
-            .into_iter()
-            .filter_map(|(role, url)| url.as_deref().map(|u| (role, u)))
-            .collect()
+    pub fn configured(&self) -> Vec<(Role, &str)> {
+        [
+            (Role::Buyer, &self.buyer),
+            (Role::Vendor, &self.vendor),
+            (Role::Arbiter, &self.arbiter),
+        ]
+        .into_iter()
+        .filter_map(|(role, url)| url.as_deref().map(|u| (role, u)))
+        .collect()
     }
 }
 
@@ -356,8 +369,9 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] on any invalid or missing value; the server must not start.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> =
-            std::env::vars().filter(|(k, _)| k.starts_with("MMKT_")).collect();
+        let vars: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("MMKT_"))
+            .collect();
         Self::from_vars(&vars)
     }
 
@@ -376,7 +390,9 @@ impl Config {
             Some(v) => v.parse()?,
             None => file.env.unwrap_or(Environment::Development),
         };
-        let bind_text = get("MMKT_BIND").or(file.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind_text = get("MMKT_BIND")
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind = bind_text.parse().map_err(|_| ConfigError::InvalidValue {
             name: "MMKT_BIND",
             message: format!("`{bind_text}` is not an IP:port socket address"),
@@ -385,7 +401,9 @@ impl Config {
             .map(PathBuf::from)
             .or(file.db_path)
             .unwrap_or_else(|| PathBuf::from("./data/mmkt.db"));
-        let key_file = get("MMKT_DB_KEY_FILE").map(PathBuf::from).or(file.db_key_file);
+        let key_file = get("MMKT_DB_KEY_FILE")
+            .map(PathBuf::from)
+            .or(file.db_key_file);
         let (db_key_file, key_file_policy) = match (key_file, env) {
             (Some(path), Environment::Development) => (path, KeyFilePolicy::GenerateIfMissing),
             (Some(path), _) => (path, KeyFilePolicy::MustExist),
@@ -402,24 +420,42 @@ impl Config {
             }
         };
         let db_pool_size = match get("MMKT_DB_POOL_SIZE") {
-            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::InvalidValue {
-                name: "MMKT_DB_POOL_SIZE",
-                message: format!("`{v}` is not a positive integer"),
-            })?,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::InvalidValue {
+                    name: "MMKT_DB_POOL_SIZE",
+                    message: format!("`{v}` is not a positive integer"),
+                })?,
             None => file.db_pool_size.unwrap_or(8),
         };
         let wallet_rpc = WalletRpcUrls {
-            buyer: url_var(get("MMKT_WALLET_RPC_BUYER_URL").or(file.wallet_rpc_buyer_url), "MMKT_WALLET_RPC_BUYER_URL")?,
-            vendor: url_var(get("MMKT_WALLET_RPC_VENDOR_URL").or(file.wallet_rpc_vendor_url), "MMKT_WALLET_RPC_VENDOR_URL")?,
+            buyer: url_var(
+                get("MMKT_WALLET_RPC_BUYER_URL").or(file.wallet_rpc_buyer_url),
+                "MMKT_WALLET_RPC_BUYER_URL",
+            )?,
+            vendor: url_var(
+                get("MMKT_WALLET_RPC_VENDOR_URL").or(file.wallet_rpc_vendor_url),
+                "MMKT_WALLET_RPC_VENDOR_URL",
+            )?,
             arbiter: url_var(
                 get("MMKT_WALLET_RPC_ARBITER_URL").or(file.wallet_rpc_arbiter_url),
                 "MMKT_WALLET_RPC_ARBITER_URL",
             )?,
         };
-        let monerod_url = url_var(get("MMKT_MONEROD_URL").or(file.monerod_url), "MMKT_MONEROD_URL")?;
+        let monerod_url = url_var(
+            get("MMKT_MONEROD_URL").or(file.monerod_url),
+            "MMKT_MONEROD_URL",
+        )?;
         // The login is a secret: environment only, never the config file.
-        let wallet_rpc_login = get("MMKT_WALLET_RPC_LOGIN").map(|v| RpcLogin::parse(&v)).transpose()?;
-        let client_ip_source = match get("MMKT_CLIENT_IP_SOURCE").or(file.client_ip_source).as_deref() {
+        let wallet_rpc_login = get("MMKT_WALLET_RPC_LOGIN")
+            .map(|v| RpcLogin::parse(&v))
+            .transpose()?;
+        let client_ip_source = match get("MMKT_CLIENT_IP_SOURCE")
+            .or(file.client_ip_source)
+            .as_deref()
+        {
             None | Some("peer") => ClientIpSource::PeerAddress,
             Some("x-real-ip") => ClientIpSource::XRealIpHeader,
             Some(other) => {
@@ -430,12 +466,20 @@ impl Config {
             }
         };
 
-        let positive = |name: &'static str, file_value: Option<u64>, default: u64| -> Result<u64, ConfigError> {
+        let positive = |name: &'static str,
+                        file_value: Option<u64>,
+                        default: u64|
+         -> Result<u64, ConfigError> {
             match get(name) {
-                Some(v) => v.parse().ok().filter(|n: &u64| *n > 0).ok_or(ConfigError::InvalidValue {
-                    name,
-                    message: format!("`{v}` is not a positive integer"),
-                }),
+                Some(v) => {
+                    v.parse()
+                        .ok()
+                        .filter(|n: &u64| *n > 0)
+                        .ok_or(ConfigError::InvalidValue {
+                            name,
+                            message: format!("`{v}` is not a positive integer"),
+                        })
+                }
                 None => Ok(file_value.filter(|n| *n > 0).unwrap_or(default)),
             }
         };
@@ -443,16 +487,41 @@ impl Config {
             required_confirmations: positive(
                 "MMKT_ESCROW_CONFIRMATIONS",
                 file.escrow_confirmations,
-                if env == Environment::Development { 1 } else { 10 },
+                if env == Environment::Development {
+                    1
+                } else {
+                    10
+                },
             )?,
-            funding_window_secs: positive("MMKT_ESCROW_FUNDING_WINDOW_SECS", file.escrow_funding_window_secs, 86_400)?,
-            poll_interval: Duration::from_millis(positive("MMKT_ESCROW_POLL_INTERVAL_MS", None, 5_000)?),
-            late_funding_grace_secs: positive("MMKT_ESCROW_LATE_FUNDING_GRACE_SECS", None, 30 * 86_400)?,
+            funding_window_secs: positive(
+                "MMKT_ESCROW_FUNDING_WINDOW_SECS",
+                file.escrow_funding_window_secs,
+                86_400,
+            )?,
+            poll_interval: Duration::from_millis(positive(
+                "MMKT_ESCROW_POLL_INTERVAL_MS",
+                None,
+                5_000,
+            )?),
+            late_funding_grace_secs: positive(
+                "MMKT_ESCROW_LATE_FUNDING_GRACE_SECS",
+                None,
+                30 * 86_400,
+            )?,
             network: match get("MMKT_MONERO_NETWORK") {
-                Some(v) => v.parse().map_err(|message| ConfigError::InvalidValue { name: "MMKT_MONERO_NETWORK", message })?,
-                None => crate::escrow::address::MoneroNetwork::Mainnet,
+                Some(v) => v.parse().map_err(|e: monero_types::ParseNetworkError| {
+                    ConfigError::InvalidValue {
+                        name: "MMKT_MONERO_NETWORK",
+                        message: e.to_string(),
+                    }
+                })?,
+                None => monero_types::MoneroNetwork::Mainnet,
             },
-            ws_ping_interval: Duration::from_secs(positive("MMKT_WS_PING_INTERVAL_SECS", None, 30)?),
+            ws_ping_interval: Duration::from_secs(positive(
+                "MMKT_WS_PING_INTERVAL_SECS",
+                None,
+                30,
+            )?),
         };
         let config = Self {
             env,
@@ -511,15 +580,28 @@ impl Config {
 }
 
 /// Words of example and default credentials; a secret containing one is refused in production.
-const DEFAULT_SECRET_WORDS: &[&str] =
-    &["changeme", "change-me", "password", "passw0rd", "secret", "example", "default", "monero", "letmein", "123456", "qwerty"];
+const DEFAULT_SECRET_WORDS: &[&str] = &[
+    "changeme",
+    "change-me",
+    "password",
+    "passw0rd",
+    "secret",
+    "example",
+    "default",
+    "monero",
+    "letmein",
+    "123456",
+    "qwerty",
+];
 
 /// A password is weak when it is shorter than 16 characters, has fewer than 6 distinct characters, or
 /// contains a word of example/default credentials (`changemechangeme`, `monero-password-1`, ...).
 pub fn is_weak_password(password: &str) -> bool {
     let distinct: std::collections::BTreeSet<char> = password.chars().collect();
     let lower = password.to_lowercase();
-    password.chars().count() < 16 || distinct.len() < 6 || DEFAULT_SECRET_WORDS.iter().any(|w| lower.contains(w))
+    password.chars().count() < 16
+        || distinct.len() < 6
+        || DEFAULT_SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
 
 fn url_var(value: Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -529,16 +611,23 @@ fn url_var(value: Option<String>, name: &'static str) -> Result<Option<String>, 
         message: format!("`{value}` is not a URL ({e}); expected e.g. http://127.0.0.1:18083"),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ConfigError::InvalidValue { name, message: format!("`{value}` must be http:// or https://") });
+        return Err(ConfigError::InvalidValue {
+            name,
+            message: format!("`{value}` must be http:// or https://"),
+        });
     }
     Ok(Some(value.trim_end_matches('/').to_owned()))
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
-    serde_norway::from_str(&text)
-        .map_err(|e| ConfigError::ParseFile { path: path.to_owned(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_norway::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -546,7 +635,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -563,18 +655,50 @@ mod tests {
     #[test]
     fn limits_table() {
         let s = Environment::Staging.limits();
-        assert_eq!((s.max_escrow_atomic, s.rate_limit_per_minute, s.session_ttl.as_secs()), (ATOMIC_PER_XMR, 100, 8 * 3600));
+        assert_eq!(
+            (
+                s.max_escrow_atomic,
+                s.rate_limit_per_minute,
+                s.session_ttl.as_secs()
+            ),
+            (ATOMIC_PER_XMR, 100, 8 * 3600)
+        );
         let p = Environment::Production.limits();
-        assert_eq!((p.max_escrow_atomic, p.rate_limit_per_minute, p.session_ttl.as_secs()), (5 * ATOMIC_PER_XMR, 60, 2 * 3600));
+        assert_eq!(
+            (
+                p.max_escrow_atomic,
+                p.rate_limit_per_minute,
+                p.session_ttl.as_secs()
+            ),
+            (5 * ATOMIC_PER_XMR, 60, 2 * 3600)
+        );
     }
 
     #[test]
     fn production_requires_key_wallets_and_login() {
         let err = Config::from_vars(&vars(&[("MMKT_ENV", "production")])).unwrap_err();
-        assert!(matches!(err, ConfigError::Missing { name: "MMKT_DB_KEY_FILE", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConfigError::Missing {
+                    name: "MMKT_DB_KEY_FILE",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let base = [("MMKT_ENV", "production"), ("MMKT_DB_KEY_FILE", "/k")];
         let err = Config::from_vars(&vars(&base)).unwrap_err();
-        assert!(matches!(err, ConfigError::Missing { name: "MMKT_WALLET_RPC_BUYER_URL", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConfigError::Missing {
+                    name: "MMKT_WALLET_RPC_BUYER_URL",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let mut all = base.to_vec();
         all.extend([
             ("MMKT_WALLET_RPC_BUYER_URL", "http://127.0.0.1:1"),
@@ -582,21 +706,42 @@ mod tests {
             ("MMKT_WALLET_RPC_ARBITER_URL", "http://127.0.0.1:3"),
         ]);
         let err = Config::from_vars(&vars(&all)).unwrap_err();
-        assert!(matches!(err, ConfigError::Missing { name: "MMKT_WALLET_RPC_LOGIN", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConfigError::Missing {
+                    name: "MMKT_WALLET_RPC_LOGIN",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         all.push(("MMKT_WALLET_RPC_LOGIN", "monero:password"));
         let err = Config::from_vars(&vars(&all)).unwrap_err();
         assert!(matches!(err, ConfigError::WeakSecret { .. }), "{err}");
-        assert!(!err.to_string().contains("password\""), "message must not echo the secret");
+        assert!(
+            !err.to_string().contains("password\""),
+            "message must not echo the secret"
+        );
         all.pop();
         all.push(("MMKT_WALLET_RPC_LOGIN", "mmkt:9f2c4e7a1b3d5f60a8c2"));
         let c = Config::from_vars(&vars(&all)).unwrap();
         assert_eq!(c.key_file_policy, KeyFilePolicy::MustExist);
-        assert!(!format!("{c:?}").contains("9f2c4e7a1b3d5f60a8c2"), "Debug must redact the login");
+        assert!(
+            !format!("{c:?}").contains("9f2c4e7a1b3d5f60a8c2"),
+            "Debug must redact the login"
+        );
     }
 
     #[test]
     fn weak_and_default_passwords() {
-        for weak in ["short", "aaaaaaaaaaaaaaaaaaaa", "changemechangeme", "Monero-Wallet-RPC-2026", "my-secret-value-123"] {
+        for weak in [
+            "short",
+            "aaaaaaaaaaaaaaaaaaaa",
+            "changemechangeme",
+            "Monero-Wallet-RPC-2026",
+            "my-secret-value-123",
+        ] {
             assert!(is_weak_password(weak), "{weak}");
         }
         assert!(!is_weak_password("9f2c4e7a1b3d5f60a8c2"));
@@ -621,11 +766,19 @@ mod tests {
     fn file_then_env() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mmkt.yaml");
-        std::fs::write(&path, "env: staging\nbind: 127.0.0.1:9000\ndb_key_file: /keys/db.key\n").unwrap();
+        std::fs::write(
+            &path,
+            "env: staging\nbind: 127.0.0.1:9000\ndb_key_file: /keys/db.key\n",
+        )
+        .unwrap();
         let file = path.to_str().unwrap();
         let c = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file)])).unwrap();
         assert_eq!((c.env, c.bind.port()), (Environment::Staging, 9000));
-        let c = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file), ("MMKT_BIND", "127.0.0.1:9001")])).unwrap();
+        let c = Config::from_vars(&vars(&[
+            ("MMKT_CONFIG_FILE", file),
+            ("MMKT_BIND", "127.0.0.1:9001"),
+        ]))
+        .unwrap();
         assert_eq!(c.bind.port(), 9001);
         std::fs::write(&path, "env: staging\nbogus: 1\n").unwrap();
         let err = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file)])).unwrap_err();

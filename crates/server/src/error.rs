@@ -5,10 +5,13 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use escrow_core::RejectionClass;
+use escrow_core::error::{DisputeReasonError, TransitionError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::DbError;
+use crate::escrow::ApplyError;
 
 /// Every error the API returns. Variants that carry a message show it to the client; none contains a
 /// secret. Internal details are logged (with the request id) and replaced by a generic message.
@@ -105,6 +108,20 @@ pub enum ApiError {
     /// 503 `unavailable`: the database is temporarily unavailable.
     #[error("service temporarily unavailable; retry shortly")]
     Unavailable,
+    /// The escrow state machine refused the event: 403/409/422 by its
+    /// [`TransitionError::class`], code from escrow-core (`not_permitted`, `already_confirmed`,
+    /// `not_disputed`, `payout_address_missing`, ...).
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// 422 `invalid_address`: not an address of the configured network (the message says why).
+    #[error("address: {0}")]
+    InvalidAddress(String),
+    /// 422 `invalid_reason`: a dispute reason that is blank, too long, or has control characters.
+    #[error("reason: {0}")]
+    InvalidReason(#[from] DisputeReasonError),
+    /// 409 `concurrent_update`: the escrow changed meanwhile; retry.
+    #[error("the escrow changed while this request was processed; retry")]
+    ConcurrentUpdate,
 }
 
 /// `{"error":{"code","message"}}`
@@ -133,17 +150,28 @@ impl ApiError {
             | Self::InvalidAmount { .. }
             | Self::InvalidQuantity { .. }
             | Self::AmountExceedsCap { .. }
-            | Self::AmountOverflow => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::AmountOverflow
+            | Self::InvalidAddress(_)
+            | Self::InvalidReason(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UsernameTaken | Self::InsufficientStock { .. } => StatusCode::CONFLICT,
+            Self::UsernameTaken | Self::InsufficientStock { .. } | Self::ConcurrentUpdate => {
+                StatusCode::CONFLICT
+            }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Transition(t) => match t.class() {
+                RejectionClass::Forbidden => StatusCode::FORBIDDEN,
+                RejectionClass::Conflict => StatusCode::CONFLICT,
+                RejectionClass::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                #[allow(unreachable_patterns)]
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -170,6 +198,10 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",
             Self::Unavailable => "unavailable",
+            Self::Transition(t) => t.code(),
+            Self::InvalidAddress(_) => "invalid_address",
+            Self::InvalidReason(_) => "invalid_reason",
+            Self::ConcurrentUpdate => "concurrent_update",
         }
     }
 }
@@ -201,6 +233,17 @@ impl From<DbError> for ApiError {
         match e {
             DbError::Pool(_) => Self::Unavailable,
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::NotFound => Self::NotFound("escrow"),
+            ApplyError::Rejected(t) => Self::Transition(t),
+            ApplyError::Conflict => Self::ConcurrentUpdate,
+            ApplyError::Db(db) => db.into(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod views;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -40,8 +41,8 @@ pub use crate::state::AppState;
 /// Largest accepted request body: 64 KiB (larger bodies get 413 `payload_too_large`).
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// The application router: auth, listings, orders and ops routes with request ids, tracing, metrics,
-/// the 64 KiB body limit, and JSON 404/405 fallbacks.
+/// The application router: auth, account, listings, orders, escrows, disputes, WebSocket and ops
+/// routes with request ids, tracing, metrics, the 64 KiB body limit, and JSON 404/405 fallbacks.
 pub fn app(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(metrics::track_http));
     Router::new()
         .merge(routes::auth::router(&state))
+        .merge(routes::account::router())
         .merge(routes::listings::router())
         .merge(routes::orders::router())
         .merge(routes::ops::router())
@@ -88,9 +90,11 @@ pub async fn serve(
     maintenance::register_transition_series();
     maintenance::refresh_escrow_gauges(state.db()).await?;
     let maintenance = maintenance::spawn(&state);
-    let escrow_runtime = escrow::spawn(state.clone());
+    let escrow_runtime = escrow::spawn(state.escrow().clone(), state.wallets());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await;
     maintenance.abort();
     escrow_runtime.abort();
     result.map_err(ServeError::Io)

@@ -26,9 +26,7 @@ pub const WALLET_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Storage failures.
 pub async fn refresh_escrow_gauges(db: &Db) -> Result<(), DbError> {
     let summary = db
-        .run("select", "escrows", |conn| {
-            db::orders::escrow_state_summary(conn)
-        })
+        .run("select", "escrows", |conn| db::escrows::state_summary(conn))
         .await?;
     for kind in EscrowStateKind::ALL {
         let row = summary.iter().find(|(s, _, _)| s == kind.as_str());
@@ -109,7 +107,7 @@ pub fn spawn(state: &AppState) -> Maintenance {
                     tokio::time::timeout(WALLET_PROBE_TIMEOUT, client.get_version()).await,
                     Ok(Ok(_))
                 );
-                metrics::set_wallet_rpc_up(role, up);
+                metrics::set_wallet_rpc_up(*role, up);
             }
         }
     });

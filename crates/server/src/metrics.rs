@@ -1,7 +1,7 @@
 //! Prometheus metrics through the `metrics` facade: recorder installation, metric names, the HTTP
 //! middleware, and helpers for DB, escrow and WebSocket metrics.
 //!
-//! Names (issue 3): `http_requests_total{method,path,status}`,
+//! Names: `http_requests_total{method,path,status}`,
 //! `http_request_duration_seconds{method,path}` (path = route template), `escrow_total{state}`,
 //! `escrow_state_transitions_total{from_state,to_state}`, `escrow_last_update_timestamp` (Unix s),
 //! `db_operation_duration_seconds{operation,table}`, `db_errors_total{error_type}`,
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use escrow_core::Role;
 use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
@@ -41,9 +42,6 @@ pub const DB_ERROR_TYPES: &[&str] = &[
     "open",
     "migration",
 ];
-
-/// `websocket_connections_total` user types, pre-registered at zero.
-pub const USER_TYPES: &[&str] = &["buyer", "vendor", "arbiter"];
 
 /// The process-wide Prometheus handle plus the process collector.
 #[derive(Clone)]
@@ -142,9 +140,9 @@ fn describe_all() {
         "monero_rpc_errors_total",
         "Monero RPC errors by method and error type"
     );
-    for user_type in USER_TYPES {
-        gauge!("websocket_connections_active", "user_type" => *user_type).set(0.0);
-        counter!("websocket_connections_total", "user_type" => *user_type).absolute(0);
+    for role in Role::ALL {
+        gauge!("websocket_connections_active", "user_type" => role.as_str()).set(0.0);
+        counter!("websocket_connections_total", "user_type" => role.as_str()).absolute(0);
     }
     for error_type in DB_ERROR_TYPES {
         counter!("db_errors_total", "error_type" => *error_type).absolute(0);
@@ -176,9 +174,10 @@ pub fn record_escrow_transition(from_state: &str, to_state: &str) {
     touch_escrow_update();
 }
 
-/// Sets `wallet_rpc_up{wallet}` (1 up, 0 down) after a `get_version` probe.
-pub fn set_wallet_rpc_up(wallet: &str, up: bool) {
-    gauge!("wallet_rpc_up", "wallet" => wallet.to_owned()).set(if up { 1.0 } else { 0.0 });
+/// Sets `wallet_rpc_up{wallet}` (1 up, 0 down; `wallet` = the role) after a `get_version` probe
+/// of that role's wallet-rpc.
+pub fn set_wallet_rpc_up(role: Role, up: bool) {
+    gauge!("wallet_rpc_up", "wallet" => role.as_str()).set(if up { 1.0 } else { 0.0 });
 }
 
 /// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated
@@ -195,14 +194,14 @@ pub fn touch_escrow_update() {
 }
 
 /// Records a WebSocket connection opening (`user_type` = the account role).
-pub fn websocket_opened(user_type: &'static str) {
-    gauge!("websocket_connections_active", "user_type" => user_type).increment(1.0);
-    counter!("websocket_connections_total", "user_type" => user_type).increment(1);
+pub fn websocket_opened(role: Role) {
+    gauge!("websocket_connections_active", "user_type" => role.as_str()).increment(1.0);
+    counter!("websocket_connections_total", "user_type" => role.as_str()).increment(1);
 }
 
-/// Records a WebSocket connection of `user_type` closing.
-pub fn websocket_closed(user_type: &'static str) {
-    gauge!("websocket_connections_active", "user_type" => user_type).decrement(1.0);
+/// Records a WebSocket connection of an account with `role` closing.
+pub fn websocket_closed(role: Role) {
+    gauge!("websocket_connections_active", "user_type" => role.as_str()).decrement(1.0);
 }
 
 /// Middleware recording `http_requests_total` and `http_request_duration_seconds` with the route

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{auth, disputes, escrows, listings, ops, orders};
+use crate::routes::{account, auth, disputes, escrows, listings, ops, orders};
 
 /// OpenAPI 3.1 description of the API, served at `GET /api/openapi.json`.
 #[derive(OpenApi)]
@@ -16,8 +16,8 @@ use crate::routes::{auth, disputes, escrows, listings, ops, orders};
         listings::remove,
         orders::create, orders::list, orders::show,
         ops::health, ops::ready, ops::metrics, ops::openapi,
-        escrows::show, escrows::confirm_receipt, escrows::open_dispute, escrows::set_payout_address,
-        escrows::set_refund_address, escrows::addresses, disputes::list, disputes::resolve,
+        escrows::show, escrows::confirm_receipt, escrows::open_dispute, account::set_payout_address,
+        account::set_refund_address, account::addresses, disputes::list, disputes::resolve,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     tags(

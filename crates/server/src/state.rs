@@ -1,13 +1,15 @@
-//! Shared application state handed to every handler: configuration, database, metrics, limiters.
+//! Shared application state handed to every handler: configuration, database, metrics, limiters,
+//! and the [`EscrowContext`] the escrow routes share with the orchestrator.
 
 use std::sync::Arc;
 
+use escrow_core::Role;
 use monero_rpc::{DaemonClient, DigestCredentials, RpcError, WalletClient};
 
 use crate::auth::rate_limit::AuthRateLimiter;
 use crate::config::Config;
 use crate::db::Db;
-use crate::escrow::EscrowHub;
+use crate::escrow::EscrowContext;
 use crate::listing_cache::ListingPageCache;
 use crate::metrics::Metrics;
 
@@ -18,12 +20,13 @@ use crate::metrics::Metrics;
 ///
 /// # Errors
 /// [`RpcError::InvalidUrl`] if a configured URL is not usable by monero-rpc.
-pub fn wallet_clients(config: &Config) -> Result<Vec<(&'static str, WalletClient)>, RpcError> {
+pub fn wallet_clients(config: &Config) -> Result<Vec<(Role, WalletClient)>, RpcError> {
     let mut wallets = Vec::new();
     for (role, url) in config.wallet_rpc.configured() {
-        let mut client = WalletClient::new(url)?.with_label(role);
+        let mut client = WalletClient::new(url)?.with_label(role.as_str());
         if let Some(login) = &config.wallet_rpc_login {
-            client = client.with_credentials(DigestCredentials::new(login.username(), login.password()));
+            client =
+                client.with_credentials(DigestCredentials::new(login.username(), login.password()));
         }
         wallets.push((role, client));
     }
@@ -42,9 +45,9 @@ struct Inner {
     db: Db,
     metrics: Metrics,
     auth_limiter: AuthRateLimiter,
-    wallets: Vec<(&'static str, WalletClient)>,
+    wallets: Vec<(Role, WalletClient)>,
     daemon: Option<DaemonClient>,
-    escrow_hub: EscrowHub,
+    escrow: EscrowContext,
     listing_cache: ListingPageCache,
 }
 
@@ -57,23 +60,33 @@ impl AppState {
     /// [`RpcError::InvalidUrl`] if a configured URL is not usable by monero-rpc.
     pub fn new(config: Config, db: Db) -> Result<Self, RpcError> {
         let metrics = Metrics::install();
-        let auth_limiter = AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
+        let auth_limiter =
+            AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
         let wallets = wallet_clients(&config)?;
-        let daemon = config.monerod_url.as_deref().map(DaemonClient::new).transpose()?;
-        let escrow_hub = EscrowHub::new();
+        let daemon = config
+            .monerod_url
+            .as_deref()
+            .map(DaemonClient::new)
+            .transpose()?;
+        let escrow = EscrowContext::new(db.clone(), config.escrow);
         let listing_cache = ListingPageCache::default();
-        Ok(Self { inner: Arc::new(Inner { config, db, metrics, auth_limiter, wallets, daemon, escrow_hub, listing_cache }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                metrics,
+                auth_limiter,
+                wallets,
+                daemon,
+                escrow,
+                listing_cache,
+            }),
+        })
     }
 
-    /// The configured wallet-rpc clients as `(role, client)`, role in `buyer`, `vendor`, `arbiter`
-    /// (issue 4's orchestrator drives these).
-    pub fn wallets(&self) -> &[(&'static str, WalletClient)] {
+    /// The configured wallet-rpc clients as `(role, client)`; the escrow orchestrator drives them.
+    pub fn wallets(&self) -> &[(Role, WalletClient)] {
         &self.inner.wallets
-    }
-
-    /// The wallet-rpc client of one role, if configured.
-    pub fn wallet(&self, role: &str) -> Option<&WalletClient> {
-        self.inner.wallets.iter().find(|(r, _)| *r == role).map(|(_, c)| c)
     }
 
     /// The monerod client, if `MMKT_MONEROD_URL` is set.
@@ -96,9 +109,10 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// The escrow orchestrator's wake-up signal and the WebSocket notice hub (issue 4).
-    pub fn escrow_hub(&self) -> &EscrowHub {
-        &self.inner.escrow_hub
+    /// What the escrow routes share with the orchestrator: database, wake-up and WebSocket notice
+    /// hub, escrow settings.
+    pub fn escrow(&self) -> &EscrowContext {
+        &self.inner.escrow
     }
 
     /// The front-page cache of `GET /api/listings`; invalidate it after every committed write that

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,41 +95,26 @@ fn cases() -> Vec<Case> {
 #[tokio::test]
 async fn every_route_for_every_actor() {
     let s = TestServer::start().await;
-    let (vendor, _) = register(&s, "vendor", "vendor").await;
-    let (buyer, _) = register(&s, "buyer", "buyer").await;
+    let vendor = register(&s, "vendor", "vendor").await;
+    let buyer = register(&s, "buyer", "buyer").await;
     register(&s, "buyer2", "buyer").await;
     register(&s, "vendor2", "vendor").await;
-    s.create_arbiter("arbiter");
+    create_arbiter(&s, "arbiter");
 
     for case in cases() {
         for (i, actor) in ACTORS.iter().enumerate() {
             // Fresh fixture per cell so that deletes and logouts do not leak into other cells.
-            let listing = create_listing(&s, &vendor, "Matrix item", 1_000_000_000, 100).await;
-            let (st, order) = send(
-                &buyer,
-                Method::POST,
-                &s.url("/api/orders"),
-                Some(json!({"listing_id": listing, "quantity": 1})),
-            )
-            .await;
-            assert_eq!(st, StatusCode::OK, "{order}");
-            let fixture = Fixture {
-                listing,
-                order: order["order_id"].as_i64().unwrap(),
-            };
-            let c: Client = match username(*actor) {
-                None => client(),
+            let listing = create_listing(&vendor, "Matrix item", 1_000_000_000, 100).await;
+            let (order, _) = order(&buyer, listing, 1).await;
+            let fixture = Fixture { listing, order };
+            let c = match username(*actor) {
+                None => s.anonymous(),
                 Some(name) => login(&s, name).await,
             };
             let path = (case.path)(&fixture);
             let before = s.snapshot();
-            let (status, body) = send(
-                &c,
-                case.method.clone(),
-                &s.url(&path),
-                case.body.map(|b| b(&fixture)),
-            )
-            .await;
+            let body = case.body.map(|b| b(&fixture));
+            let (status, body) = c.send(case.method.clone(), &path, body).await;
             let want = case.expect[i];
             assert_eq!(
                 status.as_u16(),
@@ -158,24 +143,17 @@ async fn every_route_for_every_actor() {
 #[tokio::test]
 async fn order_list_shows_only_own_orders() {
     let s = TestServer::start().await;
-    let (vendor, _) = register(&s, "vendor", "vendor").await;
-    let (vendor2, _) = register(&s, "vendor2", "vendor").await;
-    let (buyer, _) = register(&s, "buyer", "buyer").await;
-    let (buyer2, _) = register(&s, "buyer2", "buyer").await;
-    let l1 = create_listing(&s, &vendor, "one", 1_000_000_000, 10).await;
-    let l2 = create_listing(&s, &vendor2, "two", 1_000_000_000, 10).await;
+    let vendor = register(&s, "vendor", "vendor").await;
+    let vendor2 = register(&s, "vendor2", "vendor").await;
+    let buyer = register(&s, "buyer", "buyer").await;
+    let buyer2 = register(&s, "buyer2", "buyer").await;
+    let l1 = create_listing(&vendor, "one", 1_000_000_000, 10).await;
+    let l2 = create_listing(&vendor2, "two", 1_000_000_000, 10).await;
     for (b, l) in [(&buyer, l1), (&buyer, l2), (&buyer2, l2)] {
-        let (st, _) = send(
-            b,
-            Method::POST,
-            &s.url("/api/orders"),
-            Some(json!({"listing_id": l, "quantity": 1})),
-        )
-        .await;
-        assert_eq!(st, StatusCode::OK);
+        order(b, l, 1).await;
     }
     for (c, n) in [(&buyer, 2), (&buyer2, 1), (&vendor, 1), (&vendor2, 2)] {
-        let (_, list) = send(c, Method::GET, &s.url("/api/orders"), None).await;
+        let (_, list) = c.get("/api/orders").await;
         assert_eq!(list["items"].as_array().unwrap().len(), n, "{list}");
     }
 }

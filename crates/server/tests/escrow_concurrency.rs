@@ -6,30 +6,19 @@ mod escrow_support;
 
 use escrow_support::*;
 use futures_util::future::join_all;
-use monero_rpc::TransferFilter;
 use reqwest::StatusCode;
-use serde_json::json;
 
 const ORDERS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_orders_at_once_all_complete() {
-    let Some(chain) = Chain::start().await else {
+    let Some((chain, _dir, server)) = start_market(&[]).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&chain, dir.path(), &[]);
-    server.wait_ready().await;
 
     let vendor = register(&server, "vendor_many", "vendor").await;
-    let (status, _) = vendor
-        .put(
-            "/api/auth/me/payout-address",
-            json!({"address": chain.payout_address.as_str()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let listing_id = listing(&vendor, "Popular item", 300_000_000_000, 50).await;
+    set_address(&vendor, "payout", &chain.payout_address).await;
+    let listing_id = create_listing(&vendor, "Popular item", 300_000_000_000, 50).await;
     let mut buyers = Vec::new();
     for i in 0..ORDERS {
         buyers.push(register(&server, &format!("buyer_many_{i}"), "buyer").await);
@@ -40,16 +29,10 @@ async fn five_orders_at_once_all_complete() {
         buyers
             .iter()
             .enumerate()
-            .map(|(i, b)| order(b, listing_id, 1 + i as u32)),
+            .map(|(i, b)| order(b, listing_id, 1 + i as u64)),
     )
     .await;
-    let ready = join_all(
-        buyers
-            .iter()
-            .zip(&placed)
-            .map(|(b, (_, e))| wait_escrow(b, *e, "awaiting_funding")),
-    )
-    .await;
+    let ready = wait_all(&buyers, &placed, "awaiting_funding").await;
     let addresses: std::collections::BTreeSet<&str> = ready
         .iter()
         .map(|e| e["address"].as_str().unwrap())
@@ -65,57 +48,23 @@ async fn five_orders_at_once_all_complete() {
             .await;
     }
     chain.mine(1).await;
-    join_all(
-        buyers
-            .iter()
-            .zip(&placed)
-            .map(|(b, (_, e))| wait_escrow(b, *e, "funded")),
-    )
-    .await;
+    wait_all(&buyers, &placed, "funded").await;
     chain.mine(10).await;
 
     let confirmations = join_all(
         buyers
             .iter()
             .zip(&placed)
-            .map(|(b, (order_id, _))| async move {
-                b.post(
-                    &format!("/api/orders/{order_id}/confirm-receipt"),
-                    json!({}),
-                )
-                .await
-            }),
+            .map(|(b, (order_id, _))| confirm(b, *order_id)),
     )
     .await;
     for (status, body) in &confirmations {
         assert_eq!(*status, StatusCode::ACCEPTED, "{body}");
     }
-    let released = join_all(
-        buyers
-            .iter()
-            .zip(&placed)
-            .map(|(b, (_, e))| wait_escrow(b, *e, "released")),
-    )
-    .await;
+    let released = wait_all(&buyers, &placed, "released").await;
 
     chain.mine(1).await;
-    chain.payout.refresh(None).await.unwrap();
-    let incoming = chain
-        .payout
-        .get_transfers(TransferFilter {
-            incoming: true,
-            outgoing: false,
-            pending: false,
-            failed: false,
-            pool: true,
-        })
-        .await
-        .unwrap();
-    let all: Vec<_> = incoming
-        .incoming
-        .iter()
-        .chain(incoming.pool.iter())
-        .collect();
+    let all = chain.incoming(&chain.payout).await;
     assert_eq!(all.len(), ORDERS, "one payout per order: {all:?}");
     for escrow in &released {
         let tx = escrow["payout"]["tx_hash"].as_str().unwrap();
@@ -130,4 +79,15 @@ async fn five_orders_at_once_all_complete() {
             "{escrow}"
         );
     }
+}
+
+/// Waits until every buyer's escrow (`placed`: `(order_id, escrow_id)` per buyer) is in `state`.
+async fn wait_all(buyers: &[User], placed: &[(i64, i64)], state: &str) -> Vec<serde_json::Value> {
+    join_all(
+        buyers
+            .iter()
+            .zip(placed)
+            .map(|(b, (_, e))| wait_escrow(b, *e, state)),
+    )
+    .await
 }

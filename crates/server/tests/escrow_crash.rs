@@ -8,9 +8,8 @@ mod escrow_support;
 use std::time::{Duration, Instant};
 
 use escrow_support::*;
-use monero_rpc::{TransferFilter, TransferKind};
+use monero_rpc::TransferKind;
 use reqwest::StatusCode;
-use serde_json::json;
 
 /// Waits until the server log contains `needle` `count` times (the log is how the test sees where
 /// the background job is; it drives the server only through the API).
@@ -28,23 +27,14 @@ async fn wait_log(server: &Server, needle: &str, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_setup_and_release_resumes_with_one_payout() {
-    let Some(chain) = Chain::start().await else {
+    let Some((chain, _dir, mut server)) = start_market(&[]).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(&chain, dir.path(), &[]);
-    server.wait_ready().await;
 
     let vendor = register(&server, "vendor_crash", "vendor").await;
     let buyer = register(&server, "buyer_crash", "buyer").await;
-    let (status, _) = vendor
-        .put(
-            "/api/auth/me/payout-address",
-            json!({"address": chain.payout_address.as_str()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let listing_id = listing(&vendor, "Crash-tested goods", 700_000_000_000, 3).await;
+    set_address(&vendor, "payout", &chain.payout_address).await;
+    let listing_id = create_listing(&vendor, "Crash-tested goods", 700_000_000_000, 3).await;
     let (order_id, escrow_id) = order(&buyer, listing_id, 1).await;
     let amount = 700_000_000_000u64;
 
@@ -65,12 +55,7 @@ async fn kill_9_during_setup_and_release_resumes_with_one_payout() {
     );
 
     fund(&chain, &buyer, escrow_id).await;
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = confirm(&buyer, order_id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     // Kill -9 right after the signed payout was recorded, around the submission.
@@ -88,23 +73,7 @@ async fn kill_9_during_setup_and_release_resumes_with_one_payout() {
 
     // Exactly one payout on chain: the payout wallet has one incoming transfer, this one.
     chain.mine(2).await;
-    chain.payout.refresh(None).await.unwrap();
-    let transfers = chain
-        .payout
-        .get_transfers(TransferFilter {
-            incoming: true,
-            outgoing: false,
-            pending: false,
-            failed: false,
-            pool: true,
-        })
-        .await
-        .unwrap();
-    let all: Vec<_> = transfers
-        .incoming
-        .iter()
-        .chain(transfers.pool.iter())
-        .collect();
+    let all = chain.incoming(&chain.payout).await;
     assert_eq!(all.len(), 1, "exactly one payout tx: {all:?}");
     assert_eq!(all[0].txid.as_str(), tx_hash);
     assert_eq!(all[0].kind, TransferKind::In);

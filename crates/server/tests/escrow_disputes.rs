@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use escrow_support::*;
 use reqwest::StatusCode;
-use serde_json::json;
 
 /// Funding window of this server: long enough for setup and funding of four escrows at once,
 /// short enough to watch the unfunded and underfunded ones run out.
@@ -20,32 +19,20 @@ const WINDOW_SECS: &str = "100";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disputes_and_funding_edge_cases() {
-    let Some(chain) = Chain::start().await else {
+    let window = [("MMKT_ESCROW_FUNDING_WINDOW_SECS", WINDOW_SECS)];
+    let Some((chain, _dir, server)) = start_market(&window).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        &chain,
-        dir.path(),
-        &[("MMKT_ESCROW_FUNDING_WINDOW_SECS", WINDOW_SECS)],
-    );
-    server.wait_ready().await;
-    server.create_arbiter("arbiter_disputes");
+    create_arbiter(&server, "arbiter_disputes");
 
     let vendor = register(&server, "vendor_disputes", "vendor").await;
     let buyer = register(&server, "buyer_disputes", "buyer").await;
     let arbiter = login(&server, "arbiter_disputes").await;
-    let (status, _) = vendor
-        .put(
-            "/api/auth/me/payout-address",
-            json!({"address": chain.payout_address.as_str()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let mut ws_buyer = buyer.websocket().await;
-    let mut ws_arbiter = arbiter.websocket().await;
+    set_address(&vendor, "payout", &chain.payout_address).await;
+    let mut ws_buyer = websocket(&buyer).await;
+    let mut ws_arbiter = websocket(&arbiter).await;
 
-    let listing_id = listing(&vendor, "Disputed goods", 1_000_000_000_000, 10).await;
+    let listing_id = create_listing(&vendor, "Disputed goods", 1_000_000_000_000, 10).await;
     let (refund_order, refund_escrow) = order(&buyer, listing_id, 1).await;
     let (release_order, release_escrow) = order(&buyer, listing_id, 1).await;
     let (unfunded_order, unfunded_escrow) = order(&buyer, listing_id, 1).await;
@@ -55,13 +42,7 @@ async fn disputes_and_funding_edge_cases() {
     let amount = 1_000_000_000_000u64;
 
     // The buyer sets a refund address after ordering: it reaches the open escrows.
-    let (status, body) = buyer
-        .put(
-            "/api/auth/me/refund-address",
-            json!({"address": chain.refund_address.as_str()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    set_address(&buyer, "refund", &chain.refund_address).await;
 
     for id in [refund_escrow, release_escrow, under_escrow, unfunded_escrow] {
         wait_escrow(&buyer, id, "awaiting_funding").await;
@@ -93,34 +74,14 @@ async fn disputes_and_funding_edge_cases() {
     let (status, body) = arbiter.get("/api/disputes").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["items"].as_array().unwrap().len(), 0, "{body}");
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{refund_order}/dispute"),
-            json!({"reason": "item never arrived"}),
-        )
-        .await;
+    let (status, body) = dispute(&buyer, refund_order, "item never arrived").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "disputed");
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{refund_order}/dispute"),
-            json!({"reason": "again"}),
-        )
-        .await;
+    let (status, body) = dispute(&buyer, refund_order, "again").await;
     assert_error(status, &body, StatusCode::CONFLICT, "already_disputed");
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{refund_order}/confirm-receipt"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = confirm(&buyer, refund_order).await;
     assert_error(status, &body, StatusCode::CONFLICT, "in_dispute");
-    let (status, body) = vendor
-        .post(
-            &format!("/api/orders/{release_order}/dispute"),
-            json!({"reason": "buyer refuses to confirm"}),
-        )
-        .await;
+    let (status, body) = dispute(&vendor, release_order, "buyer refuses to confirm").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = vendor.get("/api/disputes").await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
@@ -145,28 +106,13 @@ async fn disputes_and_funding_edge_cases() {
     );
 
     // Decisions: refund to the buyer, release to the vendor.
-    let (status, body) = arbiter
-        .post(
-            &format!("/api/disputes/{refund_escrow}/resolve"),
-            json!({"outcome": "refund"}),
-        )
-        .await;
+    let (status, body) = resolve(&arbiter, refund_escrow, "refund").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["state"], "refunding");
     assert_eq!(body["payout"]["destination"], chain.refund_address.as_str());
-    let (status, body) = arbiter
-        .post(
-            &format!("/api/disputes/{refund_escrow}/resolve"),
-            json!({"outcome": "release"}),
-        )
-        .await;
+    let (status, body) = resolve(&arbiter, refund_escrow, "release").await;
     assert_error(status, &body, StatusCode::CONFLICT, "not_disputed");
-    let (status, body) = arbiter
-        .post(
-            &format!("/api/disputes/{release_escrow}/resolve"),
-            json!({"outcome": "release"}),
-        )
-        .await;
+    let (status, body) = resolve(&arbiter, release_escrow, "release").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["state"], "releasing");
 
@@ -196,12 +142,7 @@ async fn disputes_and_funding_edge_cases() {
     let disputed = wait_escrow(&buyer, under_escrow, "disputed").await;
     assert_eq!(disputed["dispute"]["cause"], "underfunded", "{disputed}");
     assert_eq!(disputed["dispute"]["opened_by"], "system");
-    let (status, body) = arbiter
-        .post(
-            &format!("/api/disputes/{under_escrow}/resolve"),
-            json!({"outcome": "refund"}),
-        )
-        .await;
+    let (status, body) = resolve(&arbiter, under_escrow, "refund").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let refunded_partial = wait_escrow(&buyer, under_escrow, "refunded").await;
     assert_eq!(

@@ -14,13 +14,10 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_to_payout_with_notifications_and_refusals() {
-    let Some(chain) = Chain::start().await else {
+    let Some((chain, _dir, server)) = start_market(&[]).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&chain, dir.path(), &[]);
-    server.wait_ready().await;
-    server.create_arbiter("arbiter_happy");
+    create_arbiter(&server, "arbiter_happy");
 
     let vendor = register(&server, "vendor_happy", "vendor").await;
     let buyer = register(&server, "buyer_happy", "buyer").await;
@@ -32,57 +29,52 @@ async fn order_to_payout_with_notifications_and_refusals() {
     let mut typo = payout.clone();
     let last = if typo.ends_with('A') { "B" } else { "A" };
     typo.replace_range(typo.len() - 1.., last);
-    let (status, body) = vendor
-        .put("/api/auth/me/payout-address", json!({"address": typo}))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_address",
-    );
-    let (status, body) = vendor
-        .put("/api/auth/me/payout-address", json!({"address": "4abc"}))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_address",
-    );
-    let (status, body) = vendor
-        .put("/api/auth/me/refund-address", json!({"address": payout}))
-        .await;
-    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let bad_addresses = [
+        (
+            "payout",
+            typo.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_address",
+        ),
+        (
+            "payout",
+            "4abc",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_address",
+        ),
+        (
+            "refund",
+            payout.as_str(),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+    ];
+    for (kind, address, want, code) in bad_addresses {
+        let path = format!("/api/auth/me/{kind}-address");
+        let (status, body) = vendor.put(&path, json!({"address": address})).await;
+        assert_error(status, &body, want, code);
+    }
     let (status, body) = vendor.get("/api/auth/me/addresses").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         body["payout_address"].is_null(),
         "nothing stored by refused requests: {body}"
     );
-    let (status, body) = vendor
-        .put("/api/auth/me/payout-address", json!({"address": payout}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = buyer
-        .put(
-            "/api/auth/me/refund-address",
-            json!({"address": chain.refund_address.as_str()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    set_address(&vendor, "payout", &chain.payout_address).await;
+    set_address(&buyer, "refund", &chain.refund_address).await;
 
-    let mut ws_buyer = buyer.websocket().await;
-    let mut ws_vendor = vendor.websocket().await;
-    let mut ws_stranger = stranger.websocket().await;
-    let mut ws_arbiter = arbiter.websocket().await;
+    let mut ws_buyer = websocket(&buyer).await;
+    let mut ws_vendor = websocket(&vendor).await;
+    let mut ws_stranger = websocket(&stranger).await;
+    let mut ws_arbiter = websocket(&arbiter).await;
     let (status, _) = reqwest::get(server.url("/ws"))
         .await
         .map(|r| (r.status(), ()))
         .unwrap();
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no cookie, no WebSocket");
 
-    let listing_id = listing(&vendor, "Escrowed hardware wallet", 1_250_000_000_000, 5).await;
+    let listing_id =
+        create_listing(&vendor, "Escrowed hardware wallet", 1_250_000_000_000, 5).await;
     let (order_id, escrow_id) = order(&buyer, listing_id, 2).await;
     let amount = 2_500_000_000_000u64;
 
@@ -105,84 +97,31 @@ async fn order_to_payout_with_notifications_and_refusals() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
     // Confirming before funding is refused.
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = confirm(&buyer, order_id).await;
     assert_error(status, &body, StatusCode::CONFLICT, "not_funded");
 
     fund(&chain, &buyer, escrow_id).await;
 
     // Refusals on a funded escrow: each is a 4xx and leaves the escrow funded.
+    let (confirm_path, dispute_path) = (
+        format!("/api/orders/{order_id}/confirm-receipt"),
+        format!("/api/orders/{order_id}/dispute"),
+    );
+    let resolve_path = format!("/api/disputes/{escrow_id}/resolve");
+    #[rustfmt::skip]
     let refusals = [
-        (
-            &vendor,
-            format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-            StatusCode::FORBIDDEN,
-            "not_permitted",
-        ),
-        (
-            &buyer,
-            format!("/api/disputes/{escrow_id}/resolve"),
-            json!({"outcome": "refund"}),
-            StatusCode::FORBIDDEN,
-            "forbidden",
-        ),
-        (
-            &vendor,
-            format!("/api/disputes/{escrow_id}/resolve"),
-            json!({"outcome": "release"}),
-            StatusCode::FORBIDDEN,
-            "forbidden",
-        ),
-        (
-            &arbiter,
-            format!("/api/disputes/{escrow_id}/resolve"),
-            json!({"outcome": "refund"}),
-            StatusCode::CONFLICT,
-            "not_disputed",
-        ),
-        (
-            &arbiter,
-            format!("/api/disputes/{escrow_id}/resolve"),
-            json!({"outcome": "keep"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-        ),
-        (
-            &buyer,
-            format!("/api/orders/{order_id}/dispute"),
-            json!({"reason": "   "}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_reason",
-        ),
-        (
-            &buyer,
-            format!("/api/orders/{order_id}/dispute"),
-            json!({"reason": "x", "extra": 1}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-        ),
-        (
-            &stranger,
-            format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-            StatusCode::NOT_FOUND,
-            "not_found",
-        ),
-        (
-            &stranger,
-            format!("/api/orders/{order_id}/dispute"),
-            json!({"reason": "not mine"}),
-            StatusCode::NOT_FOUND,
-            "not_found",
-        ),
+        (&vendor, &confirm_path, json!({}), StatusCode::FORBIDDEN, "not_permitted"),
+        (&buyer, &resolve_path, json!({"outcome": "refund"}), StatusCode::FORBIDDEN, "forbidden"),
+        (&vendor, &resolve_path, json!({"outcome": "release"}), StatusCode::FORBIDDEN, "forbidden"),
+        (&arbiter, &resolve_path, json!({"outcome": "refund"}), StatusCode::CONFLICT, "not_disputed"),
+        (&arbiter, &resolve_path, json!({"outcome": "keep"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (&buyer, &dispute_path, json!({"reason": "   "}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason"),
+        (&buyer, &dispute_path, json!({"reason": "x", "extra": 1}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (&stranger, &confirm_path, json!({}), StatusCode::NOT_FOUND, "not_found"),
+        (&stranger, &dispute_path, json!({"reason": "not mine"}), StatusCode::NOT_FOUND, "not_found"),
     ];
     for (user, path, body, want, code) in refusals {
-        let (status, answer) = user.post(&path, body).await;
+        let (status, answer) = user.post(path, body).await;
         assert_error(status, &answer, want, code);
         let (_, now) = buyer.get(&format!("/api/escrows/{escrow_id}")).await;
         assert_eq!(
@@ -193,12 +132,7 @@ async fn order_to_payout_with_notifications_and_refusals() {
     }
 
     // Release: accepted at once (202), paid in the background.
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = confirm(&buyer, order_id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["state"], "releasing");
     assert_eq!(
@@ -206,12 +140,7 @@ async fn order_to_payout_with_notifications_and_refusals() {
         payout.as_str(),
         "the vendor's account address was applied"
     );
-    let (status, body) = buyer
-        .post(
-            &format!("/api/orders/{order_id}/confirm-receipt"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = confirm(&buyer, order_id).await;
     assert_error(status, &body, StatusCode::CONFLICT, "already_confirmed");
 
     let released = wait_escrow(&buyer, escrow_id, "released").await;
@@ -271,12 +200,7 @@ async fn order_to_payout_with_notifications_and_refusals() {
         ws_arbiter.events
     );
 
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server).await;
     let released_series =
         r#"escrow_state_transitions_total{from_state="releasing",to_state="released"}"#;
     assert_eq!(metric(&metrics, released_series), Some(1.0), "{metrics}");

@@ -38,27 +38,16 @@ async fn silent_connections_are_closed_and_answering_ones_kept() {
     let (mut silent, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket connects");
-    let mut live = buyer.websocket().await;
+    let mut live = websocket(&buyer).await;
 
-    let metrics_url = server.url("/metrics");
-    let text = reqwest::get(&metrics_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&server).await;
     assert_eq!(active(&text, "buyer"), Some(2.0), "{text}");
 
     // Two missed pings later the silent one is gone; the answering one stays.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         live.drain(Duration::from_millis(200)).await;
-        let text = reqwest::get(&metrics_url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&server).await;
         if active(&text, "buyer") == Some(1.0) {
             break;
         }
@@ -78,12 +67,7 @@ async fn silent_connections_are_closed_and_answering_ones_kept() {
         }
     }
     assert!(closed, "the server closed the silent connection");
-    let total = reqwest::get(&metrics_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let total = metrics_text(&server).await;
     assert_eq!(
         metric(&total, r#"websocket_connections_total{user_type="buyer"}"#),
         Some(2.0)

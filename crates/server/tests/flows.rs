@@ -9,25 +9,15 @@ use serde_json::json;
 #[tokio::test]
 async fn register_login_me_logout() {
     let s = TestServer::start().await;
-    let c = client();
-    let resp = c
-        .post(s.url("/api/auth/register"))
-        .json(&json!({"username": "alice", "password": PASSWORD, "role": "buyer"}))
-        .send()
-        .await
-        .unwrap();
+    let anon = s.anonymous();
+    let c = s.anonymous();
+    let resp = register_raw(&c, "alice", "buyer").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         resp.headers().get("x-request-id").is_some(),
         "every response carries a request id"
     );
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = session_set_cookie(resp.headers());
     assert!(cookie.starts_with("session_token="), "{cookie}");
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=86400"] {
         assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
@@ -44,12 +34,7 @@ async fn register_login_me_logout() {
     assert!(user.get("password_hash").is_none());
 
     // The token is stored only as a hash.
-    let token = cookie
-        .trim_start_matches("session_token=")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = session_token(&cookie);
     let conn = mmkt_server::db::pool::open_keyed(&s.db_path, &s.key).unwrap();
     let hits: i64 = conn
         .query_row(
@@ -64,59 +49,57 @@ async fn register_login_me_logout() {
         .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
 
-    let (st, me) = send(&c, Method::GET, &s.url("/api/auth/me"), None).await;
+    let (st, me) = c.get("/api/auth/me").await;
     assert_eq!(
         (st, me["username"].as_str()),
         (StatusCode::OK, Some("alice"))
     );
 
-    let (st, _) = send(&c, Method::POST, &s.url("/api/auth/logout"), None).await;
+    let (st, _) = c.send(Method::POST, "/api/auth/logout", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, body) = send(&c, Method::GET, &s.url("/api/auth/me"), None).await;
+    let (st, body) = c.get("/api/auth/me").await;
     assert_error(st, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(s.count("sessions"), 0, "logout deletes the session");
 
     // Login again, case-insensitive username; wrong password refused.
     let c2 = login(&s, "ALICE").await;
-    let (st, me) = send(&c2, Method::GET, &s.url("/api/auth/me"), None).await;
+    let (st, me) = c2.get("/api/auth/me").await;
     assert_eq!(
         (st, me["username"].as_str()),
         (StatusCode::OK, Some("alice"))
     );
-    let (st, body) = send(
-        &client(),
-        Method::POST,
-        &s.url("/api/auth/login"),
-        Some(json!({"username": "alice", "password": "wrong-password-1"})),
-    )
-    .await;
+    let (st, body) = anon
+        .post(
+            "/api/auth/login",
+            json!({"username": "alice", "password": "wrong-password-1"}),
+        )
+        .await;
     assert_error(st, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let (st, body) = send(
-        &client(),
-        Method::POST,
-        &s.url("/api/auth/login"),
-        Some(json!({"username": "nobody", "password": PASSWORD})),
-    )
-    .await;
+    let (st, body) = anon
+        .post(
+            "/api/auth/login",
+            json!({"username": "nobody", "password": PASSWORD}),
+        )
+        .await;
     assert_error(st, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
 
     // A forged token is not a session.
-    let forged = client();
-    let (st, body) = send(&forged, Method::GET, &s.url("/api/auth/me"), None).await;
+    let forged = s.anonymous();
+    let (st, body) = forged.get("/api/auth/me").await;
     assert_error(st, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn roles_and_arbiter_operator_path() {
     let s = TestServer::start().await;
+    let anon = s.anonymous();
     let before = s.snapshot();
-    let (st, body) = send(
-        &client(),
-        Method::POST,
-        &s.url("/api/auth/register"),
-        Some(json!({"username": "judge", "password": PASSWORD, "role": "arbiter"})),
-    )
-    .await;
+    let (st, body) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "judge", "password": PASSWORD, "role": "arbiter"}),
+        )
+        .await;
     assert_error(st, &body, StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(
         s.snapshot(),
@@ -125,22 +108,18 @@ async fn roles_and_arbiter_operator_path() {
     );
 
     register(&s, "vendy", "vendor").await;
-    let (st, body) = send(
-        &client(),
-        Method::POST,
-        &s.url("/api/auth/register"),
-        Some(json!({"username": "VENDY", "password": PASSWORD, "role": "buyer"})),
-    )
-    .await;
+    let (st, body) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "VENDY", "password": PASSWORD, "role": "buyer"}),
+        )
+        .await;
     assert_error(st, &body, StatusCode::CONFLICT, "username_taken");
 
     // The operator path: the real binary, password on stdin, against the same file the server uses.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mmkt-server"))
+    let mut child = s
+        .command()
         .args(["create-arbiter", "--username", "judge"])
-        .env("MMKT_DB_PATH", &s.db_path)
-        .env("MMKT_DB_KEY_FILE", s.dir.path().join("mmkt.key"))
-        .env_remove("MMKT_ARBITER_PASSWORD")
-        .env_remove("MMKT_ENV")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -161,17 +140,15 @@ async fn roles_and_arbiter_operator_path() {
         "password must not be logged"
     );
     let arbiter = login(&s, "judge").await;
-    let (_, me) = send(&arbiter, Method::GET, &s.url("/api/auth/me"), None).await;
+    let (_, me) = arbiter.get("/api/auth/me").await;
     assert_eq!(me["role"], "arbiter");
 
     // A weak password is refused by the CLI and nothing is written.
     let users_before = s.count("users");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mmkt-server"))
+    let out = s
+        .command()
         .args(["create-arbiter", "--username", "judge2"])
-        .env("MMKT_DB_PATH", &s.db_path)
-        .env("MMKT_DB_KEY_FILE", s.dir.path().join("mmkt.key"))
         .env("MMKT_ARBITER_PASSWORD", "short")
-        .env_remove("MMKT_ENV")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -186,74 +163,46 @@ async fn roles_and_arbiter_operator_path() {
 #[tokio::test]
 async fn listing_crud_and_search() {
     let s = TestServer::start().await;
-    let (vendor, vendor_id) = register(&s, "vendy", "vendor").await;
-    let id = create_listing(&s, &vendor, "Ledger hardware wallet", 2_500_000_000_000, 5).await;
-    create_listing(&s, &vendor, "Monero sticker pack", 10_000_000_000, 100).await;
-    create_listing(&s, &vendor, "Privacy book", 50_000_000_000, 7).await;
+    let anon = s.anonymous();
+    let vendor = register(&s, "vendy", "vendor").await;
+    let id = create_listing(&vendor, "Ledger hardware wallet", 2_500_000_000_000, 5).await;
+    create_listing(&vendor, "Monero sticker pack", 10_000_000_000, 100).await;
+    create_listing(&vendor, "Privacy book", 50_000_000_000, 7).await;
 
-    let (st, l) = send(
-        &client(),
-        Method::GET,
-        &s.url(&format!("/api/listings/{id}")),
-        None,
-    )
-    .await;
+    let (st, l) = anon.get(&format!("/api/listings/{id}")).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(l["price_xmr"], 2_500_000_000_000u64);
     assert_eq!(
         (l["vendor_id"].as_i64(), l["vendor_username"].as_str()),
-        (Some(vendor_id), Some("vendy"))
+        (Some(vendor.id), Some("vendy"))
     );
 
     // Pagination: newest first, has_more.
-    let (_, page) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings?page=1&per_page=2"),
-        None,
-    )
-    .await;
+    let (_, page) = anon.get("/api/listings?page=1&per_page=2").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert_eq!(page["has_more"], true);
     assert_eq!(page["items"][0]["title"], "Privacy book");
-    let (_, page2) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings?page=2&per_page=2"),
-        None,
-    )
-    .await;
+    let (_, page2) = anon.get("/api/listings?page=2&per_page=2").await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert_eq!(page2["has_more"], false);
 
     // Search: prefix match, case-insensitive, FTS special characters are harmless.
-    let (_, r) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings/search?q=HARDW"),
-        None,
-    )
-    .await;
+    let (_, r) = anon.get("/api/listings/search?q=HARDW").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r["items"][0]["listing_id"].as_i64(), Some(id));
-    let (st, r) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings/search?q=%22monero%22%20*%20(%20-:"),
-        None,
-    )
-    .await;
+    let (st, r) = anon
+        .get("/api/listings/search?q=%22monero%22%20*%20(%20-:")
+        .await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
 
     // PATCH and PUT by the owner; the search index follows the update (trigger).
-    let (st, l) = send(
-        &vendor,
-        Method::PATCH,
-        &s.url(&format!("/api/listings/{id}")),
-        Some(json!({"title": "Trezor device", "stock": 9})),
-    )
-    .await;
+    let (st, l) = vendor
+        .patch(
+            &format!("/api/listings/{id}"),
+            json!({"title": "Trezor device", "stock": 9}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{l}");
     assert_eq!(
         (
@@ -263,33 +212,15 @@ async fn listing_crud_and_search() {
         ),
         (Some("Trezor device"), Some(9), Some(2_500_000_000_000))
     );
-    let (_, r) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings/search?q=trezor"),
-        None,
-    )
-    .await;
+    let (_, r) = anon.get("/api/listings/search?q=trezor").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
-    let (st, l) = send(
-        &vendor,
-        Method::PUT,
-        &s.url(&format!("/api/listings/{id}")),
-        Some(json!({"title": "Trezor Model T", "description": "new", "price_xmr": 3_000_000_000_000u64, "stock": 2})),
-    )
-    .await;
+    let (st, l) = vendor.put(&format!("/api/listings/{id}"), json!({"title": "Trezor Model T", "description": "new", "price_xmr": 3_000_000_000_000u64, "stock": 2})).await;
     assert_eq!(st, StatusCode::OK, "{l}");
     assert_eq!(
         (l["description"].as_str(), l["price_xmr"].as_u64()),
         (Some("new"), Some(3_000_000_000_000))
     );
-    let (_, r) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings/search?q=ledger"),
-        None,
-    )
-    .await;
+    let (_, r) = anon.get("/api/listings/search?q=ledger").await;
     assert_eq!(
         r["items"].as_array().unwrap().len(),
         0,
@@ -297,63 +228,34 @@ async fn listing_crud_and_search() {
     );
 
     // DELETE hides it from reads and search.
-    let (st, _) = send(
-        &vendor,
-        Method::DELETE,
-        &s.url(&format!("/api/listings/{id}")),
-        None,
-    )
-    .await;
+    let (st, _) = vendor.delete(&format!("/api/listings/{id}")).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, body) = send(
-        &client(),
-        Method::GET,
-        &s.url(&format!("/api/listings/{id}")),
-        None,
-    )
-    .await;
+    let (st, body) = anon.get(&format!("/api/listings/{id}")).await;
     assert_error(st, &body, StatusCode::NOT_FOUND, "not_found");
-    let (_, r) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings/search?q=trezor"),
-        None,
-    )
-    .await;
+    let (_, r) = anon.get("/api/listings/search?q=trezor").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 0);
-    let (_, page) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    let (_, page) = anon.get("/api/listings").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
-    let (st, body) = send(
-        &vendor,
-        Method::DELETE,
-        &s.url(&format!("/api/listings/{id}")),
-        None,
-    )
-    .await;
+    let (st, body) = vendor.delete(&format!("/api/listings/{id}")).await;
     assert_error(st, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
 async fn order_creation_decrements_stock_and_creates_escrow() {
     let s = TestServer::start().await;
-    let (vendor, vendor_id) = register(&s, "vendy", "vendor").await;
-    let (buyer, buyer_id) = register(&s, "bob", "buyer").await;
+    let anon = s.anonymous();
+    let vendor = register(&s, "vendy", "vendor").await;
+    let buyer = register(&s, "bob", "buyer").await;
     let price = 1_500_000_000_000u64; // 1.5 XMR
-    let listing = create_listing(&s, &vendor, "Node in a box", price, 3).await;
+    let listing = create_listing(&vendor, "Node in a box", price, 3).await;
 
-    let (st, order) = send(
-        &buyer,
-        Method::POST,
-        &s.url("/api/orders"),
-        Some(json!({"listing_id": listing, "quantity": 2})),
-    )
-    .await;
+    let (st, order) = place_order(&buyer, listing, 2).await;
     assert_eq!(st, StatusCode::OK, "{order}");
     assert_eq!(order["total_xmr"], 3_000_000_000_000u64);
     assert_eq!(order["unit_price_xmr"], price);
     assert_eq!(
         (order["buyer_id"].as_i64(), order["vendor_id"].as_i64()),
-        (Some(buyer_id), Some(vendor_id))
+        (Some(buyer.id), Some(vendor.id))
     );
     assert_eq!(order["status"], "pending");
     assert_eq!(order["escrow"]["state"], "awaiting_setup");
@@ -362,13 +264,7 @@ async fn order_creation_decrements_stock_and_creates_escrow() {
     let order_id = order["order_id"].as_i64().unwrap();
 
     // Stock decremented; the stored escrow record is a valid escrow-core Escrow.
-    let (_, l) = send(
-        &client(),
-        Method::GET,
-        &s.url(&format!("/api/listings/{listing}")),
-        None,
-    )
-    .await;
+    let (_, l) = anon.get(&format!("/api/listings/{listing}")).await;
     assert_eq!(l["stock"], 1);
     let conn = mmkt_server::db::pool::open_keyed(&s.db_path, &s.key).unwrap();
     let record: String = conn
@@ -384,43 +280,25 @@ async fn order_creation_decrements_stock_and_creates_escrow() {
 
     // Both parties see it; GET /api/orders lists it for each.
     for party in [&buyer, &vendor] {
-        let (st, o) = send(
-            party,
-            Method::GET,
-            &s.url(&format!("/api/orders/{order_id}")),
-            None,
-        )
-        .await;
+        let (st, o) = party.get(&format!("/api/orders/{order_id}")).await;
         assert_eq!(
             (st, o["order_id"].as_i64()),
             (StatusCode::OK, Some(order_id))
         );
-        let (_, list) = send(party, Method::GET, &s.url("/api/orders"), None).await;
+        let (_, list) = party.get("/api/orders").await;
         assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     }
 
     // More than the remaining stock: 409, nothing written.
     let before = s.snapshot();
-    let (st, body) = send(
-        &buyer,
-        Method::POST,
-        &s.url("/api/orders"),
-        Some(json!({"listing_id": listing, "quantity": 2})),
-    )
-    .await;
+    let (st, body) = place_order(&buyer, listing, 2).await;
     assert_error(st, &body, StatusCode::CONFLICT, "insufficient_stock");
     assert_eq!(s.snapshot(), before);
 
     // Escrow cap (development: 10 XMR): 7 × 1.5 XMR = 10.5 XMR is refused.
-    let big = create_listing(&s, &vendor, "Bulk", price, 100).await;
+    let big = create_listing(&vendor, "Bulk", price, 100).await;
     let before = s.snapshot();
-    let (st, body) = send(
-        &buyer,
-        Method::POST,
-        &s.url("/api/orders"),
-        Some(json!({"listing_id": big, "quantity": 7})),
-    )
-    .await;
+    let (st, body) = place_order(&buyer, big, 7).await;
     assert_error(
         st,
         &body,
@@ -428,40 +306,24 @@ async fn order_creation_decrements_stock_and_creates_escrow() {
         "amount_exceeds_cap",
     );
     assert_eq!(s.snapshot(), before);
-    let (st, _) = send(
-        &buyer,
-        Method::POST,
-        &s.url("/api/orders"),
-        Some(json!({"listing_id": big, "quantity": 6})),
-    )
-    .await;
+    let (st, _) = place_order(&buyer, big, 6).await;
     assert_eq!(st, StatusCode::OK, "9 XMR is within the cap");
 }
 
 #[tokio::test]
 async fn concurrent_orders_never_oversell() {
     let s = TestServer::start().await;
-    let (vendor, _) = register(&s, "vendy", "vendor").await;
-    let listing = create_listing(&s, &vendor, "Limited", 1_000_000_000, 5).await;
+    let anon = s.anonymous();
+    let vendor = register(&s, "vendy", "vendor").await;
+    let listing = create_listing(&vendor, "Limited", 1_000_000_000, 5).await;
     let mut buyers = Vec::new();
     for i in 0..4 {
-        buyers.push(register(&s, &format!("buyer{i}"), "buyer").await.0);
+        buyers.push(register(&s, &format!("buyer{i}"), "buyer").await);
     }
-    let url = s.url("/api/orders");
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let c = buyers[i % buyers.len()].clone();
-            let url = url.clone();
-            tokio::spawn(async move {
-                send(
-                    &c,
-                    Method::POST,
-                    &url,
-                    Some(json!({"listing_id": listing, "quantity": 1})),
-                )
-                .await
-                .0
-            })
+            tokio::spawn(async move { place_order(&c, listing, 1).await.0 })
         })
         .collect();
     let mut ok = 0;
@@ -474,68 +336,47 @@ async fn concurrent_orders_never_oversell() {
     }
     assert_eq!(ok, 5, "exactly the stock is sold");
     assert_eq!((s.count("orders"), s.count("escrows")), (5, 5));
-    let (_, l) = send(
-        &client(),
-        Method::GET,
-        &s.url(&format!("/api/listings/{listing}")),
-        None,
-    )
-    .await;
+    let (_, l) = anon.get(&format!("/api/listings/{listing}")).await;
     assert_eq!(l["stock"], 0);
 }
 
 #[tokio::test]
 async fn front_page_reflects_every_write_immediately() {
     let s = TestServer::start().await;
-    let (vendor, _) = register(&s, "vendy", "vendor").await;
-    let (buyer, _) = register(&s, "bob", "buyer").await;
+    let anon = s.anonymous();
+    let vendor = register(&s, "vendy", "vendor").await;
+    let buyer = register(&s, "bob", "buyer").await;
     let first = |page: serde_json::Value| {
         (
             page["items"][0]["title"].as_str().map(str::to_owned),
             page["items"][0]["stock"].as_u64(),
         )
     };
-    let id = create_listing(&s, &vendor, "Cached one", 1_000_000_000, 5).await;
-    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    let id = create_listing(&vendor, "Cached one", 1_000_000_000, 5).await;
+    let (_, p) = anon.get("/api/listings").await;
     assert_eq!(first(p), (Some("Cached one".into()), Some(5)));
-    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await; // served from the cache
+    let (_, p) = anon.get("/api/listings").await; // served from the cache
     assert_eq!(first(p), (Some("Cached one".into()), Some(5)));
 
-    send(
-        &vendor,
-        Method::PATCH,
-        &s.url(&format!("/api/listings/{id}")),
-        Some(json!({"title": "Renamed"})),
-    )
-    .await;
-    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    vendor
+        .patch(&format!("/api/listings/{id}"), json!({"title": "Renamed"}))
+        .await;
+    let (_, p) = anon.get("/api/listings").await;
     assert_eq!(first(p), (Some("Renamed".into()), Some(5)));
 
-    let (st, _) = send(
-        &buyer,
-        Method::POST,
-        &s.url("/api/orders"),
-        Some(json!({"listing_id": id, "quantity": 2})),
-    )
-    .await;
+    let (st, _) = place_order(&buyer, id, 2).await;
     assert_eq!(st, StatusCode::OK);
-    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    let (_, p) = anon.get("/api/listings").await;
     assert_eq!(
         first(p),
         (Some("Renamed".into()), Some(3)),
         "stock change visible at once"
     );
 
-    create_listing(&s, &vendor, "Newest", 1_000_000_000, 1).await;
-    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    create_listing(&vendor, "Newest", 1_000_000_000, 1).await;
+    let (_, p) = anon.get("/api/listings").await;
     assert_eq!(first(p).0.as_deref(), Some("Newest"));
-    send(
-        &vendor,
-        Method::DELETE,
-        &s.url(&format!("/api/listings/{id}")),
-        None,
-    )
-    .await;
-    let (_, p) = send(&client(), Method::GET, &s.url("/api/listings"), None).await;
+    vendor.delete(&format!("/api/listings/{id}")).await;
+    let (_, p) = anon.get("/api/listings").await;
     assert_eq!(p["items"].as_array().unwrap().len(), 1, "{p}");
 }

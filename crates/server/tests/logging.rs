@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::PASSWORD;
+use common::{PASSWORD, User, register_raw, session_set_cookie, session_token};
 use mmkt_server::db::key::DbKey;
 use serde_json::{Value, json};
 
@@ -67,34 +67,20 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
     };
     let base = format!("http://{addr}");
 
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let resp = c
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"username": "logan", "password": PASSWORD, "role": "vendor"}))
-        .send()
-        .await
-        .unwrap();
+    let c = User::at(&base);
+    let resp = register_raw(&c, "logan", "vendor").await;
     assert_eq!(resp.status(), 200);
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let token = cookie
-        .trim_start_matches("session_token=")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let resp = c
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"username": "logan", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = c.get(format!("{base}/api/auth/me")).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
+    let token = session_token(&session_set_cookie(resp.headers()));
+    let (status, _) = c
+        .post(
+            "/api/auth/login",
+            json!({"username": "logan", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = c.get("/api/auth/me").await;
+    assert_eq!(status, 200);
 
     // Collect what the requests logged.
     while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {

@@ -17,7 +17,7 @@ fn dead_url() -> String {
 #[tokio::test]
 async fn health_is_liveness_only() {
     let s = TestServer::start().await;
-    let (st, body) = send(&client(), Method::GET, &s.url("/health"), None).await;
+    let (st, body) = s.anonymous().get("/health").await;
     assert_eq!((st, body), (StatusCode::OK, json!({"status": "ok"})));
 }
 
@@ -25,7 +25,7 @@ async fn health_is_liveness_only() {
 async fn ready_fails_with_a_dead_wallet_rpc() {
     let dead = dead_url();
     let s = TestServer::start_with(&[("MMKT_WALLET_RPC_VENDOR_URL", dead.as_str())], |_| {}).await;
-    let (st, body) = send(&client(), Method::GET, &s.url("/ready"), None).await;
+    let (st, body) = s.anonymous().get("/ready").await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "not_ready");
     assert_eq!(body["checks"]["database"]["status"], "ok", "{body}");
@@ -44,14 +44,14 @@ async fn ready_fails_with_a_dead_wallet_rpc() {
         "unconfigured wallets are not checked: {body}"
     );
     // /health stays 200: liveness does not depend on dependencies.
-    let (st, _) = send(&client(), Method::GET, &s.url("/health"), None).await;
+    let (st, _) = s.anonymous().get("/health").await;
     assert_eq!(st, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn ready_without_wallets_checks_the_database() {
     let s = TestServer::start().await;
-    let (st, body) = send(&client(), Method::GET, &s.url("/ready"), None).await;
+    let (st, body) = s.anonymous().get("/ready").await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["database"]["status"], "ok");
@@ -61,33 +61,25 @@ async fn ready_without_wallets_checks_the_database() {
 async fn metrics_have_the_required_names_and_route_templates() {
     let dead = dead_url();
     let s = TestServer::start_with(&[("MMKT_WALLET_RPC_BUYER_URL", dead.as_str())], |_| {}).await;
-    let (vendor, _) = register(&s, "vendy", "vendor").await;
-    let (buyer, _) = register(&s, "bob", "buyer").await;
-    let id = create_listing(&s, &vendor, "Metered", 1_000_000_000, 5).await;
-    let (st, _) = send(
-        &client(),
-        Method::GET,
-        &s.url(&format!("/api/listings/{id}")),
-        None,
-    )
-    .await;
+    let vendor = register(&s, "vendy", "vendor").await;
+    let buyer = register(&s, "bob", "buyer").await;
+    let id = create_listing(&vendor, "Metered", 1_000_000_000, 5).await;
+    let (st, _) = s.anonymous().get(&format!("/api/listings/{id}")).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = send(&client(), Method::GET, &s.url("/api/listings/424242"), None).await;
+    let (st, _) = s.anonymous().get("/api/listings/424242").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, _) = send(
-        &buyer,
-        Method::POST,
-        &s.url("/api/orders"),
-        Some(json!({"listing_id": id, "quantity": 1})),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK);
-    let (st, _) = send(&client(), Method::GET, &s.url("/ready"), None).await; // exercises monero-rpc metrics
+    order(&buyer, id, 1).await;
+    let (st, _) = s.anonymous().get("/ready").await; // exercises monero-rpc metrics
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
-    let (st, _) = send(&client(), Method::GET, &s.url("/no/such/route"), None).await;
+    let (st, _) = s.anonymous().get("/no/such/route").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
-    let resp = client().get(s.url("/metrics")).send().await.unwrap();
+    let resp = s
+        .anonymous()
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         resp.headers()["content-type"]
@@ -140,7 +132,7 @@ async fn metrics_have_the_required_names_and_route_templates() {
 #[tokio::test]
 async fn openapi_document_lists_every_route() {
     let s = TestServer::start().await;
-    let (st, doc) = send(&client(), Method::GET, &s.url("/api/openapi.json"), None).await;
+    let (st, doc) = s.anonymous().get("/api/openapi.json").await;
     assert_eq!(st, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
@@ -171,14 +163,20 @@ async fn openapi_document_lists_every_route() {
 #[tokio::test]
 async fn request_id_is_returned_and_propagated() {
     let s = TestServer::start().await;
-    let resp = client()
-        .get(s.url("/health"))
+    let resp = s
+        .anonymous()
+        .request(Method::GET, "/health")
         .header("x-request-id", "abc-123")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "abc-123");
-    let resp = client().get(s.url("/health")).send().await.unwrap();
+    let resp = s
+        .anonymous()
+        .request(Method::GET, "/health")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         resp.headers()["x-request-id"].to_str().unwrap().len(),
         36,

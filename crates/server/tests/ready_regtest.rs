@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use test_support::regtest::{Regtest, RegtestConfig, RpcLogin};
 
 #[tokio::test]
@@ -40,7 +40,7 @@ async fn ready_reflects_real_wallet_rpc_and_daemon() {
     )
     .await;
 
-    let (st, body) = send(&client(), Method::GET, &s.url("/ready"), None).await;
+    let (st, body) = s.anonymous().get("/ready").await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ready");
     for check in [
@@ -70,7 +70,7 @@ async fn ready_reflects_real_wallet_rpc_and_daemon() {
     // Kill the vendor's wallet-rpc and freeze the arbiter's: 503, each failure named.
     net.stop_wallet(1);
     net.pause_wallet(2);
-    let (st, body) = send(&client(), Method::GET, &s.url("/ready"), None).await;
+    let (st, body) = s.anonymous().get("/ready").await;
     net.resume_wallet(2);
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "not_ready");

@@ -11,23 +11,15 @@ use mmkt_server::db::key::{self, DbKey};
 use mmkt_server::db::migrations::SCHEMA_VERSION;
 use mmkt_server::db::pool::open_keyed;
 use mmkt_server::db::{Db, DbError};
-use reqwest::Method;
-use serde_json::json;
 
 const TITLE: &str = "Plaintext-Canary-Zebra-Title";
 
 #[tokio::test]
 async fn database_is_encrypted_and_refuses_a_wrong_key() {
     let s = TestServer::start().await;
-    let (vendor, _) = register(&s, "vendy", "vendor").await;
-    create_listing(&s, &vendor, TITLE, 1_000_000_000, 1).await;
-    let (_, r) = send(
-        &client(),
-        Method::GET,
-        &s.url("/api/listings/search?q=canary"),
-        None,
-    )
-    .await;
+    let vendor = register(&s, "vendy", "vendor").await;
+    create_listing(&vendor, TITLE, 1_000_000_000, 1).await;
+    let (_, r) = s.anonymous().get("/api/listings/search?q=canary").await;
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
 
     // Checkpoint the WAL into the main file, then scan every file of the database for the title.
@@ -251,19 +243,8 @@ fn key_file_readable_by_others_is_refused() {
 #[tokio::test]
 async fn staging_sets_secure_cookie_and_shorter_ttl() {
     let s = TestServer::start_with(&[("MMKT_ENV", "staging")], |_| {}).await;
-    let resp = client()
-        .post(s.url("/api/auth/register"))
-        .json(&json!({"username": "sally", "password": PASSWORD, "role": "buyer"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let resp = register_raw(&s.anonymous(), "sally", "buyer").await;
+    let cookie = session_set_cookie(resp.headers());
     assert!(
         cookie.contains("Secure") && cookie.contains("Max-Age=28800"),
         "{cookie}"

@@ -1,10 +1,10 @@
 //! `listings` table and its FTS5 index `listings_fts` (kept in sync by triggers).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{from_unix, now_unix};
+use super::{ApiTime, Columns, Page, now_unix, page};
 
 /// A listing as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -24,13 +24,11 @@ pub struct Listing {
     /// Units available.
     pub stock: u32,
     /// Creation time (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub created_at: time::OffsetDateTime,
+    pub created_at: ApiTime,
     /// Last update time (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub updated_at: time::OffsetDateTime,
+    pub updated_at: ApiTime,
 }
 
 /// Validated listing fields for an insert or a full replacement.
@@ -70,30 +68,22 @@ pub enum OwnedChange<T> {
     NotOwner,
 }
 
-/// One page of listings; `has_more` says whether a next page exists.
-#[derive(Debug, Clone)]
-pub struct Page {
-    /// Rows of this page.
-    pub items: Vec<Listing>,
-    /// Whether at least one more row follows.
-    pub has_more: bool,
-}
-
 const SELECT: &str =
     "SELECT l.id, l.vendor_id, u.username, l.title, l.description, l.price_atomic, l.stock,
     l.created_at, l.updated_at FROM listings l JOIN users u ON u.id = l.vendor_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Listing> {
+    let mut c = Columns::from(row, 0);
     Ok(Listing {
-        listing_id: row.get(0)?,
-        vendor_id: row.get(1)?,
-        vendor_username: row.get(2)?,
-        title: row.get(3)?,
-        description: row.get(4)?,
-        price_xmr: row.get(5)?,
-        stock: row.get(6)?,
-        created_at: from_unix(row.get(7)?),
-        updated_at: from_unix(row.get(8)?),
+        listing_id: c.read()?,
+        vendor_id: c.read()?,
+        vendor_username: c.read()?,
+        title: c.read()?,
+        description: c.read()?,
+        price_xmr: c.read()?,
+        stock: c.read()?,
+        created_at: c.read()?,
+        updated_at: c.read()?,
     })
 }
 
@@ -131,7 +121,7 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>> {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn list(conn: &Connection, limit: u32, offset: u64) -> rusqlite::Result<Page> {
+pub fn list(conn: &Connection, limit: u32, offset: u64) -> rusqlite::Result<Page<Listing>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE l.deleted_at IS NULL ORDER BY l.created_at DESC, l.id DESC LIMIT ?1 OFFSET ?2"
     ))?;
@@ -149,7 +139,7 @@ pub fn search(
     fts_query: &str,
     limit: u32,
     offset: u64,
-) -> rusqlite::Result<Page> {
+) -> rusqlite::Result<Page<Listing>> {
     let mut stmt = conn.prepare_cached(
         "SELECT l.id, l.vendor_id, u.username, l.title, l.description, l.price_atomic, l.stock, l.created_at, l.updated_at
          FROM listings_fts JOIN listings l ON l.id = listings_fts.rowid JOIN users u ON u.id = l.vendor_id
@@ -160,23 +150,25 @@ pub fn search(
     page(rows, limit)
 }
 
-fn page(
-    rows: impl Iterator<Item = rusqlite::Result<Listing>>,
-    limit: u32,
-) -> rusqlite::Result<Page> {
-    let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Ok(Page { items, has_more })
-}
-
-fn owner(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT vendor_id FROM listings WHERE id = ?1 AND deleted_at IS NULL",
-        [id],
-        |r| r.get(0),
-    )
-    .optional()
+/// Starts a transaction on the live listing `id` if `vendor_id` owns it; otherwise says why not.
+fn begin_owned<T>(
+    conn: &mut Connection,
+    id: i64,
+    vendor_id: i64,
+) -> rusqlite::Result<Result<Transaction<'_>, OwnedChange<T>>> {
+    let tx = conn.transaction()?;
+    let owner: Option<i64> = tx
+        .query_row(
+            "SELECT vendor_id FROM listings WHERE id = ?1 AND deleted_at IS NULL",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match owner {
+        None => Err(OwnedChange::NotFound),
+        Some(v) if v != vendor_id => Err(OwnedChange::NotOwner),
+        Some(_) => Ok(tx),
+    })
 }
 
 /// Applies `patch` to the listing if `vendor_id` owns it.
@@ -189,12 +181,10 @@ pub fn update(
     vendor_id: i64,
     patch: &ListingPatch,
 ) -> rusqlite::Result<OwnedChange<Listing>> {
-    let tx = conn.transaction()?;
-    match owner(&tx, id)? {
-        None => return Ok(OwnedChange::NotFound),
-        Some(v) if v != vendor_id => return Ok(OwnedChange::NotOwner),
-        Some(_) => {}
-    }
+    let tx = match begin_owned(conn, id, vendor_id)? {
+        Ok(tx) => tx,
+        Err(refused) => return Ok(refused),
+    };
     tx.execute(
         "UPDATE listings SET title = COALESCE(?2, title), description = COALESCE(?3, description),
              price_atomic = COALESCE(?4, price_atomic), stock = COALESCE(?5, stock), updated_at = ?6
@@ -222,12 +212,10 @@ pub fn soft_delete(
     id: i64,
     vendor_id: i64,
 ) -> rusqlite::Result<OwnedChange<()>> {
-    let tx = conn.transaction()?;
-    match owner(&tx, id)? {
-        None => return Ok(OwnedChange::NotFound),
-        Some(v) if v != vendor_id => return Ok(OwnedChange::NotOwner),
-        Some(_) => {}
-    }
+    let tx = match begin_owned(conn, id, vendor_id)? {
+        Ok(tx) => tx,
+        Err(refused) => return Ok(refused),
+    };
     tx.execute(
         "UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
         params![id, now_unix()],

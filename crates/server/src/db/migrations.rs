@@ -21,9 +21,14 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// [`DbError::NewerSchema`] when the file was written by a newer binary; [`DbError::Migration`] when a
 /// script fails (that transaction is rolled back).
 pub fn migrate(conn: &mut Connection) -> Result<MigrationOutcome, DbError> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(DbError::Sqlite)?;
+    let current: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(DbError::Sqlite)?;
     if current > SCHEMA_VERSION {
-        return Err(DbError::NewerSchema { found: current, supported: SCHEMA_VERSION });
+        return Err(DbError::NewerSchema {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (index, script) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as u32 + 1;
@@ -35,7 +40,10 @@ pub fn migrate(conn: &mut Connection) -> Result<MigrationOutcome, DbError> {
         };
         apply(conn).map_err(|source| DbError::Migration { version, source })?;
     }
-    Ok(MigrationOutcome { from: current, to: SCHEMA_VERSION })
+    Ok(MigrationOutcome {
+        from: current,
+        to: SCHEMA_VERSION,
+    })
 }
 
 /// Schema versions before and after [`migrate`] (equal when nothing was applied).

@@ -3,6 +3,8 @@
 //! All queries run on the blocking thread pool through [`Db::run`], which also records
 //! `db_operation_duration_seconds{operation,table}` and `db_errors_total{error_type}`.
 
+pub mod addresses;
+pub mod escrows;
 pub mod key;
 pub mod listings;
 pub mod migrations;
@@ -14,7 +16,10 @@ pub mod users;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode};
+use std::str::FromStr;
+
+use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
+use rusqlite::{Connection, ErrorCode, Row};
 
 use self::key::DbKey;
 use self::pool::KeyedConnectionManager;
@@ -224,7 +229,108 @@ pub(crate) fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Converts stored Unix seconds to a timestamp (out-of-range values clamp to the epoch).
-pub(crate) fn from_unix(secs: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+/// A stored time (Unix seconds in SQL) as the API shows it: RFC 3339 in UTC, e.g.
+/// `2025-11-21T10:00:00Z`. Out-of-range stored values read as the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiTime(pub time::OffsetDateTime);
+
+impl ApiTime {
+    /// The time `secs` Unix seconds (out-of-range values clamp to the epoch).
+    pub fn from_unix(secs: i64) -> Self {
+        ApiTime(
+            time::OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        )
+    }
+}
+
+impl serde::Serialize for ApiTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        time::serde::rfc3339::serialize(&self.0, serializer)
+    }
+}
+
+impl FromSql for ApiTime {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_i64().map(ApiTime::from_unix)
+    }
+}
+
+/// Reads a row's columns left to right, in the order of the SELECT list, so that a struct
+/// literal lists its fields in that order without counting column indexes (Rust evaluates
+/// struct fields in the order they are written).
+pub(crate) struct Columns<'a, 'r> {
+    row: &'a Row<'r>,
+    next: usize,
+}
+
+impl<'a, 'r> Columns<'a, 'r> {
+    /// Starts at column `start`.
+    pub(crate) fn from(row: &'a Row<'r>, start: usize) -> Self {
+        Columns { row, next: start }
+    }
+
+    /// The next column.
+    pub(crate) fn read<T: FromSql>(&mut self) -> rusqlite::Result<T> {
+        let value = self.row.get(self.next)?;
+        self.next += 1;
+        Ok(value)
+    }
+
+    /// The next column, a label (role, order status) parsed by its `FromStr`.
+    pub(crate) fn label<T>(&mut self) -> rusqlite::Result<T>
+    where
+        T: FromStr,
+        T::Err: std::error::Error + Send + Sync + 'static,
+    {
+        let value = label(self.row, self.next)?;
+        self.next += 1;
+        Ok(value)
+    }
+}
+
+/// Converts a u64 (atomic units, counts, seconds) to SQLite's i64.
+///
+/// # Errors
+/// [`rusqlite::Error::ToSqlConversionFailure`] above `i64::MAX`.
+pub(crate) fn sql_u64(v: u64) -> rusqlite::Result<i64> {
+    i64::try_from(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// Reads text column `index` as a label type (role, actor, order status) through its `FromStr`.
+///
+/// # Errors
+/// [`rusqlite::Error::FromSqlConversionFailure`] for a label the type does not know.
+fn label<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// One page of rows; `has_more` says whether a next page exists.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Rows of this page.
+    pub items: Vec<T>,
+    /// Whether at least one more row follows.
+    pub has_more: bool,
+}
+
+/// Collects a page from rows queried with `LIMIT limit + 1` (the extra row only says more follow).
+///
+/// # Errors
+/// The first row error.
+pub(crate) fn page<T>(
+    rows: impl Iterator<Item = rusqlite::Result<T>>,
+    limit: u32,
+) -> rusqlite::Result<Page<T>> {
+    let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Ok(Page { items, has_more })
 }

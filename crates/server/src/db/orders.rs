@@ -1,17 +1,15 @@
-//! `orders` and `escrows` tables: placing an order (stock decrement, order row, escrow in its initial
-//! state, one transaction) and reading the caller's orders.
+//! `orders` table: placing an order (stock decrement, order row and its escrow in the initial
+//! state through [`super::escrows::create`], one transaction) and reading the caller's orders.
 
 use escrow_core::error::{EscrowError, OrderError};
-use escrow_core::escrow::{EscrowTerms, NewEscrow};
-use escrow_core::{
-    Amount, Escrow, EscrowCap, EscrowId, Listing, ListingId, Order, OrderId, OrderStatus,
-    Timestamp, UserId,
-};
+use escrow_core::escrow::EscrowTerms;
+use escrow_core::{Amount, EscrowCap, Listing, ListingId, Order, OrderStatus, Timestamp, UserId};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{from_unix, now_unix};
+use super::escrows::{self, Parties};
+use super::{ApiTime, Columns, Page, now_unix, page, sql_u64};
 
 /// An order with its escrow, as the API shows it. Amounts are atomic units (piconero).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -35,14 +33,12 @@ pub struct OrderView {
     /// Coarse status derived from the escrow state (`pending`, `paid`, `disputed`, ...).
     #[schema(value_type = String, example = "pending")]
     pub status: OrderStatus,
-    /// Creation time (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
+    /// When the order was placed (RFC 3339).
     #[schema(value_type = String, format = DateTime)]
-    pub created_at: time::OffsetDateTime,
-    /// Last change (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: ApiTime,
+    /// Last change of its status (RFC 3339).
     #[schema(value_type = String, format = DateTime)]
-    pub updated_at: time::OffsetDateTime,
+    pub updated_at: ApiTime,
     /// The order's 2-of-3 escrow.
     pub escrow: EscrowView,
 }
@@ -64,13 +60,11 @@ pub struct EscrowView {
     /// Seconds the buyer has to fund once the address is shown.
     pub funding_window_secs: u64,
     /// Creation time (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub created_at: time::OffsetDateTime,
+    pub created_at: ApiTime,
     /// Last change (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub updated_at: time::OffsetDateTime,
+    pub updated_at: ApiTime,
 }
 
 /// Inputs of [`place`] besides the order line.
@@ -97,10 +91,6 @@ pub enum PlaceOutcome {
     EscrowRejected(EscrowError),
 }
 
-fn sql_u64(v: u64) -> rusqlite::Result<i64> {
-    i64::try_from(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-}
-
 fn load_listing(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>> {
     conn.query_row(
         "SELECT id, vendor_id, title, description, price_atomic, stock, created_at, updated_at
@@ -124,7 +114,7 @@ fn load_listing(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>>
 
 /// Places an order in one IMMEDIATE transaction: checks it with [`Order::place`] (stock, checked
 /// total, cap), decrements stock, inserts the order and its escrow in the initial state
-/// (`awaiting_setup`, the serialized [`Escrow`] in `escrows.record`).
+/// (`awaiting_setup`, the serialized [`escrow_core::Escrow`] in `escrows.record`).
 ///
 /// # Errors
 /// SQLite errors (the transaction is rolled back).
@@ -178,31 +168,13 @@ pub fn place(
         ],
     )?;
     let order_id = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO escrows (order_id, state, amount_atomic, required_confirmations, funding_window_secs, record, created_at, updated_at)
-         VALUES (?1, 'awaiting_setup', ?2, ?3, ?4, '', ?5, ?5)",
-        params![order_id, sql_u64(terms.amount().as_atomic())?, sql_u64(terms.required_confirmations())?, sql_u64(terms.funding_window_secs())?, now],
-    )?;
-    let escrow_id = tx.last_insert_rowid();
-    let escrow = match Escrow::new(NewEscrow {
-        id: EscrowId::new(escrow_id),
-        order_id: OrderId::new(order_id),
+    let parties = Parties {
         buyer_id: line.buyer_id(),
         vendor_id: line.vendor_id(),
-        terms,
-        payout_address: None,
-        refund_address: None,
-        created_at: Timestamp::from_unix_seconds(u64::try_from(now).unwrap_or(0)),
-    }) {
-        Ok(e) => e,
-        Err(e) => return Ok(PlaceOutcome::EscrowRejected(e)),
     };
-    let record = serde_json::to_string(&escrow)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.execute(
-        "UPDATE escrows SET state = ?2, record = ?3 WHERE id = ?1",
-        params![escrow_id, escrow.state().as_str(), record],
-    )?;
+    if let Err(e) = escrows::create(&tx, order_id, parties, terms, now)? {
+        return Ok(PlaceOutcome::EscrowRejected(e));
+    }
     let view =
         get_for_party(&tx, order_id, buyer_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     tx.commit()?;
@@ -215,30 +187,28 @@ const SELECT: &str = "SELECT o.id, o.listing_id, l.title, o.buyer_id, o.vendor_i
     FROM orders o JOIN listings l ON l.id = o.listing_id JOIN escrows e ON e.order_id = o.id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderView> {
-    let status: String = r.get(8)?;
+    let mut c = Columns::from(r, 0);
     Ok(OrderView {
-        order_id: r.get(0)?,
-        listing_id: r.get(1)?,
-        listing_title: r.get(2)?,
-        buyer_id: r.get(3)?,
-        vendor_id: r.get(4)?,
-        quantity: r.get(5)?,
-        unit_price_xmr: r.get(6)?,
-        total_xmr: r.get(7)?,
-        status: status.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        created_at: from_unix(r.get(9)?),
-        updated_at: from_unix(r.get(10)?),
+        order_id: c.read()?,
+        listing_id: c.read()?,
+        listing_title: c.read()?,
+        buyer_id: c.read()?,
+        vendor_id: c.read()?,
+        quantity: c.read()?,
+        unit_price_xmr: c.read()?,
+        total_xmr: c.read()?,
+        status: c.label()?,
+        created_at: c.read()?,
+        updated_at: c.read()?,
         escrow: EscrowView {
-            escrow_id: r.get(11)?,
-            state: r.get(12)?,
-            amount_xmr: r.get(13)?,
-            address: r.get(14)?,
-            required_confirmations: r.get(15)?,
-            funding_window_secs: r.get(16)?,
-            created_at: from_unix(r.get(17)?),
-            updated_at: from_unix(r.get(18)?),
+            escrow_id: c.read()?,
+            state: c.read()?,
+            amount_xmr: c.read()?,
+            address: c.read()?,
+            required_confirmations: c.read()?,
+            funding_window_secs: c.read()?,
+            created_at: c.read()?,
+            updated_at: c.read()?,
         },
     })
 }
@@ -259,7 +229,7 @@ pub fn get_for_party(
     .optional()
 }
 
-/// Orders where `user_id` is buyer or vendor, newest first; returns the page and whether more follow.
+/// Orders where `user_id` is buyer or vendor, newest first: `limit` rows after skipping `offset`.
 ///
 /// # Errors
 /// SQLite errors.
@@ -268,26 +238,10 @@ pub fn list_for_party(
     user_id: i64,
     limit: u32,
     offset: u64,
-) -> rusqlite::Result<(Vec<OrderView>, bool)> {
+) -> rusqlite::Result<Page<OrderView>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE o.buyer_id = ?1 OR o.vendor_id = ?1 ORDER BY o.id DESC LIMIT ?2 OFFSET ?3"
     ))?;
-    let mut items = stmt
-        .query_map(params![user_id, limit + 1, offset], from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Ok((items, has_more))
-}
-
-/// Per stored state label: escrow count and the oldest `updated_at` (Unix s), for the
-/// `escrow_total{state}` and `escrow_oldest_last_update_timestamp_seconds{state}` gauges.
-///
-/// # Errors
-/// SQLite errors.
-pub fn escrow_state_summary(conn: &Connection) -> rusqlite::Result<Vec<(String, u64, i64)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT state, count(*), min(updated_at) FROM escrows GROUP BY state")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect()
+    let rows = stmt.query_map(params![user_id, limit + 1, offset], from_row)?;
+    page(rows, limit)
 }

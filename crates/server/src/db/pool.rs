@@ -3,17 +3,26 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use mmkt_sqlcipher::{Access, OpenError, OpenOptions};
+use rusqlite::Connection;
 
 use super::key::DbKey;
 
+/// How the server opens its database: created when missing, 5 s busy timeout.
+const SERVER_OPEN: OpenOptions = OpenOptions {
+    access: Access::Create,
+    busy_timeout: Duration::from_secs(5),
+    page_size: None,
+};
+
 /// Opens SQLCipher connections on one file with one raw key.
 ///
-/// Every connection runs, in order: `PRAGMA key = "x'..'"` (first statement, raw key),
-/// `PRAGMA cipher_log_level = NONE`, a read of `sqlite_master` (fails with `SQLITE_NOTADB`
-/// when the key is wrong), `busy_timeout` 5 s, `foreign_keys = ON`, `synchronous = FULL`
-/// (every commit is fsynced to the WAL before it returns: an order or an escrow step that the API
-/// acknowledged survives a power loss, not only a process crash; writes are rare, reads are unaffected).
+/// Every connection runs the shared pragmas of [`mmkt_sqlcipher::open`] (raw key first,
+/// `cipher_log_level = NONE`, a read of `sqlite_master` that fails with `SQLITE_NOTADB` when the
+/// key is wrong, `busy_timeout` 5 s, `synchronous = FULL`: every commit is fsynced to the WAL
+/// before it returns, so an order or an escrow step that the API acknowledged survives a power
+/// loss, not only a process crash; writes are rare, reads are unaffected), then the server's own
+/// `foreign_keys = ON`.
 #[derive(Debug)]
 pub struct KeyedConnectionManager {
     path: PathBuf,
@@ -32,19 +41,8 @@ impl KeyedConnectionManager {
 /// # Errors
 /// The SQLite error; `ErrorCode::NotADatabase` means a wrong key or a file that is not SQLCipher.
 pub fn open_keyed(path: &std::path::Path, key: &DbKey) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.execute_batch(&key.pragma_statement())?;
-    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    let conn = mmkt_sqlcipher::open(path, key, &SERVER_OPEN).map_err(OpenError::into_sqlite)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
 

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{from_unix, now_unix};
+use super::{ApiTime, Columns, now_unix};
 
 pub use escrow_core::Role;
 
@@ -19,9 +19,8 @@ pub struct User {
     #[schema(value_type = String, example = "buyer")]
     pub role: Role,
     /// Creation time (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub created_at: time::OffsetDateTime,
+    pub created_at: ApiTime,
 }
 
 /// Result of [`insert`] when the statement ran.
@@ -35,20 +34,12 @@ pub enum InsertOutcome {
 
 /// Reads columns `id, username, role, created_at` starting at `start`.
 pub(crate) fn user_from_row(row: &Row<'_>, start: usize) -> rusqlite::Result<User> {
-    let role: String = row.get(start + 2)?;
+    let mut c = Columns::from(row, start);
     Ok(User {
-        id: row.get(start)?,
-        username: row.get(start + 1)?,
-        role: role
-            .parse()
-            .map_err(|e: escrow_core::error::ParseLabelError| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    start + 2,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?,
-        created_at: from_unix(row.get(start + 3)?),
+        id: c.read()?,
+        username: c.read()?,
+        role: c.label()?,
+        created_at: c.read()?,
     })
 }
 
@@ -75,7 +66,7 @@ pub fn insert(
         id: conn.last_insert_rowid(),
         username: username.to_owned(),
         role,
-        created_at: from_unix(now),
+        created_at: ApiTime::from_unix(now),
     };
     Ok(InsertOutcome::Created(user))
 }

@@ -9,16 +9,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use escrow_core::{Action, Actor, Escrow};
-use monero_rpc::{WalletName, WalletPassword};
+use escrow_core::{Action, Actor, Escrow, EscrowEvent, Role};
+use monero_rpc::{WalletClient, WalletName};
 use tokio::task::JoinHandle;
 
 use super::participant::HostedParticipant;
-use super::store::{self, WalletRow};
 use super::worker::{WalletRef, WalletWorker, WorkerError};
-use super::{ApplyError, funding, payout, setup};
+use super::{Applied, ApplyError, EscrowContext, Target, apply_event, funding, payout, setup};
+use crate::db::escrows::steps::{self, Step, StepKey};
+use crate::db::escrows::{self, wallets, wallets::WalletRow};
 use crate::db::{DbError, now_unix};
-use crate::state::AppState;
 
 /// Late-funding watches run on every this many passes (they are rare and cheap to delay).
 pub const LATE_WATCH_EVERY: u64 = 10;
@@ -26,7 +26,8 @@ pub const LATE_WATCH_EVERY: u64 = 10;
 /// under it), unless the escrow was not polled for this long.
 pub const POLL_OVERDUE: Duration = Duration::from_secs(30);
 
-/// Why one step of an escrow's work failed; the escrow is retried on a later pass.
+/// Why one step of an escrow's work failed; the escrow is retried on a later pass. Messages never
+/// contain a secret (no multisig_info, txset or password).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StepError {
@@ -39,14 +40,79 @@ pub enum StepError {
     /// The state machine refused the outcome (e.g. a concurrent decision); re-read and retry.
     #[error(transparent)]
     Apply(#[from] ApplyError),
-    /// A wallet answered something the protocol does not allow (e.g. signers disagree).
-    #[error("{0}")]
-    Protocol(String),
     /// The server has no wallet-rpc configured for a role (hosted mode needs all three).
     #[error(
-        "no wallet-rpc configured for the {0} role (MMKT_WALLET_RPC_{1}_URL); escrow work waits"
+        "no wallet-rpc configured for the {role} role (MMKT_WALLET_RPC_{env}_URL); escrow work waits",
+        env = env_role(.role)
     )]
-    NotConfigured(&'static str, &'static str),
+    NotConfigured {
+        /// The participant without an endpoint.
+        role: Actor,
+    },
+    /// The escrow has no wallet for a participant (its setup never ran).
+    #[error("escrow has no {role} wallet; setup did not run")]
+    MissingWallet {
+        /// The participant.
+        role: Actor,
+    },
+    /// A value the orchestrator stored earlier cannot be read back (wallet name, multisig_info,
+    /// signed txset, payout destination).
+    #[error("stored {what} is invalid: {detail}")]
+    InvalidStored {
+        /// What was read.
+        what: &'static str,
+        /// Why it is refused.
+        detail: String,
+    },
+    /// A wallet-rpc answer does not parse as what the protocol expects (txid, tx hash, address).
+    #[error("wallet-rpc returned an invalid {what}: {detail}")]
+    InvalidWalletAnswer {
+        /// What was returned.
+        what: &'static str,
+        /// Why it is refused.
+        detail: String,
+    },
+    /// A setup step is recorded as done but without its output.
+    #[error("step {} of {role} is done without output", .step.as_str())]
+    StepWithoutOutput {
+        /// The step.
+        step: Step,
+        /// The participant.
+        role: Actor,
+    },
+    /// The three participants' final setup outputs are missing or disagree.
+    #[error("the three escrow wallets report different multisig addresses")]
+    SignersDisagree,
+    /// The initiator signed a sweep alone: its wallet is not 2-of-3 multisig.
+    #[error("the escrow wallet signed a sweep alone; it is not a 2-of-3 wallet")]
+    NotMultisig,
+    /// The payout transaction pays somewhere else than the plan's destination.
+    #[error("the payout transaction pays an address other than the plan's destination")]
+    WrongDestination,
+    /// The co-signed payout still lacks signatures (or has no tx hash).
+    #[error("the co-signed payout still lacks signatures")]
+    IncompleteSignatures,
+    /// The payout's amounts or fees do not fit in 64 bits.
+    #[error("payout amounts overflow 64 bits")]
+    AmountOverflow,
+    /// A prepared payout has no stored signed txset.
+    #[error("prepared payout has no stored signed txset; operator must check the escrow")]
+    SignedPayoutMissing,
+    /// The stored signed txset has other tx hashes than the prepared payout.
+    #[error("stored signed txset does not match the prepared tx hashes")]
+    SignedPayoutMismatch,
+    /// The orchestrator is shutting down.
+    #[error("escrow engine is stopping")]
+    Stopping,
+}
+
+/// The `MMKT_WALLET_RPC_<ROLE>_URL` infix of a participant.
+fn env_role(role: &Actor) -> &'static str {
+    match role {
+        Actor::Buyer => "BUYER",
+        Actor::Vendor => "VENDOR",
+        Actor::Arbiter | Actor::System => "ARBITER",
+    }
 }
 
 /// The three wallet-rpc workers of hosted mode.
@@ -58,6 +124,21 @@ pub struct Workers {
 }
 
 impl Workers {
+    /// One worker per role, if `clients` has all three roles.
+    fn spawn(clients: &[(Role, WalletClient)]) -> Option<Workers> {
+        let worker = |role: Role| {
+            clients
+                .iter()
+                .find(|(r, _)| *r == role)
+                .map(|(_, c)| WalletWorker::spawn(role, c.clone()))
+        };
+        Some(Workers {
+            buyer: worker(Role::Buyer)?,
+            vendor: worker(Role::Vendor)?,
+            arbiter: worker(Role::Arbiter)?,
+        })
+    }
+
     /// The worker of a signing role.
     pub fn for_role(&self, role: Actor) -> Option<&WalletWorker> {
         match role {
@@ -72,7 +153,7 @@ impl Workers {
 /// Shared context of all escrow tasks.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    state: AppState,
+    ctx: EscrowContext,
     workers: Option<Workers>,
     in_flight: Arc<Mutex<HashSet<i64>>>,
     /// One setup or payout at a time: its wallets then stay open across its rounds (a wallet
@@ -84,37 +165,41 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The application state.
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The database, hub and settings.
+    pub fn context(&self) -> &EscrowContext {
+        &self.ctx
     }
 
     /// The hosted participant of `role` for an escrow's wallets.
     ///
     /// # Errors
-    /// [`StepError::NotConfigured`] without wallet-rpc endpoints; [`StepError::Protocol`] when the
-    /// escrow has no wallet for the role.
+    /// [`StepError::NotConfigured`] without wallet-rpc endpoints; [`StepError::MissingWallet`]
+    /// when the escrow has no wallet for the role; [`StepError::InvalidStored`] for an unusable
+    /// stored wallet name.
     pub fn participant(
         &self,
         role: Actor,
         wallets: &[WalletRow],
     ) -> Result<HostedParticipant, StepError> {
-        let label = role.as_str();
         let worker = self
             .workers
             .as_ref()
             .and_then(|w| w.for_role(role))
-            .ok_or(StepError::NotConfigured(label, env_role(role)))?;
-        let row = wallets.iter().find(|w| w.role == label).ok_or_else(|| {
-            StepError::Protocol(format!("escrow has no {label} wallet; setup did not run"))
-        })?;
-        let name: WalletName = row
+            .ok_or(StepError::NotConfigured { role })?;
+        let row = wallets
+            .iter()
+            .find(|w| w.role == role)
+            .ok_or(StepError::MissingWallet { role })?;
+        let name = row
             .wallet_name
-            .parse()
-            .map_err(|e| StepError::Protocol(format!("stored wallet name is invalid: {e}")))?;
+            .parse::<WalletName>()
+            .map_err(|e| StepError::InvalidStored {
+                what: "wallet name",
+                detail: e.to_string(),
+            })?;
         let wallet = WalletRef {
             name,
-            password: WalletPassword::new(row.password.clone()),
+            password: row.password.clone(),
         };
         Ok(HostedParticipant::new(role, worker.clone(), wallet))
     }
@@ -123,35 +208,78 @@ impl Engine {
     pub fn is_hosted(&self) -> bool {
         self.workers.is_some()
     }
-}
 
-fn env_role(role: Actor) -> &'static str {
-    match role {
-        Actor::Buyer => "BUYER",
-        Actor::Vendor => "VENDOR",
-        Actor::Arbiter | Actor::System => "ARBITER",
+    /// The wallets of the escrow's latest setup attempt (empty before setup).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn wallets(&self, escrow_id: i64) -> Result<Vec<WalletRow>, DbError> {
+        self.ctx
+            .db()
+            .run("select", "escrow_wallets", move |conn| {
+                wallets::latest(conn, escrow_id)
+            })
+            .await
+    }
+
+    /// Records the intent to run step `key` (before its wallet-rpc call).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn step_started(&self, key: StepKey) -> Result<(), DbError> {
+        self.ctx
+            .db()
+            .run("insert", "escrow_steps", move |conn| {
+                steps::started(conn, &key, now_unix())
+            })
+            .await
+    }
+
+    /// Records the result of step `key` (right after its wallet-rpc call).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn step_done(&self, key: StepKey, result: String) -> Result<(), DbError> {
+        self.ctx
+            .db()
+            .run("update", "escrow_steps", move |conn| {
+                steps::done(conn, &key, &result, now_unix())
+            })
+            .await
+    }
+
+    /// Applies `event` as the system (background work) to escrow `escrow_id`.
+    ///
+    /// # Errors
+    /// As [`apply_event`].
+    pub async fn apply_system(
+        &self,
+        escrow_id: i64,
+        event: EscrowEvent,
+    ) -> Result<Applied, ApplyError> {
+        apply_event(
+            &self.ctx,
+            Target::Escrow(escrow_id),
+            Actor::System,
+            None,
+            event,
+        )
+        .await
     }
 }
 
-/// Starts the orchestrator for `state`: one worker per configured wallet-rpc endpoint and the
-/// scheduling loop. Abort the returned handle to stop it (in-flight steps resume after restart).
-pub fn spawn(state: AppState) -> JoinHandle<()> {
-    let client = |role: &str| state.wallet(role).cloned();
-    let workers = match (client("buyer"), client("vendor"), client("arbiter")) {
-        (Some(b), Some(v), Some(a)) => Some(Workers {
-            buyer: WalletWorker::spawn("buyer", b),
-            vendor: WalletWorker::spawn("vendor", v),
-            arbiter: WalletWorker::spawn("arbiter", a),
-        }),
-        _ => {
-            tracing::warn!(
-                "escrow orchestration is idle: set MMKT_WALLET_RPC_BUYER_URL, MMKT_WALLET_RPC_VENDOR_URL and MMKT_WALLET_RPC_ARBITER_URL"
-            );
-            None
-        }
-    };
+/// Starts the orchestrator: one worker per wallet-rpc endpoint in `wallets` (hosted mode needs
+/// buyer, vendor and arbiter) and the scheduling loop. Abort the returned handle to stop it
+/// (in-flight steps resume after restart).
+pub fn spawn(ctx: EscrowContext, wallets: &[(Role, WalletClient)]) -> JoinHandle<()> {
+    let workers = Workers::spawn(wallets);
+    if workers.is_none() {
+        tracing::warn!(
+            "escrow orchestration is idle: set MMKT_WALLET_RPC_BUYER_URL, MMKT_WALLET_RPC_VENDOR_URL and MMKT_WALLET_RPC_ARBITER_URL"
+        );
+    }
     let engine = Engine {
-        state,
+        ctx,
         workers,
         in_flight: Arc::default(),
         flow: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -161,7 +289,7 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
 }
 
 async fn run(engine: Engine) {
-    let poll = engine.state.config().escrow.poll_interval;
+    let poll = engine.ctx.settings().poll_interval;
     let mut pass: u64 = 0;
     loop {
         if engine.workers.is_some() {
@@ -174,7 +302,7 @@ async fn run(engine: Engine) {
         }
         pass += 1;
         tokio::select! {
-            () = engine.state.escrow_hub().woken() => {}
+            () = engine.ctx.hub().woken() => {}
             () = tokio::time::sleep(poll) => {}
         }
     }
@@ -190,16 +318,15 @@ enum Scope {
 }
 
 async fn schedule(engine: &Engine, scope: Scope) {
-    let grace =
-        i64::try_from(engine.state.config().escrow.late_funding_grace_secs).unwrap_or(i64::MAX);
+    let grace = i64::try_from(engine.ctx.settings().late_funding_grace_secs).unwrap_or(i64::MAX);
     let since = now_unix().saturating_sub(grace);
     let ids = engine
-        .state
+        .ctx
         .db()
         .run("select", "escrows", move |conn| {
-            let mut ids = store::pending_ids(conn)?;
+            let mut ids = escrows::pending_ids(conn)?;
             if scope == Scope::WithLateFunding {
-                ids.extend(store::late_watch_ids(conn, since)?);
+                ids.extend(escrows::late_watch_ids(conn, since)?);
             }
             Ok(ids)
         })
@@ -241,9 +368,11 @@ async fn drive(engine: &Engine, id: i64) {
     // Bounded: setup, one funding poll, prepare, submit is the longest useful chain per pass.
     for _ in 0..6 {
         let escrow = match engine
-            .state
+            .ctx
             .db()
-            .run("select", "escrows", move |conn| store::load(conn, id))
+            .run("select", "escrows", move |conn| {
+                escrows::load(conn, Target::Escrow(id))
+            })
             .await
         {
             Ok(Some(escrow)) => escrow,
@@ -290,7 +419,7 @@ async fn run_action(
                 let permit = Arc::clone(&engine.flow)
                     .acquire_owned()
                     .await
-                    .map_err(|_| StepError::Protocol("escrow engine is stopping".into()))?;
+                    .map_err(|_| StepError::Stopping)?;
                 *flow = Some(permit);
             }
         }

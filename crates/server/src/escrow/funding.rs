@@ -5,13 +5,13 @@
 //! sends `funding_window_elapsed` (unfunded escrows expire; underfunded ones go to an arbiter).
 
 use escrow_core::error::TransitionError;
-use escrow_core::{Actor, Escrow, EscrowEvent, EscrowStateKind, IncomingTransfer, Timestamp};
+use escrow_core::{Escrow, EscrowEvent, EscrowStateKind, IncomingTransfer, Timestamp};
 use monero_rpc::TransferEntry;
 
+use super::ApplyError;
 use super::engine::{Engine, Progress, StepError};
 use super::participant::Participant;
 use super::setup::ROLES;
-use super::{ApplyError, Target, apply_event, store};
 use crate::db::now_unix;
 
 /// Polls the escrow address once and applies what it shows.
@@ -23,13 +23,7 @@ use crate::db::now_unix;
 /// [`StepError`] when the wallet cannot be read or the event cannot be stored.
 pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepError> {
     let id = escrow.id().get();
-    let wallets = engine
-        .state()
-        .db()
-        .run("select", "escrow_wallets", move |conn| {
-            store::latest_wallets(conn, id)
-        })
-        .await?;
+    let wallets = engine.wallets(id).await?;
     let role = ROLES[usize::try_from(id.rem_euclid(3)).unwrap_or(0)];
     let watcher = engine.participant(role, &wallets)?;
     let transfers = watcher.incoming().await?;
@@ -41,14 +35,9 @@ pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepErro
         .map(to_incoming)
         .collect::<Result<_, _>>()?;
     let before = escrow.state().kind();
-    let applied = apply_event(
-        engine.state(),
-        Target::Escrow(id),
-        Actor::System,
-        None,
-        EscrowEvent::FundingObserved { incoming },
-    )
-    .await?;
+    let applied = engine
+        .apply_system(id, EscrowEvent::FundingObserved { incoming })
+        .await?;
     let after = applied.escrow();
     if after.state().kind() != before {
         return Ok(Progress::Continue);
@@ -59,14 +48,9 @@ pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepErro
             .funding_deadline()
             .is_some_and(|deadline| now >= deadline)
         {
-            match apply_event(
-                engine.state(),
-                Target::Escrow(id),
-                Actor::System,
-                None,
-                EscrowEvent::FundingWindowElapsed,
-            )
-            .await
+            match engine
+                .apply_system(id, EscrowEvent::FundingWindowElapsed)
+                .await
             {
                 Ok(_) => return Ok(Progress::Wait),
                 // Everything received, confirmations pending: keep watching.
@@ -83,10 +67,8 @@ pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepErro
 
 fn to_incoming(entry: &TransferEntry) -> Result<IncomingTransfer, StepError> {
     Ok(IncomingTransfer {
-        tx_hash: entry.txid.as_str().parse().map_err(|e| {
-            StepError::Protocol(format!("wallet-rpc returned an invalid txid: {e}"))
-        })?,
-        amount: escrow_core::Amount::from_atomic(entry.amount.as_atomic()),
+        tx_hash: entry.txid.clone(),
+        amount: entry.amount,
         confirmations: entry.confirmations,
     })
 }

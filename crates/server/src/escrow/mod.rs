@@ -1,5 +1,5 @@
-//! Escrow orchestration (issue 4): drives every order's 2-of-3 multisig escrow from setup to payout
-//! as persisted background jobs, on top of escrow-core's state machine.
+//! Escrow orchestration: drives every order's 2-of-3 multisig escrow from setup to payout as
+//! persisted background jobs, on top of escrow-core's state machine.
 //!
 //! - The escrow record (`escrows.record`) is the job: escrow-core's [`escrow_core::Escrow::next_action`]
 //!   says what the server owes it, and every outcome is an [`escrow_core::EscrowEvent`] applied with
@@ -7,20 +7,23 @@
 //!   The escrow gauges are re-read from the database after every state change (and every 30 s by
 //!   [`crate::maintenance`]).
 //! - Each wallet-rpc step records its intent and then its result in `escrow_steps` before the next
-//!   step ([`store`]); a restart after kill -9 resumes from the database alone ([`engine`]).
+//!   step ([`crate::db::escrows::steps`]); a restart after kill -9 resumes from the database alone
+//!   ([`engine`]).
 //! - One worker per wallet-rpc endpoint serializes calls and batches them per open wallet
 //!   ([`worker`]); signers are reached through the [`participant::Participant`] trait (hosted mode
 //!   today, non-custodial later).
-//! - [`setup`], [`funding`] and [`payout`] implement the three kinds of work; [`address`] validates
-//!   payout/refund addresses for the configured network. See docs/ESCROW.md.
+//! - [`setup`], [`funding`] and [`payout`] implement the three kinds of work; [`parties`] applies
+//!   the parties' account addresses to their escrows (validated for the configured network by
+//!   `monero_types::Address::validate`). See docs/ESCROW.md.
+//! - The orchestrator and the escrow routes get an [`EscrowContext`] (database, hub, escrow
+//!   settings), never the whole application state.
 
-pub mod address;
 pub mod engine;
 pub mod funding;
 pub mod participant;
+pub mod parties;
 pub mod payout;
 pub mod setup;
-pub mod store;
 pub mod worker;
 
 use std::sync::Arc;
@@ -30,11 +33,13 @@ use escrow_core::{Actor, Context, Escrow, EscrowEvent, Timestamp, Transition};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::Notify;
 
-use crate::db::{DbError, now_unix};
+use crate::config::EscrowSettings;
+use crate::db::escrows;
+use crate::db::{Db, DbError, now_unix};
 use crate::metrics;
-use crate::state::AppState;
 use crate::ws::{EscrowNotice, Notices};
 
+pub use crate::db::escrows::Target;
 pub use engine::spawn;
 
 /// What request handlers and the orchestrator share: the wake-up signal of the orchestrator and
@@ -67,13 +72,39 @@ impl EscrowHub {
     }
 }
 
-/// Which escrow an event is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// By escrow id.
-    Escrow(i64),
-    /// By order id.
-    Order(i64),
+/// Everything escrow work needs: the database, the hub (wake-ups and WebSocket notices) and the
+/// escrow settings (`MMKT_ESCROW_*`, network, WebSocket ping). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EscrowContext {
+    db: Db,
+    hub: EscrowHub,
+    settings: EscrowSettings,
+}
+
+impl EscrowContext {
+    /// A context over `db` with a fresh hub.
+    pub fn new(db: Db, settings: EscrowSettings) -> Self {
+        EscrowContext {
+            db,
+            hub: EscrowHub::new(),
+            settings,
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The wake-up signal and WebSocket notice hub.
+    pub fn hub(&self) -> &EscrowHub {
+        &self.hub
+    }
+
+    /// The escrow settings.
+    pub fn settings(&self) -> &EscrowSettings {
+        &self.settings
+    }
 }
 
 /// A successful [`apply_event`].
@@ -131,13 +162,13 @@ enum Inner {
 /// # Errors
 /// [`ApplyError`]; nothing is written then.
 pub async fn apply_event(
-    state: &AppState,
+    ctx: &EscrowContext,
     target: Target,
     actor: Actor,
     user_id: Option<i64>,
     event: EscrowEvent,
 ) -> Result<Applied, ApplyError> {
-    apply_event_with(state, target, actor, user_id, event, None).await
+    apply_event_with(ctx, target, actor, user_id, event, None).await
 }
 
 /// [`apply_event`] plus `extra` writes committed in the same transaction as the transition (only
@@ -146,22 +177,18 @@ pub async fn apply_event(
 /// # Errors
 /// As [`apply_event`].
 pub async fn apply_event_with(
-    state: &AppState,
+    ctx: &EscrowContext,
     target: Target,
     actor: Actor,
     user_id: Option<i64>,
     event: EscrowEvent,
     extra: Option<Extra>,
 ) -> Result<Applied, ApplyError> {
-    let outcome = state
+    let outcome = ctx
         .db()
         .run("update", "escrows", move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let escrow = match target {
-                Target::Escrow(id) => store::load(&tx, id)?,
-                Target::Order(id) => store::load_by_order(&tx, id)?,
-            };
-            let Some(escrow) = escrow else {
+            let Some(escrow) = escrows::load(&tx, target)? else {
                 return Ok(Inner::NotFound);
             };
             let now = Timestamp::from_unix_seconds(u64::try_from(now_unix()).unwrap_or(0));
@@ -172,7 +199,7 @@ pub async fn apply_event_with(
             if transition.is_noop() {
                 return Ok(Inner::Done(Applied::Unchanged(Box::new(escrow))));
             }
-            if store::persist(
+            if escrows::persist(
                 &tx,
                 &transition,
                 escrow.updated_at().as_unix_seconds(),
@@ -196,13 +223,13 @@ pub async fn apply_event_with(
         Inner::Conflict => return Err(ApplyError::Conflict),
     };
     if let Applied::Changed(transition) = &applied {
-        announce(state, transition);
+        announce(ctx, transition);
     }
     Ok(applied)
 }
 
 /// Metrics, log line, WebSocket notice and wake-up for a persisted transition.
-fn announce(state: &AppState, transition: &Transition) {
+fn announce(ctx: &EscrowContext, transition: &Transition) {
     let escrow = transition.escrow();
     if transition.is_state_change() {
         metrics::record_escrow_transition(
@@ -218,7 +245,7 @@ fn announce(state: &AppState, transition: &Transition) {
             to = transition.to_state().as_str(),
             "escrow state changed"
         );
-        let db = state.db().clone();
+        let db = ctx.db().clone();
         tokio::spawn(async move {
             if let Err(e) = crate::maintenance::refresh_escrow_gauges(&db).await {
                 tracing::warn!(error = %e, "cannot refresh escrow gauges");
@@ -227,9 +254,8 @@ fn announce(state: &AppState, transition: &Transition) {
     } else {
         metrics::touch_escrow_update();
     }
-    state
-        .escrow_hub()
+    ctx.hub()
         .notices()
         .publish(EscrowNotice::from_transition(transition));
-    state.escrow_hub().wake();
+    ctx.hub().wake();
 }

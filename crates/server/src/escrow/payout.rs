@@ -20,15 +20,13 @@ use serde::{Deserialize, Serialize};
 use super::engine::{Engine, Progress, StepError};
 use super::participant::{HostedParticipant, Participant};
 use super::worker::WorkerError;
-use super::{Target, apply_event, apply_event_with, store};
+use super::{Target, apply_event_with};
+use crate::db::escrows::steps::{self, Step, StepKey};
+use crate::db::escrows::wallets;
 use crate::db::now_unix;
 
 /// Re-sync + build + sign rounds tried in one pass when wallets report stale multisig data.
 pub const RESYNC_ROUNDS: u32 = 3;
-
-const STEP_BUILD: &str = "payout_build";
-const STEP_SIGNED: &str = "payout_signed";
-const STEP_SUBMIT: &str = "payout_submit";
 
 /// What `payout_signed` stores: the fully signed txset and its hashes (secret: Debug redacts).
 #[derive(Clone, Serialize, Deserialize)]
@@ -47,40 +45,40 @@ pub async fn prepare(
     plan: &PayoutPlan,
 ) -> Result<Progress, StepError> {
     let id = escrow.id().get();
-    let wallets = engine
-        .state()
-        .db()
-        .run("select", "escrow_wallets", move |conn| {
-            store::latest_wallets(conn, id)
-        })
-        .await?;
+    let wallets = engine.wallets(id).await?;
     let initiator = engine.participant(plan.initiator, &wallets)?;
     let cosigner = engine.participant(plan.cosigner, &wallets)?;
-    let destination: Address =
-        plan.destination.as_str().parse().map_err(|e| {
-            StepError::Protocol(format!("payout destination is not an address: {e}"))
-        })?;
+    let destination =
+        plan.destination
+            .as_str()
+            .parse::<Address>()
+            .map_err(|e| StepError::InvalidStored {
+                what: "payout destination",
+                detail: e.to_string(),
+            })?;
     let attempt = engine
-        .state()
+        .context()
         .db()
         .run("select", "escrow_steps", move |conn| {
-            store::max_step_attempt(conn, id, STEP_BUILD)
+            steps::max_attempt(conn, id, Step::PayoutBuild)
         })
         .await?
         + 1;
 
-    let mut last_error = None;
-    for _ in 0..RESYNC_ROUNDS {
+    let mut round = 1;
+    loop {
         match build_and_sign(engine, id, attempt, &initiator, &cosigner, &destination).await {
             Ok(prepared) => return record(engine, id, attempt, plan.cosigner, prepared).await,
             Err(StepError::Wallet(WorkerError::Rpc(e))) if e.is_resync_needed() => {
                 tracing::info!(escrow_id = id, error = %e, "multisig data stale; re-syncing signers");
-                last_error = Some(StepError::Wallet(WorkerError::Rpc(e)));
+                if round >= RESYNC_ROUNDS {
+                    return Err(StepError::Wallet(WorkerError::Rpc(e)));
+                }
+                round += 1;
             }
             Err(e) => return Err(e),
         }
     }
-    Err(last_error.unwrap_or_else(|| StepError::Protocol("payout re-sync rounds exhausted".into())))
 }
 
 struct Prepared {
@@ -105,37 +103,19 @@ async fn build_and_sign(
         cosigner.import_sync(vec![from_initiator])
     )?;
 
-    let initiator_role = initiator.role().as_str();
-    engine
-        .state()
-        .db()
-        .run("insert", "escrow_steps", move |conn| {
-            store::step_started(conn, id, attempt, STEP_BUILD, initiator_role, now_unix())
-        })
-        .await?;
+    let build = StepKey {
+        escrow_id: id,
+        attempt,
+        step: Step::PayoutBuild,
+        role: initiator.role(),
+    };
+    engine.step_started(build).await?;
     let txset = match initiator.build_sweep(destination.clone()).await? {
         SweepOutcome::MultisigPending { multisig_txset, .. } => multisig_txset,
-        _ => {
-            return Err(StepError::Protocol(
-                "the escrow wallet signed a sweep alone; it is not a 2-of-3 wallet".into(),
-            ));
-        }
+        _ => return Err(StepError::NotMultisig),
     };
-    let stored = txset.expose_secret().to_owned();
     engine
-        .state()
-        .db()
-        .run("update", "escrow_steps", move |conn| {
-            store::step_done(
-                conn,
-                id,
-                attempt,
-                STEP_BUILD,
-                initiator_role,
-                &stored,
-                now_unix(),
-            )
-        })
+        .step_done(build, txset.expose_secret().to_owned())
         .await?;
 
     // The co-signer checks what it signs: every recipient is the plan's destination.
@@ -144,18 +124,14 @@ async fn build_and_sign(
     let mut fee = Amount::ZERO;
     for d in &descriptions {
         if d.recipients.is_empty() || d.recipients.iter().any(|r| &r.address != destination) {
-            return Err(StepError::Protocol(
-                "the payout transaction pays an address other than the plan's destination".into(),
-            ));
+            return Err(StepError::WrongDestination);
         }
         for r in &d.recipients {
             amount = amount
-                .checked_add(Amount::from_atomic(r.amount.as_atomic()))
-                .ok_or_else(overflow)?;
+                .checked_add(r.amount)
+                .ok_or(StepError::AmountOverflow)?;
         }
-        fee = fee
-            .checked_add(Amount::from_atomic(d.fee.as_atomic()))
-            .ok_or_else(overflow)?;
+        fee = fee.checked_add(d.fee).ok_or(StepError::AmountOverflow)?;
     }
     match cosigner.cosign(txset).await? {
         SignOutcome::FullySigned {
@@ -169,14 +145,8 @@ async fn build_and_sign(
             amount,
             fee,
         }),
-        _ => Err(StepError::Protocol(
-            "the co-signed payout still lacks signatures".into(),
-        )),
+        _ => Err(StepError::IncompleteSignatures),
     }
-}
-
-fn overflow() -> StepError {
-    StepError::Protocol("payout amounts overflow 64 bits".into())
 }
 
 async fn record(
@@ -186,28 +156,26 @@ async fn record(
     cosigner: Actor,
     prepared: Prepared,
 ) -> Result<Progress, StepError> {
-    let tx_hashes = prepared
-        .signed
-        .tx_hashes
-        .iter()
-        .map(|h| h.as_str().parse())
-        .collect::<Result<Vec<escrow_core::TxHash>, _>>()
-        .map_err(|e| {
-            StepError::Protocol(format!("sign_multisig returned an invalid tx hash: {e}"))
-        })?;
-    let signed = serde_json::to_string(&prepared.signed)
-        .map_err(|e| StepError::Protocol(format!("cannot encode the signed txset: {e}")))?;
-    let role = cosigner.as_str();
+    let tx_hashes = prepared.signed.tx_hashes.clone();
+    let signed = serde_json::to_string(&prepared.signed).map_err(|e| StepError::InvalidStored {
+        what: "signed txset",
+        detail: e.to_string(),
+    })?;
+    let key = StepKey {
+        escrow_id: id,
+        attempt,
+        step: Step::PayoutSigned,
+        role: cosigner,
+    };
     let event = EscrowEvent::PayoutPrepared {
         tx_hashes,
         amount: prepared.amount,
         fee: prepared.fee,
     };
-    let extra = Box::new(move |conn: &rusqlite::Connection| {
-        store::step_done(conn, id, attempt, STEP_SIGNED, role, &signed, now_unix())
-    });
+    let extra =
+        Box::new(move |conn: &rusqlite::Connection| steps::done(conn, &key, &signed, now_unix()));
     apply_event_with(
-        engine.state(),
+        engine.context(),
         Target::Escrow(id),
         Actor::System,
         None,
@@ -236,24 +204,30 @@ pub async fn submit(
     prepared: &PreparedPayout,
 ) -> Result<Progress, StepError> {
     let id = escrow.id().get();
-    let role = plan.cosigner.as_str();
+    let role = plan.cosigner;
     let (wallets, signed) = engine
-        .state()
+        .context()
         .db()
         .run("select", "escrow_steps", move |conn| {
-            let wallets = store::latest_wallets(conn, id)?;
-            let attempt = store::max_step_attempt(conn, id, STEP_SIGNED)?;
-            let signed = store::step(conn, id, attempt, STEP_SIGNED, role)?.and_then(|r| r.result);
-            Ok((wallets, signed.map(|s| (attempt, s))))
+            let wallets = wallets::latest(conn, id)?;
+            let key = StepKey {
+                escrow_id: id,
+                attempt: steps::max_attempt(conn, id, Step::PayoutSigned)?,
+                step: Step::PayoutSigned,
+                role,
+            };
+            let signed = steps::get(conn, &key)?.and_then(|r| r.result);
+            Ok((wallets, signed.map(|s| (key.attempt, s))))
         })
         .await?;
     let Some((attempt, signed)) = signed else {
-        return Err(StepError::Protocol(
-            "prepared payout has no stored signed txset; operator must check the escrow".into(),
-        ));
+        return Err(StepError::SignedPayoutMissing);
     };
-    let signed: SignedPayout = serde_json::from_str(&signed)
-        .map_err(|e| StepError::Protocol(format!("stored signed txset is unreadable: {e}")))?;
+    let signed: SignedPayout =
+        serde_json::from_str(signed.expose()).map_err(|e| StepError::InvalidStored {
+            what: "signed txset",
+            detail: e.to_string(),
+        })?;
     let expected: Vec<String> = prepared
         .tx_hashes
         .iter()
@@ -268,9 +242,7 @@ pub async fn submit(
     sorted_expected.sort();
     stored.sort();
     if stored != sorted_expected {
-        return Err(StepError::Protocol(
-            "stored signed txset does not match the prepared tx hashes".into(),
-        ));
+        return Err(StepError::SignedPayoutMismatch);
     }
     let submitter = engine.participant(plan.cosigner, &wallets)?;
 
@@ -287,38 +259,25 @@ pub async fn submit(
             "payout already known to the wallet; not submitting again"
         );
     } else {
-        engine
-            .state()
-            .db()
-            .run("insert", "escrow_steps", move |conn| {
-                store::step_started(conn, id, attempt, STEP_SUBMIT, role, now_unix())
-            })
-            .await?;
+        let key = StepKey {
+            escrow_id: id,
+            attempt,
+            step: Step::PayoutSubmit,
+            role,
+        };
+        engine.step_started(key).await?;
         let hashes = submitter.submit(signed.multisig_txset.clone()).await?;
         let joined = hashes
             .iter()
             .map(TxHash::as_str)
             .collect::<Vec<_>>()
             .join(",");
-        engine
-            .state()
-            .db()
-            .run("update", "escrow_steps", move |conn| {
-                store::step_done(conn, id, attempt, STEP_SUBMIT, role, &joined, now_unix())
-            })
-            .await?;
+        engine.step_done(key, joined).await?;
         tracing::info!(escrow_id = id, tx_hash = %expected.first().map_or("", String::as_str), "payout submitted");
     }
     let event = EscrowEvent::PayoutSubmitted {
         tx_hashes: prepared.tx_hashes.clone(),
     };
-    apply_event(
-        engine.state(),
-        Target::Escrow(id),
-        Actor::System,
-        None,
-        event,
-    )
-    .await?;
+    engine.apply_system(id, event).await?;
     Ok(Progress::Wait)
 }

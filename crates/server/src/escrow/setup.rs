@@ -9,16 +9,17 @@
 //! funded. After [`MAX_SETUP_ATTEMPTS`] the escrow goes to `setup_failed` for the operator.
 
 use escrow_core::escrow::{PARTICIPANTS, SetupStage};
-use escrow_core::{Actor, EscrowEvent, MoneroAddress};
+use escrow_core::{Actor, EscrowEvent};
 use futures_util::future::join_all;
-use monero_rpc::{MultisigInfo, RpcError};
+use monero_rpc::{MultisigInfo, RpcError, WalletPassword};
+use monero_types::Address;
 use rand::RngCore;
 
 use super::engine::{Engine, Progress, StepError};
 use super::participant::{HostedParticipant, Participant};
-use super::store::{self, WalletRow};
 use super::worker::WorkerError;
-use super::{Target, apply_event};
+use crate::db::escrows::steps::{self, Step, StepKey, StepStatus};
+use crate::db::escrows::wallets::{self, WalletRow};
 use crate::db::now_unix;
 
 /// Setup attempts (fresh wallet sets) before the escrow is marked `setup_failed`.
@@ -46,13 +47,7 @@ enum Round {
 /// [`StepError`] when a step must be retried later.
 pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progress, StepError> {
     let id = escrow.id().get();
-    let mut wallets = engine
-        .state()
-        .db()
-        .run("select", "escrow_wallets", move |conn| {
-            store::latest_wallets(conn, id)
-        })
-        .await?;
+    let mut wallets = engine.wallets(id).await?;
     if wallets.is_empty() {
         wallets = new_attempt(engine, id, 1).await?;
     }
@@ -91,32 +86,24 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
         }
     }
     tracing::info!(escrow_id = id, attempt, %address, "multisig setup complete");
-    apply_event(
-        engine.state(),
-        Target::Escrow(id),
-        Actor::System,
-        None,
-        EscrowEvent::SetupCompleted { address },
-    )
-    .await?;
+    engine
+        .apply_system(id, EscrowEvent::SetupCompleted { address })
+        .await?;
     Ok(Progress::Continue)
 }
 
 /// The shared address, if all three final outputs agree.
-fn agreed_address(outputs: &[String]) -> Result<MoneroAddress, StepError> {
-    let first = outputs
-        .first()
-        .ok_or_else(|| StepError::Protocol("no final setup output".into()))?;
+fn agreed_address(outputs: &[String]) -> Result<Address, StepError> {
+    let first = outputs.first().ok_or(StepError::SignersDisagree)?;
     if outputs.iter().any(|o| o != first) {
-        return Err(StepError::Protocol(
-            "the three escrow wallets report different multisig addresses".into(),
-        ));
+        return Err(StepError::SignersDisagree);
     }
-    first.parse().map_err(|e| {
-        StepError::Protocol(format!(
-            "wallet-rpc returned an invalid multisig address: {e}"
-        ))
-    })
+    first
+        .parse::<Address>()
+        .map_err(|e| StepError::InvalidWalletAnswer {
+            what: "multisig address",
+            detail: e.to_string(),
+        })
 }
 
 async fn round(
@@ -162,86 +149,80 @@ async fn contribute(
     participant: &HostedParticipant,
     others: Vec<String>,
 ) -> Result<Round, StepError> {
-    let role = participant.role().as_str();
-    let name = stage.as_str();
-    let db = engine.state().db();
+    let role = participant.role();
+    let key = StepKey {
+        escrow_id: id,
+        attempt,
+        step: Step::Setup(stage),
+        role,
+    };
+    let db = engine.context().db();
     let before = db
         .run("insert", "escrow_steps", move |conn| {
-            if let Some(row) = store::step(conn, id, attempt, name, role)?
-                && row.status == "done"
-            {
-                return Ok(Some(row));
+            let row = steps::get(conn, &key)?;
+            if row.as_ref().is_some_and(|r| r.status == StepStatus::Done) {
+                return Ok(row);
             }
-            store::step_started(conn, id, attempt, name, role, now_unix())?;
+            steps::started(conn, &key, now_unix())?;
             Ok(None)
         })
         .await?;
     if let Some(done) = before {
-        let output = done.result.ok_or_else(|| {
-            StepError::Protocol(format!("step {name} of {role} is done without output"))
+        let output = done.result.ok_or(StepError::StepWithoutOutput {
+            step: key.step,
+            role,
         })?;
-        return Ok(Round::Outputs(vec![output]));
+        return Ok(Round::Outputs(vec![output.into_inner()]));
     }
     let tries = db
-        .run("select", "escrow_steps", move |conn| {
-            store::step(conn, id, attempt, name, role)
-        })
+        .run("select", "escrow_steps", move |conn| steps::get(conn, &key))
         .await?
         .map_or(1, |r| r.tries);
-    let infos = |others: Vec<String>| -> Result<Vec<MultisigInfo>, StepError> {
-        others
-            .into_iter()
-            .map(|o| {
-                MultisigInfo::new(o).map_err(|e| {
-                    StepError::Protocol(format!("stored multisig_info is invalid: {e}"))
-                })
+    let infos = others
+        .into_iter()
+        .map(|o| {
+            MultisigInfo::new(o).map_err(|e| StepError::InvalidStored {
+                what: "multisig_info",
+                detail: e.to_string(),
             })
-            .collect()
-    };
+        })
+        .collect::<Result<Vec<MultisigInfo>, StepError>>();
     let result: Result<String, WorkerError> = match stage {
         SetupStage::Prepare => participant
             .prepare()
             .await
             .map(|i| i.expose_secret().to_owned()),
         SetupStage::Make => participant
-            .make(infos(others)?)
+            .make(infos?)
             .await
             .map(|i| i.expose_secret().to_owned()),
-        SetupStage::ExchangeRound1 => match participant.exchange(infos(others)?).await {
-            Ok(r) => match r.multisig_info {
-                Some(info) => Ok(info.expose_secret().to_owned()),
-                None => {
-                    return Ok(Round::Restart(format!(
-                        "{role} wallet gave no multisig_info in key exchange round 1"
-                    )));
-                }
-            },
-            Err(e) => Err(e),
-        },
-        SetupStage::ExchangeRound2 => match participant.exchange(infos(others)?).await {
-            Ok(r) => match r.address {
-                Some(address) => Ok(address.as_str().to_owned()),
-                None => {
-                    return Ok(Round::Restart(format!(
-                        "{role} wallet is not finished after key exchange round 2"
-                    )));
-                }
-            },
-            Err(e) => Err(e),
-        },
+        SetupStage::ExchangeRound1 | SetupStage::ExchangeRound2 => {
+            match participant.exchange(infos?).await {
+                Ok(round) => match exchange_output(stage, round) {
+                    Some(output) => Ok(output),
+                    None if stage == SetupStage::ExchangeRound1 => {
+                        return Ok(Round::Restart(format!(
+                            "{role} wallet gave no multisig_info in key exchange round 1"
+                        )));
+                    }
+                    None => {
+                        return Ok(Round::Restart(format!(
+                            "{role} wallet is not finished after key exchange round 2"
+                        )));
+                    }
+                },
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(output) => {
-            let stored = output.clone();
-            db.run("update", "escrow_steps", move |conn| {
-                store::step_done(conn, id, attempt, name, role, &stored, now_unix())
-            })
-            .await?;
+            engine.step_done(key, output.clone()).await?;
             tracing::debug!(
                 escrow_id = id,
                 attempt,
-                step = name,
-                role,
+                step = key.step.as_str(),
+                role = role.as_str(),
                 "multisig setup step done"
             );
             Ok(Round::Outputs(vec![output]))
@@ -249,7 +230,7 @@ async fn contribute(
         Err(error) => {
             let message = error.to_string();
             db.run("update", "escrow_steps", move |conn| {
-                store::step_failed(conn, id, attempt, name, role, &message)
+                steps::failed(conn, &key, &message)
             })
             .await?;
             if is_transient(&error) {
@@ -263,11 +244,20 @@ async fn contribute(
                 || matches!(error, WorkerError::Rpc(RpcError::AlreadyMultisig { .. }))
             {
                 return Ok(Round::Restart(format!(
-                    "{name} failed on the {role} wallet: {error}"
+                    "{} failed on the {role} wallet: {error}",
+                    key.step.as_str()
                 )));
             }
             Ok(Round::Retry(error.into()))
         }
+    }
+}
+
+/// What a key exchange round hands on: round 1 the next multisig_info, round 2 the shared address.
+fn exchange_output(stage: SetupStage, round: monero_rpc::KeyExchangeRound) -> Option<String> {
+    match stage {
+        SetupStage::ExchangeRound1 => round.multisig_info.map(|i| i.expose_secret().to_owned()),
+        _ => round.address.map(|a| a.as_str().to_owned()),
     }
 }
 
@@ -294,14 +284,7 @@ async fn restart(
         let event = EscrowEvent::SetupFailed {
             reason: format!("multisig setup failed {attempt} times; last: {reason}"),
         };
-        apply_event(
-            engine.state(),
-            Target::Escrow(id),
-            Actor::System,
-            None,
-            event,
-        )
-        .await?;
+        engine.apply_system(id, event).await?;
         return Ok(Progress::Wait);
     }
     tracing::warn!(
@@ -324,7 +307,7 @@ async fn new_attempt(engine: &Engine, id: i64, attempt: u32) -> Result<Vec<Walle
             let mut tag = [0u8; 4];
             rand::rng().fill_bytes(&mut tag);
             WalletRow {
-                role: role.as_str().to_owned(),
+                role: *role,
                 attempt,
                 // The random tag keeps names unique when several databases share a wallet-rpc
                 // (or a database is restored while the wallet directory is not).
@@ -333,16 +316,16 @@ async fn new_attempt(engine: &Engine, id: i64, attempt: u32) -> Result<Vec<Walle
                     role.as_str(),
                     hex::encode(tag)
                 ),
-                password: hex::encode(secret),
+                password: WalletPassword::new(hex::encode(secret)),
             }
         })
         .collect();
     let stored = rows.clone();
     engine
-        .state()
+        .context()
         .db()
         .run("insert", "escrow_wallets", move |conn| {
-            store::insert_wallets(conn, id, &stored, now_unix())
+            wallets::insert(conn, id, &stored, now_unix())
         })
         .await?;
     Ok(rows)

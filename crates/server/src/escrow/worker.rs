@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 
+use escrow_core::Role;
 use monero_rpc::{RpcError, WalletClient, WalletName, WalletPassword};
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,8 +49,8 @@ pub enum WorkerError {
     /// The worker task is gone (server shutting down).
     #[error("the {role} wallet worker stopped; the server is shutting down")]
     Stopped {
-        /// The worker's role label.
-        role: &'static str,
+        /// The worker's role.
+        role: Role,
     },
 }
 
@@ -72,21 +73,21 @@ struct Job {
 /// Handle on one endpoint's worker. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct WalletWorker {
-    role: &'static str,
+    role: Role,
     jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl WalletWorker {
-    /// Spawns the worker task for `client` (label = `role`). The task ends when every handle is
-    /// dropped.
-    pub fn spawn(role: &'static str, client: WalletClient) -> WalletWorker {
+    /// Spawns the worker task for `client`, the wallet-rpc of `role`. The task ends when every
+    /// handle is dropped.
+    pub fn spawn(role: Role, client: WalletClient) -> WalletWorker {
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(run_worker(role, client, rx));
         WalletWorker { role, jobs }
     }
 
-    /// The role label (`buyer`, `vendor`, `arbiter`).
-    pub fn role(&self) -> &'static str {
+    /// The role whose wallet-rpc this worker drives.
+    pub fn role(&self) -> Role {
         self.role
     }
 
@@ -140,11 +141,7 @@ impl WalletWorker {
     }
 }
 
-async fn run_worker(
-    role: &'static str,
-    client: WalletClient,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-) {
+async fn run_worker(role: Role, client: WalletClient, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut open: Option<WalletName> = None;
     loop {
@@ -179,7 +176,7 @@ async fn run_worker(
 }
 
 async fn ensure_open(
-    role: &'static str,
+    role: Role,
     client: &WalletClient,
     open: &mut Option<WalletName>,
     wallet: &WalletRef,
@@ -203,11 +200,11 @@ async fn ensure_open(
     };
     match &result {
         Ok(()) => {
-            tracing::debug!(role, wallet = %wallet.name, ms = started.elapsed().as_millis() as u64, "wallet opened");
+            tracing::debug!(role = role.as_str(), wallet = %wallet.name, ms = started.elapsed().as_millis() as u64, "wallet opened");
             *open = Some(wallet.name.clone());
         }
         Err(e) => {
-            tracing::warn!(role, wallet = %wallet.name, error = %e, "cannot open escrow wallet")
+            tracing::warn!(role = role.as_str(), wallet = %wallet.name, error = %e, "cannot open escrow wallet")
         }
     }
     result

@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::CurrentUser;
+use crate::db::escrows;
 use crate::error::{ApiError, ErrorBody};
-use crate::escrow::{Target, apply_event, store};
+use crate::escrow::parties::fill_from_accounts;
+use crate::escrow::{Target, apply_event};
 use crate::extract::{ApiJson, ApiPath};
-use crate::routes::escrows::{EscrowApiError, EscrowDetail, fill_party_addresses};
 use crate::state::AppState;
+use crate::views::EscrowDetail;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -47,13 +49,13 @@ pub struct DisputeList {
 pub async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
-) -> Result<ApiJson<DisputeList>, EscrowApiError> {
+) -> Result<ApiJson<DisputeList>, ApiError> {
     current.require(Role::Arbiter)?;
-    let escrows = state
+    let disputed = state
         .db()
-        .run("select", "escrows", |conn| store::disputed(conn))
+        .run("select", "escrows", |conn| escrows::disputed(conn))
         .await?;
-    let items = escrows
+    let items = disputed
         .iter()
         .map(|e| DisputeItem {
             dispute_id: e.id().get(),
@@ -77,34 +79,28 @@ pub struct ResolveRequest {
 #[utoipa::path(post, path = "/api/disputes/{id}/resolve", tag = "disputes", params(("id" = i64, Path, description = "dispute id (= escrow id)")),
     request_body = ResolveRequest,
     responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 403, description = "not an arbiter", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed", body = ErrorBody),
-        (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
 pub async fn resolve(
     State(state): State<AppState>,
     current: CurrentUser,
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<ResolveRequest>,
-) -> Result<(StatusCode, ApiJson<EscrowDetail>), EscrowApiError> {
+) -> Result<(StatusCode, ApiJson<EscrowDetail>), ApiError> {
     current.require(Role::Arbiter)?;
+    let target = Target::Escrow(id);
     let escrow = state
         .db()
-        .run("select", "escrows", move |conn| store::load(conn, id))
+        .run("select", "escrows", move |conn| escrows::load(conn, target))
         .await?
         .ok_or(ApiError::NotFound("dispute"))?;
     if escrow.state().kind() == EscrowStateKind::Disputed {
-        fill_party_addresses(&state, &escrow).await?;
+        fill_from_accounts(state.escrow(), &escrow).await?;
     }
     let event = EscrowEvent::DisputeResolved {
         outcome: request.outcome,
     };
-    let applied = apply_event(
-        &state,
-        Target::Escrow(id),
-        Actor::Arbiter,
-        Some(current.user.id),
-        event,
-    )
-    .await?;
+    let arbiter = Some(current.user.id);
+    let applied = apply_event(state.escrow(), target, Actor::Arbiter, arbiter, event).await?;
     Ok((
         StatusCode::ACCEPTED,
         ApiJson(EscrowDetail::of(applied.escrow())),

@@ -7,23 +7,21 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use escrow_core::error::ListingError;
-use escrow_core::{Amount, EscrowCap, ListingDraft};
+use escrow_core::{Amount, ListingDraft};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::CurrentUser;
-use crate::db::listings::{self, Listing, ListingFields, ListingPatch, OwnedChange, Page};
+use crate::db::Page;
+use crate::db::listings::{self, Listing, ListingFields, ListingPatch, OwnedChange};
 use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::listing_cache::ListingPageCache;
+use crate::routes::common::{PageBounds, PageQuery, count, page_bounds, positive_amount};
 use crate::state::AppState;
 
-/// Default page size.
-pub const DEFAULT_PER_PAGE: u32 = 20;
-/// Largest page size.
-pub const MAX_PER_PAGE: u32 = 100;
 /// Longest search query, in bytes.
 pub const MAX_QUERY_BYTES: usize = 256;
 
@@ -36,16 +34,6 @@ pub fn router() -> Router<AppState> {
             "/api/listings/{id}",
             get(show).put(replace).patch(patch).delete(remove),
         )
-}
-
-/// `?page=&per_page=` (1-based page, default 1; per_page 1-100, default 20).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// 1-based page number (default 1).
-    pub page: Option<u32>,
-    /// Items per page, 1-100 (default 20).
-    pub per_page: Option<u32>,
 }
 
 /// `?q=&page=&per_page=`.
@@ -105,32 +93,6 @@ pub struct ListingPatchRequest {
     pub stock: Option<Number>,
 }
 
-/// Parses a positive atomic amount (rejects 0, negatives, fractions and values above u64::MAX).
-///
-/// # Errors
-/// [`ApiError::InvalidAmount`].
-pub fn positive_amount(n: &Number, field: &'static str) -> Result<Amount, ApiError> {
-    n.as_u64()
-        .filter(|v| *v > 0)
-        .map(Amount::from_atomic)
-        .ok_or(ApiError::InvalidAmount { field })
-}
-
-/// Parses a u32 count of at least `min`.
-///
-/// # Errors
-/// [`ApiError::InvalidQuantity`].
-pub fn count(n: &Number, field: &'static str, min: u32) -> Result<u32, ApiError> {
-    n.as_u64()
-        .and_then(|v| u32::try_from(v).ok())
-        .filter(|v| *v >= min)
-        .ok_or(ApiError::InvalidQuantity { field, min })
-}
-
-fn escrow_cap(state: &AppState) -> EscrowCap {
-    EscrowCap::new(Amount::from_atomic(state.config().limits.max_escrow_atomic))
-}
-
 fn listing_error(e: ListingError) -> ApiError {
     match e {
         ListingError::EmptyTitle => ApiError::InvalidField {
@@ -163,30 +125,15 @@ fn listing_error(e: ListingError) -> ApiError {
 }
 
 fn validate(state: &AppState, draft: ListingDraft) -> Result<ListingFields, ApiError> {
-    draft.validate(&escrow_cap(state)).map_err(listing_error)?;
+    draft
+        .validate(&state.config().limits.escrow_cap())
+        .map_err(listing_error)?;
     Ok(ListingFields {
         title: draft.title,
         description: draft.description,
         price_atomic: draft.price.as_atomic(),
         stock: draft.stock,
     })
-}
-
-pub(crate) fn page_bounds(
-    page: Option<u32>,
-    per_page: Option<u32>,
-) -> Result<(u32, u32, u64), ApiError> {
-    let page = page.unwrap_or(1);
-    let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 {
-        return Err(ApiError::InvalidQuery("page starts at 1".into()));
-    }
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::InvalidQuery(format!(
-            "per_page must be between 1 and {MAX_PER_PAGE}"
-        )));
-    }
-    Ok((page, per_page, u64::from(page - 1) * u64::from(per_page)))
 }
 
 /// Turns free text into a safe FTS5 expression: each word (letters and digits) becomes a quoted prefix
@@ -201,12 +148,12 @@ pub fn fts_query(q: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-fn to_page(page: Page, number: u32, per_page: u32) -> ListingPage {
+fn to_page(rows: Page<Listing>, bounds: PageBounds) -> ListingPage {
     ListingPage {
-        items: page.items,
-        page: number,
-        per_page,
-        has_more: page.has_more,
+        items: rows.items,
+        page: bounds.page,
+        per_page: bounds.per_page,
+        has_more: rows.has_more,
     }
 }
 
@@ -217,7 +164,12 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
+    let bounds = page_bounds(q.page, q.per_page)?;
+    let PageBounds {
+        page,
+        per_page,
+        offset,
+    } = bounds;
     let cacheable = ListingPageCache::cacheable(page, per_page);
     let ticket = match cacheable.then(|| state.listing_cache().get(page, per_page)) {
         Some(Ok(body)) => return Ok(json_response(body)),
@@ -231,7 +183,7 @@ pub async fn list(
         })
         .await?;
     let body = Bytes::from(
-        serde_json::to_vec(&to_page(rows, page, per_page))
+        serde_json::to_vec(&to_page(rows, bounds))
             .map_err(|e| ApiError::Internal(e.to_string()))?,
     );
     if let Some(ticket) = ticket {
@@ -253,7 +205,7 @@ pub async fn search(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<ApiJson<ListingPage>, ApiError> {
-    let (page, per_page, offset) = page_bounds(q.page, q.per_page)?;
+    let bounds = page_bounds(q.page, q.per_page)?;
     if q.q.len() > MAX_QUERY_BYTES {
         return Err(ApiError::InvalidQuery(format!(
             "q must be at most {MAX_QUERY_BYTES} bytes"
@@ -264,10 +216,10 @@ pub async fn search(
     let rows = state
         .db()
         .run("search", "listings", move |conn| {
-            listings::search(conn, &fts, per_page, offset)
+            listings::search(conn, &fts, bounds.per_page, bounds.offset)
         })
         .await?;
-    Ok(ApiJson(to_page(rows, page, per_page)))
+    Ok(ApiJson(to_page(rows, bounds)))
 }
 
 /// One live listing.
@@ -382,7 +334,9 @@ pub async fn patch(
         price: price.unwrap_or(Amount::ONE_PICONERO),
         stock: stock.unwrap_or(0),
     };
-    check.validate(&escrow_cap(&state)).map_err(listing_error)?;
+    check
+        .validate(&state.config().limits.escrow_cap())
+        .map_err(listing_error)?;
     let patch = ListingPatch {
         title: request.title,
         description: request.description,
@@ -405,8 +359,13 @@ async fn apply_patch(
         })
         .await?;
     state.listing_cache().invalidate();
+    owned(outcome).map(ApiJson)
+}
+
+/// The result of a change by the owning vendor, or why it was refused (404, 403).
+fn owned<T>(outcome: OwnedChange<T>) -> Result<T, ApiError> {
     match outcome {
-        OwnedChange::Done(listing) => Ok(ApiJson(listing)),
+        OwnedChange::Done(value) => Ok(value),
         OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
         OwnedChange::NotOwner => Err(ApiError::Forbidden(
             "this listing belongs to another vendor".into(),
@@ -432,11 +391,5 @@ pub async fn remove(
         })
         .await?;
     state.listing_cache().invalidate();
-    match outcome {
-        OwnedChange::Done(()) => Ok(StatusCode::NO_CONTENT),
-        OwnedChange::NotFound => Err(ApiError::NotFound("listing")),
-        OwnedChange::NotOwner => Err(ApiError::Forbidden(
-            "this listing belongs to another vendor".into(),
-        )),
-    }
+    owned(outcome).map(|()| StatusCode::NO_CONTENT)
 }

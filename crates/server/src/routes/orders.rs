@@ -4,7 +4,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use escrow_core::error::{EscrowError, OrderError};
-use escrow_core::{Amount, EscrowCap};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;
@@ -14,7 +13,7 @@ use crate::db::orders::{self, EscrowPolicy, OrderView, PlaceOutcome};
 use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::routes::listings::{PageQuery, count};
+use crate::routes::common::{PageQuery, count, page_bounds};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -81,8 +80,7 @@ fn order_error(e: OrderError) -> ApiError {
 /// the escrow cap, decrements stock and creates the escrow in state `awaiting_setup`, atomically.
 #[utoipa::path(post, path = "/api/orders", tag = "orders", request_body = CreateOrderRequest,
     responses((status = 200, body = OrderView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, description = "no such listing", body = ErrorBody),
-        (status = 409, description = "insufficient stock", body = ErrorBody),
+        (status = 404, description = "no such listing", body = ErrorBody), (status = 409, description = "insufficient stock", body = ErrorBody),
         (status = 422, description = "bad quantity, overflow, or total above the escrow cap", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -93,7 +91,7 @@ pub async fn create(
     let quantity = count(&request.quantity, "quantity", 1)?;
     let config = state.config();
     let policy = EscrowPolicy {
-        cap: EscrowCap::new(Amount::from_atomic(config.limits.max_escrow_atomic)),
+        cap: config.limits.escrow_cap(),
         required_confirmations: config.escrow.required_confirmations,
         funding_window_secs: config.escrow.funding_window_secs,
     };
@@ -137,19 +135,19 @@ pub async fn list(
     current: CurrentUser,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<OrderPage>, ApiError> {
-    let (page, per_page, offset) = crate::routes::listings::page_bounds(q.page, q.per_page)?;
+    let bounds = page_bounds(q.page, q.per_page)?;
     let user = current.user.id;
-    let (items, has_more) = state
+    let rows = state
         .db()
         .run("select", "orders", move |conn| {
-            orders::list_for_party(conn, user, per_page, offset)
+            orders::list_for_party(conn, user, bounds.per_page, bounds.offset)
         })
         .await?;
     Ok(ApiJson(OrderPage {
-        items,
-        page,
-        per_page,
-        has_more,
+        items: rows.items,
+        page: bounds.page,
+        per_page: bounds.per_page,
+        has_more: rows.has_more,
     }))
 }
 

@@ -36,11 +36,11 @@ async fn upgrade(
 
 async fn session(state: AppState, user: User, socket: WebSocket) {
     let role = user.role;
-    metrics::websocket_opened(role.as_str());
-    let mut notices = state.escrow_hub().notices().subscribe();
+    metrics::websocket_opened(role);
+    let mut notices = state.escrow().hub().notices().subscribe();
     let (mut sink, mut stream) = socket.split();
     let hello = json!({"type": "hello", "user_id": user.id, "role": role.as_str()}).to_string();
-    let every = state.config().escrow.ws_ping_interval;
+    let every = state.escrow().settings().ws_ping_interval;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut awaiting_pong = false;
     if sink
@@ -85,5 +85,5 @@ async fn session(state: AppState, user: User, socket: WebSocket) {
         }
     }
     let _ = sink.close().await;
-    metrics::websocket_closed(role.as_str());
+    metrics::websocket_closed(role);
 }

@@ -6,6 +6,8 @@ use escrow_core::{Actor, Role, Transition};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::views::payout_tx_hash;
+
 /// Notices buffered per slow connection before it starts missing some (it is then told to re-read
 /// the escrow with `GET /api/escrows/{id}`).
 pub const NOTICE_BUFFER: usize = 1024;
@@ -28,7 +30,7 @@ pub struct EscrowNotice {
     /// escrow-core event label (`setup_completed`, `funding_observed`, `receipt_confirmed`, ...).
     pub event: &'static str,
     /// Who triggered it (`buyer`, `vendor`, `arbiter`, `system`).
-    pub actor: &'static str,
+    pub actor: Actor,
     /// State label before.
     pub from_state: &'static str,
     /// State label after (equal to `from_state` for data-only updates such as partial funding).
@@ -53,30 +55,16 @@ impl EscrowNotice {
     /// The notice for a persisted transition.
     pub fn from_transition(transition: &Transition) -> Self {
         let escrow = transition.escrow();
-        let tx_hash = escrow
-            .state()
-            .payout()
-            .and_then(|p| p.tx_hash())
-            .map(|h| h.as_str().to_owned())
-            .or_else(|| match escrow.state() {
-                escrow_core::EscrowState::Releasing {
-                    prepared: Some(p), ..
-                }
-                | escrow_core::EscrowState::Refunding {
-                    prepared: Some(p), ..
-                } => p.tx_hashes.first().map(|h| h.as_str().to_owned()),
-                _ => None,
-            });
         EscrowNotice {
             kind: "escrow_event",
             escrow_id: escrow.id().get(),
             order_id: escrow.order_id().get(),
             event: transition.event().as_str(),
-            actor: transition.actor().as_str(),
+            actor: transition.actor(),
             from_state: transition.from_state().as_str(),
             to_state: transition.to_state().as_str(),
             address: escrow.address().map(|a| a.as_str().to_owned()),
-            tx_hash,
+            tx_hash: payout_tx_hash(escrow).map(|h| h.as_str().to_owned()),
             received_xmr: escrow.funding().received().as_atomic(),
             at: escrow.updated_at().as_unix_seconds(),
             buyer_id: escrow.buyer_id().get(),

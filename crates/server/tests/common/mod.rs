@@ -1,23 +1,24 @@
-//! Shared harness: starts the real app on 127.0.0.1:0 over a real SQLCipher file in a temp dir.
+//! In-process harness: starts the real app on 127.0.0.1:0 over a real SQLCipher file in a temp
+//! dir. The helpers shared with the real-binary harness (users, register, login, arbiters, error
+//! assertions) come from `shared/`.
 #![allow(dead_code)]
+
+#[path = "../shared/mod.rs"]
+mod shared;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::Command;
 
-use mmkt_server::auth::password::{self, Password};
 use mmkt_server::config::{Config, KeyFilePolicy};
 use mmkt_server::db::key::{self, DbKey};
 use mmkt_server::db::pool::open_keyed;
-use mmkt_server::db::users::{self, InsertOutcome, Role};
 use mmkt_server::{AppState, Db};
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Password used by every test account.
-pub const PASSWORD: &str = "correct-horse-battery";
+pub use shared::*;
 
 /// A running server; stops (graceful shutdown) and deletes its files on drop.
 pub struct TestServer {
@@ -85,10 +86,6 @@ impl TestServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     /// Row count of `table`, read through a separate keyed connection.
     pub fn count(&self, table: &str) -> i64 {
         let conn = open_keyed(&self.db_path, &self.key).unwrap();
@@ -118,14 +115,25 @@ impl TestServer {
         out
     }
 
-    /// Creates an arbiter through the operator path (library call used by `mmkt-server create-arbiter`).
-    pub fn create_arbiter(&self, username: &str) -> i64 {
-        let hash = password::hash(&Password::new(PASSWORD.into())).unwrap();
-        let conn = open_keyed(&self.db_path, &self.key).unwrap();
-        match users::insert(&conn, username, &hash, Role::Arbiter).unwrap() {
-            InsertOutcome::Created(u) => u.id,
-            InsertOutcome::UsernameTaken => panic!("arbiter {username} exists"),
+    /// An anonymous client of this server.
+    pub fn anonymous(&self) -> User {
+        User::anonymous(self)
+    }
+}
+
+impl Harness for TestServer {
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mmkt-server"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MMKT_")) {
+            cmd.env_remove(k);
         }
+        cmd.env("MMKT_DB_PATH", &self.db_path)
+            .env("MMKT_DB_KEY_FILE", self.dir.path().join("mmkt.key"));
+        cmd
     }
 }
 
@@ -138,85 +146,4 @@ impl Drop for TestServer {
             task.abort();
         }
     }
-}
-
-/// A client with its own cookie store (one per simulated user).
-pub fn client() -> Client {
-    Client::builder().cookie_store(true).build().unwrap()
-}
-
-/// Sends a request and returns status and JSON body (Value::Null when the body is empty or not JSON).
-pub async fn send(
-    client: &Client,
-    method: Method,
-    url: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client.request(method, url);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Registers and returns (logged-in client, user id).
-pub async fn register(server: &TestServer, username: &str, role: &str) -> (Client, i64) {
-    let c = client();
-    let (status, body) = send(
-        &c,
-        Method::POST,
-        &server.url("/api/auth/register"),
-        Some(json!({"username": username, "password": PASSWORD, "role": role})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "register {username}: {body}");
-    (c, body["id"].as_i64().unwrap())
-}
-
-/// Logs in and returns the client.
-pub async fn login(server: &TestServer, username: &str) -> Client {
-    let c = client();
-    let (status, body) = send(
-        &c,
-        Method::POST,
-        &server.url("/api/auth/login"),
-        Some(json!({"username": username, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "login {username}: {body}");
-    c
-}
-
-/// Creates a listing as `vendor` and returns its id.
-pub async fn create_listing(
-    server: &TestServer,
-    vendor: &Client,
-    title: &str,
-    price: u64,
-    stock: u32,
-) -> i64 {
-    let (status, body) = send(
-        vendor,
-        Method::POST,
-        &server.url("/api/listings"),
-        Some(json!({"title": title, "description": format!("{title} description"), "price_xmr": price, "stock": stock})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "create listing: {body}");
-    body["listing_id"].as_i64().unwrap()
-}
-
-/// Asserts the error body shape and code.
-pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
-    assert_eq!(status, want_status, "body: {body}");
-    assert_eq!(body["error"]["code"], want_code, "body: {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
 }

@@ -1,10 +1,14 @@
 //! Shared harness of the escrow suites: a real regtest network (monerod + wallet-rpc processes from
 //! test_support::regtest), the real `mmkt-server` binary as a child process (killed by PID on drop,
-//! restartable on the same database), users driven only through the HTTP API and the WebSocket.
+//! restartable on the same database), users driven only through the HTTP API (helpers shared with
+//! the in-process harness come from `shared/`) and the WebSocket.
 //!
 //! Wallet-rpc layout: 0 buyer, 1 vendor, 2 arbiter (the server's three roles), 3 the test's funder
 //! (miner), 4 the vendor's payout wallet, 5 the buyer's refund wallet.
 #![allow(dead_code)]
+
+#[path = "../shared/mod.rs"]
+mod shared;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -13,18 +17,18 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use monero_rpc::{
-    Address, Amount, Destination, TransferOptions, TransferOutcome, TxHash, WalletClient,
-    WalletName, WalletPassword,
+    Address, Amount, Destination, TransferEntry, TransferFilter, TransferOptions, TransferOutcome,
+    TxHash, WalletClient, WalletName, WalletPassword,
 };
-use reqwest::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 use test_support::regtest::{Miner, Regtest, RegtestConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-/// Password of every test account.
-pub const PASSWORD: &str = "correct-horse-battery";
+pub use shared::*;
+
 /// How long a test waits for an escrow to reach a state before failing (not a timed assertion:
 /// a generous upper bound so a stuck orchestrator fails the test instead of hanging it).
 pub const STATE_WAIT: Duration = Duration::from_secs(240);
@@ -56,24 +60,8 @@ impl Chain {
         })
         .await?;
         let miner = net.create_miner(FUNDER).await.expect("funded miner wallet");
-        let payout = net.wallet(PAYOUT).with_label("payout");
-        payout
-            .create_wallet(
-                &"vendor-payout".parse::<WalletName>().unwrap(),
-                &WalletPassword::new(""),
-            )
-            .await
-            .unwrap();
-        let payout_address = payout.get_address(0).await.unwrap();
-        let refund = net.wallet(REFUND).with_label("refund");
-        refund
-            .create_wallet(
-                &"buyer-refund".parse::<WalletName>().unwrap(),
-                &WalletPassword::new(""),
-            )
-            .await
-            .unwrap();
-        let refund_address = refund.get_address(0).await.unwrap();
+        let (payout, payout_address) = own_wallet(&net, PAYOUT, "payout", "vendor-payout").await;
+        let (refund, refund_address) = own_wallet(&net, REFUND, "refund", "buyer-refund").await;
         Some(Chain {
             net,
             miner,
@@ -110,6 +98,17 @@ impl Chain {
             .expect("mining");
     }
 
+    /// Every incoming transfer of `wallet`, confirmed and in the pool, after a refresh.
+    pub async fn incoming(&self, wallet: &WalletClient) -> Vec<TransferEntry> {
+        wallet.refresh(None).await.unwrap();
+        let transfers = wallet.get_transfers(incoming_filter()).await.unwrap();
+        transfers
+            .incoming
+            .into_iter()
+            .chain(transfers.pool)
+            .collect()
+    }
+
     /// Total received by `wallet` in transaction `tx` (after mining it and refreshing), and its fee.
     pub async fn received(&self, wallet: &WalletClient, tx: &str) -> (u64, u64) {
         let hash: TxHash = tx.parse().unwrap();
@@ -121,6 +120,23 @@ impl Chain {
         let amount = entries.iter().map(|e| e.amount.as_atomic()).sum();
         (amount, entries[0].fee.as_atomic())
     }
+}
+
+/// A fresh wallet `name` on wallet-rpc `index` (metrics label `label`) and its address.
+async fn own_wallet(
+    net: &Regtest,
+    index: usize,
+    label: &str,
+    name: &str,
+) -> (WalletClient, Address) {
+    let wallet = net.wallet(index).with_label(label);
+    let name = name.parse::<WalletName>().unwrap();
+    wallet
+        .create_wallet(&name, &WalletPassword::new(""))
+        .await
+        .unwrap();
+    let address = wallet.get_address(0).await.unwrap();
+    (wallet, address)
 }
 
 /// The `mmkt-server` binary running as a child process on a temp database; kill -9 on drop.
@@ -188,7 +204,7 @@ impl Server {
         server
     }
 
-    fn command(&self) -> Command {
+    fn binary_command(&self) -> Command {
         // MMKT_SERVER_BIN runs the suite against another build of the binary (e.g. a copy taken
         // while several checkouts share one target directory).
         // Examples get no CARGO_BIN_EXE_*: they use the binary next to their own directory.
@@ -220,7 +236,7 @@ impl Server {
             .unwrap();
         let err = log.try_clone().unwrap();
         let child = self
-            .command()
+            .binary_command()
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -260,25 +276,6 @@ impl Server {
         self.kill9();
         self.spawn();
         self.wait_ready().await;
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    /// Runs `mmkt-server create-arbiter` on this server's database.
-    pub fn create_arbiter(&self, username: &str) {
-        let out = self
-            .command()
-            .args(["create-arbiter", "--username", username])
-            .env("MMKT_ARBITER_PASSWORD", PASSWORD)
-            .output()
-            .expect("run create-arbiter");
-        assert!(
-            out.status.success(),
-            "create-arbiter: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     /// The server log's last lines.
@@ -330,120 +327,33 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A signed-in account: its id, role and an HTTP client sending its session cookie.
-#[derive(Clone)]
-pub struct User {
-    pub id: i64,
-    pub name: String,
-    pub cookie: String,
-    pub http: Client,
-    base: String,
-}
-
-impl User {
-    fn new(base: &str, id: i64, name: &str, cookie: String) -> User {
-        let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_str(&cookie).unwrap());
-        let http = Client::builder().default_headers(headers).build().unwrap();
-        User {
-            id,
-            name: name.to_owned(),
-            cookie,
-            http,
-            base: base.to_owned(),
-        }
+impl Harness for Server {
+    fn base(&self) -> &str {
+        &self.base
     }
 
-    /// Sends a JSON request and returns status and body.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
-    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(Method::PUT, path, Some(body)).await
-    }
-
-    /// Opens `/ws` with this user's cookie and waits for the hello message.
-    pub async fn websocket(&self) -> Ws {
-        let url = format!("{}/ws", self.base.replacen("http://", "ws://", 1));
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("cookie", self.cookie.parse().unwrap());
-        let (stream, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connects");
-        let mut ws = Ws::spawn(stream);
-        let hello = ws
-            .next_json(Duration::from_secs(10))
-            .await
-            .expect("hello message");
-        assert_eq!(hello["type"], "hello", "{hello}");
-        ws
+    fn command(&self) -> Command {
+        self.binary_command()
     }
 }
 
-fn session_cookie(headers: &HeaderMap) -> String {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("session_token="))
-        .and_then(|v| v.split(';').next())
-        .expect("session_token cookie")
-        .to_owned()
-}
-
-/// Registers a buyer or vendor.
-pub async fn register(server: &Server, name: &str, role: &str) -> User {
-    let resp = Client::new()
-        .post(server.url("/api/auth/register"))
-        .json(&json!({"username": name, "password": PASSWORD, "role": role}))
-        .send()
+/// Opens `/ws` with `user`'s cookie and waits for the hello message.
+pub async fn websocket(user: &User) -> Ws {
+    let url = format!("{}/ws", user.base.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", user.cookie.parse().unwrap());
+    let (stream, _) = tokio_tungstenite::connect_async(request)
         .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "register {name}");
-    let cookie = session_cookie(resp.headers());
-    let body: Value = resp.json().await.unwrap();
-    User::new(&server.base, body["id"].as_i64().unwrap(), name, cookie)
-}
-
-/// Logs in (used for the operator-created arbiter).
-pub async fn login(server: &Server, name: &str) -> User {
-    let resp = Client::new()
-        .post(server.url("/api/auth/login"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
+        .expect("websocket connects");
+    let mut ws = Ws::spawn(stream);
+    let hello = ws
+        .next_json(Duration::from_secs(10))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-    let cookie = session_cookie(resp.headers());
-    let body: Value = resp.json().await.unwrap();
-    let id = body["id"]
-        .as_i64()
-        .or_else(|| body["user"]["id"].as_i64())
-        .expect("user id in login answer");
-    User::new(&server.base, id, name, cookie)
+        .expect("hello message");
+    assert_eq!(hello["type"], "hello", "{hello}");
+    ws
 }
 
 /// A WebSocket client that records every escrow event it receives. A background task keeps
@@ -547,31 +457,6 @@ impl Ws {
     }
 }
 
-/// Creates a listing (vendor) and returns its id.
-pub async fn listing(vendor: &User, title: &str, price: u64, stock: u32) -> i64 {
-    let (status, body) = vendor
-        .post("/api/listings", json!({"title": title, "description": format!("{title} for escrow tests"), "price_xmr": price, "stock": stock}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "create listing: {body}");
-    body["listing_id"].as_i64().unwrap()
-}
-
-/// Places an order (buyer) and returns `(order_id, escrow_id)`.
-pub async fn order(buyer: &User, listing_id: i64, quantity: u32) -> (i64, i64) {
-    let (status, body) = buyer
-        .post(
-            "/api/orders",
-            json!({"listing_id": listing_id, "quantity": quantity}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "order: {body}");
-    assert_eq!(body["escrow"]["state"], "awaiting_setup", "{body}");
-    (
-        body["order_id"].as_i64().unwrap(),
-        body["escrow"]["escrow_id"].as_i64().unwrap(),
-    )
-}
-
 /// Polls `GET /api/escrows/{id}` as `user` until the state is `state`.
 pub async fn wait_escrow(user: &User, escrow_id: i64, state: &str) -> Value {
     let deadline = Instant::now() + STATE_WAIT;
@@ -614,16 +499,85 @@ pub async fn fund(chain: &Chain, buyer: &User, escrow_id: i64) -> Value {
     funded
 }
 
-/// Asserts an error answer.
-pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
-    assert_eq!(status, want, "body: {body}");
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-}
-
 /// Reads a Prometheus sample value from `/metrics` text (`name{labels}` exact prefix).
 pub fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// Incoming transfers, confirmed and in the pool.
+pub fn incoming_filter() -> TransferFilter {
+    TransferFilter {
+        incoming: true,
+        outgoing: false,
+        pending: false,
+        failed: false,
+        pool: true,
+    }
+}
+
+/// A regtest chain and the server binary on it (DB in the returned temp dir, `extra` variables
+/// on top of the defaults), ready to serve. `None` when the Monero binaries are missing and
+/// services are not required. Bind as `(chain, _dir, server)` so the server stops first.
+pub async fn start_market(extra: &[(&str, &str)]) -> Option<(Chain, TempDir, Server)> {
+    let chain = Chain::start().await?;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&chain, dir.path(), extra);
+    server.wait_ready().await;
+    Some((chain, dir, server))
+}
+
+/// Sets `user`'s payout (`kind` = `payout`) or refund (`refund`) address; must succeed.
+pub async fn set_address(user: &User, kind: &str, address: &Address) {
+    let (status, body) = user
+        .put(
+            &format!("/api/auth/me/{kind}-address"),
+            json!({"address": address.as_str()}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{kind} address of {}: {body}",
+        user.name
+    );
+}
+
+/// `POST /api/orders/{order_id}/confirm-receipt` as `user`.
+pub async fn confirm(user: &User, order_id: i64) -> (StatusCode, Value) {
+    user.post(
+        &format!("/api/orders/{order_id}/confirm-receipt"),
+        json!({}),
+    )
+    .await
+}
+
+/// `POST /api/orders/{order_id}/dispute` as `user` with `reason`.
+pub async fn dispute(user: &User, order_id: i64, reason: &str) -> (StatusCode, Value) {
+    user.post(
+        &format!("/api/orders/{order_id}/dispute"),
+        json!({"reason": reason}),
+    )
+    .await
+}
+
+/// `POST /api/disputes/{escrow_id}/resolve` as `user` with `outcome`.
+pub async fn resolve(user: &User, escrow_id: i64, outcome: &str) -> (StatusCode, Value) {
+    user.post(
+        &format!("/api/disputes/{escrow_id}/resolve"),
+        json!({"outcome": outcome}),
+    )
+    .await
+}
+
+/// The server's `/metrics` text.
+pub async fn metrics_text(server: &Server) -> String {
+    reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

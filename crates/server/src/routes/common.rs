@@ -1,0 +1,80 @@
+//! What several routers share: pagination (`?page=&per_page=`) and the parsing of JSON numbers
+//! into atomic amounts and counts (refusing what a plain `u64`/`u32` field would silently accept
+//! or misreport).
+
+use escrow_core::Amount;
+use serde::Deserialize;
+use serde_json::Number;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+
+/// Default page size.
+pub const DEFAULT_PER_PAGE: u32 = 20;
+/// Largest page size.
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// `?page=&per_page=` (1-based page, default 1; per_page 1-100, default 20).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page, 1-100 (default 20).
+    pub per_page: Option<u32>,
+}
+
+/// A checked page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageBounds {
+    /// 1-based page number.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+/// Checks `page` (default 1, at least 1) and `per_page` (default 20, 1-100).
+///
+/// # Errors
+/// [`ApiError::InvalidQuery`].
+pub fn page_bounds(page: Option<u32>, per_page: Option<u32>) -> Result<PageBounds, ApiError> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if page == 0 {
+        return Err(ApiError::InvalidQuery("page starts at 1".into()));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::InvalidQuery(format!(
+            "per_page must be between 1 and {MAX_PER_PAGE}"
+        )));
+    }
+    Ok(PageBounds {
+        page,
+        per_page,
+        offset: u64::from(page - 1) * u64::from(per_page),
+    })
+}
+
+/// Parses a positive atomic amount (rejects 0, negatives, fractions and values above u64::MAX).
+///
+/// # Errors
+/// [`ApiError::InvalidAmount`].
+pub fn positive_amount(n: &Number, field: &'static str) -> Result<Amount, ApiError> {
+    n.as_u64()
+        .filter(|v| *v > 0)
+        .map(Amount::from_atomic)
+        .ok_or(ApiError::InvalidAmount { field })
+}
+
+/// Parses a u32 count of at least `min`.
+///
+/// # Errors
+/// [`ApiError::InvalidQuantity`].
+pub fn count(n: &Number, field: &'static str, min: u32) -> Result<u32, ApiError> {
+    n.as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|v| *v >= min)
+        .ok_or(ApiError::InvalidQuantity { field, min })
+}
