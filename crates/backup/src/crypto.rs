@@ -175,44 +175,55 @@ fn decrypt_error(file: &Path, identity: &Path, e: age::DecryptError) -> BackupEr
     }
 }
 
-/// A writer that hashes (SHA-256) and counts everything passing through.
-pub struct HashingWriter<W> {
-    inner: W,
+/// A writer or reader that hashes (SHA-256) and counts everything passing through.
+pub struct Hashing<T> {
+    inner: T,
     hasher: Sha256,
     bytes: u64,
 }
 
-impl<W: Write> HashingWriter<W> {
+impl<T> Hashing<T> {
     /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
+    pub fn new(inner: T) -> Self {
+        Hashing {
             inner,
             hasher: Sha256::new(),
             bytes: 0,
         }
     }
 
-    /// Bytes written so far.
+    /// Bytes passed through so far.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
 
-    /// Returns the inner writer, the hex SHA-256 and the byte count.
-    pub fn finish(self) -> (W, String, u64) {
+    /// Returns the inner writer or reader, the hex SHA-256 and the byte count.
+    pub fn finish(self) -> (T, String, u64) {
         (self.inner, hex::encode(self.hasher.finalize()), self.bytes)
+    }
+
+    fn update(&mut self, data: &[u8]) -> usize {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        data.len()
     }
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
+        Ok(self.update(&buf[..n]))
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        Ok(self.update(&buf[..n]))
     }
 }
 
@@ -246,43 +257,6 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
-/// A reader that hashes (SHA-256) and counts everything read through it.
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// Reads the rest of the input (so the hash covers the whole file) and returns the hex
-    /// SHA-256 and total byte count.
-    ///
-    /// # Errors
-    /// The inner reader's I/O error.
-    pub fn finish(mut self) -> io::Result<(String, u64)> {
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((hex::encode(self.hasher.finalize()), self.bytes))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 /// SHA-256 of a whole file, hex, streaming.
 ///
 /// # Errors
@@ -290,7 +264,9 @@ impl<R: Read> Read for HashingReader<R> {
 pub fn sha256_file(path: &Path) -> Result<(String, u64), BackupError> {
     let file =
         std::fs::File::open(path).map_err(BackupError::io(format!("open {}", path.display())))?;
-    HashingReader::new(io::BufReader::with_capacity(1 << 20, file))
-        .finish()
-        .map_err(BackupError::io(format!("read {}", path.display())))
+    let mut reader = Hashing::new(io::BufReader::with_capacity(1 << 20, file));
+    io::copy(&mut reader, &mut io::sink())
+        .map_err(BackupError::io(format!("read {}", path.display())))?;
+    let (_, sha256, bytes) = reader.finish();
+    Ok((sha256, bytes))
 }

@@ -2,23 +2,22 @@
 //! file -> checksum -> age -> gunzip -> pages -> new SQLCipher file -> integrity checks.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use time::OffsetDateTime;
 
-use super::crypto::{CountingWriter, HashingWriter, Identities, Recipients, sha256_file};
+use super::crypto::{Identities, Recipients, sha256_file};
 use super::error::BackupError;
-use super::keyfile::DbKey;
 use super::manifest::{
     BackupKind, DbDetails, FORMAT_VERSION, Manifest, Series, compare_row_counts, new_id,
 };
-use super::sqlcipher::{self, IntegrityCheck, OpenMode};
-use super::store::{BackupDir, LocalBackup, hostname};
+use super::pages::{self, IntegrityCheck};
+use super::sealed::{self, Sealed};
+use super::store::{BackupDir, Leftover, LocalBackup, Partial, hostname};
+use mmkt_sqlcipher::Access;
+use mmkt_sqlcipher::DbKey;
 
 /// Default gzip level for page streams. Measured on 1 GiB of marketplace pages (flate2's
 /// miniz_oxide backend): level 1 is about 10x faster than level 6 for a 20% larger file
@@ -33,44 +32,19 @@ const CHUNK: usize = 256 * 1024;
 /// Messages in flight between the two threads (bounds memory to ~2 MiB).
 const CHANNEL_DEPTH: usize = 8;
 
-/// Output of the compression thread.
-struct Written {
-    file: std::fs::File,
-    sha256: String,
-    compressed_size: u64,
-    encrypted_size: u64,
-}
-
 /// Compression thread: gzip -> age -> SHA-256 -> buffered file, until the channel closes.
 fn compress_encrypt_write(
     file: std::fs::File,
     recipients: &Recipients,
     level: u32,
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
-) -> Result<Written, BackupError> {
-    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let encrypted = recipients.encrypt(hashing)?;
-    let mut gz = GzEncoder::new(CountingWriter::new(encrypted), Compression::new(level));
+) -> Result<Sealed, BackupError> {
+    let mut gz = sealed::seal(file, recipients, level)?;
     for chunk in rx {
         gz.write_all(&chunk)
             .map_err(BackupError::io("write backup file"))?;
     }
-    let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
-    let (encrypted, compressed_size) = counting.finish();
-    let hashing = encrypted
-        .finish()
-        .map_err(BackupError::io("finish age stream"))?;
-    let (buffered, sha256, encrypted_size) = hashing.finish();
-    let file = buffered.into_inner().map_err(|e| BackupError::Io {
-        context: "flush backup file".into(),
-        source: e.into_error(),
-    })?;
-    Ok(Written {
-        file,
-        sha256,
-        compressed_size,
-        encrypted_size,
-    })
+    sealed::finish(gz)
 }
 
 /// The SQLite side of the channel: batches page bytes into [`CHUNK`]-sized messages.
@@ -153,14 +127,14 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
     let id = new_id(series, created_at);
     let data_file = format!("{id}.{DB_DATA_SUFFIX}");
 
-    let conn = sqlcipher::open_keyed(req.db_path, req.key, OpenMode::ReadOnly)?;
+    let conn = pages::open_keyed(req.db_path, req.key, Access::ReadOnly)?;
     // integrity_check reads every page and index entry: run it on a second connection (its own
     // read transaction, started now) in parallel with the page stream.
     let integrity = {
         let (path, key) = (req.db_path.to_owned(), req.key.clone());
         std::thread::spawn(move || -> Result<String, BackupError> {
-            let conn = sqlcipher::open_keyed(&path, &key, OpenMode::ReadOnly)?;
-            sqlcipher::integrity_report(&conn, "integrity_check")
+            let conn = pages::open_keyed(&path, &key, Access::ReadOnly)?;
+            pages::integrity_report(&conn, "integrity_check")
         })
     };
     // gzip + age + SHA-256 + write run on their own thread, fed page batches through a bounded
@@ -177,7 +151,7 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         buf: Vec::with_capacity(CHUNK),
     };
     let streamed =
-        sqlcipher::stream_snapshot(&conn, &mut sender, IntegrityCheck::ByCaller, req.progress)
+        pages::stream_snapshot(&conn, &mut sender, IntegrityCheck::ByCaller, req.progress)
             .and_then(|snapshot| sender.finish().map(|()| snapshot));
     drop(sender);
     drop(conn);
@@ -192,7 +166,7 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         // A failed writer (disk full, ...) shows up here as a closed channel: report its error.
         Err(e) => return Err(written.err().unwrap_or(e)),
     };
-    let Written {
+    let Sealed {
         file,
         sha256,
         compressed_size,
@@ -279,20 +253,7 @@ pub fn restore_db_file(
     key: &DbKey,
     progress: &dyn Fn(u64),
 ) -> Result<RestoredDb, BackupError> {
-    let result = restore_db_file_inner(backup, identities, dest, key, progress);
-    if result.is_err() {
-        remove_db_files(dest);
-    }
-    result
-}
-
-fn restore_db_file_inner(
-    backup: &LocalBackup,
-    identities: &Identities,
-    dest: &Path,
-    key: &DbKey,
-    progress: &dyn Fn(u64),
-) -> Result<RestoredDb, BackupError> {
+    let partial = Partial::new(dest, Leftover::DbFiles);
     let manifest = &backup.manifest;
     let Some(details) = manifest.db.as_ref() else {
         return Err(BackupError::Mismatch {
@@ -301,18 +262,12 @@ fn restore_db_file_inner(
         });
     };
     check_checksum(backup)?;
-    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!(
-        "open {}",
-        backup.data_path.display()
-    )))?;
-    let decrypted =
-        identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
     let mut reader = ProgressReader {
-        inner: GzDecoder::new(decrypted),
+        inner: sealed::open_payload(backup, identities)?,
         done: 0,
         progress,
     };
-    let pages = sqlcipher::write_pages(dest, key, details.snapshot.page_size, &mut reader)
+    let pages = pages::write_pages(dest, key, details.snapshot.page_size, &mut reader)
         .map_err(|e| payload_error(&backup.data_path, e))?;
     if pages != details.snapshot.page_count {
         return Err(BackupError::Mismatch {
@@ -323,8 +278,8 @@ fn restore_db_file_inner(
             ),
         });
     }
-    let conn = sqlcipher::open_keyed(dest, key, OpenMode::ReadWrite)?;
-    let row_counts = sqlcipher::check_database(&conn, dest)?;
+    let conn = pages::open_keyed(dest, key, Access::ReadWrite)?;
+    let row_counts = pages::check_database(&conn, dest)?;
     compare_row_counts(&details.snapshot.row_counts, &row_counts).map_err(|detail| {
         BackupError::Mismatch {
             id: manifest.id.clone(),
@@ -332,6 +287,7 @@ fn restore_db_file_inner(
         }
     })?;
     drop(conn);
+    partial.keep();
     Ok(RestoredDb {
         path: dest.to_owned(),
         pages,

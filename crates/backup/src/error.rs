@@ -2,21 +2,22 @@
 
 use std::path::PathBuf;
 
+use mmkt_sqlcipher::{KeyFileError, OpenError};
+use mmkt_stack::StackError;
+use mmkt_stack::ready::ReadyError;
+
+use crate::s3::S3Error;
+
 /// Everything that can go wrong while making, listing, verifying or restoring a backup.
 ///
 /// Messages name the file and the failed step and never contain key material.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackupError {
-    /// The SQLCipher key file is missing, unreadable, too permissive (not 0600) or malformed
-    /// (the contract is 64 lowercase hex characters, optional trailing newline).
-    #[error("DB key file {path}: {reason}")]
-    KeyFile {
-        /// Path of the key file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The SQLCipher key file breaks the file contract of `mmkt_sqlcipher` (missing, mode
+    /// other than 0600/0400, not 64 lowercase hex characters) or cannot be read or written.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
     /// An SQLite/SQLCipher call failed (open, read of `sqlite_dbpage`, insert, pragma).
     #[error("{context}: {source}")]
     Sqlite {
@@ -126,7 +127,53 @@ pub enum BackupError {
     Wallet(String),
     /// A Docker Engine API operation failed (container missing, stop/start, archive).
     #[error(transparent)]
-    Docker(crate::docker::StackError),
+    Docker(#[from] StackError),
+    /// The restarted server did not answer `/ready` with 200 in time.
+    #[error(transparent)]
+    NotReady(ReadyError),
+    /// An offsite (S3) operation failed.
+    #[error(transparent)]
+    Offsite(Box<S3Error>),
+    /// The request contradicts itself (e.g. one wallet directory for several roles).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A host-run server still answers, so its database cannot be swapped.
+    #[error(
+        "the server at {url} still answers; stop it before restoring with --no-docker (the current database is untouched)"
+    )]
+    ServerStillRunning {
+        /// The server's base URL.
+        url: String,
+    },
+    /// After a restore, the live wallet-rpc shows another address than the manifest recorded.
+    #[error(
+        "after the restore, wallet {wallet} in {url} shows {actual}, the manifest recorded {expected}"
+    )]
+    LiveMismatch {
+        /// Wallet name.
+        wallet: String,
+        /// Base URL of the live wallet-rpc.
+        url: String,
+        /// The address it showed.
+        actual: String,
+        /// The address in the manifest.
+        expected: String,
+    },
+    /// Verification found no complete backup to check.
+    #[error("no complete backup to verify in {dir}")]
+    NothingToVerify {
+        /// The backup directory.
+        dir: PathBuf,
+    },
+    /// A step of a workflow failed; `context` says which step and what state it left.
+    #[error("{context}")]
+    Context {
+        /// The failed step, e.g. "backup of the buyer wallets failed".
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<BackupError>,
+    },
     /// Talking to a monero-wallet-rpc failed (store, open_wallet, get_address).
     #[error("wallet-rpc {url}: {reason}")]
     WalletRpc {
@@ -138,6 +185,14 @@ pub enum BackupError {
 }
 
 impl BackupError {
+    /// Wraps this error in [`BackupError::Context`]: `context` names the failed step.
+    pub fn context(self, context: impl Into<String>) -> BackupError {
+        BackupError::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
     /// Wraps an I/O error with the step and path it concerned.
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
         let context = context.into();
@@ -149,4 +204,57 @@ impl BackupError {
         let context = context.into();
         move |source| BackupError::Sqlite { context, source }
     }
+}
+
+impl From<OpenError> for BackupError {
+    fn from(e: OpenError) -> BackupError {
+        match e {
+            OpenError::Missing { path } => BackupError::Io {
+                context: format!("open database {}", path.display()),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file; check --db / MMKT_DB_PATH",
+                ),
+            },
+            OpenError::WrongKey { path, source } => BackupError::WrongDbKey {
+                path,
+                detail: source.to_string(),
+            },
+            OpenError::Sqlite { step, path, source } => BackupError::Sqlite {
+                context: format!("{step} {}", path.display()),
+                source,
+            },
+            other => BackupError::Sqlite {
+                context: other.to_string(),
+                source: other.into_sqlite(),
+            },
+        }
+    }
+}
+
+impl From<ReadyError> for BackupError {
+    fn from(e: ReadyError) -> BackupError {
+        match e {
+            ReadyError::Engine(e) => BackupError::Docker(e),
+            other => BackupError::NotReady(other),
+        }
+    }
+}
+
+impl From<S3Error> for BackupError {
+    fn from(e: S3Error) -> BackupError {
+        BackupError::Offsite(Box::new(e))
+    }
+}
+
+/// The error and its sources joined by ": ", as `anyhow` shows them with `{:#}`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -1,18 +1,35 @@
 //! Backups of the server's SQLCipher database and the wallet-rpc wallet directories:
-//! creation, listing, verification and the restore primitives.
+//! creation, listing, verification, restores, drills, retention and offsite copies.
 //!
 //! Data path: plaintext (pages or tar) -> gzip -> age (X25519 recipients) -> file, with SHA-256
 //! computed on the way; a JSON [`manifest::Manifest`] is written last. See docs/BACKUP.md.
+//!
+//! - [`ops`]: the operations behind `mmctl backup|restore|drill`: each takes a plain request
+//!   struct, reports progress through [`progress::Progress`] and returns a typed report.
+//! - The building blocks: [`db`] (page-stream DB backups), [`wallets`] (wallet archives),
+//!   [`pages`] (SQLCipher page access), [`crypto`] (age), [`manifest`], [`store`] (the local
+//!   directory), [`verify`], [`restore_db`] and [`restore_wallet`] (restore primitives),
+//!   [`wallet_source`], [`wallet_stack`] (containers through `mmkt_stack`) and [`wallet_rpc`];
+//!   [`retention`], [`s3`] (offsite), [`systemd`] (unit generation).
+//!
+//! The key file and keyed open are the shared contract of `mmkt_sqlcipher`. The async
+//! operations run blocking work with `tokio::task::block_in_place`: call them from a
+//! multi-threaded tokio runtime.
 
 pub mod crypto;
 pub mod db;
 pub mod error;
-pub mod keyfile;
 pub mod manifest;
+pub mod ops;
+pub mod pages;
+pub mod progress;
 pub mod restore_db;
 pub mod restore_wallet;
-pub mod sqlcipher;
+pub mod retention;
+pub mod s3;
+mod sealed;
 pub mod store;
+pub mod systemd;
 pub mod verify;
 pub mod wallet_rpc;
 pub mod wallet_source;

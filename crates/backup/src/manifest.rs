@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::sqlcipher::SnapshotInfo;
+use super::pages::SnapshotInfo;
 
 /// Manifest format version written by this mmctl.
 pub const FORMAT_VERSION: u32 = 1;
@@ -27,19 +27,9 @@ pub enum BackupKind {
 }
 
 /// The three wallet-rpc roles of the stack (compose services `wallet-rpc-<role>`, volumes `wallets-<role>`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
+///
+/// Parsed from its lowercase name with [`FromStr`] (the CLI builds its argument parser on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WalletRole {
     /// The buyer-side wallet-rpc.
@@ -196,6 +186,13 @@ impl Manifest {
             kind: self.kind,
             role: self.wallets.as_ref().map(|w| w.role),
         }
+    }
+
+    /// Oldest first, ties broken by id: the order of every listing.
+    pub fn chronological(&self, other: &Manifest) -> std::cmp::Ordering {
+        self.created_at
+            .cmp(&other.created_at)
+            .then_with(|| self.id.cmp(&other.id))
     }
 
     /// The manifest file name for a backup id.

@@ -1,5 +1,6 @@
-//! SQLCipher file access without the server: keyed open, page-level snapshot read through the
-//! `sqlite_dbpage` virtual table, page-level rebuild into a new keyed file, and integrity checks.
+//! Page-level access to the SQLCipher file without the server: keyed open (the shared
+//! contract of `mmkt_sqlcipher`), consistent snapshot read through the `sqlite_dbpage` virtual
+//! table, page-level rebuild into a new keyed file, and integrity checks.
 //!
 //! Source: <https://sqlite.org/dbpage.html> (needs `SQLITE_ENABLE_DBPAGE_VTAB`, set in
 //! `.cargo/config.toml`), SQLCipher's `PRAGMA cipher_integrity_check`.
@@ -7,69 +8,33 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use mmkt_sqlcipher::{Access, DbKey, OpenOptions};
+use rusqlite::Connection;
 
 use super::error::BackupError;
-use super::keyfile::DbKey;
 
 /// `PENDING_BYTE` of SQLite: the page holding file offset 2^30 is never used by SQLite
 /// (`sqlite_dbpage` returns zeros for it and it must not be written back).
 const PENDING_BYTE: u64 = 0x4000_0000;
 
-/// How [`open_keyed`] opens the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenMode {
-    /// Existing file, no writes (backup, verify). WAL readers still use the `-shm` file.
-    ReadOnly,
-    /// Existing file, read and write (checkpoint before a restore swap).
-    ReadWrite,
-    /// Create a new file (restore target).
-    Create,
-}
+/// How long a backup connection waits for the server's write lock (`busy_timeout`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens `path` with the raw key (`PRAGMA key` first, as the DB contract says) and checks the
-/// key by reading `sqlite_master`.
+/// Opens `path` with the raw key and the shared pragmas (`mmkt_sqlcipher::open`), waiting up
+/// to 30 s for locks, and checks the key by reading `sqlite_master`.
 ///
 /// # Errors
-/// [`BackupError::Sqlite`] when the file cannot be opened, [`BackupError::WrongDbKey`] when the
-/// key does not decrypt it.
-pub fn open_keyed(path: &Path, key: &DbKey, mode: OpenMode) -> Result<Connection, BackupError> {
-    let flags = match mode {
-        OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
-        OpenMode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
-        OpenMode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-    } | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    if mode != OpenMode::Create && !path.exists() {
-        return Err(BackupError::Io {
-            context: format!("open database {}", path.display()),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no such file; check --db / MMKT_DB_PATH",
-            ),
-        });
-    }
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(BackupError::sqlite(format!("open {}", path.display())))?;
-    conn.execute_batch(&key.pragma())
-        .map_err(BackupError::sqlite(format!(
-            "set key on {}",
-            path.display()
-        )))?;
-    conn.execute_batch("PRAGMA cipher_log_level = NONE;")
-        .map_err(BackupError::sqlite(format!("configure {}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(BackupError::sqlite(format!("configure {}", path.display())))?;
-    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    }) {
-        return Err(BackupError::WrongDbKey {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        });
-    }
-    Ok(conn)
+/// [`BackupError::Io`] when the file does not exist (read-only/read-write),
+/// [`BackupError::WrongDbKey`] when the key does not decrypt it, [`BackupError::Sqlite`].
+pub fn open_keyed(path: &Path, key: &DbKey, access: Access) -> Result<Connection, BackupError> {
+    let options = OpenOptions {
+        access,
+        busy_timeout: BUSY_TIMEOUT,
+        page_size: None,
+    };
+    Ok(mmkt_sqlcipher::open(path, key, &options)?)
 }
 
 /// What a page-level snapshot contained, all read inside the same read transaction.
@@ -294,20 +259,12 @@ pub fn write_pages(
             ),
         });
     }
-    let conn = Connection::open_with_flags(
-        dest,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-    )
-    .map_err(BackupError::sqlite(format!("create {}", dest.display())))?;
-    conn.execute_batch(&key.pragma())
-        .map_err(BackupError::sqlite(format!(
-            "set key on {}",
-            dest.display()
-        )))?;
-    conn.execute_batch(&format!(
-        "PRAGMA cipher_log_level = NONE; PRAGMA cipher_page_size = {page_size};"
-    ))
-    .map_err(BackupError::sqlite(format!("configure {}", dest.display())))?;
+    let options = OpenOptions {
+        access: Access::Create,
+        busy_timeout: BUSY_TIMEOUT,
+        page_size: Some(page_size),
+    };
+    let conn = mmkt_sqlcipher::open(dest, key, &options)?;
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(BackupError::sqlite(format!(
             "begin writing {}",

@@ -10,9 +10,10 @@ use time::OffsetDateTime;
 use super::crypto::Identities;
 use super::db::{RestoredDb, remove_db_files, restore_db_file};
 use super::error::BackupError;
-use super::keyfile::DbKey;
-use super::sqlcipher::{self, OpenMode};
+use super::pages;
 use super::store::{LocalBackup, sync_dir};
+use mmkt_sqlcipher::Access;
+use mmkt_sqlcipher::DbKey;
 
 /// A verified database file waiting to be swapped in (removed on drop unless swapped).
 #[derive(Debug)]
@@ -170,7 +171,7 @@ pub fn swap(
 
 /// Checkpoints a WAL database so the main file holds everything; false when it cannot be read.
 fn checkpoint(path: &Path, key: &DbKey) -> bool {
-    let Ok(conn) = sqlcipher::open_keyed(path, key, OpenMode::ReadWrite) else {
+    let Ok(conn) = pages::open_keyed(path, key, Access::ReadWrite) else {
         return false;
     };
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {

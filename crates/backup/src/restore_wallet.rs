@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::crypto::Identities;
 use super::error::BackupError;
-use super::store::{BackupDir, LocalBackup, sync_dir};
+use super::store::{BackupDir, LocalBackup, regular_files, sync_dir};
 use super::verify::ScratchDir;
 use super::wallet_source::AddressProbe;
 use super::wallets::extract_wallets;
@@ -112,14 +112,7 @@ pub fn merge_into_dir(
     let owner =
         std::fs::metadata(live).map_err(BackupError::io(format!("stat {}", live.display())))?;
     let mut written = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&extracted)
-        .map_err(BackupError::io(format!("read {}", extracted.display())))?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    for source in files {
+    for source in regular_files(&extracted)? {
         let name = source.file_name().expect("file name").to_owned();
         let target = live.join(&name);
         let temp = live.join(format!(

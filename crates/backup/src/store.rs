@@ -79,6 +79,53 @@ impl Drop for TempFile {
     }
 }
 
+/// What a failed write leaves behind, for [`Partial`] to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leftover {
+    /// A database file with its `-journal`, `-wal` and `-shm` side files.
+    DbFiles,
+    /// A directory and everything in it.
+    Directory,
+}
+
+/// A restore target being written: removed when dropped, unless [`Partial::keep`] was called
+/// (so every early return on error cleans up).
+pub(crate) struct Partial<'a> {
+    path: &'a Path,
+    leftover: Leftover,
+    kept: bool,
+}
+
+impl<'a> Partial<'a> {
+    /// Guards `path`.
+    pub(crate) fn new(path: &'a Path, leftover: Leftover) -> Partial<'a> {
+        Partial {
+            path,
+            leftover,
+            kept: false,
+        }
+    }
+
+    /// The write succeeded: keep the target.
+    pub(crate) fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Partial<'_> {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        match self.leftover {
+            Leftover::DbFiles => crate::db::remove_db_files(self.path),
+            Leftover::Directory => {
+                let _ = std::fs::remove_dir_all(self.path);
+            }
+        }
+    }
+}
+
 /// fsyncs a directory so that a rename in it is durable.
 ///
 /// # Errors
@@ -244,12 +291,7 @@ impl BackupDir {
                 }),
             }
         }
-        complete.sort_by(|a, b| {
-            a.manifest
-                .created_at
-                .cmp(&b.manifest.created_at)
-                .then(a.manifest.id.cmp(&b.manifest.id))
-        });
+        complete.sort_by(|a, b| a.manifest.chronological(&b.manifest));
         Ok((complete, incomplete))
     }
 
@@ -393,6 +435,36 @@ impl BackupDir {
         }
         Ok(removed)
     }
+}
+
+/// The regular files directly in `dir` (no subdirectories, no symlinks), sorted by path.
+///
+/// # Errors
+/// [`BackupError::Io`] when the directory cannot be read.
+pub(crate) fn regular_files(dir: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(BackupError::io(format!("read {}", dir.display())))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Opens a file to archive it, with a tar header of its metadata (mode, owner, times, size).
+///
+/// # Errors
+/// [`BackupError::Io`] when it cannot be opened or stat'ed.
+pub(crate) fn open_for_tar(path: &Path) -> Result<(File, tar::Header), BackupError> {
+    let file = File::open(path).map_err(BackupError::io(format!("open {}", path.display())))?;
+    let meta = file
+        .metadata()
+        .map_err(BackupError::io(format!("stat {}", path.display())))?;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    header.set_size(meta.len());
+    Ok((file, header))
 }
 
 /// Whether a process with this PID exists (kill(pid, 0)).

@@ -6,19 +6,18 @@
 //! wallet listed in the manifest has its keys file in the archive.
 
 use std::collections::BTreeSet;
-use std::io::BufReader;
 use std::path::Path;
 
-use flate2::read::GzDecoder;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::crypto::Identities;
 use super::db::{check_checksum, restore_db_file};
 use super::error::BackupError;
-use super::keyfile::DbKey;
 use super::manifest::BackupKind;
+use super::sealed;
 use super::store::{BackupDir, LocalBackup, VerificationRecord};
+use mmkt_sqlcipher::DbKey;
 
 /// The outcome of verifying one backup.
 #[derive(Debug, Clone, Serialize)]
@@ -50,23 +49,27 @@ pub fn verify_backup(
         Ok(()) => (true, "ok".to_owned()),
         Err(e) => (false, e.to_string()),
     };
-    let record = VerificationRecord {
-        id: backup.manifest.id.clone(),
-        verified_at: OffsetDateTime::now_utc(),
-        ok,
-        detail: detail.clone(),
-    };
-    if let Err(e) = dir.record_verification(&record) {
-        tracing::warn!(
-            "could not record verification of {}: {e}",
-            backup.manifest.id
-        );
-    }
-    VerifyOutcome {
+    let outcome = VerifyOutcome {
         id: backup.manifest.id.clone(),
         ok,
         detail,
         checks,
+    };
+    record_outcome(dir, &outcome);
+    outcome
+}
+
+/// Records `outcome` next to its backup (`<id>.verified.json`); a failure to write the
+/// record is logged, not returned (the check itself is what counts).
+pub(crate) fn record_outcome(dir: &BackupDir, outcome: &VerifyOutcome) {
+    let record = VerificationRecord {
+        id: outcome.id.clone(),
+        verified_at: OffsetDateTime::now_utc(),
+        ok: outcome.ok,
+        detail: outcome.detail.clone(),
+    };
+    if let Err(e) = dir.record_verification(&record) {
+        tracing::warn!("could not record verification of {}: {e}", outcome.id);
     }
 }
 
@@ -142,33 +145,22 @@ pub fn read_archive_names(
     backup: &LocalBackup,
     identities: &Identities,
 ) -> Result<BTreeSet<String>, BackupError> {
-    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!(
-        "open {}",
-        backup.data_path.display()
-    )))?;
-    let decrypted =
-        identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
-    let damaged = |e: std::io::Error| BackupError::Decrypt {
-        path: backup.data_path.clone(),
-        reason: format!(
-            "the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"
-        ),
-    };
-    let mut archive = tar::Archive::new(GzDecoder::new(decrypted));
+    let damaged = sealed::damaged_archive(&backup.data_path);
+    let mut archive = tar::Archive::new(sealed::open_payload(backup, identities)?);
     let mut names = BTreeSet::new();
-    for entry in archive.entries().map_err(damaged)? {
-        let mut entry = entry.map_err(damaged)?;
+    for entry in archive.entries().map_err(&damaged)? {
+        let mut entry = entry.map_err(&damaged)?;
         let path = entry
             .path()
-            .map_err(damaged)?
+            .map_err(&damaged)?
             .to_string_lossy()
             .into_owned();
-        std::io::copy(&mut entry, &mut std::io::sink()).map_err(damaged)?;
+        std::io::copy(&mut entry, &mut std::io::sink()).map_err(&damaged)?;
         names.insert(path.trim_start_matches("./").to_owned());
     }
     // Drain the rest (tar end blocks, gzip trailer, age final chunk) so truncation is detected.
     let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(damaged)?;
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(&damaged)?;
     Ok(names)
 }
 

@@ -71,12 +71,7 @@ impl WalletRpc {
             Err(RpcError::WalletNotOpen { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(rpc_error(&self.url, "store", e)),
         }
-        let address = self
-            .client
-            .get_address(0)
-            .await
-            .map_err(|e| rpc_error(&self.url, "get_address", e))?
-            .to_string();
+        let address = self.primary_address("get_address").await?;
         let mut found = Vec::new();
         if let Ok(entries) = std::fs::read_dir(wallet_dir) {
             for entry in entries.flatten() {
@@ -102,20 +97,12 @@ impl WalletRpc {
         name: &str,
         password: &WalletPassword,
     ) -> Result<String, BackupError> {
-        let wallet = WalletName::from_str(name).map_err(|e| BackupError::WalletRpc {
-            url: self.url.clone(),
-            reason: format!("wallet name {name:?}: {e}"),
-        })?;
         self.client
-            .open_wallet(&wallet, password)
+            .open_wallet(&self.wallet_name(name)?, password)
             .await
             .map_err(|e| rpc_error(&self.url, &format!("open_wallet {name}"), e))?;
-        let address = self
-            .client
-            .get_address(0)
+        self.primary_address(&format!("get_address of {name}"))
             .await
-            .map_err(|e| rpc_error(&self.url, &format!("get_address of {name}"), e))?;
-        Ok(address.to_string())
     }
 
     /// Creates wallet `name` and returns its primary address (used by tests and drills).
@@ -127,24 +114,34 @@ impl WalletRpc {
         name: &str,
         password: &WalletPassword,
     ) -> Result<String, BackupError> {
-        let wallet = WalletName::from_str(name).map_err(|e| BackupError::WalletRpc {
-            url: self.url.clone(),
-            reason: format!("wallet name {name:?}: {e}"),
-        })?;
         self.client
-            .create_wallet(&wallet, password)
+            .create_wallet(&self.wallet_name(name)?, password)
             .await
             .map_err(|e| rpc_error(&self.url, &format!("create_wallet {name}"), e))?;
-        let address = self
-            .client
-            .get_address(0)
-            .await
-            .map_err(|e| rpc_error(&self.url, "get_address", e))?;
+        let address = self.primary_address("get_address").await?;
         self.client
             .store()
             .await
             .map_err(|e| rpc_error(&self.url, "store", e))?;
-        Ok(address.to_string())
+        Ok(address)
+    }
+
+    /// Parses a wallet file name.
+    fn wallet_name(&self, name: &str) -> Result<WalletName, BackupError> {
+        WalletName::from_str(name).map_err(|e| BackupError::WalletRpc {
+            url: self.url.clone(),
+            reason: format!("wallet name {name:?}: {e}"),
+        })
+    }
+
+    /// The open wallet's primary address (`get_address`, account 0); `step` names the call
+    /// in errors.
+    async fn primary_address(&self, step: &str) -> Result<String, BackupError> {
+        self.client
+            .get_address(0)
+            .await
+            .map(|address| address.to_string())
+            .map_err(|e| rpc_error(&self.url, step, e))
     }
 
     /// Closes the open wallet (storing it).

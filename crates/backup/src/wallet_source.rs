@@ -32,7 +32,7 @@ pub enum WalletSource {
     /// The `wallet-rpc-<role>` service of a compose project, reached through the Engine API.
     Stack {
         /// Connected Docker Engine.
-        engine: crate::docker::Engine,
+        engine: mmkt_stack::Engine,
         /// Compose project name.
         project: String,
     },
@@ -54,6 +54,7 @@ pub struct WalletBackupRequest<'a> {
 
 /// Records wallet addresses by opening the archived wallets in a throwaway
 /// `monero-wallet-rpc --offline` (the password is the one the wallets were created with).
+#[derive(Debug)]
 pub struct AddressProbe {
     /// The monero-wallet-rpc binary.
     pub wallet_rpc_bin: PathBuf,

@@ -6,13 +6,13 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
 use futures_util::StreamExt;
 
-use crate::docker::{Engine, StopOutcome};
+use mmkt_stack::{Engine, StopOutcome};
 
 use super::error::BackupError;
 use super::manifest::{Consistency, WalletRole};
+use super::store::{open_for_tar, regular_files};
 use super::wallets::{ArchiveWriter, append_tar_stream};
 
 /// Mount point of the wallet volume inside wallet-rpc containers (docker-compose contract).
@@ -30,7 +30,7 @@ pub fn service_name(role: WalletRole) -> String {
 }
 
 /// Turns Engine API failures into backup errors (the CLI maps "unreachable" to exit 3).
-fn docker(e: crate::docker::StackError) -> BackupError {
+fn docker(e: mmkt_stack::StackError) -> BackupError {
     BackupError::Docker(e)
 }
 
@@ -88,16 +88,9 @@ pub async fn archive_container_dir(
         };
         append_tar_stream(&mut writer, &mut reader, &strip).map(|()| writer)
     });
-    let options = DownloadFromContainerOptions {
-        path: path.to_owned(),
-    };
-    let mut stream = engine
-        .docker()
-        .download_from_container(container, Some(options));
+    let mut stream = std::pin::pin!(engine.download_archive(container, path));
     while let Some(item) = stream.next().await {
-        let message = item.map(|b| b.to_vec()).map_err(|e| {
-            format!("Engine API GET /containers/{container}/archive?path={path}: {e}")
-        });
+        let message = item.map(|b| b.to_vec()).map_err(|e| e.to_string());
         let failed = message.is_err();
         if tx.send(message).await.is_err() || failed {
             break;
@@ -125,21 +118,8 @@ pub async fn upload_dir(
     let local = local.to_owned();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BackupError> {
         let mut builder = tar::Builder::new(Vec::new());
-        let mut entries: Vec<_> = std::fs::read_dir(&local)
-            .map_err(BackupError::io(format!("read {}", local.display())))?
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let mut file = std::fs::File::open(&path)
-                .map_err(BackupError::io(format!("open {}", path.display())))?;
-            let meta = file
-                .metadata()
-                .map_err(BackupError::io(format!("stat {}", path.display())))?;
-            let mut header = tar::Header::new_gnu();
-            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        for path in regular_files(&local)? {
+            let (mut file, mut header) = open_for_tar(&path)?;
             header.set_uid(owner.0);
             header.set_gid(owner.1);
             let name = path
@@ -155,15 +135,9 @@ pub async fn upload_dir(
     })
     .await
     .map_err(|e| BackupError::Wallet(format!("pack task failed: {e}")))??;
-    let options = UploadToContainerOptions {
-        path: path.to_owned(),
-        ..Default::default()
-    };
     engine
-        .docker()
-        .upload_to_container(container, Some(options), bollard::body_full(body.into()))
+        .upload_archive(container, path, body)
         .await
-        .map_err(|e| engine.err(format!("upload files into {container}:{path}"), e))
         .map_err(docker)
 }
 
@@ -177,17 +151,10 @@ pub async fn dir_owner(
     container: &str,
     path: &str,
 ) -> Result<(u64, u64), BackupError> {
-    let options = DownloadFromContainerOptions {
-        path: path.to_owned(),
-    };
-    let mut stream = engine
-        .docker()
-        .download_from_container(container, Some(options));
+    let mut stream = std::pin::pin!(engine.download_archive(container, path));
     let mut head = Vec::new();
     while let Some(item) = stream.next().await {
-        let chunk = item
-            .map_err(|e| engine.err(format!("read {container}:{path}"), e))
-            .map_err(docker)?;
+        let chunk = item.map_err(docker)?;
         head.extend_from_slice(&chunk);
         if head.len() >= 512 {
             break;

@@ -7,23 +7,21 @@
 //! the archive is read through the Engine API (`GET /containers/{id}/archive`). For a plain
 //! directory, the wallet-rpc given by URL is asked to `store` first. See docs/BACKUP.md.
 
-use std::io::{BufReader, BufWriter, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use time::OffsetDateTime;
 
-use super::crypto::{CountingWriter, HashingWriter, Identities, Recipients};
+use super::crypto::{CountingWriter, Identities, Recipients};
 use super::db::check_checksum;
 use super::error::BackupError;
 use super::manifest::{
     BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails, WalletEntry,
     WalletRole, new_id,
 };
-use super::store::{BackupDir, LocalBackup, hostname};
+use super::sealed::{self, SealWriter, Sealed};
+use super::store::{BackupDir, Leftover, LocalBackup, Partial, hostname, open_for_tar};
 
 /// Suffix of wallet backup data files: tar.gz inside age.
 pub const WALLET_DATA_SUFFIX: &str = "tar.gz.age";
@@ -34,13 +32,8 @@ struct FileRecord {
     name: String,
 }
 
-type Pipeline = tar::Builder<
-    CountingWriter<
-        GzEncoder<
-            CountingWriter<age::stream::StreamWriter<HashingWriter<BufWriter<std::fs::File>>>>,
-        >,
-    >,
->;
+/// tar -> (plain size counted) -> gzip -> age -> SHA-256 -> file.
+type Pipeline = tar::Builder<CountingWriter<SealWriter>>;
 
 /// An archive being written into the backup directory: tar -> gzip -> age -> temp file.
 pub struct ArchiveWriter {
@@ -76,9 +69,7 @@ impl ArchiveWriter {
         );
         let data_file = format!("{id}.{WALLET_DATA_SUFFIX}");
         let mut temp = dir.temp_file(&data_file)?;
-        let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.take()));
-        let encrypted = recipients.encrypt(hashing)?;
-        let gz = GzEncoder::new(CountingWriter::new(encrypted), Compression::new(6));
+        let gz = sealed::seal(temp.take(), recipients, 6)?;
         let mut builder = tar::Builder::new(CountingWriter::new(gz));
         builder.mode(tar::HeaderMode::Complete);
         builder.follow_symlinks(false);
@@ -193,15 +184,11 @@ impl ArchiveWriter {
                 .expect("under root")
                 .to_string_lossy()
                 .into_owned();
-            let mut file = std::fs::File::open(&path)
-                .map_err(BackupError::io(format!("open {}", path.display())))?;
-            let meta = file
-                .metadata()
+            let (mut file, mut header) = open_for_tar(&path)?;
+            let size = header
+                .size()
                 .map_err(BackupError::io(format!("stat {}", path.display())))?;
-            let mut header = tar::Header::new_gnu();
-            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-            header.set_size(meta.len());
-            let mut limited = (&mut file).take(meta.len());
+            let mut limited = (&mut file).take(size);
             self.append(&name, &mut header, &mut limited)?;
         }
         Ok(())
@@ -251,16 +238,12 @@ impl ArchiveWriter {
             .into_inner()
             .map_err(BackupError::io("finish tar stream"))?;
         let (gz, plain_size) = counting.finish();
-        let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
-        let (encrypted, compressed_size) = counting.finish();
-        let hashing = encrypted
-            .finish()
-            .map_err(BackupError::io("finish age stream"))?;
-        let (buffered, sha256, encrypted_size) = hashing.finish();
-        let file = buffered.into_inner().map_err(|e| BackupError::Io {
-            context: "flush backup file".into(),
-            source: e.into_error(),
-        })?;
+        let Sealed {
+            file,
+            sha256,
+            compressed_size,
+            encrypted_size,
+        } = sealed::finish(gz)?;
         let data_path = self.temp.persist(file)?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
@@ -324,18 +307,7 @@ pub fn extract_wallets(
     identities: &Identities,
     dest: &Path,
 ) -> Result<Vec<PathBuf>, BackupError> {
-    let result = extract_inner(backup, identities, dest);
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(dest);
-    }
-    result
-}
-
-fn extract_inner(
-    backup: &LocalBackup,
-    identities: &Identities,
-    dest: &Path,
-) -> Result<Vec<PathBuf>, BackupError> {
+    let partial = Partial::new(dest, Leftover::Directory);
     if backup.manifest.wallets.is_none() {
         return Err(BackupError::Mismatch {
             id: backup.manifest.id.clone(),
@@ -344,25 +316,14 @@ fn extract_inner(
     }
     check_checksum(backup)?;
     std::fs::create_dir(dest).map_err(BackupError::io(format!("create {}", dest.display())))?;
-    let file = std::fs::File::open(&backup.data_path).map_err(BackupError::io(format!(
-        "open {}",
-        backup.data_path.display()
-    )))?;
-    let decrypted =
-        identities.decrypt(BufReader::with_capacity(1 << 20, file), &backup.data_path)?;
-    let damaged = |e: std::io::Error| BackupError::Decrypt {
-        path: backup.data_path.clone(),
-        reason: format!(
-            "the encrypted archive is damaged ({e}); the file is corrupt or was tampered with"
-        ),
-    };
-    let mut archive = tar::Archive::new(GzDecoder::new(decrypted));
+    let damaged = sealed::damaged_archive(&backup.data_path);
+    let mut archive = tar::Archive::new(sealed::open_payload(backup, identities)?);
     archive.set_preserve_permissions(true);
     archive.set_overwrite(false);
     let mut extracted = Vec::new();
-    for entry in archive.entries().map_err(damaged)? {
-        let mut entry = entry.map_err(damaged)?;
-        let path = entry.path().map_err(damaged)?.into_owned();
+    for entry in archive.entries().map_err(&damaged)? {
+        let mut entry = entry.map_err(&damaged)?;
+        let path = entry.path().map_err(&damaged)?.into_owned();
         if !entry
             .unpack_in(dest)
             .map_err(|e| BackupError::Wallet(format!("cannot extract {}: {e}", path.display())))?
@@ -375,7 +336,7 @@ fn extract_inner(
         extracted.push(dest.join(path));
     }
     let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(damaged)?;
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(&damaged)?;
     for path in &extracted {
         if let Ok(f) = std::fs::File::open(path) {
             f.sync_all()
@@ -383,6 +344,7 @@ fn extract_inner(
         }
     }
     super::store::sync_dir(dest)?;
+    partial.keep();
     Ok(extracted)
 }
 

@@ -6,8 +6,9 @@
 //! Usage: bench_seed DB_PATH KEY_FILE SIZE_MIB
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use rusqlite::Connection;
+use mmkt_sqlcipher::{Access, OpenOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -16,9 +17,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     };
     let target: u64 = size.parse::<u64>()? * 1024 * 1024;
-    let key = mmctl::backup::keyfile::read_key_file(&PathBuf::from(&key_file))?;
-    let conn = Connection::open(&db)?;
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.expose_hex()))?;
+    let key = mmkt_sqlcipher::read_key_file(&PathBuf::from(&key_file))?;
+    let options = OpenOptions {
+        access: Access::Create,
+        busy_timeout: Duration::from_secs(5),
+        page_size: None,
+    };
+    let conn = mmkt_sqlcipher::open(PathBuf::from(&db).as_path(), &key, &options)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
          CREATE TABLE IF NOT EXISTS listings (id INTEGER PRIMARY KEY, vendor_id INTEGER NOT NULL, title TEXT NOT NULL,

@@ -1,8 +1,9 @@
-//! Command-line definition (clap derive). Each subcommand's arguments live in its own
-//! `cmd/*.rs` file; this file only lists them and holds the global options.
+//! Command-line definition (clap derive): the [`Cli`] parser and its [`Command`] list. Each
+//! subcommand's arguments live in its own `cmd/*.rs` file, shared groups in `args.rs`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use crate::args::GlobalArgs;
 use crate::cmd;
 
 /// mmkt operations CLI: run the stack, check its health, back it up and restore it.
@@ -15,17 +16,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every subcommand accepts.
-#[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
-    /// Docker Engine endpoint: unix:///var/run/docker.sock, tcp://host:2376 (TLS via DOCKER_CERT_PATH).
-    #[arg(long, global = true, env = "DOCKER_HOST")]
-    pub docker_host: Option<String>,
-    /// Log verbosity for mmctl's own diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, env = "MMCTL_LOG", default_value = "warn")]
-    pub log: String,
-}
-
+/// One subcommand of mmctl, with its arguments.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a shell completion script.
@@ -82,5 +73,8 @@ pub enum Command {
 pub fn init_tracing(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_new(&global.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -10,14 +10,24 @@
 //! | 5 | the local backup succeeded but the offsite (S3) copy failed; the local copy is kept |
 //!
 //! Commands return [`Outcome`] for results that are not errors (a failed health check is a
-//! result, not a crash) and `anyhow::Error` for errors; [`code_for_error`] classifies errors by
-//! looking for the marker types below anywhere in the error chain.
+//! result, not a crash) and `anyhow::Error` for errors; [`finish`] turns either into the exit
+//! code (the binary's only mapping), and [`code_for_error`] classifies errors by
+//! looking for the marker types below anywhere in the error chain; [`classify_stack`] attaches
+//! the marker to a stack-library error.
 
+use mmkt_stack::StackError;
+
+/// Exit code 0: success.
 pub const OK: u8 = 0;
+/// Exit code 1: a check or an operation failed.
 pub const FAILED: u8 = 1;
+/// Exit code 2: usage error.
 pub const USAGE: u8 = 2;
+/// Exit code 3: the Docker daemon is unreachable.
 pub const DOCKER_UNREACHABLE: u8 = 3;
+/// Exit code 4: a destructive command was not confirmed.
 pub const NOT_CONFIRMED: u8 = 4;
+/// Exit code 5: the local backup succeeded, the offsite copy failed.
 pub const OFFSITE_FAILED: u8 = 5;
 
 /// What a command that ran to completion reports.
@@ -32,6 +42,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The process exit code of this outcome.
     pub fn code(self) -> u8 {
         match self {
             Outcome::Success => OK,
@@ -53,10 +64,30 @@ pub struct NotConfirmed(pub String);
 
 /// Marker error: the Docker daemon could not be reached. Exit 3.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach the Docker daemon at {endpoint}: {reason}. Is dockerd running? Check --docker-host / DOCKER_HOST.")]
+#[error(
+    "cannot reach the Docker daemon at {endpoint}: {reason}. Is dockerd running? Check --docker-host / DOCKER_HOST."
+)]
 pub struct DockerUnreachable {
+    /// The endpoint tried, e.g. `unix:///var/run/docker.sock`.
     pub endpoint: String,
+    /// Why the connection failed.
     pub reason: String,
+}
+
+/// Ends a run: returns the outcome's code, or prints the error and returns its code. A clap
+/// error prints itself (help and version to stdout with exit 0, usage errors to stderr with
+/// exit 2); any other error is printed as `error: ...` with its whole context chain.
+pub fn finish(result: anyhow::Result<Outcome>) -> u8 {
+    let err = match result {
+        Ok(outcome) => return outcome.code(),
+        Err(err) => err,
+    };
+    if let Some(clap_err) = err.downcast_ref::<clap::Error>() {
+        let _ = clap_err.print();
+        return if clap_err.use_stderr() { USAGE } else { OK };
+    }
+    eprintln!("error: {err:#}");
+    code_for_error(&err)
 }
 
 /// Maps an error to its exit code by the first marker type found in its chain.
@@ -73,4 +104,32 @@ pub fn code_for_error(err: &anyhow::Error) -> u8 {
         }
     }
     FAILED
+}
+
+/// Maps a stack-library error to anyhow with the exit-code marker for its class:
+/// invalid input or unreadable compose/env file -> 2, unreachable daemon -> 3, anything else -> 1.
+pub fn classify_stack(err: StackError) -> anyhow::Error {
+    match err {
+        StackError::Invalid(_) | StackError::ComposeSyntax { .. } | StackError::Read { .. } => {
+            anyhow::Error::new(UsageError(err.to_string()))
+        }
+        StackError::Unreachable { endpoint, reason } => {
+            anyhow::Error::new(DockerUnreachable { endpoint, reason })
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Maps a backup-library error to anyhow with the exit-code marker for its class, looking
+/// through [`mmkt_backup::BackupError::Context`] (kept as anyhow context): an engine error as
+/// [`classify_stack`] does (unreachable daemon -> 3), an inconsistent request -> 2, anything
+/// else -> 1.
+pub fn classify_backup(err: mmkt_backup::BackupError) -> anyhow::Error {
+    use mmkt_backup::BackupError;
+    match err {
+        BackupError::Docker(e) => classify_stack(e),
+        BackupError::InvalidRequest(message) => anyhow::Error::new(UsageError(message)),
+        BackupError::Context { context, source } => classify_backup(*source).context(context),
+        other => anyhow::Error::new(other),
+    }
 }

@@ -1,10 +1,12 @@
-//! Library side of `mmctl`: Docker Engine orchestration (through bollard), backup and restore,
-//! retention and systemd units. The binary (`src/main.rs`, `src/cmd/*`) only parses arguments
-//! and calls into here. mmctl never reaches into the server's internals: it uses the server's
-//! HTTP endpoints and files (the SQLCipher DB and its key file) only.
+//! `mmctl`, the mmkt operations CLI, as a library: the clap definition ([`cli::Cli`]), the
+//! shared argument groups ([`args`]), one module per subcommand ([`cmd`]), terminal output
+//! helpers ([`output`]) and the exit-code contract ([`exit`]). The binary (`src/main.rs`) only
+//! parses, runs and maps the result to an exit code; tests parse documented command lines
+//! through [`cli::Cli`]. The workflows live in the library crates `mmkt-stack` (the Docker stack
+//! through the Engine API) and `mmkt-backup` (backups, restores, drills).
 
-pub mod backup;
-pub mod s3;
-pub mod retention;
-pub mod docker;
-pub mod systemd;
+pub mod args;
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod output;

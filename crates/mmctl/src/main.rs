@@ -1,40 +1,26 @@
 //! `mmctl`: the mmkt operations CLI.
 //!
-//! This file only parses arguments, dispatches to `cmd::*`, and maps the result to an exit
-//! code in one place ([`exit::code_for_error`]). The exit-code contract is documented in
-//! `exit.rs` and in `docs/MMCTL.md`.
-
-mod cli;
-mod cmd;
-mod exit;
+//! This file only parses arguments, runs the command ([`mmctl::cmd::run`]), and turns the
+//! result into the exit code in one place ([`mmctl::exit::finish`]). The exit-code contract
+//! is documented in `exit.rs` and in `docs/MMCTL.md`.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
+use mmctl::cli::{self, Cli};
+use mmctl::{cmd, exit};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            // clap prints help/version to stdout with exit 0, usage errors to stderr with 2.
-            let code = if err.use_stderr() { exit::USAGE } else { exit::OK };
-            let _ = err.print();
-            return ExitCode::from(code);
-        }
-    };
+    ExitCode::from(exit::finish(run()))
+}
+
+fn run() -> anyhow::Result<exit::Outcome> {
+    let cli = Cli::try_parse()?;
     cli::init_tracing(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::FAILED);
-        }
-    };
-    match runtime.block_on(cmd::run(cli)) {
-        Ok(outcome) => ExitCode::from(outcome.code()),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit::code_for_error(&err))
-        }
-    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(cmd::run(cli))
 }

@@ -3,36 +3,28 @@
 //! kill -9 in the middle of a backup, and recovery without mmctl.
 
 mod backup_support;
+mod harness;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use backup_support::*;
-use mmctl::backup::crypto::Identities;
-use mmctl::backup::db::restore_db_file;
-use mmctl::backup::keyfile::DbKey;
-use mmctl::backup::manifest::{BackupKind, Series};
-use mmctl::backup::store::BackupDir;
-
-fn data_file(ws: &Workspace, manifest: &serde_json::Value) -> PathBuf {
-    ws.backups.join(manifest["data_file"].as_str().unwrap())
-}
+use mmkt_backup::db::restore_db_file;
+use mmkt_sqlcipher::DbKey;
 
 #[test]
 fn backup_restores_with_a_new_key_and_every_row() {
     let ws = Workspace::new();
     ws.seed(3000);
-    let manifest = backup_db(&ws);
+    let manifest = ws.backup_db();
 
     assert_eq!(manifest["kind"], "db");
     assert_eq!(manifest["db"]["schema_version"], 7);
     assert_eq!(manifest["db"]["integrity_check"], "ok");
     assert_eq!(manifest["db"]["row_counts"]["listings"], 3000);
     assert_eq!(manifest["recipients"][0], ws.recipient.as_str());
-    let encrypted = std::fs::metadata(data_file(&ws, &manifest)).unwrap().len();
+    let encrypted = std::fs::metadata(ws.data_file(&manifest)).unwrap().len();
     assert_eq!(manifest["encrypted_size"], encrypted);
     // Compressing plaintext pages inside mmctl pays: the backup is far smaller than the DB.
     assert!(
@@ -44,27 +36,18 @@ fn backup_restores_with_a_new_key_and_every_row() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], manifest["id"]);
 
-    let out = ws.mmctl(&["backup", "verify", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let results: Vec<serde_json::Value> = ws
+        .run(&["backup", "verify", "--json"])
+        .assert_exit(0)
+        .json();
     assert_eq!(results[0]["ok"], true);
     assert_eq!(ws.list()[0]["verified"], true);
 
     // Restore primitive: a new file under a different key, every row present.
-    let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir
-        .find(
-            "latest",
-            Series {
-                kind: BackupKind::Db,
-                role: None,
-            },
-        )
-        .unwrap();
-    let identities = Identities::from_file(&ws.identity_file).unwrap();
+    let backup = ws.find("latest", DB_SERIES);
     let new_key = DbKey::generate();
-    let dest = ws.dir.path().join("restored.db");
-    let restored = restore_db_file(&backup, &identities, &dest, &new_key, &|_| {}).unwrap();
+    let dest = ws.path("restored.db");
+    let restored = restore_db_file(&backup, &ws.identities(), &dest, &new_key, &|_| {}).unwrap();
     assert_eq!(restored.row_counts["listings"], 3000);
     let conn = open(&dest, &new_key);
     assert_eq!(count(&conn, "listings"), 3000);
@@ -99,7 +82,7 @@ fn backup_during_concurrent_writes_restores_the_snapshot_it_recorded() {
         })
     };
     std::thread::sleep(Duration::from_millis(100));
-    let manifest = backup_db(&ws);
+    let manifest = ws.backup_db();
     stop.store(true, Ordering::Relaxed);
     let batches = writer.join().unwrap();
     assert!(batches > 0);
@@ -112,20 +95,10 @@ fn backup_during_concurrent_writes_restores_the_snapshot_it_recorded() {
     // Whole 50-row transactions only: a snapshot never sees half a transaction.
     assert_eq!((recorded - 20_000) % 50, 0, "recorded {recorded}");
 
-    let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir
-        .find(
-            manifest["id"].as_str().unwrap(),
-            Series {
-                kind: BackupKind::Db,
-                role: None,
-            },
-        )
-        .unwrap();
-    let identities = Identities::from_file(&ws.identity_file).unwrap();
-    let dest = ws.dir.path().join("restored.db");
+    let backup = ws.find(manifest["id"].as_str().unwrap(), DB_SERIES);
+    let dest = ws.path("restored.db");
     let key = DbKey::generate();
-    restore_db_file(&backup, &identities, &dest, &key, &|_| {}).unwrap();
+    restore_db_file(&backup, &ws.identities(), &dest, &key, &|_| {}).unwrap();
     let conn = open(&dest, &key);
     assert_eq!(count(&conn, "listings"), recorded);
     let max: i64 = conn
@@ -135,42 +108,31 @@ fn backup_during_concurrent_writes_restores_the_snapshot_it_recorded() {
         max as u64, recorded,
         "ids are contiguous: no gap, no extra row"
     );
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_eq!(integrity(&conn), "ok");
 }
 
 #[test]
 fn a_flipped_byte_fails_verify_and_restore_clearly() {
     let ws = Workspace::new();
     ws.seed(1000);
-    let manifest = backup_db(&ws);
-    flip_byte(&data_file(&ws, &manifest));
+    let manifest = ws.backup_db();
+    flip_byte(&ws.data_file(&manifest));
 
-    let out = ws.mmctl(&["backup", "verify", manifest["id"].as_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("checksum mismatch"),
-        "{}",
-        stdout(&out)
-    );
+    ws.run(&["backup", "verify", manifest["id"].as_str().unwrap()])
+        .assert_exit(1)
+        .assert_stdout_contains("checksum mismatch");
     assert_eq!(ws.list()[0]["verified"], false);
 
-    let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir
-        .find(
-            "latest",
-            Series {
-                kind: BackupKind::Db,
-                role: None,
-            },
-        )
-        .unwrap();
-    let identities = Identities::from_file(&ws.identity_file).unwrap();
-    let dest = ws.dir.path().join("restored.db");
-    let err =
-        restore_db_file(&backup, &identities, &dest, &DbKey::generate(), &|_| {}).unwrap_err();
+    let backup = ws.find("latest", DB_SERIES);
+    let dest = ws.path("restored.db");
+    let err = restore_db_file(
+        &backup,
+        &ws.identities(),
+        &dest,
+        &DbKey::generate(),
+        &|_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
     assert!(!dest.exists(), "nothing is written when the checksum fails");
     // Live data untouched.
@@ -181,11 +143,11 @@ fn a_flipped_byte_fails_verify_and_restore_clearly() {
 fn a_tampered_manifest_and_payload_still_fail_on_decryption() {
     let ws = Workspace::new();
     ws.seed(500);
-    let manifest = backup_db(&ws);
-    let path = data_file(&ws, &manifest);
+    let manifest = ws.backup_db();
+    let path = ws.data_file(&manifest);
     flip_byte(&path);
     // An attacker who also rewrites the checksum in the manifest is stopped by age's authentication.
-    let (sha, _) = mmctl::backup::crypto::sha256_file(&path).unwrap();
+    let (sha, _) = mmkt_backup::crypto::sha256_file(&path).unwrap();
     let manifest_path = ws
         .backups
         .join(format!("{}.json", manifest["id"].as_str().unwrap()));
@@ -194,105 +156,88 @@ fn a_tampered_manifest_and_payload_still_fail_on_decryption() {
         .replace(manifest["sha256"].as_str().unwrap(), &sha);
     std::fs::write(&manifest_path, text).unwrap();
 
-    let out = ws.mmctl(&["backup", "verify"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("corrupt or was tampered with"),
-        "{}",
-        stdout(&out)
-    );
+    ws.run(&["backup", "verify"])
+        .assert_exit(1)
+        .assert_stdout_contains("corrupt or was tampered with");
 }
 
 #[test]
 fn a_wrong_identity_is_a_clear_error() {
     let ws = Workspace::new();
     ws.seed(100);
-    backup_db(&ws);
+    ws.backup_db();
     let other = Workspace::new();
-    let out = ws
-        .command(&["backup", "verify"])
+    ws.mmctl(&["backup", "verify"])
         .env("MMKT_BACKUP_IDENTITY_FILE", &other.identity_file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("can decrypt it (wrong identity file"),
-        "{}",
-        stdout(&out)
-    );
+        .run()
+        .assert_exit(1)
+        .assert_stdout_contains("can decrypt it (wrong identity file");
 }
 
 #[test]
 fn bad_inputs_fail_with_the_documented_exit_codes_and_write_nothing() {
     let ws = Workspace::new();
     ws.seed(10);
-    // No recipient: usage error (2).
-    let out = ws
-        .command(&["backup", "db"])
-        .env_remove("MMKT_BACKUP_RECIPIENTS")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("no age recipient"),
-        "{}",
-        stderr(&out)
-    );
-    // Malformed recipient: usage error (2).
-    let out = ws
-        .command(&["backup", "db"])
-        .env("MMKT_BACKUP_RECIPIENTS", "age1notakey")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("invalid age recipient"),
-        "{}",
-        stderr(&out)
-    );
+    let wrong_key = ws.wrong_key_file();
+    let missing_db = ws.path("nope.db");
+    // (what is wrong, the change to the environment, exit code, stderr fragment)
+    let cases: [(&str, &str, Option<&std::path::Path>, i32, &str); 4] = [
+        (
+            "no recipient",
+            "MMKT_BACKUP_RECIPIENTS",
+            None,
+            2,
+            "no age recipient",
+        ),
+        (
+            "wrong DB key",
+            "MMKT_DB_KEY_FILE",
+            Some(&wrong_key),
+            1,
+            "with the given key",
+        ),
+        (
+            "missing DB",
+            "MMKT_DB_PATH",
+            Some(&missing_db),
+            1,
+            "no such file",
+        ),
+        (
+            "malformed recipient",
+            "MMKT_BACKUP_RECIPIENTS",
+            Some("age1notakey".as_ref()),
+            2,
+            "invalid age recipient",
+        ),
+    ];
+    for (what, var, value, code, message) in cases {
+        let mmctl = ws.mmctl(&["backup", "db"]);
+        let mmctl = match value {
+            Some(value) => mmctl.env(var, value),
+            None => mmctl.env_remove(var),
+        };
+        let out = mmctl.run();
+        assert_eq!(out.code(), code, "{what}: {}", out.stderr());
+        assert!(out.stderr().contains(message), "{what}: {}", out.stderr());
+    }
     // Key file readable by others: refused (1).
-    std::fs::set_permissions(
-        &ws.key_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .unwrap();
-    let out = ws.mmctl(&["backup", "db"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("must be 600"), "{}", stderr(&out));
-    std::fs::set_permissions(
-        &ws.key_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
-    // Wrong DB key (1).
-    let wrong = ws.dir.path().join("wrong.key");
-    mmctl::backup::keyfile::write_key_file(&wrong, &DbKey::generate()).unwrap();
-    let out = ws
-        .command(&["backup", "db"])
-        .env("MMKT_DB_KEY_FILE", &wrong)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("with the given key"),
-        "{}",
-        stderr(&out)
-    );
-    // Missing DB (1).
-    let out = ws
-        .command(&["backup", "db"])
-        .env("MMKT_DB_PATH", ws.dir.path().join("nope.db"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
+    let mode = |m| {
+        std::fs::set_permissions(
+            &ws.key_file,
+            std::os::unix::fs::PermissionsExt::from_mode(m),
+        )
+    };
+    mode(0o644).unwrap();
+    ws.run(&["backup", "db"])
+        .assert_exit(1)
+        .assert_stderr_contains("must be 600");
+    mode(0o600).unwrap();
     // No identity for verify: usage error (2).
-    let out = ws
-        .command(&["backup", "verify"])
+    ws.mmctl(&["backup", "verify"])
         .env_remove("MMKT_BACKUP_IDENTITY_FILE")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        .run()
+        .assert_exit(2);
     // None of this left a file behind.
     let leftovers: Vec<_> = std::fs::read_dir(&ws.backups)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
@@ -305,67 +250,32 @@ fn kill_9_during_a_backup_leaves_nothing_list_or_verify_accept() {
     let ws = Workspace::new();
     ws.seed(5_000);
     // Incompressible rows make the backup long enough to be interrupted.
-    {
-        let conn = ws.connect();
-        conn.execute_batch("BEGIN").unwrap();
-        for i in 0..3000 {
-            let blob: Vec<u8> = (0..8192u32)
-                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i * 7919) >> 13) as u8)
-                .collect();
-            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob])
-                .unwrap();
-        }
-        conn.execute_batch("COMMIT").unwrap();
-    }
-    let mut child = ws
-        .command(&["backup", "db"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let temp_exists = std::fs::read_dir(&ws.backups)
+    ws.seed_slow_blobs();
+    let temp_file_written = || {
+        std::fs::read_dir(&ws.backups)
             .map(|d| {
                 d.flatten().any(|e| {
-                    e.file_name().to_string_lossy().contains(".tmp-")
+                    is_temp(&e.file_name().to_string_lossy())
                         && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
                 })
             })
-            .unwrap_or(false);
-        if temp_exists {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "backup finished before it could be interrupted"
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no temp file appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // SIGKILL by PID (std's kill sends SIGKILL).
-    child.kill().unwrap();
-    child.wait().unwrap();
+            .unwrap_or(false)
+    };
+    kill_9_when(
+        ws.mmctl(&["backup", "db"]),
+        temp_file_written,
+        "backup finished before it could be interrupted",
+        "no temp file appeared",
+    );
 
     assert!(ws.list().is_empty());
-    let out = ws.mmctl(&["backup", "verify", "--all"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no complete backup"),
-        "{}",
-        stderr(&out)
-    );
+    ws.run(&["backup", "verify", "--all"])
+        .assert_exit(1)
+        .assert_stderr_contains("no complete backup");
     // The leftover is cleaned by prune, and a new backup works.
-    let out = ws.mmctl(&["backup", "prune"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("leftover of an interrupted run"),
-        "{}",
-        stderr(&out)
-    );
+    ws.run(&["backup", "prune"])
+        .assert_exit(0)
+        .assert_stderr_contains("leftover of an interrupted run");
     let leftovers: Vec<_> = std::fs::read_dir(&ws.backups)
         .unwrap()
         .flatten()
@@ -378,12 +288,12 @@ fn kill_9_during_a_backup_leaves_nothing_list_or_verify_accept() {
 fn a_backup_is_recovered_with_the_age_cli_and_gunzip_without_mmctl_or_the_db_key() {
     let ws = Workspace::new();
     ws.seed(2000);
-    let manifest = backup_db(&ws);
-    let plain = ws.dir.path().join("recovered.sqlite");
+    let manifest = ws.backup_db();
+    let plain = ws.path("recovered.sqlite");
     let script = format!(
         "age -d -i '{}' '{}' | gunzip > '{}'",
         ws.identity_file.display(),
-        data_file(&ws, &manifest).display(),
+        ws.data_file(&manifest).display(),
         plain.display()
     );
     let out = std::process::Command::new("sh")
@@ -391,7 +301,11 @@ fn a_backup_is_recovered_with_the_age_cli_and_gunzip_without_mmctl_or_the_db_key
         .arg(&script)
         .output()
         .expect("sh");
-    assert!(out.status.success(), "age/gunzip failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "age/gunzip failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         std::fs::metadata(&plain).unwrap().len(),
         manifest["plain_size"].as_u64().unwrap()
@@ -407,6 +321,10 @@ fn a_backup_is_recovered_with_the_age_cli_and_gunzip_without_mmctl_or_the_db_key
         .arg(&py)
         .output()
         .expect("python3");
-    assert!(out.status.success(), "python3 failed: {}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "ok 2000");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok 2000");
 }

@@ -4,6 +4,7 @@
 //! volume is read and written through the archive endpoints, and an unreachable daemon is exit 3.
 
 mod backup_support;
+mod harness;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -87,71 +88,47 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
     }
     {
         let _lock = FileLock::acquire(&std::env::temp_dir().join("mmkt-stack-tests-images.lock"));
-        let out = Command::new(env!("CARGO_BIN_EXE_mmctl"))
+        Mmctl::new()
             .args(["image", "bootstrap-base"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "bootstrap-base: {}",
-            stderr(&out)
-        );
+            .run()
+            .assert_exit(0);
     }
     let ws = Workspace::new();
     let guard = ProjectGuard::new(&unique_project("mmctl-backup"));
     let project = guard.project().to_owned();
     let compose = ws.dir.path().join("docker-compose.yml");
     std::fs::write(&compose, COMPOSE).unwrap();
-    let out = ws
-        .command(&[
-            "up",
-            "-p",
-            &project,
-            "--file",
-            compose.to_str().unwrap(),
-            "--timeout",
-            "120",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "up: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ws.run(&[
+        "up",
+        "-p",
+        &project,
+        "--file",
+        compose.to_str().unwrap(),
+        "--timeout",
+        "120",
+    ])
+    .assert_exit(0);
     let server = container(&project, "server");
     let wallet_rpc = container(&project, "wallet-rpc-buyer");
 
     // Database restore with the server container stopped and started by mmctl.
     ws.seed(400);
-    backup_db(&ws);
+    ws.backup_db();
     insert_listings(&ws.connect(), 3);
     let before = started_at(&server);
     let ready = ready_responder();
-    let out = ws
-        .command(&[
-            "restore",
-            "db",
-            "latest",
-            "--yes",
-            "-p",
-            &project,
-            "--server-url",
-            &ready,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(stdout(&out).contains("server ready"), "{}", stdout(&out));
+    ws.run(&[
+        "restore",
+        "db",
+        "latest",
+        "--yes",
+        "-p",
+        &project,
+        "--server-url",
+        &ready,
+    ])
+    .assert_exit(0)
+    .assert_stdout_contains("server ready");
     assert_ne!(
         started_at(&server),
         before,
@@ -172,12 +149,10 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
         "echo keys-v1 > /wallets/hot.keys; head -c 200000 /dev/urandom > /wallets/hot; chown -R 1000:1000 /wallets",
     ]);
     let before = started_at(&wallet_rpc);
-    let out = ws
-        .command(&["backup", "wallets", "buyer", "-p", &project, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let manifests: Vec<serde_json::Value> = ws
+        .run(&["backup", "wallets", "buyer", "-p", &project, "--json"])
+        .assert_exit(0)
+        .json();
     assert_eq!(manifests[0]["wallets"]["consistency"], "container-stopped");
     assert_eq!(manifests[0]["wallets"]["file_count"], 2);
     assert_eq!(manifests[0]["wallets"]["wallets"][0]["name"], "hot");
@@ -190,8 +165,7 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
         docker(&["inspect", "-f", "{{.State.Running}}", &wallet_rpc]),
         "true"
     );
-    let out = ws.mmctl(&["backup", "verify"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    ws.run(&["backup", "verify"]).assert_exit(0);
 
     // Wallet restore into the container: damaged file back, newer wallet kept, owner kept.
     docker(&[
@@ -201,19 +175,10 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
         "-c",
         "echo garbage > /wallets/hot.keys; echo new > /wallets/escrow-9.keys",
     ]);
-    let out = ws
-        .command(&[
-            "restore", "wallet", "buyer", "latest", "--yes", "-p", &project,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ws.run(&[
+        "restore", "wallet", "buyer", "latest", "--yes", "-p", &project,
+    ])
+    .assert_exit(0);
     assert_eq!(
         docker(&["exec", &wallet_rpc, "cat", "/wallets/hot.keys"]),
         "keys-v1"
@@ -251,18 +216,12 @@ fn restore_and_wallet_backup_drive_the_stack_containers_through_the_engine_api()
 fn an_unreachable_docker_daemon_is_exit_3() {
     let ws = Workspace::new();
     ws.seed(10);
-    backup_db(&ws);
+    ws.backup_db();
     let sock = format!("unix://{}/no-such-docker.sock", ws.dir.path().display());
-    let out = ws
-        .command(&["--docker-host", &sock, "backup", "wallets", "buyer"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let out = ws
-        .command(&["--docker-host", &sock, "restore", "db", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    ws.run(&["--docker-host", &sock, "backup", "wallets", "buyer"])
+        .assert_exit(3);
+    ws.run(&["--docker-host", &sock, "restore", "db", "--yes"])
+        .assert_exit(3);
     assert_eq!(
         count(&ws.connect(), "listings"),
         10,

@@ -2,29 +2,14 @@
 //! monero-wallet-rpc), RTO/RPO reported as JSON, exit 1 when a step fails, live data unchanged.
 
 mod backup_support;
+mod harness;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backup_support::*;
-use mmctl::backup::wallet_rpc::ThrowawayWalletRpc;
+use mmkt_backup::wallet_rpc::ThrowawayWalletRpc;
 use monero_rpc::WalletPassword;
-
-fn wallet_rpc_bin() -> Option<PathBuf> {
-    let bin = std::env::var("MMKT_WALLET_RPC_BIN").unwrap_or_else(|_| "monero-wallet-rpc".into());
-    if std::process::Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Some(PathBuf::from(bin));
-    }
-    if std::env::var("MMKT_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!("monero-wallet-rpc is required (MMKT_REQUIRE_SERVICES=1) but not found");
-    }
-    eprintln!("skipping: monero-wallet-rpc not installed");
-    None
-}
 
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
@@ -39,17 +24,21 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+fn trees(root: &Path) -> Vec<BTreeMap<String, Vec<u8>>> {
+    ROLES.iter().map(|r| tree(&root.join(r))).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
     let Some(bin) = wallet_rpc_bin() else { return };
     let ws = Workspace::new();
     ws.seed(1500);
-    let root = ws.dir.path().join("wallets");
+    let root = ws.path("wallets");
     let mut starts = Vec::new();
-    for role in ["buyer", "vendor", "arbiter"] {
+    for role in ROLES {
         let dir = root.join(role);
         std::fs::create_dir_all(&dir).unwrap();
-        let (bin, work) = (bin.clone(), ws.dir.path().join(format!("rpc-{role}")));
+        let (bin, work) = (bin.clone(), ws.path(&format!("rpc-{role}")));
         starts.push(tokio::spawn(async move {
             let rpc = ThrowawayWalletRpc::start(&bin, &dir, &work).await.unwrap();
             rpc.rpc()
@@ -62,28 +51,18 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
     for s in starts {
         s.await.unwrap();
     }
-    let password = ws.dir.path().join("wallet-password");
+    let password = ws.path("wallet-password");
     std::fs::write(&password, "drill-pw\n").unwrap();
-    let before: Vec<_> = ["buyer", "vendor", "arbiter"]
-        .iter()
-        .map(|r| tree(&root.join(r)))
-        .collect();
-    backup_db(&ws);
+    let before = trees(&root);
+    ws.backup_db();
 
-    let out = ws
-        .command(&["drill", "--json"])
+    let report: serde_json::Value = ws
+        .mmctl(&["drill", "--json"])
         .env("MMKT_WALLET_ROOT", &root)
         .env("MMKT_WALLET_PASSWORD_FILE", &password)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run()
+        .assert_exit(0)
+        .json();
     assert_eq!(report["ok"], true);
     assert!(report["rto_seconds"].as_f64().unwrap() > 0.0);
     assert!(
@@ -112,11 +91,7 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
     // The drill's fresh backups count as verified; live data did not change.
     let listed = ws.list();
     assert_eq!(listed.iter().filter(|b| b["verified"] == true).count(), 4);
-    let after: Vec<_> = ["buyer", "vendor", "arbiter"]
-        .iter()
-        .map(|r| tree(&root.join(r)))
-        .collect();
-    assert_eq!(before, after);
+    assert_eq!(before, trees(&root));
     assert_eq!(count(&ws.connect(), "listings"), 1500);
     // No scratch left behind.
     assert!(
@@ -131,23 +106,20 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
 fn a_failing_step_fails_the_drill_with_exit_1() {
     let ws = Workspace::new();
     ws.seed(100);
-    let out = ws.mmctl(&["drill", "--skip-wallets", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = ws
+        .run(&["drill", "--skip-wallets", "--json"])
+        .assert_exit(0)
+        .json();
     assert!(report["rpo_seconds"]["db"].is_null());
     assert_eq!(report["steps"].as_array().unwrap().len(), 2);
 
     // A DB that cannot be read with its key: the backup step fails, the drill fails.
-    let wrong = ws.dir.path().join("wrong.key");
-    mmctl::backup::keyfile::write_key_file(&wrong, &mmctl::backup::keyfile::DbKey::generate())
-        .unwrap();
-    let out = ws
-        .command(&["drill", "--skip-wallets", "--json"])
-        .env("MMKT_DB_KEY_FILE", &wrong)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = ws
+        .mmctl(&["drill", "--skip-wallets", "--json"])
+        .env("MMKT_DB_KEY_FILE", ws.wrong_key_file())
+        .run()
+        .assert_exit(1)
+        .json();
     assert_eq!(report["ok"], false);
     assert!(
         report["steps"][0]["detail"]
@@ -158,11 +130,7 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
     );
 
     // Wallets without a password to open them: usage error, nothing done.
-    let out = ws.mmctl(&["drill"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("MMKT_WALLET_PASSWORD_FILE"),
-        "{}",
-        stderr(&out)
-    );
+    ws.run(&["drill"])
+        .assert_exit(2)
+        .assert_stderr_contains("MMKT_WALLET_PASSWORD_FILE");
 }

@@ -3,32 +3,19 @@
 //! and retention applied locally and on S3.
 
 mod backup_support;
+mod harness;
 
 use backup_support::*;
-use mmctl::backup::crypto::Identities;
-use mmctl::backup::store::BackupDir;
-use mmctl::backup::verify::verify_backup;
-use mmctl::s3::{MIN_PART_SIZE, Offsite, S3Config};
+use mmkt_backup::s3::{MIN_PART_SIZE, Offsite, S3Config};
+use mmkt_backup::store::BackupDir;
+use mmkt_backup::verify::verify_backup;
 use test_support::s3::S3Server;
-
-fn with_s3(cmd: &mut std::process::Command, s3: &S3Server) {
-    for (k, v) in s3.env() {
-        cmd.env(k, v);
-    }
-    cmd.env("MMKT_S3_PREFIX", "prod/mmkt");
-}
-
-fn run_s3(ws: &Workspace, s3: &S3Server, args: &[&str]) -> std::process::Output {
-    let mut cmd = ws.command(args);
-    with_s3(&mut cmd, s3);
-    cmd.output().unwrap()
-}
 
 fn config(s3: &S3Server) -> S3Config {
     S3Config {
         endpoint: Some(s3.endpoint()),
         bucket: s3.bucket().to_owned(),
-        prefix: "prod/mmkt".into(),
+        prefix: S3_PREFIX.into(),
         region: "us-east-1".into(),
         storage_class: None,
         access_key_id: Some(s3.access_key().to_owned()),
@@ -41,6 +28,34 @@ fn config(s3: &S3Server) -> S3Config {
     .unwrap()
 }
 
+/// The object keys below the test prefix.
+fn keys(s3: &S3Server) -> Vec<String> {
+    s3.object_keys(&format!("{S3_PREFIX}/"))
+}
+
+/// `mmctl backup db --json` with offsite copies to `s3`; returns the backup id.
+fn backup_to_s3(ws: &Workspace, s3: &S3Server) -> String {
+    let manifests: Vec<serde_json::Value> = ws
+        .mmctl_s3(s3, &["backup", "db", "--json"])
+        .run()
+        .assert_exit(0)
+        .json();
+    manifests[0]["id"].as_str().unwrap().to_owned()
+}
+
+/// Ids of `backup list --remote --json`.
+fn remote_ids(ws: &Workspace, s3: &S3Server) -> Vec<String> {
+    let remote: Vec<serde_json::Value> = ws
+        .mmctl_s3(s3, &["backup", "list", "--remote", "--json"])
+        .run()
+        .assert_exit(0)
+        .json();
+    remote
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
     let Some(s3) = S3Server::start_or_skip() else {
@@ -48,22 +63,21 @@ fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
     };
     let ws = Workspace::new();
     ws.seed(1000);
-    let out = run_s3(&ws, &s3, &["backup", "db", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifest: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let id = manifest[0]["id"].as_str().unwrap();
-    let keys = s3.object_keys("prod/mmkt/");
+    let id = backup_to_s3(&ws, &s3);
+    let keys = keys(&s3);
     assert!(keys.contains(&format!("prod/mmkt/{id}.json")), "{keys:?}");
     assert!(
         keys.contains(&format!("prod/mmkt/{id}.db.gz.age")),
         "{keys:?}"
     );
 
-    let out = run_s3(&ws, &s3, &["backup", "list", "--remote", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let remote: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let remote: Vec<serde_json::Value> = ws
+        .mmctl_s3(&s3, &["backup", "list", "--remote", "--json"])
+        .run()
+        .assert_exit(0)
+        .json();
     assert_eq!(remote.len(), 1);
-    assert_eq!(remote[0]["id"], id);
+    assert_eq!(remote[0]["id"], id.as_str());
     assert_eq!(remote[0]["location"], "s3");
 }
 
@@ -74,31 +88,24 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
     };
     let ws = Workspace::new();
     ws.seed(100);
-    {
-        // ~12 MiB of incompressible rows: the encrypted file spans three 5 MiB parts.
-        let conn = ws.connect();
-        conn.execute_batch("BEGIN").unwrap();
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..1500 {
-            let blob: Vec<u8> = (0..8192)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect();
-            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob])
-                .unwrap();
-        }
-        conn.execute_batch("COMMIT").unwrap();
-    }
-    let mut cmd = ws.command(&["backup", "db", "--json"]);
-    with_s3(&mut cmd, &s3);
-    cmd.env("MMKT_S3_PART_SIZE", MIN_PART_SIZE.to_string());
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifest: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    // ~12 MiB of incompressible rows: the encrypted file spans three 5 MiB parts.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    ws.insert_blobs(1500, |_| {
+        (0..8192)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    });
+    let manifest: Vec<serde_json::Value> = ws
+        .mmctl_s3(&s3, &["backup", "db", "--json"])
+        .env("MMKT_S3_PART_SIZE", MIN_PART_SIZE.to_string())
+        .run()
+        .assert_exit(0)
+        .json();
     assert!(manifest[0]["encrypted_size"].as_u64().unwrap() > 2 * MIN_PART_SIZE);
 
     // Download into an empty directory (as after a complete server loss) and verify it.
@@ -112,7 +119,7 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
         std::fs::metadata(&local.data_path).unwrap().len(),
         remote[0].manifest.encrypted_size
     );
-    let identities = Identities::from_file(&ws.identity_file).unwrap();
+    let identities = ws.identities();
     let outcome = tokio::task::block_in_place(|| verify_backup(&dir, &local, &identities));
     assert!(outcome.ok, "{}", outcome.detail);
 }
@@ -125,39 +132,26 @@ fn s3_down_keeps_the_local_backup_and_exits_5_then_upload_catches_up() {
     let ws = Workspace::new();
     ws.seed(200);
     s3.stop();
-    let mut cmd = ws.command(&["backup", "db"]);
-    with_s3(&mut cmd, &s3);
-    cmd.env("MMKT_S3_MAX_ATTEMPTS", "2");
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("the local backup is kept"),
-        "{}",
-        stderr(&out)
-    );
+    ws.mmctl_s3(&s3, &["backup", "db"])
+        .env("MMKT_S3_MAX_ATTEMPTS", "2")
+        .run()
+        .assert_exit(5)
+        .assert_stderr_contains("the local backup is kept");
     let local = ws.list();
     assert_eq!(local.len(), 1, "the local backup is complete");
-    let out = ws.mmctl(&["backup", "verify"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ws.run(&["backup", "verify"]).assert_exit(0);
 
     // Once S3 is back, `backup upload` sends what is missing.
     let Some(s3) = S3Server::start_or_skip() else {
         return;
     };
-    let out = run_s3(&ws, &s3, &["backup", "upload"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ws.mmctl_s3(&s3, &["backup", "upload"]).run().assert_exit(0);
     let id = local[0]["id"].as_str().unwrap();
-    assert!(
-        s3.object_keys("prod/mmkt/")
-            .contains(&format!("prod/mmkt/{id}.json"))
-    );
+    assert!(keys(&s3).contains(&format!("prod/mmkt/{id}.json")));
     // Nothing left to upload.
-    let out = run_s3(&ws, &s3, &["backup", "upload"]);
-    assert!(
-        stdout(&out).contains("already in the bucket"),
-        "{}",
-        stdout(&out)
-    );
+    ws.mmctl_s3(&s3, &["backup", "upload"])
+        .run()
+        .assert_stdout_contains("already in the bucket");
 }
 
 #[test]
@@ -169,31 +163,28 @@ fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
     ws.seed(100);
     let mut ids = Vec::new();
     for _ in 0..4 {
-        let out = run_s3(&ws, &s3, &["backup", "db", "--json"]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let m: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        ids.push(m[0]["id"].as_str().unwrap().to_owned());
+        ids.push(backup_to_s3(&ws, &s3));
         insert_listings(&ws.connect(), 10);
     }
     // Only the oldest is verified; the policy keeps the last one only.
-    let out = ws.mmctl(&["backup", "verify", &ids[0]]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let policy = [
-        "--keep-last",
-        "1",
-        "--keep-daily",
-        "0",
-        "--keep-weekly",
-        "0",
-        "--keep-monthly",
-        "0",
-    ];
+    ws.run(&["backup", "verify", &ids[0]]).assert_exit(0);
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["backup", "prune"];
+        args.extend(extra);
+        args.extend([
+            "--keep-last",
+            "1",
+            "--keep-daily",
+            "0",
+            "--keep-weekly",
+            "0",
+            "--keep-monthly",
+            "0",
+        ]);
+        ws.mmctl_s3(&s3, &args).run().assert_exit(0)
+    };
 
-    let mut args = vec!["backup", "prune", "--dry-run", "--json"];
-    args.extend(policy);
-    let out = run_s3(&ws, &s3, &args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Vec<serde_json::Value> = prune(&["--dry-run", "--json"]).json();
     let removed: Vec<&str> = report
         .iter()
         .filter(|e| e["action"] == "remove")
@@ -202,10 +193,7 @@ fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
     assert_eq!(removed.len(), 4, "{report:?}");
     assert_eq!(ws.list().len(), 4, "dry run deletes nothing");
 
-    let mut args = vec!["backup", "prune"];
-    args.extend(policy);
-    let out = run_s3(&ws, &s3, &args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    prune(&[]);
     let local: Vec<String> = ws
         .list()
         .iter()
@@ -216,11 +204,8 @@ fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
         vec![ids[0].clone(), ids[3].clone()],
         "newest verified + newest kept"
     );
-    let out = run_s3(&ws, &s3, &["backup", "list", "--remote", "--json"]);
-    let remote: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let remote: Vec<&str> = remote.iter().map(|b| b["id"].as_str().unwrap()).collect();
-    assert_eq!(remote, vec![ids[0].as_str(), ids[3].as_str()]);
-    let keys = s3.object_keys("prod/mmkt/");
+    assert_eq!(remote_ids(&ws, &s3), vec![ids[0].clone(), ids[3].clone()]);
+    let keys = keys(&s3);
     assert!(
         !keys
             .iter()

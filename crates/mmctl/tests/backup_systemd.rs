@@ -1,19 +1,20 @@
 //! `mmctl systemd install`: units pass `systemd-analyze verify`, carry the hardening and the
 //! schedules, and the reference copies in deploy/systemd are what the command writes.
 
-mod backup_support;
+mod harness;
 
 use std::path::Path;
 use std::process::Command;
 
-use backup_support::{stderr, stdout};
+use harness::{Mmctl, Output};
 
-fn mmctl(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mmctl"))
-        .args(args)
-        .env_remove("MMKT_BACKUP_DIR")
-        .output()
-        .unwrap()
+/// Runs `mmctl systemd install --dir DIR --mmctl-path MMCTL` (no MMKT_* from the environment).
+fn install(dir: &Path, mmctl: &str) -> Output {
+    Mmctl::new()
+        .args(["systemd", "install", "--dir"])
+        .arg(dir)
+        .args(["--mmctl-path", mmctl])
+        .run()
 }
 
 fn have_systemd_analyze() -> bool {
@@ -37,15 +38,7 @@ fn generated_units_pass_systemd_analyze_verify() {
     }
     let dir = tempfile::tempdir().unwrap();
     let units = dir.path().join("units");
-    let out = mmctl(&[
-        "systemd",
-        "install",
-        "--dir",
-        units.to_str().unwrap(),
-        "--mmctl-path",
-        env!("CARGO_BIN_EXE_mmctl"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    install(&units, env!("CARGO_BIN_EXE_mmctl")).assert_exit(0);
     let mut names: Vec<String> = std::fs::read_dir(&units)
         .unwrap()
         .flatten()
@@ -72,16 +65,17 @@ fn generated_units_pass_systemd_analyze_verify() {
         .current_dir(&units)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "systemd-analyze verify failed: {}{}",
-        stdout(&out),
-        stderr(&out)
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
     );
     assert!(
-        stderr(&out).trim().is_empty(),
-        "systemd-analyze warnings: {}",
-        stderr(&out)
+        out.status.success(),
+        "systemd-analyze verify failed: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.trim().is_empty(),
+        "systemd-analyze warnings: {stderr}"
     );
 
     let read = |name: &str| std::fs::read_to_string(units.join(name)).unwrap();
@@ -118,21 +112,17 @@ fn generated_units_pass_systemd_analyze_verify() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn reference_units_in_deploy_match_the_generator() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mmctl(&[
-        "systemd",
-        "install",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--mmctl-path",
-        "/usr/local/bin/mmctl",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    install(dir.path(), "/usr/local/bin/mmctl").assert_exit(0);
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/systemd");
     for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
         let name = entry.file_name();
@@ -151,15 +141,8 @@ fn reference_units_in_deploy_match_the_generator() {
 #[test]
 fn relative_paths_are_a_usage_error_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mmctl(&[
-        "systemd",
-        "install",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--mmctl-path",
-        "mmctl",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("absolute path"), "{}", stderr(&out));
+    install(dir.path(), "mmctl")
+        .assert_exit(2)
+        .assert_stderr_contains("absolute path");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

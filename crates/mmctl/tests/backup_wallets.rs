@@ -3,32 +3,15 @@
 //! wallets open in a fresh wallet-rpc with the same addresses. Also the Debian `age` + tar path.
 
 mod backup_support;
+mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backup_support::*;
-use mmctl::backup::crypto::Identities;
-use mmctl::backup::manifest::{BackupKind, Series, WalletRole};
-use mmctl::backup::store::BackupDir;
-use mmctl::backup::wallet_rpc::ThrowawayWalletRpc;
-use mmctl::backup::wallets::extract_wallets;
+use mmkt_backup::manifest::WalletRole;
+use mmkt_backup::wallet_rpc::ThrowawayWalletRpc;
+use mmkt_backup::wallets::extract_wallets;
 use monero_rpc::WalletPassword;
-
-fn wallet_rpc_bin() -> Option<PathBuf> {
-    let bin = std::env::var("MMKT_WALLET_RPC_BIN").unwrap_or_else(|_| "monero-wallet-rpc".into());
-    let found = std::process::Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(PathBuf::from(bin));
-    }
-    if std::env::var("MMKT_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!("monero-wallet-rpc is required (MMKT_REQUIRE_SERVICES=1) but not found");
-    }
-    eprintln!("skipping: monero-wallet-rpc not installed");
-    None
-}
 
 /// Creates wallets in `dir` with a throwaway wallet-rpc; returns (name, address) pairs.
 async fn create_wallets(
@@ -52,36 +35,49 @@ async fn create_wallets(
     created
 }
 
+/// `mmctl backup wallets ROLE --wallet-dir DIR ARGS... --json` with the wallet password in
+/// `password`; returns the manifest.
+fn backup_dir_wallets(
+    ws: &Workspace,
+    role: &str,
+    wallets: &Path,
+    password: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec![
+        "backup",
+        "wallets",
+        role,
+        "--wallet-dir",
+        wallets.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    args.push("--json");
+    let manifests: Vec<serde_json::Value> = ws
+        .mmctl(&args)
+        .env("MMKT_WALLET_PASSWORD_FILE", password)
+        .run()
+        .assert_exit(0)
+        .json();
+    manifests.into_iter().next().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
     let Some(bin) = wallet_rpc_bin() else { return };
     let ws = Workspace::new();
-    let wallets = ws.dir.path().join("wallets-buyer");
+    let wallets = ws.path("wallets-buyer");
     let created = create_wallets(
         &bin,
         &wallets,
-        &ws.dir.path().join("rpc1"),
+        &ws.path("rpc1"),
         &["market-buyer", "escrow-42-buyer"],
     )
     .await;
 
-    let password = ws.dir.path().join("wallet-password");
+    let password = ws.path("wallet-password");
     std::fs::write(&password, "test-password\n").unwrap();
-    let out = ws
-        .command(&[
-            "backup",
-            "wallets",
-            "buyer",
-            "--wallet-dir",
-            wallets.to_str().unwrap(),
-            "--json",
-        ])
-        .env("MMKT_WALLET_PASSWORD_FILE", &password)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = &manifests[0];
+    let manifest = backup_dir_wallets(&ws, "buyer", &wallets, &password, &[]);
     assert_eq!(manifest["kind"], "wallets");
     assert_eq!(manifest["wallets"]["role"], "buyer");
     assert_eq!(manifest["wallets"]["consistency"], "quiescent");
@@ -100,24 +96,13 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
     expected.sort();
     assert_eq!(recorded, expected);
 
-    let out = ws.mmctl(&["backup", "verify", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    ws.run(&["backup", "verify", "--json"]).assert_exit(0);
 
     // Restore into a fresh directory and open each wallet in a fresh wallet-rpc.
-    let dir = BackupDir::open(&ws.backups).unwrap();
-    let backup = dir
-        .find(
-            "latest",
-            Series {
-                kind: BackupKind::Wallets,
-                role: Some(WalletRole::Buyer),
-            },
-        )
-        .unwrap();
-    let identities = Identities::from_file(&ws.identity_file).unwrap();
-    let restored = ws.dir.path().join("restored");
-    extract_wallets(&backup, &identities, &restored).unwrap();
-    let rpc = ThrowawayWalletRpc::start(&bin, &restored, &ws.dir.path().join("rpc2"))
+    let backup = ws.find("latest", wallet_series(WalletRole::Buyer));
+    let restored = ws.path("restored");
+    extract_wallets(&backup, &ws.identities(), &restored).unwrap();
+    let rpc = ThrowawayWalletRpc::start(&bin, &restored, &ws.path("rpc2"))
         .await
         .unwrap();
     for (name, address) in &created {
@@ -130,7 +115,7 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
     }
 
     // Without mmctl: age -d | tar xz gives the same files.
-    let plain = ws.dir.path().join("plain");
+    let plain = ws.path("plain");
     std::fs::create_dir(&plain).unwrap();
     let script = format!(
         "age -d -i '{}' '{}' | tar -xz -C '{}'",
@@ -143,7 +128,11 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
         .arg(&script)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (name, _) in &created {
         assert_eq!(
             std::fs::read(plain.join(format!("{name}.keys"))).unwrap(),
@@ -156,9 +145,9 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
 async fn store_through_the_running_wallet_rpc_records_its_open_wallet() {
     let Some(bin) = wallet_rpc_bin() else { return };
     let ws = Workspace::new();
-    let wallets = ws.dir.path().join("wallets-vendor");
+    let wallets = ws.path("wallets-vendor");
     std::fs::create_dir_all(&wallets).unwrap();
-    let rpc = ThrowawayWalletRpc::start(&bin, &wallets, &ws.dir.path().join("rpc"))
+    let rpc = ThrowawayWalletRpc::start(&bin, &wallets, &ws.path("rpc"))
         .await
         .unwrap();
     let address = rpc
@@ -167,25 +156,11 @@ async fn store_through_the_running_wallet_rpc_records_its_open_wallet() {
         .await
         .unwrap();
 
-    let password = ws.dir.path().join("wallet-password");
+    let password = ws.path("wallet-password");
     std::fs::write(&password, "pw").unwrap();
-    let out = ws
-        .command(&[
-            "backup",
-            "wallets",
-            "vendor",
-            "--wallet-dir",
-            wallets.to_str().unwrap(),
-            "--wallet-rpc",
-            rpc.rpc().url(),
-            "--json",
-        ])
-        .env("MMKT_WALLET_PASSWORD_FILE", &password)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let details = &manifests[0]["wallets"];
+    let rpc_flags = ["--wallet-rpc", rpc.rpc().url()];
+    let manifest = backup_dir_wallets(&ws, "vendor", &wallets, &password, &rpc_flags);
+    let details = &manifest["wallets"];
     assert_eq!(details["consistency"], "rpc-store");
     assert_eq!(details["wallets"][0]["name"], "vendor-main");
     assert_eq!(details["wallets"][0]["address"], address.as_str());
@@ -195,59 +170,48 @@ async fn store_through_the_running_wallet_rpc_records_its_open_wallet() {
 #[test]
 fn tampered_wallet_archive_and_bad_inputs_fail_clearly() {
     let ws = Workspace::new();
-    let wallets = ws.dir.path().join("w");
+    let wallets = ws.path("w");
+    let dir = wallets.to_str().unwrap();
     std::fs::create_dir(&wallets).unwrap();
     std::fs::write(wallets.join("hot.keys"), b"not really keys but bytes").unwrap();
     std::fs::write(wallets.join("hot"), vec![7u8; 100_000]).unwrap();
     std::fs::write(wallets.join("hot.address.txt"), b"4ExampleAddress\n").unwrap();
-    let out = ws.mmctl(&[
-        "backup",
-        "wallets",
-        "arbiter",
-        "--wallet-dir",
-        wallets.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let manifests: Vec<serde_json::Value> = ws
+        .run(&[
+            "backup",
+            "wallets",
+            "arbiter",
+            "--wallet-dir",
+            dir,
+            "--json",
+        ])
+        .assert_exit(0)
+        .json();
     assert_eq!(
         manifests[0]["wallets"]["wallets"][0]["address"],
         "4ExampleAddress"
     );
     assert_eq!(manifests[0]["wallets"]["file_count"], 3);
-    let data = ws.backups.join(manifests[0]["data_file"].as_str().unwrap());
-    flip_byte(&data);
-    let out = ws.mmctl(&["backup", "verify"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("checksum mismatch"),
-        "{}",
-        stdout(&out)
-    );
+    flip_byte(&ws.data_file(&manifests[0]));
+    ws.run(&["backup", "verify"])
+        .assert_exit(1)
+        .assert_stdout_contains("checksum mismatch");
 
     // --wallet-dir without a role is ambiguous: usage error.
-    let out = ws.mmctl(&[
-        "backup",
-        "wallets",
-        "--wallet-dir",
-        wallets.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    ws.run(&["backup", "wallets", "--wallet-dir", dir])
+        .assert_exit(2);
     // A missing directory fails and leaves no backup.
     let before = ws.list().len();
-    let out = ws.mmctl(&[
+    let missing = ws.path("missing");
+    ws.run(&[
         "backup",
         "wallets",
         "buyer",
         "--wallet-dir",
-        ws.dir.path().join("missing").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("is not a directory"),
-        "{}",
-        stderr(&out)
-    );
+        missing.to_str().unwrap(),
+    ])
+    .assert_exit(1)
+    .assert_stderr_contains("is not a directory");
     assert_eq!(ws.list().len(), before);
 }
 
@@ -255,8 +219,8 @@ fn tampered_wallet_archive_and_bad_inputs_fail_clearly() {
 fn backup_all_takes_the_db_and_every_role() {
     let ws = Workspace::new();
     ws.seed(50);
-    let root = ws.dir.path().join("wallet-root");
-    for role in ["buyer", "vendor", "arbiter"] {
+    let root = ws.path("wallet-root");
+    for role in ROLES {
         std::fs::create_dir_all(root.join(role)).unwrap();
         std::fs::write(
             root.join(role).join(format!("{role}.keys")),
@@ -264,13 +228,12 @@ fn backup_all_takes_the_db_and_every_role() {
         )
         .unwrap();
     }
-    let out = ws
-        .command(&["backup", "all", "--json"])
+    let manifests: Vec<serde_json::Value> = ws
+        .mmctl(&["backup", "all", "--json"])
         .env("MMKT_WALLET_ROOT", &root)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        .run()
+        .assert_exit(0)
+        .json();
     let kinds: Vec<String> = ws
         .list()
         .iter()
@@ -280,8 +243,9 @@ fn backup_all_takes_the_db_and_every_role() {
     for kind in ["db", "wallets-buyer", "wallets-vendor", "wallets-arbiter"] {
         assert!(kinds.iter().any(|k| k == kind), "{kinds:?}");
     }
-    let out = ws.mmctl(&["backup", "verify", "--all", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let results: Vec<serde_json::Value> = ws
+        .run(&["backup", "verify", "--all", "--json"])
+        .assert_exit(0)
+        .json();
     assert_eq!(results.len(), 4);
 }

@@ -1,6 +1,6 @@
 //! Connection to the Docker Engine (unix socket, or tcp with TLS) and the container-level
-//! operations other mmctl modules reuse: find a service's container by its compose labels,
-//! stop/start it, wait until it is healthy, inspect it, exec a command in it.
+//! operations the rest of the stack library (and mmkt-backup) reuse: find a service's container
+//! by its compose labels, stop/start it, wait until it is healthy, inspect it, exec a command in it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,20 +21,6 @@ const CRASH_LOOP_RESTARTS: i64 = 3;
 
 /// How long a container without a healthcheck must have been running to count as started.
 const MIN_UPTIME_WITHOUT_HEALTHCHECK: Duration = Duration::from_secs(2);
-
-/// How long the container has been running, from its StartedAt (zero when unknown).
-fn running_for(status: &ContainerStatus) -> Duration {
-    let Some(started) = status.started_at.as_deref() else {
-        return Duration::ZERO;
-    };
-    let Ok(started) =
-        time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339)
-    else {
-        return Duration::ZERO;
-    };
-    let secs = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
-    Duration::from_secs_f64(secs.max(0.0))
-}
 
 /// Request timeout for Engine API calls, in seconds (builds stream for longer; the timeout
 /// covers waiting for the response to start).
@@ -147,7 +133,7 @@ impl Engine {
     }
 
     /// The bollard client, for operations this module does not wrap.
-    pub fn docker(&self) -> &Docker {
+    pub(crate) fn docker(&self) -> &Docker {
         &self.docker
     }
 
@@ -229,6 +215,22 @@ impl Engine {
             .map_err(|e| self.err(format!("inspect container {id}"), e))
     }
 
+    /// The service's container ID and whether it is running (`GET /containers/{id}/json`).
+    async fn service_container_state(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<(String, bool), StackError> {
+        let id = self.require_service_container(project, service).await?;
+        let running = self
+            .inspect(&id)
+            .await?
+            .state
+            .and_then(|s| s.running)
+            .unwrap_or(false);
+        Ok((id, running))
+    }
+
     /// Gracefully stops a service's container: SIGTERM, then SIGKILL after `timeout_secs`
     /// (`POST /containers/{id}/stop?t=N`). Used by backup/restore to quiesce the server or a
     /// wallet-rpc before copying its files.
@@ -241,13 +243,7 @@ impl Engine {
         service: &str,
         timeout_secs: u32,
     ) -> Result<StopOutcome, StackError> {
-        let id = self.require_service_container(project, service).await?;
-        let running = self
-            .inspect(&id)
-            .await?
-            .state
-            .and_then(|s| s.running)
-            .unwrap_or(false);
+        let (id, running) = self.service_container_state(project, service).await?;
         if !running {
             return Ok(StopOutcome::AlreadyStopped);
         }
@@ -270,13 +266,7 @@ impl Engine {
         project: &str,
         service: &str,
     ) -> Result<StartOutcome, StackError> {
-        let id = self.require_service_container(project, service).await?;
-        let running = self
-            .inspect(&id)
-            .await?
-            .state
-            .and_then(|s| s.running)
-            .unwrap_or(false);
+        let (id, running) = self.service_container_state(project, service).await?;
         if running {
             return Ok(StartOutcome::AlreadyRunning);
         }
@@ -321,8 +311,9 @@ impl Engine {
             match status.health.as_deref() {
                 Some("healthy") => return Ok(()),
                 // Without a healthcheck, "up" means running and not exiting right away.
-                None if status.state == "running"
-                    && running_for(&status) >= MIN_UPTIME_WITHOUT_HEALTHCHECK =>
+                None if status
+                    .uptime()
+                    .is_some_and(|up| up >= MIN_UPTIME_WITHOUT_HEALTHCHECK) =>
                 {
                     return Ok(());
                 }
@@ -539,6 +530,21 @@ impl ContainerStatus {
             },
             state: state_name,
         }
+    }
+
+    /// How long the container has been running (from its StartedAt); `None` when it is not
+    /// running or the start time is unknown.
+    pub fn uptime(&self) -> Option<Duration> {
+        if self.state != "running" {
+            return None;
+        }
+        let started = time::OffsetDateTime::parse(
+            self.started_at.as_deref()?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?;
+        let secs = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
+        Some(Duration::from_secs_f64(secs.max(0.0)))
     }
 
     /// "running (healthy)", "exited (code 137)", ...

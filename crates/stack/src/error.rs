@@ -1,4 +1,4 @@
-//! The error type of the stack library (`mmctl::docker`): what failed, and what to do about it.
+//! The error type of the stack library (`mmkt_stack`): what failed, and what to do about it.
 
 use std::path::PathBuf;
 
@@ -55,6 +55,14 @@ pub enum StackError {
         /// The service that uses the image.
         service: String,
         /// The image reference from the compose file.
+        image: String,
+    },
+    /// The Debian base image every project image starts FROM is not present locally.
+    #[error(
+        "the base image {image} is missing; run `mmctl image bootstrap-base` (or `mmctl image load FILE`) first"
+    )]
+    BaseImageMissing {
+        /// The base image reference, e.g. `debian:bookworm-slim`.
         image: String,
     },
     /// An image build failed; the engine's last message is included.

@@ -59,19 +59,20 @@ pub fn container_labels(
 
 /// Labels of a project network.
 pub fn network_labels(project: &str, network: &str) -> HashMap<String, String> {
-    HashMap::from([
-        (PROJECT.to_string(), project.to_string()),
-        (NETWORK.to_string(), network.to_string()),
-        (VERSION.to_string(), COMPOSE_VERSION.to_string()),
-        (CREATED_BY.to_string(), "mmctl".to_string()),
-    ])
+    object_labels(project, NETWORK, network)
 }
 
 /// Labels of a project volume.
 pub fn volume_labels(project: &str, volume: &str) -> HashMap<String, String> {
+    object_labels(project, VOLUME, volume)
+}
+
+/// Labels of a project network or volume: the project, `name_key` ([`NETWORK`] or [`VOLUME`])
+/// set to the name inside the project, the compose version and the creator mark.
+fn object_labels(project: &str, name_key: &str, name: &str) -> HashMap<String, String> {
     HashMap::from([
         (PROJECT.to_string(), project.to_string()),
-        (VOLUME.to_string(), volume.to_string()),
+        (name_key.to_string(), name.to_string()),
         (VERSION.to_string(), COMPOSE_VERSION.to_string()),
         (CREATED_BY.to_string(), "mmctl".to_string()),
     ])

@@ -1,4 +1,9 @@
-//! Docker Engine orchestration of the mmkt stack, through bollard (no docker CLI).
+//! `mmkt-stack`, the stack library: everything mmkt's tooling does with Docker, through the
+//! Engine API (bollard; no docker CLI). It parses and validates `deploy/docker-compose.yml`,
+//! reconciles the containers, networks and volumes of a compose project with it (up, down,
+//! restart, status), probes health, builds and moves offline images, and streams logs. It is
+//! the only crate of the workspace that talks to the engine: `mmctl` and `mmkt-backup` go
+//! through it.
 //!
 //! - [`compose`]: the compose-file subset, parsed with serde_norway into typed structs;
 //!   [`interpolate`]: `${VAR:-default}` and env files.
@@ -7,17 +12,23 @@
 //! - [`engine`]: connecting (unix socket, tcp + TLS) and reusable container operations
 //!   (find a service's container by label, stop/start, wait healthy, exec, inspect).
 //! - [`stack`]: `up`, `down`, `status`, `restart`; [`health`]: real probes; [`image`]:
-//!   offline base image, builds, save/load; [`tarstream`]: streamed tar bodies.
+//!   offline base image, builds, save/load; [`tarstream`]: streamed tar bodies; [`logs`]:
+//!   a service's output, streamed.
+//! - [`files`]: container directories downloaded/uploaded as tar; [`ready`]: the server's
+//!   `/health` and `/ready` polled over HTTP or from inside its container.
 //!
 //! Errors are [`StackError`].
 
 pub mod compose;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod image;
 pub mod interpolate;
 pub mod labels;
+pub mod logs;
+pub mod ready;
 pub mod spec;
 pub mod stack;
 pub mod tarstream;

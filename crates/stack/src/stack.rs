@@ -11,7 +11,7 @@ use bollard::query_parameters::{
     StopContainerOptionsBuilder,
 };
 
-use super::compose::LoadedCompose;
+use super::compose::{ListOrMap, LoadedCompose};
 use super::engine::{ContainerStatus, Engine};
 use super::error::{StackError, is_not_found};
 use super::labels;
@@ -33,6 +33,82 @@ async fn stop_timeout(engine: &Engine, id: &str) -> i32 {
         .and_then(|c| c.stop_timeout)
         .unwrap_or(0);
     (STOP_TIMEOUT_SECS as i64).max(own) as i32
+}
+
+/// What [`stop_and_remove`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    /// The container was stopped (or already stopped) and removed.
+    Removed,
+    /// It no longer existed when the stop was sent.
+    AlreadyGone,
+}
+
+/// Stops a container gracefully ([`stop_timeout`], then SIGKILL) and force-removes it
+/// (`POST /containers/{id}/stop`, `DELETE /containers/{id}?force=1`). `name` is for messages.
+async fn stop_and_remove(engine: &Engine, id: &str, name: &str) -> Result<Removal, StackError> {
+    let stop = StopContainerOptionsBuilder::default()
+        .t(stop_timeout(engine, id).await)
+        .build();
+    match engine.docker().stop_container(id, Some(stop)).await {
+        Ok(()) => {}
+        Err(e) if is_not_found(&e) => return Ok(Removal::AlreadyGone),
+        // 304 "already stopped" is not an error.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => {}
+        Err(e) => return Err(engine.err(format!("stop {name}"), e)),
+    }
+    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+    let removed = engine.docker().remove_container(id, Some(rm)).await;
+    gone_unless_error(engine, &format!("remove {name}"), removed)?;
+    Ok(Removal::Removed)
+}
+
+/// Accepts a removal that succeeded or found nothing to remove (404); else the engine error
+/// for `action`.
+fn gone_unless_error(
+    engine: &Engine,
+    action: &str,
+    removed: Result<(), bollard::errors::Error>,
+) -> Result<(), StackError> {
+    found(engine, action, removed).map(drop)
+}
+
+/// `Ok(true)` when an inspect call found the object, `Ok(false)` when the engine answered 404,
+/// else the engine error for `action`.
+fn found<T>(
+    engine: &Engine,
+    action: &str,
+    inspected: Result<T, bollard::errors::Error>,
+) -> Result<bool, StackError> {
+    match inspected {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(engine.err(action, e)),
+    }
+}
+
+/// The two kinds of project-scoped objects `up` creates besides containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ObjectKind {
+    Network,
+    Volume,
+}
+
+impl ObjectKind {
+    /// The word used in messages ("network", "volume").
+    fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Network => "network",
+            ObjectKind::Volume => "volume",
+        }
+    }
+}
+
+/// The compose file's definition of a network or volume; an absent or empty one is the default.
+fn declared<T: Clone + Default>(defs: &BTreeMap<String, Option<T>>, name: &str) -> T {
+    defs.get(name).cloned().flatten().unwrap_or_default()
 }
 
 /// One compose project: the parsed file, the project name and the enabled profiles.
@@ -180,12 +256,12 @@ impl Project {
         }
         // 2. Networks and volumes.
         for net in &networks {
-            if self.ensure_network(engine, net).await? {
+            if self.ensure_object(engine, ObjectKind::Network, net).await? {
                 on_event(UpEvent::NetworkCreated(scoped(&self.name, net)));
             }
         }
         for vol in &volumes {
-            if self.ensure_volume(engine, vol).await? {
+            if self.ensure_object(engine, ObjectKind::Volume, vol).await? {
                 on_event(UpEvent::VolumeCreated(scoped(&self.name, vol)));
             }
         }
@@ -255,31 +331,7 @@ impl Project {
                     .map_err(|e| engine.err(format!("start {svc}"), e))?;
                 return Ok(UpEvent::Started(svc.clone()));
             }
-            let stop = StopContainerOptionsBuilder::default()
-                .t(stop_timeout(engine, &id).await)
-                .build();
-            match engine.docker().stop_container(&id, Some(stop)).await {
-                Ok(()) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => {
-                    // 304 "already stopped" is not an error.
-                    if !matches!(
-                        e,
-                        bollard::errors::Error::DockerResponseServerError {
-                            status_code: 304,
-                            ..
-                        }
-                    ) {
-                        return Err(engine.err(format!("stop {svc}"), e));
-                    }
-                }
-            }
-            let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-            engine
-                .docker()
-                .remove_container(&id, Some(rm))
-                .await
-                .map_err(|e| engine.err(format!("remove old {svc}"), e))?;
+            stop_and_remove(engine, &id, svc).await?;
         }
         self.create_and_start(engine, plan).await?;
         Ok(if existing.is_some() {
@@ -348,85 +400,65 @@ impl Project {
         }
     }
 
-    /// Creates the network when missing; true when it was created.
-    async fn ensure_network(&self, engine: &Engine, net: &str) -> Result<bool, StackError> {
-        let full = scoped(&self.name, net);
-        match engine.docker().inspect_network(&full, None).await {
-            Ok(_) => return Ok(false),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(engine.err(format!("inspect network {full}"), e)),
-        }
-        let def = self
-            .compose
-            .file
-            .networks
-            .get(net)
-            .cloned()
-            .flatten()
-            .unwrap_or_default();
-        let mut l = def
-            .labels
-            .as_ref()
-            .map(|l| {
-                l.resolve(&self.compose.variables)
-                    .into_iter()
-                    .collect::<HashMap<_, _>>()
-            })
-            .unwrap_or_default();
-        l.extend(labels::network_labels(&self.name, net));
-        let req = NetworkCreateRequest {
-            name: full.clone(),
-            driver: Some(def.driver.clone().unwrap_or_else(|| "bridge".into())),
-            internal: Some(def.internal),
-            labels: Some(l),
-            ..Default::default()
+    /// Creates the project network or volume `name` when it is missing; true when it was
+    /// created (`GET /networks/{id}` + `POST /networks/create`, `GET /volumes/{name}` +
+    /// `POST /volumes/create`).
+    async fn ensure_object(
+        &self,
+        engine: &Engine,
+        kind: ObjectKind,
+        name: &str,
+    ) -> Result<bool, StackError> {
+        let full = scoped(&self.name, name);
+        let what = format!("{} {full}", kind.noun());
+        let inspected = match kind {
+            ObjectKind::Network => engine.docker().inspect_network(&full, None).await.map(drop),
+            ObjectKind::Volume => engine.docker().inspect_volume(&full).await.map(drop),
         };
-        engine
-            .docker()
-            .create_network(req)
-            .await
-            .map_err(|e| engine.err(format!("create network {full}"), e))?;
+        if found(engine, &format!("inspect {what}"), inspected)? {
+            return Ok(false);
+        }
+        let created = match kind {
+            ObjectKind::Network => {
+                let def = declared(&self.compose.file.networks, name);
+                let own = labels::network_labels(&self.name, name);
+                let req = NetworkCreateRequest {
+                    name: full.clone(),
+                    driver: Some(def.driver.clone().unwrap_or_else(|| "bridge".into())),
+                    internal: Some(def.internal),
+                    labels: Some(self.object_labels(def.labels.as_ref(), own)),
+                    ..Default::default()
+                };
+                engine.docker().create_network(req).await.map(drop)
+            }
+            ObjectKind::Volume => {
+                let def = declared(&self.compose.file.volumes, name);
+                let own = labels::volume_labels(&self.name, name);
+                let req = VolumeCreateRequest {
+                    name: Some(full.clone()),
+                    driver: Some(def.driver.clone().unwrap_or_else(|| "local".into())),
+                    labels: Some(self.object_labels(def.labels.as_ref(), own)),
+                    ..Default::default()
+                };
+                engine.docker().create_volume(req).await.map(drop)
+            }
+        };
+        created.map_err(|e| engine.err(format!("create {what}"), e))?;
         Ok(true)
     }
 
-    /// Creates the volume when missing; true when it was created.
-    async fn ensure_volume(&self, engine: &Engine, vol: &str) -> Result<bool, StackError> {
-        let full = scoped(&self.name, vol);
-        match engine.docker().inspect_volume(&full).await {
-            Ok(_) => return Ok(false),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(engine.err(format!("inspect volume {full}"), e)),
-        }
-        let def = self
-            .compose
-            .file
-            .volumes
-            .get(vol)
-            .cloned()
-            .flatten()
+    /// The labels of a project network or volume: those the compose file declares for it
+    /// (interpolated), overridden by the compose labels mmctl owns (`own`).
+    fn object_labels(
+        &self,
+        declared: Option<&ListOrMap>,
+        own: HashMap<String, String>,
+    ) -> HashMap<String, String> {
+        let mut l: HashMap<String, String> = declared
+            .map(|l| l.resolve(&self.compose.variables).into_iter().collect())
             .unwrap_or_default();
-        let mut l = def
-            .labels
-            .as_ref()
-            .map(|l| {
-                l.resolve(&self.compose.variables)
-                    .into_iter()
-                    .collect::<HashMap<_, _>>()
-            })
-            .unwrap_or_default();
-        l.extend(labels::volume_labels(&self.name, vol));
-        let req = VolumeCreateRequest {
-            name: Some(full.clone()),
-            driver: Some(def.driver.clone().unwrap_or_else(|| "local".into())),
-            labels: Some(l),
-            ..Default::default()
-        };
-        engine
-            .docker()
-            .create_volume(req)
-            .await
-            .map_err(|e| engine.err(format!("create volume {full}"), e))?;
-        Ok(true)
+        l.extend(own);
+        l
     }
 
     /// `http://HOST:PORT` for every published port of the given services, from the engine's
@@ -652,22 +684,8 @@ pub async fn down(
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or(id.clone());
         on_progress(&format!("stopping {name}"));
-        let stop = StopContainerOptionsBuilder::default()
-            .t(stop_timeout(engine, &id).await)
-            .build();
-        match engine.docker().stop_container(&id, Some(stop)).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => continue,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => {}
-            Err(e) => return Err(engine.err(format!("stop {name}"), e)),
-        }
-        let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-        match engine.docker().remove_container(&id, Some(rm)).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(engine.err(format!("remove {name}"), e)),
+        if stop_and_remove(engine, &id, &name).await? == Removal::AlreadyGone {
+            continue;
         }
         on_progress(&format!("removed {name}"));
         report.containers.push(name);
@@ -684,11 +702,8 @@ pub async fn down(
         .map_err(|e| engine.err("list networks", e))?;
     for n in nets {
         let name = n.name.unwrap_or_default();
-        match engine.docker().remove_network(&name).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(engine.err(format!("remove network {name}"), e)),
-        }
+        let removed = engine.docker().remove_network(&name).await;
+        gone_unless_error(engine, &format!("remove network {name}"), removed)?;
         on_progress(&format!("removed network {name}"));
         report.networks.push(name);
     }
@@ -704,11 +719,8 @@ pub async fn down(
             .map_err(|e| engine.err("list volumes", e))?;
         for v in vols.volumes.unwrap_or_default() {
             let rm = RemoveVolumeOptionsBuilder::default().force(false).build();
-            match engine.docker().remove_volume(&v.name, Some(rm)).await {
-                Ok(()) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(engine.err(format!("remove volume {}", v.name), e)),
-            }
+            let removed = engine.docker().remove_volume(&v.name, Some(rm)).await;
+            gone_unless_error(engine, &format!("remove volume {}", v.name), removed)?;
             on_progress(&format!("removed volume {}", v.name));
             report.volumes.push(v.name);
         }

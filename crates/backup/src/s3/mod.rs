@@ -13,12 +13,13 @@ pub use config::{DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Config, S3ConfigError};
 use std::path::Path;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
 use tokio::io::AsyncReadExt;
 
-use crate::backup::manifest::Manifest;
-use crate::backup::store::{BackupDir, LocalBackup};
+use crate::manifest::Manifest;
+use crate::store::{BackupDir, LocalBackup};
 
 /// Errors of offsite operations.
 #[derive(Debug, thiserror::Error)]
@@ -36,15 +37,6 @@ pub enum S3Error {
         /// The SDK error with its source chain.
         detail: String,
     },
-    /// A local file could not be read or written.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// A remote manifest is malformed.
     #[error("remote manifest s3://{bucket}/{key}: {reason}")]
     Manifest {
@@ -58,9 +50,15 @@ pub enum S3Error {
     /// No complete remote backup has this id.
     #[error("no complete backup {0} in the S3 bucket; see `mmctl backup list --remote`")]
     NotFound(String),
-    /// Writing the downloaded backup into the local directory failed.
+    /// A local file could not be read or written (the upload's source, the download's target).
     #[error(transparent)]
-    Local(#[from] crate::backup::BackupError),
+    Local(#[from] crate::BackupError),
+}
+
+/// Wraps a local I/O error with the step and path it concerned.
+fn local_io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> S3Error {
+    let wrap = crate::BackupError::io(context);
+    move |source| S3Error::Local(wrap(source))
 }
 
 /// A complete backup found in the bucket.
@@ -79,17 +77,6 @@ pub struct RemoteBackup {
 pub struct Offsite {
     client: Client,
     config: S3Config,
-}
-
-fn sdk_detail<E: std::error::Error>(e: &E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl Offsite {
@@ -118,7 +105,7 @@ impl Offsite {
             operation,
             bucket: self.config.bucket.clone(),
             key: key.to_owned(),
-            detail: sdk_detail(e),
+            detail: crate::error::error_chain(e),
         }
     }
 
@@ -137,15 +124,11 @@ impl Offsite {
     async fn upload_file(&self, path: &Path, key: &str) -> Result<(), S3Error> {
         let size = tokio::fs::metadata(path)
             .await
-            .map_err(|source| S3Error::Io {
-                context: format!("stat {}", path.display()),
-                source,
-            })?
+            .map_err(local_io(format!("stat {}", path.display())))?
             .len();
         if size <= self.config.part_size {
-            let body = ByteStream::from_path(path).await.map_err(|e| S3Error::Io {
-                context: format!("read {}", path.display()),
-                source: std::io::Error::other(e.to_string()),
+            let body = ByteStream::from_path(path).await.map_err(|e| {
+                local_io(format!("read {}", path.display()))(std::io::Error::other(e.to_string()))
             })?;
             let mut req = self
                 .client
@@ -196,10 +179,7 @@ impl Offsite {
     async fn upload_parts(&self, path: &Path, key: &str, upload_id: &str) -> Result<(), S3Error> {
         let mut file = tokio::fs::File::open(path)
             .await
-            .map_err(|source| S3Error::Io {
-                context: format!("open {}", path.display()),
-                source,
-            })?;
+            .map_err(local_io(format!("open {}", path.display())))?;
         let mut parts = Vec::new();
         let mut part_number = 1;
         loop {
@@ -208,10 +188,7 @@ impl Offsite {
                 .take(self.config.part_size)
                 .read_to_end(&mut buf)
                 .await
-                .map_err(|source| S3Error::Io {
-                    context: format!("read {}", path.display()),
-                    source,
-                })?;
+                .map_err(local_io(format!("read {}", path.display())))?;
             if read == 0 && part_number > 1 {
                 break;
             }
@@ -312,24 +289,23 @@ impl Offsite {
                 data_key,
             });
         }
-        found.sort_by(|a, b| {
-            a.manifest
-                .created_at
-                .cmp(&b.manifest.created_at)
-                .then(a.manifest.id.cmp(&b.manifest.id))
-        });
+        found.sort_by(|a, b| a.manifest.chronological(&b.manifest));
         Ok(found)
     }
 
-    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, S3Error> {
-        let out = self
-            .client
+    /// `GetObject` of `key`: the response, whose body streams the object.
+    async fn get_object(&self, key: &str) -> Result<GetObjectOutput, S3Error> {
+        self.client
             .get_object()
             .bucket(&self.config.bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| self.request_error("GetObject", key, &e))?;
+            .map_err(|e| self.request_error("GetObject", key, &e))
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, S3Error> {
+        let out = self.get_object(key).await?;
         let data = out
             .body
             .collect()
@@ -343,7 +319,7 @@ impl Offsite {
     /// uses it (verify/restore).
     ///
     /// # Errors
-    /// [`S3Error::Request`] on download failure, [`S3Error::Local`]/[`S3Error::Io`] on write failure.
+    /// [`S3Error::Request`] on download failure, [`S3Error::Local`] on write failure.
     pub async fn download(
         &self,
         remote: &RemoteBackup,
@@ -351,27 +327,17 @@ impl Offsite {
     ) -> Result<LocalBackup, S3Error> {
         let mut temp = dir.temp_file(&remote.manifest.data_file)?;
         let file = tokio::fs::File::from_std(temp.take());
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.config.bucket)
-            .key(&remote.data_key)
-            .send()
-            .await
-            .map_err(|e| self.request_error("GetObject", &remote.data_key, &e))?;
+        let out = self.get_object(&remote.data_key).await?;
         let mut reader = out.body.into_async_read();
         let mut writer = tokio::io::BufWriter::new(file);
         tokio::io::copy(&mut reader, &mut writer)
             .await
-            .map_err(|source| S3Error::Io {
-                context: format!("download s3://{}/{}", self.config.bucket, remote.data_key),
-                source,
-            })?;
+            .map_err(local_io(format!(
+                "download s3://{}/{}",
+                self.config.bucket, remote.data_key
+            )))?;
         use tokio::io::AsyncWriteExt;
-        writer.flush().await.map_err(|source| S3Error::Io {
-            context: "flush download".into(),
-            source,
-        })?;
+        writer.flush().await.map_err(local_io("flush download"))?;
         let file = writer.into_inner().into_std().await;
         let data_path = temp.persist(file)?;
         let manifest_path = dir.write_manifest(&remote.manifest)?;

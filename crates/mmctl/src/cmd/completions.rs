@@ -12,6 +12,7 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+/// Runs `mmctl completions SHELL`: writes the completion script to stdout.
 pub fn run(args: CompletionsArgs) -> anyhow::Result<Outcome> {
     let mut cmd = Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "mmctl", &mut std::io::stdout());

@@ -1,10 +1,10 @@
 //! `mmctl down`: stop (30 s grace) and remove the stack's containers and networks.
 
 use clap::Args;
-use mmctl::docker::stack::{VolumePolicy, down};
+use mmkt_stack::stack::{VolumePolicy, down};
 
-use super::stack_common::{StackArgs, classify, connect};
-use crate::exit::Outcome;
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, classify_stack};
 
 /// Stop and remove the stack (volumes are kept unless --volumes).
 #[derive(Debug, Args)]
@@ -26,6 +26,8 @@ pub struct DownArgs {
     pub json: bool,
 }
 
+/// Runs `mmctl down`: removes the project's containers and networks (and volumes when asked)
+/// through `mmkt_stack::stack::down`, printing progress or a JSON report.
 pub async fn run(args: DownArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     // The compose file only orders the shutdown; down works from labels even if it is gone.
     let order = match args.stack.load() {
@@ -49,7 +51,7 @@ pub async fn run(args: DownArgs, docker_host: Option<&str>) -> anyhow::Result<Ou
     };
     let report = down(&engine, &args.stack.project, &order, policy, &mut progress)
         .await
-        .map_err(classify)?;
+        .map_err(classify_stack)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.containers.is_empty() && report.networks.is_empty() {

@@ -1,10 +1,11 @@
 //! `mmctl health`: probe every service for real; exit 0 when all are healthy, 1 otherwise.
 
 use clap::Args;
-use mmctl::docker::health;
+use mmkt_stack::health;
 
-use super::stack_common::{StackArgs, Style, classify, connect};
-use crate::exit::Outcome;
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, classify_stack};
+use crate::output::Style;
 
 /// Probe every service (HTTP, JSON-RPC) and report failures.
 #[derive(Debug, Args)]
@@ -26,10 +27,14 @@ pub struct HealthArgs {
     pub json: bool,
 }
 
+/// Runs `mmctl health`: probes every service (`mmkt_stack::health::check`); a failed probe
+/// is [`Outcome::CheckFailed`].
 pub async fn run(args: HealthArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = args.stack.load()?;
     let engine = connect(docker_host).await?;
-    let results = health::check(&project, &engine).await.map_err(classify)?;
+    let results = health::check(&project, &engine)
+        .await
+        .map_err(classify_stack)?;
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| !r.healthy)

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use mmctl::docker::image::{self, BaseOptions, BaseOutcome, CachePolicy};
+use mmkt_stack::image::{self, BaseOptions, BaseOutcome, BuildEvent, CachePolicy, short_id};
 
-use super::stack_common::{StackArgs, classify, connect};
-use crate::exit::{Outcome, UsageError};
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, UsageError, classify_stack};
 
 /// Build and move images without a registry.
 #[derive(Debug, Args)]
@@ -96,6 +96,7 @@ pub struct LoadArgs {
     pub file: PathBuf,
 }
 
+/// Runs `mmctl image ...`: bootstrap the base, build, save or load through `mmkt_stack::image`.
 pub async fn run(args: ImageArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     match args.command {
         ImageCommand::BootstrapBase(a) => bootstrap(a, docker_host).await,
@@ -117,95 +118,50 @@ async fn bootstrap(a: BootstrapArgs, docker_host: Option<&str>) -> anyhow::Resul
     let mut log = |l: &str| println!("{l}");
     match image::bootstrap_base(&engine, &opts, &mut log)
         .await
-        .map_err(classify)?
+        .map_err(classify_stack)?
     {
-        BaseOutcome::Kept { id } => println!("{} already present ({}); kept", a.image, short(&id)),
-        BaseOutcome::Created { id } => println!("{} created ({})", a.image, short(&id)),
+        BaseOutcome::Kept { id } => {
+            println!("{} already present ({}); kept", a.image, short_id(&id))
+        }
+        BaseOutcome::Created { id } => println!("{} created ({})", a.image, short_id(&id)),
     }
     Ok(Outcome::Success)
 }
 
 async fn build(a: BuildArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = a.stack.load()?;
-    let targets = image::build_targets(&project.compose, &a.services).map_err(classify)?;
-    let mut overrides = std::collections::BTreeMap::new();
-    for b in &a.binary {
-        let (name, path) = b
-            .split_once('=')
-            .ok_or_else(|| UsageError(format!("--binary {b:?}: expected NAME=PATH")))?;
-        let path = PathBuf::from(path);
-        if !path.is_file() {
-            return Err(
-                UsageError(format!("--binary {name}: {} is not a file", path.display())).into(),
-            );
-        }
-        overrides.insert(name.to_string(), path);
-    }
-    // Resolve every binary before building anything.
-    let mut binaries = Vec::new();
-    for t in &targets {
-        let bin = match &t.cargo_binary {
-            None => None,
-            Some(name) => Some(match overrides.get(name) {
-                Some(p) => p.clone(),
-                None => image::find_cargo_binary(&project.compose, name).map_err(classify)?,
-            }),
-        };
-        binaries.push(bin);
-    }
+    let jobs =
+        image::plan_builds(&project.compose, &a.services, &a.binary).map_err(classify_stack)?;
     let engine = connect(docker_host).await?;
-    if image::image_id(&engine, image::BASE_IMAGE)
-        .await
-        .map_err(classify)?
-        .is_none()
-    {
-        anyhow::bail!(
-            "the base image {} is missing; run `mmctl image bootstrap-base` (or `mmctl image load FILE`) first",
-            image::BASE_IMAGE
-        );
-    }
     let cache = if a.no_cache {
         CachePolicy::NoCache
     } else {
         CachePolicy::UseCache
     };
-    for (t, bin) in targets.iter().zip(&binaries) {
-        println!(
+    let quiet = a.quiet;
+    let mut on_event = |event: BuildEvent<'_>| match event {
+        BuildEvent::Started(job) => println!(
             "building {} for {}{}",
-            t.image,
-            t.services.join(", "),
-            bin.as_ref()
+            job.target.image,
+            job.target.services.join(", "),
+            job.binary
+                .as_ref()
                 .map(|b| format!(" (with {})", b.display()))
                 .unwrap_or_default()
-        );
-        let quiet = a.quiet;
-        let mut log = |l: &str| {
-            if !quiet || l.starts_with("Step ") {
-                println!("  {l}");
-            }
-        };
-        let id = image::build_image(&engine, t, bin.as_deref(), cache, &mut log)
-            .await
-            .map_err(classify)?;
-        println!("built {} ({})", t.image, short(&id));
-    }
+        ),
+        BuildEvent::Output(line) if !quiet || line.starts_with("Step ") => println!("  {line}"),
+        BuildEvent::Output(_) => {}
+        BuildEvent::Built(job, id) => println!("built {} ({})", job.target.image, short_id(id)),
+    };
+    image::build_images(&engine, &jobs, cache, &mut on_event)
+        .await
+        .map_err(classify_stack)?;
     Ok(Outcome::Success)
 }
 
 async fn save(a: SaveArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let images = if a.images.is_empty() {
-        let project = a.stack.load()?;
-        let mut v: Vec<String> = project
-            .compose
-            .file
-            .enabled_services(&project.profiles)
-            .iter()
-            .map(|s| project.compose.file.services[s].image_ref().to_string())
-            .collect();
-        v.push(image::BASE_IMAGE.to_string());
-        v.sort();
-        v.dedup();
-        v
+        image::project_images(&a.stack.load()?)
     } else {
         a.images
     };
@@ -213,30 +169,22 @@ async fn save(a: SaveArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome>
     println!("saving {} to {}", images.join(", "), a.archive.display());
     let size = image::save_images(&engine, &images, &a.archive)
         .await
-        .map_err(classify)?;
+        .map_err(classify_stack)?;
     println!("wrote {} ({} bytes)", a.archive.display(), size);
     Ok(Outcome::Success)
 }
 
 async fn load(a: LoadArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     if !a.file.is_file() {
-        return Err(UsageError(format!(
-            "{} does not exist or is not a file",
-            a.file.display()
-        ))
-        .into());
+        let what = format!("{} does not exist or is not a file", a.file.display());
+        return Err(UsageError(what).into());
     }
     let engine = connect(docker_host).await?;
     for m in image::load_images(&engine, &a.file)
         .await
-        .map_err(classify)?
+        .map_err(classify_stack)?
     {
         println!("{m}");
     }
     Ok(Outcome::Success)
-}
-
-fn short(id: &str) -> &str {
-    let id = id.strip_prefix("sha256:").unwrap_or(id);
-    &id[..id.len().min(12)]
 }

@@ -1,13 +1,13 @@
 //! `mmctl logs SERVICE`: print (or follow) a service's container output.
 
 use std::io::Write;
+use std::ops::ControlFlow;
 
-use bollard::query_parameters::LogsOptionsBuilder;
 use clap::Args;
-use futures_util::StreamExt;
+use mmkt_stack::logs::{Follow, LogSource, LogsRequest, Timestamps, parse_since, stream_logs};
 
-use super::stack_common::{StackArgs, classify, connect};
-use crate::exit::{Outcome, UsageError};
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, classify_stack};
 
 /// Show a service's logs (stdout and stderr of its container).
 #[derive(Debug, Args)]
@@ -37,62 +37,49 @@ pub struct LogsArgs {
     pub timestamps: bool,
 }
 
-/// Parses --since into Unix seconds.
-fn since_epoch(s: &str) -> anyhow::Result<i32> {
-    // The Engine API takes a 32-bit Unix time: clamp instead of wrapping.
-    let clamp = |t: i64| i32::try_from(t.max(0)).unwrap_or(i32::MAX);
-    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-        return Ok(clamp(t.unix_timestamp()));
-    }
-    let ns = mmctl::docker::spec::parse_duration(s).map_err(|_| {
-        UsageError(format!(
-            "--since {s:?}: use a duration (30s, 10m, 2h) or an RFC 3339 time"
-        ))
-    })?;
-    Ok(clamp(
-        time::OffsetDateTime::now_utc().unix_timestamp() - ns / 1_000_000_000,
-    ))
-}
-
+/// Runs `mmctl logs`: streams the service's output (`mmkt_stack::logs::stream_logs`), its
+/// stdout to stdout and its stderr to stderr.
 pub async fn run(args: LogsArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let project = args.stack.load()?;
-    project
-        .compose
-        .file
-        .service(&args.service)
-        .map_err(classify)?;
-    let since = args.since.as_deref().map(since_epoch).transpose()?;
+    let project = args.stack.load_with_service(&args.service)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(parse_since)
+        .transpose()
+        .map_err(classify_stack)?;
+    let request = LogsRequest {
+        project: project.name,
+        service: args.service,
+        follow: if args.follow {
+            Follow::Follow
+        } else {
+            Follow::Stop
+        },
+        since_unix_secs: since,
+        tail: args.tail,
+        timestamps: if args.timestamps {
+            Timestamps::Prefixed
+        } else {
+            Timestamps::Plain
+        },
+    };
     let engine = connect(docker_host).await?;
-    let id = engine
-        .require_service_container(&project.name, &args.service)
-        .await
-        .map_err(classify)?;
-    let mut opts = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .follow(args.follow)
-        .timestamps(args.timestamps)
-        .tail(&args.tail);
-    if let Some(s) = since {
-        opts = opts.since(s);
-    }
-    let mut stream = engine.docker().logs(&id, Some(opts.build()));
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
-    while let Some(item) = stream.next().await {
-        let item =
-            item.map_err(|e| classify(engine.err(format!("read logs of {}", args.service), e)))?;
-        match item {
-            bollard::container::LogOutput::StdErr { message } => {
-                let _ = stderr.write_all(&message);
-            }
-            other => {
-                if stdout.write_all(&other.into_bytes()).is_err() {
-                    break; // stdout closed (e.g. piped into head)
-                }
-            }
+    let mut sink = |source: LogSource, bytes: &[u8]| match source {
+        LogSource::Stderr => {
+            let _ = stderr.write_all(bytes);
+            ControlFlow::Continue(())
         }
-    }
+        // stdout closed (e.g. piped into head): stop reading.
+        LogSource::Stdout => match stdout.write_all(bytes) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        },
+    };
+    stream_logs(&engine, &request, &mut sink)
+        .await
+        .map_err(classify_stack)?;
     let _ = stdout.flush();
     Ok(Outcome::Success)
 }

@@ -1,17 +1,18 @@
-//! One module per subcommand: each parses its arguments and calls library code in `mmctl::*`.
+//! One module per subcommand: each defines its arguments, builds a request, calls the library
+//! crates (`mmkt_stack`, `mmkt_backup`) and prints the result. Modules here do not import each
+//! other; shared arguments live in `crate::args`, shared output helpers in `crate::output`.
 
 pub mod backup;
-pub mod systemd;
-pub mod restore;
-pub mod drill;
 pub mod completions;
 pub mod down;
+pub mod drill;
 pub mod health;
 pub mod image;
 pub mod logs;
 pub mod restart;
-pub mod stack_common;
+pub mod restore;
 pub mod status;
+pub mod systemd;
 pub mod up;
 
 use crate::cli::{Cli, Command};

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use clap::Args;
-use mmctl::docker::stack::WaitPolicy;
+use mmkt_stack::stack::WaitPolicy;
 
-use super::stack_common::{StackArgs, classify, connect};
-use crate::exit::Outcome;
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, classify_stack};
 
 /// Restart one service (SIGTERM, 30 s grace, start) and wait until it is healthy.
 #[derive(Debug, Args)]
@@ -29,13 +29,10 @@ pub struct RestartArgs {
     pub timeout: u64,
 }
 
+/// Runs `mmctl restart`: restarts one service (`mmkt_stack::Project::restart`) and, unless
+/// `--no-wait`, waits until it is healthy.
 pub async fn run(args: RestartArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let project = args.stack.load()?;
-    project
-        .compose
-        .file
-        .service(&args.service)
-        .map_err(classify)?;
+    let project = args.stack.load_with_service(&args.service)?;
     let engine = connect(docker_host).await?;
     let wait = if args.no_wait {
         WaitPolicy::NoWait
@@ -46,7 +43,7 @@ pub async fn run(args: RestartArgs, docker_host: Option<&str>) -> anyhow::Result
     project
         .restart(&engine, &args.service, wait)
         .await
-        .map_err(classify)?;
+        .map_err(classify_stack)?;
     println!(
         "{} restarted{}",
         args.service,

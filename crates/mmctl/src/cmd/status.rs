@@ -2,8 +2,9 @@
 
 use clap::Args;
 
-use super::stack_common::{StackArgs, classify, connect, uptime_since};
-use crate::exit::Outcome;
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, classify_stack};
+use crate::output::format_uptime;
 
 /// Show the state of every service.
 #[derive(Debug, Args)]
@@ -21,26 +22,18 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// Runs `mmctl status`: one row per service from `mmkt_stack::Project::status`, as a table or
+/// JSON. Always [`Outcome::Success`] once the status was read.
 pub async fn run(args: StatusArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = args.stack.load()?;
     let engine = connect(docker_host).await?;
-    let rows = project.status(&engine).await.map_err(classify)?;
+    let rows = project.status(&engine).await.map_err(classify_stack)?;
     if args.json {
         let items: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
                 let c = r.container.as_ref();
-                let uptime = c
-                    .filter(|c| c.state == "running")
-                    .and_then(|c| c.started_at.as_deref())
-                    .and_then(|s| {
-                        time::OffsetDateTime::parse(
-                            s,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                        .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds().max(0))
-                    });
+                let uptime = c.and_then(|c| c.uptime()).map(|d| d.as_secs());
                 serde_json::json!({
                     "service": r.service,
                     "container": c.map(|c| c.name.clone()),
@@ -68,11 +61,7 @@ pub async fn run(args: StatusArgs, docker_host: Option<&str>) -> anyhow::Result<
                 r.service, "-", "missing", "-", "-"
             ),
             Some(c) => {
-                let uptime = if c.state == "running" {
-                    c.started_at.as_deref().and_then(uptime_since)
-                } else {
-                    None
-                };
+                let uptime = c.uptime().map(format_uptime);
                 let state = match c.exit_code {
                     Some(code) if c.state != "running" => format!("{}({code})", c.state),
                     _ => c.state.clone(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use mmctl::systemd::{UnitConfig, install, units};
+use mmkt_backup::systemd::{UnitConfig, install, units};
 
 use crate::exit::{Outcome, UsageError};
 
@@ -36,7 +36,7 @@ pub struct InstallArgs {
     #[arg(long, default_value = "/etc/mmkt/mmctl.env")]
     pub env_file: PathBuf,
     /// Backup directory the services may write.
-    #[arg(long, env = "MMKT_BACKUP_DIR", default_value = mmctl::backup::store::DEFAULT_DIR)]
+    #[arg(long, env = "MMKT_BACKUP_DIR", default_value = mmkt_backup::store::DEFAULT_DIR)]
     pub backup_dir: PathBuf,
     /// Other writable paths (the DB directory for SQLite's -shm file, Docker volumes). Repeatable.
     #[arg(long = "writable", default_values = ["/var/lib/docker/volumes"])]

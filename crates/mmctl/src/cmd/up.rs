@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use clap::Args;
-use mmctl::docker::stack::{UpEvent, WaitPolicy};
+use mmkt_stack::stack::{UpEvent, WaitPolicy};
 
-use super::stack_common::{StackArgs, Style, classify, connect};
-use crate::exit::Outcome;
+use crate::args::{StackArgs, connect};
+use crate::exit::{Outcome, classify_stack};
+use crate::output::Style;
 
 /// Bring the stack up (idempotent).
 #[derive(Debug, Args)]
@@ -33,6 +34,8 @@ pub struct UpArgs {
     pub timeout: u64,
 }
 
+/// Runs `mmctl up`: loads the project, reconciles it (`mmkt_stack::Project::up`) and prints
+/// one line per change, the published URLs and the next steps.
 pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = args.stack.load()?;
     for var in &project.compose.unset_variables {
@@ -71,7 +74,7 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
     let report = project
         .up(&engine, &args.services, wait, timeout, &mut on_event)
         .await
-        .map_err(classify)?;
+        .map_err(classify_stack)?;
     if report.changed == 0 {
         println!(
             "nothing to change: the stack already matches {}",

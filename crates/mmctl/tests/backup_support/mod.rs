@@ -1,14 +1,26 @@
-//! Shared helpers of the backup tests: real SQLCipher files, real age keys, and the real mmctl
-//! binary run as a child process with a controlled environment.
+//! Helpers of the backup tests on top of the shared mmctl harness (`tests/harness`): a
+//! workspace with a real SQLCipher database, its key file and real age keys; the real mmctl
+//! binary run against it; an S3 server's settings; and the real monero-wallet-rpc binary.
+//!
+//! A test file declares `mod harness; mod backup_support;` and `use backup_support::*;`.
+
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use age::secrecy::ExposeSecret;
-use mmctl::backup::keyfile::{DbKey, write_key_file};
+use mmkt_backup::crypto::Identities;
+use mmkt_backup::manifest::{BackupKind, Series, WalletRole};
+use mmkt_backup::store::{BackupDir, LocalBackup};
+use mmkt_sqlcipher::{DbKey, write_key_file};
 use rusqlite::Connection;
+use test_support::s3::S3Server;
+
+pub use crate::harness::{Mmctl, Output};
+
+/// The S3 key prefix the offsite tests use.
+pub const S3_PREFIX: &str = "prod/mmkt";
 
 /// A test workspace: temp dir with a DB, its key file, a backup dir and an age key pair.
 pub struct Workspace {
@@ -55,6 +67,11 @@ impl Workspace {
         }
     }
 
+    /// A path inside the workspace's temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
     /// Opens the live DB with its key (WAL, like the server).
     pub fn connect(&self) -> Connection {
         open(&self.db, &self.key)
@@ -75,46 +92,125 @@ impl Workspace {
         insert_listings(&conn, rows);
     }
 
-    /// Runs the real mmctl binary with MMKT_* pointing at this workspace.
-    pub fn mmctl(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+    /// Adds `count` rows of 8 KiB to the `blobs` table in one transaction, each from `blob(i)`.
+    pub fn insert_blobs(&self, count: u32, mut blob: impl FnMut(u32) -> Vec<u8>) {
+        let conn = self.connect();
+        conn.execute_batch("BEGIN").unwrap();
+        for i in 0..count {
+            conn.execute("INSERT INTO blobs (data) VALUES (?1)", [blob(i)])
+                .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
     }
 
-    /// The mmctl command, not started.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mmctl"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("MMKT_") || k.starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.args(args)
+    /// 3000 rows of barely compressible blobs (~24 MiB): long enough for a backup or restore
+    /// to be interrupted by a test.
+    pub fn seed_slow_blobs(&self) {
+        self.insert_blobs(3000, |i| {
+            (0..8192u32)
+                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i * 7919) >> 13) as u8)
+                .collect()
+        });
+    }
+
+    /// The real mmctl binary (shared harness) with MMKT_* pointing at this workspace, not started.
+    pub fn mmctl(&self, args: &[&str]) -> Mmctl {
+        Mmctl::new()
+            .args(args)
             .env("MMKT_DB_PATH", &self.db)
             .env("MMKT_DB_KEY_FILE", &self.key_file)
             .env("MMKT_BACKUP_DIR", &self.backups)
             .env("MMKT_BACKUP_RECIPIENTS", &self.recipient)
-            .env("MMKT_BACKUP_IDENTITY_FILE", &self.identity_file);
-        cmd
+            .env("MMKT_BACKUP_IDENTITY_FILE", &self.identity_file)
+    }
+
+    /// Runs mmctl against this workspace and captures its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.mmctl(args).run()
+    }
+
+    /// Like [`Workspace::mmctl`], with the S3 server's settings and [`S3_PREFIX`].
+    pub fn mmctl_s3(&self, s3: &S3Server, args: &[&str]) -> Mmctl {
+        s3.env()
+            .into_iter()
+            .fold(self.mmctl(args), |m, (k, v)| m.env(k, v))
+            .env("MMKT_S3_PREFIX", S3_PREFIX)
     }
 
     /// Complete backups as `mmctl backup list --json` reports them.
     pub fn list(&self) -> Vec<serde_json::Value> {
-        let out = self.mmctl(&["backup", "list", "--json"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "list failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+        self.run(&["backup", "list", "--json"])
+            .assert_exit(0)
+            .json()
+    }
+
+    /// Runs `mmctl backup db --json` and returns the manifest.
+    pub fn backup_db(&self) -> serde_json::Value {
+        let manifests: Vec<serde_json::Value> =
+            self.run(&["backup", "db", "--json"]).assert_exit(0).json();
+        manifests.into_iter().next().unwrap()
+    }
+
+    /// The encrypted data file a manifest names.
+    pub fn data_file(&self, manifest: &serde_json::Value) -> PathBuf {
+        self.backups.join(manifest["data_file"].as_str().unwrap())
+    }
+
+    /// The backup directory, opened by the library.
+    pub fn backup_dir(&self) -> BackupDir {
+        BackupDir::open(&self.backups).unwrap()
+    }
+
+    /// The workspace's age identities, read by the library.
+    pub fn identities(&self) -> Identities {
+        Identities::from_file(&self.identity_file).unwrap()
+    }
+
+    /// A complete backup by id or "latest", found by the library.
+    pub fn find(&self, selector: &str, series: Series) -> LocalBackup {
+        self.backup_dir().find(selector, series).unwrap()
+    }
+
+    /// Names of the files in the database's directory, sorted.
+    pub fn data_dir_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.db.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Writes a new random key file in the workspace (a key that does not open the DB).
+    pub fn wrong_key_file(&self) -> PathBuf {
+        let wrong = self.path("wrong.key");
+        write_key_file(&wrong, &DbKey::generate()).unwrap();
+        wrong
     }
 }
 
+/// The series of database backups.
+pub const DB_SERIES: Series = Series {
+    kind: BackupKind::Db,
+    role: None,
+};
+
+/// The series of one role's wallet backups.
+pub fn wallet_series(role: WalletRole) -> Series {
+    Series {
+        kind: BackupKind::Wallets,
+        role: Some(role),
+    }
+}
+
+/// Opens a database file with a raw key and no check of the key (so a test can observe that a
+/// wrong key fails on the first read).
 pub fn open(path: &Path, key: &DbKey) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(&format!(
         "PRAGMA key = \"x'{}'\"; PRAGMA cipher_log_level = NONE;",
-        key.expose_hex()
+        key.to_hex()
     ))
     .unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(30))
@@ -149,25 +245,10 @@ pub fn count(conn: &Connection, table: &str) -> u64 {
     .unwrap() as u64
 }
 
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs `mmctl backup db --json` and returns the manifest.
-pub fn backup_db(ws: &Workspace) -> serde_json::Value {
-    let out = ws.mmctl(&["backup", "db", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "backup db failed: {}",
-        stderr(&out)
-    );
-    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    manifests.into_iter().next().unwrap()
+/// `PRAGMA integrity_check` of an open database ("ok" when sound).
+pub fn integrity(conn: &Connection) -> String {
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
 }
 
 /// Flips one byte in the middle of a file.
@@ -176,4 +257,55 @@ pub fn flip_byte(path: &Path) {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(path, bytes).unwrap();
+}
+
+/// Whether a file name in the backup directory is a temporary (in-progress) file.
+pub fn is_temp(name: &str) -> bool {
+    name.contains(".tmp-")
+}
+
+/// The monero-wallet-rpc binary (MMKT_WALLET_RPC_BIN or on PATH); `None` (the test skips)
+/// when it is not installed, a panic when MMKT_REQUIRE_SERVICES=1.
+pub fn wallet_rpc_bin() -> Option<PathBuf> {
+    let bin = std::env::var("MMKT_WALLET_RPC_BIN").unwrap_or_else(|_| "monero-wallet-rpc".into());
+    let found = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(PathBuf::from(bin));
+    }
+    if std::env::var("MMKT_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        panic!("monero-wallet-rpc is required (MMKT_REQUIRE_SERVICES=1) but not found");
+    }
+    eprintln!("skipping: monero-wallet-rpc not installed");
+    None
+}
+
+/// The roles' names, in stack order.
+pub const ROLES: [&str; 3] = ["buyer", "vendor", "arbiter"];
+
+/// Starts `mmctl` with its output discarded, waits (60 s at most) until `reached()` holds
+/// while it still runs, then kills it with SIGKILL by PID (`Child::kill`) and reaps it.
+/// Panics with `finished_early` if mmctl ends first, with `never` on timeout.
+pub fn kill_9_when(
+    mut mmctl: Mmctl,
+    reached: impl Fn() -> bool,
+    finished_early: &str,
+    never: &str,
+) {
+    let mut child = mmctl
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reached() {
+        assert!(child.try_wait().unwrap().is_none(), "{finished_early}");
+        assert!(std::time::Instant::now() < deadline, "{never}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -1,78 +1,48 @@
-//! Shared harness of the stack tests: runs the REAL `mmctl` binary against the real Docker
-//! Engine, builds the project's images once at a time (file lock), and gives each test a
-//! unique compose project that is removed (by label) when the test ends or panics.
+//! Helpers of the stack tests on top of the shared mmctl harness (`tests/harness`): test-friendly
+//! stack settings, the project images built once at a time (file lock), the docker CLI as an
+//! independent observer, and unique compose projects removed (by label) when a test ends or
+//! panics.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use test_support::docker::{
-    FileLock, ProjectGuard, docker_available, unique_project, workspace_root,
-};
+pub use crate::harness::{Mmctl, Output, mmctl_path, workspace_root};
+pub use test_support::docker::{FileLock, ProjectGuard, docker_available, unique_project};
 
-/// Output of one mmctl run.
-#[derive(Debug)]
-pub struct Run {
-    /// Exit code (-1 when killed by a signal).
-    pub code: i32,
-    /// Captured stdout.
-    pub stdout: String,
-    /// Captured stderr.
-    pub stderr: String,
+/// Settings every stack test runs with: ephemeral loopback ports for nginx and grafana (tests
+/// run in parallel) and fast healthchecks.
+const STACK_ENV: [(&str, &str); 5] = [
+    ("MMKT_HTTP_BIND", "127.0.0.1:0"),
+    ("MMKT_HTTPS_BIND", "127.0.0.1:0"),
+    ("MMKT_ACME_BIND", "127.0.0.1:0"),
+    ("GRAFANA_BIND", "127.0.0.1:0"),
+    ("HEALTHCHECK_INTERVAL", "2s"),
+];
+
+/// `mmctl` with the shared harness's clean environment plus [`STACK_ENV`], not started.
+pub fn mmctl() -> Mmctl {
+    STACK_ENV
+        .iter()
+        .fold(Mmctl::new(), |m, (key, value)| m.env(key, value))
 }
 
-impl Run {
-    /// Panics with the full output unless the exit code is `code`.
-    #[track_caller]
-    pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit code {code}, got {}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
+/// Runs `mmctl ARGS` with the stack settings.
+pub fn run(args: &[&str]) -> Output {
+    mmctl().args(args).run()
 }
 
-/// The mmctl binary cargo built for these tests.
-pub fn mmctl_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_mmctl"))
+/// Runs `mmctl up -p PROJECT --file FILE` (a test compose file) and checks the exit code.
+#[track_caller]
+pub fn up_file(project: &str, file: &Path, code: i32) -> Output {
+    let file = file.to_str().expect("UTF-8 temp path");
+    run(&["up", "-p", project, "--file", file]).assert_exit(code)
 }
 
-/// A `mmctl` command run from the workspace root with test-friendly settings: no colour,
-/// ephemeral loopback ports for nginx (tests run in parallel), fast healthchecks.
-pub fn mmctl() -> Command {
-    let mut cmd = Command::new(mmctl_path());
-    cmd.current_dir(workspace_root())
-        .env("NO_COLOR", "1")
-        .env("MMKT_HTTP_BIND", "127.0.0.1:0")
-        .env("MMKT_HTTPS_BIND", "127.0.0.1:0")
-        .env("MMKT_ACME_BIND", "127.0.0.1:0")
-        .env("GRAFANA_BIND", "127.0.0.1:0")
-        .env("HEALTHCHECK_INTERVAL", "2s")
-        .env_remove("DOCKER_HOST")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES")
-        .env_remove("MMCTL_ENV")
-        .env_remove("MMCTL_COMPOSE_FILE")
-        .env_remove("RUST_LOG");
-    cmd
-}
-
-/// Runs `mmctl ARGS` and captures its output.
-pub fn run(args: &[&str]) -> Run {
-    run_cmd(mmctl().args(args))
-}
-
-/// Runs a prepared command and captures its output.
-pub fn run_cmd(cmd: &mut Command) -> Run {
-    let out = cmd.output().expect("cannot start the mmctl binary");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// The line `mmctl up` prints for a service, e.g. `service server        created`.
+pub fn service_line(service: &str, what: &str) -> String {
+    format!("service {service:<28} {what}")
 }
 
 /// Runs a docker CLI command (the independent observer) and returns its stdout lines.
@@ -121,37 +91,67 @@ pub fn server_binary() -> PathBuf {
 /// Makes sure the base image and every project image exist, running
 /// `mmctl image bootstrap-base` and `mmctl image build` under a file lock so parallel test
 /// processes build once at a time (a cached rebuild takes seconds). Returns both runs.
-pub fn ensure_images() -> (Run, Run) {
+pub fn ensure_images() -> (Output, Output) {
     let _lock = FileLock::acquire(&std::env::temp_dir().join("mmkt-stack-tests-images.lock"));
-    let base = run(&["image", "bootstrap-base"]).expect_code(0);
+    let base = run(&["image", "bootstrap-base"]).assert_exit(0);
     let binary = format!("mmkt-server={}", server_binary().display());
-    let build = run(&["image", "build", "--quiet", "--binary", &binary]).expect_code(0);
+    let build = run(&["image", "build", "--quiet", "--binary", &binary]).assert_exit(0);
     (base, build)
 }
 
-/// A temporary directory holding a compose file with `content` (and returns its path).
+/// Whether a test needs the project images built before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Images {
+    /// Run [`ensure_images`] first.
+    Built,
+    /// The test makes no container from the project images.
+    NotNeeded,
+}
+
+/// What a Docker test starts with: a scratch directory and its own compose project (removed
+/// by label when the test ends or panics).
+pub struct DockerTest {
+    /// Scratch directory for compose files and archives.
+    pub dir: tempfile::TempDir,
+    /// The test's compose project.
+    pub guard: ProjectGuard,
+}
+
+/// Runs a Docker test body with its [`DockerTest`] setup; returns without running it when no
+/// Docker engine is reachable (with MMKT_REQUIRE_SERVICES=1 a missing engine fails instead).
+pub fn with_docker(prefix: &str, images: Images, test: impl FnOnce(DockerTest)) {
+    if !docker_available() {
+        return;
+    }
+    if images == Images::Built {
+        let _ = ensure_images();
+    }
+    test(DockerTest {
+        dir: tempfile::tempdir().expect("temp dir"),
+        guard: ProjectGuard::new(&unique_project(prefix)),
+    });
+}
+
+/// A compose file with `content` in `dir` (returns its path).
 pub fn compose_file(dir: &Path, content: &str) -> PathBuf {
     let path = dir.join("docker-compose.yml");
     std::fs::write(&path, content).expect("write compose file");
     path
 }
 
+/// Asserts that no container or network carries the project's label (volumes may remain).
+#[track_caller]
+pub fn assert_containers_and_networks_gone(guard: &ProjectGuard) {
+    let containers = guard.container_ids();
+    assert!(containers.is_empty(), "containers left: {containers:?}");
+    let networks = guard.network_names();
+    assert!(networks.is_empty(), "networks left: {networks:?}");
+}
+
 /// Asserts that no container, network or volume carries the project's label.
 #[track_caller]
 pub fn assert_nothing_created(guard: &ProjectGuard) {
-    assert!(
-        guard.container_ids().is_empty(),
-        "containers were created: {:?}",
-        guard.container_ids()
-    );
-    assert!(
-        guard.network_names().is_empty(),
-        "networks were created: {:?}",
-        guard.network_names()
-    );
-    assert!(
-        guard.volume_names().is_empty(),
-        "volumes were created: {:?}",
-        guard.volume_names()
-    );
+    assert_containers_and_networks_gone(guard);
+    let volumes = guard.volume_names();
+    assert!(volumes.is_empty(), "volumes were created: {volumes:?}");
 }

@@ -1,0 +1,201 @@
+//! What the two restores share: the operator's confirmation, choosing the backup (locally or
+//! from the bucket), restarting a service, and the report.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mmkt_stack::Engine;
+
+use crate::error::BackupError;
+use crate::manifest::Series;
+use crate::progress::{Progress, Step};
+use crate::s3::{Offsite, S3Config, S3Error};
+use crate::store::{BackupDir, LocalBackup};
+
+/// The operator's explicit go-ahead for a restore, obtained after showing which backup
+/// replaces what (a prompt answered "yes", or `--yes`). Restores take one by value.
+#[derive(Debug, Clone, Copy)]
+pub struct Confirmed(());
+
+impl Confirmed {
+    /// The operator confirmed.
+    pub fn by_operator() -> Confirmed {
+        Confirmed(())
+    }
+}
+
+/// Where the backup to restore comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum BackupOrigin<'a> {
+    /// The local backup directory.
+    Local,
+    /// The S3 bucket: downloaded into the local directory first (unless already there).
+    S3(&'a S3Config),
+}
+
+/// Which backup a restore uses.
+#[derive(Debug, Clone, Copy)]
+pub struct BackupChoice<'a> {
+    /// The local backup directory (downloads from S3 land here; scratch space and the
+    /// pre-restore backup of wallets go here too).
+    pub dir: &'a BackupDir,
+    /// Backup id, or "latest".
+    pub selector: &'a str,
+    /// Local directory or S3 bucket.
+    pub origin: BackupOrigin<'a>,
+}
+
+/// A restore whose backup is chosen, waiting for the operator's confirmation: show
+/// [`RestorePlan::backup`], then call the target's `run` with [`Confirmed`].
+#[derive(Debug)]
+pub struct RestorePlan<T> {
+    pub(crate) target: T,
+    pub(crate) backup: LocalBackup,
+    pub(crate) started: Instant,
+}
+
+impl<T> RestorePlan<T> {
+    /// The backup that will be restored.
+    pub fn backup(&self) -> &LocalBackup {
+        &self.backup
+    }
+
+    /// The report of the finished restore.
+    pub(crate) fn report(&self, target: RestoredInto, restart: Restart) -> RestoreReport {
+        RestoreReport {
+            backup_id: self.backup.manifest.id.clone(),
+            target,
+            restart,
+            seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// What a restore returns.
+pub type RestoreResult = Result<RestoreReport, BackupError>;
+
+/// Chooses the backup of `series` for `target` (see [`select_backup`]); `started` is when the
+/// restore began.
+pub(crate) async fn choose<T>(
+    target: T,
+    choice: &BackupChoice<'_>,
+    series: Series,
+    started: Instant,
+    progress: &dyn Progress,
+) -> Result<RestorePlan<T>, BackupError> {
+    let backup = select_backup(choice, series, progress).await?;
+    Ok(RestorePlan {
+        target,
+        backup,
+        started,
+    })
+}
+
+/// Whether the service was restarted by the restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// The restore started the service again and it is healthy (and the server ready).
+    Done,
+    /// The service runs outside the stack (or has no container): the operator starts it.
+    ByOperator,
+}
+
+/// What was restored where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestoredInto {
+    /// The live database file was replaced.
+    Database {
+        /// The live database.
+        path: PathBuf,
+        /// The replaced database, kept as `<db>.pre-restore-<stamp>` (`None`: there was none).
+        previous: Option<PathBuf>,
+    },
+    /// Files were copied into a wallet directory on this host.
+    WalletDirectory {
+        /// The live wallet directory.
+        path: PathBuf,
+        /// Files written.
+        files: usize,
+        /// Id of the backup of the directory taken just before.
+        previous_backup: String,
+    },
+    /// Files were copied into a wallet-rpc container.
+    WalletContainer {
+        /// The compose service, `wallet-rpc-<role>`.
+        service: String,
+        /// Id of the backup of the directory taken just before.
+        previous_backup: String,
+    },
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreReport {
+    /// The backup restored.
+    pub backup_id: String,
+    /// What it replaced.
+    pub target: RestoredInto,
+    /// Whether the service is running again.
+    pub restart: Restart,
+    /// Seconds from the start of the restore (planning included) to its end.
+    pub seconds: f64,
+}
+
+/// Finds the chosen backup (an id or "latest") of `series`, downloading it from the bucket
+/// into the directory when the choice says so and it is not there yet.
+///
+/// # Errors
+/// [`BackupError::NotFound`] / [`BackupError::Incomplete`] locally; from S3, the listing or
+/// download error in [`BackupError::Context`], or [`S3Error::NotFound`] in
+/// [`BackupError::Offsite`].
+pub async fn select_backup(
+    choice: &BackupChoice<'_>,
+    series: Series,
+    progress: &dyn Progress,
+) -> Result<LocalBackup, BackupError> {
+    let BackupChoice {
+        dir,
+        selector,
+        origin,
+    } = *choice;
+    let BackupOrigin::S3(config) = origin else {
+        return dir.find(selector, series);
+    };
+    let offsite = Offsite::connect(config.clone()).await;
+    let chosen = super::remote_backups(&offsite)
+        .await?
+        .into_iter()
+        .rfind(|r| {
+            r.manifest.series() == series && (selector == "latest" || r.manifest.id == selector)
+        })
+        .ok_or_else(|| S3Error::NotFound(format!("{selector} ({series})")))?;
+    if let Ok(local) = dir.find(&chosen.manifest.id, series) {
+        return Ok(local);
+    }
+    progress.step(Step::Downloading {
+        id: &chosen.manifest.id,
+        bytes: chosen.manifest.encrypted_size,
+        bucket: &config.bucket,
+        key: &chosen.data_key,
+    });
+    offsite
+        .download(&chosen, dir)
+        .await
+        .map_err(|e| BackupError::from(e).context("download from S3 failed"))
+}
+
+/// Starts a service's container and waits until it is healthy.
+///
+/// # Errors
+/// [`BackupError::Docker`]: no container, Engine API failure, not healthy within `timeout`.
+pub(crate) async fn start_healthy(
+    engine: &Engine,
+    project: &str,
+    service: &str,
+    timeout: Duration,
+) -> Result<(), BackupError> {
+    engine.start_service(project, service).await?;
+    let id = engine.require_service_container(project, service).await?;
+    Ok(engine.wait_healthy(service, &id, timeout).await?)
+}

@@ -1,0 +1,70 @@
+//! `mmctl backup verify [ID | --all]`: decrypt and check backups without touching live data.
+
+use clap::Args;
+
+use mmkt_backup::crypto::Identities;
+use mmkt_backup::ops::verify::{VerifySelection, plan_verify, verify_one};
+
+use crate::args::{IdentityArgs, RepoArgs};
+use crate::exit::Outcome;
+use crate::output::TerminalProgress;
+
+/// `mmctl backup verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Backup id to verify (default: the newest of each kind).
+    #[arg(conflicts_with = "all")]
+    pub id: Option<String>,
+    /// Verify every complete local backup.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// JSON array of results on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `mmctl backup verify`: exit 1 when any backup fails a check.
+pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let identities = Identities::from_file(args.identity.path()?)?;
+    let dir = args.repo.open()?;
+    let selection = match (&args.id, args.all) {
+        (Some(id), _) => VerifySelection::One(id),
+        (None, true) => VerifySelection::All,
+        (None, false) => VerifySelection::NewestOfEachSeries,
+    };
+    let plan = plan_verify(&dir, selection)?;
+    for bad in &plan.incomplete {
+        eprintln!(
+            "warning: incomplete backup {}: {}",
+            bad.manifest_path.display(),
+            bad.reason
+        );
+    }
+    let progress = TerminalProgress::default();
+    let mut results = Vec::new();
+    for backup in &plan.targets {
+        let outcome = verify_one(&dir, backup, &identities, &progress);
+        match (args.json, outcome.ok) {
+            (true, _) => {}
+            (false, true) => println!("ok      {} ({})", outcome.id, outcome.checks.join(", ")),
+            (false, false) => println!("FAILED  {}: {}", outcome.id, outcome.detail),
+        }
+        results.push(outcome);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        eprintln!(
+            "error: {failed} of {} backup(s) failed verification",
+            results.len()
+        );
+        return Ok(Outcome::CheckFailed);
+    }
+    Ok(Outcome::Success)
+}
