@@ -1,222 +1,216 @@
-//! Tidy: the project's conventions, checked on every `cargo test` (in the spirit of
-//! rust-analyzer's tidy test). Each check names the file and line that breaks a rule and says
-//! what the rule is, so a failure reads as an instruction.
+//! Tidy: the project's conventions and the layout's boundaries, checked on every `cargo test`
+//! (in the spirit of rust-analyzer's tidy test). The rules live in `mmkt_repo_tests::tidy`,
+//! each a pure function over a file's path and text with unit tests that prove it fires; this
+//! file applies them to the real tree. A failure names the file and line, the rule, and what
+//! to do.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repo root").to_path_buf()
+use mmkt_repo_tests::tidy::{self, Violation};
+use mmkt_repo_tests::tools::repo_root;
+
+/// A file of the tree: its path relative to the repository root (with `/`) and its text.
+struct File {
+    path: String,
+    text: String,
 }
 
-/// Every `.rs` file under `dir`, skipping build output.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.file_name().is_some_and(|n| n == "target" || n == ".git") {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
+/// Directories whose files the rules read, recursively.
+const TREE: [&str; 7] = [
+    "crates",
+    "tests",
+    "scripts",
+    "deploy",
+    "monitoring",
+    ".ci",
+    ".cargo",
+];
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n == "target" || n == ".git")
+        {
+            continue;
         }
-    }
-    out.sort();
-    out
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// (file, 1-based line, line text) for every line containing `needle`, outside `//` comments.
-fn find(files: &[PathBuf], needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    for file in files {
-        for (i, line) in read(file).lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            if code.contains(needle) {
-                hits.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
-            }
+        if path.is_dir() {
+            walk(root, &path, out);
+            continue;
         }
+        let rel = path
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if tidy::SELF_EXEMPT.iter().any(|e| rel.starts_with(e)) {
+            continue;
+        }
+        // Binary files (images, archives) are not text and break no text rule.
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        out.push(File { path: rel, text });
     }
-    hits
 }
 
-fn all_rust_sources() -> Vec<PathBuf> {
+/// Every text file of the tree the rules apply to, plus the root Cargo.toml, sorted by path.
+fn tree() -> Vec<File> {
     let root = repo_root();
-    let mut files = rust_files(&root.join("crates"));
-    files.extend(rust_files(&root.join("tests")));
-    // This file names the forbidden patterns on purpose.
-    files.retain(|f| !f.ends_with("tests/tests/tidy.rs"));
+    let mut files = Vec::new();
+    for dir in TREE {
+        walk(&root, &root.join(dir), &mut files);
+    }
+    let manifest = root.join("Cargo.toml");
+    files.push(File {
+        path: "Cargo.toml".to_owned(),
+        text: fs::read_to_string(manifest).expect("root Cargo.toml"),
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     files
+}
+
+fn read(rel: &str) -> String {
+    let path = repo_root().join(rel);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn assert_clean(violations: Vec<Violation>) {
+    let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    assert!(
+        lines.is_empty(),
+        "{} violation(s):\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+}
+
+/// A (path, text) rule applied to every file of the tree.
+fn in_files(rule: fn(&str, &str) -> Vec<Violation>) -> Vec<Violation> {
+    tree().iter().flat_map(|f| rule(&f.path, &f.text)).collect()
+}
+
+/// A manifest rule applied to every `Cargo.toml` of the tree.
+fn in_manifests(rule: fn(&str, &str) -> Vec<Violation>) -> Vec<Violation> {
+    let manifests = tree()
+        .into_iter()
+        .filter(|f| f.path == "Cargo.toml" || f.path.ends_with("/Cargo.toml"));
+    manifests.flat_map(|f| rule(&f.path, &f.text)).collect()
 }
 
 #[test]
 fn no_ignored_panicking_or_unfinished_code() {
-    let files = all_rust_sources();
-    let mut hits = Vec::new();
-    for needle in ["#[ignore", "should_panic", "todo!(", "unimplemented!(", "dbg!("] {
-        hits.extend(find(&files, needle));
-    }
-    assert!(
-        hits.is_empty(),
-        "tests must run and assert the error they expect, and no stub is done:\n{}",
-        hits.join("\n")
-    );
+    assert_clean(in_files(tidy::no_unfinished_code));
 }
 
 #[test]
 fn nothing_kills_processes_by_name() {
-    let root = repo_root();
-    let mut files = all_rust_sources();
-    for dir in ["scripts", ".ci", "deploy"] {
-        let Ok(entries) = fs::read_dir(root.join(dir)) else { continue };
-        files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
-    }
-    let mut hits = Vec::new();
-    for needle in ["pkill", "killall"] {
-        hits.extend(find(&files, needle));
-    }
-    assert!(hits.is_empty(), "stop processes by PID or container id, never by name:\n{}", hits.join("\n"));
+    assert_clean(in_files(tidy::no_kill_by_name));
 }
 
 #[test]
 fn library_crates_do_not_use_anyhow() {
-    let root = repo_root();
-    let mut files = Vec::new();
-    for lib in ["crates/monero-rpc/src", "crates/escrow-core/src", "crates/mmctl/src"] {
-        files.extend(rust_files(&root.join(lib)));
-    }
-    // The mmctl binary half (main.rs, cli.rs, exit.rs, cmd/) is a binary and may use anyhow.
-    files.retain(|f| {
-        let s = f.to_string_lossy();
-        !(s.contains("crates/mmctl/src/cmd/")
-            || s.ends_with("crates/mmctl/src/main.rs")
-            || s.ends_with("crates/mmctl/src/cli.rs")
-            || s.ends_with("crates/mmctl/src/exit.rs"))
-    });
-    let hits = find(&files, "anyhow");
-    assert!(
-        hits.is_empty(),
-        "library code returns documented #[non_exhaustive] thiserror enums; only binaries use anyhow:\n{}",
-        hits.join("\n")
-    );
+    assert_clean(in_files(tidy::libraries_use_no_anyhow));
 }
 
 #[test]
 fn public_error_enums_are_non_exhaustive() {
-    let root = repo_root();
-    let mut offenders = Vec::new();
-    for lib in ["crates/monero-rpc/src", "crates/escrow-core/src", "crates/mmctl/src", "crates/server/src"] {
-        for file in rust_files(&root.join(lib)) {
-            let text = read(&file);
-            let lines: Vec<&str> = text.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
-                let t = line.trim_start();
-                let Some(rest) = t.strip_prefix("pub enum ") else { continue };
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if !name.ends_with("Error") {
-                    continue;
-                }
-                // Look back over the attribute/doc block directly above the enum.
-                let attrs = lines[..i]
-                    .iter()
-                    .rev()
-                    .take_while(|l| {
-                        let l = l.trim_start();
-                        l.starts_with("#[") || l.starts_with("///") || l.starts_with("//") || l.ends_with(")]")
-                    })
-                    .any(|l| l.contains("non_exhaustive"));
-                if !attrs {
-                    offenders.push(format!("{}:{}: pub enum {name}", file.display(), i + 1));
-                }
-            }
-        }
-    }
-    assert!(offenders.is_empty(), "public error enums must be #[non_exhaustive]:\n{}", offenders.join("\n"));
+    assert_clean(in_files(tidy::error_enums_are_non_exhaustive));
 }
 
 #[test]
 fn money_is_never_floating_point() {
-    let root = repo_root();
-    let mut files = rust_files(&root.join("crates/escrow-core/src"));
-    files.push(root.join("crates/monero-rpc/src/amount.rs"));
-    let mut hits = find(&files, "f64");
-    hits.extend(find(&files, "f32"));
-    assert!(hits.is_empty(), "money is u64 atomic units with checked arithmetic, never a float:\n{}", hits.join("\n"));
+    assert_clean(in_files(tidy::money_is_never_floating_point));
 }
 
-/// escrow-core does no I/O: its only dependencies are serde and thiserror, and its source never
-/// touches the file system, the network, the clock, threads or randomness.
+/// escrow-core and monero-types do no I/O, in their sources and in their dependencies.
 #[test]
 fn escrow_core_does_no_io() {
-    let root = repo_root();
-    let manifest = read(&root.join("crates/escrow-core/Cargo.toml"));
-    let deps = manifest
-        .split("[dependencies]")
-        .nth(1)
-        .and_then(|s| s.split("\n[").next())
-        .expect("escrow-core has a [dependencies] table");
-    for line in deps.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        let name = line.split(['=', '.', ' ']).next().unwrap_or("");
-        assert!(
-            ["serde", "thiserror"].contains(&name),
-            "escrow-core must stay pure; dependency `{name}` is not allowed (crates/escrow-core/Cargo.toml)"
-        );
-    }
-    let files = rust_files(&root.join("crates/escrow-core/src"));
-    let mut hits = Vec::new();
-    for needle in ["std::fs", "std::net", "std::time::SystemTime", "Instant::now", "std::thread", "std::process", "std::env"] {
-        hits.extend(find(&files, needle));
-    }
-    assert!(hits.is_empty(), "escrow-core does no I/O (time arrives as a value):\n{}", hits.join("\n"));
+    let mut violations = in_files(tidy::pure_crates_do_no_io);
+    violations.extend(in_manifests(tidy::escrow_core_stays_pure));
+    assert_clean(violations);
 }
 
-/// monero-rpc knows nothing about escrow, and mmctl never links the server crate.
+/// Which crate may depend on which: monero-types is floor 0, monero-rpc knows no escrow, the
+/// domain crates neither serve HTTP nor use SQL, and the ops crates never link the server.
 #[test]
 fn crate_boundaries_hold() {
-    let root = repo_root();
-    let rpc = read(&root.join("crates/monero-rpc/Cargo.toml"));
-    assert!(!rpc.contains("escrow-core"), "monero-rpc must not depend on escrow-core");
-    let mmctl = read(&root.join("crates/mmctl/Cargo.toml"));
-    assert!(
-        !mmctl.contains("mmkt-server"),
-        "mmctl reaches the server only through its HTTP endpoints and files, never its crate"
-    );
-    for krate in ["monero-rpc", "escrow-core"] {
-        let manifest = read(&root.join(format!("crates/{krate}/Cargo.toml")));
-        let deps = manifest.split("[dependencies]").nth(1).and_then(|s| s.split("\n[").next()).unwrap_or("");
-        for forbidden in ["axum", "rusqlite"] {
-            assert!(!deps.contains(forbidden), "{krate} must not know HTTP serving or SQL (found {forbidden})");
-        }
-    }
+    let rules = [
+        tidy::monero_types_stands_alone,
+        tidy::monero_rpc_knows_no_escrow,
+        tidy::domain_crates_know_no_serving_or_sql,
+        tidy::ops_crates_never_link_the_server,
+    ];
+    assert_clean(rules.into_iter().flat_map(in_manifests).collect());
+}
+
+#[test]
+fn only_mmkt_stack_uses_bollard() {
+    let mut violations = in_files(tidy::only_stack_imports_bollard);
+    violations.extend(in_manifests(tidy::only_stack_depends_on_bollard));
+    assert_clean(violations);
+}
+
+#[test]
+fn mmctl_cmd_imports_no_backend_crate() {
+    assert_clean(in_files(tidy::cmd_uses_no_backend_crates));
+}
+
+#[test]
+fn mmctl_cmd_modules_are_independent() {
+    assert_clean(in_files(tidy::cmd_modules_stay_independent));
+}
+
+#[test]
+fn mmctl_cmd_files_are_short() {
+    assert_clean(in_files(tidy::cmd_files_are_short));
+}
+
+#[test]
+fn server_has_one_error_response() {
+    let files = tree();
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.text.as_str()))
+        .collect();
+    assert_clean(tidy::one_error_into_response(&pairs));
+}
+
+#[test]
+fn comments_cite_no_issues() {
+    assert_clean(in_files(tidy::comments_cite_no_issues));
+}
+
+#[test]
+fn comments_name_no_people() {
+    assert_clean(in_files(tidy::comments_name_no_people));
+}
+
+#[test]
+fn comments_point_inside_repo() {
+    assert_clean(in_files(tidy::comments_point_inside_repo));
 }
 
 /// ARCHITECTURE.md has one code-map heading per crate, and README has exactly two set-up
 /// commands, the second of which is what `.ci/run` runs.
 #[test]
 fn docs_match_the_tree() {
-    let root = repo_root();
-    let arch = read(&root.join("ARCHITECTURE.md"));
-    for entry in fs::read_dir(root.join("crates")).expect("crates/").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        assert!(
-            arch.contains(&format!("### `crates/{name}`")),
-            "ARCHITECTURE.md needs a code-map heading \"### `crates/{name}`\""
-        );
-    }
-    let readme = read(&root.join("README.md"));
-    let blocks: Vec<&str> = readme.split("```sh\n").skip(1).map(|b| b.split("```").next().unwrap_or("").trim()).collect();
-    assert_eq!(blocks.len(), 2, "README.md must have exactly two set-up commands, found: {blocks:?}");
-    assert!(blocks.iter().all(|b| b.lines().count() == 1), "each README set-up command is one line: {blocks:?}");
-    let ci = read(&root.join(".ci/run"));
-    let test_script = blocks[1].split_whitespace().last().expect("a command");
-    assert!(ci.contains(test_script), ".ci/run must run README's test command ({test_script})");
+    let mut crates: Vec<String> = fs::read_dir(repo_root().join("crates"))
+        .expect("crates/")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    let mut violations = tidy::architecture_maps_every_crate(&read("ARCHITECTURE.md"), &crates);
+    violations.extend(tidy::readme_has_two_setup_commands(
+        &read("README.md"),
+        &read(".ci/run"),
+    ));
+    assert_clean(violations);
 }
