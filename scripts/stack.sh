@@ -2,8 +2,8 @@
 # Runs the mmkt stack on this machine (the first README command): server, monerod on a local
 # regtest chain, three wallet-rpc, Prometheus, Alertmanager and nginx, all built offline.
 #
-#   sudo bash scripts/stack.sh                 # development env (regtest), debug build
-#   MMKT_ENV=staging PROFILE=release sudo -E bash scripts/stack.sh
+#   bash scripts/stack.sh                      # development env (regtest), debug build
+#   MMKT_ENV=staging PROFILE=release bash scripts/stack.sh
 #
 # Stop it with `target/debug/mmctl down` (volumes are kept; add --volumes to drop them).
 set -euo pipefail
