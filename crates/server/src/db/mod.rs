@@ -14,6 +14,7 @@ pub mod sessions;
 pub mod users;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::str::FromStr;
@@ -31,7 +32,40 @@ pub type PooledConnection = r2d2::PooledConnection<KeyedConnectionManager>;
 /// Handle on the encrypted database: cheap to clone, shared by every request.
 #[derive(Clone, Debug)]
 pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+/// The pool and the thread that opens its connections. Fields drop in declaration order: the
+/// pool first, then [`QuiesceWorkers`] waits for that thread to finish its current job.
+#[derive(Debug)]
+struct DbInner {
     pool: r2d2::Pool<KeyedConnectionManager>,
+    _workers: QuiesceWorkers,
+}
+
+/// r2d2 opens connections on its worker threads, and a worker briefly holds the pool after
+/// handing a new connection over. When the last `Db` is dropped in that moment, the worker
+/// closes every connection itself, possibly while the process is already running its exit
+/// handlers, and SQLCipher's own exit handler then frees memory those closes still use
+/// (a SIGSEGV at exit). Dropping the last `Db` therefore waits until the worker has finished
+/// its current job, so connections are closed before `Db`'s drop returns.
+struct QuiesceWorkers(Arc<scheduled_thread_pool::ScheduledThreadPool>);
+
+impl std::fmt::Debug for QuiesceWorkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QuiesceWorkers")
+    }
+}
+
+impl Drop for QuiesceWorkers {
+    fn drop(&mut self) {
+        let (done, finished) = std::sync::mpsc::channel();
+        self.0.execute(move || {
+            let _ = done.send(());
+        });
+        // Jobs run in order on the one worker; a closed channel means the pool is gone anyway.
+        let _ = finished.recv_timeout(Duration::from_secs(30));
+    }
 }
 
 /// Storage failures. Messages name the file and what to do; never the key.
@@ -160,12 +194,24 @@ impl Db {
         }
         drop(first);
         let manager = KeyedConnectionManager::new(path.to_owned(), key.clone());
+        let workers = Arc::new(
+            scheduled_thread_pool::ScheduledThreadPool::builder()
+                .num_threads(1)
+                .thread_name_pattern("mmkt-db-open")
+                .build(),
+        );
         let pool = r2d2::Pool::builder()
+            .thread_pool(Arc::clone(&workers))
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        Ok(Self { pool })
+        Ok(Self {
+            inner: Arc::new(DbInner {
+                pool,
+                _workers: QuiesceWorkers(workers),
+            }),
+        })
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool and records its duration as
@@ -184,10 +230,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        // The closure holds `DbInner`, not a bare pool clone, so whichever thread drops the last
+        // handle also waits for the connection worker (see `QuiesceWorkers`).
+        let inner = Arc::clone(&self.inner);
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
+            let mut conn = inner.pool.get()?;
             f(&mut conn).map_err(DbError::Sqlite)
         })
         .await
@@ -204,7 +252,7 @@ impl Db {
     /// # Errors
     /// [`DbError::Pool`].
     pub fn connection(&self) -> Result<PooledConnection, DbError> {
-        Ok(self.pool.get()?)
+        Ok(self.inner.pool.get()?)
     }
 }
 
