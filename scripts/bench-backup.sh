@@ -20,8 +20,10 @@ umask 077
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/data/mmkt.key"; echo >> "$work/data/mmkt.key"
 age-keygen -o "$work/identity.txt" 2>/dev/null
 recipient="$(age-keygen -y "$work/identity.txt")"
+"$mmctl" backup keygen --out "$work/signing.key" > "$work/verify.pub" 2>/dev/null
 export MMKT_DB_PATH="$work/data/mmkt.db" MMKT_DB_KEY_FILE="$work/data/mmkt.key" MMKT_BACKUP_DIR="$work/backups" \
-       MMKT_BACKUP_RECIPIENTS="$recipient" MMKT_BACKUP_IDENTITY_FILE="$work/identity.txt"
+       MMKT_BACKUP_RECIPIENTS="$recipient" MMKT_BACKUP_IDENTITY_FILE="$work/identity.txt" \
+       MMKT_BACKUP_SIGNING_KEY_FILE="$work/signing.key" MMKT_BACKUP_VERIFY_KEYS="$work/verify.pub"
 unset MMKT_S3_BUCKET
 
 echo "seeding ~${size} MiB ..." >&2

@@ -15,6 +15,7 @@ use super::manifest::{
 };
 use super::pages::{self, IntegrityCheck};
 use super::sealed::{self, Sealed};
+use super::signing::{AuthenticBackup, BackupKeys};
 use super::store::{BackupDir, Leftover, LocalBackup, Partial, hostname};
 use mmkt_sqlcipher::Access;
 use mmkt_sqlcipher::DbKey;
@@ -24,8 +25,7 @@ use mmkt_sqlcipher::DbKey;
 /// (docs/BENCHMARKS.md), which keeps a backup faster than copying the encrypted file.
 pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 
-/// Suffix of database backup data files: gzip'd page stream inside age.
-pub const DB_DATA_SUFFIX: &str = "db.gz.age";
+pub use super::manifest::DB_DATA_SUFFIX;
 
 /// Page bytes per message from the SQLite thread to the compression thread.
 const CHUNK: usize = 256 * 1024;
@@ -98,8 +98,8 @@ pub struct DbBackupRequest<'a> {
     pub db_path: &'a Path,
     /// Its raw key (`MMKT_DB_KEY_FILE`).
     pub key: &'a DbKey,
-    /// age recipients to encrypt to.
-    pub recipients: &'a Recipients,
+    /// age recipients to encrypt to, and the key that signs the manifest.
+    pub keys: BackupKeys<'a>,
     /// Where to write the backup.
     pub dir: &'a BackupDir,
     /// gzip level 0-9 ([`DEFAULT_GZIP_LEVEL`] unless the operator prefers smaller files).
@@ -112,8 +112,9 @@ pub struct DbBackupRequest<'a> {
 ///
 /// Reads decrypted pages from `sqlite_dbpage` in one read transaction of a read-only keyed
 /// connection (writers continue), gzips and age-encrypts them into a temp file in the backup
-/// directory while computing SHA-256, fsyncs and renames it, then writes the manifest the same
-/// way. Plaintext never reaches the disk; memory use is bounded by a few buffers.
+/// directory while computing SHA-256, fsyncs and renames it, then writes the signature and the
+/// manifest the same way. Plaintext never reaches the disk; memory use is bounded by a few
+/// buffers.
 ///
 /// # Errors
 /// Any [`BackupError`]: key file, open, read, write. On error no complete backup is left.
@@ -125,7 +126,7 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         role: None,
     };
     let id = new_id(series, created_at);
-    let data_file = format!("{id}.{DB_DATA_SUFFIX}");
+    let data_file = Manifest::data_file_name(&id, BackupKind::Db);
 
     let conn = pages::open_keyed(req.db_path, req.key, Access::ReadOnly)?;
     // integrity_check reads every page and index entry: run it on a second connection (its own
@@ -142,8 +143,11 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
     let mut temp = req.dir.temp_file(&data_file)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHANNEL_DEPTH);
     let writer = {
-        let (file, recipients, level) =
-            (temp.take(), req.recipients.clone(), req.gzip_level.min(9));
+        let (file, recipients, level) = (
+            temp.take(),
+            req.keys.recipients.clone(),
+            req.gzip_level.min(9),
+        );
         std::thread::spawn(move || compress_encrypt_write(file, &recipients, level, rx))
     };
     let mut sender = ChunkSender {
@@ -189,7 +193,7 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         source_host: hostname(),
         data_file,
         encryption: "age-x25519".into(),
-        recipients: req.recipients.to_strings(),
+        recipients: req.keys.recipients.to_strings(),
         compression: "gzip".into(),
         plain_size: snapshot.page_count * u64::from(snapshot.page_size),
         compressed_size,
@@ -201,14 +205,9 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
             snapshot,
         }),
         wallets: None,
+        signing_key: None,
     };
-    let manifest_path = req.dir.write_manifest(&manifest)?;
-    Ok(LocalBackup {
-        manifest,
-        data_path,
-        manifest_path,
-        verification: None,
-    })
+    req.dir.write_signed(manifest, data_path, req.keys.signer)
 }
 
 /// The result of rebuilding a database from a backup.
@@ -240,14 +239,15 @@ pub fn check_checksum(backup: &LocalBackup) -> Result<(), BackupError> {
 
 /// Rebuilds the database of a DB backup into the new file `dest`, keyed with `key` (which may
 /// differ from the original key), then runs `cipher_integrity_check` and `integrity_check` and
-/// compares page and row counts with the manifest. On any error `dest` is removed.
+/// compares page and row counts with the manifest. The checksum is checked before decrypting
+/// and again over the bytes that were decrypted. On any error `dest` is removed.
 ///
 /// # Errors
-/// [`BackupError::Checksum`] (tampered/corrupt file, checked before decrypting),
+/// [`BackupError::Checksum`] (tampered/corrupt file, checked before and while decrypting),
 /// [`BackupError::Decrypt`] (wrong identity), [`BackupError::Integrity`],
 /// [`BackupError::Mismatch`], I/O and SQLite errors.
 pub fn restore_db_file(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     dest: &Path,
     key: &DbKey,
@@ -257,21 +257,23 @@ pub fn restore_db_file(
     let manifest = &backup.manifest;
     let Some(details) = manifest.db.as_ref() else {
         return Err(BackupError::Mismatch {
-            id: manifest.id.clone(),
+            id: manifest.id.to_string(),
             detail: "not a database backup".into(),
         });
     };
     check_checksum(backup)?;
+    let (payload, tally) = sealed::open_payload(backup, identities)?;
     let mut reader = ProgressReader {
-        inner: sealed::open_payload(backup, identities)?,
+        inner: payload,
         done: 0,
         progress,
     };
     let pages = pages::write_pages(dest, key, details.snapshot.page_size, &mut reader)
         .map_err(|e| payload_error(&backup.data_path, e))?;
+    sealed::drain_and_check(&mut reader, &tally, backup)?;
     if pages != details.snapshot.page_count {
         return Err(BackupError::Mismatch {
-            id: manifest.id.clone(),
+            id: manifest.id.to_string(),
             detail: format!(
                 "restored {pages} pages, manifest says {}",
                 details.snapshot.page_count
@@ -282,7 +284,7 @@ pub fn restore_db_file(
     let row_counts = pages::check_database(&conn, dest)?;
     compare_row_counts(&details.snapshot.row_counts, &row_counts).map_err(|detail| {
         BackupError::Mismatch {
-            id: manifest.id.clone(),
+            id: manifest.id.to_string(),
             detail,
         }
     })?;

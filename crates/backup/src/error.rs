@@ -174,6 +174,64 @@ pub enum BackupError {
         #[source]
         source: Box<BackupError>,
     },
+    /// A backup id (from the command line, a manifest or an S3 listing) does not match the
+    /// id pattern, so it is never used as a file name or key.
+    #[error(
+        "{id:?} is not a backup id: {reason}. Ids look like db-20261121T193000Z-a1b2c3 (see mmctl backup list)"
+    )]
+    InvalidId {
+        /// The offending text.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The backup has no signature file: made by an mmctl without a signing key, or its
+    /// signature was removed. It is refused.
+    #[error(
+        "backup {id} is not signed ({path} is missing); mmctl uses only backups signed by a trusted key. Take a fresh backup with a signing key (see docs/BACKUP.md)"
+    )]
+    Unsigned {
+        /// Backup id.
+        id: String,
+        /// The missing signature file.
+        path: PathBuf,
+    },
+    /// The manifest's signature does not verify with any trusted key: the manifest or its
+    /// signature was changed, or a key that is not trusted signed it. It is refused.
+    #[error(
+        "the signature of backup {id} does not verify with any trusted key ({trusted}): {reason}. Do not use this backup: the manifest was changed or signed by another key; check --verify-key / MMKT_BACKUP_VERIFY_KEYS and the backup directory"
+    )]
+    BadSignature {
+        /// Backup id.
+        id: String,
+        /// The trusted public keys, base64, comma-separated.
+        trusted: String,
+        /// What failed (wrong length, no key verifies, which key the manifest names).
+        reason: String,
+    },
+    /// The backup signing key file is missing, too open, or not a key.
+    #[error("backup signing key {path}: {reason}")]
+    SigningKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong (never the key).
+        reason: String,
+    },
+    /// A verify key is neither an ed25519 public key nor a readable file holding one.
+    #[error(
+        "invalid verify key {value:?}: {reason}. Give the public key printed by `mmctl backup keygen` (44 base64 characters) or a file holding it"
+    )]
+    VerifyKey {
+        /// The flag or env value (a public key or a path, never a secret).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No trusted verify key was configured, so no signature can be checked.
+    #[error(
+        "no trusted verify key: pass --verify-key KEY|FILE or set MMKT_BACKUP_VERIFY_KEYS (the public key printed by `mmctl backup keygen`)"
+    )]
+    NoVerifyKeys,
     /// Talking to a monero-wallet-rpc failed (store, open_wallet, get_address).
     #[error("wallet-rpc {url}: {reason}")]
     WalletRpc {

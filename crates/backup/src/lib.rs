@@ -2,12 +2,15 @@
 //! creation, listing, verification, restores, drills, retention and offsite copies.
 //!
 //! Data path: plaintext (pages or tar) -> gzip -> age (X25519 recipients) -> file, with SHA-256
-//! computed on the way; a JSON [`manifest::Manifest`] is written last. See docs/BACKUP.md.
+//! computed on the way; the JSON [`manifest::Manifest`] is signed with an Ed25519 key kept off
+//! the backup store ([`signing`]) and written last. Verify, restore and drill use only backups
+//! whose signature verifies with a trusted key. See docs/BACKUP.md.
 //!
 //! - [`ops`]: the operations behind `mmctl backup|restore|drill`: each takes a plain request
 //!   struct, reports progress through [`progress::Progress`] and returns a typed report.
 //! - The building blocks: [`db`] (page-stream DB backups), [`wallets`] (wallet archives),
-//!   [`pages`] (SQLCipher page access), [`crypto`] (age), [`manifest`], [`store`] (the local
+//!   [`pages`] (SQLCipher page access), [`crypto`] (age), [`signing`] (manifest signatures,
+//!   [`signing::AuthenticBackup`]), [`manifest`] (with the checked [`manifest::BackupId`]), [`store`] (the local
 //!   directory), [`verify`], [`restore_db`] and [`restore_wallet`] (restore primitives),
 //!   [`wallet_source`], [`wallet_stack`] (containers through `mmkt_stack`) and [`wallet_rpc`];
 //!   [`retention`], [`s3`] (offsite), [`systemd`] (unit generation).
@@ -28,6 +31,7 @@ pub mod restore_wallet;
 pub mod retention;
 pub mod s3;
 mod sealed;
+pub mod signing;
 pub mod store;
 pub mod systemd;
 pub mod verify;

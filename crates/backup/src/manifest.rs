@@ -2,7 +2,11 @@
 //!
 //! A backup is complete only when its manifest exists and the data file it names has the
 //! recorded size (and, on verify, the recorded SHA-256). The manifest is written after the
-//! data file, atomically, so an interrupted backup never looks complete.
+//! data file, atomically, so an interrupted backup never looks complete. Its bytes are signed
+//! (see [`crate::signing`]) and never re-serialized once written.
+//!
+//! Every id is a [`BackupId`], checked against the id pattern when it is parsed (from a
+//! manifest, an S3 listing or the command line), because ids become file names and S3 keys.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,10 +15,18 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::error::BackupError;
 use super::pages::SnapshotInfo;
 
-/// Manifest format version written by this mmctl.
-pub const FORMAT_VERSION: u32 = 1;
+/// Manifest format version written by this mmctl: 2 = signed (`signing_key` field and an
+/// `<id>.manifest.sig` file); 1 = unsigned (refused by verify, restore and drill).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Suffix of database backup data files: gzip'd page stream inside age.
+pub const DB_DATA_SUFFIX: &str = "db.gz.age";
+
+/// Suffix of wallet backup data files: tar.gz inside age.
+pub const WALLET_DATA_SUFFIX: &str = "tar.gz.age";
 
 /// What a backup contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -24,6 +36,17 @@ pub enum BackupKind {
     Db,
     /// One wallet-rpc's wallet directory, as a tar.gz.
     Wallets,
+}
+
+impl BackupKind {
+    /// The suffix of its data file name (`<id>.<suffix>`): [`DB_DATA_SUFFIX`] or
+    /// [`WALLET_DATA_SUFFIX`].
+    pub fn data_suffix(self) -> &'static str {
+        match self {
+            BackupKind::Db => DB_DATA_SUFFIX,
+            BackupKind::Wallets => WALLET_DATA_SUFFIX,
+        }
+    }
 }
 
 /// The three wallet-rpc roles of the stack (compose services `wallet-rpc-<role>`, volumes `wallets-<role>`).
@@ -77,6 +100,21 @@ pub struct Series {
     pub kind: BackupKind,
     /// The wallet role, for wallet backups.
     pub role: Option<WalletRole>,
+}
+
+impl Series {
+    /// The series a backup id can start with, in stack order: `db`, then `wallets-<role>`.
+    pub fn with_ids() -> impl Iterator<Item = Series> {
+        let db = Series {
+            kind: BackupKind::Db,
+            role: None,
+        };
+        let wallets = WalletRole::ALL.map(|role| Series {
+            kind: BackupKind::Wallets,
+            role: Some(role),
+        });
+        std::iter::once(db).chain(wallets)
+    }
 }
 
 impl fmt::Display for Series {
@@ -137,13 +175,140 @@ pub struct WalletDetails {
     pub file_count: u64,
 }
 
+/// A backup id: `<series>-<YYYYMMDDTHHMMSSZ>-<6 lowercase hex>`, e.g.
+/// `db-20261121T193000Z-a1b2c3` or `wallets-buyer-20261121T020000Z-0f1e2d`.
+///
+/// Ids become file names (`<id>.json`, `<id>.manifest.sig`, `<id>.verified.json`, scratch
+/// directories) and S3 keys, so the only way to get one is [`BackupId::parse`] (also used by
+/// serde) or [`new_id`]: parent-directory parts, absolute paths, an empty string or any
+/// other character are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BackupId(String);
+
+impl BackupId {
+    /// Checks `text` against the id pattern.
+    ///
+    /// # Errors
+    /// [`BackupError::InvalidId`] naming what is wrong.
+    pub fn parse(text: &str) -> Result<BackupId, BackupError> {
+        let invalid = |reason: &str| BackupError::InvalidId {
+            id: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let mut parts = text.rsplitn(3, '-');
+        let (Some(suffix), Some(stamp), Some(series)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("expected <series>-<YYYYMMDDTHHMMSSZ>-<6 hex>"));
+        };
+        if !Series::with_ids().any(|s| s.to_string() == series) {
+            return Err(invalid(
+                "the series must be db, wallets-buyer, wallets-vendor or wallets-arbiter",
+            ));
+        }
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let stamp_ok = stamp.len() == 16
+            && digits(&stamp[..8])
+            && stamp.as_bytes()[8] == b'T'
+            && digits(&stamp[9..15])
+            && stamp.as_bytes()[15] == b'Z';
+        if !stamp_ok {
+            return Err(invalid("the time must be YYYYMMDDTHHMMSSZ"));
+        }
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if suffix.len() != 6 || !suffix.bytes().all(hex) {
+            return Err(invalid("it must end with 6 lowercase hex characters"));
+        }
+        Ok(BackupId(text.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The series named by the id's prefix.
+    pub fn series(&self) -> Series {
+        Series::with_ids()
+            .find(|s| {
+                self.0
+                    .strip_prefix(&s.to_string())
+                    .is_some_and(|rest| rest.len() == 24)
+            })
+            .expect("a parsed id starts with a series")
+    }
+}
+
+impl fmt::Display for BackupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for BackupId {
+    type Error = BackupError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        BackupId::parse(&text)
+    }
+}
+
+impl From<BackupId> for String {
+    fn from(id: BackupId) -> String {
+        id.0
+    }
+}
+
+impl PartialEq<str> for BackupId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for BackupId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// Which backup a command names: the newest of its kind, or one id (checked against the id
+/// pattern before it is looked up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// The newest complete backup of the series.
+    Latest,
+    /// This backup.
+    Id(BackupId),
+}
+
+impl Selector {
+    /// Parses "latest" or a backup id.
+    ///
+    /// # Errors
+    /// [`BackupError::InvalidId`] for anything else.
+    pub fn parse(text: &str) -> Result<Selector, BackupError> {
+        match text {
+            "latest" => Ok(Selector::Latest),
+            id => BackupId::parse(id).map(Selector::Id),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Latest => f.write_str("latest"),
+            Selector::Id(id) => id.fmt(f),
+        }
+    }
+}
+
 /// The manifest: `<id>.json` next to `<id>.<ext>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Manifest format version ([`FORMAT_VERSION`]).
     pub format_version: u32,
     /// Backup id: `<series>-<YYYYMMDDTHHMMSSZ>-<6 hex>`.
-    pub id: String,
+    pub id: BackupId,
     /// What the backup contains.
     pub kind: BackupKind,
     /// When the snapshot was taken (UTC, RFC 3339).
@@ -177,6 +342,10 @@ pub struct Manifest {
     /// Wallet details (kind = wallets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallets: Option<WalletDetails>,
+    /// The ed25519 public key (base64) whose signature is in `<id>.manifest.sig`, as the
+    /// signer recorded it; informative only: trust comes from the verify keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
 }
 
 impl Manifest {
@@ -196,13 +365,56 @@ impl Manifest {
     }
 
     /// The manifest file name for a backup id.
-    pub fn file_name(id: &str) -> String {
+    pub fn file_name(id: &BackupId) -> String {
         format!("{id}.json")
+    }
+
+    /// The data file name of a backup: `<id>.db.gz.age` or `<id>.tar.gz.age`.
+    pub fn data_file_name(id: &BackupId, kind: BackupKind) -> String {
+        format!("{id}.{}", kind.data_suffix())
+    }
+
+    /// The manifest as written to disk and signed: pretty JSON, UTF-8.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("manifest serializes")
+    }
+
+    /// Parses a manifest and checks that it is self-consistent: a valid id whose series is
+    /// the manifest's, a data file named `<id>.<suffix of its kind>`, and the details of its
+    /// kind.
+    ///
+    /// # Errors
+    /// A message saying what is malformed (the caller names the file).
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a valid manifest: {e}"))?;
+        if manifest.id.series() != manifest.series() {
+            return Err(format!(
+                "id {} does not belong to a {} backup",
+                manifest.id,
+                manifest.series()
+            ));
+        }
+        let expected = Manifest::data_file_name(&manifest.id, manifest.kind);
+        if manifest.data_file != expected {
+            return Err(format!(
+                "data file name {:?} is not {expected:?}",
+                manifest.data_file
+            ));
+        }
+        let details_match = match manifest.kind {
+            BackupKind::Db => manifest.db.is_some() && manifest.wallets.is_none(),
+            BackupKind::Wallets => manifest.wallets.is_some() && manifest.db.is_none(),
+        };
+        if !details_match {
+            return Err(format!("the details do not match kind {:?}", manifest.kind));
+        }
+        Ok(manifest)
     }
 }
 
 /// Makes a new backup id for a series at `now`: `db-20261121T193000Z-a1b2c3`.
-pub fn new_id(series: Series, now: OffsetDateTime) -> String {
+pub fn new_id(series: Series, now: OffsetDateTime) -> BackupId {
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         now.year(),
@@ -213,7 +425,7 @@ pub fn new_id(series: Series, now: OffsetDateTime) -> String {
         now.second()
     );
     let suffix: [u8; 3] = rand::random();
-    format!("{series}-{stamp}-{}", hex::encode(suffix))
+    BackupId(format!("{series}-{stamp}-{}", hex::encode(suffix)))
 }
 
 /// Summary of row counts to compare a restored DB with its manifest.
@@ -236,4 +448,85 @@ pub fn compare_row_counts(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_every_series_parse_and_name_their_series() {
+        for (text, series) in [
+            ("db-20261121T193000Z-a1b2c3", "db"),
+            ("wallets-buyer-20261121T020000Z-0f1e2d", "wallets-buyer"),
+            ("wallets-vendor-20260101T000000Z-000000", "wallets-vendor"),
+            ("wallets-arbiter-20261231T235959Z-ffffff", "wallets-arbiter"),
+        ] {
+            let id = BackupId::parse(text).unwrap();
+            assert_eq!(id.as_str(), text);
+            assert_eq!(id.series().to_string(), series);
+        }
+        for series in Series::with_ids() {
+            let id = new_id(series, OffsetDateTime::now_utc());
+            assert_eq!(BackupId::parse(id.as_str()).unwrap(), id);
+            assert_eq!(id.series(), series);
+        }
+    }
+
+    #[test]
+    fn anything_that_could_leave_the_directory_is_not_an_id() {
+        for bad in [
+            "",
+            "../x",
+            "/abs",
+            "/etc/passwd",
+            "db-20261121T193000Z-a1b2c3/../../x",
+            "../db-20261121T193000Z-a1b2c3",
+            "db-20261121T193000Z-a1b2c",
+            "db-20261121T193000Z-a1b2c3d",
+            "db-20261121T193000Z-A1B2C3",
+            "db-20261121T193000-a1b2c3",
+            "db-2026112xT193000Z-a1b2c3",
+            "wallets-20261121T193000Z-a1b2c3",
+            "wallets-root-20261121T193000Z-a1b2c3",
+            "db-20261121T193000Z-a1b2c3\n",
+            "db-20261121T193000Z-a1b2c\u{e9}",
+            "db -20261121T193000Z-a1b2c3",
+            "latest",
+        ] {
+            let err = BackupId::parse(bad).unwrap_err();
+            assert!(
+                matches!(err, BackupError::InvalidId { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+        assert_eq!(Selector::parse("latest").unwrap(), Selector::Latest);
+        assert!(Selector::parse("../x").is_err());
+    }
+
+    #[test]
+    fn a_manifest_with_a_bad_id_or_data_file_does_not_parse() {
+        let good = serde_json::json!({
+            "format_version": 2, "id": "db-20261121T193000Z-a1b2c3", "kind": "db",
+            "created_at": "2026-11-21T19:30:00Z", "mmctl_version": "0", "source_host": "h",
+            "data_file": "db-20261121T193000Z-a1b2c3.db.gz.age", "encryption": "age-x25519",
+            "recipients": [], "compression": "gzip", "plain_size": 1, "compressed_size": 1,
+            "encrypted_size": 1, "sha256": "00", "duration_seconds": 0.1,
+            "db": {"source_path": "/d", "page_size": 4096, "page_count": 1, "schema_version": 1,
+                   "row_counts": {}, "integrity_check": "ok"}
+        });
+        let parse = |v: &serde_json::Value| Manifest::from_json(&serde_json::to_vec(v).unwrap());
+        parse(&good).unwrap();
+        for (field, value) in [
+            ("id", "../../etc/cron.d/x"),
+            ("id", "wallets-buyer-20261121T193000Z-a1b2c3"),
+            ("data_file", "../data/mmkt.db"),
+            ("data_file", "db-20261121T193000Z-ffffff.db.gz.age"),
+            ("kind", "wallets"),
+        ] {
+            let mut bad = good.clone();
+            bad[field] = value.into();
+            assert!(parse(&bad).is_err(), "{field} = {value:?}");
+        }
+    }
 }

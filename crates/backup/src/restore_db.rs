@@ -11,7 +11,8 @@ use super::crypto::Identities;
 use super::db::{RestoredDb, remove_db_files, restore_db_file};
 use super::error::BackupError;
 use super::pages;
-use super::store::{LocalBackup, sync_dir};
+use super::signing::AuthenticBackup;
+use super::store::sync_dir;
 use mmkt_sqlcipher::Access;
 use mmkt_sqlcipher::DbKey;
 
@@ -59,7 +60,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// # Errors
 /// Any [`BackupError`] of [`restore_db_file`]; the live database is not touched.
 pub fn prepare(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     live_db: &Path,
     key: &DbKey,

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::crypto::Identities;
 use super::error::BackupError;
-use super::store::{BackupDir, LocalBackup, regular_files, sync_dir};
+use super::signing::AuthenticBackup;
+use super::store::{BackupDir, regular_files, sync_dir};
 use super::verify::ScratchDir;
 use super::wallet_source::AddressProbe;
 use super::wallets::extract_wallets;
@@ -36,7 +37,7 @@ pub struct WalletCheck {
 /// [`BackupError::Mismatch`] when a wallet shows another address or does not open; the
 /// extraction errors (checksum, decrypt, archive).
 pub async fn check_wallets(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     probe: Option<&AddressProbe>,
     scratch_parent: &Path,
@@ -71,7 +72,7 @@ pub async fn check_wallets(
         };
         if probe.is_some() && !ok {
             return Err(BackupError::Mismatch {
-                id: backup.manifest.id.clone(),
+                id: backup.manifest.id.to_string(),
                 detail: match actual {
                     Some(a) => format!(
                         "wallet {} opened with address {a}, the manifest recorded {:?}",
@@ -101,7 +102,7 @@ pub async fn check_wallets(
 /// [`BackupError::Io`] on any copy failure (files already replaced stay replaced; the
 /// pre-restore backup holds the previous state).
 pub fn merge_into_dir(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     live: &Path,
     scratch_parent: &Path,
@@ -141,7 +142,7 @@ pub fn merge_into_dir(
 /// # Errors
 /// The extraction errors.
 pub fn extract_for_upload(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     dir: &BackupDir,
 ) -> Result<(ScratchDir, PathBuf), BackupError> {

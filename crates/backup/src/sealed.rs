@@ -1,18 +1,22 @@
 //! The encrypted data file of every backup, written and read the same way for databases and
 //! wallets: plaintext -> gzip -> age -> file, with the compressed size counted and the
-//! encrypted bytes hashed (SHA-256) on the way; and back: file -> age -> gunzip -> plaintext.
+//! encrypted bytes hashed (SHA-256) on the way; and back: file -> age -> gunzip -> plaintext,
+//! hashing the bytes as they are read, so that what was decrypted is checked against the
+//! signed manifest even if the file changed after an earlier checksum pass.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
 
 use super::crypto::{CountingWriter, Hashing, Identities, Recipients};
 use super::error::BackupError;
-use super::store::LocalBackup;
+use super::signing::AuthenticBackup;
 
 /// Buffer size between the pipeline and the file, in bytes.
 const FILE_BUFFER: usize = 1 << 20;
@@ -21,8 +25,49 @@ const FILE_BUFFER: usize = 1 << 20;
 pub(crate) type SealWriter =
     GzEncoder<CountingWriter<age::stream::StreamWriter<Hashing<BufWriter<File>>>>>;
 
-/// The reading side: buffered file -> age -> gunzip.
-pub(crate) type OpenedPayload = GzDecoder<age::stream::StreamReader<BufReader<File>>>;
+/// The reading side: buffered file (tallied) -> age -> gunzip.
+pub(crate) type OpenedPayload = GzDecoder<age::stream::StreamReader<BufReader<Tallied>>>;
+
+/// The SHA-256 and byte count of everything read from a data file so far, shared between the
+/// reader deep inside the age/gzip layers and the caller that checks it at the end.
+#[derive(Clone, Default)]
+pub(crate) struct Tally(Arc<Mutex<(Sha256, u64)>>);
+
+impl Tally {
+    /// Checks that the bytes read were exactly the data file the manifest describes (its
+    /// SHA-256 and encrypted size). Call once the payload was read to its end.
+    ///
+    /// # Errors
+    /// [`BackupError::Checksum`] when they differ.
+    pub(crate) fn check(&self, backup: &AuthenticBackup) -> Result<(), BackupError> {
+        let (hasher, bytes) = &*self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let actual = hex::encode(hasher.clone().finalize());
+        if actual == backup.manifest.sha256 && *bytes == backup.manifest.encrypted_size {
+            return Ok(());
+        }
+        Err(BackupError::Checksum {
+            path: backup.data_path.clone(),
+            expected: backup.manifest.sha256.clone(),
+            actual: format!("{actual} over {bytes} bytes (the file changed while it was read)"),
+        })
+    }
+}
+
+/// A data file whose bytes are added to a [`Tally`] as they are read.
+pub(crate) struct Tallied {
+    file: File,
+    tally: Tally,
+}
+
+impl Read for Tallied {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let mut state = self.tally.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.0.update(&buf[..n]);
+        state.1 += n as u64;
+        Ok(n)
+    }
+}
 
 /// A finished data file, flushed but not yet fsynced.
 pub(crate) struct Sealed {
@@ -76,25 +121,46 @@ pub(crate) fn finish(gz: SealWriter) -> Result<Sealed, BackupError> {
     })
 }
 
-/// Opens a backup's data file for reading its plaintext (decrypted and gunzip'd as it is read).
-/// The checksum is not checked here.
+/// Opens a backup's data file for reading its plaintext (decrypted and gunzip'd as it is read),
+/// with the [`Tally`] of the encrypted bytes read: read the payload to its end (see
+/// [`drain_and_check`]) before trusting what came out of it.
 ///
 /// # Errors
 /// [`BackupError::Io`] when the file cannot be opened, [`BackupError::Decrypt`] when no
 /// identity matches or the age header is damaged.
 pub(crate) fn open_payload(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
-) -> Result<OpenedPayload, BackupError> {
+) -> Result<(OpenedPayload, Tally), BackupError> {
     let file = File::open(&backup.data_path).map_err(BackupError::io(format!(
         "open {}",
         backup.data_path.display()
     )))?;
+    let tally = Tally::default();
+    let tallied = Tallied {
+        file,
+        tally: tally.clone(),
+    };
     let decrypted = identities.decrypt(
-        BufReader::with_capacity(FILE_BUFFER, file),
+        BufReader::with_capacity(FILE_BUFFER, tallied),
         &backup.data_path,
     )?;
-    Ok(GzDecoder::new(decrypted))
+    Ok((GzDecoder::new(decrypted), tally))
+}
+
+/// Reads what is left of a payload (tar end blocks, gzip trailer, age's final chunk, so a
+/// truncation is detected), then checks the tally against the manifest.
+///
+/// # Errors
+/// [`BackupError::Decrypt`] when the rest does not decrypt, [`BackupError::Checksum`] when the
+/// bytes read are not the file the manifest describes.
+pub(crate) fn drain_and_check(
+    rest: &mut dyn Read,
+    tally: &Tally,
+    backup: &AuthenticBackup,
+) -> Result<(), BackupError> {
+    std::io::copy(rest, &mut std::io::sink()).map_err(damaged_archive(&backup.data_path))?;
+    tally.check(backup)
 }
 
 /// The error for a read failure inside an archive's encrypted payload.

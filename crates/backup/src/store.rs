@@ -1,9 +1,10 @@
 //! The local backup directory: atomic file creation, listing of complete backups, lookup by id or
 //! `latest`, verification records, removal, and cleanup of files left by interrupted runs.
 //!
-//! Layout (flat): `<id>.db.gz.age` or `<id>.tar.gz.age` (data), `<id>.json` (manifest, written
-//! last), `<id>.verified.json` (result of the last `mmctl backup verify`), and temporary
-//! `.<name>.tmp-<pid>` files while a write is in progress.
+//! Layout (flat): `<id>.db.gz.age` or `<id>.tar.gz.age` (data), `<id>.manifest.sig` (the
+//! manifest's signature), `<id>.json` (manifest, written last), `<id>.verified.json` (result of
+//! the last `mmctl backup verify`), and temporary `.<name>.tmp-<pid>` files while a write is in
+//! progress. Every name is built from a [`BackupId`], which only holds ids of the id pattern.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::error::BackupError;
-use super::manifest::{Manifest, Series};
+use super::manifest::{BackupId, Manifest, Selector, Series};
+use super::signing::{SigningKey, signature_file_name};
 
 /// Default backup directory when neither `--backup-dir` nor `MMKT_BACKUP_DIR` is given.
 pub const DEFAULT_DIR: &str = "/var/backups/mmkt";
@@ -143,7 +145,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerificationRecord {
     /// Backup id.
-    pub id: String,
+    pub id: BackupId,
     /// When it was verified.
     #[serde(with = "time::serde::rfc3339")]
     pub verified_at: OffsetDateTime,
@@ -162,6 +164,8 @@ pub struct LocalBackup {
     pub data_path: PathBuf,
     /// Path of the manifest.
     pub manifest_path: PathBuf,
+    /// Path of the manifest's signature (`<id>.manifest.sig`; it may be missing).
+    pub signature_path: PathBuf,
     /// The last verification, if any.
     pub verification: Option<VerificationRecord>,
 }
@@ -173,6 +177,15 @@ pub struct IncompleteBackup {
     pub manifest_path: PathBuf,
     /// Why it is not complete.
     pub reason: String,
+}
+
+impl IncompleteBackup {
+    /// Whether this is the manifest file of backup `id`.
+    pub fn names(&self, id: &BackupId) -> bool {
+        self.manifest_path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == Manifest::file_name(id))
+    }
 }
 
 impl BackupDir {
@@ -239,13 +252,54 @@ impl BackupDir {
         temp.persist(file)
     }
 
-    /// Writes the manifest of a backup whose data file is already in place.
+    /// Completes a backup whose data file is already at `data_path`: records `signer`'s
+    /// public key in the manifest, signs the manifest's bytes, writes the signature, then the
+    /// manifest (last, so the backup counts only once both are there).
     ///
     /// # Errors
     /// [`BackupError::Io`] on write failure.
-    pub fn write_manifest(&self, manifest: &Manifest) -> Result<PathBuf, BackupError> {
-        let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
-        self.write_atomic(&Manifest::file_name(&manifest.id), &json)
+    pub fn write_signed(
+        &self,
+        mut manifest: Manifest,
+        data_path: PathBuf,
+        signer: &SigningKey,
+    ) -> Result<LocalBackup, BackupError> {
+        manifest.signing_key = Some(signer.public_key().to_string());
+        let bytes = manifest.to_json();
+        let signature = signer.sign(&bytes);
+        self.write_verbatim(manifest, &bytes, Some(&signature), data_path)
+    }
+
+    /// Writes a manifest exactly as `bytes` (the parsed form is `manifest`) with its signature,
+    /// if any: a copy of a backup made elsewhere (an S3 download), never re-serialized, so its
+    /// signature still verifies.
+    ///
+    /// # Errors
+    /// [`BackupError::Io`] on write failure.
+    pub fn write_verbatim(
+        &self,
+        manifest: Manifest,
+        bytes: &[u8],
+        signature: Option<&[u8]>,
+        data_path: PathBuf,
+    ) -> Result<LocalBackup, BackupError> {
+        let signature_path = self.signature_path(&manifest.id);
+        if let Some(signature) = signature {
+            self.write_atomic(&signature_file_name(&manifest.id), signature)?;
+        }
+        let manifest_path = self.write_atomic(&Manifest::file_name(&manifest.id), bytes)?;
+        Ok(LocalBackup {
+            manifest,
+            data_path,
+            manifest_path,
+            signature_path,
+            verification: None,
+        })
+    }
+
+    /// Where the signature of backup `id` is (or would be).
+    pub fn signature_path(&self, id: &BackupId) -> PathBuf {
+        self.path.join(signature_file_name(id))
     }
 
     /// Records a verification result (`<id>.verified.json`).
@@ -305,8 +359,7 @@ impl BackupDir {
 
     fn check_manifest(&self, manifest_path: &Path) -> Result<LocalBackup, String> {
         let text = std::fs::read(manifest_path).map_err(|e| format!("cannot read: {e}"))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&text).map_err(|e| format!("not a valid manifest: {e}"))?;
+        let manifest = Manifest::from_json(&text)?;
         let expected_name = Manifest::file_name(&manifest.id);
         if manifest_path
             .file_name()
@@ -316,12 +369,6 @@ impl BackupDir {
             return Err(format!(
                 "manifest id {} does not match its file name",
                 manifest.id
-            ));
-        }
-        if manifest.data_file.contains('/') || manifest.data_file.starts_with('.') {
-            return Err(format!(
-                "data file name {:?} is not a plain file name",
-                manifest.data_file
             ));
         }
         let data_path = self.path.join(&manifest.data_file);
@@ -336,8 +383,10 @@ impl BackupDir {
         }
         let verification = std::fs::read(self.path.join(format!("{}.verified.json", manifest.id)))
             .ok()
-            .and_then(|b| serde_json::from_slice::<VerificationRecord>(&b).ok());
+            .and_then(|b| serde_json::from_slice::<VerificationRecord>(&b).ok())
+            .filter(|v| v.id == manifest.id);
         Ok(LocalBackup {
+            signature_path: self.signature_path(&manifest.id),
             manifest,
             data_path,
             manifest_path: manifest_path.to_owned(),
@@ -345,21 +394,24 @@ impl BackupDir {
         })
     }
 
-    /// Finds a complete backup by id, or the newest of `series` for "latest".
+    /// Finds a complete backup by id, or the newest of `series` for [`Selector::Latest`].
     ///
     /// # Errors
     /// [`BackupError::NotFound`] when there is none; [`BackupError::Incomplete`] when the id
     /// exists but its backup is incomplete.
-    pub fn find(&self, selector: &str, series: Series) -> Result<LocalBackup, BackupError> {
+    pub fn find(&self, selector: &Selector, series: Series) -> Result<LocalBackup, BackupError> {
         let (complete, incomplete) = self.scan()?;
-        if selector == "latest" {
-            return complete
-                .into_iter()
-                .rev()
-                .find(|b| b.manifest.series() == series)
-                .ok_or_else(|| BackupError::NotFound(format!("of kind {series}")));
-        }
-        if let Some(found) = complete.into_iter().find(|b| b.manifest.id == selector) {
+        let selector = match selector {
+            Selector::Latest => {
+                return complete
+                    .into_iter()
+                    .rev()
+                    .find(|b| b.manifest.series() == series)
+                    .ok_or_else(|| BackupError::NotFound(format!("of kind {series}")));
+            }
+            Selector::Id(id) => id,
+        };
+        if let Some(found) = complete.into_iter().find(|b| &b.manifest.id == selector) {
             if found.manifest.series() != series {
                 return Err(BackupError::NotFound(format!(
                     "{selector} of kind {series} (it is a {} backup)",
@@ -368,21 +420,17 @@ impl BackupDir {
             }
             return Ok(found);
         }
-        if let Some(bad) = incomplete.into_iter().find(|b| {
-            b.manifest_path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy() == Manifest::file_name(selector))
-        }) {
+        if let Some(bad) = incomplete.into_iter().find(|b| b.names(selector)) {
             return Err(BackupError::Incomplete {
-                id: selector.to_owned(),
+                id: selector.to_string(),
                 reason: bad.reason,
             });
         }
-        Err(BackupError::NotFound(selector.to_owned()))
+        Err(BackupError::NotFound(selector.to_string()))
     }
 
     /// Removes a backup: manifest first (so a partial removal never looks complete), then the
-    /// data file and the verification record.
+    /// data file, the signature and the verification record.
     ///
     /// # Errors
     /// [`BackupError::Io`] when a file cannot be removed.
@@ -393,6 +441,7 @@ impl BackupDir {
         )))?;
         sync_dir(&self.path)?;
         remove_if_exists(&backup.data_path)?;
+        remove_if_exists(&backup.signature_path)?;
         remove_if_exists(
             &self
                 .path

@@ -1,5 +1,6 @@
 //! `backup verify`: proves that a backup can be restored, without touching live data.
 //!
+//! Every check starts from an [`AuthenticBackup`] (its manifest signature verified).
 //! DB: checksum, decrypt, gunzip, rebuild into a scratch SQLCipher file under a random key,
 //! `cipher_integrity_check` + `integrity_check`, page and row counts vs the manifest.
 //! Wallets: checksum, decrypt, gunzip, read every tar entry to the end, and check that every
@@ -14,33 +15,34 @@ use time::OffsetDateTime;
 use super::crypto::Identities;
 use super::db::{check_checksum, restore_db_file};
 use super::error::BackupError;
-use super::manifest::BackupKind;
+use super::manifest::{BackupId, BackupKind};
 use super::sealed;
-use super::store::{BackupDir, LocalBackup, VerificationRecord};
+use super::signing::AuthenticBackup;
+use super::store::{BackupDir, VerificationRecord};
 use mmkt_sqlcipher::DbKey;
 
 /// The outcome of verifying one backup.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyOutcome {
     /// Backup id.
-    pub id: String,
+    pub id: BackupId,
     /// Whether every check passed.
     pub ok: bool,
     /// "ok" or the first failure.
     pub detail: String,
-    /// Checks that passed, in order ("checksum", "decrypt", ...).
+    /// Checks that passed, in order ("signature", "checksum", "decrypt", ...).
     pub checks: Vec<String>,
 }
 
-/// Verifies one backup and records the result next to it (`<id>.verified.json`).
+/// Verifies one authenticated backup and records the result next to it (`<id>.verified.json`).
 ///
 /// Never returns an error for a bad backup: the failure is in [`VerifyOutcome::detail`].
 pub fn verify_backup(
     dir: &BackupDir,
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
 ) -> VerifyOutcome {
-    let mut checks = Vec::new();
+    let mut checks = vec!["signature".to_owned()];
     let result = match backup.manifest.kind {
         BackupKind::Db => verify_db(dir, backup, identities, &mut checks),
         BackupKind::Wallets => verify_wallets(backup, identities, &mut checks),
@@ -75,11 +77,11 @@ pub(crate) fn record_outcome(dir: &BackupDir, outcome: &VerifyOutcome) {
 
 fn verify_db(
     dir: &BackupDir,
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     checks: &mut Vec<String>,
 ) -> Result<(), BackupError> {
-    let scratch = ScratchDir::create(dir.path(), &backup.manifest.id)?;
+    let scratch = ScratchDir::create(dir.path(), backup.manifest.id.as_str())?;
     let dest = scratch.path().join("verify.db");
     let key = DbKey::generate();
     restore_db_file(backup, identities, &dest, &key, &|_| {})?;
@@ -99,7 +101,7 @@ fn verify_db(
 }
 
 fn verify_wallets(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     checks: &mut Vec<String>,
 ) -> Result<(), BackupError> {
@@ -109,14 +111,14 @@ fn verify_wallets(
     checks.extend(["decrypt", "gunzip", "tar"].map(String::from));
     let Some(details) = backup.manifest.wallets.as_ref() else {
         return Err(BackupError::Mismatch {
-            id: backup.manifest.id.clone(),
+            id: backup.manifest.id.to_string(),
             detail: "wallet backup without wallet details".into(),
         });
     };
     let files = names.iter().filter(|n| !n.ends_with('/')).count() as u64;
     if files != details.file_count {
         return Err(BackupError::Mismatch {
-            id: backup.manifest.id.clone(),
+            id: backup.manifest.id.to_string(),
             detail: format!(
                 "archive has {files} files, manifest says {}",
                 details.file_count
@@ -127,7 +129,7 @@ fn verify_wallets(
         let keys = format!("{}.keys", wallet.name);
         if !names.contains(&keys) {
             return Err(BackupError::Mismatch {
-                id: backup.manifest.id.clone(),
+                id: backup.manifest.id.to_string(),
                 detail: format!("wallet {} has no {keys} in the archive", wallet.name),
             });
         }
@@ -136,17 +138,19 @@ fn verify_wallets(
     Ok(())
 }
 
-/// Decrypts and reads a wallet archive to the end (every byte, so age's authentication and
-/// gzip's CRC are checked), returning its entry paths.
+/// Decrypts and reads a wallet archive to the end (every byte, so age's authentication, gzip's
+/// CRC and the manifest's checksum are checked), returning its entry paths.
 ///
 /// # Errors
-/// [`BackupError::Decrypt`] (wrong identity, damaged payload), [`BackupError::Wallet`] (bad tar).
+/// [`BackupError::Decrypt`] (wrong identity, damaged payload), [`BackupError::Wallet`] (bad
+/// tar), [`BackupError::Checksum`] (the bytes read are not the file the manifest describes).
 pub fn read_archive_names(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
 ) -> Result<BTreeSet<String>, BackupError> {
     let damaged = sealed::damaged_archive(&backup.data_path);
-    let mut archive = tar::Archive::new(sealed::open_payload(backup, identities)?);
+    let (payload, tally) = sealed::open_payload(backup, identities)?;
+    let mut archive = tar::Archive::new(payload);
     let mut names = BTreeSet::new();
     for entry in archive.entries().map_err(&damaged)? {
         let mut entry = entry.map_err(&damaged)?;
@@ -158,9 +162,7 @@ pub fn read_archive_names(
         std::io::copy(&mut entry, &mut std::io::sink()).map_err(&damaged)?;
         names.insert(path.trim_start_matches("./").to_owned());
     }
-    // Drain the rest (tar end blocks, gzip trailer, age final chunk) so truncation is detected.
-    let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(&damaged)?;
+    sealed::drain_and_check(&mut archive.into_inner(), &tally, backup)?;
     Ok(names)
 }
 

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::crypto::Recipients;
 use super::error::BackupError;
 use super::manifest::{Consistency, WalletRole};
+use super::signing::BackupKeys;
 use super::store::{BackupDir, LocalBackup};
 use std::path::Path;
 
@@ -44,8 +44,8 @@ pub struct WalletBackupRequest<'a> {
     pub role: WalletRole,
     /// Where its directory is.
     pub source: WalletSource,
-    /// age recipients.
-    pub recipients: &'a Recipients,
+    /// age recipients and the signing key.
+    pub keys: BackupKeys<'a>,
     /// Backup directory.
     pub dir: &'a BackupDir,
     /// How to record each wallet's address by opening it (optional).
@@ -119,7 +119,7 @@ pub async fn backup_wallets(req: &WalletBackupRequest<'_>) -> Result<LocalBackup
                     .await?;
                 consistency = Consistency::RpcStore;
             }
-            let mut writer = ArchiveWriter::create(req.dir, req.role, req.recipients)?;
+            let mut writer = ArchiveWriter::create(req.dir, req.role, req.keys)?;
             let scratch = start_probe(req, &mut writer)?;
             tokio::task::block_in_place(|| writer.append_dir(path))?;
             let probed = probe(req, scratch.as_ref()).await?;
@@ -130,17 +130,17 @@ pub async fn backup_wallets(req: &WalletBackupRequest<'_>) -> Result<LocalBackup
                     .collect::<Vec<_>>(),
             );
             tokio::task::block_in_place(|| {
-                writer.finish(req.dir, req.recipients, consistency, &rpc_addresses)
+                writer.finish(req.dir, req.keys, consistency, &rpc_addresses)
             })
         }
         WalletSource::Stack { engine, project } => {
-            let mut writer = ArchiveWriter::create(req.dir, req.role, req.recipients)?;
+            let mut writer = ArchiveWriter::create(req.dir, req.role, req.keys)?;
             let scratch = start_probe(req, &mut writer)?;
             let (writer, consistency) =
                 super::wallet_stack::archive_from_stack(engine, project, req.role, writer).await?;
             let addresses = probe(req, scratch.as_ref()).await?;
             tokio::task::block_in_place(|| {
-                writer.finish(req.dir, req.recipients, consistency, &addresses)
+                writer.finish(req.dir, req.keys, consistency, &addresses)
             })
         }
     }

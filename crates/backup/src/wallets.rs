@@ -13,18 +13,18 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use super::crypto::{CountingWriter, Identities, Recipients};
+use super::crypto::{CountingWriter, Identities};
 use super::db::check_checksum;
 use super::error::BackupError;
 use super::manifest::{
-    BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails, WalletEntry,
-    WalletRole, new_id,
+    BackupId, BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails,
+    WalletEntry, WalletRole, new_id,
 };
 use super::sealed::{self, SealWriter, Sealed};
+use super::signing::{AuthenticBackup, BackupKeys};
 use super::store::{BackupDir, Leftover, LocalBackup, Partial, hostname, open_for_tar};
 
-/// Suffix of wallet backup data files: tar.gz inside age.
-pub const WALLET_DATA_SUFFIX: &str = "tar.gz.age";
+pub use super::manifest::WALLET_DATA_SUFFIX;
 
 /// Files of one wallet directory, read from disk or from a tar stream.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ type Pipeline = tar::Builder<CountingWriter<SealWriter>>;
 pub struct ArchiveWriter {
     builder: Pipeline,
     temp: super::store::TempFile,
-    id: String,
+    id: BackupId,
     data_file: String,
     role: WalletRole,
     created_at: OffsetDateTime,
@@ -57,7 +57,7 @@ impl ArchiveWriter {
     pub fn create(
         dir: &BackupDir,
         role: WalletRole,
-        recipients: &Recipients,
+        keys: BackupKeys<'_>,
     ) -> Result<ArchiveWriter, BackupError> {
         let created_at = OffsetDateTime::now_utc();
         let id = new_id(
@@ -67,9 +67,9 @@ impl ArchiveWriter {
             },
             created_at,
         );
-        let data_file = format!("{id}.{WALLET_DATA_SUFFIX}");
+        let data_file = Manifest::data_file_name(&id, BackupKind::Wallets);
         let mut temp = dir.temp_file(&data_file)?;
-        let gz = sealed::seal(temp.take(), recipients, 6)?;
+        let gz = sealed::seal(temp.take(), keys.recipients, 6)?;
         let mut builder = tar::Builder::new(CountingWriter::new(gz));
         builder.mode(tar::HeaderMode::Complete);
         builder.follow_symlinks(false);
@@ -195,15 +195,15 @@ impl ArchiveWriter {
     }
 
     /// Finishes the archive: closes tar, gzip and age, fsyncs and renames the data file, then
-    /// writes the manifest. `rpc_addresses` are (wallet name, address) pairs confirmed by a
-    /// wallet-rpc; they take precedence over `.address.txt`.
+    /// writes the signed manifest. `rpc_addresses` are (wallet name, address) pairs confirmed
+    /// by a wallet-rpc; they take precedence over `.address.txt`.
     ///
     /// # Errors
     /// [`BackupError::Io`] when finishing fails; [`BackupError::Wallet`] when the directory holds no wallet.
     pub fn finish(
         mut self,
         dir: &BackupDir,
-        recipients: &Recipients,
+        keys: BackupKeys<'_>,
         consistency: Consistency,
         rpc_addresses: &[(String, String)],
     ) -> Result<LocalBackup, BackupError> {
@@ -254,7 +254,7 @@ impl ArchiveWriter {
             source_host: hostname(),
             data_file: self.data_file,
             encryption: "age-x25519".into(),
-            recipients: recipients.to_strings(),
+            recipients: keys.recipients.to_strings(),
             compression: "gzip".into(),
             plain_size,
             compressed_size,
@@ -268,14 +268,9 @@ impl ArchiveWriter {
                 wallets,
                 file_count: self.files.len() as u64,
             }),
+            signing_key: None,
         };
-        let manifest_path = dir.write_manifest(&manifest)?;
-        Ok(LocalBackup {
-            manifest,
-            data_path,
-            manifest_path,
-            verification: None,
-        })
+        dir.write_signed(manifest, data_path, keys.signer)
     }
 }
 
@@ -287,37 +282,39 @@ pub fn backup_wallet_dir(
     dir: &BackupDir,
     role: WalletRole,
     wallet_dir: &Path,
-    recipients: &Recipients,
+    keys: BackupKeys<'_>,
     consistency: Consistency,
     rpc_addresses: &[(String, String)],
 ) -> Result<LocalBackup, BackupError> {
-    let mut writer = ArchiveWriter::create(dir, role, recipients)?;
+    let mut writer = ArchiveWriter::create(dir, role, keys)?;
     writer.append_dir(wallet_dir)?;
-    writer.finish(dir, recipients, consistency, rpc_addresses)
+    writer.finish(dir, keys, consistency, rpc_addresses)
 }
 
-/// Extracts a wallet backup into `dest` (created; must not exist), after checking the checksum.
+/// Extracts a wallet backup into `dest` (created; must not exist), after checking the checksum,
+/// which is checked again over the bytes that were decrypted before `dest` is kept.
 /// Returns the extracted file paths. Entries are confined to `dest` (no `..`, no absolute paths).
 ///
 /// # Errors
 /// [`BackupError::Checksum`], [`BackupError::Decrypt`], [`BackupError::Wallet`], I/O errors.
 /// On error `dest` is removed.
 pub fn extract_wallets(
-    backup: &LocalBackup,
+    backup: &AuthenticBackup,
     identities: &Identities,
     dest: &Path,
 ) -> Result<Vec<PathBuf>, BackupError> {
     let partial = Partial::new(dest, Leftover::Directory);
     if backup.manifest.wallets.is_none() {
         return Err(BackupError::Mismatch {
-            id: backup.manifest.id.clone(),
+            id: backup.manifest.id.to_string(),
             detail: "not a wallet backup".into(),
         });
     }
     check_checksum(backup)?;
     std::fs::create_dir(dest).map_err(BackupError::io(format!("create {}", dest.display())))?;
     let damaged = sealed::damaged_archive(&backup.data_path);
-    let mut archive = tar::Archive::new(sealed::open_payload(backup, identities)?);
+    let (payload, tally) = sealed::open_payload(backup, identities)?;
+    let mut archive = tar::Archive::new(payload);
     archive.set_preserve_permissions(true);
     archive.set_overwrite(false);
     let mut extracted = Vec::new();
@@ -335,8 +332,7 @@ pub fn extract_wallets(
         }
         extracted.push(dest.join(path));
     }
-    let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(&damaged)?;
+    sealed::drain_and_check(&mut archive.into_inner(), &tally, backup)?;
     for path in &extracted {
         if let Ok(f) = std::fs::File::open(path) {
             f.sync_all()

@@ -1,18 +1,22 @@
 //! The backup operations called as a library (no CLI): a real SQLCipher database backed up,
-//! listed, verified, pruned and restored through `mmkt_backup::ops`, with real age keys.
+//! listed, verified, pruned and restored through `mmkt_backup::ops`, with real age keys and a
+//! real signing key; a restore refuses a backup signed by a key that is not trusted.
 
 use std::time::Duration;
 
 use age::secrecy::ExposeSecret;
+use mmkt_backup::BackupError;
 use mmkt_backup::crypto::{Identities, Recipients};
+use mmkt_backup::manifest::{BackupId, Selector};
 use mmkt_backup::ops::backup::{BackupRequest, DbSource, OffsiteOutcome, backup};
 use mmkt_backup::ops::list::{Location, list_local};
 use mmkt_backup::ops::prune::{OffsitePrune, PruneAction, PruneMode, PruneRequest, prune};
 use mmkt_backup::ops::restore::{BackupChoice, BackupOrigin, Confirmed, Restart, RestoredInto};
 use mmkt_backup::ops::restore_db::{DbRestoreRequest, KeyFileUse, ServerControl, plan_db_restore};
-use mmkt_backup::ops::verify::{VerifySelection, plan_verify, verify_one};
+use mmkt_backup::ops::verify::{VerifyKeys, VerifySelection, plan_verify, verify_one};
 use mmkt_backup::progress::NoProgress;
 use mmkt_backup::retention::Policy;
+use mmkt_backup::signing::{BackupKeys, SigningKey, TrustedKeys};
 use mmkt_backup::store::BackupDir;
 use mmkt_sqlcipher::{Access, DbKey, OpenOptions};
 
@@ -20,6 +24,8 @@ struct Fixture {
     dir: tempfile::TempDir,
     recipients: Recipients,
     identities: Identities,
+    signer: SigningKey,
+    trusted: TrustedKeys,
 }
 
 impl Fixture {
@@ -45,10 +51,14 @@ impl Fixture {
         std::fs::write(&identity_file, identity.to_string().expose_secret()).unwrap();
         let recipients = Recipients::collect(&[identity.to_public().to_string()], &[]).unwrap();
         let identities = Identities::from_file(&identity_file).unwrap();
+        let signer = SigningKey::generate();
+        let trusted = TrustedKeys::new(vec![signer.public_key()]).unwrap();
         Fixture {
             dir,
             recipients,
             identities,
+            signer,
+            trusted,
         }
     }
 
@@ -56,7 +66,7 @@ impl Fixture {
         BackupDir::open(&self.dir.path().join("backups")).unwrap()
     }
 
-    async fn backup_db(&self) -> String {
+    async fn backup_db(&self) -> BackupId {
         let (db_path, key_file) = (
             self.dir.path().join("mmkt.db"),
             self.dir.path().join("db.key"),
@@ -64,7 +74,10 @@ impl Fixture {
         let dir = self.backups();
         let request = BackupRequest {
             dir: &dir,
-            recipients: &self.recipients,
+            keys: BackupKeys {
+                recipients: &self.recipients,
+                signer: &self.signer,
+            },
             db: Some(DbSource {
                 db_path: &db_path,
                 key_file: &key_file,
@@ -89,6 +102,7 @@ async fn backups_are_listed_verified_pruned_and_restored_through_the_library() {
 
     let listing = list_local(&dir).unwrap();
     let ids: Vec<&str> = listing.backups.iter().map(|b| b.id.as_str()).collect();
+    let (first, second) = (first.to_string(), second.to_string());
     assert_eq!(ids, [first.as_str(), second.as_str()]);
     assert!(
         listing
@@ -99,9 +113,14 @@ async fn backups_are_listed_verified_pruned_and_restored_through_the_library() {
 
     let plan = plan_verify(&dir, VerifySelection::NewestOfEachSeries).unwrap();
     assert_eq!(plan.targets.len(), 1);
-    let outcome = verify_one(&dir, &plan.targets[0], &fx.identities, &NoProgress);
+    let keys = VerifyKeys {
+        identities: &fx.identities,
+        trusted: &fx.trusted,
+    };
+    let outcome = verify_one(&dir, &plan.targets[0], keys, &NoProgress);
     assert!(outcome.ok, "{}", outcome.detail);
-    assert_eq!(outcome.id, second);
+    assert_eq!(outcome.id, second.as_str());
+    assert_eq!(outcome.checks[0], "signature");
 
     let policy = Policy {
         keep_last: 1,
@@ -131,11 +150,13 @@ async fn backups_are_listed_verified_pruned_and_restored_through_the_library() {
     // Restore onto a host-run database (the operator stopped the server).
     let live = fx.dir.path().join("mmkt.db");
     let key_file = fx.dir.path().join("db.key");
+    let selector = Selector::parse(&first).unwrap();
     let request = DbRestoreRequest {
         backup: BackupChoice {
             dir: &dir,
-            selector: &first,
+            selector: &selector,
             origin: BackupOrigin::Local,
+            trusted: &fx.trusted,
         },
         live_db: &live,
         key_file: &key_file,
@@ -144,7 +165,8 @@ async fn backups_are_listed_verified_pruned_and_restored_through_the_library() {
         server: ServerControl::Manual { server_url: None },
     };
     let plan = plan_db_restore(request, &NoProgress).await.unwrap();
-    assert_eq!(plan.backup().manifest.id, first);
+    assert_eq!(plan.backup().manifest.id, first.as_str());
+    assert_eq!(plan.backup().signed_by(), fx.signer.public_key());
     let report = plan
         .run(Confirmed::by_operator(), &NoProgress)
         .await
@@ -157,5 +179,36 @@ async fn backups_are_listed_verified_pruned_and_restored_through_the_library() {
     assert!(
         previous.as_ref().is_some_and(|p| p.exists()),
         "{previous:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_refuses_a_backup_no_trusted_key_signed_before_touching_anything() {
+    let fx = Fixture::new(20);
+    fx.backup_db().await;
+    let dir = fx.backups();
+    let live = fx.dir.path().join("mmkt.db");
+    let key_file = fx.dir.path().join("db.key");
+    let before = std::fs::read(&live).unwrap();
+    let other = TrustedKeys::new(vec![SigningKey::generate().public_key()]).unwrap();
+    let request = DbRestoreRequest {
+        backup: BackupChoice {
+            dir: &dir,
+            selector: &Selector::Latest,
+            origin: BackupOrigin::Local,
+            trusted: &other,
+        },
+        live_db: &live,
+        key_file: &key_file,
+        key_file_use: KeyFileUse::Existing,
+        identities: &fx.identities,
+        server: ServerControl::Manual { server_url: None },
+    };
+    let err = plan_db_restore(request, &NoProgress).await.unwrap_err();
+    assert!(matches!(err, BackupError::BadSignature { .. }), "{err}");
+    assert_eq!(
+        std::fs::read(&live).unwrap(),
+        before,
+        "the live database is untouched"
     );
 }

@@ -83,18 +83,21 @@ impl StackArgs {
     }
 }
 
-// Backup-side argument groups (repository, database file, recipients, identities, S3).
+// Backup-side argument groups (repository, database file, recipients, identities, signing
+// and verify keys, S3).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use clap::ArgAction;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use mmkt_backup::crypto::Recipients;
-use mmkt_backup::manifest::WalletRole;
+use mmkt_backup::crypto::{Identities, Recipients};
+use mmkt_backup::manifest::{BackupId, Selector, WalletRole};
 use mmkt_backup::ops::backup::{DbSource, HostWallets, WalletLocation};
 use mmkt_backup::ops::restore::{BackupChoice, BackupOrigin};
+use mmkt_backup::ops::verify::VerifyKeys;
 use mmkt_backup::s3::{DEFAULT_PART_SIZE, S3Config};
+use mmkt_backup::signing::{SigningKey, TrustedKeys};
 use mmkt_backup::store::{BackupDir, DEFAULT_DIR};
 use mmkt_backup::wallet_source::AddressProbe;
 
@@ -105,6 +108,12 @@ use crate::exit::UsageError;
 pub fn wallet_role() -> impl TypedValueParser<Value = WalletRole> {
     PossibleValuesParser::new(WalletRole::ALL.map(WalletRole::as_str))
         .try_map(|name| name.parse::<WalletRole>())
+}
+
+/// A backup id from the command line, checked against the id pattern before it is used (a
+/// usage error, exit 2, otherwise).
+pub fn backup_id(text: &str) -> Result<BackupId, UsageError> {
+    BackupId::parse(text).map_err(|e| UsageError(e.to_string()))
 }
 
 /// The local backup directory.
@@ -178,6 +187,8 @@ pub struct NewBackupArgs {
     #[command(flatten)]
     pub recipients: RecipientArgs,
     #[command(flatten)]
+    pub signing: SigningKeyArgs,
+    #[command(flatten)]
     pub s3: S3Args,
     /// Do not upload, even if S3 is configured.
     #[arg(long)]
@@ -211,7 +222,7 @@ pub struct RestoreCommonArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
     #[command(flatten)]
-    pub identity: IdentityArgs,
+    pub keys: ReadKeyArgs,
     #[command(flatten)]
     pub s3: S3Args,
     #[command(flatten)]
@@ -227,16 +238,25 @@ impl RestoreCommonArgs {
         }
     }
 
-    /// The backup choice in `dir`, from `bucket` when given.
+    /// The backup named by ID: "latest" or an id of the id pattern (a usage error otherwise).
+    pub fn selector(&self) -> Result<Selector, UsageError> {
+        Selector::parse(&self.id).map_err(|e| UsageError(e.to_string()))
+    }
+
+    /// The backup choice of `selector` in `dir`, from `bucket` when given, signed by one of
+    /// `trusted`.
     pub fn choice<'a>(
         &'a self,
         dir: &'a BackupDir,
+        selector: &'a Selector,
         bucket: Option<&'a S3Config>,
+        trusted: &'a TrustedKeys,
     ) -> BackupChoice<'a> {
         BackupChoice {
             dir,
-            selector: &self.id,
+            selector,
             origin: bucket.map_or(BackupOrigin::Local, BackupOrigin::S3),
+            trusted,
         }
     }
 }
@@ -289,6 +309,95 @@ impl IdentityArgs {
                 "no age identity: pass --identity FILE or set MMKT_BACKUP_IDENTITY_FILE".into(),
             )
         })
+    }
+}
+
+/// The key that signs the manifests of new backups (`mmctl backup keygen` makes one).
+#[derive(Debug, Clone, Args)]
+pub struct SigningKeyArgs {
+    /// Ed25519 signing key file (mode 0600), kept off the backup store: every manifest is signed
+    /// with it, and verify, restore and drill refuse backups without a trusted signature.
+    #[arg(long = "signing-key", env = "MMKT_BACKUP_SIGNING_KEY_FILE")]
+    pub signing_key: Option<PathBuf>,
+}
+
+impl SigningKeyArgs {
+    /// Reads the signing key: a usage error (exit 2) when none is given or when it lies inside
+    /// `backup_dir` (whoever can write the store must not hold the key); a bad file is exit 1.
+    pub fn load(&self, backup_dir: &Path) -> anyhow::Result<SigningKey> {
+        let path = self.signing_key.as_deref().ok_or_else(|| {
+            UsageError(
+                "no backup signing key: pass --signing-key FILE or set MMKT_BACKUP_SIGNING_KEY_FILE (make one with `mmctl backup keygen --out FILE`)".into(),
+            )
+        })?;
+        let inside = |p: &Path| std::fs::canonicalize(p).ok();
+        if let (Some(key), Some(dir)) = (inside(path), inside(backup_dir))
+            && key.starts_with(&dir)
+        {
+            return Err(UsageError(format!(
+                "the signing key {} is inside the backup directory {}; keep it off the backup store",
+                path.display(),
+                backup_dir.display()
+            ))
+            .into());
+        }
+        Ok(SigningKey::from_file(path)?)
+    }
+}
+
+/// The public keys trusted to have signed backups.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyKeyArgs {
+    /// Trusted Ed25519 public key (base64, as `mmctl backup keygen` prints it) or a file of
+    /// them, one per line; repeat for several. Env: comma-separated.
+    #[arg(long = "verify-key", value_delimiter = ',')]
+    #[arg(env = "MMKT_BACKUP_VERIFY_KEYS")]
+    pub verify_keys: Vec<String>,
+}
+
+impl VerifyKeyArgs {
+    /// The trusted keys; none or a malformed one is a usage error (exit 2).
+    pub fn load(&self) -> Result<TrustedKeys, UsageError> {
+        TrustedKeys::collect(&self.verify_keys).map_err(|e| UsageError(e.to_string()))
+    }
+}
+
+/// The keys verify, restore and drill read backups with (flattened into their arguments).
+#[derive(Debug, Clone, Args)]
+pub struct ReadKeyArgs {
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[command(flatten)]
+    pub verify: VerifyKeyArgs,
+}
+
+impl ReadKeyArgs {
+    /// Loads both (trusted keys first: a missing one is a usage error before any file is read).
+    pub fn load(&self) -> anyhow::Result<ReadKeys> {
+        let trusted = self.verify.load()?;
+        let identities = Identities::from_file(self.identity.path()?)?;
+        Ok(ReadKeys {
+            identities,
+            trusted,
+        })
+    }
+}
+
+/// What verify, restore and drill read a backup with: the age identity and the trusted keys.
+pub struct ReadKeys {
+    /// Decrypts the data files.
+    pub identities: Identities,
+    /// Verify the manifests' signatures.
+    pub trusted: TrustedKeys,
+}
+
+impl ReadKeys {
+    /// The pair as the library takes it.
+    pub fn verify_keys(&self) -> VerifyKeys<'_> {
+        VerifyKeys {
+            identities: &self.identities,
+            trusted: &self.trusted,
+        }
     }
 }
 

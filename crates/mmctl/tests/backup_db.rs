@@ -44,7 +44,7 @@ fn backup_restores_with_a_new_key_and_every_row() {
     assert_eq!(ws.list()[0]["verified"], true);
 
     // Restore primitive: a new file under a different key, every row present.
-    let backup = ws.find("latest", DB_SERIES);
+    let backup = ws.find_authentic("latest", DB_SERIES);
     let new_key = DbKey::generate();
     let dest = ws.path("restored.db");
     let restored = restore_db_file(&backup, &ws.identities(), &dest, &new_key, &|_| {}).unwrap();
@@ -95,7 +95,7 @@ fn backup_during_concurrent_writes_restores_the_snapshot_it_recorded() {
     // Whole 50-row transactions only: a snapshot never sees half a transaction.
     assert_eq!((recorded - 20_000) % 50, 0, "recorded {recorded}");
 
-    let backup = ws.find(manifest["id"].as_str().unwrap(), DB_SERIES);
+    let backup = ws.find_authentic(manifest["id"].as_str().unwrap(), DB_SERIES);
     let dest = ws.path("restored.db");
     let key = DbKey::generate();
     restore_db_file(&backup, &ws.identities(), &dest, &key, &|_| {}).unwrap();
@@ -123,7 +123,7 @@ fn a_flipped_byte_fails_verify_and_restore_clearly() {
         .assert_stdout_contains("checksum mismatch");
     assert_eq!(ws.list()[0]["verified"], false);
 
-    let backup = ws.find("latest", DB_SERIES);
+    let backup = ws.find_authentic("latest", DB_SERIES);
     let dest = ws.path("restored.db");
     let err = restore_db_file(
         &backup,
@@ -140,22 +140,28 @@ fn a_flipped_byte_fails_verify_and_restore_clearly() {
 }
 
 #[test]
-fn a_tampered_manifest_and_payload_still_fail_on_decryption() {
+fn a_tampered_manifest_and_payload_fail_on_the_signature_and_then_on_decryption() {
     let ws = Workspace::new();
     ws.seed(500);
     let manifest = ws.backup_db();
     let path = ws.data_file(&manifest);
     flip_byte(&path);
-    // An attacker who also rewrites the checksum in the manifest is stopped by age's authentication.
+    // An attacker who also rewrites the checksum in the manifest is stopped by the signature.
     let (sha, _) = mmkt_backup::crypto::sha256_file(&path).unwrap();
-    let manifest_path = ws
-        .backups
-        .join(format!("{}.json", manifest["id"].as_str().unwrap()));
+    let id = manifest["id"].as_str().unwrap();
+    let manifest_path = ws.backups.join(format!("{id}.json"));
     let text = std::fs::read_to_string(&manifest_path)
         .unwrap()
         .replace(manifest["sha256"].as_str().unwrap(), &sha);
-    std::fs::write(&manifest_path, text).unwrap();
+    std::fs::write(&manifest_path, &text).unwrap();
+    ws.run(&["backup", "verify"])
+        .assert_exit(1)
+        .assert_stdout_contains("does not verify with any trusted key");
 
+    // Even re-signed with the trusted key (a stolen signing key), age's authentication stops it.
+    let signer = mmkt_backup::signing::SigningKey::from_file(&ws.signing_key).unwrap();
+    let signature = ws.backups.join(format!("{id}.manifest.sig"));
+    std::fs::write(&signature, signer.sign(text.as_bytes())).unwrap();
     ws.run(&["backup", "verify"])
         .assert_exit(1)
         .assert_stdout_contains("corrupt or was tampered with");

@@ -74,7 +74,9 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
         "no wallet backup existed before"
     );
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 2 + 4, "{report}");
+    assert_eq!(steps.len(), 1 + 2 + 4, "{report}");
+    assert_eq!(steps[0]["name"], "check signatures of existing backups");
+    assert_eq!(steps[0]["ok"], true, "{report}");
     let wallet_steps: Vec<&str> = steps
         .iter()
         .filter(|s| s["name"].as_str().unwrap().starts_with("restore wallets"))
@@ -111,7 +113,7 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
         .assert_exit(0)
         .json();
     assert!(report["rpo_seconds"]["db"].is_null());
-    assert_eq!(report["steps"].as_array().unwrap().len(), 2);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 3);
 
     // A DB that cannot be read with its key: the backup step fails, the drill fails.
     let report: serde_json::Value = ws
@@ -122,7 +124,7 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
         .json();
     assert_eq!(report["ok"], false);
     assert!(
-        report["steps"][0]["detail"]
+        report["steps"][1]["detail"]
             .as_str()
             .unwrap()
             .contains("with the given key"),

@@ -7,6 +7,7 @@ mod harness;
 
 use backup_support::*;
 use mmkt_backup::s3::{MIN_PART_SIZE, Offsite, S3Config};
+use mmkt_backup::signing::authenticate;
 use mmkt_backup::store::BackupDir;
 use mmkt_backup::verify::verify_backup;
 use test_support::s3::S3Server;
@@ -70,6 +71,10 @@ fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
         keys.contains(&format!("prod/mmkt/{id}.db.gz.age")),
         "{keys:?}"
     );
+    assert!(
+        keys.contains(&format!("prod/mmkt/{id}.manifest.sig")),
+        "the signature goes up with the manifest: {keys:?}"
+    );
 
     let remote: Vec<serde_json::Value> = ws
         .mmctl_s3(&s3, &["backup", "list", "--remote", "--json"])
@@ -120,6 +125,7 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
         remote[0].manifest.encrypted_size
     );
     let identities = ws.identities();
+    let local = authenticate(&local, &ws.trusted()).unwrap();
     let outcome = tokio::task::block_in_place(|| verify_backup(&dir, &local, &identities));
     assert!(outcome.ok, "{}", outcome.detail);
 }

@@ -93,6 +93,12 @@ fn generated_units_pass_systemd_analyze_verify() {
         "ExecStart={} backup db",
         env!("CARGO_BIN_EXE_mmctl")
     )));
+    // The signing key path comes from the EnvironmentFile; each unit says which settings it needs.
+    assert!(db.contains("MMKT_BACKUP_SIGNING_KEY_FILE"), "{db}");
+    let drill = read("mmctl-drill.service");
+    for setting in ["MMKT_BACKUP_SIGNING_KEY_FILE", "MMKT_BACKUP_VERIFY_KEYS"] {
+        assert!(drill.contains(setting), "missing {setting}:\n{drill}");
+    }
     assert!(read("mmctl-backup-db.timer").contains("OnCalendar=*-*-* 00/6:00:00"));
     assert!(read("mmctl-backup-wallets.timer").contains("OnCalendar=*-*-* 02:00:00"));
     assert!(read("mmctl-backup-prune.timer").contains("OnCalendar=*-*-* 04:30:00"));

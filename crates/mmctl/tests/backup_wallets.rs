@@ -99,7 +99,7 @@ async fn wallet_directory_round_trip_reopens_with_the_same_addresses() {
     ws.run(&["backup", "verify", "--json"]).assert_exit(0);
 
     // Restore into a fresh directory and open each wallet in a fresh wallet-rpc.
-    let backup = ws.find("latest", wallet_series(WalletRole::Buyer));
+    let backup = ws.find_authentic("latest", wallet_series(WalletRole::Buyer));
     let restored = ws.path("restored");
     extract_wallets(&backup, &ws.identities(), &restored).unwrap();
     let rpc = ThrowawayWalletRpc::start(&bin, &restored, &ws.path("rpc2"))

@@ -1,17 +1,17 @@
-//! `backup db|wallets|all`: fresh encrypted backups of the database and/or wallet directories,
-//! each followed by its offsite copy when S3 is configured.
+//! `backup db|wallets|all`: fresh encrypted, signed backups of the database and/or wallet
+//! directories, each followed by its offsite copy when S3 is configured.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mmkt_stack::{Engine, EngineConfig};
 
-use crate::crypto::Recipients;
 use crate::db::{DbBackupRequest, backup_db};
 use crate::error::BackupError;
 use crate::manifest::WalletRole;
 use crate::progress::{Progress, transfer};
 use crate::s3::{Offsite, S3Config};
+use crate::signing::BackupKeys;
 use crate::store::{BackupDir, LocalBackup};
 use crate::wallet_source::{AddressProbe, WalletBackupRequest, WalletSource, backup_wallets};
 
@@ -106,8 +106,8 @@ pub struct WalletsSource<'a> {
 pub struct BackupRequest<'a> {
     /// The local backup directory.
     pub dir: &'a BackupDir,
-    /// age recipients to encrypt to.
-    pub recipients: &'a Recipients,
+    /// age recipients to encrypt to, and the key that signs every manifest.
+    pub keys: BackupKeys<'a>,
     /// The database, when it is backed up.
     pub db: Option<DbSource<'a>>,
     /// The wallets, when they are backed up (after the database).
@@ -157,10 +157,10 @@ pub async fn backup(
 ) -> Result<Vec<BackupReport>, BackupError> {
     let mut backups = Vec::new();
     if let Some(db) = &req.db {
-        backups.push(backup_database(req.dir, req.recipients, db, progress)?);
+        backups.push(backup_database(req.dir, req.keys, db, progress)?);
     }
     if let Some(wallets) = &req.wallets {
-        backups.extend(backup_wallet_roles(req.dir, req.recipients, wallets).await?);
+        backups.extend(backup_wallet_roles(req.dir, req.keys, wallets).await?);
     }
     let Some(config) = req.offsite else {
         return Ok(backups
@@ -200,7 +200,7 @@ pub async fn backup(
 /// [`BackupError::Context`] ("backup of <db> failed").
 pub fn backup_database(
     dir: &BackupDir,
-    recipients: &Recipients,
+    keys: BackupKeys<'_>,
     db: &DbSource<'_>,
     progress: &dyn Progress,
 ) -> Result<LocalBackup, BackupError> {
@@ -211,7 +211,7 @@ pub fn backup_database(
             gzip_level: db.gzip_level,
             db_path: db.db_path,
             key: &key,
-            recipients,
+            keys,
             dir,
             progress: bytes,
         };
@@ -228,7 +228,7 @@ pub fn backup_database(
 /// wrapped in [`BackupError::Context`] ("backup of the <role> wallets failed").
 pub async fn backup_wallet_roles(
     dir: &BackupDir,
-    recipients: &Recipients,
+    keys: BackupKeys<'_>,
     wallets: &WalletsSource<'_>,
 ) -> Result<Vec<LocalBackup>, BackupError> {
     let connected = match wallets.location {
@@ -254,7 +254,7 @@ pub async fn backup_wallet_roles(
         let request = WalletBackupRequest {
             role,
             source,
-            recipients,
+            keys,
             dir,
             probe: wallets.probe,
         };

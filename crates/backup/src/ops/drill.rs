@@ -1,7 +1,9 @@
-//! `drill`: a disaster-recovery rehearsal. Takes fresh backups, restores them into scratch
-//! locations (the database into a scratch SQLCipher file under a random key, each wallet
-//! directory into a throwaway `monero-wallet-rpc --offline`), checks them, and measures the
-//! RTO and the RPO. It never writes to live data.
+//! `drill`: a disaster-recovery rehearsal. Checks the signatures of the backups already there
+//! (the RPO counts only those a trusted key signed), takes fresh signed backups, restores them
+//! into scratch locations (the database into a scratch SQLCipher file under a random key, each
+//! wallet directory into a throwaway `monero-wallet-rpc --offline`) after checking their
+//! signatures with the trusted keys, checks them, and measures the RTO and the RPO. It never
+//! writes to live data.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -13,12 +15,13 @@ use time::OffsetDateTime;
 use super::backup::{
     DbSource, WalletLocation, WalletsSource, backup_database, backup_wallet_roles,
 };
-use crate::crypto::{Identities, Recipients};
+use super::verify::VerifyKeys;
 use crate::db::restore_db_file;
 use crate::error::{BackupError, error_chain};
 use crate::manifest::{BackupKind, Series, WalletRole};
 use crate::progress::Progress;
 use crate::restore_wallet::check_wallets;
+use crate::signing::{AuthenticBackup, BackupKeys, authenticate};
 use crate::store::{BackupDir, LocalBackup};
 use crate::verify::{ScratchDir, VerifyOutcome, record_outcome};
 use crate::wallet_source::AddressProbe;
@@ -42,10 +45,10 @@ pub enum DrillWallets<'a> {
 pub struct DrillRequest<'a> {
     /// The local backup directory (fresh backups and scratch space).
     pub dir: &'a BackupDir,
-    /// age recipients of the fresh backups.
-    pub recipients: &'a Recipients,
-    /// age identities that decrypt them.
-    pub identities: &'a Identities,
+    /// age recipients and signing key of the fresh backups.
+    pub keys: BackupKeys<'a>,
+    /// age identities that decrypt them and the keys trusted to have signed them.
+    pub verify: VerifyKeys<'a>,
     /// The live database.
     pub db: DbSource<'a>,
     /// The wallets, or not.
@@ -55,7 +58,8 @@ pub struct DrillRequest<'a> {
 /// One step of the drill.
 #[derive(Debug, Clone, Serialize)]
 pub struct DrillStep {
-    /// "backup db", "backup wallets", "restore <series> to scratch".
+    /// "check signatures of existing backups", "backup db", "backup wallets",
+    /// "restore <series> to scratch".
     pub name: String,
     /// Whether it succeeded.
     pub ok: bool,
@@ -73,7 +77,8 @@ pub struct DrillReport {
     /// Measured recovery time: decrypt + rebuild + verify of every fresh backup, in seconds.
     pub rto_seconds: f64,
     /// Recovery point before this drill, per series: age in seconds of the newest backup that
-    /// existed at the start (what a disaster then would have lost); `None` when there was none.
+    /// existed at the start and that a trusted key signed (what a disaster then would have
+    /// lost); `None` when there was none.
     pub rpo_seconds: BTreeMap<String, Option<f64>>,
     /// Age of the fresh backups when their verification finished, in seconds.
     pub backup_age_seconds: f64,
@@ -81,6 +86,8 @@ pub struct DrillReport {
     pub steps: Vec<DrillStep>,
     /// Ids of the fresh backups.
     pub backups: Vec<String>,
+    /// Ids of existing backups that no trusted key signed (unsigned or forged).
+    pub unsigned: Vec<String>,
 }
 
 fn age(created: OffsetDateTime) -> f64 {
@@ -120,9 +127,10 @@ fn timed<T>(
     }
 }
 
-/// Runs the drill: RPO from the existing backups, fresh backups, each restored to scratch and
-/// checked (its result recorded as a verification), RTO as the sum of the restore times.
-/// A failing step is in the report, not an error.
+/// Runs the drill: the existing backups' signatures checked and the RPO taken from the signed
+/// ones, fresh backups, each restored to scratch and checked (its result recorded as a
+/// verification), RTO as the sum of the restore times. A failing step (also an existing
+/// backup that no trusted key signed) is in the report, not an error.
 ///
 /// # Errors
 /// [`BackupError::KeyFile`] (the key file is read before anything is done),
@@ -142,11 +150,13 @@ pub async fn drill(
             role: Some(r),
         }));
     }
-    let existing = req.dir.list()?;
+    // 0. Existing backups: which did a trusted key sign? The RPO counts only those.
+    let t = Instant::now();
+    let Existing { signed, unsigned } = existing_signatures(req)?;
     let rpo = series
         .iter()
         .map(|s| {
-            let newest = existing
+            let newest = signed
                 .iter()
                 .rev()
                 .find(|b| b.manifest.series() == *s)
@@ -154,13 +164,25 @@ pub async fn drill(
             (s.to_string(), newest)
         })
         .collect();
+    let mut steps = vec![DrillStep {
+        name: "check signatures of existing backups".into(),
+        ok: unsigned.is_empty(),
+        seconds: t.elapsed().as_secs_f64(),
+        detail: match unsigned.is_empty() {
+            true => format!("{} backup(s) signed by a trusted key", signed.len()),
+            false => unsigned
+                .iter()
+                .map(|(_, e)| e.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    }];
 
     // 1. Fresh backups.
-    let mut steps = Vec::new();
     let mut fresh: Vec<LocalBackup> = Vec::new();
     let t = Instant::now();
-    let db = backup_database(req.dir, req.recipients, &req.db, progress);
-    let (step, backup) = timed("backup db".into(), db, t, |b| b.manifest.id.clone());
+    let db = backup_database(req.dir, req.keys, &req.db, progress);
+    let (step, backup) = timed("backup db".into(), db, t, |b| b.manifest.id.to_string());
     steps.push(step);
     fresh.extend(backup);
     let probe = match req.wallets {
@@ -172,7 +194,7 @@ pub async fn drill(
                 location,
                 probe: Some(probe),
             };
-            let list = backup_wallet_roles(req.dir, req.recipients, &source).await;
+            let list = backup_wallet_roles(req.dir, req.keys, &source).await;
             let (step, list) = timed("backup wallets".into(), list, t, |list| {
                 let ids: Vec<&str> = list.iter().map(|b| b.manifest.id.as_str()).collect();
                 ids.join(", ")
@@ -211,23 +233,55 @@ pub async fn drill(
         rpo_seconds: rpo,
         backup_age_seconds: backup_age,
         steps,
-        backups: fresh.iter().map(|b| b.manifest.id.clone()).collect(),
+        backups: fresh.iter().map(|b| b.manifest.id.to_string()).collect(),
+        unsigned: unsigned.into_iter().map(|(id, _)| id).collect(),
     })
 }
 
-/// Restores one fresh backup into scratch space and describes what was checked.
+/// The complete backups that existed before the drill, by whether a trusted key signed them.
+struct Existing {
+    /// Signed by a trusted key, oldest first.
+    signed: Vec<AuthenticBackup>,
+    /// The others: (id, why it was refused).
+    unsigned: Vec<(String, String)>,
+}
+
+/// Checks the signature of every complete backup in the directory.
+///
+/// # Errors
+/// [`BackupError::Io`] when the backup directory cannot be read.
+fn existing_signatures(req: &DrillRequest<'_>) -> Result<Existing, BackupError> {
+    let mut existing = Existing {
+        signed: Vec::new(),
+        unsigned: Vec::new(),
+    };
+    for backup in req.dir.list()? {
+        match authenticate(&backup, req.verify.trusted) {
+            Ok(authentic) => existing.signed.push(authentic),
+            Err(e) => existing
+                .unsigned
+                .push((backup.manifest.id.to_string(), error_chain(&e))),
+        }
+    }
+    Ok(existing)
+}
+
+/// Checks one fresh backup's signature with the trusted keys (so a signing key that is not
+/// trusted fails the drill), restores it into scratch space and describes what was checked.
 async fn restore_to_scratch(
     req: &DrillRequest<'_>,
     backup: &LocalBackup,
     probe: Option<&AddressProbe>,
 ) -> Result<String, BackupError> {
+    let backup = &authenticate(backup, req.verify.trusted)?;
+    let identities = req.verify.identities;
     match backup.manifest.kind {
         BackupKind::Db => {
             let scratch =
                 ScratchDir::create(req.dir.path(), &format!("drill-{}", backup.manifest.id))?;
             let dest = scratch.path().join("drill.db");
             let restored = tokio::task::block_in_place(|| {
-                restore_db_file(backup, req.identities, &dest, &DbKey::generate(), &|_| {})
+                restore_db_file(backup, identities, &dest, &DbKey::generate(), &|_| {})
             })?;
             Ok(format!(
                 "{} pages, integrity ok, {} rows in {} tables",
@@ -237,7 +291,7 @@ async fn restore_to_scratch(
             ))
         }
         BackupKind::Wallets => {
-            let checks = check_wallets(backup, req.identities, probe, req.dir.path()).await?;
+            let checks = check_wallets(backup, identities, probe, req.dir.path()).await?;
             let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
             Ok(format!(
                 "{} wallet(s) open with their recorded addresses: {}",

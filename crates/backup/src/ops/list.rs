@@ -75,7 +75,7 @@ fn listed(
     verification: Option<&VerificationRecord>,
 ) -> ListedBackup {
     ListedBackup {
-        id: m.id.clone(),
+        id: m.id.to_string(),
         kind: m.series().to_string(),
         created_at: rfc3339(m.created_at),
         encrypted_size: m.encrypted_size,

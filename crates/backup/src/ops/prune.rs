@@ -119,9 +119,9 @@ fn plan<'a>(
 ) -> Vec<PruneEntry> {
     let items = manifests.map(|m| {
         let candidate = Candidate {
-            id: m.id.clone(),
+            id: m.id.to_string(),
             created_at: m.created_at,
-            verified: verified.contains(&m.id),
+            verified: verified.contains(m.id.as_str()),
         };
         (m.series(), candidate)
     });
@@ -163,7 +163,7 @@ pub async fn prune(req: &PruneRequest<'_>) -> Result<PrunePlan, BackupError> {
     let verified: BTreeSet<String> = local
         .iter()
         .filter(|b| b.verification.as_ref().is_some_and(|v| v.ok))
-        .map(|b| b.manifest.id.clone())
+        .map(|b| b.manifest.id.to_string())
         .collect();
     let mut entries = plan(
         Location::Local,

@@ -1,5 +1,5 @@
 //! What the two restores share: the operator's confirmation, choosing the backup (locally or
-//! from the bucket), restarting a service, and the report.
+//! from the bucket) and checking its signature, restarting a service, and the report.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use mmkt_stack::Engine;
 
 use crate::error::BackupError;
-use crate::manifest::Series;
+use crate::manifest::{Selector, Series};
 use crate::progress::{Progress, Step};
 use crate::s3::{Offsite, S3Config, S3Error};
-use crate::store::{BackupDir, LocalBackup};
+use crate::signing::{AuthenticBackup, TrustedKeys, authenticate};
+use crate::store::BackupDir;
 
 /// The operator's explicit go-ahead for a restore, obtained after showing which backup
 /// replaces what (a prompt answered "yes", or `--yes`). Restores take one by value.
@@ -39,10 +40,12 @@ pub struct BackupChoice<'a> {
     /// The local backup directory (downloads from S3 land here; scratch space and the
     /// pre-restore backup of wallets go here too).
     pub dir: &'a BackupDir,
-    /// Backup id, or "latest".
-    pub selector: &'a str,
+    /// A backup id, or the latest.
+    pub selector: &'a Selector,
     /// Local directory or S3 bucket.
     pub origin: BackupOrigin<'a>,
+    /// The keys one of which must have signed the backup's manifest.
+    pub trusted: &'a TrustedKeys,
 }
 
 /// A restore whose backup is chosen, waiting for the operator's confirmation: show
@@ -50,20 +53,20 @@ pub struct BackupChoice<'a> {
 #[derive(Debug)]
 pub struct RestorePlan<T> {
     pub(crate) target: T,
-    pub(crate) backup: LocalBackup,
+    pub(crate) backup: AuthenticBackup,
     pub(crate) started: Instant,
 }
 
 impl<T> RestorePlan<T> {
-    /// The backup that will be restored.
-    pub fn backup(&self) -> &LocalBackup {
+    /// The backup that will be restored (its signature verified).
+    pub fn backup(&self) -> &AuthenticBackup {
         &self.backup
     }
 
     /// The report of the finished restore.
     pub(crate) fn report(&self, target: RestoredInto, restart: Restart) -> RestoreReport {
         RestoreReport {
-            backup_id: self.backup.manifest.id.clone(),
+            backup_id: self.backup.manifest.id.to_string(),
             target,
             restart,
             seconds: self.started.elapsed().as_secs_f64(),
@@ -142,47 +145,60 @@ pub struct RestoreReport {
     pub seconds: f64,
 }
 
-/// Finds the chosen backup (an id or "latest") of `series`, downloading it from the bucket
-/// into the directory when the choice says so and it is not there yet.
+/// Finds the chosen backup (an id or the latest) of `series`, downloading it from the bucket
+/// into the directory when the choice says so and it is not there yet, and checks that a
+/// trusted key signed it (a remote backup before its data is downloaded).
 ///
 /// # Errors
 /// [`BackupError::NotFound`] / [`BackupError::Incomplete`] locally; from S3, the listing or
 /// download error in [`BackupError::Context`], or [`S3Error::NotFound`] in
-/// [`BackupError::Offsite`].
+/// [`BackupError::Offsite`]; [`BackupError::Unsigned`] / [`BackupError::BadSignature`] for a
+/// backup no trusted key signed (nothing is restored then).
 pub async fn select_backup(
     choice: &BackupChoice<'_>,
     series: Series,
     progress: &dyn Progress,
-) -> Result<LocalBackup, BackupError> {
+) -> Result<AuthenticBackup, BackupError> {
     let BackupChoice {
         dir,
         selector,
         origin,
+        trusted,
     } = *choice;
     let BackupOrigin::S3(config) = origin else {
-        return dir.find(selector, series);
+        return authenticate(&dir.find(selector, series)?, trusted);
     };
     let offsite = Offsite::connect(config.clone()).await;
     let chosen = super::remote_backups(&offsite)
         .await?
         .into_iter()
         .rfind(|r| {
-            r.manifest.series() == series && (selector == "latest" || r.manifest.id == selector)
+            r.manifest.series() == series
+                && match selector {
+                    Selector::Latest => true,
+                    Selector::Id(id) => &r.manifest.id == id,
+                }
         })
         .ok_or_else(|| S3Error::NotFound(format!("{selector} ({series})")))?;
-    if let Ok(local) = dir.find(&chosen.manifest.id, series) {
-        return Ok(local);
+    let local_copy = Selector::Id(chosen.manifest.id.clone());
+    if let Ok(local) = dir.find(&local_copy, series) {
+        return authenticate(&local, trusted);
     }
+    offsite
+        .check_signature(&chosen, trusted)
+        .await
+        .map_err(|e| e.context(format!("refusing the S3 copy of {}", chosen.manifest.id)))?;
     progress.step(Step::Downloading {
-        id: &chosen.manifest.id,
+        id: chosen.manifest.id.as_str(),
         bytes: chosen.manifest.encrypted_size,
         bucket: &config.bucket,
         key: &chosen.data_key,
     });
-    offsite
+    let local = offsite
         .download(&chosen, dir)
         .await
-        .map_err(|e| BackupError::from(e).context("download from S3 failed"))
+        .map_err(|e| BackupError::from(e).context("download from S3 failed"))?;
+    authenticate(&local, trusted)
 }
 
 /// Starts a service's container and waits until it is healthy.

@@ -11,7 +11,7 @@ use mmkt_stack::ready::{SERVER_SERVICE, server_answers, wait_ready_http};
 use mmkt_stack::{Engine, EngineConfig, StackError};
 
 use super::restore::{
-    BackupChoice, Confirmed, Restart, RestorePlan, RestoreResult, RestoredInto, choose,
+    BackupChoice, Confirmed, Restart, RestorePlan, RestoreResult, RestoredInto, select_backup,
     start_healthy,
 };
 use crate::crypto::Identities;
@@ -84,8 +84,9 @@ pub struct DbRestore<'a> {
 /// confirmation (`run`).
 pub type DbRestorePlan<'a> = RestorePlan<DbRestore<'a>>;
 
-/// Prepares a database restore: creates the key file when allowed and missing, reads it,
-/// and finds (or downloads) the backup. Nothing live is touched.
+/// Prepares a database restore: reads the key file, finds (or downloads) the backup and
+/// checks its signature, then creates the key file when allowed and missing. Nothing live is
+/// touched, and a refused backup leaves no new key file.
 ///
 /// # Errors
 /// [`BackupError::KeyFile`], and the errors of [`super::restore::select_backup`].
@@ -95,18 +96,31 @@ pub async fn plan_db_restore<'a>(
 ) -> Result<DbRestorePlan<'a>, BackupError> {
     let started = Instant::now();
     let key_file = request.key_file;
-    if request.key_file_use == KeyFileUse::CreateIfMissing && !key_file.exists() {
-        mmkt_sqlcipher::write_key_file(key_file, &DbKey::generate())?;
-        progress.step(Step::KeyFileCreated { path: key_file });
-    }
-    let key = mmkt_sqlcipher::read_key_file(key_file)?;
+    // An existing key file is read first (a bad one fails fast); a missing one is created only
+    // once the backup is chosen and its signature verified, so a refused restore writes nothing.
+    let existing = match (request.key_file_use, key_file.exists()) {
+        (KeyFileUse::CreateIfMissing, false) => None,
+        _ => Some(mmkt_sqlcipher::read_key_file(key_file)?),
+    };
     let series = Series {
         kind: BackupKind::Db,
         role: None,
     };
-    let choice = request.backup;
-    let target = DbRestore { request, key };
-    choose(target, &choice, series, started, progress).await
+    let backup = select_backup(&request.backup, series, progress).await?;
+    let key = match existing {
+        Some(key) => key,
+        None => {
+            let key = DbKey::generate();
+            mmkt_sqlcipher::write_key_file(key_file, &key)?;
+            progress.step(Step::KeyFileCreated { path: key_file });
+            key
+        }
+    };
+    Ok(RestorePlan {
+        target: DbRestore { request, key },
+        backup,
+        started,
+    })
 }
 
 /// The stopped server container, to start again.
@@ -135,7 +149,7 @@ impl DbRestorePlan<'_> {
     pub async fn run(self, _confirmed: Confirmed, progress: &dyn Progress) -> RestoreResult {
         let DbRestore { request, key } = &self.target;
         let (backup, live) = (&self.backup, request.live_db);
-        let id = &backup.manifest.id;
+        let id = backup.manifest.id.as_str();
         let identities = request.identities;
         // 1. Rebuild + verify while the server still runs: a bad backup never causes downtime.
         let total = Some(backup.manifest.plain_size);

@@ -1,6 +1,8 @@
 //! `restore wallet`: prove the backup's wallets open with their recorded addresses, keep the
-//! current directory as a regular backup, copy the backup's files in (files not in the backup
-//! are kept) and, in the stack, start the wallet-rpc again and check the restored wallets in it.
+//! current directory as a regular backup (encrypted to the configured recipients and signed
+//! with the configured key, never to the recipients the restored backup's manifest names),
+//! copy the backup's files in (files not in the backup are kept) and, in the stack, start the
+//! wallet-rpc again and check the restored wallets in it.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,11 +13,12 @@ use super::restore::{
     BackupChoice, Confirmed, Restart, RestorePlan, RestoreResult, RestoredInto, choose,
     start_healthy,
 };
-use crate::crypto::{Identities, Recipients};
+use crate::crypto::Identities;
 use crate::error::BackupError;
 use crate::manifest::{BackupKind, Consistency, Series, WalletRole};
 use crate::progress::{Progress, Step};
 use crate::restore_wallet::{WalletCheck, check_wallets, extract_for_upload, merge_into_dir};
+use crate::signing::BackupKeys;
 use crate::wallet_rpc::WalletRpc;
 use crate::wallet_source::AddressProbe;
 use crate::wallet_stack::{
@@ -61,6 +64,9 @@ pub struct WalletRestoreRequest<'a> {
     pub role: WalletRole,
     /// age identities that decrypt the backup.
     pub identities: &'a Identities,
+    /// The configured recipients and signing key of the backup of the current directory
+    /// taken before its files are replaced.
+    pub keys: BackupKeys<'a>,
     /// Opens each wallet to compare its address with the manifest, when configured.
     pub probe: Option<&'a AddressProbe>,
     /// Where the files go.
@@ -97,7 +103,7 @@ impl WalletRestorePlan<'_> {
     pub async fn run(self, _confirmed: Confirmed, progress: &dyn Progress) -> RestoreResult {
         let (req, backup) = (&self.target, &self.backup);
         let dir = req.backup.dir;
-        let id = &backup.manifest.id;
+        let id = backup.manifest.id.as_str();
         // 1. Prove the backup: its wallets open with their recorded addresses.
         let checks = check_wallets(backup, req.identities, req.probe, dir.path())
             .await
@@ -110,10 +116,9 @@ impl WalletRestorePlan<'_> {
             id,
             opened: req.probe.map(|_| checks.iter().filter(|c| c.ok).count()),
         });
-        let recipients = Recipients::collect(&backup.manifest.recipients, &[])?;
         let (target, restart) = match &req.target {
             WalletTarget::Directory(live) => (
-                self.restore_into_directory(live, &recipients, progress)?,
+                self.restore_into_directory(live, progress)?,
                 Restart::ByOperator,
             ),
             WalletTarget::Container {
@@ -124,7 +129,7 @@ impl WalletRestorePlan<'_> {
             } => {
                 let engine = Engine::connect(engine).await?;
                 let target = self
-                    .restore_into_container(&engine, project, *ready_timeout, &recipients, progress)
+                    .restore_into_container(&engine, project, *ready_timeout, progress)
                     .await?;
                 check_live(live.as_ref(), req.probe, &checks, *ready_timeout, progress).await?;
                 (target, Restart::Done)
@@ -138,19 +143,18 @@ impl WalletRestorePlan<'_> {
     fn restore_into_directory(
         &self,
         live: &std::path::Path,
-        recipients: &Recipients,
         progress: &dyn Progress,
     ) -> Result<RestoredInto, BackupError> {
         let req = &self.target;
         let dir = req.backup.dir;
         let snapshot = tokio::task::block_in_place(|| {
-            backup_wallet_dir(dir, req.role, live, recipients, Consistency::Quiescent, &[])
+            backup_wallet_dir(dir, req.role, live, req.keys, Consistency::Quiescent, &[])
         })
         .map_err(|e| {
             e.context("cannot back up the current wallet directory; nothing was restored")
         })?;
         progress.step(Step::CurrentWalletsBackedUp {
-            id: &snapshot.manifest.id,
+            id: snapshot.manifest.id.as_str(),
         });
         let written = tokio::task::block_in_place(|| {
             merge_into_dir(&self.backup, req.identities, live, dir.path())
@@ -158,7 +162,7 @@ impl WalletRestorePlan<'_> {
         Ok(RestoredInto::WalletDirectory {
             path: live.to_owned(),
             files: written.len(),
-            previous_backup: snapshot.manifest.id,
+            previous_backup: snapshot.manifest.id.to_string(),
         })
     }
 
@@ -169,7 +173,6 @@ impl WalletRestorePlan<'_> {
         engine: &Engine,
         project: &str,
         timeout: Duration,
-        recipients: &Recipients,
         progress: &dyn Progress,
     ) -> Result<RestoredInto, BackupError> {
         let service = service_name(self.target.role);
@@ -177,9 +180,7 @@ impl WalletRestorePlan<'_> {
         let stopped = engine
             .stop_service(project, &service, STOP_TIMEOUT_SECS)
             .await?;
-        let result = self
-            .replace_files(engine, &container, recipients, progress)
-            .await;
+        let result = self.replace_files(engine, &container, progress).await;
         if stopped == StopOutcome::Stopped || result.is_ok() {
             start_healthy(engine, project, &service, timeout)
                 .await
@@ -205,24 +206,23 @@ impl WalletRestorePlan<'_> {
         &self,
         engine: &Engine,
         container: &str,
-        recipients: &Recipients,
         progress: &dyn Progress,
     ) -> Result<String, BackupError> {
         let req = &self.target;
         let dir = req.backup.dir;
-        let writer = ArchiveWriter::create(dir, req.role, recipients)?;
+        let writer = ArchiveWriter::create(dir, req.role, req.keys)?;
         let writer = archive_container_dir(engine, container, CONTAINER_WALLET_DIR, writer).await?;
         let snapshot = tokio::task::block_in_place(|| {
-            writer.finish(dir, recipients, Consistency::ContainerStopped, &[])
+            writer.finish(dir, req.keys, Consistency::ContainerStopped, &[])
         })?;
         progress.step(Step::CurrentWalletsBackedUp {
-            id: &snapshot.manifest.id,
+            id: snapshot.manifest.id.as_str(),
         });
         let owner = dir_owner(engine, container, CONTAINER_WALLET_DIR).await?;
         let (_scratch, extracted) =
             tokio::task::block_in_place(|| extract_for_upload(&self.backup, req.identities, dir))?;
         upload_dir(engine, container, &extracted, CONTAINER_WALLET_DIR, owner).await?;
-        Ok(snapshot.manifest.id)
+        Ok(snapshot.manifest.id.to_string())
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::error::BackupError;
+use crate::manifest::BackupId;
 use crate::s3::{Offsite, S3Config};
 use crate::store::{BackupDir, LocalBackup};
 
@@ -11,7 +12,7 @@ use crate::store::{BackupDir, LocalBackup};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadSelection<'a> {
     /// The backup with this id (uploaded again if already there).
-    One(&'a str),
+    One(&'a BackupId),
     /// Every complete local backup whose id is not in the bucket.
     Missing,
 }
@@ -53,11 +54,11 @@ pub async fn upload(
         UploadSelection::One(id) => vec![
             local
                 .into_iter()
-                .find(|b| b.manifest.id == id)
-                .ok_or_else(|| BackupError::NotFound(id.to_owned()))?,
+                .find(|b| &b.manifest.id == id)
+                .ok_or_else(|| BackupError::NotFound(id.to_string()))?,
         ],
         UploadSelection::Missing => {
-            let remote: BTreeSet<String> = super::remote_backups(&offsite)
+            let remote: BTreeSet<BackupId> = super::remote_backups(&offsite)
                 .await?
                 .into_iter()
                 .map(|r| r.manifest.id)
@@ -72,13 +73,13 @@ pub async fn upload(
     for backup in targets {
         if let Err(e) = offsite.upload(&backup).await {
             report.failed = Some(UploadFailure {
-                id: backup.manifest.id,
+                id: backup.manifest.id.to_string(),
                 data_path: backup.data_path,
                 reason: e.to_string(),
             });
             return Ok(report);
         }
-        report.uploaded.push(backup.manifest.id);
+        report.uploaded.push(backup.manifest.id.to_string());
     }
     Ok(report)
 }

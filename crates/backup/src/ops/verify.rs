@@ -1,19 +1,21 @@
-//! `backup verify`: which backups to check, and checking one (see [`crate::verify`]).
+//! `backup verify`: which backups to check, and checking one: its signature first, then the
+//! rest (see [`crate::verify`]).
 
 use std::collections::BTreeMap;
 
 use crate::crypto::Identities;
-use crate::error::BackupError;
-use crate::manifest::{Manifest, Series};
+use crate::error::{BackupError, error_chain};
+use crate::manifest::{BackupId, Series};
 use crate::progress::{Progress, transfer};
+use crate::signing::{TrustedKeys, authenticate};
 use crate::store::{BackupDir, IncompleteBackup, LocalBackup};
-use crate::verify::{VerifyOutcome, verify_backup};
+use crate::verify::{VerifyOutcome, record_outcome, verify_backup};
 
 /// Which backups to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifySelection<'a> {
     /// The backup with this id.
-    One(&'a str),
+    One(&'a BackupId),
     /// Every complete backup.
     All,
     /// The newest complete backup of each series.
@@ -64,34 +66,53 @@ pub fn plan_verify(
 fn one(
     complete: &[LocalBackup],
     incomplete: &[IncompleteBackup],
-    id: &str,
+    id: &BackupId,
 ) -> Result<LocalBackup, BackupError> {
-    if let Some(b) = complete.iter().find(|b| b.manifest.id == id) {
+    if let Some(b) = complete.iter().find(|b| &b.manifest.id == id) {
         return Ok(b.clone());
     }
-    match incomplete.iter().find(|b| {
-        b.manifest_path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy() == Manifest::file_name(id))
-    }) {
+    match incomplete.iter().find(|b| b.names(id)) {
         Some(bad) => Err(BackupError::Incomplete {
-            id: id.to_owned(),
+            id: id.to_string(),
             reason: bad.reason.clone(),
         }),
-        None => Err(BackupError::NotFound(id.to_owned())),
+        None => Err(BackupError::NotFound(id.to_string())),
     }
 }
 
-/// Verifies one backup (shown as the transfer "verify <id>") and records the result next to
-/// it. A failed check is an outcome, not an error.
+/// The age identities that decrypt backups and the keys one of which must have signed them.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyKeys<'a> {
+    /// Decrypt the data files.
+    pub identities: &'a Identities,
+    /// Verify the manifests' signatures.
+    pub trusted: &'a TrustedKeys,
+}
+
+/// Verifies one backup (shown as the transfer "verify <id>"): its signature, then everything
+/// [`verify_backup`] checks, and records the result next to it. A backup that no trusted key
+/// signed fails without being decrypted. A failed check is an outcome, not an error.
 pub fn verify_one(
     dir: &BackupDir,
     backup: &LocalBackup,
-    identities: &Identities,
+    keys: VerifyKeys<'_>,
     progress: &dyn Progress,
 ) -> VerifyOutcome {
     let label = format!("verify {}", backup.manifest.id);
     transfer(progress, &label, None, |_| {
-        tokio::task::block_in_place(|| verify_backup(dir, backup, identities))
+        let authentic = match authenticate(backup, keys.trusted) {
+            Ok(authentic) => authentic,
+            Err(e) => {
+                let outcome = VerifyOutcome {
+                    id: backup.manifest.id.clone(),
+                    ok: false,
+                    detail: error_chain(&e),
+                    checks: Vec::new(),
+                };
+                record_outcome(dir, &outcome);
+                return outcome;
+            }
+        };
+        tokio::task::block_in_place(|| verify_backup(dir, &authentic, keys.identities))
     })
 }

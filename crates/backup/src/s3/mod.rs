@@ -1,9 +1,11 @@
 //! Offsite copies on any S3-compatible store (aws-sdk-s3): upload (multipart above one part),
 //! remote listing of complete backups, download, and deletion for retention.
 //!
-//! Object layout mirrors the local directory: `<prefix><id>.json` (manifest, uploaded last) and
-//! `<prefix><data file>`. A remote backup is complete only when its manifest exists and its data
-//! object has the recorded size. Source: Amazon S3 API (PutObject, CreateMultipartUpload,
+//! Object layout mirrors the local directory: `<prefix><id>.json` (manifest, uploaded last),
+//! `<prefix><id>.manifest.sig` (its signature) and `<prefix><data file>`. A remote backup is
+//! complete only when its manifest exists and its data object has the recorded size; it is
+//! used only when its signature verifies with a trusted key ([`Offsite::check_signature`]).
+//! Manifests are copied byte for byte, never re-serialized. Source: Amazon S3 API (PutObject, CreateMultipartUpload,
 //! UploadPart, CompleteMultipartUpload, ListObjectsV2, GetObject, DeleteObject).
 
 mod config;
@@ -18,7 +20,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
 use tokio::io::AsyncReadExt;
 
+use crate::error::BackupError;
 use crate::manifest::Manifest;
+use crate::signing::{SignedManifest, TrustedKeys, signature_file_name};
 use crate::store::{BackupDir, LocalBackup};
 
 /// Errors of offsite operations.
@@ -64,12 +68,16 @@ fn local_io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> S3Erro
 /// A complete backup found in the bucket.
 #[derive(Debug, Clone)]
 pub struct RemoteBackup {
-    /// Its manifest (downloaded).
+    /// Its manifest (downloaded), parsed from [`RemoteBackup::manifest_bytes`].
     pub manifest: Manifest,
+    /// The manifest object, byte for byte (what the signature covers).
+    pub manifest_bytes: Vec<u8>,
     /// Object key of the manifest.
     pub manifest_key: String,
     /// Object key of the data file.
     pub data_key: String,
+    /// Object key of the signature, when the bucket has one.
+    pub signature_key: Option<String>,
 }
 
 /// A connected offsite store.
@@ -109,14 +117,20 @@ impl Offsite {
         }
     }
 
-    /// Uploads a local backup: the data file (multipart when larger than one part), then the
-    /// manifest, so the remote copy is complete only once both are there.
+    /// Uploads a local backup: the data file (multipart when larger than one part), its
+    /// signature (when it has one), then the manifest, so the remote copy is complete only once
+    /// all are there.
     ///
     /// # Errors
     /// [`S3Error::Request`] when S3 stays unreachable or refuses after retries with backoff.
     pub async fn upload(&self, backup: &LocalBackup) -> Result<(), S3Error> {
         let data_key = self.key(&backup.manifest.data_file);
         self.upload_file(&backup.data_path, &data_key).await?;
+        if backup.signature_path.exists() {
+            let signature_key = self.key(&signature_file_name(&backup.manifest.id));
+            self.upload_file(&backup.signature_path, &signature_key)
+                .await?;
+        }
         let manifest_key = self.key(&Manifest::file_name(&backup.manifest.id));
         self.upload_file(&backup.manifest_path, &manifest_key).await
     }
@@ -266,12 +280,18 @@ impl Offsite {
         let mut found = Vec::new();
         for manifest_key in manifests {
             let bytes = self.get_bytes(&manifest_key).await?;
-            let manifest: Manifest =
-                serde_json::from_slice(&bytes).map_err(|e| S3Error::Manifest {
-                    bucket: self.config.bucket.clone(),
-                    key: manifest_key.clone(),
-                    reason: e.to_string(),
-                })?;
+            let malformed = |reason: String| S3Error::Manifest {
+                bucket: self.config.bucket.clone(),
+                key: manifest_key.clone(),
+                reason,
+            };
+            let manifest = Manifest::from_json(&bytes).map_err(malformed)?;
+            if self.key(&Manifest::file_name(&manifest.id)) != manifest_key {
+                return Err(malformed(format!(
+                    "its id {} does not match its key",
+                    manifest.id
+                )));
+            }
             match sizes.get(&manifest.data_file) {
                 Some(&size) if size == manifest.encrypted_size as i64 => {}
                 other => {
@@ -283,10 +303,16 @@ impl Offsite {
                 }
             }
             let data_key = self.key(&manifest.data_file);
+            let signature_name = signature_file_name(&manifest.id);
+            let signature_key = sizes
+                .contains_key(&signature_name)
+                .then(|| self.key(&signature_name));
             found.push(RemoteBackup {
                 manifest,
+                manifest_bytes: bytes,
                 manifest_key,
                 data_key,
+                signature_key,
             });
         }
         found.sort_by(|a, b| a.manifest.chronological(&b.manifest));
@@ -314,9 +340,41 @@ impl Offsite {
         Ok(data.into_bytes().to_vec())
     }
 
-    /// Downloads a remote backup into the local directory (data file first, then manifest,
-    /// both atomically) and returns it as a local backup. The checksum is checked by whoever
-    /// uses it (verify/restore).
+    /// Checks, before anything is downloaded, that a trusted key signed the remote manifest.
+    ///
+    /// # Errors
+    /// [`BackupError::Unsigned`] / [`BackupError::BadSignature`]; [`BackupError::Offsite`]
+    /// when the signature cannot be read.
+    pub async fn check_signature(
+        &self,
+        remote: &RemoteBackup,
+        trusted: &TrustedKeys,
+    ) -> Result<(), BackupError> {
+        let signature = self.signature(remote).await?;
+        let location = format!(
+            "s3://{}/{}",
+            self.config.bucket,
+            self.key(&signature_file_name(&remote.manifest.id))
+        );
+        let signed = SignedManifest {
+            id: &remote.manifest.id,
+            bytes: &remote.manifest_bytes,
+            signature: signature.as_deref(),
+            signature_location: Path::new(&location),
+        };
+        signed.verify(trusted).map(|_| ())
+    }
+
+    async fn signature(&self, remote: &RemoteBackup) -> Result<Option<Vec<u8>>, S3Error> {
+        match &remote.signature_key {
+            Some(key) => self.get_bytes(key).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Downloads a remote backup into the local directory (data file first, then its
+    /// signature and the manifest, byte for byte, each atomically) and returns it as a local
+    /// backup. Signature and checksum are checked by whoever uses it (verify/restore).
     ///
     /// # Errors
     /// [`S3Error::Request`] on download failure, [`S3Error::Local`] on write failure.
@@ -340,21 +398,23 @@ impl Offsite {
         writer.flush().await.map_err(local_io("flush download"))?;
         let file = writer.into_inner().into_std().await;
         let data_path = temp.persist(file)?;
-        let manifest_path = dir.write_manifest(&remote.manifest)?;
-        Ok(LocalBackup {
-            manifest: remote.manifest.clone(),
+        let signature = self.signature(remote).await?;
+        Ok(dir.write_verbatim(
+            remote.manifest.clone(),
+            &remote.manifest_bytes,
+            signature.as_deref(),
             data_path,
-            manifest_path,
-            verification: None,
-        })
+        )?)
     }
 
-    /// Deletes a remote backup: manifest first (so it never looks complete half-deleted), then data.
+    /// Deletes a remote backup: manifest first (so it never looks complete half-deleted), then
+    /// its signature and data.
     ///
     /// # Errors
     /// [`S3Error::Request`] when a delete fails.
     pub async fn delete(&self, remote: &RemoteBackup) -> Result<(), S3Error> {
-        for key in [&remote.manifest_key, &remote.data_key] {
+        let keys = [Some(&remote.manifest_key), remote.signature_key.as_ref()];
+        for key in keys.into_iter().flatten().chain([&remote.data_key]) {
             self.client
                 .delete_object()
                 .bucket(&self.config.bucket)

@@ -1,12 +1,15 @@
-//! `mmctl drill`: a disaster-recovery rehearsal. Fresh backups are restored into scratch
-//! locations and checked; the measured RTO and the RPO are reported. Live data is not touched.
+//! `mmctl drill`: a disaster-recovery rehearsal. The existing backups' signatures are checked,
+//! fresh signed backups are restored into scratch locations and checked; the measured RTO and
+//! the RPO are reported. Live data is not touched.
 
 use clap::Args;
 
-use mmkt_backup::crypto::Identities;
 use mmkt_backup::ops::drill::{DrillRequest, DrillWallets, drill};
+use mmkt_backup::signing::BackupKeys;
 
-use crate::args::{DatabaseArgs, IdentityArgs, RecipientArgs, RepoArgs, WalletSourceArgs};
+use crate::args::{
+    DatabaseArgs, ReadKeyArgs, RecipientArgs, RepoArgs, SigningKeyArgs, WalletSourceArgs,
+};
 use crate::exit::{Outcome, UsageError, classify_backup};
 use crate::output::TerminalProgress;
 
@@ -25,17 +28,21 @@ pub struct DrillArgs {
     #[command(flatten)]
     pub recipients: RecipientArgs,
     #[command(flatten)]
-    pub identity: IdentityArgs,
+    pub keys: ReadKeyArgs,
+    #[command(flatten)]
+    pub signing: SigningKeyArgs,
     /// JSON report on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Runs `mmctl drill`: exit 1 when a step fails, 2 when the wallets cannot be opened (no
-/// password file) unless skipped.
+/// Runs `mmctl drill`: exit 1 when a step fails (an existing or fresh backup that no trusted
+/// key signed included), 2 when the wallets cannot be opened (no password file) unless
+/// skipped, or without a signing or verify key.
 pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let identities = Identities::from_file(args.identity.path()?)?;
+    let keys = args.keys.load()?;
     let recipients = args.recipients.load()?;
+    let signer = args.signing.load(&args.repo.backup_dir)?;
     let db = args.db.source()?;
     let probe = args.source.probe.probe()?;
     let location = args.source.location(docker_host);
@@ -52,8 +59,11 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
     let dir = args.repo.open()?;
     let request = DrillRequest {
         dir: &dir,
-        recipients: &recipients,
-        identities: &identities,
+        keys: BackupKeys {
+            recipients: &recipients,
+            signer: &signer,
+        },
+        verify: keys.verify_keys(),
         db,
         wallets,
     };

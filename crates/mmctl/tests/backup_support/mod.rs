@@ -1,6 +1,8 @@
 //! Helpers of the backup tests on top of the shared mmctl harness (`tests/harness`): a
-//! workspace with a real SQLCipher database, its key file and real age keys; the real mmctl
-//! binary run against it; an S3 server's settings; and the real monero-wallet-rpc binary.
+//! workspace with a real SQLCipher database, its key file, real age keys and a real backup
+//! signing key (outside the backup directory) whose public key is trusted; the real mmctl
+//! binary run against it (signing and verifying through MMKT_BACKUP_SIGNING_KEY_FILE and
+//! MMKT_BACKUP_VERIFY_KEYS); an S3 server's settings; and the real monero-wallet-rpc binary.
 //!
 //! A test file declares `mod harness; mod backup_support;` and `use backup_support::*;`.
 
@@ -11,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use age::secrecy::ExposeSecret;
 use mmkt_backup::crypto::Identities;
-use mmkt_backup::manifest::{BackupKind, Series, WalletRole};
+use mmkt_backup::manifest::{BackupKind, Selector, Series, WalletRole};
+use mmkt_backup::signing::{AuthenticBackup, SigningKey, TrustedKeys, authenticate};
 use mmkt_backup::store::{BackupDir, LocalBackup};
 use mmkt_sqlcipher::{DbKey, write_key_file};
 use rusqlite::Connection;
@@ -31,6 +34,10 @@ pub struct Workspace {
     pub backups: PathBuf,
     pub identity_file: PathBuf,
     pub recipient: String,
+    /// The backup signing key file (mode 0600, outside the backup directory).
+    pub signing_key: PathBuf,
+    /// Its public key, base64: the verify key the workspace trusts.
+    pub verify_key: String,
 }
 
 impl Workspace {
@@ -56,7 +63,10 @@ impl Workspace {
         .unwrap();
         std::fs::set_permissions(&identity_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let recipient = identity.to_public().to_string();
+        let (signing_key, verify_key) = new_signing_key(dir.path(), "backup-signing.key");
         Workspace {
+            signing_key,
+            verify_key,
             db: data.join("mmkt.db"),
             key_file,
             key,
@@ -122,6 +132,8 @@ impl Workspace {
             .env("MMKT_BACKUP_DIR", &self.backups)
             .env("MMKT_BACKUP_RECIPIENTS", &self.recipient)
             .env("MMKT_BACKUP_IDENTITY_FILE", &self.identity_file)
+            .env("MMKT_BACKUP_SIGNING_KEY_FILE", &self.signing_key)
+            .env("MMKT_BACKUP_VERIFY_KEYS", &self.verify_key)
     }
 
     /// Runs mmctl against this workspace and captures its output.
@@ -168,7 +180,18 @@ impl Workspace {
 
     /// A complete backup by id or "latest", found by the library.
     pub fn find(&self, selector: &str, series: Series) -> LocalBackup {
-        self.backup_dir().find(selector, series).unwrap()
+        let selector = Selector::parse(selector).unwrap();
+        self.backup_dir().find(&selector, series).unwrap()
+    }
+
+    /// The keys the workspace trusts: its own signing key's public key.
+    pub fn trusted(&self) -> TrustedKeys {
+        TrustedKeys::collect(std::slice::from_ref(&self.verify_key)).unwrap()
+    }
+
+    /// Like [`Workspace::find`], with its signature checked (what restore primitives take).
+    pub fn find_authentic(&self, selector: &str, series: Series) -> AuthenticBackup {
+        authenticate(&self.find(selector, series), &self.trusted()).unwrap()
     }
 
     /// Names of the files in the database's directory, sorted.
@@ -188,6 +211,14 @@ impl Workspace {
         write_key_file(&wrong, &DbKey::generate()).unwrap();
         wrong
     }
+}
+
+/// Writes a new signing key file `name` in `dir`; returns its path and public key (base64).
+pub fn new_signing_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = SigningKey::generate();
+    let path = dir.join(name);
+    key.write_new(&path).unwrap();
+    (path, key.public_key().to_string())
 }
 
 /// The series of database backups.

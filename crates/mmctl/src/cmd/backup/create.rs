@@ -1,11 +1,12 @@
-//! `mmctl backup db|wallets|all`: fresh encrypted backups of the database and/or the wallet
-//! directories, then their offsite copies (exit 5 when only an offsite copy failed, 3 when
+//! `mmctl backup db|wallets|all`: fresh encrypted, signed backups of the database and/or the
+//! wallet directories, then their offsite copies (exit 5 when only an offsite copy failed, 3 when
 //! the stack's engine is unreachable).
 
 use clap::Args;
 
 use mmkt_backup::manifest::WalletRole;
 use mmkt_backup::ops::backup::{BackupRequest, WalletsSource};
+use mmkt_backup::signing::BackupKeys;
 
 use crate::args::{DatabaseArgs, NewBackupArgs, WalletSourceArgs, wallet_role};
 use crate::exit::{Outcome, classify_backup};
@@ -89,6 +90,7 @@ async fn run(
     wallets: Option<Wallets<'_>>,
 ) -> anyhow::Result<Outcome> {
     let recipients = out.recipients.load()?;
+    let signer = out.signing.load(&out.repo.backup_dir)?;
     let offsite = out.offsite()?;
     let dir = out.repo.open()?;
     let db = db.map(DatabaseArgs::source).transpose()?;
@@ -106,7 +108,10 @@ async fn run(
         });
     let request = BackupRequest {
         dir: &dir,
-        recipients: &recipients,
+        keys: BackupKeys {
+            recipients: &recipients,
+            signer: &signer,
+        },
         db,
         wallets,
         offsite: offsite.as_ref(),

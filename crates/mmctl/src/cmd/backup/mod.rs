@@ -1,8 +1,9 @@
-//! `mmctl backup db|wallets|all|list|verify|prune|upload`: encrypted, verified backups with an
-//! offsite copy and retention. One child module per subcommand; the workflows are
+//! `mmctl backup db|wallets|all|list|verify|prune|upload|keygen`: encrypted, signed, verified
+//! backups with an offsite copy and retention. One child module per subcommand; the workflows are
 //! `mmkt_backup::ops`.
 
 pub mod create;
+pub mod keygen;
 pub mod list;
 pub mod prune;
 pub mod upload;
@@ -24,7 +25,7 @@ pub struct BackupArgs {
 pub enum BackupCommand {
     /// Back up the SQLCipher database online (consistent snapshot; the server keeps serving).
     ///
-    /// Example: mmctl backup db --db /srv/mmkt/data/mmkt.db --key-file /srv/mmkt/data/db.key --recipient age1...
+    /// Example: mmctl backup db --db /srv/mmkt/data/mmkt.db --key-file /srv/mmkt/key/db.key --recipient age1...
     Db(create::DbBackupArgs),
     /// Back up wallet-rpc wallet directories (all roles, or one), with each wallet's address.
     ///
@@ -45,6 +46,10 @@ pub enum BackupCommand {
     Prune(prune::PruneArgs),
     /// Upload local backups that are not in the S3 bucket yet (e.g. after an exit code 5).
     Upload(upload::UploadArgs),
+    /// Make the Ed25519 key that signs backup manifests; prints its public (verify) key.
+    ///
+    /// Example: mmctl backup keygen --out /etc/mmkt/backup-signing.key
+    Keygen(keygen::KeygenArgs),
 }
 
 /// Runs `mmctl backup ...`.
@@ -57,5 +62,6 @@ pub async fn run(args: BackupArgs, docker_host: Option<&str>) -> anyhow::Result<
         BackupCommand::Verify(a) => verify::run(a),
         BackupCommand::Prune(a) => prune::run(a).await,
         BackupCommand::Upload(a) => upload::run(a).await,
+        BackupCommand::Keygen(a) => keygen::run(a),
     }
 }

@@ -4,7 +4,7 @@ use clap::Args;
 
 use mmkt_backup::ops::upload::{UploadSelection, upload};
 
-use crate::args::{RepoArgs, S3Args};
+use crate::args::{RepoArgs, S3Args, backup_id};
 use crate::exit::{Outcome, classify_backup};
 
 /// `mmctl backup upload`
@@ -20,9 +20,10 @@ pub struct UploadArgs {
 
 /// Runs `mmctl backup upload`: exit 5 when an upload fails (the ones after it are not tried).
 pub async fn run(args: UploadArgs) -> anyhow::Result<Outcome> {
+    let id = args.id.as_deref().map(backup_id).transpose()?;
     let config = args.s3.require()?;
     let dir = args.repo.open()?;
-    let selection = match &args.id {
+    let selection = match &id {
         Some(id) => UploadSelection::One(id),
         None => UploadSelection::Missing,
     };

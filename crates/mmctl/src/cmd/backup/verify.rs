@@ -1,11 +1,11 @@
-//! `mmctl backup verify [ID | --all]`: decrypt and check backups without touching live data.
+//! `mmctl backup verify [ID | --all]`: check each backup's signature, then decrypt and check
+//! it, without touching live data.
 
 use clap::Args;
 
-use mmkt_backup::crypto::Identities;
 use mmkt_backup::ops::verify::{VerifySelection, plan_verify, verify_one};
 
-use crate::args::{IdentityArgs, RepoArgs};
+use crate::args::{ReadKeyArgs, RepoArgs, backup_id};
 use crate::exit::Outcome;
 use crate::output::TerminalProgress;
 
@@ -21,17 +21,19 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
     #[command(flatten)]
-    pub identity: IdentityArgs,
+    pub keys: ReadKeyArgs,
     /// JSON array of results on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Runs `mmctl backup verify`: exit 1 when any backup fails a check.
+/// Runs `mmctl backup verify`: exit 1 when any backup fails a check (an unsigned or wrongly
+/// signed one included), 2 without a verify key.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
-    let identities = Identities::from_file(args.identity.path()?)?;
+    let id = args.id.as_deref().map(backup_id).transpose()?;
+    let keys = args.keys.load()?;
     let dir = args.repo.open()?;
-    let selection = match (&args.id, args.all) {
+    let selection = match (&id, args.all) {
         (Some(id), _) => VerifySelection::One(id),
         (None, true) => VerifySelection::All,
         (None, false) => VerifySelection::NewestOfEachSeries,
@@ -47,7 +49,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let progress = TerminalProgress::default();
     let mut results = Vec::new();
     for backup in &plan.targets {
-        let outcome = verify_one(&dir, backup, &identities, &progress);
+        let outcome = verify_one(&dir, backup, keys.verify_keys(), &progress);
         match (args.json, outcome.ok) {
             (true, _) => {}
             (false, true) => println!("ok      {} ({})", outcome.id, outcome.checks.join(", ")),

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::Args;
 
-use mmkt_backup::crypto::Identities;
 use mmkt_backup::ops::restore::Restart;
 use mmkt_backup::ops::restore_db::{DbRestoreRequest, KeyFileUse, ServerControl, plan_db_restore};
 use mmkt_stack::EngineConfig;
@@ -33,9 +32,11 @@ pub struct RestoreDbArgs {
 }
 
 /// Runs `mmctl restore db`: exit 4 when not confirmed, 3 when the engine is unreachable
-/// (nothing swapped), 1 when a check fails (the live database untouched).
+/// (nothing swapped), 1 when a check fails or no trusted key signed the backup (the live
+/// database untouched), 2 for a malformed id or no verify key.
 pub async fn run(args: RestoreDbArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let identities = Identities::from_file(args.common.identity.path()?)?;
+    let selector = args.common.selector()?;
+    let keys = args.common.keys.load()?;
     let key_file = args.db.key_file()?;
     let bucket = args.common.bucket()?;
     let dir = args.common.repo.open()?;
@@ -50,14 +51,16 @@ pub async fn run(args: RestoreDbArgs, docker_host: Option<&str>) -> anyhow::Resu
         },
     };
     let request = DbRestoreRequest {
-        backup: args.common.choice(&dir, bucket.as_ref()),
+        backup: args
+            .common
+            .choice(&dir, &selector, bucket.as_ref(), &keys.trusted),
         live_db: &args.db.db,
         key_file,
         key_file_use: match args.create_key_file {
             true => KeyFileUse::CreateIfMissing,
             false => KeyFileUse::Existing,
         },
-        identities: &identities,
+        identities: &keys.identities,
         server,
     };
     let progress = TerminalProgress::default();

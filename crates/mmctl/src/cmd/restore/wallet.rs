@@ -1,20 +1,24 @@
-//! `mmctl restore wallet ROLE [ID|latest]`: the backup's wallets are proven to open first;
-//! the current directory is backed up; the backup's files are copied in (newer wallets kept).
+//! `mmctl restore wallet ROLE [ID|latest]`: the backup's signature is checked and its wallets
+//! are proven to open first; the current directory is backed up (to the configured recipients,
+//! signed); the backup's files are copied in (newer wallets kept).
 
 use std::time::Duration;
 
 use clap::Args;
 
-use mmkt_backup::crypto::Identities;
 use mmkt_backup::manifest::WalletRole;
 use mmkt_backup::ops::restore::RestoredInto;
 use mmkt_backup::ops::restore_wallet::{
     LiveWalletRpc, WalletRestoreRequest, WalletTarget, plan_wallet_restore,
 };
+use mmkt_backup::signing::BackupKeys;
 use mmkt_backup::wallet_stack::{CONTAINER_WALLET_DIR, service_name};
 use mmkt_stack::EngineConfig;
 
-use crate::args::{RestoreCommonArgs, WalletProbeArgs, non_empty, wallet_role, wallet_rpc_url_env};
+use crate::args::{
+    RecipientArgs, RestoreCommonArgs, SigningKeyArgs, WalletProbeArgs, non_empty, wallet_role,
+    wallet_rpc_url_env,
+};
 use crate::exit::{Outcome, UsageError, classify_backup};
 use crate::output::{TerminalProgress, confirm_restore};
 
@@ -38,12 +42,22 @@ pub struct RestoreWalletArgs {
     pub wallet_rpc_login: Option<String>,
     #[command(flatten)]
     pub probe: WalletProbeArgs,
+    /// Where the backup of the current directory (taken before it is overwritten) is
+    /// encrypted to: the configured recipients, never the restored backup's.
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    #[command(flatten)]
+    pub signing: SigningKeyArgs,
 }
 
-/// Runs `mmctl restore wallet`: exit 2 for --no-docker without --wallet-dir, 4 when not
-/// confirmed, 3 when the engine is unreachable.
+/// Runs `mmctl restore wallet`: exit 2 for --no-docker without --wallet-dir (or without a key
+/// or recipient), 4 when not confirmed, 3 when the engine is unreachable, 1 when no trusted
+/// key signed the backup (nothing written).
 pub async fn run(args: RestoreWalletArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let identities = Identities::from_file(args.common.identity.path()?)?;
+    let selector = args.common.selector()?;
+    let keys = args.common.keys.load()?;
+    let recipients = args.recipients.load()?;
+    let signer = args.signing.load(&args.common.repo.backup_dir)?;
     let probe = args.probe.probe()?;
     let (target, described) = match (args.common.service.no_docker, &args.wallet_dir) {
         (true, None) => Err(UsageError(
@@ -78,9 +92,15 @@ pub async fn run(args: RestoreWalletArgs, docker_host: Option<&str>) -> anyhow::
     let bucket = args.common.bucket()?;
     let dir = args.common.repo.open()?;
     let request = WalletRestoreRequest {
-        backup: args.common.choice(&dir, bucket.as_ref()),
+        backup: args
+            .common
+            .choice(&dir, &selector, bucket.as_ref(), &keys.trusted),
         role: args.role,
-        identities: &identities,
+        identities: &keys.identities,
+        keys: BackupKeys {
+            recipients: &recipients,
+            signer: &signer,
+        },
         probe: probe.as_ref(),
         target,
     };
