@@ -234,3 +234,57 @@ fn nginx_is_mounted_published_and_reaches_the_server() {
     );
     assert_share_network(&doc, "nginx", "server");
 }
+
+/// The mount (source, target) of `svc` whose target holds `path`, the longest such target.
+fn mount_holding<'a>(found: &'a [(String, String)], path: &str) -> Option<&'a (String, String)> {
+    found
+        .iter()
+        .filter(|(_, t)| std::path::Path::new(path).starts_with(t))
+        .max_by_key(|(_, t)| t.len())
+}
+
+#[test]
+fn server_key_lives_on_its_own_mount_read_only_outside_development() {
+    let doc = compose();
+    let server = service(&doc, "server");
+    let env = |name: &str| {
+        server["environment"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("server sets {name}"))
+            .to_owned()
+    };
+    let (db, key) = (env("MMKT_DB_PATH"), env("MMKT_DB_KEY_FILE"));
+    let found = mounts(server);
+    let db_mount = mount_holding(&found, &db).expect("the database is on a volume");
+    let key_mount = mount_holding(&found, &key).expect("the key is on a volume");
+    assert_ne!(
+        db_mount.0, key_mount.0,
+        "the key ({key}) must not share the database's volume ({db})"
+    );
+    let db_dir = std::path::Path::new(&db).parent().unwrap();
+    assert!(
+        !std::path::Path::new(&key).starts_with(db_dir),
+        "the server refuses a key inside the database's directory: {key} in {}",
+        db_dir.display()
+    );
+    assert!(
+        doc["volumes"].get(key_mount.0.as_str()).is_some(),
+        "volume {} is declared",
+        key_mount.0
+    );
+    // The mount mode comes from the env file: writable only where the server may create the key.
+    for (env_name, mode) in [
+        ("development", "rw"),
+        ("staging", "ro"),
+        ("production", "ro"),
+    ] {
+        let path = repo_root().join(format!("deploy/env/{env_name}.env"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.trim() == format!("MMKT_DB_KEY_MOUNT_MODE={mode}")),
+            "{} must set MMKT_DB_KEY_MOUNT_MODE={mode}",
+            path.display()
+        );
+    }
+}

@@ -739,6 +739,7 @@ fn deploy_compose_file_keeps_the_stack_invariants() {
         );
         for vol in [
             "server-data",
+            "server-key",
             "wallets-buyer",
             "wallets-vendor",
             "wallets-arbiter",

@@ -187,6 +187,23 @@ pub enum RpcError {
         wallet: WalletName,
     },
 
+    /// A transaction set wallet-rpc cannot decode: code -34 "cannot load multisig_txset" /
+    /// "Failed to parse multisig tx data" (not a multisig set, or not this wallet's), and for
+    /// the txset methods (`describe_transfer`, `sign_multisig`, `submit_multisig`) -26 (not
+    /// hex) and -39 (the set claims change no output pays). The set must not be signed or
+    /// submitted; whoever built it must build a new one.
+    #[error(
+        "{method}: the transaction set cannot be decoded (code {code}): {message}; do not sign it, rebuild it"
+    )]
+    InvalidTxset {
+        /// JSON-RPC method called.
+        method: &'static str,
+        /// The `error.code` field (-34, -26 or -39).
+        code: i64,
+        /// wallet-rpc's message (never the set itself).
+        message: String,
+    },
+
     /// Code -8 "Transaction not found.": `get_transfer_by_txid` for a txid this wallet has
     /// not seen (yet: refresh, or wait for the daemon to see it).
     #[error("{method}: transaction not found in this wallet (code -8)")]
@@ -217,6 +234,12 @@ const CODE_ALREADY_EXISTS: i64 = -21;
 const CODE_ALREADY_MULTISIG: i64 = -28;
 const CODE_NOT_MULTISIG: i64 = -31;
 const CODE_THRESHOLD_NOT_REACHED: i64 = -33;
+const CODE_BAD_HEX: i64 = -26;
+const CODE_BAD_MULTISIG_TX_DATA: i64 = -34;
+const CODE_BAD_UNSIGNED_TX_DATA: i64 = -39;
+/// Methods whose -26/-39 errors are about the transaction set they were given (elsewhere -26
+/// is malformed multisig info, for example).
+const TXSET_METHODS: &[&str] = &["describe_transfer", "sign_multisig", "submit_multisig"];
 const CODE_MULTISIG_DISABLED: i64 = -48;
 
 impl RpcError {
@@ -240,6 +263,18 @@ impl RpcError {
             CODE_ALREADY_MULTISIG => RpcError::AlreadyMultisig { method, message },
             CODE_NOT_OPEN => RpcError::WalletNotOpen { method },
             CODE_ALREADY_EXISTS => RpcError::WalletAlreadyExists { method },
+            CODE_BAD_MULTISIG_TX_DATA => RpcError::InvalidTxset {
+                method,
+                code,
+                message,
+            },
+            CODE_BAD_HEX | CODE_BAD_UNSIGNED_TX_DATA if TXSET_METHODS.contains(&method) => {
+                RpcError::InvalidTxset {
+                    method,
+                    code,
+                    message,
+                }
+            }
             CODE_WRONG_TXID if lower.starts_with("transaction not found") => {
                 RpcError::TransactionNotFound { method }
             }
@@ -273,6 +308,7 @@ impl RpcError {
             | RpcError::WalletNotFound { method, .. }
             | RpcError::WrongPassword { method, .. }
             | RpcError::TransactionNotFound { method, .. }
+            | RpcError::InvalidTxset { method, .. }
             | RpcError::Rpc { method, .. } => method,
         }
     }
@@ -299,6 +335,7 @@ impl RpcError {
             RpcError::WalletNotFound { .. } => "wallet_not_found",
             RpcError::WrongPassword { .. } => "wrong_password",
             RpcError::TransactionNotFound { .. } => "transaction_not_found",
+            RpcError::InvalidTxset { .. } => "invalid_txset",
             RpcError::Rpc { .. } => "rpc",
         }
     }
@@ -335,7 +372,7 @@ impl RpcError {
             RpcError::WalletAlreadyExists { .. } => CODE_ALREADY_EXISTS,
             RpcError::WalletNotFound { .. } | RpcError::WrongPassword { .. } => CODE_UNKNOWN,
             RpcError::TransactionNotFound { .. } => CODE_WRONG_TXID,
-            RpcError::Rpc { code, .. } => *code,
+            RpcError::InvalidTxset { code, .. } | RpcError::Rpc { code, .. } => *code,
             _ => return None,
         })
     }
@@ -377,6 +414,26 @@ mod tests {
             m(-8, "Transaction ID has invalid format"),
             RpcError::Rpc { code: -8, .. }
         ));
+        // Undecodable transaction sets: -34 from any method, -26/-39 only from txset methods.
+        let txset = |method, code| RpcError::from_rpc(method, code, "cannot load".to_owned());
+        for (method, code) in [
+            ("describe_transfer", -34),
+            ("sign_multisig", -34),
+            ("submit_multisig", -34),
+            ("describe_transfer", -26),
+            ("describe_transfer", -39),
+            ("sign_multisig", -26),
+        ] {
+            let err = txset(method, code);
+            assert_eq!(err.error_type(), "invalid_txset", "{method} {code}");
+            assert_eq!(err.rpc_code(), Some(code));
+            assert_eq!(err.method(), method);
+        }
+        assert!(matches!(
+            txset("import_multisig_info", -26),
+            RpcError::Rpc { code: -26, .. }
+        ));
+        assert!(!txset("describe_transfer", -34).is_resync_needed());
         let stale = m(
             -35,
             "Failed to sign multisig tx: This signature was made with stale data: export fresh multisig data, which other participants must then use",

@@ -76,7 +76,8 @@ pub use daemon::{
 pub use error::RpcError;
 pub use monero_types::{
     Address, Amount, BlockHash, InvalidValue, MultisigInfo, MultisigSyncInfo, MultisigTxset,
-    PICONERO_PER_XMR, ParseAmountError, TxHash, WalletName, WalletPassword, XMR_DECIMALS,
+    PICONERO_PER_XMR, ParseAmountError, TxHash, UnlockTime, WalletName, WalletPassword,
+    XMR_DECIMALS,
 };
 pub use transport::{DigestCredentials, METRIC_DURATION, METRIC_ERRORS};
 pub use wallet::{

@@ -100,7 +100,10 @@ async fn wallet_rpc_and_daemon_errors_are_named() {
     let err = bob.sign_multisig(&garbage).await.unwrap_err();
     assert!(matches!(err, RpcError::NotMultisig { .. }), "{err:?}");
     let err = bob.describe_transfer(&garbage).await.unwrap_err();
-    assert!(matches!(err, RpcError::Rpc { code: -34, .. }), "{err:?}");
+    assert!(
+        matches!(err, RpcError::InvalidTxset { code: -34, .. }),
+        "{err:?}"
+    );
 
     let round1 = alice
         .make_multisig(&[bob_info.clone(), carol_info.clone()], 2, &pw)

@@ -8,6 +8,7 @@
 //!   (reporting the [`AddressKind`]).
 //! - [`TxHash`], [`BlockHash`]: 32-byte hashes as 64 lowercase hex characters.
 //! - [`WalletName`]: a wallet file name inside wallet-rpc's `--wallet-dir`.
+//! - [`UnlockTime`]: a transaction's `unlock_time` (no lock, a block height or a Unix time).
 //! - Secrets with redacted `Debug` and no `Display`: [`WalletPassword`], [`MultisigInfo`],
 //!   [`MultisigSyncInfo`], [`MultisigTxset`].
 //! - [`error`]: every error type (`#[non_exhaustive]`).
@@ -36,6 +37,7 @@ pub mod error;
 mod hash;
 mod newtype;
 mod secret;
+mod unlock;
 mod wallet;
 
 pub use address::{
@@ -45,4 +47,5 @@ pub use amount::{Amount, PICONERO_PER_XMR, XMR_DECIMALS};
 pub use error::{AddressError, InvalidValue, ParseAmountError, ParseHashError, ParseNetworkError};
 pub use hash::{BlockHash, TxHash};
 pub use secret::{MultisigInfo, MultisigSyncInfo, MultisigTxset, WalletPassword};
+pub use unlock::{UNLOCK_TIME_HEIGHT_LIMIT, UnlockTime};
 pub use wallet::WalletName;

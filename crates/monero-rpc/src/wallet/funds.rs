@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{WalletClient, empty_as_none};
 use crate::error::RpcError;
 use monero_types::Amount;
-use monero_types::{Address, MultisigTxset, TxHash};
+use monero_types::{Address, MultisigTxset, TxHash, UnlockTime};
 
 /// Balance of one account, from `get_balance`. All amounts in atomic units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -75,7 +75,7 @@ impl Serialize for TransferPriority {
 }
 
 /// Options of [`WalletClient::transfer`] and [`WalletClient::sweep_all`]; serializes as the
-/// RPC's `account_index` and `priority`.
+/// RPC's `account_index`, `priority` and `unlock_time`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct TransferOptions {
@@ -83,6 +83,9 @@ pub struct TransferOptions {
     pub account_index: u32,
     /// Fee priority.
     pub priority: TransferPriority,
+    /// Lock on the created outputs (the RPC's `unlock_time`: 0, a block height, or Unix
+    /// seconds); [`UnlockTime::None`] by default. The receiver cannot spend them before it.
+    pub unlock_time: UnlockTime,
 }
 
 impl TransferOptions {
@@ -97,6 +100,13 @@ impl TransferOptions {
     #[must_use]
     pub fn with_priority(mut self, priority: TransferPriority) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// Locks the created outputs until `unlock_time` (a block height or a Unix time).
+    #[must_use]
+    pub fn with_unlock_time(mut self, unlock_time: UnlockTime) -> Self {
+        self.unlock_time = unlock_time;
         self
     }
 }
@@ -201,9 +211,16 @@ pub struct TransferEntry {
     /// Confirmations so far (0 while unconfirmed).
     #[serde(default)]
     pub confirmations: u64,
-    /// `true` while the outputs are not spendable yet.
+    /// wallet-rpc's own spendability verdict (the RPC's `locked`): `true` while the outputs
+    /// cannot be spent yet, which in wallet-rpc 0.18 means any of: still in the pool, fewer
+    /// than 10 confirmations (the default spendable age), or [`TransferEntry::unlock_time`]
+    /// not reached.
     #[serde(default)]
     pub locked: bool,
+    /// The sender's lock on the transaction's outputs (the RPC's `unlock_time`): 0 for none,
+    /// below 500 000 000 a block height, otherwise a Unix time in seconds.
+    #[serde(default)]
+    pub unlock_time: UnlockTime,
     /// `true` if the daemon saw a double spend of this transaction.
     #[serde(default)]
     pub double_spend_seen: bool,

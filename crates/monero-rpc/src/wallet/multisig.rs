@@ -10,7 +10,7 @@ use crate::error::RpcError;
 use crate::wallet::Destination;
 use monero_types::Amount;
 use monero_types::{
-    Address, MultisigInfo, MultisigSyncInfo, MultisigTxset, TxHash, WalletPassword,
+    Address, MultisigInfo, MultisigSyncInfo, MultisigTxset, TxHash, UnlockTime, WalletPassword,
 };
 
 /// Multisig state of the open wallet, from `is_multisig`.
@@ -67,35 +67,44 @@ impl SignOutcome {
     }
 }
 
-/// What one transaction of a transaction set does, from `describe_transfer`. Amounts in
-/// atomic units. A co-signer checks this before signing.
+/// What one transaction of a transaction set does: one `desc[]` entry of wallet-rpc
+/// `describe_transfer` (`COMMAND_RPC_DESCRIBE_TRANSFER::transfer_description`), as the wallet
+/// asked decodes it. Amounts in atomic units (piconero). A co-signer checks this before signing.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct TransferDescription {
-    /// Sum of the inputs spent.
+    /// Sum of the inputs spent (`amount_in`).
     pub amount_in: Amount,
-    /// Sum of all outputs (recipients and change), i.e. `amount_in - fee`.
+    /// Sum of all outputs, recipients and change (`amount_out`): `amount_in - fee`.
     pub amount_out: Amount,
-    /// Recipients and their amounts (change excluded).
+    /// Recipients and what each receives, change and zero-amount dummy outputs excluded
+    /// (`recipients`; outputs to the same address are summed).
     #[serde(default)]
     pub recipients: Vec<Destination>,
-    /// Where the change goes (the escrow's own address), if any.
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub change_address: Option<Address>,
-    /// Change amount.
+    /// Change returned to the sending wallet (`change_amount`), 0 for none.
     #[serde(default)]
     pub change_amount: Amount,
-    /// Fee.
+    /// Where the change goes (`change_address`, the sending wallet's own address); `None`
+    /// when there is no change.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub change_address: Option<Address>,
+    /// Network fee (`fee`): `amount_in - amount_out`.
     pub fee: Amount,
-    /// Ring size used.
+    /// Lock on the outputs (`unlock_time`: 0, a block height, or Unix seconds).
+    #[serde(default)]
+    pub unlock_time: UnlockTime,
+    /// Smallest ring size over the inputs (`ring_size`; 16 on 0.18).
     #[serde(default)]
     pub ring_size: u32,
-    /// Unlock time (0 = none).
-    #[serde(default)]
-    pub unlock_time: u64,
-    /// Number of dummy outputs.
+    /// Payment id in hex (`payment_id`, 16 or 64 characters), `None` when there is none.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub payment_id: Option<String>,
+    /// Outputs of amount 0 (`dummy_outputs`), added so a transaction has at least two.
     #[serde(default)]
     pub dummy_outputs: u32,
+    /// The transaction's `extra` field in hex (`extra`: public keys, encrypted payment id).
+    #[serde(default)]
+    pub extra: String,
 }
 
 #[derive(Serialize)]
@@ -280,8 +289,8 @@ impl WalletClient {
     ///
     /// # Errors
     /// [`RpcError::MultisigResyncNeeded`] (-35 "stale data") if multisig info was exported
-    /// again after the set was built; [`RpcError::Rpc`] -35 if this signer already signed,
-    /// -34 for malformed data; transport errors.
+    /// again after the set was built; [`RpcError::Rpc`] -35 if this signer already signed;
+    /// [`RpcError::InvalidTxset`] (-34) for malformed data; transport errors.
     pub async fn sign_multisig(&self, txset: &MultisigTxset) -> Result<SignOutcome, RpcError> {
         let r: SignResponse = self
             .call("sign_multisig", &TxDataParams { tx_data_hex: txset })
@@ -302,8 +311,8 @@ impl WalletClient {
     /// Calls `submit_multisig`.
     ///
     /// # Errors
-    /// [`RpcError::NotEnoughSigners`] (-33) if it lacks signatures; [`RpcError::Rpc`] -34
-    /// for malformed data or a daemon rejection; transport errors.
+    /// [`RpcError::NotEnoughSigners`] (-33) if it lacks signatures; [`RpcError::InvalidTxset`]
+    /// (-34) for malformed data; [`RpcError::Rpc`] for a daemon rejection; transport errors.
     pub async fn submit_multisig(&self, txset: &MultisigTxset) -> Result<Vec<TxHash>, RpcError> {
         let r: SubmitResponse = self
             .call("submit_multisig", &TxDataParams { tx_data_hex: txset })
@@ -311,12 +320,17 @@ impl WalletClient {
         Ok(r.tx_hash_list)
     }
 
-    /// Decodes what a multisig transaction set would do (recipients, amounts, fee, change),
-    /// without signing it. Calls `describe_transfer` with `multisig_txset`.
+    /// Decodes what a multisig transaction set would do, one [`TransferDescription`] per
+    /// transaction (recipients, amounts in piconero, fee, change, unlock time), without signing
+    /// it. Calls `describe_transfer` with `multisig_txset` (the response's `summary` is not
+    /// returned: it is the sum of the descriptions).
     ///
     /// # Errors
-    /// [`RpcError::Rpc`] -34 "cannot load multisig_txset" for malformed data; transport
-    /// errors.
+    /// [`RpcError::InvalidTxset`] when wallet-rpc cannot decode the set: -34 "cannot load
+    /// multisig_txset" (not a multisig set of this wallet), -26 (not hex), or -39 when the set
+    /// claims change that no output pays ("Claimed change does not go to a paid address",
+    /// "Change goes to more than one address"); a co-signer must not sign such a set. A
+    /// wallet that is not multisig also answers -34. Transport errors.
     pub async fn describe_transfer(
         &self,
         txset: &MultisigTxset,

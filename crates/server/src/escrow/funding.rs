@@ -3,9 +3,16 @@
 //! the escrow's wallets and reports the snapshot as `funding_observed`; the state machine decides
 //! funded / still pending (with what is missing) / late payment. After the funding deadline it
 //! sends `funding_window_elapsed` (unfunded escrows expire; underfunded ones go to an arbiter).
+//!
+//! Only spendable money funds: each transfer carries its escrow-core [`Spendability`], decided
+//! from its `unlock_time` and wallet-rpc `locked` flag at the wallet's chain height and the
+//! server's clock, so a time-locked payment never makes an escrow `funded` while it is locked.
 
 use escrow_core::error::TransitionError;
-use escrow_core::{Escrow, EscrowEvent, EscrowStateKind, IncomingTransfer, Timestamp};
+use escrow_core::{
+    ChainTip, Escrow, EscrowEvent, EscrowStateKind, IncomingTransfer, Spendability, Timestamp,
+    WalletLock,
+};
 use monero_rpc::TransferEntry;
 
 use super::ApplyError;
@@ -27,13 +34,14 @@ pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepErro
     let role = ROLES[usize::try_from(id.rem_euclid(3)).unwrap_or(0)];
     let watcher = engine.participant(role, &wallets)?;
     let transfers = watcher.incoming().await?;
+    let now = Timestamp::from_unix_seconds(u64::try_from(now_unix()).unwrap_or(0));
     let incoming: Vec<IncomingTransfer> = transfers
         .incoming
         .iter()
         .chain(transfers.pool.iter())
         .filter(|t| !t.double_spend_seen)
-        .map(to_incoming)
-        .collect::<Result<_, _>>()?;
+        .map(|t| to_incoming(t, now))
+        .collect();
     let before = escrow.state().kind();
     let applied = engine
         .apply_system(id, EscrowEvent::FundingObserved { incoming })
@@ -42,33 +50,46 @@ pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepErro
     if after.state().kind() != before {
         return Ok(Progress::Continue);
     }
-    if after.state().kind() == EscrowStateKind::AwaitingFunding {
-        let now = Timestamp::from_unix_seconds(u64::try_from(now_unix()).unwrap_or(0));
-        if after
-            .funding_deadline()
-            .is_some_and(|deadline| now >= deadline)
-        {
-            match engine
-                .apply_system(id, EscrowEvent::FundingWindowElapsed)
-                .await
-            {
-                Ok(_) => return Ok(Progress::Wait),
-                // Everything received, confirmations pending: keep watching.
-                Err(ApplyError::Rejected(
-                    TransitionError::AwaitingConfirmations { .. }
-                    | TransitionError::FundingWindowOpen { .. },
-                )) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let window_closed = after
+        .funding_deadline()
+        .is_some_and(|deadline| now >= deadline);
+    if after.state().kind() != EscrowStateKind::AwaitingFunding || !window_closed {
+        return Ok(Progress::Wait);
     }
-    Ok(Progress::Wait)
+    match engine
+        .apply_system(id, EscrowEvent::FundingWindowElapsed)
+        .await
+    {
+        Ok(_) => Ok(Progress::Wait),
+        // Everything received, confirmations (or a lock) pending: keep watching.
+        Err(ApplyError::Rejected(
+            TransitionError::AwaitingConfirmations { .. }
+            | TransitionError::FundingWindowOpen { .. },
+        )) => Ok(Progress::Wait),
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn to_incoming(entry: &TransferEntry) -> Result<IncomingTransfer, StepError> {
-    Ok(IncomingTransfer {
+/// One `get_transfers` entry as escrow-core sees it at `now`. The chain height is the wallet's
+/// own (`height + confirmations` of a mined entry; 0 for a pool entry, which no height lock
+/// has passed and no confirmation count admits anyway).
+fn to_incoming(entry: &TransferEntry, now: Timestamp) -> IncomingTransfer {
+    let tip = ChainTip {
+        height: match entry.confirmations {
+            0 => 0,
+            confirmations => entry.height.saturating_add(confirmations),
+        },
+        time: now,
+    };
+    let wallet = if entry.locked {
+        WalletLock::Locked
+    } else {
+        WalletLock::Unlocked
+    };
+    IncomingTransfer {
         tx_hash: entry.txid.clone(),
         amount: entry.amount,
         confirmations: entry.confirmations,
-    })
+        spendability: Spendability::of(entry.unlock_time, wallet, entry.confirmations, tip),
+    }
 }
