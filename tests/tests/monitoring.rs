@@ -56,6 +56,7 @@ const SERVER_METRICS: &[MetricSpec] = &[
     MetricSpec { name: "monero_rpc_duration_seconds", kind: Kind::Histogram, labels: Some(&["method", "wallet"]), source: ISSUE3 },
     MetricSpec { name: "monero_rpc_errors_total", kind: Kind::Counter, labels: Some(&["method", "error_type"]), source: ISSUE3 },
     MetricSpec { name: "wallet_rpc_up", kind: Kind::Gauge, labels: Some(&["wallet"]), source: MONITORING },
+    MetricSpec { name: "escrow_payout_refused_total", kind: Kind::Counter, labels: Some(&["reason"]), source: MONITORING },
     MetricSpec { name: "process_cpu_seconds_total", kind: Kind::Counter, labels: Some(&[]), source: PROCESS },
     MetricSpec { name: "process_resident_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
     MetricSpec { name: "process_virtual_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },

@@ -432,3 +432,111 @@ pub enum SetupError {
         stage: SetupStage,
     },
 }
+
+/// A payout fee limit that cannot be built ([`crate::payout_check::FeeLimit::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum FeeLimitError {
+    /// The relative cap is above 10 000 basis points (100 % of the amount).
+    #[error("a fee share of {basis_points} basis points is above 10000 (100 %); use 0-10000")]
+    ShareAboveWhole {
+        /// The refused share, in basis points.
+        basis_points: u32,
+    },
+}
+
+/// Why the co-signer refuses to sign a payout set ([`crate::payout_check::check_payout`]).
+/// Every message ends the same way: the set is not signed and an operator must look at the
+/// escrow, because a set that breaks the plan means a wallet or the server is misbehaving.
+/// Amounts in piconero (shown as XMR).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PayoutRefusal {
+    /// The co-signing wallet could not decode the set (wallet-rpc `describe_transfer` refused
+    /// it), so nothing can be checked. Set by the caller, never by `check_payout`.
+    #[error(
+        "the co-signing wallet cannot decode the payout set ({detail}); not signed, check the escrow"
+    )]
+    Undescribable {
+        /// wallet-rpc's error (never the set itself).
+        detail: String,
+    },
+    /// The set holds no transaction.
+    #[error("the payout set holds no transaction; not signed, check the escrow")]
+    EmptySet,
+    /// A transaction's amounts do not add up (inputs = outputs + fee, outputs = recipients +
+    /// change), or a total overflows 64 bits.
+    #[error("the payout set's amounts do not add up; not signed, check the escrow")]
+    Inconsistent,
+    /// An output pays an address other than the plan's destination.
+    #[error(
+        "the payout pays {address}, not the plan's destination {destination}; not signed, check the escrow"
+    )]
+    WrongDestination {
+        /// The unexpected recipient.
+        address: monero_types::Address,
+        /// The plan's destination.
+        destination: monero_types::Address,
+    },
+    /// Change goes somewhere other than the escrow's own address.
+    #[error("the payout sends {amount} XMR of change to {}, not back to the escrow; not signed, check the escrow",
+        .address.as_ref().map_or("an unnamed address", |a| a.as_str()))]
+    ChangeElsewhere {
+        /// Where the change goes, if wallet-rpc named it.
+        address: Option<monero_types::Address>,
+        /// The change, piconero.
+        amount: Amount,
+    },
+    /// An output is locked until a height or time (`unlock_time` is not 0).
+    #[error("the payout locks its outputs (unlock_time {}, must be 0); not signed, check the escrow", .unlock_time.as_raw())]
+    UnlockTime {
+        /// The transaction's lock.
+        unlock_time: monero_types::UnlockTime,
+    },
+    /// The total fee is above the limit (absolute or share of the amount spent).
+    #[error(
+        "the payout fee of {fee} XMR is above the limit of {limit} XMR; not signed, check the escrow (or the network fee level and the payout fee limit)"
+    )]
+    FeeTooHigh {
+        /// The set's total fee, piconero.
+        fee: Amount,
+        /// The limit for this amount, piconero.
+        limit: Amount,
+    },
+    /// The inputs do not spend exactly the escrow's unlocked balance snapshot.
+    #[error(
+        "the payout spends {spent} XMR but the escrow's unlocked balance is {balance} XMR; not signed, check the escrow"
+    )]
+    InputsMismatch {
+        /// Sum of the inputs, piconero.
+        spent: Amount,
+        /// The unlocked balance snapshot, piconero.
+        balance: Amount,
+    },
+    /// Change returns to the escrow: the destination would not receive the whole balance.
+    #[error(
+        "the payout keeps {amount} XMR of change in the escrow instead of paying out the whole balance; not signed, check the escrow"
+    )]
+    ChangeKept {
+        /// The change kept, piconero.
+        amount: Amount,
+    },
+}
+
+impl PayoutRefusal {
+    /// The stable label of this refusal.
+    pub fn reason(&self) -> crate::payout_check::RefusalReason {
+        use crate::payout_check::RefusalReason as R;
+        match self {
+            PayoutRefusal::Undescribable { .. } => R::Undescribable,
+            PayoutRefusal::EmptySet => R::EmptySet,
+            PayoutRefusal::Inconsistent => R::Inconsistent,
+            PayoutRefusal::WrongDestination { .. } => R::WrongDestination,
+            PayoutRefusal::ChangeElsewhere { .. } => R::ChangeElsewhere,
+            PayoutRefusal::UnlockTime { .. } => R::UnlockTime,
+            PayoutRefusal::FeeTooHigh { .. } => R::FeeTooHigh,
+            PayoutRefusal::InputsMismatch { .. } => R::InputsMismatch,
+            PayoutRefusal::ChangeKept { .. } => R::ChangeKept,
+        }
+    }
+}

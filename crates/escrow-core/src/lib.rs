@@ -5,6 +5,8 @@
 //!   text), [`Address`] and [`TxHash`], is `monero-types`'s (no I/O either), re-exported here;
 //!   it is the same type `monero-rpc` uses, so no conversion happens at the boundary.
 //! - [`money`]: the per-environment [`EscrowCap`].
+//! - [`payout_check`]: the co-signer's check of a payout transaction set against the plan
+//!   ([`check_payout`], refusals as [`PayoutRefusal`] with a stable [`RefusalReason`]).
 //! - [`ids`], [`role`], [`time`]: typed ids (SQLite `i64` rowids), account [`Role`] and escrow
 //!   [`Actor`], unix-seconds [`Timestamp`].
 //! - [`listing`], [`order`]: [`Listing`] validation, order pricing ([`order_total`],
@@ -41,23 +43,28 @@ mod label;
 pub mod listing;
 pub mod money;
 pub mod order;
+pub mod payout_check;
 pub mod role;
 pub mod time;
 
 pub use error::{
-    CapExceeded, DisputeReasonError, EscrowError, InvariantViolation, ListingError, OrderError,
-    ParseLabelError, SetupError, TransitionError,
+    CapExceeded, DisputeReasonError, EscrowError, FeeLimitError, InvariantViolation, ListingError,
+    OrderError, ParseLabelError, PayoutRefusal, SetupError, TransitionError,
 };
 pub use escrow::{
-    Action, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason, Escrow, EscrowEvent,
-    EscrowState, EscrowStateKind, EscrowTerms, EventKind, Funding, FundingStatus, IncomingTransfer,
-    NewEscrow, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout, RejectionClass,
-    Resolution, SetupAdvance, SetupProgress, SetupStage, Transition,
+    Action, ChainTip, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason, Escrow,
+    EscrowEvent, EscrowState, EscrowStateKind, EscrowTerms, EventKind, Funding, FundingStatus,
+    IncomingTransfer, NewEscrow, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
+    RejectionClass, Resolution, SPENDABLE_AGE, SetupAdvance, SetupProgress, SetupStage,
+    Spendability, Transition, WalletLock, unlock_time_passed,
 };
 pub use ids::{EscrowId, ListingId, OrderId, UserId};
 pub use listing::{Listing, ListingDraft};
-pub use monero_types::{Address, Amount, PICONERO_PER_XMR, TxHash};
+pub use monero_types::{Address, Amount, PICONERO_PER_XMR, TxHash, UnlockTime};
 pub use money::EscrowCap;
 pub use order::{NewOrder, Order, OrderStatus, order_total};
+pub use payout_check::{
+    CheckedPayout, ExpectedPayout, FeeLimit, PaidOutput, RefusalReason, TxDescription, check_payout,
+};
 pub use role::{Actor, Role};
 pub use time::Timestamp;

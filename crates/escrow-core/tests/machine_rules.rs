@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use escrow_core::{
     Action, Actor, Amount, DisputeOutcome, Escrow, EscrowEvent, EscrowId, EscrowStateKind as K,
-    EscrowTerms, EventKind, FundingStatus, NewEscrow, OrderId, RejectionClass, Timestamp,
-    TransitionError,
+    EscrowTerms, EventKind, FundingStatus, IncomingTransfer, NewEscrow, OrderId, RejectionClass,
+    Spendability, Timestamp, TransitionError, UnlockTime,
 };
 
 #[test]
@@ -131,6 +131,95 @@ fn funding_counts_only_transfers_with_enough_confirmations() {
         (K::AwaitingFunding, K::Funded)
     );
     assert!(t.is_state_change());
+}
+
+#[test]
+fn locked_transfers_never_fund_and_hold_the_window_open() {
+    let locks = [
+        Spendability::TimeLocked {
+            unlock_time: UnlockTime::Height(5_000),
+        },
+        Spendability::TimeLocked {
+            unlock_time: UnlockTime::UnixTime(T0 + 86_400),
+        },
+        Spendability::WalletLocked,
+    ];
+    for spendability in locks {
+        let locked = IncomingTransfer {
+            spendability,
+            ..transfer(1, amount(), CONFIRMATIONS + 50)
+        };
+        let event = EscrowEvent::FundingObserved {
+            incoming: vec![locked],
+        };
+        let t = awaiting_funding()
+            .apply(Actor::System, event, &ctx(100))
+            .expect("observed");
+        assert_eq!(t.to_state(), K::AwaitingFunding, "{spendability:?}");
+        assert_eq!(
+            t.escrow().funding_status(),
+            FundingStatus::AwaitingConfirmations {
+                received: amount(),
+                confirmed: Amount::ZERO,
+            }
+        );
+        // The window closing does not expire an escrow holding locked money.
+        let err = t
+            .escrow()
+            .apply(
+                Actor::System,
+                EscrowEvent::FundingWindowElapsed,
+                &ctx(WINDOW + 100),
+            )
+            .expect_err("locked money pending");
+        assert_eq!(
+            err,
+            TransitionError::AwaitingConfirmations {
+                received: amount(),
+                confirmed: Amount::ZERO,
+            }
+        );
+        // The same transfer, once unlocked, funds the escrow.
+        let t = t
+            .escrow()
+            .apply(
+                Actor::System,
+                funding(amount(), CONFIRMATIONS + 60),
+                &ctx(WINDOW + 200),
+            )
+            .expect("observed");
+        assert_eq!(t.to_state(), K::Funded);
+    }
+}
+
+#[test]
+fn a_locked_late_payment_opens_no_dispute_until_it_unlocks() {
+    let locked = IncomingTransfer {
+        spendability: Spendability::TimeLocked {
+            unlock_time: UnlockTime::Height(9_999),
+        },
+        ..transfer(1, amount(), CONFIRMATIONS)
+    };
+    let t = expired()
+        .apply(
+            Actor::System,
+            EscrowEvent::FundingObserved {
+                incoming: vec![locked],
+            },
+            &ctx(WINDOW + 500),
+        )
+        .expect("observed");
+    assert_eq!(t.to_state(), K::Expired);
+    assert_eq!(t.escrow().funding().confirmed(), Amount::ZERO);
+    let t = t
+        .escrow()
+        .apply(
+            Actor::System,
+            funding(amount(), CONFIRMATIONS),
+            &ctx(WINDOW + 600),
+        )
+        .expect("observed");
+    assert_eq!(t.to_state(), K::Disputed);
 }
 
 #[test]

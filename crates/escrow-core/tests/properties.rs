@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{addr, hash};
+use common::{CONFIRMATIONS, addr, amount, awaiting_funding, ctx, hash};
 use escrow_core::{
     Actor, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
-    EscrowState, EscrowTerms, EventKind, IncomingTransfer, NewEscrow, OrderId, PayoutReason,
-    Timestamp, TransitionError, UserId,
+    EscrowState, EscrowStateKind, EscrowTerms, EventKind, IncomingTransfer, NewEscrow, OrderId,
+    PayoutReason, Spendability, Timestamp, TransitionError, UnlockTime, UserId,
 };
 use proptest::prelude::*;
 
@@ -70,6 +70,7 @@ fn build(g: &Gen, e: &Escrow) -> EscrowEvent {
                     tx_hash: hash(u8::try_from(i).unwrap_or(0) + 1),
                     amount: permille(e.amount(), p),
                     confirmations,
+                    spendability: Spendability::Spendable,
                 })
                 .collect(),
         },
@@ -308,4 +309,45 @@ fn generator_reaches_every_state() {
         .filter(|k| *k != escrow_core::EscrowStateKind::AwaitingSetup && !reached.contains(k))
         .collect();
     assert!(missing.is_empty(), "never reached: {missing:?}");
+}
+
+/// Spendability by index: spendable, time-locked, or still locked by the wallet.
+fn spendability(code: u8) -> Spendability {
+    match code {
+        0 => Spendability::Spendable,
+        1 => Spendability::TimeLocked {
+            unlock_time: UnlockTime::Height(1_000_000),
+        },
+        _ => Spendability::WalletLocked,
+    }
+}
+
+proptest! {
+    #[test]
+    fn only_spendable_confirmed_money_funds(
+        transfers in prop::collection::vec((0u64..1_500, 0u64..25, 0u8..3), 0..5),
+    ) {
+        let incoming: Vec<IncomingTransfer> = transfers
+            .iter()
+            .enumerate()
+            .map(|(i, &(p, confirmations, code))| IncomingTransfer {
+                tx_hash: hash(u8::try_from(i).unwrap_or(0) + 1),
+                amount: permille(amount(), p),
+                confirmations,
+                spendability: spendability(code),
+            })
+            .collect();
+        let counted = Amount::checked_sum(
+            incoming
+                .iter()
+                .filter(|t| t.spendability == Spendability::Spendable && t.confirmations >= CONFIRMATIONS)
+                .map(|t| t.amount),
+        )
+        .expect("no overflow");
+        let t = awaiting_funding()
+            .apply(Actor::System, EscrowEvent::FundingObserved { incoming }, &ctx(100))
+            .expect("observed");
+        prop_assert_eq!(t.escrow().funding().confirmed(), counted);
+        prop_assert_eq!(t.to_state() == EscrowStateKind::Funded, counted >= amount());
+    }
 }

@@ -3,8 +3,9 @@
 //! Sources, in increasing priority: built-in defaults for `MMKT_ENV`, the YAML file named by
 //! `MMKT_CONFIG_FILE` (keys listed on [`FileConfig`]), then the `MMKT_*` environment variables.
 //! [`Config::from_env`] validates everything before the server binds a socket: staging and production
-//! refuse to start without an existing key file, and production also without the three wallet RPC URLs
-//! and their digest login (see [`ConfigError`]).
+//! refuse to start without a provisioned key file (never created there) on its own mount (not inside
+//! the database's directory) and without the wallet-rpc digest login; production also without the
+//! three wallet RPC URLs or with fewer than [`PRODUCTION_MIN_CONFIRMATIONS`] (see [`ConfigError`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,15 +20,21 @@ use serde::Deserialize;
 /// One XMR in atomic units (piconero).
 pub const ATOMIC_PER_XMR: u64 = 1_000_000_000_000;
 
+/// Fewest `MMKT_ESCROW_CONFIRMATIONS` production accepts: Monero's spendable age (10 blocks,
+/// [`escrow_core::SPENDABLE_AGE`]), so a funded escrow holds money the payout can spend.
+pub const PRODUCTION_MIN_CONFIRMATIONS: u64 = escrow_core::SPENDABLE_AGE;
+
 /// Deployment environment, from `MMKT_ENV` (`development`, `staging` or `production`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// Local work: relaxed limits, generated key file, human-readable logs.
     Development,
-    /// Production-like: JSON logs, Secure cookies, key file must exist.
+    /// Production-like: JSON logs, Secure cookies, a provisioned key file on its own mount and the
+    /// wallet-rpc login required.
     Staging,
-    /// Real money: strictest limits, every secret and wallet RPC URL required.
+    /// Real money: strictest limits, every secret and wallet RPC URL required, at least
+    /// [`PRODUCTION_MIN_CONFIRMATIONS`].
     Production,
 }
 
@@ -153,7 +160,8 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EscrowSettings {
     /// Confirmations before an escrow counts as funded (`MMKT_ESCROW_CONFIRMATIONS`;
-    /// default 1 in development, 10 in staging and production: Monero's spendable age).
+    /// default 1 in development, 10 in staging and production: Monero's spendable age; production
+    /// refuses fewer than [`PRODUCTION_MIN_CONFIRMATIONS`]).
     pub required_confirmations: u64,
     /// Seconds the buyer has to fund once the address is shown (`MMKT_ESCROW_FUNDING_WINDOW_SECS`,
     /// default 86400).
@@ -170,6 +178,69 @@ pub struct EscrowSettings {
     /// Heartbeat of the escrow-event WebSocket `/ws`: a ping every interval, a connection that has
     /// not answered the previous ping is closed (`MMKT_WS_PING_INTERVAL_SECS`, default 30 s).
     pub ws_ping_interval: Duration,
+    /// The most fee a payout may pay before the co-signer refuses to sign it: at most
+    /// `MMKT_PAYOUT_MAX_FEE_PICONERO` (default [`DEFAULT_PAYOUT_MAX_FEE_PICONERO`], 0.005 XMR) and
+    /// at most `MMKT_PAYOUT_MAX_FEE_BASIS_POINTS` of the escrow balance (default
+    /// [`DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS`], 1 %).
+    pub payout_fee: escrow_core::FeeLimit,
+}
+
+/// Default absolute payout fee cap, piconero: 0.005 XMR, about 50 times a normal-priority fee for
+/// a multisig sweep of a few inputs, far below what a priority-4 (x1000) fee costs.
+pub const DEFAULT_PAYOUT_MAX_FEE_PICONERO: u64 = 5_000_000_000;
+/// Default relative payout fee cap: 100 basis points (1 %) of the escrow balance.
+pub const DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS: u32 = 100;
+
+/// Shortest accepted runner lease lifetime (`MMKT_RUNNER_LEASE_TTL_SECS`): renewal runs every
+/// third of it, so at least once a second.
+pub const MIN_RUNNER_LEASE_TTL_SECS: u64 = 3;
+/// Longest accepted runner lease lifetime: a holder that dies keeps escrow jobs waiting that long.
+pub const MAX_RUNNER_LEASE_TTL_SECS: u64 = 600;
+
+/// The escrow runner lease: only the server holding it runs escrow jobs (docs/ESCROW.md, "Runner
+/// lease").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerSettings {
+    /// Holder id of this process in the lease table (`MMKT_RUNNER_ID`, 1-128 characters of
+    /// `[A-Za-z0-9._:-]`); `None`: `<hostname>-<random UUID>`, chosen once per process.
+    pub id: Option<String>,
+    /// How long the lease lasts without renewal (`MMKT_RUNNER_LEASE_TTL_SECS`, 3-600 s, default
+    /// 15 s); the holder renews it every third of that.
+    pub lease_ttl: Duration,
+}
+
+impl RunnerSettings {
+    /// Parses `MMKT_RUNNER_ID` and `MMKT_RUNNER_LEASE_TTL_SECS` (unset: generated id, 15 s).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidValue`] for an id with other characters or over 128 of them, or a
+    /// lifetime that is not an integer in 3..=600.
+    pub fn parse(id: Option<String>, ttl_secs: Option<String>) -> Result<Self, ConfigError> {
+        if let Some(id) = &id {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+            if id.len() > 128 || !id.chars().all(allowed) {
+                return Err(ConfigError::InvalidValue {
+                    name: "MMKT_RUNNER_ID",
+                    message: "use 1-128 characters of A-Z a-z 0-9 . _ : - (or unset it for <hostname>-<uuid>)".into(),
+                });
+            }
+        }
+        let lease_ttl = match ttl_secs {
+            None => Duration::from_secs(15),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (MIN_RUNNER_LEASE_TTL_SECS..=MAX_RUNNER_LEASE_TTL_SECS).contains(n))
+                .map(Duration::from_secs)
+                .ok_or(ConfigError::InvalidValue {
+                    name: "MMKT_RUNNER_LEASE_TTL_SECS",
+                    message: format!(
+                        "`{v}` is not a whole number of seconds between {MIN_RUNNER_LEASE_TTL_SECS} and {MAX_RUNNER_LEASE_TTL_SECS}"
+                    ),
+                })?,
+        };
+        Ok(RunnerSettings { id, lease_ttl })
+    }
 }
 
 /// Digest credentials for monero-wallet-rpc (`--rpc-login user:password`). Debug redacts the password.
@@ -251,7 +322,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `MMKT_DB_PATH`, default `./data/mmkt.db`.
     pub db_path: PathBuf,
-    /// `MMKT_DB_KEY_FILE`; default `<db dir>/mmkt.key` in development only.
+    /// `MMKT_DB_KEY_FILE`; default `<db dir>/mmkt.key` in development only. Staging and
+    /// production refuse a path inside the database's directory: the key lives on its own mount.
     pub db_key_file: PathBuf,
     /// What to do when the key file is missing.
     pub key_file_policy: KeyFilePolicy,
@@ -269,6 +341,8 @@ pub struct Config {
     pub escrow: EscrowSettings,
     /// Client IP source for rate limiting (`MMKT_CLIENT_IP_SOURCE=peer|x-real-ip`, default `peer`).
     pub client_ip_source: ClientIpSource,
+    /// The escrow runner lease (`MMKT_RUNNER_ID`, `MMKT_RUNNER_LEASE_TTL_SECS`).
+    pub runner: RunnerSettings,
 }
 
 /// What the server does when the DB key file does not exist.
@@ -360,6 +434,32 @@ pub enum ConfigError {
         path: PathBuf,
         /// Parser message (unknown key, wrong type, ...).
         message: String,
+    },
+    /// `MMKT_ESCROW_CONFIRMATIONS` is below the floor of this environment (production:
+    /// [`PRODUCTION_MIN_CONFIRMATIONS`]).
+    #[error(
+        "MMKT_ESCROW_CONFIRMATIONS={found} is below {floor}, refused when MMKT_ENV={env}: funds count only once spendable ({floor} blocks deep); set it to {floor} or more, or unset it for the default"
+    )]
+    TooFewConfirmations {
+        /// The configured confirmations.
+        found: u64,
+        /// The smallest accepted value.
+        floor: u64,
+        /// The environment refusing it.
+        env: Environment,
+    },
+    /// The key file lies in the database's directory (on its volume), refused in staging and
+    /// production ([`crate::db::key::is_inside_database_dir`]).
+    #[error(
+        "MMKT_DB_KEY_FILE {key_file} is inside the directory of MMKT_DB_PATH {db_path}, refused when MMKT_ENV={env}: mount the key on its own (a separate volume or a read-only secret file, e.g. the compose `server-key` volume at /app/key) and point MMKT_DB_KEY_FILE there, so the database volume and its copies never carry their key"
+    )]
+    KeyBesideDatabase {
+        /// The key file.
+        key_file: PathBuf,
+        /// The database file.
+        db_path: PathBuf,
+        /// The environment refusing it.
+        env: Environment,
     },
 }
 
@@ -522,7 +622,21 @@ impl Config {
                 None,
                 30,
             )?),
+            payout_fee: payout_fee_limit(
+                positive(
+                    "MMKT_PAYOUT_MAX_FEE_PICONERO",
+                    None,
+                    DEFAULT_PAYOUT_MAX_FEE_PICONERO,
+                )?,
+                positive(
+                    "MMKT_PAYOUT_MAX_FEE_BASIS_POINTS",
+                    None,
+                    u64::from(DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS),
+                )?,
+            )?,
         };
+        let runner =
+            RunnerSettings::parse(get("MMKT_RUNNER_ID"), get("MMKT_RUNNER_LEASE_TTL_SECS"))?;
         let config = Self {
             env,
             bind,
@@ -536,16 +650,41 @@ impl Config {
             limits: env.limits(),
             escrow,
             client_ip_source,
+            runner,
         };
         config.check_environment()?;
         Ok(config)
     }
 
-    /// The production fail-fast rules that do not need the file system (the key file itself is checked
-    /// by [`crate::db::key::load_or_create`]).
+    /// The staging and production fail-fast rules; they read only path metadata (the key file itself is
+    /// checked by [`crate::db::key::load_or_create`]).
     fn check_environment(&self) -> Result<(), ConfigError> {
-        if self.env != Environment::Production {
+        if self.env == Environment::Development {
             return Ok(());
+        }
+        if self.env == Environment::Production {
+            self.check_production_wallets()?;
+        }
+        self.check_wallet_login()?;
+        if crate::db::key::is_inside_database_dir(&self.db_key_file, &self.db_path) {
+            return Err(ConfigError::KeyBesideDatabase {
+                key_file: self.db_key_file.clone(),
+                db_path: self.db_path.clone(),
+                env: self.env,
+            });
+        }
+        Ok(())
+    }
+
+    /// Production only: enough confirmations to be spendable, and all three wallet RPC URLs.
+    fn check_production_wallets(&self) -> Result<(), ConfigError> {
+        let found = self.escrow.required_confirmations;
+        if found < PRODUCTION_MIN_CONFIRMATIONS {
+            return Err(ConfigError::TooFewConfirmations {
+                found,
+                floor: PRODUCTION_MIN_CONFIRMATIONS,
+                env: self.env,
+            });
         }
         let required = [
             ("MMKT_WALLET_RPC_BUYER_URL", &self.wallet_rpc.buyer),
@@ -561,6 +700,11 @@ impl Config {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Staging and production: the wallet-rpc digest login is set and not weak.
+    fn check_wallet_login(&self) -> Result<(), ConfigError> {
         let Some(login) = &self.wallet_rpc_login else {
             return Err(ConfigError::Missing {
                 name: "MMKT_WALLET_RPC_LOGIN",
@@ -602,6 +746,23 @@ pub fn is_weak_password(password: &str) -> bool {
     password.chars().count() < 16
         || distinct.len() < 6
         || DEFAULT_SECRET_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// The payout fee limit from its two settings (both positive; the share at most 10 000 basis
+/// points).
+fn payout_fee_limit(
+    max_piconero: u64,
+    basis_points: u64,
+) -> Result<escrow_core::FeeLimit, ConfigError> {
+    let invalid = || ConfigError::InvalidValue {
+        name: "MMKT_PAYOUT_MAX_FEE_BASIS_POINTS",
+        message: format!(
+            "`{basis_points}` is above 10000 (100 % of the escrow); use 1-10000, e.g. 100 for 1 %"
+        ),
+    };
+    let basis_points = u32::try_from(basis_points).map_err(|_| invalid())?;
+    escrow_core::FeeLimit::new(escrow_core::Amount::from_atomic(max_piconero), basis_points)
+        .map_err(|_| invalid())
 }
 
 fn url_var(value: Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -650,6 +811,44 @@ mod tests {
         assert_eq!(c.limits.max_escrow_atomic, 10 * ATOMIC_PER_XMR);
         assert_eq!(c.limits.rate_limit_per_minute, 1000);
         assert_eq!(c.limits.session_ttl, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn runner_lease_settings() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.runner.id, None);
+        assert_eq!(c.runner.lease_ttl, Duration::from_secs(15));
+        let c = Config::from_vars(&vars(&[
+            ("MMKT_RUNNER_ID", "blue-1.mmkt:a_b"),
+            ("MMKT_RUNNER_LEASE_TTL_SECS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(c.runner.id.as_deref(), Some("blue-1.mmkt:a_b"));
+        assert_eq!(c.runner.lease_ttl, Duration::from_secs(3));
+        let long = "x".repeat(129);
+        let err = Config::from_vars(&vars(&[("MMKT_RUNNER_ID", long.as_str())])).unwrap_err();
+        assert!(err.to_string().contains("MMKT_RUNNER_ID"), "{err}");
+    }
+
+    #[test]
+    fn payout_fee_limit_defaults_and_overrides() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        let limit = c.escrow.payout_fee;
+        assert_eq!(limit.max_fee().as_atomic(), DEFAULT_PAYOUT_MAX_FEE_PICONERO);
+        assert_eq!(
+            limit.max_basis_points(),
+            DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS
+        );
+        let c = Config::from_vars(&vars(&[
+            ("MMKT_PAYOUT_MAX_FEE_PICONERO", "1000"),
+            ("MMKT_PAYOUT_MAX_FEE_BASIS_POINTS", "10000"),
+        ]))
+        .unwrap();
+        let limit = c.escrow.payout_fee;
+        assert_eq!(
+            (limit.max_fee().as_atomic(), limit.max_basis_points()),
+            (1000, 10_000)
+        );
     }
 
     #[test]
@@ -756,10 +955,107 @@ mod tests {
             ("MMKT_DB_POOL_SIZE", "0"),
             ("MMKT_CLIENT_IP_SOURCE", "x-forwarded-for"),
             ("MMKT_WALLET_RPC_LOGIN", "nocolon"),
+            ("MMKT_PAYOUT_MAX_FEE_PICONERO", "0"),
+            ("MMKT_PAYOUT_MAX_FEE_PICONERO", "0.001"),
+            ("MMKT_PAYOUT_MAX_FEE_BASIS_POINTS", "0"),
+            ("MMKT_PAYOUT_MAX_FEE_BASIS_POINTS", "10001"),
+            ("MMKT_PAYOUT_MAX_FEE_BASIS_POINTS", "1%"),
+            ("MMKT_RUNNER_LEASE_TTL_SECS", "2"),
+            ("MMKT_RUNNER_LEASE_TTL_SECS", "601"),
+            ("MMKT_RUNNER_LEASE_TTL_SECS", "15s"),
+            ("MMKT_RUNNER_ID", "blue green"),
+            ("MMKT_RUNNER_ID", "blue/1"),
         ] {
             let err = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
             assert!(err.to_string().contains(k), "{k}: {err}");
         }
+    }
+
+    #[test]
+    fn staging_requires_the_wallet_login_and_production_ten_confirmations() {
+        let staging = [
+            ("MMKT_ENV", "staging"),
+            ("MMKT_DB_KEY_FILE", "/keys/db.key"),
+        ];
+        let err = Config::from_vars(&vars(&staging)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Missing {
+                    name: "MMKT_WALLET_RPC_LOGIN",
+                    env: Environment::Staging,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut weak = staging.to_vec();
+        weak.push(("MMKT_WALLET_RPC_LOGIN", "mmkt:changemechangeme"));
+        let err = Config::from_vars(&vars(&weak)).unwrap_err();
+        assert!(matches!(err, ConfigError::WeakSecret { .. }), "{err}");
+        let mut ok = staging.to_vec();
+        ok.push(("MMKT_WALLET_RPC_LOGIN", "mmkt:9f2c4e7a1b3d5f60a8c2"));
+        ok.push(("MMKT_ESCROW_CONFIRMATIONS", "2"));
+        let c = Config::from_vars(&vars(&ok)).unwrap();
+        assert_eq!(c.escrow.required_confirmations, 2, "staging has no floor");
+
+        let production = [
+            ("MMKT_ENV", "production"),
+            ("MMKT_DB_KEY_FILE", "/keys/db.key"),
+            ("MMKT_WALLET_RPC_BUYER_URL", "http://127.0.0.1:1"),
+            ("MMKT_WALLET_RPC_VENDOR_URL", "http://127.0.0.1:2"),
+            ("MMKT_WALLET_RPC_ARBITER_URL", "http://127.0.0.1:3"),
+            ("MMKT_WALLET_RPC_LOGIN", "mmkt:9f2c4e7a1b3d5f60a8c2"),
+        ];
+        for (value, accepted) in [("1", false), ("9", false), ("10", true), ("11", true)] {
+            let mut all = production.to_vec();
+            all.push(("MMKT_ESCROW_CONFIRMATIONS", value));
+            let result = Config::from_vars(&vars(&all));
+            assert_eq!(result.is_ok(), accepted, "{value}: {result:?}");
+            if let Err(err) = result {
+                assert!(
+                    matches!(err, ConfigError::TooFewConfirmations { floor: 10, .. }),
+                    "{err}"
+                );
+                assert!(
+                    err.to_string().contains("MMKT_ESCROW_CONFIRMATIONS"),
+                    "{err}"
+                );
+            }
+        }
+        let c = Config::from_vars(&vars(&production)).unwrap();
+        assert_eq!(
+            c.escrow.required_confirmations,
+            PRODUCTION_MIN_CONFIRMATIONS
+        );
+    }
+
+    #[test]
+    fn key_inside_the_database_directory_is_refused_outside_development() {
+        let beside = [
+            ("MMKT_DB_PATH", "/srv/mmkt/data/mmkt.db"),
+            ("MMKT_DB_KEY_FILE", "/srv/mmkt/data/db.key"),
+            ("MMKT_WALLET_RPC_LOGIN", "mmkt:9f2c4e7a1b3d5f60a8c2"),
+        ];
+        let c = Config::from_vars(&vars(&beside)).unwrap();
+        assert_eq!(
+            c.env,
+            Environment::Development,
+            "development keeps it working"
+        );
+        let mut staging = beside.to_vec();
+        staging.push(("MMKT_ENV", "staging"));
+        let err = Config::from_vars(&vars(&staging)).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::KeyBesideDatabase { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("mount the key on its own"),
+            "{err}"
+        );
+        staging[1] = ("MMKT_DB_KEY_FILE", "/srv/mmkt/key/db.key");
+        Config::from_vars(&vars(&staging)).unwrap();
     }
 
     #[test]
@@ -772,11 +1068,13 @@ mod tests {
         )
         .unwrap();
         let file = path.to_str().unwrap();
-        let c = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file)])).unwrap();
+        let login = ("MMKT_WALLET_RPC_LOGIN", "mmkt:9f2c4e7a1b3d5f60a8c2");
+        let c = Config::from_vars(&vars(&[("MMKT_CONFIG_FILE", file), login])).unwrap();
         assert_eq!((c.env, c.bind.port()), (Environment::Staging, 9000));
         let c = Config::from_vars(&vars(&[
             ("MMKT_CONFIG_FILE", file),
             ("MMKT_BIND", "127.0.0.1:9001"),
+            login,
         ]))
         .unwrap();
         assert_eq!(c.bind.port(), 9001);

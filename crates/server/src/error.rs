@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::db::DbError;
 use crate::escrow::ApplyError;
+use crate::escrow::lease::RunnerRefusal;
 
 /// Every error the API returns. Variants that carry a message show it to the client; none contains a
 /// secret. Internal details are logged (with the request id) and replaced by a generic message.
@@ -122,6 +123,11 @@ pub enum ApiError {
     /// 409 `concurrent_update`: the escrow changed meanwhile; retry.
     #[error("the escrow changed while this request was processed; retry")]
     ConcurrentUpdate,
+    /// `POST /ops/runner/acquire` did not get the escrow runner lease: 409 `runner_lease_held`
+    /// (another server holds it), 409 `runner_disabled` (no wallet-rpc configured), 503
+    /// `runner_lease_unavailable` (the lease row could not be written).
+    #[error(transparent)]
+    Runner(#[from] RunnerRefusal),
 }
 
 /// `{"error":{"code","message"}}`
@@ -163,6 +169,8 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Runner(RunnerRefusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Runner(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Transition(t) => match t.class() {
@@ -202,6 +210,9 @@ impl ApiError {
             Self::InvalidAddress(_) => "invalid_address",
             Self::InvalidReason(_) => "invalid_reason",
             Self::ConcurrentUpdate => "concurrent_update",
+            Self::Runner(RunnerRefusal::HeldByOther { .. }) => "runner_lease_held",
+            Self::Runner(RunnerRefusal::Disabled) => "runner_disabled",
+            Self::Runner(RunnerRefusal::Unavailable) => "runner_lease_unavailable",
         }
     }
 }

@@ -66,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::listings::router())
         .merge(routes::orders::router())
         .merge(routes::ops::router())
+        .merge(routes::runner::router())
         .merge(routes::escrows::router())
         .merge(routes::disputes::router())
         .merge(routes::ws::router())
@@ -78,7 +79,12 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, with the [`maintenance`] tasks: escrow
 /// gauges set from the database (and every legal transition series registered at zero), expired
-/// sessions purged, wallet-rpc probed for `wallet_rpc_up`.
+/// sessions purged, wallet-rpc probed for `wallet_rpc_up`; and the escrow runner: the lease keeper
+/// and the orchestrator, which runs escrow jobs only while this process holds the lease.
+///
+/// When `shutdown` resolves the runner lease is released as by `POST /ops/runner/release`: no new
+/// escrow job starts, the jobs in flight finish (at most [`escrow::lease::SHUTDOWN_WAIT`]), the
+/// lease is released for a standby, then the tasks stop.
 ///
 /// # Errors
 /// I/O errors of the listener, or a database error while reading escrow counts.
@@ -90,13 +96,28 @@ pub async fn serve(
     maintenance::register_transition_series();
     maintenance::refresh_escrow_gauges(state.db()).await?;
     let maintenance = maintenance::spawn(&state);
-    let escrow_runtime = escrow::spawn(state.escrow().clone(), state.wallets());
+    let runner = state.runner().clone();
+    let keeper = runner.spawn_keeper();
+    let escrow_runtime = escrow::spawn(state.escrow().clone(), state.wallets(), runner.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let releasing = runner.clone();
     let result = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Stop taking escrow jobs at once; HTTP connections drain meanwhile.
+            releasing.request_release();
+        })
         .await;
+    let status = runner.release(escrow::lease::SHUTDOWN_WAIT).await;
+    if status.lease_held {
+        tracing::warn!(
+            jobs_in_flight = status.jobs_in_flight,
+            "stopping with escrow jobs in flight; the runner lease expires by itself and the next holder resumes them"
+        );
+    }
     maintenance.abort();
     escrow_runtime.abort();
+    keeper.abort();
     result.map_err(ServeError::Io)
 }
 

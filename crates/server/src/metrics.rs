@@ -6,6 +6,7 @@
 //! `escrow_state_transitions_total{from_state,to_state}`, `escrow_last_update_timestamp` (Unix s),
 //! `db_operation_duration_seconds{operation,table}`, `db_errors_total{error_type}`,
 //! `websocket_connections_active`, `websocket_connections_total{user_type}`,
+//! `escrow_runner_lease_held` (0/1), `escrow_payout_refused_total{reason}`,
 //! `monero_rpc_duration_seconds{method,wallet}` / `monero_rpc_errors_total{method,error_type}`
 //! (recorded by the monero-rpc crate), and `process_*` from `metrics-process`.
 
@@ -127,10 +128,22 @@ fn describe_all() {
         "wallet_rpc_up",
         "1 when the last get_version call to this wallet-rpc succeeded, else 0"
     );
+    describe_gauge!(
+        "escrow_runner_lease_held",
+        "1 while this server holds the escrow runner lease (runs escrow jobs), else 0"
+    );
+    gauge!("escrow_runner_lease_held").set(0.0);
     describe_counter!(
         "websocket_connections_total",
         "WebSocket connections opened, by user type"
     );
+    describe_counter!(
+        "escrow_payout_refused_total",
+        "Payout sets the co-signer refused to sign, by reason (EscrowPayoutRefused alert)"
+    );
+    for reason in escrow_core::RefusalReason::ALL {
+        counter!("escrow_payout_refused_total", "reason" => reason.as_str()).absolute(0);
+    }
     describe_histogram!(
         "monero_rpc_duration_seconds",
         Unit::Seconds,
@@ -178,6 +191,17 @@ pub fn record_escrow_transition(from_state: &str, to_state: &str) {
 /// of that role's wallet-rpc.
 pub fn set_wallet_rpc_up(role: Role, up: bool) {
     gauge!("wallet_rpc_up", "wallet" => role.as_str()).set(if up { 1.0 } else { 0.0 });
+}
+
+/// Sets `escrow_runner_lease_held` (1 while this process holds the escrow runner lease, else 0).
+pub fn set_runner_lease_held(held: bool) {
+    gauge!("escrow_runner_lease_held").set(if held { 1.0 } else { 0.0 });
+}
+
+/// Counts one payout set the co-signer refused to sign (`escrow_payout_refused_total{reason}`).
+/// Call after the refusal is recorded.
+pub fn record_payout_refused(reason: escrow_core::RefusalReason) {
+    counter!("escrow_payout_refused_total", "reason" => reason.as_str()).increment(1);
 }
 
 /// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated

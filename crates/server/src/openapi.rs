@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{account, auth, disputes, escrows, listings, ops, orders};
+use crate::routes::{account, auth, disputes, escrows, listings, ops, orders, runner};
 
 /// OpenAPI 3.1 description of the API, served at `GET /api/openapi.json`.
 #[derive(OpenApi)]
@@ -15,7 +15,7 @@ use crate::routes::{account, auth, disputes, escrows, listings, ops, orders};
         listings::list, listings::search, listings::show, listings::create, listings::replace, listings::patch,
         listings::remove,
         orders::create, orders::list, orders::show,
-        ops::health, ops::ready, ops::metrics, ops::openapi,
+        ops::health, ops::ready, ops::metrics, ops::openapi, runner::release, runner::acquire,
         escrows::show, escrows::confirm_receipt, escrows::open_dispute, account::set_payout_address,
         account::set_refund_address, account::addresses, disputes::list, disputes::resolve,
     ),
@@ -24,7 +24,7 @@ use crate::routes::{account, auth, disputes, escrows, listings, ops, orders};
         (name = "auth", description = "Accounts and sessions"),
         (name = "listings", description = "Vendor listings and full-text search"),
         (name = "orders", description = "Orders and their escrows"),
-        (name = "ops", description = "Health, readiness, metrics"),
+        (name = "ops", description = "Health, readiness, metrics, escrow runner lease handover (internal network only)"),
         (name = "escrows", description = "2-of-3 escrows: state, funding, confirmation, disputes, payout addresses. \
             Live events: WebSocket GET /ws (session cookie)"),
         (name = "disputes", description = "Arbiter dispute queue and decisions"),

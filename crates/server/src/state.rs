@@ -10,6 +10,7 @@ use crate::auth::rate_limit::AuthRateLimiter;
 use crate::config::Config;
 use crate::db::Db;
 use crate::escrow::EscrowContext;
+use crate::escrow::lease::{Hosting, RunnerLease};
 use crate::listing_cache::ListingPageCache;
 use crate::metrics::Metrics;
 
@@ -48,13 +49,15 @@ struct Inner {
     wallets: Vec<(Role, WalletClient)>,
     daemon: Option<DaemonClient>,
     escrow: EscrowContext,
+    runner: RunnerLease,
     listing_cache: ListingPageCache,
 }
 
 impl AppState {
     /// Builds the state from a validated config and an opened database: installs the global metrics
     /// recorder if it is not installed yet, and builds one [`WalletClient`] per configured wallet-rpc
-    /// URL (label = role, digest login from the config) plus a [`DaemonClient`] if `monerod_url` is set.
+    /// URL (label = role, digest login from the config) plus a [`DaemonClient`] if `monerod_url` is set,
+    /// and the escrow runner lease (a candidate only with all three wallet-rpc endpoints).
     ///
     /// # Errors
     /// [`RpcError::InvalidUrl`] if a configured URL is not usable by monero-rpc.
@@ -69,6 +72,12 @@ impl AppState {
             .map(DaemonClient::new)
             .transpose()?;
         let escrow = EscrowContext::new(db.clone(), config.escrow);
+        let hosting = if wallets.len() == 3 {
+            Hosting::Hosted
+        } else {
+            Hosting::NoWallets
+        };
+        let runner = RunnerLease::new(db.clone(), &config.runner, hosting);
         let listing_cache = ListingPageCache::default();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -79,6 +88,7 @@ impl AppState {
                 wallets,
                 daemon,
                 escrow,
+                runner,
                 listing_cache,
             }),
         })
@@ -113,6 +123,11 @@ impl AppState {
     /// hub, escrow settings.
     pub fn escrow(&self) -> &EscrowContext {
         &self.inner.escrow
+    }
+
+    /// This process's escrow runner lease: only its holder runs escrow jobs.
+    pub fn runner(&self) -> &RunnerLease {
+        &self.inner.runner
     }
 
     /// The front-page cache of `GET /api/listings`; invalidate it after every committed write that

@@ -2,7 +2,9 @@
 //! escrow and dispute routers, and [`payout_tx_hash`], the payout hash also written to the audit
 //! trail and pushed over the WebSocket.
 
-use escrow_core::{Actor, Escrow, EscrowState, FundingStatus, PreparedPayout, TxHash};
+use escrow_core::{
+    Actor, Escrow, EscrowState, FundingStatus, PreparedPayout, RefusalReason, TxHash,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -60,6 +62,12 @@ pub struct EscrowDetail {
     pub payout: Option<PayoutView>,
     /// Why setup failed (state `setup_failed`).
     pub setup_failure: Option<String>,
+    /// Why the payout is blocked: the co-signer refused to sign the payout set, and the escrow
+    /// waits for an operator (`undescribable`, `empty_set`, `inconsistent`,
+    /// `wrong_destination`, `change_elsewhere`, `unlock_time`, `fee_too_high`,
+    /// `inputs_mismatch`, `change_kept`); null when nothing is blocked.
+    #[schema(value_type = Option<String>)]
+    pub blocked_reason: Option<&'static str>,
     /// Creation time (Unix s).
     pub created_at: u64,
     /// Last change (Unix s).
@@ -146,7 +154,15 @@ impl PayoutView {
 }
 
 impl EscrowDetail {
-    /// The view of `escrow`.
+    /// The view with `blocked_reason` set from the escrow's refused payout step, if any
+    /// (`db::escrows::steps::payout_refusal`).
+    #[must_use]
+    pub fn with_blocked_reason(mut self, reason: Option<RefusalReason>) -> Self {
+        self.blocked_reason = reason.map(RefusalReason::as_str);
+        self
+    }
+
+    /// The view of `escrow` (`blocked_reason` null: see [`EscrowDetail::with_blocked_reason`]).
     pub fn of(escrow: &Escrow) -> Self {
         let funding = escrow.funding();
         let (status, missing) = match escrow.funding_status() {
@@ -186,6 +202,7 @@ impl EscrowDetail {
                 EscrowState::SetupFailed { reason, .. } => Some(reason.clone()),
                 _ => None,
             },
+            blocked_reason: None,
             created_at: escrow.created_at().as_unix_seconds(),
             updated_at: escrow.updated_at().as_unix_seconds(),
         }

@@ -13,6 +13,9 @@ use common::{PASSWORD, User, register_raw, session_set_cookie, session_token};
 use mmkt_server::db::key::DbKey;
 use serde_json::{Value, json};
 
+/// The wallet-rpc digest login staging requires; its password must never be logged.
+const WALLET_LOGIN: &str = "mmkt:7f3a9c1e5b2d8f4a6c0e";
+
 /// Kills the server by PID when the test ends, also on panic.
 struct Server(Child);
 
@@ -27,7 +30,9 @@ impl Drop for Server {
 async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let key = DbKey::generate();
-    let key_path = dir.path().join("db.key");
+    // Staging wants the key on its own mount (outside the database's directory).
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("db.key");
     std::fs::write(&key_path, format!("{}\n", key.to_hex())).unwrap();
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mmkt-server"));
@@ -40,6 +45,7 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
         .env("MMKT_BIND", "127.0.0.1:0")
         .env("MMKT_DB_PATH", dir.path().join("mmkt.db"))
         .env("MMKT_DB_KEY_FILE", &key_path)
+        .env("MMKT_WALLET_RPC_LOGIN", WALLET_LOGIN)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -98,6 +104,10 @@ async fn staging_logs_are_json_with_request_ids_and_no_secrets() {
     assert!(
         !all.contains(&key.to_hex()),
         "the DB key reached the log:\n{all}"
+    );
+    assert!(
+        !all.contains("7f3a9c1e5b2d8f4a6c0e"),
+        "the wallet-rpc password reached the log:\n{all}"
     );
     let mut with_id = 0;
     for line in &lines {

@@ -55,6 +55,9 @@ async fn ready_without_wallets_checks_the_database() {
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["database"]["status"], "ok");
+    // Without the three wallet-rpc the server never takes the escrow runner lease.
+    assert_eq!(body["escrow_runner"]["state"], "disabled", "{body}");
+    assert_eq!(body["escrow_runner"]["lease_held"], false, "{body}");
 }
 
 #[tokio::test]
@@ -149,6 +152,8 @@ async fn openapi_document_lists_every_route() {
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/metrics", &["get"]),
+        ("/ops/runner/release", &["post"]),
+        ("/ops/runner/acquire", &["post"]),
     ] {
         for m in methods {
             assert!(

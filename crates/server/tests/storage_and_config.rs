@@ -142,7 +142,9 @@ fn run_server(dir: &std::path::Path, vars: &[(&str, String)]) -> (bool, String) 
 #[test]
 fn production_refuses_to_start_without_key_or_wallets() {
     let dir = tempfile::tempdir().unwrap();
-    let key_path = dir.path().join("db.key");
+    // The key on its own mount, outside the database's directory.
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("db.key");
     let prod = ("MMKT_ENV", "production".to_owned());
 
     let (ok, err) = run_server(dir.path(), std::slice::from_ref(&prod));
@@ -212,7 +214,8 @@ fn production_refuses_to_start_without_key_or_wallets() {
 #[test]
 fn key_file_readable_by_others_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let key_path = dir.path().join("db.key");
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("db.key");
     std::fs::write(&key_path, format!("{}\n", DbKey::generate().to_hex())).unwrap();
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
     for env in ["development", "staging"] {
@@ -221,6 +224,10 @@ fn key_file_readable_by_others_is_refused() {
             &[
                 ("MMKT_ENV", env.to_owned()),
                 ("MMKT_DB_KEY_FILE", key_path.display().to_string()),
+                (
+                    "MMKT_WALLET_RPC_LOGIN",
+                    "mmkt:7f3a9c1e5b2d8f4a6c0e".to_owned(),
+                ),
             ],
         );
         assert!(!ok, "{env}");
@@ -242,7 +249,14 @@ fn key_file_readable_by_others_is_refused() {
 
 #[tokio::test]
 async fn staging_sets_secure_cookie_and_shorter_ttl() {
-    let s = TestServer::start_with(&[("MMKT_ENV", "staging")], |_| {}).await;
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("db.key");
+    let vars = [
+        ("MMKT_ENV", "staging"),
+        ("MMKT_DB_KEY_FILE", key_file.to_str().unwrap()),
+        ("MMKT_WALLET_RPC_LOGIN", "mmkt:7f3a9c1e5b2d8f4a6c0e"),
+    ];
+    let s = TestServer::start_with(&vars, |_| {}).await;
     let resp = register_raw(&s.anonymous(), "sally", "buyer").await;
     let cookie = session_set_cookie(resp.headers());
     assert!(

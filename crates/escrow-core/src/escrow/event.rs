@@ -7,6 +7,7 @@ use std::str::FromStr;
 use monero_types::{Address, Amount, TxHash};
 use serde::{Deserialize, Serialize};
 
+use super::spendable::Spendability;
 use crate::error::{DisputeReasonError, ParseLabelError};
 use crate::label::label_text;
 use crate::role::Actor;
@@ -37,7 +38,8 @@ pub enum EscrowEvent {
     /// A snapshot of every incoming transfer to the escrow address (System, funding watcher).
     ///
     /// It is a snapshot, not a delta: replaying it is harmless. The escrow counts as funded
-    /// once the transfers with at least the required confirmations sum to the order total.
+    /// once the spendable transfers ([`Spendability::Spendable`]) with at least the required
+    /// confirmations sum to the order total; a time-locked transfer never counts while locked.
     FundingObserved {
         /// Every incoming transfer seen so far, including unconfirmed (pool) ones.
         incoming: Vec<IncomingTransfer>,
@@ -233,6 +235,11 @@ pub struct IncomingTransfer {
     pub amount: Amount,
     /// Blocks on top of the transaction's block; 0 while in the pool.
     pub confirmations: u64,
+    /// Whether the outputs are spendable money at the time of the snapshot
+    /// ([`Spendability::of`] over the transfer's `unlock_time` and wallet `locked` flag);
+    /// absent in older records, which read as spendable.
+    #[serde(default)]
+    pub spendability: Spendability,
 }
 
 /// The arbiter's decision on a dispute (`POST /api/disputes/{id}/resolve {outcome}`).

@@ -10,7 +10,7 @@ use super::event::{
 use super::state::{
     EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
 };
-use super::{Escrow, Funding};
+use super::{Escrow, Funding, Spendability};
 use crate::error::TransitionError;
 use crate::role::Actor;
 use crate::time::Timestamp;
@@ -284,7 +284,10 @@ impl Escrow {
         let confirmed = Amount::checked_sum(
             incoming
                 .iter()
-                .filter(|t| t.confirmations >= self.terms.required_confirmations)
+                .filter(|t| {
+                    t.spendability == Spendability::Spendable
+                        && t.confirmations >= self.terms.required_confirmations
+                })
                 .map(|t| t.amount),
         )
         .ok_or(TransitionError::AmountOverflow)?;

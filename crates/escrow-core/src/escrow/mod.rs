@@ -35,6 +35,7 @@ mod event;
 mod invariants;
 mod machine;
 mod setup;
+mod spendable;
 mod state;
 
 use monero_types::{Address, Amount};
@@ -47,6 +48,7 @@ pub use event::{
 };
 pub use machine::{Context, RejectionClass, Transition};
 pub use setup::{PARTICIPANTS, SetupAdvance, SetupProgress, SetupStage, THRESHOLD};
+pub use spendable::{ChainTip, SPENDABLE_AGE, Spendability, WalletLock, unlock_time_passed};
 pub use state::{
     EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
 };
@@ -140,8 +142,8 @@ impl Funding {
         self.received
     }
 
-    /// Piconero received in transfers with at least the required confirmations
-    /// (always `<= received`).
+    /// Piconero received in spendable transfers ([`Spendability::Spendable`]) with at least
+    /// the required confirmations (always `<= received`).
     pub fn confirmed(&self) -> Amount {
         self.confirmed
     }

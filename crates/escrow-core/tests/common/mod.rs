@@ -3,7 +3,8 @@
 
 use escrow_core::{
     Actor, Address, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
-    EscrowStateKind, EscrowTerms, IncomingTransfer, NewEscrow, OrderId, Timestamp, TxHash, UserId,
+    EscrowStateKind, EscrowTerms, IncomingTransfer, NewEscrow, OrderId, Spendability, Timestamp,
+    TxHash, UserId,
 };
 
 pub const T0: u64 = 1_700_000_000;
@@ -55,6 +56,7 @@ pub fn transfer(n: u8, amount: Amount, confirmations: u64) -> IncomingTransfer {
         tx_hash: hash(n),
         amount,
         confirmations,
+        spendability: Spendability::Spendable,
     }
 }
 

@@ -9,6 +9,8 @@ use super::DbError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_escrow_orchestration.sql"),
+    include_str!("../../migrations/0003_runner_lease.sql"),
+    include_str!("../../migrations/0004_payout_refusal.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after [`migrate`]).

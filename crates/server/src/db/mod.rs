@@ -6,6 +6,7 @@
 pub mod addresses;
 pub mod escrows;
 pub mod key;
+pub mod lease;
 pub mod listings;
 pub mod migrations;
 pub mod orders;

@@ -3,7 +3,12 @@
 //! [`escrow_core::Action`]s until it waits for a person, the chain, or the next poll.
 //!
 //! Level-triggered: the work comes from the persisted escrow state alone, so after a restart
-//! (including kill -9) the first pass picks every unfinished escrow up again.
+//! (including kill -9) the first pass picks every unfinished escrow up again, and so does a server
+//! that has just taken the runner lease over from another.
+//!
+//! Passes run only while this server holds the runner lease ([`RunnerLease`]); each escrow's task
+//! is a job of the lease. Once a release is asked no job starts, and a running one stops before
+//! its next action, except the submission of a payout it has just signed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,6 +18,7 @@ use escrow_core::{Action, Actor, Escrow, EscrowEvent, Role};
 use monero_rpc::{WalletClient, WalletName};
 use tokio::task::JoinHandle;
 
+use super::lease::{JobGuard, RunnerLease};
 use super::participant::HostedParticipant;
 use super::worker::{WalletRef, WalletWorker, WorkerError};
 use super::{Applied, ApplyError, EscrowContext, Target, apply_event, funding, payout, setup};
@@ -124,13 +130,13 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// One worker per role, if `clients` has all three roles.
-    fn spawn(clients: &[(Role, WalletClient)]) -> Option<Workers> {
+    /// One worker per role, if `clients` has all three roles, each gated by `lease`.
+    fn spawn(clients: &[(Role, WalletClient)], lease: &RunnerLease) -> Option<Workers> {
         let worker = |role: Role| {
             clients
                 .iter()
                 .find(|(r, _)| *r == role)
-                .map(|(_, c)| WalletWorker::spawn(role, c.clone()))
+                .map(|(_, c)| WalletWorker::spawn(role, c.clone(), lease.clone()))
         };
         Some(Workers {
             buyer: worker(Role::Buyer)?,
@@ -155,6 +161,7 @@ impl Workers {
 pub struct Engine {
     ctx: EscrowContext,
     workers: Option<Workers>,
+    lease: RunnerLease,
     in_flight: Arc<Mutex<HashSet<i64>>>,
     /// One setup or payout at a time: its wallets then stay open across its rounds (a wallet
     /// switch costs seconds), which beats interleaving several flows on the same wallet-rpcs.
@@ -202,6 +209,11 @@ impl Engine {
             password: row.password.clone(),
         };
         Ok(HostedParticipant::new(role, worker.clone(), wallet))
+    }
+
+    /// This server's runner lease (escrow work runs only while it is held).
+    pub fn runner(&self) -> &RunnerLease {
+        &self.lease
     }
 
     /// Whether hosted wallet-rpc workers exist.
@@ -269,10 +281,14 @@ impl Engine {
 }
 
 /// Starts the orchestrator: one worker per wallet-rpc endpoint in `wallets` (hosted mode needs
-/// buyer, vendor and arbiter) and the scheduling loop. Abort the returned handle to stop it
-/// (in-flight steps resume after restart).
-pub fn spawn(ctx: EscrowContext, wallets: &[(Role, WalletClient)]) -> JoinHandle<()> {
-    let workers = Workers::spawn(wallets);
+/// buyer, vendor and arbiter) and the scheduling loop, both working only while `lease` is held.
+/// Abort the returned handle to stop it (in-flight steps resume after restart).
+pub fn spawn(
+    ctx: EscrowContext,
+    wallets: &[(Role, WalletClient)],
+    lease: RunnerLease,
+) -> JoinHandle<()> {
+    let workers = Workers::spawn(wallets, &lease);
     if workers.is_none() {
         tracing::warn!(
             "escrow orchestration is idle: set MMKT_WALLET_RPC_BUYER_URL, MMKT_WALLET_RPC_VENDOR_URL and MMKT_WALLET_RPC_ARBITER_URL"
@@ -281,6 +297,7 @@ pub fn spawn(ctx: EscrowContext, wallets: &[(Role, WalletClient)]) -> JoinHandle
     let engine = Engine {
         ctx,
         workers,
+        lease,
         in_flight: Arc::default(),
         flow: Arc::new(tokio::sync::Semaphore::new(1)),
         polled: Arc::default(),
@@ -290,9 +307,10 @@ pub fn spawn(ctx: EscrowContext, wallets: &[(Role, WalletClient)]) -> JoinHandle
 
 async fn run(engine: Engine) {
     let poll = engine.ctx.settings().poll_interval;
+    let mut lease_changes = engine.lease.subscribe();
     let mut pass: u64 = 0;
     loop {
-        if engine.workers.is_some() {
+        if engine.workers.is_some() && engine.lease.accepts_jobs() {
             let scope = if pass.is_multiple_of(LATE_WATCH_EVERY) {
                 Scope::WithLateFunding
             } else {
@@ -304,6 +322,8 @@ async fn run(engine: Engine) {
         tokio::select! {
             () = engine.ctx.hub().woken() => {}
             () = tokio::time::sleep(poll) => {}
+            // The lease was taken (pass at once) or a release was asked.
+            _ = lease_changes.changed() => {}
         }
     }
 }
@@ -342,6 +362,9 @@ async fn schedule(engine: &Engine, scope: Scope) {
         polled.retain(|id, _| ids.contains(id));
     }
     for id in ids {
+        let Some(job) = engine.lease.start_job() else {
+            return;
+        };
         let fresh = engine
             .in_flight
             .lock()
@@ -352,7 +375,7 @@ async fn schedule(engine: &Engine, scope: Scope) {
         }
         let engine = engine.clone();
         tokio::spawn(async move {
-            drive(&engine, id).await;
+            drive(&engine, id, &job).await;
             if let Ok(mut set) = engine.in_flight.lock() {
                 set.remove(&id);
             }
@@ -360,8 +383,9 @@ async fn schedule(engine: &Engine, scope: Scope) {
     }
 }
 
-/// Runs the escrow's actions until it waits (person, chain, next poll) or a step fails.
-async fn drive(engine: &Engine, id: i64) {
+/// Runs the escrow's actions until it waits (person, chain, next poll), a step fails, or the
+/// runner lease no longer lets the next action start ([`lease_allows`]).
+async fn drive(engine: &Engine, id: i64, _job: &JobGuard) {
     // Held across consecutive setup/payout actions of this escrow (e.g. prepare then submit), so
     // no other flow switches the wallets in between.
     let mut flow = None;
@@ -385,6 +409,14 @@ async fn drive(engine: &Engine, id: i64) {
         let Some(action) = escrow.next_action() else {
             return;
         };
+        if !lease_allows(&engine.lease, &action) {
+            tracing::debug!(
+                escrow_id = id,
+                action = action_label(&action),
+                "escrow work left to the next runner lease holder"
+            );
+            return;
+        }
         let label = action_label(&action);
         let result = run_action(engine, &escrow, action, &mut flow).await;
         match result {
@@ -396,6 +428,13 @@ async fn drive(engine: &Engine, id: i64) {
             }
         }
     }
+}
+
+/// Whether the runner lease lets `action` start now: any action while the lease is held and no
+/// release was asked; while a release waits, only the submission of a payout this server has
+/// already signed (a signing round is never left between `sign_multisig` and `submit_multisig`).
+fn lease_allows(lease: &RunnerLease, action: &Action) -> bool {
+    lease.accepts_jobs() || (lease.is_held() && matches!(action, Action::SubmitPayout { .. }))
 }
 
 /// Whether to run the escrow's next action right away.
@@ -421,6 +460,10 @@ async fn run_action(
                     .await
                     .map_err(|_| StepError::Stopping)?;
                 *flow = Some(permit);
+                // A release may have been asked while this flow waited for the lock.
+                if !lease_allows(&engine.lease, &action) {
+                    return Ok(Progress::Wait);
+                }
             }
         }
         Action::WatchFunding { .. } | Action::WatchLateFunding { .. } => {

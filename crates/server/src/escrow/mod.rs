@@ -15,11 +15,14 @@
 //! - [`setup`], [`funding`] and [`payout`] implement the three kinds of work; [`parties`] applies
 //!   the parties' account addresses to their escrows (validated for the configured network by
 //!   `monero_types::Address::validate`). See docs/ESCROW.md.
+//! - Only the holder of the runner lease runs escrow jobs and calls wallet-rpc ([`lease`]); other
+//!   servers on the same database serve HTTP and stand by.
 //! - The orchestrator and the escrow routes get an [`EscrowContext`] (database, hub, escrow
 //!   settings), never the whole application state.
 
 pub mod engine;
 pub mod funding;
+pub mod lease;
 pub mod participant;
 pub mod parties;
 pub mod payout;

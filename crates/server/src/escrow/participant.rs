@@ -11,9 +11,9 @@ use std::future::Future;
 
 use escrow_core::Actor;
 use monero_rpc::{
-    Address, KeyExchangeRound, MultisigInfo, MultisigStatus, MultisigSyncInfo, MultisigTxset,
-    RpcError, SignOutcome, SweepOutcome, TransferDescription, TransferFilter, TransferOptions,
-    Transfers, TxHash,
+    Address, Balance, KeyExchangeRound, MultisigInfo, MultisigStatus, MultisigSyncInfo,
+    MultisigTxset, RpcError, SignOutcome, SweepOutcome, TransferDescription, TransferFilter,
+    TransferOptions, Transfers, TxHash,
 };
 
 use super::worker::{OpenMode, Priority, WalletRef, WalletWorker, WorkerError};
@@ -62,6 +62,11 @@ pub trait Participant: Send + Sync {
         &self,
         others: Vec<MultisigSyncInfo>,
     ) -> impl Future<Output = Result<u64, WorkerError>> + Send;
+
+    /// Scans new blocks and returns the escrow wallet's balance of account 0 as this signer sees
+    /// it (`refresh`, `get_balance`); after a re-sync its `unlocked_balance` is what a sweep
+    /// spends.
+    fn balance(&self) -> impl Future<Output = Result<Balance, WorkerError>> + Send;
 
     /// Builds the payout: `sweep_all` of the whole escrow to `destination` (fee taken from the
     /// escrow), signed by this participant.
@@ -192,6 +197,14 @@ impl Participant for HostedParticipant {
     async fn import_sync(&self, others: Vec<MultisigSyncInfo>) -> Result<u64, WorkerError> {
         self.call(OpenMode::Existing, move |w| async move {
             w.import_multisig_info(&others).await
+        })
+        .await
+    }
+
+    async fn balance(&self) -> Result<Balance, WorkerError> {
+        self.call(OpenMode::Existing, |w| async move {
+            w.refresh(None).await?;
+            w.get_balance(0).await
         })
         .await
     }

@@ -2,28 +2,39 @@
 //! `Action::SubmitPayout`).
 //!
 //! Prepare: the two signers of the frozen [`PayoutPlan`] re-sync (each `refresh` +
-//! `export_multisig_info`, then `import_multisig_info` of the other's), the initiator builds
-//! `sweep_all` to the plan's destination (the fee comes out of the escrow), the co-signer checks it
-//! with `describe_transfer` (destination and amounts) and signs. The fully signed txset is stored
-//! in the same transaction that records `payout_prepared` with the expected tx hashes, before any
-//! submission. Stale-data / import-needed errors trigger a fresh re-sync and a rebuild.
+//! `export_multisig_info`, then `import_multisig_info` of the other's), the co-signer snapshots
+//! the escrow's unlocked balance, the initiator builds `sweep_all` to the plan's destination (the
+//! fee comes out of the escrow), and the co-signer verifies the whole set before it signs
+//! ([`cosign_checked`]: `describe_transfer`, then escrow-core's [`check_payout`] on destination,
+//! change, unlock time, fee limit and inputs). A set that fails is never signed: the step is
+//! recorded as refused with the reason, `escrow_payout_refused_total{reason}` counts it, and the
+//! escrow's payout stops until an operator looks (the orchestrator skips it, the API shows
+//! `blocked_reason`). A set that passes is signed; the fully signed txset is stored in the same
+//! transaction that records `payout_prepared` with the expected tx hashes, before any submission.
+//! Stale-data / import-needed errors trigger a fresh re-sync and a rebuild.
 //!
 //! Submit: first look the expected hashes up in the submitting wallet (`get_transfer_by_txid`);
 //! only if unknown, `submit_multisig` (intent recorded before). Then `payout_submitted`. A crash
 //! anywhere in between ends in the lookup finding the transaction, so it is never submitted twice;
 //! and since a sweep spends every escrow output, no second payout could ever be mined anyway.
 
-use escrow_core::{Actor, Amount, Escrow, EscrowEvent, PayoutPlan, PreparedPayout};
-use monero_rpc::{Address, MultisigTxset, SignOutcome, SweepOutcome, TxHash};
+use escrow_core::{
+    Actor, CheckedPayout, Escrow, EscrowEvent, ExpectedPayout, PaidOutput, PayoutPlan,
+    PayoutRefusal, PreparedPayout, TxDescription, check_payout,
+};
+use monero_rpc::{
+    Address, MultisigTxset, RpcError, SignOutcome, SweepOutcome, TransferDescription, TxHash,
+};
 use serde::{Deserialize, Serialize};
 
 use super::engine::{Engine, Progress, StepError};
 use super::participant::{HostedParticipant, Participant};
 use super::worker::WorkerError;
-use super::{Target, apply_event_with};
+use super::{EscrowContext, Target, apply_event_with};
 use crate::db::escrows::steps::{self, Step, StepKey};
 use crate::db::escrows::wallets;
-use crate::db::now_unix;
+use crate::db::{DbError, now_unix};
+use crate::metrics;
 
 /// Re-sync + build + sign rounds tried in one pass when wallets report stale multisig data.
 pub const RESYNC_ROUNDS: u32 = 3;
@@ -35,66 +46,92 @@ struct SignedPayout {
     tx_hashes: Vec<TxHash>,
 }
 
-/// Builds, co-signs and records the payout (`payout_prepared`).
+/// Builds, checks, co-signs and records the payout (`payout_prepared`). An escrow whose payout
+/// set was refused earlier is left alone ([`Progress::Wait`]).
 ///
 /// # Errors
-/// [`StepError`] when a wallet fails (retried on the next pass) or a check fails.
+/// [`StepError`] when a wallet fails (retried on the next pass) or a stored value is unusable.
 pub async fn prepare(
     engine: &Engine,
     escrow: &Escrow,
     plan: &PayoutPlan,
 ) -> Result<Progress, StepError> {
     let id = escrow.id().get();
-    let wallets = engine.wallets(id).await?;
-    let initiator = engine.participant(plan.initiator, &wallets)?;
-    let cosigner = engine.participant(plan.cosigner, &wallets)?;
-    let destination =
-        plan.destination
-            .as_str()
-            .parse::<Address>()
-            .map_err(|e| StepError::InvalidStored {
-                what: "payout destination",
-                detail: e.to_string(),
-            })?;
-    let attempt = engine
-        .context()
-        .db()
+    let db = engine.context().db();
+    let refusal = db
         .run("select", "escrow_steps", move |conn| {
-            steps::max_attempt(conn, id, Step::PayoutBuild)
+            steps::payout_refusal(conn, id)
         })
-        .await?
-        + 1;
+        .await?;
+    if let Some(refusal) = refusal {
+        tracing::debug!(escrow_id = id, reason = %refusal.reason, "payout refused earlier; waiting for an operator");
+        return Ok(Progress::Wait);
+    }
+    let wallets = engine.wallets(id).await?;
+    let round = Round {
+        id,
+        attempt: db
+            .run("select", "escrow_steps", move |conn| {
+                steps::max_attempt(conn, id, Step::PayoutBuild)
+            })
+            .await?
+            + 1,
+        initiator: engine.participant(plan.initiator, &wallets)?,
+        cosigner: engine.participant(plan.cosigner, &wallets)?,
+        destination: plan.destination.clone(),
+        escrow_address: escrow.address().cloned().ok_or(StepError::InvalidStored {
+            what: "escrow address",
+            detail: "a releasing or refunding escrow has no multisig address".into(),
+        })?,
+    };
 
-    let mut round = 1;
+    let mut resyncs = 1;
     loop {
-        match build_and_sign(engine, id, attempt, &initiator, &cosigner, &destination).await {
-            Ok(prepared) => return record(engine, id, attempt, plan.cosigner, prepared).await,
+        match build_and_sign(engine, &round).await {
+            Ok(Built::Signed(prepared)) => {
+                return record(engine, id, round.attempt, plan.cosigner, prepared).await;
+            }
+            Ok(Built::Refused | Built::BalanceMoved) => return Ok(Progress::Wait),
             Err(StepError::Wallet(WorkerError::Rpc(e))) if e.is_resync_needed() => {
                 tracing::info!(escrow_id = id, error = %e, "multisig data stale; re-syncing signers");
-                if round >= RESYNC_ROUNDS {
+                if resyncs >= RESYNC_ROUNDS {
                     return Err(StepError::Wallet(WorkerError::Rpc(e)));
                 }
-                round += 1;
+                resyncs += 1;
             }
             Err(e) => return Err(e),
         }
     }
 }
 
-struct Prepared {
-    signed: SignedPayout,
-    amount: Amount,
-    fee: Amount,
-}
-
-async fn build_and_sign(
-    engine: &Engine,
+/// One payout attempt: who builds, who co-signs, what the set must do.
+struct Round {
     id: i64,
     attempt: u32,
-    initiator: &HostedParticipant,
-    cosigner: &HostedParticipant,
-    destination: &Address,
-) -> Result<Prepared, StepError> {
+    initiator: HostedParticipant,
+    cosigner: HostedParticipant,
+    destination: Address,
+    escrow_address: Address,
+}
+
+struct Prepared {
+    signed: SignedPayout,
+    checked: CheckedPayout,
+}
+
+/// How one build-and-sign round ended.
+enum Built {
+    /// Checked and fully signed.
+    Signed(Prepared),
+    /// The co-signer refused the set (recorded); nothing was signed.
+    Refused,
+    /// The escrow balance changed while the set was built (a block unlocked or brought
+    /// outputs): not a refusal, the next pass rebuilds.
+    BalanceMoved,
+}
+
+async fn build_and_sign(engine: &Engine, round: &Round) -> Result<Built, StepError> {
+    let (initiator, cosigner) = (&round.initiator, &round.cosigner);
     // Export/import before every signing round: each signer needs the other's partial key images.
     let (from_initiator, from_cosigner) =
         tokio::try_join!(initiator.export_sync(), cosigner.export_sync())?;
@@ -102,15 +139,16 @@ async fn build_and_sign(
         initiator.import_sync(vec![from_cosigner]),
         cosigner.import_sync(vec![from_initiator])
     )?;
+    let before = cosigner.balance().await?.unlocked_balance;
 
     let build = StepKey {
-        escrow_id: id,
-        attempt,
+        escrow_id: round.id,
+        attempt: round.attempt,
         step: Step::PayoutBuild,
         role: initiator.role(),
     };
     engine.step_started(build).await?;
-    let txset = match initiator.build_sweep(destination.clone()).await? {
+    let txset = match initiator.build_sweep(round.destination.clone()).await? {
         SweepOutcome::MultisigPending { multisig_txset, .. } => multisig_txset,
         _ => return Err(StepError::NotMultisig),
     };
@@ -118,35 +156,158 @@ async fn build_and_sign(
         .step_done(build, txset.expose_secret().to_owned())
         .await?;
 
-    // The co-signer checks what it signs: every recipient is the plan's destination.
-    let descriptions = cosigner.describe(txset.clone()).await?;
-    let mut amount = Amount::ZERO;
-    let mut fee = Amount::ZERO;
-    for d in &descriptions {
-        if d.recipients.is_empty() || d.recipients.iter().any(|r| &r.address != destination) {
-            return Err(StepError::WrongDestination);
-        }
-        for r in &d.recipients {
-            amount = amount
-                .checked_add(r.amount)
-                .ok_or(StepError::AmountOverflow)?;
-        }
-        fee = fee.checked_add(d.fee).ok_or(StepError::AmountOverflow)?;
+    // The initiator built at a chain height between the two snapshots (both refresh first), so
+    // equal snapshots mean the set was built on the balance the check uses.
+    let after = cosigner.balance().await?.unlocked_balance;
+    if after != before {
+        tracing::info!(
+            escrow_id = round.id,
+            before = before.as_atomic(),
+            after = after.as_atomic(),
+            "escrow balance changed while the payout was built; rebuilding next pass"
+        );
+        return Ok(Built::BalanceMoved);
     }
+    let expected = ExpectedPayout {
+        destination: round.destination.clone(),
+        escrow_address: round.escrow_address.clone(),
+        unlocked_balance: before,
+        fee_limit: engine.context().settings().payout_fee,
+    };
+    let key = StepKey {
+        escrow_id: round.id,
+        attempt: round.attempt,
+        step: Step::PayoutSigned,
+        role: cosigner.role(),
+    };
+    Ok(
+        match cosign_checked(engine.context(), key, cosigner, txset, &expected).await? {
+            Cosigned::Signed {
+                multisig_txset,
+                tx_hashes,
+                checked,
+            } => Built::Signed(Prepared {
+                signed: SignedPayout {
+                    multisig_txset,
+                    tx_hashes,
+                },
+                checked,
+            }),
+            Cosigned::Refused(_) => Built::Refused,
+        },
+    )
+}
+
+/// What the co-signer did with a payout set ([`cosign_checked`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Cosigned {
+    /// The set passed the check and now carries both signatures: submit it.
+    Signed {
+        /// The fully signed set.
+        multisig_txset: MultisigTxset,
+        /// Hashes the transactions will have (non-empty).
+        tx_hashes: Vec<TxHash>,
+        /// What the destination receives and the fee, piconero.
+        checked: CheckedPayout,
+    },
+    /// The set failed the check: recorded as refused, counted, and never signed.
+    Refused(PayoutRefusal),
+}
+
+/// The co-signer's half of a payout: decodes `txset` with the co-signer's own wallet
+/// (`describe_transfer`), checks it against `expected` (escrow-core [`check_payout`]: every
+/// recipient the destination, change only to the escrow, `unlock_time` 0, fee within the limit,
+/// inputs equal to the unlocked balance snapshot, nothing kept back), and only if it passes
+/// adds the signature (`sign_multisig`).
+///
+/// A set that fails, or that the wallet cannot decode ([`RpcError::InvalidTxset`]), is never
+/// signed: step `key` is stored as refused with the reason and its explanation
+/// ([`steps::refused`]), `escrow_payout_refused_total{reason}` is incremented, an error is
+/// logged (addresses and amounts, never the set), and [`Cosigned::Refused`] is returned.
+///
+/// # Errors
+/// [`StepError::Wallet`] when a wallet call fails for another reason (retryable);
+/// [`StepError::Db`] when the refusal cannot be stored (nothing is signed then either);
+/// [`StepError::IncompleteSignatures`] when the signed set still lacks a signature.
+pub async fn cosign_checked(
+    ctx: &EscrowContext,
+    key: StepKey,
+    cosigner: &impl Participant,
+    txset: MultisigTxset,
+    expected: &ExpectedPayout,
+) -> Result<Cosigned, StepError> {
+    let verdict = match cosigner.describe(txset.clone()).await {
+        Ok(descriptions) => {
+            let txs: Vec<TxDescription> = descriptions.iter().map(tx_description).collect();
+            check_payout(&txs, expected)
+        }
+        Err(WorkerError::Rpc(e @ RpcError::InvalidTxset { .. })) => {
+            Err(PayoutRefusal::Undescribable {
+                detail: e.to_string(),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let checked = match verdict {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            refuse(ctx, key, &refusal).await?;
+            return Ok(Cosigned::Refused(refusal));
+        }
+    };
     match cosigner.cosign(txset).await? {
         SignOutcome::FullySigned {
             multisig_txset,
             tx_hashes,
-        } if !tx_hashes.is_empty() => Ok(Prepared {
-            signed: SignedPayout {
-                multisig_txset,
-                tx_hashes,
-            },
-            amount,
-            fee,
+        } if !tx_hashes.is_empty() => Ok(Cosigned::Signed {
+            multisig_txset,
+            tx_hashes,
+            checked,
         }),
         _ => Err(StepError::IncompleteSignatures),
     }
+}
+
+/// A wallet-rpc description as escrow-core's check reads it.
+fn tx_description(d: &TransferDescription) -> TxDescription {
+    TxDescription {
+        amount_in: d.amount_in,
+        amount_out: d.amount_out,
+        recipients: d
+            .recipients
+            .iter()
+            .map(|r| PaidOutput {
+                address: r.address.clone(),
+                amount: r.amount,
+            })
+            .collect(),
+        change_amount: d.change_amount,
+        change_address: d.change_address.clone(),
+        fee: d.fee,
+        unlock_time: d.unlock_time,
+    }
+}
+
+/// Stores, counts and logs a refusal.
+async fn refuse(ctx: &EscrowContext, key: StepKey, refusal: &PayoutRefusal) -> Result<(), DbError> {
+    let reason = refusal.reason();
+    let detail = refusal.to_string();
+    ctx.db()
+        .run("update", "escrow_steps", move |conn| {
+            steps::refused(conn, &key, reason, &detail, now_unix())
+        })
+        .await?;
+    metrics::record_payout_refused(reason);
+    tracing::error!(
+        escrow_id = key.escrow_id,
+        attempt = key.attempt,
+        cosigner = key.role.as_str(),
+        reason = reason.as_str(),
+        detail = %refusal,
+        "payout set refused and not signed; the payout waits for an operator"
+    );
+    Ok(())
 }
 
 async fn record(
@@ -167,10 +328,11 @@ async fn record(
         step: Step::PayoutSigned,
         role: cosigner,
     };
+    let CheckedPayout { amount, fee } = prepared.checked;
     let event = EscrowEvent::PayoutPrepared {
         tx_hashes,
-        amount: prepared.amount,
-        fee: prepared.fee,
+        amount,
+        fee,
     };
     let extra =
         Box::new(move |conn: &rusqlite::Connection| steps::done(conn, &key, &signed, now_unix()));
@@ -185,8 +347,8 @@ async fn record(
     .await?;
     tracing::info!(
         escrow_id = id,
-        amount = prepared.amount.as_atomic(),
-        fee = prepared.fee.as_atomic(),
+        amount = amount.as_atomic(),
+        fee = fee.as_atomic(),
         "payout prepared"
     );
     Ok(Progress::Continue)

@@ -7,6 +7,9 @@
 //! if the wallet already moved past it (its output is lost), the setup starts over with fresh
 //! wallets (attempt + 1). That is safe because no address was shown yet, so nothing can be
 //! funded. After [`MAX_SETUP_ATTEMPTS`] the escrow goes to `setup_failed` for the operator.
+//!
+//! A runner lease handover stops a setup between two rounds (the next holder resumes it from the
+//! stored outputs), never inside one.
 
 use escrow_core::escrow::{PARTICIPANTS, SetupStage};
 use escrow_core::{Actor, EscrowEvent};
@@ -59,6 +62,14 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
 
     let mut previous: Vec<String> = Vec::new();
     for stage in SetupStage::ALL {
+        if !engine.runner().accepts_jobs() {
+            tracing::info!(
+                escrow_id = id,
+                stage = ?stage,
+                "multisig setup paused for the runner lease handover"
+            );
+            return Ok(Progress::Wait);
+        }
         match round(engine, id, attempt, stage, &participants, &previous).await? {
             Round::Outputs(outputs) => previous = outputs,
             Round::Retry(e) => return Err(e),
@@ -263,7 +274,7 @@ fn exchange_output(stage: SetupStage, round: monero_rpc::KeyExchangeRound) -> Op
 
 fn is_transient(error: &WorkerError) -> bool {
     match error {
-        WorkerError::Stopped { .. } => true,
+        WorkerError::Stopped { .. } | WorkerError::NotRunner { .. } => true,
         WorkerError::Rpc(e) => e.is_unreachable() || matches!(e, RpcError::HttpStatus { .. }),
     }
 }

@@ -1,7 +1,9 @@
 //! One worker task per wallet-rpc endpoint: a wallet-rpc holds one open wallet at a time and
 //! opening one costs seconds, so every call for a role's wallet-rpc goes through its worker, which
 //! serializes them, keeps the current wallet open and serves queued jobs for the open wallet first
-//! (batching), instead of switching wallets for each call.
+//! (batching), instead of switching wallets for each call. It starts a job only while this server
+//! holds the escrow runner lease ([`RunnerLease::is_held`]); otherwise the job fails with
+//! [`WorkerError::NotRunner`] and no wallet-rpc call is made.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -10,6 +12,8 @@ use std::pin::Pin;
 use escrow_core::Role;
 use monero_rpc::{RpcError, WalletClient, WalletName, WalletPassword};
 use tokio::sync::{mpsc, oneshot};
+
+use super::lease::RunnerLease;
 
 /// How urgent a job is. The worker serves [`Priority::Flow`] jobs first, then the open wallet's
 /// jobs before others, then the oldest.
@@ -52,10 +56,18 @@ pub enum WorkerError {
         /// The worker's role.
         role: Role,
     },
+    /// This server does not hold the escrow runner lease (any more): the call was not made.
+    #[error(
+        "no {role} wallet-rpc call made: this server does not hold the escrow runner lease (the holder runs escrow jobs)"
+    )]
+    NotRunner {
+        /// The worker's role.
+        role: Role,
+    },
 }
 
 type JobFuture = Pin<Box<dyn Future<Output = JobEnd> + Send>>;
-type JobFn = Box<dyn FnOnce(Result<WalletClient, RpcError>) -> JobFuture + Send>;
+type JobFn = Box<dyn FnOnce(Result<WalletClient, WorkerError>) -> JobFuture + Send>;
 
 /// Whether the wallet is still known to be open after a job.
 enum JobEnd {
@@ -78,11 +90,11 @@ pub struct WalletWorker {
 }
 
 impl WalletWorker {
-    /// Spawns the worker task for `client`, the wallet-rpc of `role`. The task ends when every
-    /// handle is dropped.
-    pub fn spawn(role: Role, client: WalletClient) -> WalletWorker {
+    /// Spawns the worker task for `client`, the wallet-rpc of `role`, running jobs only while
+    /// `lease` is held. The task ends when every handle is dropped.
+    pub fn spawn(role: Role, client: WalletClient, lease: RunnerLease) -> WalletWorker {
         let (jobs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_worker(role, client, rx));
+        tokio::spawn(run_worker(role, client, lease, rx));
         WalletWorker { role, jobs }
     }
 
@@ -96,6 +108,7 @@ impl WalletWorker {
     ///
     /// # Errors
     /// [`WorkerError::Rpc`] when opening/creating the wallet or `f` fails;
+    /// [`WorkerError::NotRunner`] when the runner lease is not held as the job's turn comes;
     /// [`WorkerError::Stopped`] when the worker is gone.
     pub async fn run<T, F, Fut>(
         &self,
@@ -113,15 +126,15 @@ impl WalletWorker {
         let run: JobFn = Box::new(move |client| {
             Box::pin(async move {
                 let result = match client {
-                    Ok(client) => f(client).await,
+                    Ok(client) => f(client).await.map_err(WorkerError::Rpc),
                     Err(e) => Err(e),
                 };
                 let end = match &result {
-                    Err(
+                    Err(WorkerError::Rpc(
                         RpcError::WalletNotOpen { .. }
                         | RpcError::Transport { .. }
                         | RpcError::Timeout { .. },
-                    ) => JobEnd::MaybeClosed,
+                    )) => JobEnd::MaybeClosed,
                     _ => JobEnd::StillOpen,
                 };
                 let _ = tx.send(result);
@@ -137,13 +150,19 @@ impl WalletWorker {
                 run,
             })
             .map_err(|_| WorkerError::Stopped { role: self.role })?;
-        rx.await.map_err(|_| stopped)?.map_err(WorkerError::Rpc)
+        rx.await.map_err(|_| stopped)?
     }
 }
 
-async fn run_worker(role: Role, client: WalletClient, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run_worker(
+    role: Role,
+    client: WalletClient,
+    lease: RunnerLease,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut open: Option<WalletName> = None;
+    let mut tenure = 0;
     loop {
         if queue.is_empty() {
             match rx.recv().await {
@@ -165,7 +184,20 @@ async fn run_worker(role: Role, client: WalletClient, mut rx: mpsc::UnboundedRec
         let Job {
             wallet, mode, run, ..
         } = job;
-        let ready = ensure_open(role, &client, &mut open, &wallet, mode).await;
+        // Checked as each job's turn comes: a job queued before a lost lease makes no call.
+        let ready = match lease.held_tenure() {
+            Some(held) => {
+                // Another server may have opened other wallets while this one did not hold it.
+                if held != tenure {
+                    tenure = held;
+                    open = None;
+                }
+                ensure_open(role, &client, &mut open, &wallet, mode)
+                    .await
+                    .map_err(WorkerError::Rpc)
+            }
+            None => Err(WorkerError::NotRunner { role }),
+        };
         if matches!(
             run(ready.map(|()| client.clone())).await,
             JobEnd::MaybeClosed

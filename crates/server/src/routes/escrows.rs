@@ -60,7 +60,8 @@ async fn load_as_party(
 }
 
 /// One escrow: state, address and exact amount to pay, funding progress (what is missing),
-/// addresses, dispute and payout with tx hashes. Visible to the order's buyer and vendor, and to
+/// addresses, dispute and payout with tx hashes, and `blocked_reason` when the co-signer refused
+/// the payout set. Visible to the order's buyer and vendor, and to
 /// arbiters once disputed; 404 for anyone else.
 #[utoipa::path(get, path = "/api/escrows/{id}", tag = "escrows", params(("id" = i64, Path, description = "escrow id")),
     responses((status = 200, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -70,7 +71,17 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<EscrowDetail>, ApiError> {
     let (escrow, _) = load_as_party(&state, Target::Escrow(id), &current).await?;
-    Ok(ApiJson(EscrowDetail::of(&escrow)))
+    let escrow_id = escrow.id().get();
+    let refusal = state
+        .db()
+        .run("select", "escrow_steps", move |conn| {
+            escrows::steps::payout_refusal(conn, escrow_id)
+        })
+        .await?;
+    let reason = refusal.map(|r| r.reason);
+    Ok(ApiJson(
+        EscrowDetail::of(&escrow).with_blocked_reason(reason),
+    ))
 }
 
 /// The buyer confirms receipt: the escrow moves to `releasing` and the server pays the vendor's

@@ -9,4 +9,5 @@ pub mod escrows;
 pub mod listings;
 pub mod ops;
 pub mod orders;
+pub mod runner;
 pub mod ws;

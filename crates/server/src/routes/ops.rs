@@ -1,5 +1,9 @@
-//! Operations endpoints: `/health` (liveness), `/ready` (DB + wallet RPC + monerod checks), `/metrics`
-//! (Prometheus text) and `/api/openapi.json`.
+//! Operations endpoints: `/health` (liveness), `/ready` (DB + wallet RPC + monerod checks, and
+//! whether this instance holds the escrow runner lease), `/metrics` (Prometheus text) and
+//! `/api/openapi.json`.
+//!
+//! The wallet-rpc checks call only `get_version`, which opens no wallet and touches no escrow
+//! wallet: a standby server (without the runner lease) makes them too.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -13,6 +17,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::escrow::lease::RunnerStatus;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -61,6 +66,9 @@ pub struct Readiness {
     /// Checks by name: `database`, `wallet_rpc_buyer`, `wallet_rpc_vendor`, `wallet_rpc_arbiter`
     /// (each only when its URL is configured), `monerod` (when `MMKT_MONEROD_URL` is set).
     pub checks: BTreeMap<String, Check>,
+    /// Whether this instance holds the escrow runner lease, and what it does about it. Not a
+    /// check: a standby (another server holds the lease) is ready too.
+    pub escrow_runner: RunnerStatus,
 }
 
 async fn timed<F, T, E>(future: F) -> Check
@@ -164,7 +172,15 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readin
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
     };
-    (code, ApiJson(Readiness { status, checks }))
+    let escrow_runner = state.runner().status();
+    (
+        code,
+        ApiJson(Readiness {
+            status,
+            checks,
+            escrow_runner,
+        }),
+    )
 }
 
 /// Prometheus text exposition (format 0.0.4).

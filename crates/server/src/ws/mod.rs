@@ -116,7 +116,7 @@ impl Notices {
 mod tests {
     use escrow_core::{
         Amount, Context, DisputeReason, Escrow, EscrowEvent, EscrowId, EscrowTerms,
-        IncomingTransfer, NewEscrow, OrderId, Timestamp, UserId,
+        IncomingTransfer, NewEscrow, OrderId, Spendability, Timestamp, UserId,
     };
 
     use super::*;
@@ -173,6 +173,7 @@ mod tests {
                         tx_hash: hash,
                         amount: Amount::from_atomic(5),
                         confirmations: 1,
+                        spendability: Spendability::Spendable,
                     }],
                 },
                 &at(102),

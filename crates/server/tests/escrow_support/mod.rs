@@ -74,6 +74,12 @@ impl Chain {
 
     /// Pays `amount` atomic units from the funder to `address` (relayed to the pool).
     pub async fn pay(&self, address: &str, amount: u64) -> TxHash {
+        self.pay_with(address, amount, TransferOptions::default())
+            .await
+    }
+
+    /// [`Chain::pay`] with transfer `options` (e.g. an `unlock_time` on the outputs).
+    pub async fn pay_with(&self, address: &str, amount: u64, options: TransferOptions) -> TxHash {
         let destination = Destination {
             amount: Amount::from_atomic(amount),
             address: address.parse().unwrap(),
@@ -81,7 +87,7 @@ impl Chain {
         match self
             .miner
             .wallet
-            .transfer(&[destination], TransferOptions::default())
+            .transfer(&[destination], options)
             .await
             .expect("funder transfer")
         {
@@ -170,7 +176,9 @@ impl Server {
     }
 
     /// A server with no wallet-rpc configured (escrow orchestration idle): for API and WebSocket
-    /// checks that need no chain.
+    /// checks that need no chain. Its runner id is `test-server` (stable, so that a restart takes
+    /// the escrow runner lease over at once). Its log is `dir/server.log`, or `dir/server-<id>.log`
+    /// when `extra` sets `MMKT_RUNNER_ID`, so that several servers can share one database directory.
     pub fn start_without_chain(dir: &Path, extra: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut env: Vec<(String, String)> = vec![
@@ -187,17 +195,22 @@ impl Server {
             ("MMKT_ESCROW_CONFIRMATIONS".into(), "1".into()),
             ("MMKT_ESCROW_POLL_INTERVAL_MS".into(), "500".into()),
             ("RUST_LOG".into(), "info,mmkt_server=debug".into()),
+            ("MMKT_RUNNER_ID".into(), "test-server".into()),
         ];
         for (k, v) in extra {
             env.retain(|(key, _)| key != k);
             env.push(((*k).into(), (*v).into()));
         }
+        let log = match extra.iter().find(|(k, _)| *k == "MMKT_RUNNER_ID") {
+            Some((_, id)) => dir.join(format!("server-{id}.log")),
+            None => dir.join("server.log"),
+        };
         let mut server = Server {
             base: format!("http://127.0.0.1:{port}"),
             dir: dir.to_owned(),
             env,
             child: None,
-            log: dir.join("server.log"),
+            log,
             starts: 0,
         };
         server.spawn();
@@ -268,6 +281,30 @@ impl Server {
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             kill_pid(&mut child);
+        }
+    }
+
+    /// SIGTERM (by PID, through `kill`) and waits up to 60 s for the graceful exit; its status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                kill_pid(&mut child);
+                panic!(
+                    "server did not exit within 60 s of SIGTERM:\n{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -57,13 +57,15 @@ fn records(conn: &Connection, sql: &str, params: impl Params) -> rusqlite::Resul
 }
 
 /// Escrows the orchestrator must move forward itself (`awaiting_setup`, `awaiting_funding`,
-/// `releasing`, `refunding`), oldest first.
+/// `releasing`, `refunding`), oldest first, except those whose payout set the co-signer refused
+/// ([`steps::payout_refusal`]): they wait for an operator, not for the next pass.
 ///
 /// # Errors
 /// SQLite errors.
 pub fn pending_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id FROM escrows WHERE state IN ('awaiting_setup', 'awaiting_funding', 'releasing', 'refunding') ORDER BY id",
+        "SELECT id FROM escrows WHERE state IN ('awaiting_setup', 'awaiting_funding', 'releasing', 'refunding')
+         AND id NOT IN (SELECT escrow_id FROM escrow_steps WHERE status = 'refused') ORDER BY id",
     )?;
     stmt.query_map([], |r| r.get(0))?.collect()
 }
