@@ -95,8 +95,33 @@ impl Recorded {
     }
 }
 
-/// A plain HTTP/1.1 server on 127.0.0.1 that records every request and answers `200 ok`
-/// (`Connection: close`). It stands in for the *receiving end* of real traffic: the upstream
+/// What a [`RecordingServer`] answers to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+impl Answer {
+    /// `200`, `text/plain`, `ok`: the default answer.
+    pub fn ok() -> Self {
+        Answer {
+            status: 200,
+            content_type: "text/plain",
+            body: "ok".to_owned(),
+        }
+    }
+}
+
+/// Chooses the [`Answer`] to a recorded request.
+pub type Answerer = Box<dyn Fn(&Recorded) -> Answer + Send + 'static>;
+
+/// A plain HTTP/1.1 server on 127.0.0.1 that records every request and answers `200 ok`, or
+/// what its [`Answerer`] says (`Connection: close`). It stands in for the *receiving end* of real traffic: the upstream
 /// behind a real nginx, or the webhook a real Alertmanager posts to. Stops on drop.
 #[derive(Debug)]
 pub struct RecordingServer {
@@ -107,8 +132,13 @@ pub struct RecordingServer {
 }
 
 impl RecordingServer {
-    /// Binds a free port on 127.0.0.1 and starts accepting.
+    /// Binds a free port on 127.0.0.1 and starts accepting; answers [`Answer::ok`].
     pub fn start() -> std::io::Result<Self> {
+        Self::start_answering(Box::new(|_| Answer::ok()))
+    }
+
+    /// Like [`RecordingServer::start`], answering each request with `answer(request)`.
+    pub fn start_answering(answer: Answerer) -> std::io::Result<Self> {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -122,7 +152,7 @@ impl RecordingServer {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                if let Some(recorded) = serve_one(stream) {
+                if let Some(recorded) = serve_one(stream, &answer) {
                     requests_t.lock().expect("request log lock").push(recorded);
                 }
             }
@@ -175,7 +205,7 @@ impl Drop for RecordingServer {
     }
 }
 
-fn serve_one(mut stream: std::net::TcpStream) -> Option<Recorded> {
+fn serve_one(mut stream: std::net::TcpStream, answer: &Answerer) -> Option<Recorded> {
     use std::io::{Read, Write};
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
@@ -214,11 +244,22 @@ fn serve_one(mut stream: std::net::TcpStream) -> Option<Recorded> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-    Some(Recorded {
+    let recorded = Recorded {
         method,
         target,
         headers,
         body,
-    })
+    };
+    let Answer {
+        status,
+        content_type,
+        body,
+    } = answer(&recorded);
+    let head = format!(
+        "HTTP/1.1 {status} Answer\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    Some(recorded)
 }

@@ -57,6 +57,8 @@ const SERVER_METRICS: &[MetricSpec] = &[
     MetricSpec { name: "monero_rpc_errors_total", kind: Kind::Counter, labels: Some(&["method", "error_type"]), source: ISSUE3 },
     MetricSpec { name: "wallet_rpc_up", kind: Kind::Gauge, labels: Some(&["wallet"]), source: MONITORING },
     MetricSpec { name: "escrow_payout_refused_total", kind: Kind::Counter, labels: Some(&["reason"]), source: MONITORING },
+    MetricSpec { name: "escrow_terminal_wallets_with_balance", kind: Kind::Gauge, labels: Some(&[]), source: MONITORING },
+    MetricSpec { name: "escrow_terminal_wallet_balance_piconero", kind: Kind::Gauge, labels: Some(&[]), source: MONITORING },
     MetricSpec { name: "process_cpu_seconds_total", kind: Kind::Counter, labels: Some(&[]), source: PROCESS },
     MetricSpec { name: "process_resident_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
     MetricSpec { name: "process_virtual_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },

@@ -1,6 +1,7 @@
 //! Checks deploy/nginx/nginx.conf with Debian's nginx: `nginx -t`, then a real nginx on loopback
 //! in front of a recording upstream, exercising what the config promises: /api, /ws (upgrade),
-//! /health and /ready proxied, /metrics and unknown paths refused, the 64 KiB body limit,
+//! /health proxied, /ready answered with its verdict only (the details stay internal), /metrics
+//! and unknown paths refused, error texts that name no internal host, the 64 KiB body limit,
 //! security headers, client-address headers that cannot be spoofed, login rate limiting,
 //! TLS 1.3 only with HSTS, certificates picked up without a reload, and the HTTP->HTTPS redirect
 //! with ACME challenges.
@@ -13,7 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mmkt_repo_tests::http::{RecordingServer, Response, curl};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use mmkt_repo_tests::http::{Answer, RecordingServer, Response, curl};
 use mmkt_repo_tests::process::{ChildGuard, free_loopback_port, wait_ready};
 use mmkt_repo_tests::tools::{repo_root, tool_or_skip};
 
@@ -133,6 +137,8 @@ struct Stack {
     _nginx: ChildGuard,
     /// `None` once the test stopped it (server down).
     upstream: Option<RecordingServer>,
+    /// The upstream's port (kept after the upstream stops).
+    upstream_port: u16,
     curl: PathBuf,
     dir: tempfile::TempDir,
     http: u16,
@@ -162,9 +168,14 @@ impl Stack {
 }
 
 fn start_stack() -> Option<Stack> {
+    start_stack_with(|| RecordingServer::start().expect("start upstream"))
+}
+
+/// [`start_stack`] in front of the upstream that `upstream` starts.
+fn start_stack_with(upstream: impl FnOnce() -> RecordingServer) -> Option<Stack> {
     let nginx = tool_or_skip("nginx", "nginx")?;
     let curl_bin = tool_or_skip("curl", "curl")?;
-    let upstream = RecordingServer::start().expect("start upstream");
+    let upstream = upstream();
     let dir = shared_tempdir();
     let (http, https, redirect) = (
         free_loopback_port(),
@@ -221,6 +232,7 @@ fn start_stack() -> Option<Stack> {
     });
     Some(Stack {
         _nginx: child,
+        upstream_port: upstream.port(),
         upstream: Some(upstream),
         curl: curl_bin,
         dir,
@@ -295,7 +307,13 @@ fn nginx_proxies_the_api_and_guards_it() {
     assert_eq!(upstream_listing.header("upgrade"), None);
 
     // /metrics and unknown paths are answered by nginx and never reach the server.
-    for path in ["/metrics", "/", "/admin", "/metrics/../metrics"] {
+    for path in [
+        "/metrics",
+        "/",
+        "/admin",
+        "/metrics/../metrics",
+        "/ops/escrows/1/retry-setup",
+    ] {
         let refused = stack.get(stack.http, path, &["--path-as-is"]);
         assert_json_error(&refused, 404, "not_found");
         assert_eq!(
@@ -305,7 +323,10 @@ fn nginx_proxies_the_api_and_guards_it() {
         );
     }
     assert_eq!(
-        stack.seen(|r| r.target.starts_with("/metrics") || r.target == "/" || r.target == "/admin"),
+        stack.seen(|r| r.target.starts_with("/metrics")
+            || r.target.starts_with("/ops")
+            || r.target == "/"
+            || r.target == "/admin"),
         0
     );
 
@@ -514,4 +535,134 @@ fn nginx_answers_json_502_while_the_server_is_down() {
         502,
         "upstream_unavailable",
     );
+}
+
+/// The server's internal /ready body: check details naming internal hosts and the runner id.
+const READY_DETAILS: &str = r#"{"status":"not_ready","checks":{"database":{"status":"ok","detail":"12 schema objects","latency_ms":1},"wallet_rpc_buyer":{"status":"error","detail":"get_version: cannot reach the RPC server (is it running?): error sending request for url (http://wallet-rpc-buyer:18083/json_rpc)","latency_ms":3}},"escrow_runner":{"runner_id":"mmkt-host-7-1b2c","lease_held":true,"state":"running","jobs_in_flight":0}}"#;
+
+/// A stack whose upstream answers `/ready` with [`READY_DETAILS`] and the status in the returned
+/// cell (200 at first), everything else with `200 ok`.
+fn start_stack_with_ready() -> Option<(Stack, Arc<AtomicU16>)> {
+    let ready_status = Arc::new(AtomicU16::new(200));
+    let status = Arc::clone(&ready_status);
+    let stack = start_stack_with(move || {
+        RecordingServer::start_answering(Box::new(move |request| {
+            if request.target != "/ready" {
+                return Answer::ok();
+            }
+            Answer {
+                status: status.load(Ordering::SeqCst),
+                content_type: "application/json",
+                body: READY_DETAILS.to_owned(),
+            }
+        }))
+        .expect("start upstream")
+    })?;
+    Some((stack, ready_status))
+}
+
+/// Asserts that a public answer carries none of the internal names behind nginx.
+fn assert_names_no_internal_host(stack: &Stack, what: &str, response: &Response) {
+    let upstream = format!("127.0.0.1:{}", stack.upstream_port);
+    for internal in [
+        upstream.as_str(),
+        "server:8080",
+        "wallet-rpc",
+        "mmkt-host",
+        "nginx/1.",
+    ] {
+        assert!(
+            !response.body.contains(internal),
+            "{what} ({}) names {internal:?}: {}",
+            response.status,
+            response.body
+        );
+        assert!(
+            response.headers.iter().all(|(_, v)| !v.contains(internal)),
+            "{what} headers name {internal:?}: {:?}",
+            response.headers
+        );
+    }
+}
+
+#[test]
+fn nginx_answers_public_ready_with_its_verdict_only() {
+    let Some((mut stack, ready_status)) = start_stack_with_ready() else {
+        return;
+    };
+    let ready = stack.get(stack.http, "/ready", &[]);
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_names_no_internal_host(&stack, "ready /ready", &ready);
+    assert!(!ready.body.contains("checks"), "{}", ready.body);
+    assert_eq!(
+        stack.seen(|r| r.target == "/ready" && r.method == "GET" && r.body.is_empty()),
+        1,
+        "nginx asked the server's /ready"
+    );
+
+    ready_status.store(503, Ordering::SeqCst);
+    let not_ready = stack.get(stack.http, "/ready", &[]);
+    assert_eq!(
+        (not_ready.status, not_ready.body.as_str()),
+        (503, r#"{"status":"not_ready"}"#)
+    );
+    assert_eq!(not_ready.header("content-type"), Some("application/json"));
+    assert_eq!(not_ready.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(stack.seen(|r| r.target == "/ready"), 2);
+    // The subrequest's location is not reachable from outside.
+    let probe = stack.get(stack.http, "/.mmkt-ready", &[]);
+    assert_eq!(probe.status, 404, "{}", probe.body);
+    assert_eq!(stack.seen(|r| r.target == "/ready"), 2);
+
+    drop(stack.upstream.take());
+    let down = stack.get(stack.http, "/ready", &[]);
+    assert_eq!(
+        (down.status, down.body.as_str()),
+        (503, r#"{"status":"not_ready"}"#)
+    );
+}
+
+#[test]
+fn nginx_error_texts_name_no_internal_host() {
+    let Some((mut stack, ready_status)) = start_stack_with_ready() else {
+        return;
+    };
+    ready_status.store(503, Ordering::SeqCst);
+    let big_body = stack.dir.path().join("big.json");
+    std::fs::write(&big_body, vec![b'a'; 70_000]).unwrap();
+    let big_body = format!("@{}", big_body.display());
+    let long_path = format!("/api/{}", "a".repeat(9_000));
+    let big_header = format!("X-Padding: {}", "b".repeat(9_000));
+    let cases: Vec<(&str, String, Vec<&str>, u16)> = vec![
+        ("unknown path", "/nope".into(), vec![], 404),
+        (
+            "body over 64 KiB",
+            "/api/listings".into(),
+            vec!["--data-binary", &big_body],
+            413,
+        ),
+        ("URI too long", long_path.clone(), vec![], 414),
+        (
+            "header too large",
+            "/api/listings".into(),
+            vec!["-H", &big_header],
+            400,
+        ),
+        ("not ready", "/ready".into(), vec![], 503),
+    ];
+    let mut answers = Vec::new();
+    for (what, path, args, status) in &cases {
+        let response = stack.get(stack.http, path, args);
+        assert_eq!(response.status, *status, "{what}: {}", response.body);
+        answers.push((*what, response));
+    }
+    drop(stack.upstream.take());
+    for (what, path) in [("server down", "/api/listings"), ("server down", "/health")] {
+        let response = stack.get(stack.http, path, &[]);
+        assert_eq!(response.status, 502, "{what}: {}", response.body);
+        answers.push((what, response));
+    }
+    for (what, response) in &answers {
+        assert_names_no_internal_host(&stack, what, response);
+    }
 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 use crate::escrow::ApplyError;
 use crate::escrow::lease::RunnerRefusal;
+use crate::web::guard::CrossSiteRefusal;
 
 /// Every error the API returns. Variants that carry a message show it to the client; none contains a
 /// secret. Internal details are logged (with the request id) and replaced by a generic message.
@@ -72,7 +73,7 @@ pub enum ApiError {
     #[error("price x quantity overflows 64-bit atomic units")]
     AmountOverflow,
     /// 401 `unauthenticated`: no valid session cookie.
-    #[error("log in first: no valid session_token cookie")]
+    #[error("log in first: no valid session cookie")]
     Unauthenticated,
     /// 401 `invalid_credentials`: unknown username or wrong password (deliberately not distinguished).
     #[error("unknown username or wrong password")]
@@ -80,6 +81,12 @@ pub enum ApiError {
     /// 403 `forbidden`: the caller's role or ownership does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `cross_site_refused`: a state-changing request or WebSocket handshake a browser sent
+    /// from another site's page (`Sec-Fetch-Site`, `Origin`); nothing was done.
+    #[error(
+        "cross-site request refused: {0}; send it from the marketplace's own pages (API clients: send no Origin or Sec-Fetch-Site header)"
+    )]
+    CrossSite(CrossSiteRefusal),
     /// 404 `not_found`: no such resource visible to the caller.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -97,12 +104,54 @@ pub enum ApiError {
         /// Units available.
         available: u32,
     },
-    /// 429 `rate_limited`: too many login/register attempts from this client.
+    /// 429 `too_many_unfunded_orders`: the buyer already has the per-environment maximum of
+    /// unfunded orders (`MMKT_ORDERS_MAX_UNFUNDED_PER_BUYER`).
+    #[error(
+        "you have {open} unfunded order(s), the most allowed is {cap}: fund or cancel one (POST /api/orders/{{id}}/cancel) before ordering again"
+    )]
+    TooManyUnfundedOrders {
+        /// The buyer's unfunded orders.
+        open: u32,
+        /// The cap.
+        cap: u32,
+    },
+    /// 409 `custody_cap_reached`: the open escrows with this order would exceed the
+    /// environment's custody cap (`MMKT_CUSTODY_CAP_XMR`); nothing was written. The message
+    /// names the cap only.
+    #[error(
+        "this marketplace already holds its limit of {cap} XMR in open escrows; no order was placed, retry once some escrows are paid out"
+    )]
+    CustodyCapReached {
+        /// The cap, piconero (formats as decimal XMR).
+        cap: escrow_core::Amount,
+    },
+    /// 429 `rate_limited`: too many login/register attempts from this client, or orders from
+    /// this account.
     #[error("too many requests from this client; retry in {retry_after_secs} s")]
     RateLimited {
         /// Seconds until the next attempt is allowed (`Retry-After`).
         retry_after_secs: u64,
     },
+    /// 429 `login_queue_full`: every password-hashing slot is busy and the queue of requests
+    /// waiting for one is full.
+    #[error("too many password checks are waiting right now; retry in {retry_after_secs} s")]
+    LoginQueueFull {
+        /// Seconds to wait (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// 429 `account_throttled`: too many failed password checks for this username recently
+    /// (from any client); it is free again after the window.
+    #[error("too many failed password attempts for this account; retry in {retry_after_secs} s")]
+    AccountThrottled {
+        /// Seconds until the oldest counted failure leaves the window (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// 403 `wrong_password`: the password re-entered to confirm a sensitive change does not
+    /// match the account's.
+    #[error(
+        "password: does not match this account's password; enter your current password to confirm"
+    )]
+    WrongPassword,
     /// 500 `internal`: a bug or a storage failure (details in the server log only).
     #[error("internal error; the request id in X-Request-Id identifies it in the server log")]
     Internal(String),
@@ -162,13 +211,20 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CrossSite(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UsernameTaken | Self::InsufficientStock { .. } | Self::ConcurrentUpdate => {
                 StatusCode::CONFLICT
             }
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::CustodyCapReached { .. } => StatusCode::CONFLICT,
+            Self::RateLimited { .. } | Self::TooManyUnfundedOrders { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::LoginQueueFull { .. } | Self::AccountThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::WrongPassword => StatusCode::FORBIDDEN,
             Self::Runner(RunnerRefusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Runner(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -199,11 +255,17 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
+            Self::CrossSite(_) => "cross_site_refused",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UsernameTaken => "username_taken",
             Self::InsufficientStock { .. } => "insufficient_stock",
+            Self::CustodyCapReached { .. } => "custody_cap_reached",
             Self::RateLimited { .. } => "rate_limited",
+            Self::LoginQueueFull { .. } => "login_queue_full",
+            Self::AccountThrottled { .. } => "account_throttled",
+            Self::WrongPassword => "wrong_password",
+            Self::TooManyUnfundedOrders { .. } => "too_many_unfunded_orders",
             Self::Internal(_) => "internal",
             Self::Unavailable => "unavailable",
             Self::Transition(t) => t.code(),
@@ -230,7 +292,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::LoginQueueFull { retry_after_secs }
+        | Self::AccountThrottled { retry_after_secs } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

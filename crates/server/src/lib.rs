@@ -12,12 +12,14 @@ pub mod escrow;
 pub mod extract;
 pub mod listing_cache;
 pub mod maintenance;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -26,7 +28,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::Request;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -42,7 +44,8 @@ pub use crate::state::AppState;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// The application router: auth, account, listings, orders, escrows, disputes, WebSocket and ops
-/// routes with request ids, tracing, metrics, the 64 KiB body limit, and JSON 404/405 fallbacks.
+/// routes with request ids, tracing, metrics, the 64 KiB body limit, the cross-site guard
+/// ([`web::guard`]), `Cache-Control: no-store` ([`web::no_store`]), and JSON 404/405 fallbacks.
 pub fn app(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -73,6 +76,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(from_fn_with_state(state.clone(), web::guard::guard))
+        .layer(from_fn(web::no_store))
         .layer(layers)
         .with_state(state)
 }

@@ -10,6 +10,7 @@ use mmkt_server::config::Config;
 use mmkt_server::db::key::{self, KeyOrigin};
 use mmkt_server::db::users::{self, InsertOutcome, Role};
 use mmkt_server::db::{Db, listings};
+use mmkt_server::memory::{self, AllocatorSetup};
 use mmkt_server::routes::auth::check_username;
 use mmkt_server::{AppState, telemetry};
 
@@ -50,11 +51,26 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
         .with_context(|| format!("opening database {}", config.db_path.display()))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // First, before the runtime starts its threads: freed password-hash blocks go back to the
+    // kernel instead of staying in malloc arenas (mmkt_server::memory).
+    let allocator = memory::return_freed_memory();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(allocator))
+}
+
+async fn run(allocator: AllocatorSetup) -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::from_env().context("invalid configuration")?;
     telemetry::init(config.env);
+    if allocator == AllocatorSetup::Refused {
+        tracing::warn!(
+            "glibc refused the fixed mmap threshold; memory freed after a burst of logins may stay resident"
+        );
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::CreateArbiter { username } => create_arbiter(&config, &username).await,

@@ -7,6 +7,8 @@
 //! `db_operation_duration_seconds{operation,table}`, `db_errors_total{error_type}`,
 //! `websocket_connections_active`, `websocket_connections_total{user_type}`,
 //! `escrow_runner_lease_held` (0/1), `escrow_payout_refused_total{reason}`,
+//! `escrow_terminal_wallets_with_balance`, `escrow_terminal_wallet_balance_piconero`,
+//! `escrow_terminal_wallet_check_timestamp_seconds` (the terminal-wallet check),
 //! `monero_rpc_duration_seconds{method,wallet}` / `monero_rpc_errors_total{method,error_type}`
 //! (recorded by the monero-rpc crate), and `process_*` from `metrics-process`.
 
@@ -137,6 +139,26 @@ fn describe_all() {
         "websocket_connections_total",
         "WebSocket connections opened, by user type"
     );
+    describe_gauge!(
+        "escrow_terminal_wallets_with_balance",
+        "Released or refunded escrows whose wallet still held money at the last terminal-wallet check (EscrowTerminalWalletHasBalance alert)"
+    );
+    describe_gauge!(
+        "escrow_terminal_wallet_balance_piconero",
+        "Total balance, piconero, left in released or refunded escrow wallets at the last terminal-wallet check"
+    );
+    describe_gauge!(
+        "escrow_terminal_wallet_check_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the last completed terminal-wallet check (0: none yet)"
+    );
+    for name in [
+        "escrow_terminal_wallets_with_balance",
+        "escrow_terminal_wallet_balance_piconero",
+        "escrow_terminal_wallet_check_timestamp_seconds",
+    ] {
+        gauge!(name).set(0.0);
+    }
     describe_counter!(
         "escrow_payout_refused_total",
         "Payout sets the co-signer refused to sign, by reason (EscrowPayoutRefused alert)"
@@ -202,6 +224,25 @@ pub fn set_runner_lease_held(held: bool) {
 /// Call after the refusal is recorded.
 pub fn record_payout_refused(reason: escrow_core::RefusalReason) {
     counter!("escrow_payout_refused_total", "reason" => reason.as_str()).increment(1);
+}
+
+/// Publishes one completed terminal-wallet check: `escrow_terminal_wallets_with_balance`
+/// (`wallets` with a non-zero balance), `escrow_terminal_wallet_balance_piconero` (their checked
+/// total; a Prometheus sample is a float, exact up to 2^53 piconero, about 9007 XMR) and
+/// `escrow_terminal_wallet_check_timestamp_seconds` (now).
+pub fn set_terminal_wallet_check(wallets: u64, total: escrow_core::Amount) {
+    gauge!("escrow_terminal_wallets_with_balance").set(wallets as f64);
+    gauge!("escrow_terminal_wallet_balance_piconero").set(total.as_atomic() as f64);
+    gauge!("escrow_terminal_wallet_check_timestamp_seconds")
+        .set(time::OffsetDateTime::now_utc().unix_timestamp() as f64);
+}
+
+/// Sets `escrow_terminal_wallets_with_balance` and `escrow_terminal_wallet_balance_piconero` to
+/// 0 once this server no longer holds the runner lease: only the holder reports (the check time
+/// keeps its last value).
+pub fn clear_terminal_wallet_check() {
+    gauge!("escrow_terminal_wallets_with_balance").set(0.0);
+    gauge!("escrow_terminal_wallet_balance_piconero").set(0.0);
 }
 
 /// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated

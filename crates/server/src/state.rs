@@ -6,13 +6,16 @@ use std::sync::Arc;
 use escrow_core::Role;
 use monero_rpc::{DaemonClient, DigestCredentials, RpcError, WalletClient};
 
-use crate::auth::rate_limit::AuthRateLimiter;
+use crate::auth::failed_logins::FailedLogins;
+use crate::auth::gate::HashGate;
+use crate::auth::rate_limit::{AccountRateLimiter, AuthRateLimiter};
 use crate::config::Config;
 use crate::db::Db;
 use crate::escrow::EscrowContext;
 use crate::escrow::lease::{Hosting, RunnerLease};
 use crate::listing_cache::ListingPageCache;
 use crate::metrics::Metrics;
+use crate::ws::SessionEnds;
 
 /// Builds one [`WalletClient`] per configured wallet-rpc URL as `(role, client)`: label = role, digest
 /// login from the config. Each call gives clients with their own connection pool and digest state
@@ -46,11 +49,15 @@ struct Inner {
     db: Db,
     metrics: Metrics,
     auth_limiter: AuthRateLimiter,
+    hash_gate: HashGate,
+    failed_logins: FailedLogins,
+    order_limiter: AccountRateLimiter,
     wallets: Vec<(Role, WalletClient)>,
     daemon: Option<DaemonClient>,
     escrow: EscrowContext,
     runner: RunnerLease,
     listing_cache: ListingPageCache,
+    session_ends: SessionEnds,
 }
 
 impl AppState {
@@ -65,13 +72,17 @@ impl AppState {
         let metrics = Metrics::install();
         let auth_limiter =
             AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
+        let order_limiter = AccountRateLimiter::new(config.orders.per_minute);
+        let hash_gate = HashGate::new(&config.auth);
+        let failed_logins = FailedLogins::new(&config.auth);
         let wallets = wallet_clients(&config)?;
         let daemon = config
             .monerod_url
             .as_deref()
             .map(DaemonClient::new)
             .transpose()?;
-        let escrow = EscrowContext::new(db.clone(), config.escrow);
+        let escrow = EscrowContext::new(db.clone(), config.escrow)
+            .with_wallet_archive(config.wallet_archive.clone());
         let hosting = if wallets.len() == 3 {
             Hosting::Hosted
         } else {
@@ -85,11 +96,15 @@ impl AppState {
                 db,
                 metrics,
                 auth_limiter,
+                hash_gate,
+                failed_logins,
+                order_limiter,
                 wallets,
                 daemon,
                 escrow,
                 runner,
                 listing_cache,
+                session_ends: SessionEnds::new(),
             }),
         })
     }
@@ -136,8 +151,28 @@ impl AppState {
         &self.inner.listing_cache
     }
 
+    /// The broadcast of logged-out sessions to the open WebSocket connections.
+    pub fn session_ends(&self) -> &SessionEnds {
+        &self.inner.session_ends
+    }
+
     /// The login/register limiter.
     pub fn auth_limiter(&self) -> &AuthRateLimiter {
         &self.inner.auth_limiter
+    }
+
+    /// The bound on concurrent password hashing (every argon2id hash and verify goes through it).
+    pub fn hash_gate(&self) -> &HashGate {
+        &self.inner.hash_gate
+    }
+
+    /// Failed password checks per username.
+    pub fn failed_logins(&self) -> &FailedLogins {
+        &self.inner.failed_logins
+    }
+
+    /// The per-buyer order placement limiter (`MMKT_ORDERS_PER_MINUTE`).
+    pub fn order_limiter(&self) -> &AccountRateLimiter {
+        &self.inner.order_limiter
     }
 }

@@ -3,7 +3,7 @@
 //! trail and pushed over the WebSocket.
 
 use escrow_core::{
-    Actor, Escrow, EscrowState, FundingStatus, PreparedPayout, RefusalReason, TxHash,
+    Actor, Escrow, EscrowState, FundingStatus, PayoutKind, PreparedPayout, RefusalReason, TxHash,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -52,15 +52,16 @@ pub struct EscrowDetail {
     pub funding_deadline: Option<u64>,
     /// Payment progress.
     pub funding: FundingView,
-    /// The vendor's payout address on this escrow.
+    /// The vendor's payout address on this escrow (null for the buyer: each party sees only its
+    /// own address; arbiters see both).
     pub payout_address: Option<String>,
-    /// The buyer's refund address on this escrow.
+    /// The buyer's refund address on this escrow (null for the vendor).
     pub refund_address: Option<String>,
     /// The dispute, if any was opened.
     pub dispute: Option<DisputeView>,
     /// The payout (releasing/refunding: once prepared; released/refunded: submitted).
     pub payout: Option<PayoutView>,
-    /// Why setup failed (state `setup_failed`).
+    /// Why setup failed (state `setup_failed`), internal addresses hidden.
     pub setup_failure: Option<String>,
     /// Why the payout is blocked: the co-signer refused to sign the payout set, and the escrow
     /// waits for an operator (`undescribable`, `empty_set`, `inconsistent`,
@@ -110,8 +111,9 @@ pub struct DisputeView {
 pub struct PayoutView {
     /// `release` (to the vendor) or `refund` (to the buyer).
     pub kind: &'static str,
-    /// Destination address.
-    pub destination: String,
+    /// Destination address; null when it is the other party's (a release seen by the buyer, a
+    /// refund seen by the vendor).
+    pub destination: Option<String>,
     /// First transaction hash.
     pub tx_hash: Option<String>,
     /// All transaction hashes (a sweep may need several).
@@ -139,7 +141,7 @@ impl PayoutView {
         let prepared = prepared_payout(escrow);
         Some(PayoutView {
             kind: plan.kind.as_str(),
-            destination: plan.destination.as_str().to_owned(),
+            destination: Some(plan.destination.as_str().to_owned()),
             tx_hash: payout_tx_hash(escrow).map(|h| h.as_str().to_owned()),
             tx_hashes: prepared
                 .iter()
@@ -154,6 +156,30 @@ impl PayoutView {
 }
 
 impl EscrowDetail {
+    /// The view as `viewer` may see it: the buyer without the vendor's payout address, the vendor
+    /// without the buyer's refund address (also as a payout destination); arbiters and the
+    /// system see both.
+    #[must_use]
+    pub fn seen_by(mut self, viewer: Actor) -> Self {
+        let hidden = match viewer {
+            Actor::Buyer => {
+                self.payout_address = None;
+                PayoutKind::Release
+            }
+            Actor::Vendor => {
+                self.refund_address = None;
+                PayoutKind::Refund
+            }
+            _ => return self,
+        };
+        if let Some(payout) = self.payout.as_mut()
+            && payout.kind == hidden.as_str()
+        {
+            payout.destination = None;
+        }
+        self
+    }
+
     /// The view with `blocked_reason` set from the escrow's refused payout step, if any
     /// (`db::escrows::steps::payout_refusal`).
     #[must_use]
@@ -199,7 +225,9 @@ impl EscrowDetail {
             }),
             payout: PayoutView::of(escrow),
             setup_failure: match escrow.state() {
-                EscrowState::SetupFailed { reason, .. } => Some(reason.clone()),
+                EscrowState::SetupFailed { reason, .. } => {
+                    Some(crate::web::public_text::without_addresses(reason))
+                }
                 _ => None,
             },
             blocked_reason: None,

@@ -51,7 +51,9 @@ async fn order_to_payout_with_notifications_and_refusals() {
     ];
     for (kind, address, want, code) in bad_addresses {
         let path = format!("/api/auth/me/{kind}-address");
-        let (status, body) = vendor.put(&path, json!({"address": address})).await;
+        let (status, body) = vendor
+            .put(&path, json!({"address": address, "password": PASSWORD}))
+            .await;
         assert_error(status, &body, want, code);
     }
     let (status, body) = vendor.get("/api/auth/me/addresses").await;
@@ -130,13 +132,38 @@ async fn order_to_payout_with_notifications_and_refusals() {
             user.name
         );
     }
+    // The buyer's own confirmation, sent by a browser from another site, is refused unread.
+    for foreign in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let (status, answer) = buyer
+            .send_with(
+                reqwest::Method::POST,
+                &confirm_path,
+                Some(json!({})),
+                &[foreign],
+            )
+            .await;
+        assert_error(status, &answer, StatusCode::FORBIDDEN, "cross_site_refused");
+        let (_, now) = buyer.get(&format!("/api/escrows/{escrow_id}")).await;
+        assert_eq!(
+            now["state"], "funded",
+            "{foreign:?} changed the escrow: {now}"
+        );
+    }
 
     // Release: accepted at once (202), paid in the background.
     let (status, body) = confirm(&buyer, order_id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["state"], "releasing");
+    assert!(
+        body["payout_address"].is_null(),
+        "the buyer never sees the vendor's address: {body}"
+    );
+    let (_, seen) = vendor.get(&format!("/api/escrows/{escrow_id}")).await;
     assert_eq!(
-        body["payout_address"],
+        seen["payout_address"],
         payout.as_str(),
         "the vendor's account address was applied"
     );

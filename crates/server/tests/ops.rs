@@ -149,11 +149,13 @@ async fn openapi_document_lists_every_route() {
         ("/api/listings/{id}", &["get", "put", "patch", "delete"]),
         ("/api/orders", &["get", "post"]),
         ("/api/orders/{id}", &["get"]),
+        ("/api/orders/{id}/cancel", &["post"]),
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/metrics", &["get"]),
         ("/ops/runner/release", &["post"]),
         ("/ops/runner/acquire", &["post"]),
+        ("/ops/escrows/{id}/retry-setup", &["post"]),
     ] {
         for m in methods {
             assert!(

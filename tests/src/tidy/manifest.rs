@@ -3,13 +3,14 @@
 use super::{Rule, Violation};
 
 /// Every package of the workspace (they are depended on through `workspace = true` or `path`).
-pub const WORKSPACE_PACKAGES: [&str; 10] = [
+pub const WORKSPACE_PACKAGES: [&str; 11] = [
     "monero-types",
     "monero-rpc",
     "escrow-core",
     "mmkt-sqlcipher",
     "mmkt-stack",
     "mmkt-backup",
+    "mmkt-deploy",
     "mmkt-server",
     "mmctl",
     "test-support",
@@ -231,14 +232,14 @@ pub fn domain_crates_know_no_serving_or_sql(path: &str, text: &str) -> Vec<Viola
     })
 }
 
-/// mmctl, mmkt-stack and mmkt-backup never link the server crate (any table).
+/// mmctl, mmkt-stack, mmkt-backup and mmkt-deploy never link the server crate (any table).
 pub fn ops_crates_never_link_the_server(path: &str, text: &str) -> Vec<Violation> {
     let rule = Rule {
-        rule: "mmctl, mmkt-stack and mmkt-backup never depend on mmkt-server",
+        rule: "mmctl, mmkt-stack, mmkt-backup and mmkt-deploy never depend on mmkt-server",
         fix: "reach the server through its HTTP endpoints (/health, /ready, /metrics), the database file with \
               its key file (mmkt-sqlcipher) and the wallet directories",
     };
-    let ops = ["mmctl", "mmkt-stack", "mmkt-backup"];
+    let ops = ["mmctl", "mmkt-stack", "mmkt-backup", "mmkt-deploy"];
     deps_where(path, text, rule, |pkg, d| {
         ops.contains(&pkg) && d.name == "mmkt-server"
     })

@@ -1,21 +1,27 @@
-//! Authentication: passwords, session tokens and cookies, the [`CurrentUser`] extractor, rate limiting.
+//! Authentication: passwords (hashed through the bounded [`gate`]), session tokens and cookies, the
+//! [`CurrentUser`] extractor, rate limiting per client IP and failed logins per username.
 
+pub mod cookie;
+pub mod failed_logins;
+pub mod gate;
 pub mod password;
 pub mod rate_limit;
 pub mod token;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use std::convert::Infallible;
+use std::net::IpAddr;
 
-use self::token::{COOKIE_NAME, SessionToken};
-use crate::config::CookieSecurity;
-use crate::db::users::{Role, User};
+pub use self::cookie::{cleared_cookie, session_cookie};
+use self::password::Password;
+use self::token::SessionToken;
+use crate::db::users::{self, Role, User};
 use crate::db::{now_unix, sessions};
 use crate::error::ApiError;
 use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 
-/// The authenticated caller, resolved from the `session_token` cookie. Rejects with 401
+/// The authenticated caller, resolved from the session cookie ([`cookie::cookie_name`]). Rejects with 401
 /// `unauthenticated` when the cookie is missing, malformed, unknown or expired.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -48,11 +54,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let jar = CookieJar::from_headers(&parts.headers);
-        let token = jar
-            .get(COOKIE_NAME)
-            .and_then(|c| SessionToken::parse(c.value()))
-            .ok_or(ApiError::Unauthenticated)?;
+        let token =
+            cookie::token_from_headers(&parts.headers, state.config().env.cookie_security())
+                .ok_or(ApiError::Unauthenticated)?;
         let hash = token.hash();
         let user = state
             .db()
@@ -65,31 +69,58 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// The `session_token` cookie: HttpOnly, SameSite=Strict, Path=/, Max-Age = session TTL, Secure
-/// outside development.
-pub fn session_cookie(
-    token: &SessionToken,
-    max_age_secs: u64,
-    security: CookieSecurity,
-) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, token.expose().to_owned()))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(security == CookieSecurity::SecureOnly)
-        .path("/")
-        .max_age(time::Duration::seconds(
-            i64::try_from(max_age_secs).unwrap_or(i64::MAX),
-        ))
-        .build()
+/// The client's IP address as the rate limits see it ([`rate_limit::client_ip`]: `X-Real-IP`
+/// when configured, else the TCP peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(rate_limit::client_ip(
+            parts,
+            state.config().client_ip_source,
+        )))
+    }
 }
 
-/// A cookie that makes the browser delete `session_token`.
-pub fn cleared_cookie(security: CookieSecurity) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, ""))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(security == CookieSecurity::SecureOnly)
-        .path("/")
-        .max_age(time::Duration::ZERO)
-        .build()
+/// Checks `password` against `user`'s stored hash through the hashing gate, counting the attempt
+/// in the per-username failed-login throttle like a login; for changes that need the password
+/// again (payout and refund addresses).
+///
+/// # Errors
+/// [`ApiError::AccountThrottled`] before any hashing when the username is held,
+/// [`ApiError::WrongPassword`] when it does not match (counted as a failure),
+/// [`ApiError::LoginQueueFull`] when the gate is full, storage errors.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    ip: IpAddr,
+    password: Password,
+) -> Result<(), ApiError> {
+    state
+        .failed_logins()
+        .check(&user.username, ip)
+        .map_err(|retry_after_secs| ApiError::AccountThrottled { retry_after_secs })?;
+    let id = user.id;
+    let stored = state
+        .db()
+        .run("select", "users", move |conn| {
+            users::password_hash(conn, id)
+        })
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let matches = state
+        .hash_gate()
+        .run(move || password::verify(&password, &stored))
+        .await?;
+    if !matches {
+        state.failed_logins().failed(&user.username, ip);
+        return Err(ApiError::WrongPassword);
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Per-client-IP rate limiting of login and register (GCRA from the `governor` crate).
+//! Per-client-IP rate limiting of login and register, and per-account rate limiting of order
+//! placement (GCRA from the `governor` crate).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -41,12 +42,43 @@ impl AuthRateLimiter {
             self.limiter.retain_recent();
         }
         let ip = client_ip(parts, self.source);
-        self.limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }
-        })
+        self.limiter.check_key(&ip).map_err(rate_limited)
+    }
+}
+
+/// The 429 answer for a refused request: the seconds until the next one is allowed (at least 1).
+fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> ApiError {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    ApiError::RateLimited {
+        retry_after_secs: wait.as_secs().max(1),
+    }
+}
+
+/// Allows `per_minute` requests per account (user id) per minute, refilled evenly: the order
+/// rate limit (`MMKT_ORDERS_PER_MINUTE`).
+#[derive(Debug)]
+pub struct AccountRateLimiter {
+    limiter: DefaultKeyedRateLimiter<i64>,
+}
+
+impl AccountRateLimiter {
+    /// A limiter of `per_minute` requests (0 is treated as 1) per account.
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
+        }
+    }
+
+    /// Counts one request of account `user_id`.
+    ///
+    /// # Errors
+    /// [`ApiError::RateLimited`] with the seconds to wait.
+    pub fn check(&self, user_id: i64) -> Result<(), ApiError> {
+        if self.limiter.len() > RETAIN_THRESHOLD {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&user_id).map_err(rate_limited)
     }
 }
 

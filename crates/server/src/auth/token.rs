@@ -1,12 +1,9 @@
-//! Session tokens: 256 random bits, sent as 64 hex chars in the `session_token` cookie, stored only as sha256.
+//! Session tokens: 256 random bits, sent as 64 hex chars in the session cookie ([`super::cookie`]), stored only as sha256.
 
 use std::fmt;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-
-/// Name of the session cookie.
-pub const COOKIE_NAME: &str = "session_token";
 
 /// A session token. Debug prints `SessionToken(<redacted>)`.
 #[derive(Clone, PartialEq, Eq)]

@@ -17,6 +17,16 @@ use std::time::Duration;
 use escrow_core::Role;
 use serde::Deserialize;
 
+pub mod auth;
+
+mod orders;
+
+pub use orders::{OrderSettings, WalletArchiveSettings};
+
+pub mod custody;
+
+pub mod web;
+
 /// One XMR in atomic units (piconero).
 pub const ATOMIC_PER_XMR: u64 = 1_000_000_000_000;
 
@@ -183,6 +193,9 @@ pub struct EscrowSettings {
     /// at most `MMKT_PAYOUT_MAX_FEE_BASIS_POINTS` of the escrow balance (default
     /// [`DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS`], 1 %).
     pub payout_fee: escrow_core::FeeLimit,
+    /// The custody cap on open escrows and the terminal-wallet check interval
+    /// (`MMKT_CUSTODY_CAP_XMR`, `MMKT_CUSTODY_CHECK_INTERVAL_SECS`; see [`custody`]).
+    pub custody: custody::CustodySettings,
 }
 
 /// Default absolute payout fee cap, piconero: 0.005 XMR, about 50 times a normal-priority fee for
@@ -343,6 +356,15 @@ pub struct Config {
     pub client_ip_source: ClientIpSource,
     /// The escrow runner lease (`MMKT_RUNNER_ID`, `MMKT_RUNNER_LEASE_TTL_SECS`).
     pub runner: RunnerSettings,
+    /// Per-buyer order limits (`MMKT_ORDERS_*`).
+    pub orders: OrderSettings,
+    /// Password hashing and failed-login settings (`MMKT_AUTH_*`).
+    pub auth: auth::AuthSettings,
+    /// Wallet directories and the archive retention (`MMKT_WALLET_DIR_*`,
+    /// `MMKT_WALLET_ARCHIVE_RETENTION_SECS`).
+    pub wallet_archive: WalletArchiveSettings,
+    /// Browser origins allowed to change state and open the WebSocket (`MMKT_WEB_ORIGINS`).
+    pub web: web::WebSettings,
 }
 
 /// What the server does when the DB key file does not exist.
@@ -634,6 +656,11 @@ impl Config {
                     u64::from(DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS),
                 )?,
             )?,
+            custody: custody::CustodySettings::parse(
+                env,
+                get("MMKT_CUSTODY_CAP_XMR").as_deref(),
+                get("MMKT_CUSTODY_CHECK_INTERVAL_SECS").as_deref(),
+            )?,
         };
         let runner =
             RunnerSettings::parse(get("MMKT_RUNNER_ID"), get("MMKT_RUNNER_LEASE_TTL_SECS"))?;
@@ -651,6 +678,10 @@ impl Config {
             escrow,
             client_ip_source,
             runner,
+            orders: OrderSettings::parse(env, &get)?,
+            auth: auth::AuthSettings::parse(vars)?,
+            wallet_archive: WalletArchiveSettings::parse(env, &get)?,
+            web: web::WebSettings::parse(env, &get)?,
         };
         config.check_environment()?;
         Ok(config)

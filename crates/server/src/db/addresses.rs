@@ -1,7 +1,9 @@
 //! `user_addresses`: the address each party keeps on their account (a vendor's payout address, a
-//! buyer's refund address), already validated for the configured network.
+//! buyer's refund address), already validated for the configured network, and the
+//! `address_changes` audit trail of every change.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
 
 /// Which address a user keeps on their account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,23 +24,72 @@ impl AddressKind {
     }
 }
 
-/// Stores (replaces) a user's address of `kind` at `now` (Unix s).
+/// The audit fingerprint of an address: the first 16 hex digits of its SHA-256 (enough to tell
+/// two addresses apart in the audit trail, not the address itself).
+pub fn fingerprint(address: &str) -> String {
+    let digest = Sha256::digest(address.as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// A change of an account address as recorded in `address_changes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressChange {
+    /// Which address changed.
+    pub kind: AddressKind,
+    /// [`fingerprint`] of the previous address; `None` when there was none.
+    pub old_fingerprint: Option<String>,
+    /// [`fingerprint`] of the new address.
+    pub new_fingerprint: String,
+    /// When (Unix s).
+    pub changed_at: i64,
+}
+
+/// A new account address and who sets it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAddress<'a> {
+    /// The account.
+    pub user_id: i64,
+    /// Which address.
+    pub kind: AddressKind,
+    /// The address, validated for the configured network.
+    pub address: &'a str,
+    /// The client address of the request (audit).
+    pub client_ip: &'a str,
+    /// When (Unix s).
+    pub now: i64,
+}
+
+/// Stores (replaces) the account's address and appends the `address_changes` audit row (old and
+/// new fingerprints, client address, time). Run it in the transaction of the change.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn set(
-    conn: &Connection,
-    user_id: i64,
-    kind: AddressKind,
-    address: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
+pub fn set(conn: &Connection, new: &NewAddress<'_>) -> rusqlite::Result<AddressChange> {
+    let old = get(conn, new.user_id, new.kind)?;
     conn.execute(
         "INSERT INTO user_addresses (user_id, kind, address, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (user_id, kind) DO UPDATE SET address = ?3, updated_at = ?4",
-        params![user_id, kind.as_str(), address, now],
+        params![new.user_id, new.kind.as_str(), new.address, new.now],
     )?;
-    Ok(())
+    let change = AddressChange {
+        kind: new.kind,
+        old_fingerprint: old.as_deref().map(fingerprint),
+        new_fingerprint: fingerprint(new.address),
+        changed_at: new.now,
+    };
+    conn.execute(
+        "INSERT INTO address_changes (user_id, kind, old_fingerprint, new_fingerprint, client_ip, changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            new.user_id,
+            new.kind.as_str(),
+            change.old_fingerprint,
+            change.new_fingerprint,
+            new.client_ip,
+            new.now
+        ],
+    )?;
+    Ok(change)
 }
 
 /// A user's address of `kind`, if set.

@@ -11,6 +11,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_escrow_orchestration.sql"),
     include_str!("../../migrations/0003_runner_lease.sql"),
     include_str!("../../migrations/0004_payout_refusal.sql"),
+    include_str!("../../migrations/0005_order_jams.sql"),
+    include_str!("../../migrations/0006_address_changes.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after [`migrate`]).

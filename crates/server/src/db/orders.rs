@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::escrows::{self, Parties};
 use super::{ApiTime, Columns, Page, now_unix, page, sql_u64};
+use crate::config::custody::{CustodyCap, CustodyCapReached};
 
 /// An order with its escrow, as the API shows it. Amounts are atomic units (piconero).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -72,11 +73,18 @@ pub struct EscrowView {
 pub struct EscrowPolicy {
     /// Per-environment cap on the order total.
     pub cap: EscrowCap,
+    /// Per-environment cap on the total of all open escrows, this one included.
+    pub custody: CustodyCap,
     /// Confirmations required for funding.
     pub required_confirmations: u64,
     /// Funding window in seconds.
     pub funding_window_secs: u64,
+    /// Most unfunded orders the buyer may have at once ([`UNFUNDED_STATES`]).
+    pub max_unfunded: u32,
 }
+
+/// Escrow states of an unfunded order: the ones [`EscrowPolicy::max_unfunded`] counts.
+pub const UNFUNDED_STATES: &str = "'awaiting_setup', 'setup_failed', 'awaiting_funding'";
 
 /// Outcome of [`place`] when the transaction ran; only `Placed` wrote anything.
 #[derive(Debug)]
@@ -89,6 +97,15 @@ pub enum PlaceOutcome {
     Rejected(OrderError),
     /// The escrow terms were refused (zero confirmations or window in the config).
     EscrowRejected(EscrowError),
+    /// The open escrows with this one would exceed the custody cap.
+    CustodyCapReached(CustodyCapReached),
+    /// The buyer already has [`EscrowPolicy::max_unfunded`] unfunded orders.
+    TooManyUnfunded {
+        /// The buyer's unfunded orders now.
+        open: u32,
+        /// The cap.
+        cap: u32,
+    },
 }
 
 fn load_listing(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>> {
@@ -113,8 +130,9 @@ fn load_listing(conn: &Connection, id: i64) -> rusqlite::Result<Option<Listing>>
 }
 
 /// Places an order in one IMMEDIATE transaction: checks it with [`Order::place`] (stock, checked
-/// total, cap), decrements stock, inserts the order and its escrow in the initial state
-/// (`awaiting_setup`, the serialized [`escrow_core::Escrow`] in `escrows.record`).
+/// total, cap) and against the custody cap ([`CustodyCap::admit`] over the open escrows),
+/// decrements stock, inserts the order and its escrow in the initial state (`awaiting_setup`,
+/// the serialized [`escrow_core::Escrow`] in `escrows.record`).
 ///
 /// # Errors
 /// SQLite errors (the transaction is rolled back).
@@ -126,6 +144,13 @@ pub fn place(
     policy: &EscrowPolicy,
 ) -> rusqlite::Result<PlaceOutcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let open = unfunded_count(&tx, buyer_id)?;
+    if open >= policy.max_unfunded {
+        return Ok(PlaceOutcome::TooManyUnfunded {
+            open,
+            cap: policy.max_unfunded,
+        });
+    }
     let Some(listing) = load_listing(&tx, listing_id)? else {
         return Ok(PlaceOutcome::ListingNotFound);
     };
@@ -133,6 +158,12 @@ pub fn place(
         Ok(line) => line,
         Err(e) => return Ok(PlaceOutcome::Rejected(e)),
     };
+    if let Err(e) = policy
+        .custody
+        .admit(escrows::custody::open_amounts(&tx)?, line.total())
+    {
+        return Ok(PlaceOutcome::CustodyCapReached(e));
+    }
     let terms = match EscrowTerms::new(
         line.total(),
         policy.required_confirmations,
@@ -179,6 +210,42 @@ pub fn place(
         get_for_party(&tx, order_id, buyer_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     tx.commit()?;
     Ok(PlaceOutcome::Placed(Box::new(view)))
+}
+
+/// How many of `buyer_id`'s orders are unfunded (escrow in one of [`UNFUNDED_STATES`]).
+///
+/// # Errors
+/// SQLite errors.
+pub fn unfunded_count(conn: &Connection, buyer_id: i64) -> rusqlite::Result<u32> {
+    conn.prepare_cached(&format!(
+        "SELECT count(*) FROM orders o JOIN escrows e ON e.order_id = o.id
+         WHERE o.buyer_id = ?1 AND e.state IN ({UNFUNDED_STATES})"
+    ))?
+    .query_row([buyer_id], |r| r.get(0))
+}
+
+/// Gives the units of order `order_id` back to its listing, once: only when its escrow is
+/// `cancelled` or `expired` and the stock was not returned yet (`orders.stock_returned_at`).
+/// Run it inside the transaction that moved the escrow there. Returns whether stock was returned.
+/// The listing's stock saturates at 2^32-1.
+///
+/// # Errors
+/// SQLite errors.
+pub fn return_stock(conn: &Connection, order_id: i64, now: i64) -> rusqlite::Result<bool> {
+    let marked = conn.execute(
+        "UPDATE orders SET stock_returned_at = ?2 WHERE id = ?1 AND stock_returned_at IS NULL
+         AND EXISTS (SELECT 1 FROM escrows e WHERE e.order_id = ?1 AND e.state IN ('cancelled', 'expired'))",
+        params![order_id, now],
+    )?;
+    if marked != 1 {
+        return Ok(false);
+    }
+    conn.execute(
+        "UPDATE listings SET stock = min(stock + (SELECT quantity FROM orders WHERE id = ?1), 4294967295), updated_at = ?2
+         WHERE id = (SELECT listing_id FROM orders WHERE id = ?1)",
+        params![order_id, now],
+    )?;
+    Ok(true)
 }
 
 const SELECT: &str = "SELECT o.id, o.listing_id, l.title, o.buyer_id, o.vendor_id, o.quantity, o.unit_price_atomic,

@@ -85,3 +85,13 @@ pub fn find_with_hash(
     .query_row([username], |row| Ok((user_from_row(row, 0)?, row.get(4)?)))
     .optional()
 }
+
+/// The argon2id PHC string of account `user_id`, if the account exists.
+///
+/// # Errors
+/// SQLite errors.
+pub fn password_hash(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT password_hash FROM users WHERE id = ?1")?
+        .query_row([user_id], |row| row.get(0))
+        .optional()
+}

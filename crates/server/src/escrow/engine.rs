@@ -9,6 +9,12 @@
 //! Passes run only while this server holds the runner lease ([`RunnerLease`]); each escrow's task
 //! is a job of the lease. Once a release is asked no job starts, and a running one stops before
 //! its next action, except the submission of a payout it has just signed.
+//!
+//! Lanes: multisig setups run one at a time in the setup lane, payouts one at a time in their own
+//! payout lane, so a queue of setups never delays a payout; a setup starts no round while a payout
+//! waits or runs, the wallet-rpc workers also serve payout calls before setup calls, and funding
+//! polls last ([`Priority`](super::worker::Priority)).
+//! Every [`ARCHIVE_EVERY`] passes the wallet archive runs ([`archive`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,13 +27,20 @@ use tokio::task::JoinHandle;
 use super::lease::{JobGuard, RunnerLease};
 use super::participant::HostedParticipant;
 use super::worker::{WalletRef, WalletWorker, WorkerError};
-use super::{Applied, ApplyError, EscrowContext, Target, apply_event, funding, payout, setup};
+use super::{
+    Applied, ApplyError, EscrowContext, Extra, Target, apply_event_with, archive, funding, payout,
+    setup,
+};
 use crate::db::escrows::steps::{self, Step, StepKey};
 use crate::db::escrows::{self, wallets, wallets::WalletRow};
 use crate::db::{DbError, now_unix};
 
 /// Late-funding watches run on every this many passes (they are rare and cheap to delay).
 pub const LATE_WATCH_EVERY: u64 = 10;
+/// How often a setup that yields to payouts looks again.
+pub const PAYOUT_YIELD_CHECK: Duration = Duration::from_millis(100);
+/// The wallet archive ([`archive::sweep`]) runs on every this many passes.
+pub const ARCHIVE_EVERY: u64 = 10;
 /// A funding poll waits while a setup or payout runs (it would make the wallet-rpc switch wallets
 /// under it), unless the escrow was not polled for this long.
 pub const POLL_OVERDUE: Duration = Duration::from_secs(30);
@@ -163,9 +176,15 @@ pub struct Engine {
     workers: Option<Workers>,
     lease: RunnerLease,
     in_flight: Arc<Mutex<HashSet<i64>>>,
-    /// One setup or payout at a time: its wallets then stay open across its rounds (a wallet
-    /// switch costs seconds), which beats interleaving several flows on the same wallet-rpcs.
-    flow: Arc<tokio::sync::Semaphore>,
+    /// One setup at a time: its wallets then stay open across its rounds (a wallet switch costs
+    /// seconds), which beats interleaving several setups on the same wallet-rpcs.
+    setup_lane: Arc<tokio::sync::Semaphore>,
+    /// One payout at a time, beside the setup lane: a payout never waits for queued setups.
+    payout_lane: Arc<tokio::sync::Semaphore>,
+    /// Payouts waiting for or holding the payout lane.
+    payouts: Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether a wallet archive sweep is running (at most one at a time).
+    archiving: Arc<std::sync::atomic::AtomicBool>,
     /// When each escrow's funding was last polled (funding polls yield to a running flow unless
     /// overdue).
     polled: Arc<Mutex<HashMap<i64, Instant>>>,
@@ -188,15 +207,33 @@ impl Engine {
         role: Actor,
         wallets: &[WalletRow],
     ) -> Result<HostedParticipant, StepError> {
-        let worker = self
-            .workers
-            .as_ref()
-            .and_then(|w| w.for_role(role))
-            .ok_or(StepError::NotConfigured { role })?;
+        self.worker(role)?;
         let row = wallets
             .iter()
             .find(|w| w.role == role)
             .ok_or(StepError::MissingWallet { role })?;
+        let (worker, wallet) = self.wallet_job(row)?;
+        Ok(HostedParticipant::new(role, worker.clone(), wallet))
+    }
+
+    /// The wallet-rpc worker of a signing role.
+    ///
+    /// # Errors
+    /// [`StepError::NotConfigured`] without wallet-rpc endpoints.
+    pub fn worker(&self, role: Actor) -> Result<&WalletWorker, StepError> {
+        self.workers
+            .as_ref()
+            .and_then(|w| w.for_role(role))
+            .ok_or(StepError::NotConfigured { role })
+    }
+
+    /// The worker of a stored per-escrow wallet's role and the wallet to open there, for jobs
+    /// run on that worker directly (e.g. the terminal-wallet check).
+    ///
+    /// # Errors
+    /// As [`Engine::worker`]; [`StepError::InvalidStored`] for an unusable stored wallet name.
+    pub fn wallet_job(&self, row: &WalletRow) -> Result<(&WalletWorker, WalletRef), StepError> {
+        let worker = self.worker(row.role)?;
         let name = row
             .wallet_name
             .parse::<WalletName>()
@@ -208,7 +245,7 @@ impl Engine {
             name,
             password: row.password.clone(),
         };
-        Ok(HostedParticipant::new(role, worker.clone(), wallet))
+        Ok((worker, wallet))
     }
 
     /// This server's runner lease (escrow work runs only while it is held).
@@ -263,20 +300,68 @@ impl Engine {
     /// Applies `event` as the system (background work) to escrow `escrow_id`.
     ///
     /// # Errors
-    /// As [`apply_event`].
+    /// As [`super::apply_event`].
     pub async fn apply_system(
         &self,
         escrow_id: i64,
         event: EscrowEvent,
     ) -> Result<Applied, ApplyError> {
-        apply_event(
-            &self.ctx,
-            Target::Escrow(escrow_id),
-            Actor::System,
-            None,
-            event,
-        )
-        .await
+        self.apply(escrow_id, event, None).await
+    }
+
+    /// [`Engine::apply_system`] with `extra` writes in the transition's transaction.
+    ///
+    /// # Errors
+    /// As [`super::apply_event`].
+    pub async fn apply_system_with(
+        &self,
+        escrow_id: i64,
+        event: EscrowEvent,
+        extra: Extra,
+    ) -> Result<Applied, ApplyError> {
+        self.apply(escrow_id, event, Some(extra)).await
+    }
+
+    async fn apply(
+        &self,
+        escrow_id: i64,
+        event: EscrowEvent,
+        extra: Option<Extra>,
+    ) -> Result<Applied, ApplyError> {
+        let target = Target::Escrow(escrow_id);
+        apply_event_with(&self.ctx, target, Actor::System, None, event, extra).await
+    }
+
+    /// Claims escrow `escrow_id` for one task of this process (at most one at a time per escrow);
+    /// `false` when another task has it. Give it back with [`Engine::unclaim`].
+    pub fn claim(&self, escrow_id: i64) -> bool {
+        self.in_flight
+            .lock()
+            .map(|mut set| set.insert(escrow_id))
+            .unwrap_or(false)
+    }
+
+    /// Ends a [`Engine::claim`].
+    pub fn unclaim(&self, escrow_id: i64) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(&escrow_id);
+        }
+    }
+
+    /// Waits while a payout waits for or holds the payout lane, or until the runner lease stops
+    /// taking jobs: a setup calls it before each round, so its wallet-rpc calls never sit between
+    /// a payout's steps (at most the round already running overlaps a payout).
+    pub async fn yield_to_payouts(&self) {
+        while self.payouts.load(std::sync::atomic::Ordering::Acquire) > 0
+            && self.lease.accepts_jobs()
+        {
+            tokio::time::sleep(PAYOUT_YIELD_CHECK).await;
+        }
+    }
+
+    /// The hosted workers, if all three wallet-rpcs are configured.
+    pub fn workers(&self) -> Option<&Workers> {
+        self.workers.as_ref()
     }
 }
 
@@ -299,13 +384,18 @@ pub fn spawn(
         workers,
         lease,
         in_flight: Arc::default(),
-        flow: Arc::new(tokio::sync::Semaphore::new(1)),
+        setup_lane: Arc::new(tokio::sync::Semaphore::new(1)),
+        payout_lane: Arc::new(tokio::sync::Semaphore::new(1)),
+        payouts: Arc::default(),
+        archiving: Arc::default(),
         polled: Arc::default(),
     };
     tokio::spawn(run(engine))
 }
 
 async fn run(engine: Engine) {
+    // Stops with this loop (the handle is aborted on shutdown).
+    let _terminal_check = super::terminal_wallets::spawn(engine.clone());
     let poll = engine.ctx.settings().poll_interval;
     let mut lease_changes = engine.lease.subscribe();
     let mut pass: u64 = 0;
@@ -317,6 +407,9 @@ async fn run(engine: Engine) {
                 Scope::Pending
             };
             schedule(&engine, scope).await;
+            if pass.is_multiple_of(ARCHIVE_EVERY) {
+                spawn_archive(&engine);
+            }
         }
         pass += 1;
         tokio::select! {
@@ -365,22 +458,35 @@ async fn schedule(engine: &Engine, scope: Scope) {
         let Some(job) = engine.lease.start_job() else {
             return;
         };
-        let fresh = engine
-            .in_flight
-            .lock()
-            .map(|mut set| set.insert(id))
-            .unwrap_or(false);
-        if !fresh {
+        if !engine.claim(id) {
             continue;
         }
         let engine = engine.clone();
         tokio::spawn(async move {
             drive(&engine, id, &job).await;
-            if let Ok(mut set) = engine.in_flight.lock() {
-                set.remove(&id);
-            }
+            engine.unclaim(id);
         });
     }
+}
+
+/// Runs one wallet archive sweep as a job of the runner lease, unless one is still running.
+fn spawn_archive(engine: &Engine) {
+    use std::sync::atomic::Ordering;
+    if engine.archiving.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let Some(job) = engine.lease.start_job() else {
+        engine.archiving.store(false, Ordering::Release);
+        return;
+    };
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = archive::sweep(&engine).await {
+            tracing::warn!(error = %e, "wallet archive sweep failed; retrying on a later pass");
+        }
+        drop(job);
+        engine.archiving.store(false, Ordering::Release);
+    });
 }
 
 /// Runs the escrow's actions until it waits (person, chain, next poll), a step fails, or the
@@ -446,34 +552,82 @@ pub enum Progress {
     Wait,
 }
 
+/// The lane an action runs in, and its permit while held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Multisig setup.
+    Setup,
+    /// Payout preparation and submission.
+    Payout,
+}
+
+/// The lane permit an escrow's task holds across consecutive actions of the same lane.
+type Held = Option<(
+    Lane,
+    tokio::sync::OwnedSemaphorePermit,
+    Option<PayoutDemand>,
+)>;
+
+/// A payout waiting for or holding the payout lane; setup rounds wait while any exists
+/// ([`Engine::yield_to_payouts`]).
+#[derive(Debug)]
+struct PayoutDemand(Arc<std::sync::atomic::AtomicUsize>);
+
+impl PayoutDemand {
+    fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        PayoutDemand(Arc::clone(count))
+    }
+}
+
+impl Drop for PayoutDemand {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 async fn run_action(
     engine: &Engine,
     escrow: &Escrow,
     action: Action,
-    flow: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    flow: &mut Held,
 ) -> Result<Progress, StepError> {
-    match action {
-        Action::RunSetup | Action::PreparePayout { .. } | Action::SubmitPayout { .. } => {
-            if flow.is_none() {
-                let permit = Arc::clone(&engine.flow)
+    let lane = match action {
+        Action::RunSetup => Some(Lane::Setup),
+        Action::PreparePayout { .. } | Action::SubmitPayout { .. } => Some(Lane::Payout),
+        Action::WatchFunding { .. } | Action::WatchLateFunding { .. } => None,
+    };
+    match lane {
+        Some(lane) => {
+            if flow.as_ref().is_none_or(|(held, _, _)| *held != lane) {
+                *flow = None;
+                // Counted while it waits for the lane too, so setups yield at once.
+                let demand = (lane == Lane::Payout).then(|| PayoutDemand::new(&engine.payouts));
+                let semaphore = match lane {
+                    Lane::Setup => &engine.setup_lane,
+                    Lane::Payout => &engine.payout_lane,
+                };
+                let permit = Arc::clone(semaphore)
                     .acquire_owned()
                     .await
                     .map_err(|_| StepError::Stopping)?;
-                *flow = Some(permit);
-                // A release may have been asked while this flow waited for the lock.
+                *flow = Some((lane, permit, demand));
+                // A release may have been asked while this flow waited for its lane.
                 if !lease_allows(&engine.lease, &action) {
                     return Ok(Progress::Wait);
                 }
             }
         }
-        Action::WatchFunding { .. } | Action::WatchLateFunding { .. } => {
+        None => {
             *flow = None;
             let id = escrow.id().get();
             let Ok(mut polled) = engine.polled.lock() else {
                 return Ok(Progress::Wait);
             };
             let overdue = polled.get(&id).is_none_or(|t| t.elapsed() >= POLL_OVERDUE);
-            if engine.flow.available_permits() == 0 && !overdue {
+            let busy = engine.setup_lane.available_permits() == 0
+                || engine.payout_lane.available_permits() == 0;
+            if busy && !overdue {
                 return Ok(Progress::Wait);
             }
             polled.insert(id, Instant::now());

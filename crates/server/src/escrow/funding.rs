@@ -2,7 +2,8 @@
 //! per pass reads every incoming transfer of the escrow address (confirmed and pool) from one of
 //! the escrow's wallets and reports the snapshot as `funding_observed`; the state machine decides
 //! funded / still pending (with what is missing) / late payment. After the funding deadline it
-//! sends `funding_window_elapsed` (unfunded escrows expire; underfunded ones go to an arbiter).
+//! sends `funding_window_elapsed` (unfunded escrows expire, and their units go back to the
+//! listing in the same transaction; underfunded ones go to an arbiter).
 //!
 //! Only spendable money funds: each transfer carries its escrow-core [`Spendability`], decided
 //! from its `unlock_time` and wallet-rpc `locked` flag at the wallet's chain height and the
@@ -19,7 +20,7 @@ use super::ApplyError;
 use super::engine::{Engine, Progress, StepError};
 use super::participant::Participant;
 use super::setup::ROLES;
-use crate::db::now_unix;
+use crate::db::{now_unix, orders};
 
 /// Polls the escrow address once and applies what it shows.
 ///
@@ -56,8 +57,13 @@ pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepErro
     if after.state().kind() != EscrowStateKind::AwaitingFunding || !window_closed {
         return Ok(Progress::Wait);
     }
+    let order_id = after.order_id().get();
+    // Runs only if the event changed the escrow; returns stock only if it expired.
+    let give_back = Box::new(move |conn: &rusqlite::Connection| {
+        orders::return_stock(conn, order_id, now_unix()).map(|_| ())
+    });
     match engine
-        .apply_system(id, EscrowEvent::FundingWindowElapsed)
+        .apply_system_with(id, EscrowEvent::FundingWindowElapsed, give_back)
         .await
     {
         Ok(_) => Ok(Progress::Wait),

@@ -17,9 +17,12 @@
 //!   `monero_types::Address::validate`). See docs/ESCROW.md.
 //! - Only the holder of the runner lease runs escrow jobs and calls wallet-rpc ([`lease`]); other
 //!   servers on the same database serve HTTP and stand by.
+//! - [`terminal_wallets`] checks, at low priority, that released and refunded escrows' wallets
+//!   hold nothing any more (money sent after the payout, or a payout that never left).
 //! - The orchestrator and the escrow routes get an [`EscrowContext`] (database, hub, escrow
 //!   settings), never the whole application state.
 
+pub mod archive;
 pub mod engine;
 pub mod funding;
 pub mod lease;
@@ -27,6 +30,7 @@ pub mod participant;
 pub mod parties;
 pub mod payout;
 pub mod setup;
+pub mod terminal_wallets;
 pub mod worker;
 
 use std::sync::Arc;
@@ -36,7 +40,7 @@ use escrow_core::{Actor, Context, Escrow, EscrowEvent, Timestamp, Transition};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::Notify;
 
-use crate::config::EscrowSettings;
+use crate::config::{EscrowSettings, WalletArchiveSettings};
 use crate::db::escrows;
 use crate::db::{Db, DbError, now_unix};
 use crate::metrics;
@@ -82,6 +86,7 @@ pub struct EscrowContext {
     db: Db,
     hub: EscrowHub,
     settings: EscrowSettings,
+    wallet_archive: Arc<WalletArchiveSettings>,
 }
 
 impl EscrowContext {
@@ -91,7 +96,20 @@ impl EscrowContext {
             db,
             hub: EscrowHub::new(),
             settings,
+            wallet_archive: Arc::default(),
         }
+    }
+
+    /// This context with the wallet directories and archive retention (without them no wallet
+    /// file is archived).
+    pub fn with_wallet_archive(mut self, archive: WalletArchiveSettings) -> Self {
+        self.wallet_archive = Arc::new(archive);
+        self
+    }
+
+    /// The wallet directories and archive retention.
+    pub fn wallet_archive(&self) -> &WalletArchiveSettings {
+        &self.wallet_archive
     }
 
     /// The database.
@@ -148,7 +166,8 @@ pub enum ApplyError {
     Db(#[from] DbError),
 }
 
-type Extra = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+/// Writes committed in the transaction of an event's transition ([`apply_event_with`]).
+pub type Extra = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
 
 enum Inner {
     Done(Applied),

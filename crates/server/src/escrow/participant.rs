@@ -98,6 +98,17 @@ pub trait Participant: Send + Sync {
     fn knows_tx(&self, hash: TxHash) -> impl Future<Output = Result<bool, WorkerError>> + Send;
 }
 
+/// `get_transfers` filter of every incoming transfer, confirmed and in the pool.
+pub fn incoming_filter() -> TransferFilter {
+    TransferFilter {
+        incoming: true,
+        outgoing: false,
+        pending: false,
+        failed: false,
+        pool: true,
+    }
+}
+
 /// A role whose per-escrow wallet lives in the server's wallet-rpc for that role (hosted mode).
 #[derive(Clone, Debug)]
 pub struct HostedParticipant {
@@ -116,13 +127,30 @@ impl HostedParticipant {
         }
     }
 
-    async fn call<T, F, Fut>(&self, mode: OpenMode, f: F) -> Result<T, WorkerError>
+    /// One job on this participant's wallet-rpc, served at `priority` (payout steps ahead of
+    /// setup steps).
+    async fn call<T, F, Fut>(
+        &self,
+        priority: Priority,
+        mode: OpenMode,
+        f: F,
+    ) -> Result<T, WorkerError>
     where
         T: Send + 'static,
         F: FnOnce(monero_rpc::WalletClient) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, RpcError>> + Send + 'static,
     {
-        self.worker.run(&self.wallet, mode, Priority::Flow, f).await
+        self.worker.run(&self.wallet, mode, priority, f).await
+    }
+
+    /// The wallet this participant drives (name and password).
+    pub fn wallet(&self) -> &WalletRef {
+        &self.wallet
+    }
+
+    /// The worker of this participant's wallet-rpc.
+    pub fn worker(&self) -> &WalletWorker {
+        &self.worker
     }
 }
 
@@ -132,7 +160,7 @@ impl Participant for HostedParticipant {
     }
 
     async fn prepare(&self) -> Result<MultisigInfo, WorkerError> {
-        self.call(OpenMode::CreateIfMissing, |w| async move {
+        self.call(Priority::Setup, OpenMode::CreateIfMissing, |w| async move {
             w.prepare_multisig().await
         })
         .await
@@ -140,7 +168,7 @@ impl Participant for HostedParticipant {
 
     async fn make(&self, others: Vec<MultisigInfo>) -> Result<MultisigInfo, WorkerError> {
         let password = self.wallet.password.clone();
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Setup, OpenMode::Existing, move |w| async move {
             // The experimental-multisig flag set by prepare_multisig lives in memory until
             // make_multisig writes the .keys file; a wallet reopened in between (another escrow
             // used this wallet-rpc) would be made multisig with the flag off and then refuse every
@@ -154,14 +182,14 @@ impl Participant for HostedParticipant {
 
     async fn exchange(&self, others: Vec<MultisigInfo>) -> Result<KeyExchangeRound, WorkerError> {
         let password = self.wallet.password.clone();
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Setup, OpenMode::Existing, move |w| async move {
             w.exchange_multisig_keys(&others, &password).await
         })
         .await
     }
 
     async fn status(&self) -> Result<(MultisigStatus, Address), WorkerError> {
-        self.call(OpenMode::Existing, |w| async move {
+        self.call(Priority::Setup, OpenMode::Existing, |w| async move {
             let status = w.is_multisig().await?;
             let address = w.get_address(0).await?;
             Ok((status, address))
@@ -172,14 +200,7 @@ impl Participant for HostedParticipant {
     async fn incoming(&self) -> Result<Transfers, WorkerError> {
         let read = |w: monero_rpc::WalletClient| async move {
             w.refresh(None).await?;
-            let filter = TransferFilter {
-                incoming: true,
-                outgoing: false,
-                pending: false,
-                failed: false,
-                pool: true,
-            };
-            w.get_transfers(filter).await
+            w.get_transfers(incoming_filter()).await
         };
         self.worker
             .run(&self.wallet, OpenMode::Existing, Priority::Watch, read)
@@ -187,7 +208,7 @@ impl Participant for HostedParticipant {
     }
 
     async fn export_sync(&self) -> Result<MultisigSyncInfo, WorkerError> {
-        self.call(OpenMode::Existing, |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, |w| async move {
             w.refresh(None).await?;
             w.export_multisig_info().await
         })
@@ -195,14 +216,14 @@ impl Participant for HostedParticipant {
     }
 
     async fn import_sync(&self, others: Vec<MultisigSyncInfo>) -> Result<u64, WorkerError> {
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.import_multisig_info(&others).await
         })
         .await
     }
 
     async fn balance(&self) -> Result<Balance, WorkerError> {
-        self.call(OpenMode::Existing, |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, |w| async move {
             w.refresh(None).await?;
             w.get_balance(0).await
         })
@@ -210,7 +231,7 @@ impl Participant for HostedParticipant {
     }
 
     async fn build_sweep(&self, destination: Address) -> Result<SweepOutcome, WorkerError> {
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.sweep_all(&destination, TransferOptions::default()).await
         })
         .await
@@ -220,28 +241,28 @@ impl Participant for HostedParticipant {
         &self,
         txset: MultisigTxset,
     ) -> Result<Vec<TransferDescription>, WorkerError> {
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.describe_transfer(&txset).await
         })
         .await
     }
 
     async fn cosign(&self, txset: MultisigTxset) -> Result<SignOutcome, WorkerError> {
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.sign_multisig(&txset).await
         })
         .await
     }
 
     async fn submit(&self, txset: MultisigTxset) -> Result<Vec<TxHash>, WorkerError> {
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.submit_multisig(&txset).await
         })
         .await
     }
 
     async fn knows_tx(&self, hash: TxHash) -> Result<bool, WorkerError> {
-        self.call(OpenMode::Existing, move |w| async move {
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.refresh(None).await?;
             match w.get_transfer_by_txid(&hash).await {
                 Ok(entries) => Ok(!entries.is_empty()),

@@ -6,7 +6,15 @@
 //! its output (`escrow_steps`). A step found `started` but not `done` after a restart is re-run;
 //! if the wallet already moved past it (its output is lost), the setup starts over with fresh
 //! wallets (attempt + 1). That is safe because no address was shown yet, so nothing can be
-//! funded. After [`MAX_SETUP_ATTEMPTS`] the escrow goes to `setup_failed` for the operator.
+//! funded. After [`MAX_SETUP_ATTEMPTS`] the escrow goes to `setup_failed` for the operator, whose
+//! retry (`POST /ops/escrows/{id}/retry-setup`) raises the attempt floor: the next setup starts
+//! with fresh wallets and a full budget of attempts.
+//!
+//! Payouts go first: before each round the setup waits while a payout waits for or holds its
+//! lane ([`Engine::yield_to_payouts`]).
+//!
+//! A cancel stops the setup: before every round (and before the final check) the escrow is read
+//! again, and a setup whose escrow no longer awaits setup ends there.
 //!
 //! A runner lease handover stops a setup between two rounds (the next holder resumes it from the
 //! stored outputs), never inside one.
@@ -51,8 +59,16 @@ enum Round {
 pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progress, StepError> {
     let id = escrow.id().get();
     let mut wallets = engine.wallets(id).await?;
-    if wallets.is_empty() {
-        wallets = new_attempt(engine, id, 1).await?;
+    let floor = engine
+        .context()
+        .db()
+        .run("select", "escrows", move |conn| {
+            wallets::attempt_floor(conn, id)
+        })
+        .await?;
+    // No wallets yet, or only those of the attempts before an operator's retry: start afresh.
+    if wallets.first().is_none_or(|w| w.attempt <= floor) {
+        wallets = new_attempt(engine, id, floor + 1).await?;
     }
     let attempt = wallets[0].attempt;
     let participants = ROLES
@@ -62,6 +78,7 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
 
     let mut previous: Vec<String> = Vec::new();
     for stage in SetupStage::ALL {
+        engine.yield_to_payouts().await;
         if !engine.runner().accepts_jobs() {
             tracing::info!(
                 escrow_id = id,
@@ -70,11 +87,19 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
             );
             return Ok(Progress::Wait);
         }
+        if !still_wanted(engine, id).await? {
+            return Ok(Progress::Wait);
+        }
         match round(engine, id, attempt, stage, &participants, &previous).await? {
             Round::Outputs(outputs) => previous = outputs,
             Round::Retry(e) => return Err(e),
-            Round::Restart(reason) => return restart(engine, id, attempt, &reason).await,
+            Round::Restart(reason) => {
+                return restart(engine, id, (floor, attempt), &reason).await;
+            }
         }
+    }
+    if !still_wanted(engine, id).await? {
+        return Ok(Progress::Wait);
     }
     let address = agreed_address(&previous)?;
     for p in &participants {
@@ -87,7 +112,7 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
             return restart(
                 engine,
                 id,
-                attempt,
+                (floor, attempt),
                 &format!(
                     "the {} wallet is not a ready 2-of-3 wallet for the shared address",
                     p.role()
@@ -279,13 +304,39 @@ fn is_transient(error: &WorkerError) -> bool {
     }
 }
 
+/// Whether the escrow still waits for its setup: a buyer's cancel (or anything else that moved it
+/// out of `awaiting_setup`) stops the setup before its next round, so no half-set-up wallet is
+/// driven any further.
+async fn still_wanted(engine: &Engine, id: i64) -> Result<bool, StepError> {
+    let state = engine
+        .context()
+        .db()
+        .run("select", "escrows", move |conn| {
+            crate::db::escrows::load(conn, super::Target::Escrow(id))
+        })
+        .await?
+        .map(|e| e.state().kind());
+    if state == Some(escrow_core::EscrowStateKind::AwaitingSetup) {
+        return Ok(true);
+    }
+    tracing::info!(
+        escrow_id = id,
+        state = state.map_or("missing", |s| s.as_str()),
+        "multisig setup stopped: the escrow no longer awaits setup"
+    );
+    Ok(false)
+}
+
+/// Abandons wallet set `attempt` (counted from `floor`, the last attempt before an operator's
+/// retry): a fresh set, or `setup_failed` once [`MAX_SETUP_ATTEMPTS`] sets since the floor failed.
 async fn restart(
     engine: &Engine,
     id: i64,
-    attempt: u32,
+    (floor, attempt): (u32, u32),
     reason: &str,
 ) -> Result<Progress, StepError> {
-    if attempt >= MAX_SETUP_ATTEMPTS {
+    let attempt_since_retry = attempt.saturating_sub(floor);
+    if attempt_since_retry >= MAX_SETUP_ATTEMPTS {
         tracing::error!(
             escrow_id = id,
             attempt,
@@ -293,7 +344,7 @@ async fn restart(
             "multisig setup failed permanently"
         );
         let event = EscrowEvent::SetupFailed {
-            reason: format!("multisig setup failed {attempt} times; last: {reason}"),
+            reason: format!("multisig setup failed {attempt_since_retry} times; last: {reason}"),
         };
         engine.apply_system(id, event).await?;
         return Ok(Progress::Wait);

@@ -15,14 +15,29 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::lease::RunnerLease;
 
-/// How urgent a job is. The worker serves [`Priority::Flow`] jobs first, then the open wallet's
-/// jobs before others, then the oldest.
+/// How urgent a job is. The worker serves [`Priority::Payout`] jobs first, then
+/// [`Priority::Setup`], [`Priority::Watch`], then [`Priority::Background`]; within one priority
+/// the open wallet's jobs before others, then the oldest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Priority {
-    /// A step of a running setup or payout (its other steps follow soon on the same wallet).
-    Flow,
-    /// A periodic read (funding watch), fine to delay.
+    /// A step of a running payout: money owed to a party, never delayed by setups.
+    Payout,
+    /// A step of a running multisig setup (its other steps follow soon on the same wallet).
+    Setup,
+    /// A periodic read (funding watch, wallet archive check), fine to delay.
     Watch,
+    /// A periodic check of finished escrows (the terminal-wallet check), served after every
+    /// other job.
+    Background,
+}
+
+/// What becomes of the wallet after a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterJob {
+    /// The wallet stays open for the next job.
+    KeepOpen,
+    /// The job closed the wallet (`close_wallet`): the worker opens it again before the next one.
+    Closed,
 }
 
 /// A per-escrow wallet file on one wallet-rpc: name and password (Debug redacts the password).
@@ -79,6 +94,7 @@ struct Job {
     wallet: WalletRef,
     mode: OpenMode,
     priority: Priority,
+    after: AfterJob,
     run: JobFn,
 }
 
@@ -122,6 +138,40 @@ impl WalletWorker {
         F: FnOnce(WalletClient) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, RpcError>> + Send + 'static,
     {
+        self.submit(wallet, (mode, priority, AfterJob::KeepOpen), f)
+            .await
+    }
+
+    /// [`WalletWorker::run`] for a job that ends with the wallet closed (`f` calls
+    /// `close_wallet`): no other job touches the wallet between its opening and the end of `f`,
+    /// so `f` may move the closed wallet's files.
+    ///
+    /// # Errors
+    /// As [`WalletWorker::run`].
+    pub async fn run_closing<T: Send + 'static, Fut>(
+        &self,
+        wallet: &WalletRef,
+        priority: Priority,
+        f: impl FnOnce(WalletClient) -> Fut + Send + 'static,
+    ) -> Result<T, WorkerError>
+    where
+        Fut: Future<Output = Result<T, RpcError>> + Send + 'static,
+    {
+        let how = (OpenMode::Existing, priority, AfterJob::Closed);
+        self.submit(wallet, how, f).await
+    }
+
+    /// Queues `f` as a job opening `wallet` in `mode`, served by `priority`, leaving the wallet
+    /// as `after` says, and waits for its result.
+    async fn submit<
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, RpcError>> + Send + 'static,
+    >(
+        &self,
+        wallet: &WalletRef,
+        (mode, priority, after): (OpenMode, Priority, AfterJob),
+        f: impl FnOnce(WalletClient) -> Fut + Send + 'static,
+    ) -> Result<T, WorkerError> {
         let (tx, rx) = oneshot::channel();
         let run: JobFn = Box::new(move |client| {
             Box::pin(async move {
@@ -147,6 +197,7 @@ impl WalletWorker {
                 wallet: wallet.clone(),
                 mode,
                 priority,
+                after,
                 run,
             })
             .map_err(|_| WorkerError::Stopped { role: self.role })?;
@@ -182,7 +233,11 @@ async fn run_worker(
             continue;
         };
         let Job {
-            wallet, mode, run, ..
+            wallet,
+            mode,
+            run,
+            after,
+            ..
         } = job;
         // Checked as each job's turn comes: a job queued before a lost lease makes no call.
         let ready = match lease.held_tenure() {
@@ -198,10 +253,8 @@ async fn run_worker(
             }
             None => Err(WorkerError::NotRunner { role }),
         };
-        if matches!(
-            run(ready.map(|()| client.clone())).await,
-            JobEnd::MaybeClosed
-        ) {
+        let end = run(ready.map(|()| client.clone())).await;
+        if matches!(end, JobEnd::MaybeClosed) || after == AfterJob::Closed {
             open = None;
         }
     }

@@ -1,4 +1,5 @@
-//! `/api/auth/*`: register, login, logout, me. Register and login are rate-limited per client IP.
+//! `/api/auth/*`: register, login, logout, me. Register and login are rate-limited per client IP,
+//! failed logins also per username; every password hash runs through the bounded hashing gate.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -11,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::auth::password::{self, Password};
 use crate::auth::token::SessionToken;
-use crate::auth::{CurrentUser, cleared_cookie, session_cookie};
+use crate::auth::{ClientIp, CurrentUser, cleared_cookie, session_cookie};
 use crate::db::users::{self, InsertOutcome, Role, User};
 use crate::db::{now_unix, sessions};
 use crate::error::{ApiError, ErrorBody};
@@ -83,7 +84,8 @@ pub fn check_username(username: &str) -> Result<(), ApiError> {
     })
 }
 
-/// Hashes `password` on the blocking pool.
+/// Hashes `password` on the blocking pool, outside the request gate (operator commands such as
+/// `create-arbiter`; requests use [`crate::auth::gate::HashGate`]).
 ///
 /// # Errors
 /// [`ApiError::Internal`] if hashing fails.
@@ -120,11 +122,11 @@ async fn start_session(
 /// Creates a buyer or vendor account and logs it in.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 200, description = "Account created; `session_token` cookie set", body = User),
+        (status = 200, description = "Account created; session cookie set", body = User),
         (status = 403, description = "role `arbiter` requested", body = ErrorBody),
         (status = 409, description = "username taken", body = ErrorBody),
         (status = 422, description = "invalid username, password or role", body = ErrorBody),
-        (status = 429, description = "rate limited", body = ErrorBody)))]
+        (status = 429, description = "`rate_limited` (this client) or `login_queue_full` (password hashing queued to capacity); `Retry-After` says when to retry", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -143,7 +145,12 @@ pub async fn register(
             field: "password",
             message,
         })?;
-    let hash = hash_password(request.password).await?;
+    let password = request.password;
+    let hash = state
+        .hash_gate()
+        .run(move || password::hash(&password))
+        .await?
+        .map_err(ApiError::Internal)?;
     let (username, role) = (request.username, request.role);
     let outcome = state
         .db()
@@ -167,38 +174,49 @@ pub async fn register(
 /// Logs in with username and password.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in; `session_token` cookie set", body = User),
+        (status = 200, description = "Logged in; session cookie set", body = User),
         (status = 401, description = "invalid credentials", body = ErrorBody),
-        (status = 429, description = "rate limited", body = ErrorBody)))]
+        (status = 429, description = "`rate_limited` (this client), `account_throttled` (failed logins of this username) or `login_queue_full` (password checks queued to capacity); `Retry-After` says when to retry", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<(CookieJar, ApiJson<User>), ApiError> {
     let username = request.username;
+    state
+        .failed_logins()
+        .check(&username, ip)
+        .map_err(|retry_after_secs| ApiError::AccountThrottled { retry_after_secs })?;
+    let lookup = username.clone();
     let found = state
         .db()
         .run("select", "users", move |conn| {
-            users::find_with_hash(conn, &username)
+            users::find_with_hash(conn, &lookup)
         })
         .await?;
     let password = request.password;
-    let user = tokio::task::spawn_blocking(move || match found {
-        Some((user, stored)) if password::verify(&password, &stored) => Some(user),
-        Some(_) => None,
-        None => {
-            password::verify_dummy(&password);
-            None
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .ok_or(ApiError::InvalidCredentials)?;
+    let checked = state
+        .hash_gate()
+        .run(move || match found {
+            Some((user, stored)) if password::verify(&password, &stored) => Some(user),
+            Some(_) => None,
+            None => {
+                password::verify_dummy(&password);
+                None
+            }
+        })
+        .await?;
+    let Some(user) = checked else {
+        state.failed_logins().failed(&username, ip);
+        return Err(ApiError::InvalidCredentials);
+    };
+    state.failed_logins().succeeded(&username, ip);
     let jar = start_session(&state, jar, user.id).await?;
     Ok((jar, ApiJson(user)))
 }
 
-/// Ends the current session and clears the cookie.
+/// Ends the current session, clears the cookie and closes the session's WebSocket connections.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     responses((status = 204, description = "Logged out"), (status = 401, description = "not logged in", body = ErrorBody)))]
 pub async fn logout(
@@ -213,6 +231,8 @@ pub async fn logout(
             sessions::delete(conn, &hash)
         })
         .await?;
+    // The session's WebSocket connections close now, not at their next heartbeat.
+    state.session_ends().publish(hash);
     Ok((
         axum::http::StatusCode::NO_CONTENT,
         jar.add(cleared_cookie(state.config().env.cookie_security())),

@@ -1,6 +1,6 @@
-//! What several routers share: pagination (`?page=&per_page=`) and the parsing of JSON numbers
+//! What several routers share: pagination (`?page=&per_page=`), the parsing of JSON numbers
 //! into atomic amounts and counts (refusing what a plain `u64`/`u32` field would silently accept
-//! or misreport).
+//! or misreport), and the internal-network check of the `/ops` routes.
 
 use escrow_core::Amount;
 use serde::Deserialize;
@@ -77,4 +77,22 @@ pub fn count(n: &Number, field: &'static str, min: u32) -> Result<u32, ApiError>
         .and_then(|v| u32::try_from(v).ok())
         .filter(|v| *v >= min)
         .ok_or(ApiError::InvalidQuantity { field, min })
+}
+
+/// Headers a reverse proxy adds (nginx sets `X-Real-IP` and `X-Forwarded-For` on every proxied
+/// request); a request with any of them did not come from the internal network directly.
+pub const PROXY_HEADERS: [&str; 3] = ["x-real-ip", "x-forwarded-for", "forwarded"];
+
+/// 403 `forbidden` for a request to an `/ops` route that came through a reverse proxy (nginx also
+/// answers 404 for `/ops/*`, so only the internal network reaches them).
+///
+/// # Errors
+/// [`ApiError::Forbidden`] when any of [`PROXY_HEADERS`] is set.
+pub fn internal_only(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    if PROXY_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+        return Err(ApiError::Forbidden(
+            "the /ops routes are served on the internal network only; this request came through a proxy (X-Real-IP, X-Forwarded-For or Forwarded is set)".into(),
+        ));
+    }
+    Ok(())
 }

@@ -70,7 +70,7 @@ pub async fn show(
     current: CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<EscrowDetail>, ApiError> {
-    let (escrow, _) = load_as_party(&state, Target::Escrow(id), &current).await?;
+    let (escrow, viewer) = load_as_party(&state, Target::Escrow(id), &current).await?;
     let escrow_id = escrow.id().get();
     let refusal = state
         .db()
@@ -80,7 +80,9 @@ pub async fn show(
         .await?;
     let reason = refusal.map(|r| r.reason);
     Ok(ApiJson(
-        EscrowDetail::of(&escrow).with_blocked_reason(reason),
+        EscrowDetail::of(&escrow)
+            .with_blocked_reason(reason)
+            .seen_by(viewer),
     ))
 }
 
@@ -106,7 +108,7 @@ pub async fn confirm_receipt(
     let applied = apply_event(state.escrow(), target, actor, Some(current.user.id), event).await?;
     Ok((
         StatusCode::ACCEPTED,
-        ApiJson(EscrowDetail::of(applied.escrow())),
+        ApiJson(EscrowDetail::of(applied.escrow()).seen_by(actor)),
     ))
 }
 
@@ -137,5 +139,5 @@ pub async fn open_dispute(
     };
     let target = Target::Order(order_id);
     let applied = apply_event(state.escrow(), target, actor, Some(current.user.id), event).await?;
-    Ok(ApiJson(EscrowDetail::of(applied.escrow())))
+    Ok(ApiJson(EscrowDetail::of(applied.escrow()).seen_by(actor)))
 }

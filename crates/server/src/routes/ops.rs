@@ -1,6 +1,7 @@
 //! Operations endpoints: `/health` (liveness), `/ready` (DB + wallet RPC + monerod checks, and
-//! whether this instance holds the escrow runner lease), `/metrics` (Prometheus text) and
-//! `/api/openapi.json`.
+//! whether this instance holds the escrow runner lease), `/metrics` (Prometheus text),
+//! `/api/openapi.json`, and the operator's `POST /ops/escrows/{id}/retry-setup` (internal network
+//! only, like every `/ops` route).
 //!
 //! The wallet-rpc checks call only `get_version`, which opens no wallet and touches no escrow
 //! wallet: a standby server (without the runner lease) makes them too.
@@ -12,14 +13,18 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use futures_util::future::join_all;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::error::{ApiError, ErrorBody};
 use crate::escrow::lease::RunnerStatus;
-use crate::extract::ApiJson;
+use crate::escrow::{Target, apply_event_with};
+use crate::extract::{ApiJson, ApiPath};
+use crate::routes::common::internal_only;
 use crate::state::AppState;
+use crate::views::EscrowDetail;
 
 /// Per-check timeout of `/ready`: a hung wallet-rpc must not hang the probe.
 pub const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -31,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi))
+        .route("/ops/escrows/{id}/retry-setup", post(retry_setup))
 }
 
 /// `/health` body.
@@ -199,4 +205,40 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document")))]
 pub async fn openapi() -> impl IntoResponse {
     ApiJson(crate::openapi::ApiDoc::openapi())
+}
+
+/// The operator retries a failed multisig setup: the escrow goes from `setup_failed` back to
+/// `awaiting_setup`, and the orchestrator starts over with fresh wallets and a full budget of
+/// attempts. Answers 202; follow the escrow with `GET /api/escrows/{id}` or `/ready`.
+#[utoipa::path(post, path = "/ops/escrows/{id}/retry-setup", tag = "ops", params(("id" = i64, Path, description = "escrow id")),
+    responses(
+        (status = 202, description = "back in `awaiting_setup`; the setup runs again", body = EscrowDetail),
+        (status = 403, description = "came through the reverse proxy", body = ErrorBody),
+        (status = 404, description = "no such escrow", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: the escrow is not in `setup_failed`", body = ErrorBody)))]
+pub async fn retry_setup(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, ApiJson<EscrowDetail>), ApiError> {
+    internal_only(&headers)?;
+    let floor = Box::new(move |conn: &rusqlite::Connection| {
+        crate::db::escrows::wallets::raise_attempt_floor(conn, id)
+    });
+    let event = escrow_core::EscrowEvent::SetupRetried;
+    let actor = escrow_core::Actor::System;
+    let applied = apply_event_with(
+        state.escrow(),
+        Target::Escrow(id),
+        actor,
+        None,
+        event,
+        Some(floor),
+    )
+    .await?;
+    tracing::info!(escrow_id = id, "operator retried the failed multisig setup");
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(EscrowDetail::of(applied.escrow())),
+    ))
 }

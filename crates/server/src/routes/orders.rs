@@ -1,17 +1,23 @@
-//! `/api/orders*`: buyers place orders (escrow created in its initial state); parties read them.
+//! `/api/orders*`: buyers place orders (escrow created in its initial state, within the per-buyer
+//! cap on unfunded orders and the order rate limit) and cancel them before funding (the stock
+//! goes back to the listing); parties read them.
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use escrow_core::error::{EscrowError, OrderError};
+use escrow_core::{Actor, EscrowEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;
 
 use crate::auth::CurrentUser;
+use crate::db::escrows;
+use crate::db::now_unix;
 use crate::db::orders::{self, EscrowPolicy, OrderView, PlaceOutcome};
 use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
+use crate::escrow::{Target, apply_event_with};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::common::{PageQuery, count, page_bounds};
 use crate::state::AppState;
@@ -21,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/orders", get(list).post(create))
         .route("/api/orders/{id}", get(show))
+        .route("/api/orders/{id}/cancel", post(cancel))
 }
 
 /// `POST /api/orders` body.
@@ -78,10 +85,13 @@ fn order_error(e: OrderError) -> ApiError {
 
 /// Places an order (buyers only): checks stock, computes total = price × quantity (checked), enforces
 /// the escrow cap, decrements stock and creates the escrow in state `awaiting_setup`, atomically.
+/// Before that, the buyer's order rate (`MMKT_ORDERS_PER_MINUTE`) and number of unfunded orders
+/// (`MMKT_ORDERS_MAX_UNFUNDED_PER_BUYER`) are checked: 429 when either is exceeded.
 #[utoipa::path(post, path = "/api/orders", tag = "orders", request_body = CreateOrderRequest,
     responses((status = 200, body = OrderView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, description = "no such listing", body = ErrorBody), (status = 409, description = "insufficient stock", body = ErrorBody),
-        (status = 422, description = "bad quantity, overflow, or total above the escrow cap", body = ErrorBody)))]
+        (status = 404, description = "no such listing", body = ErrorBody), (status = 409, description = "insufficient stock, or the custody cap on open escrows reached", body = ErrorBody),
+        (status = 422, description = "bad quantity, overflow, or total above the escrow cap", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (too many orders this minute, see Retry-After) or `too_many_unfunded_orders`", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -89,11 +99,14 @@ pub async fn create(
 ) -> Result<ApiJson<OrderView>, ApiError> {
     current.require(Role::Buyer)?;
     let quantity = count(&request.quantity, "quantity", 1)?;
+    state.order_limiter().check(current.user.id)?;
     let config = state.config();
     let policy = EscrowPolicy {
         cap: config.limits.escrow_cap(),
+        custody: config.escrow.custody.cap,
         required_confirmations: config.escrow.required_confirmations,
         funding_window_secs: config.escrow.funding_window_secs,
+        max_unfunded: config.orders.max_unfunded_per_buyer,
     };
     let (buyer, listing) = (current.user.id, request.listing_id);
     let outcome = state
@@ -117,7 +130,11 @@ pub async fn create(
             Ok(ApiJson(*view))
         }
         PlaceOutcome::ListingNotFound => Err(ApiError::NotFound("listing")),
+        PlaceOutcome::TooManyUnfunded { open, cap } => {
+            Err(ApiError::TooManyUnfundedOrders { open, cap })
+        }
         PlaceOutcome::Rejected(e) => Err(order_error(e)),
+        PlaceOutcome::CustodyCapReached(e) => Err(ApiError::CustodyCapReached { cap: e.cap }),
         PlaceOutcome::EscrowRejected(
             e @ (EscrowError::ZeroConfirmations | EscrowError::ZeroFundingWindow),
         ) => Err(ApiError::Internal(format!(
@@ -159,7 +176,11 @@ pub async fn show(
     current: CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<OrderView>, ApiError> {
-    let user = current.user.id;
+    order_for(&state, id, current.user.id).await
+}
+
+/// Order `id` as party `user` sees it; 404 `order` for anyone else.
+async fn order_for(state: &AppState, id: i64, user: i64) -> Result<ApiJson<OrderView>, ApiError> {
     state
         .db()
         .run("select", "orders", move |conn| {
@@ -168,4 +189,56 @@ pub async fn show(
         .await?
         .map(ApiJson)
         .ok_or(ApiError::NotFound("order"))
+}
+
+/// The buyer cancels an order that has received no funds (escrow `awaiting_setup`,
+/// `setup_failed`, or `awaiting_funding` with nothing received): the escrow moves to `cancelled`,
+/// the units go back to the listing in the same transaction, and a multisig setup still running
+/// stops before its next round. The vendor gets 403, anyone else 404.
+#[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path, description = "order id")),
+    responses((status = 200, description = "cancelled; the stock is back", body = OrderView), (status = 401, body = ErrorBody),
+        (status = 403, description = "not the buyer (`forbidden`)", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`funds_present` (pay-in seen: open a dispute instead) or `invalid_transition` (already cancelled, expired, funded, ...)", body = ErrorBody)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<ApiJson<OrderView>, ApiError> {
+    let user = current.user.id;
+    let escrow = state
+        .db()
+        .run("select", "escrows", move |conn| {
+            escrows::load(conn, Target::Order(id))
+        })
+        .await?
+        .ok_or(ApiError::NotFound("order"))?;
+    match escrow.actor_for(escrow_core::UserId::new(user), current.user.role) {
+        Some(Actor::Buyer) => {}
+        Some(Actor::Vendor) => {
+            return Err(ApiError::Forbidden(
+                "only the buyer can cancel an order; a vendor who cannot deliver asks the buyer to cancel".into(),
+            ));
+        }
+        _ => return Err(ApiError::NotFound("order")),
+    }
+    let give_back = Box::new(move |conn: &rusqlite::Connection| {
+        orders::return_stock(conn, id, now_unix()).map(|_| ())
+    });
+    let target = Target::Order(id);
+    let event = EscrowEvent::Cancelled;
+    apply_event_with(
+        state.escrow(),
+        target,
+        Actor::Buyer,
+        Some(user),
+        event,
+        Some(give_back),
+    )
+    .await?;
+    state.listing_cache().invalidate();
+    tracing::info!(
+        order_id = id,
+        "order cancelled by the buyer; stock returned"
+    );
+    order_for(&state, id, user).await
 }

@@ -11,27 +11,14 @@ use axum::routing::post;
 use crate::error::ApiError;
 use crate::escrow::lease::{RELEASE_WAIT, RunnerState, RunnerStatus};
 use crate::extract::ApiJson;
+use crate::routes::common::internal_only;
 use crate::state::AppState;
-
-/// Headers a reverse proxy adds (nginx sets `X-Real-IP` and `X-Forwarded-For` on every proxied
-/// request); a request with any of them did not come from the internal network directly.
-pub const PROXY_HEADERS: [&str; 3] = ["x-real-ip", "x-forwarded-for", "forwarded"];
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ops/runner/release", post(release))
         .route("/ops/runner/acquire", post(acquire))
-}
-
-/// 403 `forbidden` for a request that came through a reverse proxy.
-fn internal_only(headers: &HeaderMap) -> Result<(), ApiError> {
-    if PROXY_HEADERS.iter().any(|h| headers.contains_key(*h)) {
-        return Err(ApiError::Forbidden(
-            "the /ops routes are served on the internal network only; this request came through a proxy (X-Real-IP, X-Forwarded-For or Forwarded is set)".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Stops taking escrow jobs, waits (up to 60 s) for the jobs in flight (a signed payout is still

@@ -1,6 +1,14 @@
 //! Live escrow notifications: [`Notices`] fans out an [`EscrowNotice`] for every persisted escrow
 //! event to the WebSocket connections (`GET /ws`, see [`crate::routes::ws`]), which forward only
-//! what their user may see ([`EscrowNotice::visible_to`]).
+//! what their user may see ([`EscrowNotice::visible_to`]). [`connection`] runs one connection;
+//! [`SessionEnds`] tells the connections of a session that it was logged out.
+
+mod account;
+pub mod connection;
+mod session_ends;
+
+pub use account::AccountNotice;
+pub use session_ends::{SESSION_END_BUFFER, SessionEnds};
 
 use escrow_core::{Actor, Role, Transition};
 use serde::Serialize;
@@ -82,10 +90,44 @@ impl EscrowNotice {
     }
 }
 
+/// Everything the hub pushes: escrow events and events of the user's own account. Serialized
+/// as the inner notice (its `type` field tells them apart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Notice {
+    /// `"type": "escrow_event"`.
+    Escrow(EscrowNotice),
+    /// `"type": "account_event"`.
+    Account(AccountNotice),
+}
+
+impl Notice {
+    /// Whether the account `user_id` with `role` may receive this notice
+    /// ([`EscrowNotice::visible_to`], [`AccountNotice::visible_to`]).
+    pub fn visible_to(&self, user_id: i64, role: Role) -> bool {
+        match self {
+            Notice::Escrow(n) => n.visible_to(user_id, role),
+            Notice::Account(n) => n.visible_to(user_id),
+        }
+    }
+}
+
+impl From<EscrowNotice> for Notice {
+    fn from(notice: EscrowNotice) -> Self {
+        Notice::Escrow(notice)
+    }
+}
+
+impl From<AccountNotice> for Notice {
+    fn from(notice: AccountNotice) -> Self {
+        Notice::Account(notice)
+    }
+}
+
 /// The broadcast hub. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Notices {
-    sender: broadcast::Sender<EscrowNotice>,
+    sender: broadcast::Sender<Notice>,
 }
 
 impl Default for Notices {
@@ -102,12 +144,12 @@ impl Notices {
     }
 
     /// Sends a notice to every open connection (none open: dropped).
-    pub fn publish(&self, notice: EscrowNotice) {
-        let _ = self.sender.send(notice);
+    pub fn publish(&self, notice: impl Into<Notice>) {
+        let _ = self.sender.send(notice.into());
     }
 
     /// A receiver of every notice from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<EscrowNotice> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.sender.subscribe()
     }
 }

@@ -277,6 +277,11 @@ impl Server {
         }
     }
 
+    /// The running child's process id (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// kill -9 (SIGKILL by PID) and reap.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -566,12 +571,13 @@ pub async fn start_market(extra: &[(&str, &str)]) -> Option<(Chain, TempDir, Ser
     Some((chain, dir, server))
 }
 
-/// Sets `user`'s payout (`kind` = `payout`) or refund (`refund`) address; must succeed.
+/// Sets `user`'s payout (`kind` = `payout`) or refund (`refund`) address, confirmed with the
+/// account's password; must succeed.
 pub async fn set_address(user: &User, kind: &str, address: &Address) {
     let (status, body) = user
         .put(
             &format!("/api/auth/me/{kind}-address"),
-            json!({"address": address.as_str()}),
+            json!({"address": address.as_str(), "password": PASSWORD}),
         )
         .await;
     assert_eq!(
@@ -617,4 +623,78 @@ pub async fn metrics_text(server: &Server) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// The server log lines (colour codes removed) that contain `needle` and the field
+/// `escrow_id=<escrow_id>`.
+pub fn escrow_log_lines(server: &Server, needle: &str, escrow_id: i64) -> Vec<String> {
+    let field = format!("escrow_id={escrow_id}");
+    server
+        .log_text()
+        .lines()
+        .map(strip_ansi)
+        .filter(|l| l.contains(needle) && l.split_whitespace().any(|w| w == field))
+        .collect()
+}
+
+/// `line` without ANSI escape sequences (`ESC [ ... letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        for c in chars.by_ref() {
+            if c.is_ascii_alphabetic() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Waits (up to [`STATE_WAIT`]) until the server logged `needle` for escrow `escrow_id`.
+pub async fn wait_escrow_log(server: &Server, needle: &str, escrow_id: i64) {
+    let deadline = Instant::now() + STATE_WAIT;
+    while escrow_log_lines(server, needle, escrow_id).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "server never logged {needle:?} for escrow {escrow_id}:\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The wallet directory (`--wallet-dir`) of wallet-rpc `index` of `chain`: the newest
+/// `wallet-<index>-<attempt>` directory the regtest harness made for it.
+pub fn wallet_dir(chain: &Chain, index: usize) -> PathBuf {
+    let prefix = format!("wallet-{index}-");
+    std::fs::read_dir(chain.net.dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let attempt: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
+            Some((attempt, e.path()))
+        })
+        .max()
+        .map(|(_, path)| path)
+        .expect("wallet directory of the wallet-rpc")
+}
+
+/// Files in `dir` whose name starts with `prefix` (sorted; empty when `dir` does not exist).
+pub fn files_starting_with(dir: &Path, prefix: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
 }

@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+pub use mmkt_server::auth::cookie::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -33,7 +34,7 @@ pub trait Harness {
 pub struct User {
     pub id: i64,
     pub name: String,
-    /// `session_token=...` as set at registration or login (empty when anonymous).
+    /// `<cookie name>=<token>` as set at registration or login (empty when anonymous).
     pub cookie: String,
     pub http: Client,
     pub base: String,
@@ -69,7 +70,22 @@ impl User {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`User::send`] with extra request headers (e.g. the `Origin` and `Sec-Fetch-Site` a
+    /// browser would add).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut req = self.request(method, path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -100,21 +116,28 @@ impl User {
     }
 }
 
-/// The whole `Set-Cookie` header that sets `session_token` (attributes included), or "".
+/// The whole `Set-Cookie` header that sets the session cookie (either of the server's names,
+/// [`PLAIN_COOKIE_NAME`] or [`SECURE_COOKIE_NAME`]; attributes included), or "".
 pub fn session_set_cookie(headers: &HeaderMap) -> String {
     headers
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("session_token="))
+        .find(|v| {
+            [PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME]
+                .iter()
+                .any(|name| v.starts_with(&format!("{name}=")))
+        })
         .unwrap_or_default()
         .to_owned()
 }
 
-/// The token of a `session_token=<token>; ...` cookie.
+/// The token of a `<cookie name>=<token>; ...` cookie.
 pub fn session_token(cookie: &str) -> String {
     let pair = cookie.split(';').next().unwrap_or_default();
-    pair.trim_start_matches("session_token=").to_owned()
+    pair.split_once('=')
+        .map_or("", |(_, token)| token)
+        .to_owned()
 }
 
 /// `POST /api/auth/register` of `name` as `role` through `client`; the raw response, for tests

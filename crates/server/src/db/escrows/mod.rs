@@ -1,8 +1,11 @@
 //! The escrow tables, written only here: `escrows` (the serialized escrow-core record, created with
 //! its order and then replaced by compare-and-set), its `escrow_events` audit trail, and through
 //! the submodules the per-escrow wallet files ([`wallets`]) and the orchestrator's step intents
-//! and results ([`steps`]). Synchronous; callers run it through [`crate::db::Db::run`].
+//! and results ([`steps`]); [`custody`] reads what the custody cap and the terminal-wallet
+//! check need. Synchronous; callers run it through [`crate::db::Db::run`].
 
+pub mod custody;
+pub mod destinations;
 pub mod steps;
 pub mod wallets;
 
@@ -94,19 +97,6 @@ pub fn disputed(conn: &Connection) -> rusqlite::Result<Vec<Escrow>> {
     )
 }
 
-/// Escrows of `user_id` as buyer or vendor that are not released or refunded.
-///
-/// # Errors
-/// As [`load`].
-pub fn open_for_party(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Escrow>> {
-    records(
-        conn,
-        "SELECT e.record FROM escrows e JOIN orders o ON o.id = e.order_id
-         WHERE (o.buyer_id = ?1 OR o.vendor_id = ?1) AND e.state NOT IN ('released', 'refunded') ORDER BY e.id",
-        [user_id],
-    )
-}
-
 /// The parties of a new order's escrow.
 #[derive(Debug, Clone, Copy)]
 pub struct Parties {
@@ -164,7 +154,9 @@ pub struct StaleRecord;
 /// Run it inside the transaction that loaded the escrow.
 ///
 /// # Errors
-/// SQLite errors; `Ok(Err(StaleRecord))` when another writer changed the row in between.
+/// SQLite errors; `Ok(Err(StaleRecord))` when another writer changed the row in between, or
+/// when the transition would set a payout or refund address other than the one fixed when the
+/// escrow was funded ([`destinations`]).
 pub fn persist(
     conn: &Connection,
     transition: &Transition,
@@ -172,6 +164,9 @@ pub fn persist(
     user_id: Option<i64>,
 ) -> rusqlite::Result<Result<(), StaleRecord>> {
     let escrow = transition.escrow();
+    if !destinations::keeps_fixed_destination(conn, transition)? {
+        return Ok(Err(StaleRecord));
+    }
     let record = encode(escrow)?;
     let updated_at = i64::try_from(escrow.updated_at().as_unix_seconds()).unwrap_or(i64::MAX);
     let changed = conn.execute(
@@ -190,6 +185,7 @@ pub fn persist(
     if changed != 1 {
         return Ok(Err(StaleRecord));
     }
+    destinations::fix_on_funding(conn, transition, updated_at)?;
     let status = OrderStatus::from(escrow.state().kind());
     conn.execute(
         "UPDATE orders SET status = ?2, updated_at = ?3 WHERE id = ?1",
