@@ -12,7 +12,11 @@ fn compose() -> Yaml {
     let path = repo_root().join("deploy/docker-compose.yml");
     let text = std::fs::read_to_string(&path).expect("read deploy/docker-compose.yml");
     let mut doc: Yaml = serde_norway::from_str(&text).expect("parse deploy/docker-compose.yml");
-    doc.apply_merge().expect("resolve YAML merge keys");
+    // An anchor built on another anchor (`x-wallet-rpc` on `x-hardening`) leaves a `<<` in the
+    // merged mapping: resolve until none is left, as compose does.
+    for _ in 0..8 {
+        doc.apply_merge().expect("resolve YAML merge keys");
+    }
     doc
 }
 
@@ -287,4 +291,240 @@ fn server_key_lives_on_its_own_mount_read_only_outside_development() {
             path.display()
         );
     }
+}
+
+/// Every service, the `observability` profile included.
+fn all_services(doc: &Yaml) -> Vec<(String, &Yaml)> {
+    doc["services"]
+        .as_mapping()
+        .expect("services")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+fn string_list(v: Option<&Yaml>) -> Vec<String> {
+    match v {
+        Some(Yaml::Sequence(items)) => items
+            .iter()
+            .filter_map(Yaml::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Yaml::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn repo_text(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+#[test]
+fn every_service_is_read_only_non_root_and_limited() {
+    let doc = compose();
+    for (name, svc) in all_services(&doc) {
+        assert_eq!(
+            svc.get("read_only").and_then(Yaml::as_bool),
+            Some(true),
+            "service {name} must run with a read-only root filesystem"
+        );
+        let user = match svc.get("user") {
+            Some(Yaml::String(s)) => s.clone(),
+            Some(Yaml::Number(n)) => n.to_string(),
+            other => panic!("service {name} must set `user:` ({other:?})"),
+        };
+        let uid = user.split(':').next().unwrap_or("");
+        assert!(
+            !uid.is_empty() && uid != "root" && uid != "0",
+            "service {name} runs as {user:?}"
+        );
+        for key in ["mem_limit", "cpus", "pids_limit"] {
+            assert!(
+                svc.get(key).is_some(),
+                "service {name} must set {key} (memory, CPU and process limits)"
+            );
+        }
+        for entry in string_list(svc.get("tmpfs")) {
+            let (path, opts) = entry.split_once(':').unwrap_or((&entry, ""));
+            assert!(path.starts_with('/'), "service {name}: tmpfs {entry:?}");
+            assert!(
+                opts.contains("size="),
+                "service {name}: tmpfs {entry:?} needs a size= bound (it counts against memory)"
+            );
+        }
+        // A read-only root only works when every path the program writes is a mount.
+        let writable: Vec<String> = mounts(svc)
+            .into_iter()
+            .map(|(_, t)| t)
+            .chain(
+                string_list(svc.get("tmpfs"))
+                    .into_iter()
+                    .map(|t| t.split_once(':').map_or(t.clone(), |(p, _)| p.to_owned())),
+            )
+            .collect();
+        assert!(
+            !writable.is_empty(),
+            "service {name} has a read-only root and nowhere to write"
+        );
+    }
+}
+
+/// Members of a top-level network.
+fn members(doc: &Yaml, network: &str) -> BTreeSet<String> {
+    all_services(doc)
+        .into_iter()
+        .filter(|(_, svc)| networks(svc).contains(network))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn wallet_network_holds_only_the_money_path_and_monerod_rpc_is_restricted() {
+    let doc = compose();
+    let wallet_rpcs = [
+        "wallet-rpc-arbiter",
+        "wallet-rpc-buyer",
+        "wallet-rpc-vendor",
+    ];
+    let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let mut money = set(&wallet_rpcs);
+    money.insert("monerod".into());
+    assert_eq!(
+        members(&doc, "daemon"),
+        money,
+        "only monerod and the wallet RPCs join the daemon network"
+    );
+    money.insert("server".into());
+    assert_eq!(
+        members(&doc, "wallet"),
+        money,
+        "only the server, monerod and the wallet RPCs join the wallet network"
+    );
+    for net in ["wallet", "daemon"] {
+        assert_eq!(
+            doc["networks"][net]["internal"].as_bool(),
+            Some(true),
+            "network {net} must be internal"
+        );
+    }
+    // Only the wallet RPCs' own network reaches monerod's unrestricted RPC.
+    for name in wallet_rpcs {
+        assert_eq!(
+            networks(service(&doc, name)),
+            set(&["daemon", "wallet"]),
+            "{name} joins the wallet and daemon networks only"
+        );
+    }
+
+    // monerod: unrestricted RPC bound to the address of an alias that exists on the daemon
+    // network only; restricted RPC on the port the server and the probes use.
+    let monerod = service(&doc, "monerod");
+    let alias = monerod["environment"]["MONEROD_UNRESTRICTED_HOST"]
+        .as_str()
+        .expect("monerod sets MONEROD_UNRESTRICTED_HOST");
+    for (net, attach) in monerod["networks"]
+        .as_mapping()
+        .expect("monerod networks map")
+    {
+        let aliases = string_list(attach.get("aliases"));
+        assert_eq!(
+            aliases.iter().any(|a| a == alias),
+            net.as_str() == Some("daemon"),
+            "alias {alias} must exist on the daemon network and nowhere else ({net:?}: {aliases:?})"
+        );
+    }
+    let script = repo_text("deploy/images/monero/mmkt-monerod");
+    for flag in [
+        "--rpc-bind-ip \"$unrestricted_ip\" --rpc-bind-port 18085",
+        "--rpc-restricted-bind-ip 0.0.0.0 --rpc-restricted-bind-port 18081",
+        "MONEROD_UNRESTRICTED_HOST",
+    ] {
+        assert!(script.contains(flag), "mmkt-monerod must pass {flag}");
+    }
+    for name in wallet_rpcs {
+        assert_eq!(
+            service(&doc, name)["environment"]["MONEROD_ADDRESS"].as_str(),
+            Some(format!("{alias}:18085").as_str()),
+            "{name} uses the unrestricted RPC"
+        );
+    }
+    let server_url = service(&doc, "server")["environment"]["MMKT_MONEROD_URL"]
+        .as_str()
+        .expect("server sets MMKT_MONEROD_URL");
+    assert_eq!(
+        server_url, "http://monerod:18081",
+        "the server uses the restricted RPC"
+    );
+    assert_eq!(
+        monerod["x-mmkt-probe"]["port"].as_u64(),
+        Some(18081),
+        "mmctl health probes the restricted RPC"
+    );
+}
+
+#[test]
+fn wallet_rpc_login_is_passed_in_a_config_file_never_on_a_command_line() {
+    let doc = compose();
+    let script = repo_text("deploy/images/monero/mmkt-wallet-rpc");
+    let code: String = script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !code.contains("--rpc-login"),
+        "mmkt-wallet-rpc must not pass --rpc-login on the command line"
+    );
+    for needle in [
+        "umask 077",
+        "rpc-login=%s",
+        "--config-file",
+        "unset WALLET_RPC_LOGIN",
+    ] {
+        assert!(
+            code.contains(needle),
+            "mmkt-wallet-rpc must contain {needle:?}"
+        );
+    }
+    for name in [
+        "wallet-rpc-arbiter",
+        "wallet-rpc-buyer",
+        "wallet-rpc-vendor",
+    ] {
+        let svc = service(&doc, name);
+        let tmpfs = string_list(svc.get("tmpfs"));
+        assert!(
+            tmpfs
+                .iter()
+                .any(|t| t.starts_with("/run/mmkt:") && t.contains("mode=0700")),
+            "{name}: the config file lives on a private tmpfs at /run/mmkt: {tmpfs:?}"
+        );
+        let test = string_list(svc["healthcheck"].get("test")).join(" ");
+        assert!(
+            !test.contains("WALLET_RPC_LOGIN") && test.contains("-K /run/mmkt/curl.conf"),
+            "{name}: the healthcheck reads the login from the curl config, not the command line: {test}"
+        );
+    }
+}
+
+#[test]
+fn nginx_upstream_directory_stays_writable_under_a_read_only_root() {
+    let doc = compose();
+    let nginx = service(&doc, "nginx");
+    let entry = nginx["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .find(|v| v.starts_with("nginx-upstream:"))
+        .expect("nginx mounts the nginx-upstream volume");
+    assert_eq!(
+        entry, "nginx-upstream:/etc/nginx/mmkt",
+        "generated upstream files go to a writable /etc/nginx/mmkt"
+    );
+    assert!(doc["volumes"].get("nginx-upstream").is_some());
+    assert!(
+        repo_text("deploy/images/nginx/Dockerfile").contains("/etc/nginx/mmkt"),
+        "the nginx image owns /etc/nginx/mmkt (a new volume copies its owner)"
+    );
 }

@@ -297,6 +297,7 @@ fn full_cycle_bootstrap_build_up_health_labels_heal_down() {
     check_health(&p);
     let by_service = containers_by_service(&guard);
     check_labels_and_isolation(&p, &by_service, &guard);
+    hardening::check_hardening(&p, &by_service);
 
     // status: data for every service.
     let status: serde_json::Value = run(&["status", "-p", &p, "--json"]).assert_exit(0).json();
@@ -618,6 +619,29 @@ fn crash_looping_or_exited_service_fails_up_with_its_last_output() {
             r.stderr()
         );
 
+        // Runs that last: an inspect almost always catches the container running again (its
+        // State.ExitCode then 0), so the code must come from the run's die event. Each run
+        // exits with 10 + its number (kept in the container's own filesystem across restarts).
+        std::fs::write(
+            &file,
+            "services:\n  crasher:\n    image: debian:bookworm-slim\n    restart: always\n    command: [bash, -c, 'n=$$(( $$(cat /tmp/n 2>/dev/null || echo 0) + 1 )); echo $$n > /tmp/n; echo slow-run-$$n >&2; sleep 1; exit $$(( 10 + n ))']\n",
+        )
+        .unwrap();
+        let r = run(&["up", "-p", guard.project(), "--file", f, "--timeout", "120"]).assert_exit(1);
+        let code: i64 = r
+            .stderr()
+            .split("last exit code ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or_else(|| panic!("no exit code in: {}", r.stderr()));
+        // 3 restarts while waiting: the last run that ended is the third or a later one.
+        assert!(
+            (13..100).contains(&code) && r.stderr().contains("slow-run-"),
+            "{}",
+            r.stderr()
+        );
+
         std::fs::write(&file, "services:\n  once:\n    image: debian:bookworm-slim\n    restart: \"no\"\n    command: [bash, -c, 'echo bye-marker; exit 4']\n").unwrap();
         let r = up_file(guard.project(), &file, 1);
         assert!(
@@ -628,6 +652,113 @@ fn crash_looping_or_exited_service_fails_up_with_its_last_output() {
         run(&["down", "-p", guard.project(), "--file", f]).assert_exit(0);
         assert!(guard.container_ids().is_empty() && guard.network_names().is_empty());
     });
+}
+
+/// `docker run` of the wallet-rpc entrypoint as compose runs it (read-only root, uid 1000,
+/// the given tmpfs mounts: /run/mmkt, and /wallets in place of the wallet volume), labelled
+/// with the test's project so its guard removes it.
+fn run_wallet_rpc(project: &str, login: &str, mode: &str, tmpfs: &[&str]) -> (bool, String) {
+    let label = format!("com.docker.compose.project={project}");
+    let env = format!("WALLET_RPC_LOGIN={login}");
+    let mut args = vec![
+        "run",
+        mode,
+        "--label",
+        &label,
+        "--read-only",
+        "--user",
+        "1000:1000",
+    ];
+    for t in tmpfs {
+        args.extend(["--tmpfs", t]);
+    }
+    args.extend(["-e", &env, "--entrypoint", "/usr/local/bin/mmkt-wallet-rpc"]);
+    args.push("mmkt/monero:latest");
+    docker_try(&args)
+}
+
+/// Polls (1 s apart, up to 2 min) until the wallet-rpc in `id` answers `get_version` with the
+/// healthcheck's curl config, or the container stopped; true when it answered.
+fn wallet_rpc_answers(id: &str) -> bool {
+    for _ in 0..120 {
+        let (answered, _) = docker_try(&[
+            "exec",
+            id,
+            "curl",
+            "-fs",
+            "-K",
+            "/run/mmkt/curl.conf",
+            "-d",
+            r#"{"jsonrpc":"2.0","id":"0","method":"get_version"}"#,
+            "http://127.0.0.1:18083/json_rpc",
+        ]);
+        if answered {
+            return true;
+        }
+        if docker_lines(&["inspect", "-f", "{{.State.Running}}", id]) != ["true"] {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    false
+}
+
+#[test]
+fn wallet_rpc_login_is_read_from_a_0600_file_and_bad_settings_fail_cleanly() {
+    with_docker(
+        "mmctl-entry",
+        Images::Built,
+        |DockerTest { guard, .. }| {
+            let p = guard.project();
+            let tmpfs = [
+                "/run/mmkt:size=1m,mode=0700,uid=1000,gid=1000",
+                "/wallets:size=16m,uid=1000,gid=1000",
+            ];
+            let login = "mmkt-entry-test:Zq7-wallet-rpc-login";
+            let (started, id) = run_wallet_rpc(p, login, "-d", &tmpfs);
+            assert!(started, "{id}");
+            let id = id.trim();
+            assert!(
+                wallet_rpc_answers(id),
+                "wallet-rpc never answered: {}",
+                docker_try(&["logs", id]).1
+            );
+            hardening::check_wallet_rpc_login(id, login);
+
+            for (bad, message) in [
+                ("rpc:pass#word-long-enough", "must not contain spaces, '#'"),
+                ("rpc:pass word-long-enough", "must not contain spaces, '#'"),
+                ("rpc:pass\"word-long-enough", "must not contain spaces, '#'"),
+                ("no-colon-in-this-login", "must be user:password"),
+            ] {
+                let (ok, out) = run_wallet_rpc(p, bad, "--rm", &tmpfs);
+                assert!(!ok && out.contains(message), "{bad}: {out}");
+                let secret = bad.split_once(':').map_or(bad, |(_, pw)| pw);
+                assert!(!out.contains(secret), "the error shows the login: {out}");
+            }
+            // A read-only root without the /run/mmkt tmpfs: a clear message, no half-started RPC.
+            let (ok, out) = run_wallet_rpc(p, login, "--rm", &tmpfs[1..]);
+            assert!(
+                !ok && out.contains("cannot write /run/mmkt") && out.contains("tmpfs"),
+                "{out}"
+            );
+            let label = format!("com.docker.compose.project={p}");
+            let (ok, out) = docker_try(&[
+                "run",
+                "--rm",
+                "--label",
+                &label,
+                "--read-only",
+                "-e",
+                "MONEROD_UNRESTRICTED_HOST=no-such-alias.invalid",
+                "mmkt/monero:latest",
+            ]);
+            assert!(
+                !ok && out.contains("does not resolve") && out.contains("daemon network"),
+                "{out}"
+            );
+        },
+    );
 }
 
 #[test]
@@ -717,8 +848,8 @@ fn deploy_compose_file_keeps_the_stack_invariants() {
             if name.starts_with("wallet-rpc-") || name == "monerod" {
                 assert!(svc.ports.is_empty());
                 assert!(
-                    svc.network_names().contains(&"backend".to_string()),
-                    "{env}: {name} not on backend"
+                    svc.network_names().contains(&"wallet".to_string()),
+                    "{env}: {name} not on the wallet network"
                 );
                 assert!(
                     !svc.network_names().contains(&"frontend".to_string()),

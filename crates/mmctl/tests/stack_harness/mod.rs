@@ -11,6 +11,8 @@ use std::process::Command;
 pub use crate::harness::{Mmctl, Output, mmctl_path, workspace_root};
 pub use test_support::docker::{FileLock, ProjectGuard, docker_available, unique_project};
 
+pub mod hardening;
+
 /// Settings every stack test runs with: ephemeral loopback ports for nginx and grafana (tests
 /// run in parallel) and fast healthchecks.
 const STACK_ENV: [(&str, &str); 5] = [
@@ -62,6 +64,20 @@ pub fn docker_lines(args: &[&str]) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Runs `docker ARGS` without asserting: whether it succeeded, and its stdout and stderr.
+pub fn docker_try(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("cannot run the docker CLI");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// The cargo-built server binary next to the mmctl binary (same profile directory), built on
