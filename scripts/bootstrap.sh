@@ -13,7 +13,7 @@ fi
 
 PACKAGES=(
   monero                      # monerod + monero-wallet-rpc 0.18 for the regtest chain
-  docker.io containerd runc iptables debootstrap   # a real Docker Engine, and base images made offline
+  docker.io containerd runc iptables iproute2 debootstrap   # a real Docker Engine, base images made offline, a bridge for the second test engine
   docker-compose              # `docker-compose config` validates deploy/docker-compose.yml
   age                         # interop: backups must decrypt with the stock age CLI
   libssl-dev pkg-config       # bundled SQLCipher links the system libcrypto
