@@ -13,7 +13,8 @@
 //!   [`signing::AuthenticBackup`]), [`manifest`] (with the checked [`manifest::BackupId`]), [`store`] (the local
 //!   directory), [`verify`], [`restore_db`] and [`restore_wallet`] (restore primitives),
 //!   [`wallet_source`], [`wallet_stack`] (containers through `mmkt_stack`) and [`wallet_rpc`];
-//!   [`retention`], [`s3`] (offsite), [`systemd`] (unit generation).
+//!   [`retention`], [`s3`] (offsite), [`systemd`] (unit generation); [`live_db`] (the live
+//!   database's schema version and the escrow events a restore would forget, for deploys).
 //!
 //! The key file and keyed open are the shared contract of `mmkt_sqlcipher`. The async
 //! operations run blocking work with `tokio::task::block_in_place`: call them from a
@@ -22,6 +23,7 @@
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod live_db;
 pub mod manifest;
 pub mod ops;
 pub mod pages;

@@ -11,16 +11,46 @@ use crate::exit::classify_stack;
 /// Options every subcommand accepts.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Docker Engine endpoint: unix:///var/run/docker.sock, tcp://host:2376 (TLS via DOCKER_CERT_PATH).
-    #[arg(long, global = true, env = "DOCKER_HOST")]
+    /// Docker Engine endpoint: unix:///var/run/docker.sock, tcp://host:2376 (TLS via
+    /// DOCKER_CERT_PATH) or ssh://user@host. Overrides the environment's MMKT_DOCKER_HOST,
+    /// which overrides DOCKER_HOST.
+    #[arg(long, global = true)]
     pub docker_host: Option<String>,
     /// Log verbosity for mmctl's own diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "MMCTL_LOG", default_value = "warn")]
     pub log: String,
 }
 
-/// Connects to the engine named by --docker-host / DOCKER_HOST (else the platform default
-/// socket). Errors carry the exit-code marker of [`classify_stack`] (unreachable daemon: 3).
+impl GlobalArgs {
+    /// The engine a command acting on `stack` uses: --docker-host, else the environment's
+    /// MMKT_DOCKER_HOST (process environment, then the env file); `None` leaves the choice to
+    /// DOCKER_HOST, then the default socket ([`EngineConfig::from_host_and_env`]). An ignored
+    /// DOCKER_HOST is named on stderr. An unreadable env file is a usage error (exit 2).
+    pub fn engine_host(&self, stack: Option<&StackArgs>) -> anyhow::Result<Option<String>> {
+        if let Some(host) = non_empty(self.docker_host.clone()) {
+            return Ok(Some(host));
+        }
+        let Some(stack) = stack else {
+            return Ok(None);
+        };
+        let env_file = stack.env_file().filter(|f| f.is_file());
+        let named =
+            mmkt_stack::engine::environment_host(env_file.as_deref()).map_err(classify_stack)?;
+        if let (Some(host), Some(ambient)) = (&named, non_empty(std::env::var("DOCKER_HOST").ok()))
+            && host != &ambient
+        {
+            eprintln!(
+                "note: using the environment's engine {host} ({}); DOCKER_HOST={ambient} is ignored (pass --docker-host to override)",
+                mmkt_stack::engine::HOST_VARIABLE
+            );
+        }
+        Ok(named)
+    }
+}
+
+/// Connects to the engine named by `docker_host` (see [`GlobalArgs::engine_host`]), else
+/// DOCKER_HOST, else the platform default socket. Errors carry the exit-code marker of
+/// [`classify_stack`] (unreachable daemon, refused certificate, ssh failure: 3).
 pub async fn connect(docker_host: Option<&str>) -> anyhow::Result<Engine> {
     Engine::connect(&EngineConfig::from_host_and_env(docker_host))
         .await
@@ -71,6 +101,13 @@ impl StackArgs {
             .service(service)
             .map_err(classify_stack)?;
         Ok(project)
+    }
+
+    /// The env file of the environment in effect, if any (it may not exist: [`StackArgs::load`]
+    /// reports an unknown environment).
+    pub fn env_file(&self) -> Option<PathBuf> {
+        self.env_name()
+            .map(|name| mmkt_stack::env_file_path(&self.file, &name))
     }
 
     /// The environment in effect: the one asked for, else `development` when its file exists.

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, StackArgs};
 use crate::cmd;
 
 /// mmkt operations CLI: run the stack, check its health, back it up and restore it.
@@ -67,6 +67,45 @@ pub enum Command {
     ///
     /// Example: mmctl drill --json
     Drill(cmd::drill::DrillArgs),
+    /// Blue/green deploy of the server: lock, backup, green beside blue, smoke, switch, watch.
+    ///
+    /// Example: mmctl deploy --env production --version v2 --yes
+    Deploy(cmd::deploy::DeployArgs),
+    /// Switch back to the previous (or a named) version's local image, with no pull.
+    ///
+    /// Example: mmctl rollback --env production --yes
+    Rollback(cmd::rollback::RollbackArgs),
+}
+
+impl Command {
+    /// The stack (compose file and environment) the command acts on, whose environment may
+    /// name the Docker Engine (`MMKT_DOCKER_HOST`); `None` for commands without `--env`.
+    pub fn stack(&self) -> Option<&StackArgs> {
+        use cmd::image::ImageCommand;
+        match self {
+            Command::Up(a) => Some(&a.stack),
+            Command::Down(a) => Some(&a.stack),
+            Command::Status(a) => Some(&a.stack),
+            Command::Health(a) => Some(&a.stack),
+            Command::Logs(a) => Some(&a.stack),
+            Command::Restart(a) => Some(&a.stack),
+            Command::Image(a) => match &a.command {
+                ImageCommand::Build(b) => Some(&b.stack),
+                ImageCommand::Save(s) => Some(&s.stack),
+                ImageCommand::BootstrapBase(_) | ImageCommand::Load(_) => None,
+            },
+            Command::Deploy(a) => Some(match &a.command {
+                None => &a.run.stack,
+                Some(
+                    cmd::deploy::DeployCommand::Unlock(i)
+                    | cmd::deploy::DeployCommand::History(i)
+                    | cmd::deploy::DeployCommand::Status(i),
+                ) => &i.stack,
+            }),
+            Command::Rollback(a) => Some(&a.stack),
+            _ => None,
+        }
+    }
 }
 
 /// Sends mmctl's diagnostics to stderr; stdout stays for data (`--json`).

@@ -5,9 +5,15 @@
 //! | 0 | success |
 //! | 1 | a check or an operation failed (unhealthy service, failed verify, failed restore, ...) |
 //! | 2 | usage error (bad flags, unknown service, malformed compose/config file) |
-//! | 3 | the Docker daemon is unreachable |
+//! | 3 | the Docker daemon is unreachable (no answer, TLS certificate refused, ssh failed) |
 //! | 4 | not confirmed: a destructive command was refused or answered "no" |
 //! | 5 | the local backup succeeded but the offsite (S3) copy failed; the local copy is kept |
+//! | 10 | deploy/rollback: the deploy lock is held by another run (holder and start time shown) |
+//! | 11 | deploy: the pre-deploy backup failed; nothing was deployed |
+//! | 12 | deploy/rollback: the new server did not become ready; the old one keeps serving |
+//! | 13 | deploy/rollback: a smoke check failed; the old one keeps serving |
+//! | 14 | deploy: green's 5xx rate breached during the watch; rolled back automatically |
+//! | 15 | rollback refused (schema change without --restore-db, escrow events after the backup) |
 //!
 //! Commands return [`Outcome`] for results that are not errors (a failed health check is a
 //! result, not a crash) and `anyhow::Error` for errors; [`finish`] turns either into the exit
@@ -30,6 +36,19 @@ pub const NOT_CONFIRMED: u8 = 4;
 /// Exit code 5: the local backup succeeded, the offsite copy failed.
 pub const OFFSITE_FAILED: u8 = 5;
 
+/// Exit code 10: the deploy lock is held.
+pub const LOCK_HELD: u8 = 10;
+/// Exit code 11: the pre-deploy backup failed.
+pub const BACKUP_FAILED: u8 = 11;
+/// Exit code 12: green did not become ready.
+pub const GREEN_NOT_READY: u8 = 12;
+/// Exit code 13: a smoke check against green failed.
+pub const SMOKE_FAILED: u8 = 13;
+/// Exit code 14: the deploy rolled back automatically.
+pub const ROLLED_BACK: u8 = 14;
+/// Exit code 15: the rollback was refused.
+pub const ROLLBACK_REFUSED: u8 = 15;
+
 /// What a command that ran to completion reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -39,6 +58,8 @@ pub enum Outcome {
     CheckFailed,
     /// The local part succeeded but the offsite upload did not; the local copy is kept.
     OffsiteFailed,
+    /// A deploy ran to its end but rolled back to the old version automatically.
+    RolledBack,
 }
 
 impl Outcome {
@@ -48,6 +69,7 @@ impl Outcome {
             Outcome::Success => OK,
             Outcome::CheckFailed => FAILED,
             Outcome::OffsiteFailed => OFFSITE_FAILED,
+            Outcome::RolledBack => ROLLED_BACK,
         }
     }
 }
@@ -62,16 +84,21 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct NotConfirmed(pub String);
 
-/// Marker error: the Docker daemon could not be reached. Exit 3.
+/// Marker error: no usable connection to the Docker daemon (no answer, unusable TLS files, a
+/// certificate refused on either side, ssh failure). Exit 3. The message is the stack
+/// library's: the endpoint, what failed and what to check.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot reach the Docker daemon at {endpoint}: {reason}. Is dockerd running? Check --docker-host / DOCKER_HOST."
-)]
-pub struct DockerUnreachable {
-    /// The endpoint tried, e.g. `unix:///var/run/docker.sock`.
-    pub endpoint: String,
-    /// Why the connection failed.
-    pub reason: String,
+#[error("{0}")]
+pub struct DockerUnreachable(pub String);
+
+/// Marker error: a deploy or rollback failed in a way with its own exit code (10-15).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DeployExit {
+    /// The exit code.
+    pub code: u8,
+    /// The error message.
+    pub message: String,
 }
 
 /// Ends a run: returns the outcome's code, or prints the error and returns its code. A clap
@@ -102,6 +129,9 @@ pub fn code_for_error(err: &anyhow::Error) -> u8 {
         if cause.is::<DockerUnreachable>() {
             return DOCKER_UNREACHABLE;
         }
+        if let Some(deploy) = cause.downcast_ref::<DeployExit>() {
+            return deploy.code;
+        }
     }
     FAILED
 }
@@ -113,9 +143,7 @@ pub fn classify_stack(err: StackError) -> anyhow::Error {
         StackError::Invalid(_) | StackError::ComposeSyntax { .. } | StackError::Read { .. } => {
             anyhow::Error::new(UsageError(err.to_string()))
         }
-        StackError::Unreachable { endpoint, reason } => {
-            anyhow::Error::new(DockerUnreachable { endpoint, reason })
-        }
+        StackError::Unreachable { .. } => anyhow::Error::new(DockerUnreachable(err.to_string())),
         other => anyhow::Error::new(other),
     }
 }
@@ -131,5 +159,29 @@ pub fn classify_backup(err: mmkt_backup::BackupError) -> anyhow::Error {
         BackupError::InvalidRequest(message) => anyhow::Error::new(UsageError(message)),
         BackupError::Context { context, source } => classify_backup(*source).context(context),
         other => anyhow::Error::new(other),
+    }
+}
+
+/// Maps a deploy-library error to anyhow with its exit code: lock held 10, backup failed 11,
+/// green not ready 12, smoke failed 13, rollback refused 15, invalid request 2, and engine or
+/// database errors as [`classify_stack`] / [`classify_backup`] do.
+pub fn classify_deploy(err: mmkt_deploy::DeployError) -> anyhow::Error {
+    use mmkt_deploy::DeployError;
+    let code = match &err {
+        DeployError::LockHeld { .. } => LOCK_HELD,
+        DeployError::BackupFailed { .. } => BACKUP_FAILED,
+        DeployError::GreenNotReady { .. } => GREEN_NOT_READY,
+        DeployError::SmokeFailed { .. } => SMOKE_FAILED,
+        DeployError::RollbackRefused { .. } => ROLLBACK_REFUSED,
+        DeployError::Invalid(message) => return anyhow::Error::new(UsageError(message.clone())),
+        _ => FAILED,
+    };
+    match err {
+        DeployError::Engine(e) => classify_stack(e),
+        DeployError::Database(e) => classify_backup(e),
+        other => anyhow::Error::new(DeployExit {
+            code,
+            message: other.to_string(),
+        }),
     }
 }

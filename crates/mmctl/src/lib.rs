@@ -3,10 +3,12 @@
 //! helpers ([`output`]) and the exit-code contract ([`exit`]). The binary (`src/main.rs`) only
 //! parses, runs and maps the result to an exit code; tests parse documented command lines
 //! through [`cli::Cli`]. The workflows live in the library crates `mmkt-stack` (the Docker stack
-//! through the Engine API) and `mmkt-backup` (backups, restores, drills).
+//! through the Engine API) and `mmkt-backup` (backups, restores, drills), and `mmkt-deploy` (blue/green deploys and rollbacks,
+//! printed by [`deploy_output`]).
 
 pub mod args;
 pub mod cli;
 pub mod cmd;
+pub mod deploy_output;
 pub mod exit;
 pub mod output;

@@ -277,13 +277,22 @@ pub fn confirm_restore<T>(
     consequences: &str,
     args: &ConfirmArgs,
 ) -> Result<Confirmed, NotConfirmed> {
-    if args.yes {
-        return Ok(Confirmed::by_operator());
-    }
     let question = format!(
         "Restore {what} from {}?\n{consequences}",
         describe(plan.backup())
     );
+    confirm(&question, args).map(|()| Confirmed::by_operator())
+}
+
+/// Asks `question` yes/no on the terminal unless `--yes` was given; refuses without a
+/// terminal, and when the answer cannot be read.
+///
+/// # Errors
+/// [`NotConfirmed`] (exit 4): no terminal, no answer, or not "yes".
+pub fn confirm(question: &str, args: &ConfirmArgs) -> Result<(), NotConfirmed> {
+    if args.yes {
+        return Ok(());
+    }
     if !std::io::stdin().is_terminal() {
         return Err(NotConfirmed(format!(
             "{question}\nrefusing without --yes: stdin is not a terminal"
@@ -298,7 +307,7 @@ pub fn confirm_restore<T>(
         )));
     }
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-        return Ok(Confirmed::by_operator());
+        return Ok(());
     }
     Err(NotConfirmed("not confirmed; nothing was changed".into()))
 }

@@ -164,7 +164,7 @@ pub struct Service {
     pub mem_limit: Option<Scalar>,
     /// CPU limit in cores, e.g. `0.5`.
     pub cpus: Option<Scalar>,
-    /// Maximum number of processes.
+    /// Maximum number of processes (`HostConfig.PidsLimit`).
     pub pids_limit: Option<i64>,
     /// Profiles that enable this service; none = always enabled.
     #[serde(default)]
@@ -182,9 +182,10 @@ pub struct Service {
     /// e.g. `no-new-privileges:true`.
     #[serde(default)]
     pub security_opt: Vec<String>,
-    /// Read-only root filesystem.
+    /// Read-only root filesystem (Engine API `HostConfig.ReadonlyRootfs`); writable paths then
+    /// come from volumes and `tmpfs`.
     pub read_only: Option<bool>,
-    /// tmpfs mounts: `/path[:options]`.
+    /// tmpfs mounts: `/path[:options]` (`HostConfig.Tmpfs`; see [`super::spec::parse_tmpfs`]).
     pub tmpfs: Option<StringOrList>,
     /// Time to wait after SIGTERM before SIGKILL, e.g. `30s`.
     pub stop_grace_period: Option<String>,
@@ -353,6 +354,19 @@ pub struct LoadedCompose {
 /// [`StackError::Invalid`] (unsupported keys, missing required variables, inconsistencies;
 /// see [`ComposeFile::validate`]).
 pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, StackError> {
+    let file_vars = match env_file {
+        Some(p) => super::interpolate::parse_env_file(p)?,
+        None => BTreeMap::new(),
+    };
+    load_with_variables(path, Variables::from_env_file_and_process(file_vars))
+}
+
+/// Like [`load`], interpolating with `variables` as given (e.g. a loaded project's variables
+/// with one value changed: the image tag a deploy starts).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_variables(path: &Path, variables: Variables) -> Result<LoadedCompose, StackError> {
     let abs = std::path::absolute(path).map_err(|source| StackError::Read {
         path: path.to_path_buf(),
         source,
@@ -361,11 +375,6 @@ pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, Stack
         path: abs.clone(),
         source,
     })?;
-    let file_vars = match env_file {
-        Some(p) => super::interpolate::parse_env_file(p)?,
-        None => BTreeMap::new(),
-    };
-    let variables = Variables::from_env_file_and_process(file_vars);
     let mut raw: serde_norway::Value =
         serde_norway::from_str(&text).map_err(|e| StackError::ComposeSyntax {
             path: abs.clone(),
@@ -516,6 +525,17 @@ impl ComposeFile {
             }
             for port in &svc.ports {
                 super::spec::parse_port(&port.render())
+                    .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
+            }
+            for entry in svc
+                .tmpfs
+                .as_ref()
+                .map(StringOrList::to_words)
+                .transpose()?
+                .into_iter()
+                .flatten()
+            {
+                super::spec::parse_tmpfs(&entry)
                     .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
             }
             if let Some(hc) = &svc.healthcheck {
@@ -820,6 +840,46 @@ mod tests {
         assert!(matches!(err, StackError::ComposeSyntax { .. }), "{err}");
         let ok = load_str("services:\n  a:\n    image: a\n    x-note: free-form\nx-top: 1\n");
         assert!(ok.is_ok(), "x- extensions are allowed");
+    }
+
+    #[test]
+    fn hardening_keys_load_and_bad_or_unknown_ones_fail_clearly() {
+        let ok = load_str(
+            "services:\n  a:\n    image: a\n    read_only: true\n    user: \"1000:1000\"\n    pids_limit: 64\n    tmpfs: [\"/run/x:size=1m,mode=0700,uid=1000,gid=1000\", /tmp]\n    networks: [w]\nnetworks:\n  w: {internal: true}\n",
+        )
+        .unwrap();
+        let svc = &ok.file.services["a"];
+        assert_eq!(svc.read_only, Some(true));
+        assert_eq!(svc.pids_limit, Some(64));
+        assert!(ok.file.networks["w"].as_ref().unwrap().internal);
+        for (yaml, message) in [
+            ("tmpfs: [run]", "the path must be absolute"),
+            (
+                "tmpfs: [\"/run:size=lots\"]",
+                "malformed option \"size=lots\"",
+            ),
+            (
+                "tmpfs: [\"/run:mode=rwx\"]",
+                "malformed option \"mode=rwx\"",
+            ),
+            ("tmpfs: [\"/run:exotic\"]", "unknown or malformed option"),
+            ("ulimits: {nproc: 64}", "unsupported compose key `ulimits`"),
+            (
+                "mem_reservation: 64m",
+                "unsupported compose key `mem_reservation`",
+            ),
+            ("read_only: yes please", "service a:"),
+            ("pids_limit: many", "service a:"),
+        ] {
+            let err =
+                load_str(&format!("services:\n  a:\n    image: a\n    {yaml}\n")).unwrap_err();
+            assert!(err.to_string().contains(message), "{yaml}: {err}");
+        }
+        let err = load_str(
+            "services:\n  a:\n    image: a\n    networks: [w]\nnetworks:\n  w: {internal: true, ipam: {config: []}}\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("ipam"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,7 @@
-//! Connection to the Docker Engine (unix socket, or tcp with TLS) and the container-level
+//! The connected Docker Engine (endpoints and transports are in `endpoint.rs`) and the container-level
 //! operations the rest of the stack library (and mmkt-backup) reuse: find a service's container
 //! by its compose labels, stop/start it, wait until it is healthy, inspect it, exec a command in it.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -10,21 +9,24 @@ use bollard::models::{ContainerInspectResponse, ContainerSummary, HealthStatusEn
 use bollard::query_parameters::{ListContainersOptionsBuilder, StopContainerOptionsBuilder};
 use futures_util::StreamExt;
 
+use super::endpoint;
+pub use super::endpoint::{DEFAULT_HOST, EngineConfig, HOST_VARIABLE, TlsFiles, environment_host};
 use super::error::StackError;
+use super::exits::ExitWatch;
 use super::labels;
 
-/// Default endpoint when neither `--docker-host` nor `DOCKER_HOST` is given.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// How long the first request (`GET /version`) may take before the engine counts as
+/// unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Restarts observed while waiting for health after which a service counts as crash-looping.
 const CRASH_LOOP_RESTARTS: i64 = 3;
 
+/// How often [`Engine::wait_healthy`] inspects the container when no exit wakes it earlier.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How long a container without a healthcheck must have been running to count as started.
 const MIN_UPTIME_WITHOUT_HEALTHCHECK: Duration = Duration::from_secs(2);
-
-/// Request timeout for Engine API calls, in seconds (builds stream for longer; the timeout
-/// covers waiting for the response to start).
-const REQUEST_TIMEOUT_SECS: u64 = 600;
 
 /// A connected, version-negotiated Docker Engine client plus the endpoint it talks to.
 #[derive(Debug, Clone)]
@@ -33,102 +35,36 @@ pub struct Engine {
     endpoint: String,
 }
 
-/// TLS material for `tcp://` endpoints: `ca.pem`, `cert.pem`, `key.pem` in one directory
-/// (the docker CLI's DOCKER_CERT_PATH layout).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// Directory holding ca.pem, cert.pem and key.pem.
-    pub cert_dir: PathBuf,
-}
-
-/// How to reach the engine.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// `unix:///path`, `tcp://host:port` or `https://host:port`.
-    pub host: String,
-    /// TLS files for tcp; `None` = plain HTTP (only sensible on a trusted link).
-    pub tls: Option<TlsFiles>,
-}
-
-impl EngineConfig {
-    /// Builds the config from `--docker-host` (or DOCKER_HOST, resolved by clap) and the docker
-    /// CLI's TLS variables: TLS is used for tcp when DOCKER_TLS_VERIFY is set or DOCKER_CERT_PATH
-    /// is given; DOCKER_CERT_PATH defaults to ~/.docker.
-    pub fn from_host_and_env(host: Option<&str>) -> Self {
-        let host = host
-            .filter(|h| !h.is_empty())
-            .unwrap_or(DEFAULT_HOST)
-            .to_string();
-        let verify = std::env::var("DOCKER_TLS_VERIFY")
-            .map(|v| !v.is_empty() && v != "0")
-            .unwrap_or(false);
-        let cert_path = std::env::var_os("DOCKER_CERT_PATH").map(PathBuf::from);
-        let is_tcp = host.starts_with("tcp://") || host.starts_with("https://");
-        let tls = if is_tcp && (verify || cert_path.is_some() || host.starts_with("https://")) {
-            let cert_dir = cert_path.unwrap_or_else(|| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                    .join(".docker")
-            });
-            Some(TlsFiles { cert_dir })
-        } else {
-            None
-        };
-        EngineConfig { host, tls }
-    }
-}
-
 impl Engine {
-    /// Connects, negotiates the API version (Debian's engine speaks 1.41) and pings.
+    /// Connects, negotiates the API version (Debian's engine speaks 1.41) and pings, over the
+    /// endpoint's transport: unix socket, tcp (TLS with the DOCKER_CERT_PATH files when
+    /// configured) or ssh (the local `ssh` client runs `docker system dial-stdio` remotely).
     ///
     /// Engine API: `GET /version`, `GET /_ping`.
     ///
     /// # Errors
-    /// [`StackError::Unreachable`] when the daemon does not answer or the TLS files are missing;
-    /// [`StackError::Invalid`] for an endpoint scheme other than unix, tcp, http or https.
+    /// [`StackError::Unreachable`] when no connection can be made, with a
+    /// [`ConnectFailure`](crate::error::ConnectFailure) saying why (no answer, unusable TLS
+    /// files, a certificate refused on either side, plain HTTP to a TLS port, ssh failure);
+    /// [`StackError::Invalid`] for an endpoint scheme other than unix, tcp, http, https or ssh,
+    /// or an ssh endpoint with a port; [`StackError::Engine`] when the engine answers the
+    /// first request with an error of its own.
     pub async fn connect(config: &EngineConfig) -> Result<Engine, StackError> {
         let endpoint = config.host.clone();
-        let unreachable = |reason: String| StackError::Unreachable {
-            endpoint: endpoint.clone(),
-            reason,
-        };
-        let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
-            if !Path::new(path).exists() {
-                return Err(unreachable(format!("socket {path} does not exist")));
-            }
-            Docker::connect_with_unix(&endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
-        } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-            match &config.tls {
-                Some(tls) => {
-                    // reqwest and bollard both enable rustls; pick the provider explicitly.
-                    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-                    let (key, cert, ca) =
-                        (tls.cert_dir.join("key.pem"), tls.cert_dir.join("cert.pem"), tls.cert_dir.join("ca.pem"));
-                    for f in [&key, &cert, &ca] {
-                        if !f.exists() {
-                            return Err(unreachable(format!(
-                                "TLS file {} is missing (set DOCKER_CERT_PATH to the directory with ca.pem, cert.pem, key.pem)",
-                                f.display()
-                            )));
-                        }
-                    }
-                    Docker::connect_with_ssl(&endpoint, &key, &cert, &ca, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
-                }
-                None => Docker::connect_with_http(&endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
-            }
-        } else {
-            return Err(StackError::Invalid(format!(
-                "unsupported Docker host {endpoint:?}: use unix:///path/to/docker.sock or tcp://host:port"
-            )));
-        }
-        .map_err(|e| unreachable(e.to_string()))?;
-        let docker = tokio::time::timeout(Duration::from_secs(20), docker.negotiate_version())
+        let (docker, scheme) = endpoint::open(config)?;
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
             .await
-            .map_err(|_| unreachable("no answer within 20 s".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|_| {
+                let reason = format!("no answer within {} s", CONNECT_TIMEOUT.as_secs());
+                StackError::unreachable(&endpoint, scheme.silent_failure(), reason)
+            })?
+            .map_err(|e| {
+                endpoint::connect_error(&endpoint, scheme, "negotiate the API version", e)
+            })?;
         docker
             .ping()
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| endpoint::connect_error(&endpoint, scheme, "ping", e))?;
         Ok(Engine { docker, endpoint })
     }
 
@@ -277,13 +213,18 @@ impl Engine {
         Ok(StartOutcome::Started)
     }
 
-    /// Polls a container (once a second) until it is healthy — or, without a healthcheck, has
-    /// been running for 2 s — or `timeout` passes. A container that keeps restarting (3 restarts)
-    /// fails at once, with its last output lines.
+    /// Polls a container (once a second, and at once after each of its exits) until it is
+    /// healthy — or, without a healthcheck, has been running for 2 s — or `timeout` passes. A
+    /// container that keeps restarting (3 restarts) fails as soon as the exit code of its last
+    /// run is known, with that code and its last output lines.
+    ///
+    /// Engine API: `GET /containers/{id}/json`; `GET /events` (the container's `die` events,
+    /// whose `exitCode` attribute gives a run's exit code even when every inspect catches the
+    /// container running again); `GET /containers/{id}/logs?tail=5`.
     ///
     /// # Errors
-    /// [`StackError::ServiceFailed`] when the container exits and will not be restarted,
-    /// [`StackError::Timeout`] (with the last health output) otherwise.
+    /// [`StackError::ServiceFailed`] when the container exits and will not be restarted, or
+    /// keeps restarting; [`StackError::Timeout`] (with the last health output) otherwise.
     pub async fn wait_healthy(
         &self,
         service: &str,
@@ -291,24 +232,24 @@ impl Engine {
         timeout: Duration,
     ) -> Result<(), StackError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let first_restart_count = self.inspect(id).await?.restart_count.unwrap_or(0);
+        let first = self.inspect(id).await?;
+        let first_restart_count = first.restart_count.unwrap_or(0);
+        let mut exits = ExitWatch::open(&self.docker, id, &first);
         loop {
             let info = self.inspect(id).await?;
-            // A crash loop will not heal by waiting: report it with the last output lines.
+            // A crash loop will not heal by waiting: report it with the last run's exit code
+            // (once known: the die event of a run may still be on its way) and output lines.
             let restarts = info.restart_count.unwrap_or(0) - first_restart_count;
-            if restarts >= CRASH_LOOP_RESTARTS {
-                let st = ContainerStatus::from_inspect(&info);
-                return Err(StackError::ServiceFailed {
-                    service: service.into(),
-                    detail: format!(
-                        "it keeps exiting ({restarts} restarts while waiting, last exit code {}); last output: {}",
-                        st.exit_code.unwrap_or(-1),
-                        self.tail_logs(id, 5).await
-                    ),
-                });
+            let crash_loop = restarts >= CRASH_LOOP_RESTARTS;
+            if crash_loop && let Some(code) = exits.last_code(&info) {
+                return Err(self
+                    .crash_loop_error(service, id, restarts, &code.to_string())
+                    .await);
             }
             let status = ContainerStatus::from_inspect(&info);
             match status.health.as_deref() {
+                // A crash loop is not "up" because one of its runs lasts.
+                _ if crash_loop => {}
                 Some("healthy") => return Ok(()),
                 // Without a healthcheck, "up" means running and not exiting right away.
                 None if status
@@ -342,6 +283,11 @@ impl Engine {
                 });
             }
             if tokio::time::Instant::now() >= deadline {
+                if crash_loop {
+                    return Err(self
+                        .crash_loop_error(service, id, restarts, "unknown")
+                        .await);
+                }
                 let mut last = status.describe();
                 if let Some(out) = last_health_output(&info) {
                     last.push_str(&format!("; last healthcheck output: {out}"));
@@ -353,7 +299,26 @@ impl Engine {
                     last,
                 });
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Either outcome means: look again.
+            let _ = tokio::time::timeout(POLL_INTERVAL, exits.next_exit()).await;
+        }
+    }
+
+    /// The error for a container that keeps exiting: `restarts` seen while waiting, the exit
+    /// code of its last run (`code`, as printed) and its last output lines.
+    async fn crash_loop_error(
+        &self,
+        service: &str,
+        id: &str,
+        restarts: i64,
+        code: &str,
+    ) -> StackError {
+        StackError::ServiceFailed {
+            service: service.into(),
+            detail: format!(
+                "it keeps exiting ({restarts} restarts while waiting, last exit code {code}); last output: {}",
+                self.tail_logs(id, 5).await
+            ),
         }
     }
 

@@ -29,14 +29,20 @@ pub enum StackError {
     /// dependency cycle, undeclared volume, unsupported key, missing required variable...).
     #[error("{0}")]
     Invalid(String),
-    /// The Docker daemon did not answer at all (socket missing, connection refused, TLS failure).
+    /// No usable connection to the Docker daemon: it did not answer (socket missing,
+    /// connection refused), the TLS files are unusable, the TLS handshake failed (a certificate
+    /// refused on either side), or ssh failed. `failure` says which, and what to check.
     #[error(
-        "cannot reach the Docker daemon at {endpoint}: {reason}. Is dockerd running? Check --docker-host / DOCKER_HOST."
+        "cannot reach the Docker daemon at {endpoint}: {}: {reason}. {}",
+        .failure.summary(),
+        .failure.advice()
     )]
     Unreachable {
         /// The endpoint tried, e.g. `unix:///var/run/docker.sock`.
         endpoint: String,
-        /// Why the connection failed.
+        /// What kind of failure it was.
+        failure: ConnectFailure,
+        /// The underlying error, with its causes.
         reason: String,
     },
     /// The Docker Engine answered with an error for one operation.
@@ -129,10 +135,7 @@ impl StackError {
         source: bollard::errors::Error,
     ) -> Self {
         if is_transport_error(&source) {
-            return StackError::Unreachable {
-                endpoint: endpoint.to_string(),
-                reason: source.to_string(),
-            };
+            return StackError::unreachable(endpoint, ConnectFailure::NoAnswer, source.to_string());
         }
         StackError::Engine {
             action: action.into(),
@@ -140,9 +143,85 @@ impl StackError {
         }
     }
 
+    /// [`StackError::Unreachable`] at `endpoint`.
+    pub fn unreachable(endpoint: &str, failure: ConnectFailure, reason: impl Into<String>) -> Self {
+        StackError::Unreachable {
+            endpoint: endpoint.to_string(),
+            failure,
+            reason: reason.into(),
+        }
+    }
+
     /// True when the engine answered 404 (no such container/image/network/volume).
     pub fn is_not_found(&self) -> bool {
         matches!(self, StackError::Engine { source, .. } if is_not_found(source))
+    }
+}
+
+/// Why no connection to the Docker daemon could be made; each kind says what to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// Nothing answered: the socket is missing, the connection was refused or timed out.
+    NoAnswer,
+    /// The TLS files (`ca.pem`, `cert.pem`, `key.pem` in DOCKER_CERT_PATH) are missing or
+    /// cannot be parsed.
+    TlsFiles,
+    /// The engine refused mmctl's client certificate during the TLS handshake (a TLS alert
+    /// such as `BadCertificate` or `UnknownCA`).
+    ClientCertificateRejected,
+    /// mmctl does not trust the engine's certificate: not signed by `ca.pem`, expired, or
+    /// not issued for the endpoint's host.
+    ServerCertificateUntrusted,
+    /// Any other TLS handshake failure.
+    TlsHandshake,
+    /// The engine's tcp listener expects TLS but mmctl spoke plain HTTP.
+    TlsRequired,
+    /// The ssh connection (or `docker system dial-stdio` on the remote host) failed.
+    Ssh,
+}
+
+impl ConnectFailure {
+    /// A few words naming the failure.
+    pub fn summary(self) -> &'static str {
+        match self {
+            ConnectFailure::NoAnswer => "no answer",
+            ConnectFailure::TlsFiles => "unusable TLS files",
+            ConnectFailure::ClientCertificateRejected => {
+                "the engine refused mmctl's client certificate"
+            }
+            ConnectFailure::ServerCertificateUntrusted => "the engine's certificate is not trusted",
+            ConnectFailure::TlsHandshake => "the TLS handshake failed",
+            ConnectFailure::TlsRequired => "the engine expects TLS",
+            ConnectFailure::Ssh => "the ssh connection failed",
+        }
+    }
+
+    /// What the operator should check.
+    pub fn advice(self) -> &'static str {
+        match self {
+            ConnectFailure::NoAnswer => {
+                "Is dockerd running and listening there? Check --docker-host, the environment's MMKT_DOCKER_HOST (deploy/env/NAME.env) and DOCKER_HOST."
+            }
+            ConnectFailure::TlsFiles => {
+                "Set DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem (PEM files)."
+            }
+            ConnectFailure::ClientCertificateRejected => {
+                "Check that cert.pem and key.pem in DOCKER_CERT_PATH are a client certificate issued by the CA the engine trusts (its --tlscacert)."
+            }
+            ConnectFailure::ServerCertificateUntrusted => {
+                "Check that ca.pem in DOCKER_CERT_PATH is the CA that signed the engine's --tlscert, and that this certificate names the host or IP of --docker-host."
+            }
+            ConnectFailure::TlsHandshake => {
+                "Check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and that the endpoint is the engine's TLS port."
+            }
+            ConnectFailure::TlsRequired => {
+                "Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem."
+            }
+            ConnectFailure::Ssh => {
+                "Check that `ssh USER@HOST docker version` works from this machine without a prompt (key in ssh-agent or ~/.ssh/config, host key known, docker CLI on the remote host)."
+            }
+        }
     }
 }
 

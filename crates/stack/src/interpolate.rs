@@ -33,6 +33,12 @@ impl Variables {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
+
+    /// The same set with `name` set to `value` (overriding the env file and the process).
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.values.insert(name.to_owned(), value.to_owned());
+        self
+    }
 }
 
 /// Parses an env file: `KEY=VALUE` per line, `#` comments and blank lines ignored, optional

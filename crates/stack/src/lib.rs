@@ -9,19 +9,29 @@
 //!   [`interpolate`]: `${VAR:-default}` and env files.
 //! - [`spec`]: one service -> an Engine API container-create body + config hash; [`labels`]:
 //!   the compose labels that make `docker ps` / `docker-compose ps` see our containers.
-//! - [`engine`]: connecting (unix socket, tcp + TLS) and reusable container operations
-//!   (find a service's container by label, stop/start, wait healthy, exec, inspect).
+//! - [`endpoint`]: which engine (flag, the environment's `MMKT_DOCKER_HOST`, `DOCKER_HOST`,
+//!   default socket) and its transport (unix socket, tcp + TLS, ssh); [`engine`]: the
+//!   connected engine and reusable container operations
+//!   (find a service's container by label, stop/start, wait healthy, exec, inspect); `exits`:
+//!   a container's exit codes from its `die` events (for wait healthy's crash-loop report).
 //! - [`stack`]: `up`, `down`, `status`, `restart`; [`health`]: real probes; [`image`]:
 //!   offline base image, builds, save/load; [`tarstream`]: streamed tar bodies; [`logs`]:
 //!   a service's output, streamed.
 //! - [`files`]: container directories downloaded/uploaded as tar; [`ready`]: the server's
 //!   `/health` and `/ready` polled over HTTP or from inside its container.
+//! - [`container`]: one container started from a plan (blue/green), stopped or removed by ID;
+//!   [`exec_http`]: one HTTP request from inside the server's container; [`volume`]: labelled
+//!   volumes (atomic markers) and a file in a volume, through the Engine API.
 //!
 //! Errors are [`StackError`].
 
 pub mod compose;
+pub mod container;
+pub mod endpoint;
 pub mod engine;
 pub mod error;
+pub mod exec_http;
+mod exits;
 pub mod files;
 pub mod health;
 pub mod image;
@@ -32,9 +42,10 @@ pub mod ready;
 pub mod spec;
 pub mod stack;
 pub mod tarstream;
+pub mod volume;
 
 pub use engine::{Engine, EngineConfig, StartOutcome, StopOutcome};
-pub use error::StackError;
+pub use error::{ConnectFailure, StackError};
 pub use stack::Project;
 
 /// Default compose project name (prefix of container, network and volume names).

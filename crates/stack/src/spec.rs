@@ -76,6 +76,39 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
     })
 }
 
+/// Parses one `tmpfs:` entry, `/path[:opt,opt=value,...]`, into the Engine API's
+/// `HostConfig.Tmpfs` pair (path, options). Options: the flags `ro rw exec noexec suid nosuid
+/// dev nodev`, `size=` (a byte size, see [`parse_size`]), `mode=` (octal), `uid=`/`gid=`
+/// (numeric) and `nr_inodes=`; a read-only root filesystem usually needs one for scratch space.
+///
+/// # Errors
+/// A message naming the malformed entry: a relative path or an unknown or malformed option
+/// (which Docker would otherwise reject only when the container is created).
+pub fn parse_tmpfs(entry: &str) -> Result<(String, String), String> {
+    let (path, opts) = entry.split_once(':').unwrap_or((entry, ""));
+    if !path.starts_with('/') {
+        return Err(format!("tmpfs {entry:?}: the path must be absolute"));
+    }
+    for opt in opts.split(',').filter(|o| !o.is_empty()) {
+        let valid = match opt.split_once('=') {
+            None => [
+                "ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
+            ]
+            .contains(&opt),
+            Some(("size", v)) => parse_size(v).is_ok(),
+            Some(("mode", v)) => u32::from_str_radix(v, 8).is_ok(),
+            Some(("uid" | "gid" | "nr_inodes", v)) => v.parse::<u64>().is_ok(),
+            Some(_) => false,
+        };
+        if !valid {
+            return Err(format!(
+                "tmpfs {entry:?}: unknown or malformed option {opt:?} (size=, mode= in octal, uid=, gid=, nr_inodes=, ro, noexec, nosuid, nodev)"
+            ));
+        }
+    }
+    Ok((path.to_string(), opts.to_string()))
+}
+
 /// One published port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSpec {
@@ -391,14 +424,13 @@ pub fn plan_service(
         .map_err(StackError::Invalid)?;
     let tmpfs = match &svc.tmpfs {
         None => None,
-        Some(t) => {
-            let mut m = HashMap::new();
-            for entry in t.to_words()? {
-                let (path, opts) = entry.split_once(':').unwrap_or((entry.as_str(), ""));
-                m.insert(path.to_string(), opts.to_string());
-            }
-            Some(m)
-        }
+        Some(t) => Some(
+            t.to_words()?
+                .iter()
+                .map(|entry| parse_tmpfs(entry))
+                .collect::<Result<HashMap<_, _>, _>>()
+                .map_err(StackError::Invalid)?,
+        ),
     };
     let sysctls = svc.sysctls.as_ref().map(|s| {
         s.resolve(&compose.variables)
@@ -571,6 +603,31 @@ mod tests {
         assert_eq!(parse_size("512m").unwrap(), 512 * 1024 * 1024);
         assert_eq!(parse_size("1G").unwrap(), 1024 * 1024 * 1024);
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn hardening_reaches_the_create_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker-compose.yml");
+        std::fs::write(
+            &path,
+            "services:\n  a:\n    image: a\n    read_only: true\n    user: \"1000:1000\"\n    mem_limit: 64m\n    cpus: 0.5\n    pids_limit: 32\n    tmpfs: [\"/run/x:size=1m,mode=0700,uid=1000\"]\n",
+        )
+        .unwrap();
+        let compose = super::super::compose::load(&path, None).unwrap();
+        let plan = plan_service(&compose, "p", "a", "sha256:0").unwrap();
+        assert_eq!(plan.body.user.as_deref(), Some("1000:1000"));
+        let host = plan.body.host_config.unwrap();
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.pids_limit, Some(32));
+        assert_eq!(host.memory, Some(64 * 1024 * 1024));
+        assert_eq!(host.nano_cpus, Some(500_000_000));
+        assert_eq!(host.tmpfs.unwrap()["/run/x"], "size=1m,mode=0700,uid=1000");
+        assert_eq!(
+            parse_tmpfs("/tmp").unwrap(),
+            ("/tmp".to_string(), String::new())
+        );
+        assert!(parse_tmpfs("/tmp:uid=www-data").is_err());
     }
 
     #[test]

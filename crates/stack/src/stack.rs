@@ -4,11 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 
 use super::compose::{ListOrMap, LoadedCompose};
@@ -37,7 +36,7 @@ async fn stop_timeout(engine: &Engine, id: &str) -> i32 {
 
 /// What [`stop_and_remove`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Removal {
+pub(crate) enum Removal {
     /// The container was stopped (or already stopped) and removed.
     Removed,
     /// It no longer existed when the stop was sent.
@@ -46,7 +45,11 @@ enum Removal {
 
 /// Stops a container gracefully ([`stop_timeout`], then SIGKILL) and force-removes it
 /// (`POST /containers/{id}/stop`, `DELETE /containers/{id}?force=1`). `name` is for messages.
-async fn stop_and_remove(engine: &Engine, id: &str, name: &str) -> Result<Removal, StackError> {
+pub(crate) async fn stop_and_remove(
+    engine: &Engine,
+    id: &str,
+    name: &str,
+) -> Result<Removal, StackError> {
     let stop = StopContainerOptionsBuilder::default()
         .t(stop_timeout(engine, id).await)
         .build();
@@ -333,46 +336,12 @@ impl Project {
             }
             stop_and_remove(engine, &id, svc).await?;
         }
-        self.create_and_start(engine, plan).await?;
+        engine.start_planned(plan).await?;
         Ok(if existing.is_some() {
             UpEvent::Recreated(svc.clone())
         } else {
             UpEvent::Created(svc.clone())
         })
-    }
-
-    async fn create_and_start(
-        &self,
-        engine: &Engine,
-        plan: &ContainerPlan,
-    ) -> Result<(), StackError> {
-        let opts = CreateContainerOptionsBuilder::default()
-            .name(&plan.name)
-            .build();
-        let created = engine
-            .docker()
-            .create_container(Some(opts), plan.body.clone())
-            .await
-            .map_err(|e| engine.err(format!("create container {}", plan.name), e))?;
-        for (net, aliases) in &plan.extra_networks {
-            let req = NetworkConnectRequest {
-                container: created.id.clone(),
-                endpoint_config: Some(bollard::models::EndpointSettings {
-                    aliases: Some(aliases.clone()),
-                    ..Default::default()
-                }),
-            };
-            engine
-                .docker()
-                .connect_network(net, req)
-                .await
-                .map_err(|e| engine.err(format!("connect {} to network {net}", plan.name), e))?;
-        }
-        engine
-            .docker()
-            .start_container(&created.id, None)
-            .await
-            .map_err(|e| engine.err(format!("start container {}", plan.name), e))
     }
 
     /// Refuses to reuse a network of the same name that another project (or a human) made.

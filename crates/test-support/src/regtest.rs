@@ -29,7 +29,6 @@
 use std::fs::{self, File};
 use std::io;
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -635,22 +634,7 @@ fn spawn(
     })?;
     let err = out.try_clone().map_err(io_error("duplicate output file"))?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::die_with_parent(&mut cmd);
     let child = cmd.spawn().map_err(|source| RegtestError::Io {
         what: format!("spawn {name}"),
         source,

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod completions;
+pub mod deploy;
 pub mod down;
 pub mod drill;
 pub mod health;
@@ -11,6 +12,7 @@ pub mod image;
 pub mod logs;
 pub mod restart;
 pub mod restore;
+pub mod rollback;
 pub mod status;
 pub mod systemd;
 pub mod up;
@@ -18,8 +20,9 @@ pub mod up;
 use crate::cli::{Cli, Command};
 use crate::exit::Outcome;
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+/// Runs the parsed command against the engine its environment names (`--docker-host` first).
+pub async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
+    cli.global.docker_host = cli.global.engine_host(cli.command.stack())?;
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Drill(args) => drill::run(args, cli.global.docker_host.as_deref()).await,
@@ -33,5 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Restart(args) => restart::run(args, cli.global.docker_host.as_deref()).await,
         Command::Image(args) => image::run(args, cli.global.docker_host.as_deref()).await,
         Command::Backup(args) => backup::run(args, cli.global.docker_host.as_deref()).await,
+        Command::Deploy(args) => deploy::run(args, cli.global.docker_host.as_deref()).await,
+        Command::Rollback(args) => rollback::run(args, cli.global.docker_host.as_deref()).await,
     }
 }

@@ -1,0 +1,214 @@
+//! The blue/green switch shared by deploy and rollback: pin nginx to blue, start green from
+//! its plan, wait for `/ready`, smoke it, switch nginx, move the runner lease, watch green's
+//! 5xx rate (rolling back to blue, still running, on a breach), drain and remove blue, and
+//! unpin nginx. Any failure before the switch completes removes green and leaves blue serving.
+
+use std::time::Duration;
+
+use mmkt_stack::Engine;
+use mmkt_stack::spec::ContainerPlan;
+
+use crate::error::DeployError;
+use crate::lease::{Handover, hand_over};
+use crate::nginx::{Upstream, nginx_container, point};
+use crate::report::{DeployOutcome, Step, StepStatus, Steps};
+use crate::settings::DeploySettings;
+use crate::target::{Running, smoke, wait_ready};
+use crate::watch::{Verdict, watch};
+
+/// The server port nginx reaches a container on: that of its `MMKT_BIND` (8080 without one).
+pub fn server_port(plan: &ContainerPlan) -> u16 {
+    plan.body
+        .env
+        .iter()
+        .flatten()
+        .find_map(|e| e.strip_prefix("MMKT_BIND="))
+        .and_then(|b| b.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(8080)
+}
+
+/// One switch from `blue` to the container `plan` describes.
+pub(crate) struct Switch<'a> {
+    pub engine: &'a Engine,
+    pub project: &'a str,
+    pub settings: &'a DeploySettings,
+    pub blue: &'a Running,
+    pub plan: &'a ContainerPlan,
+}
+
+impl Switch<'_> {
+    /// Runs the steps Pin..Unpin, reporting each in `steps`.
+    ///
+    /// # Errors
+    /// The failing step's error, after green was removed (blue keeps serving).
+    pub async fn run(&self, steps: &mut Steps<'_>) -> Result<DeployOutcome, DeployError> {
+        let engine = self.engine;
+        let port = server_port(self.plan);
+        let green = &self.plan.name;
+        let nginx = nginx_container(engine, self.project).await?;
+
+        steps.start(Step::Pin);
+        let blue_pin = Upstream::Pinned {
+            container: &self.blue.release.container,
+            port,
+        };
+        match &nginx {
+            Some(n) => {
+                point(engine, n, blue_pin).await?;
+                steps.end(
+                    StepStatus::Ok,
+                    format!("nginx pinned to {}", self.blue.release.container),
+                );
+            }
+            None => steps.end(StepStatus::Skipped, "no running nginx container"),
+        }
+
+        steps.start(Step::Green);
+        let green_id = match engine.start_planned(self.plan).await {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = engine.remove_container(green, green).await;
+                self.unpin(nginx.as_deref()).await;
+                return Err(e.into());
+            }
+        };
+        steps.end(
+            StepStatus::Ok,
+            format!(
+                "started {green} ({})",
+                self.plan.body.image.as_deref().unwrap_or("")
+            ),
+        );
+
+        steps.start(Step::Ready);
+        let timeout = Duration::from_secs(self.settings.ready_timeout_secs);
+        if let Err(e) = wait_ready(engine, &green_id, green, timeout).await {
+            return Err(self.abandon(nginx.as_deref(), &green_id, e).await);
+        }
+        steps.end(StepStatus::Ok, "GET /ready 200");
+
+        steps.start(Step::Smoke);
+        match smoke(engine, &green_id, green).await {
+            Ok(passed) => steps.end(StepStatus::Ok, passed),
+            Err(e) => return Err(self.abandon(nginx.as_deref(), &green_id, e).await),
+        }
+
+        steps.start(Step::Switch);
+        match &nginx {
+            Some(n) => {
+                let pin = Upstream::Pinned {
+                    container: green,
+                    port,
+                };
+                if let Err(e) = point(engine, n, pin).await {
+                    let _ = point(engine, n, blue_pin).await;
+                    return Err(self.abandon(nginx.as_deref(), &green_id, e).await);
+                }
+                steps.end(
+                    StepStatus::Ok,
+                    format!("nginx -t ok, reloaded: traffic goes to {green}"),
+                );
+            }
+            None => steps.end(StepStatus::Skipped, "no running nginx container"),
+        }
+
+        steps.start(Step::Lease);
+        let lease_timeout = Duration::from_secs(self.settings.lease_timeout_secs);
+        match hand_over(engine, &self.blue.id, &green_id, lease_timeout).await {
+            Ok(Handover::Moved) => steps.end(
+                StepStatus::Ok,
+                format!("{green} holds the escrow runner lease"),
+            ),
+            Ok(Handover::Disabled) => steps.end(
+                StepStatus::Skipped,
+                "escrow runner disabled (no wallet-rpc configured)",
+            ),
+            Err(e) => {
+                self.back_to_blue(nginx.as_deref(), blue_pin, &green_id)
+                    .await;
+                return Err(self.abandon(nginx.as_deref(), &green_id, e).await);
+            }
+        }
+
+        steps.start(Step::Watch);
+        if self.settings.watch_secs > 0 {
+            match watch(engine, &green_id, self.settings).await? {
+                Verdict::Healthy(c) => steps.end(
+                    StepStatus::Ok,
+                    format!(
+                        "{} s: {} of {} requests answered 5xx",
+                        self.settings.watch_secs, c.errors, c.total
+                    ),
+                ),
+                Verdict::Breached(reason) => {
+                    steps.end(StepStatus::Failed, reason.clone());
+                    steps.start(Step::Rollback);
+                    self.back_to_blue(nginx.as_deref(), blue_pin, &green_id)
+                        .await;
+                    let _ = engine.remove_container(&green_id, green).await;
+                    self.unpin(nginx.as_deref()).await;
+                    steps.end(
+                        StepStatus::Ok,
+                        format!(
+                            "traffic and lease back on {}; {green} removed",
+                            self.blue.release.container
+                        ),
+                    );
+                    return Ok(DeployOutcome::RolledBack { reason });
+                }
+            }
+        } else {
+            steps.end(StepStatus::Skipped, "MMKT_DEPLOY_WATCH_SECS=0");
+        }
+
+        steps.start(Step::Drain);
+        tokio::time::sleep(Duration::from_secs(self.settings.drain_secs)).await;
+        engine
+            .remove_container(&self.blue.id, &self.blue.release.container)
+            .await?;
+        steps.end(
+            StepStatus::Ok,
+            format!(
+                "{} stopped and removed after {} s; image {} kept",
+                self.blue.release.container, self.settings.drain_secs, self.blue.release.version
+            ),
+        );
+
+        steps.start(Step::Unpin);
+        match &nginx {
+            Some(n) => {
+                point(engine, n, Upstream::Service).await?;
+                steps.end(StepStatus::Ok, "nginx back on the service name");
+            }
+            None => steps.end(StepStatus::Skipped, "no running nginx container"),
+        }
+        Ok(DeployOutcome::Deployed)
+    }
+
+    /// Traffic and lease back to blue (best effort: blue never stopped).
+    async fn back_to_blue(&self, nginx: Option<&str>, blue_pin: Upstream<'_>, green_id: &str) {
+        if let Some(n) = nginx {
+            let _ = point(self.engine, n, blue_pin).await;
+        }
+        let timeout = Duration::from_secs(self.settings.lease_timeout_secs);
+        let _ = hand_over(self.engine, green_id, &self.blue.id, timeout).await;
+    }
+
+    /// Removes green and unpins nginx (best effort), then gives back `e`.
+    async fn abandon(&self, nginx: Option<&str>, green_id: &str, e: DeployError) -> DeployError {
+        let _ = self
+            .engine
+            .remove_container(green_id, &self.plan.name)
+            .await;
+        self.unpin(nginx).await;
+        e
+    }
+
+    /// nginx back on the service name (best effort).
+    async fn unpin(&self, nginx: Option<&str>) {
+        if let Some(n) = nginx {
+            let _ = point(self.engine, n, Upstream::Service).await;
+        }
+    }
+}
