@@ -5,6 +5,50 @@ use std::time::Duration;
 
 use monero_types::WalletName;
 
+/// Why an HTTP exchange with monerod or monero-wallet-rpc failed: the source of
+/// [`RpcError::Transport`]. Each names the endpoint URL (never credentials: URLs with
+/// user-info are refused) and carries the socket, TLS or HTTP error underneath.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// The TLS client configuration (rustls with the platform's certificate verifier) could
+    /// not be built when the client was created.
+    #[error("cannot set up TLS for RPC connections")]
+    TlsSetup {
+        /// The rustls or platform-verifier error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No TCP (or TLS) connection to `url` could be opened: refused, unreachable, DNS or TLS
+    /// handshake failure.
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The JSON-RPC endpoint.
+        url: String,
+        /// The connector's error (I/O, DNS or TLS).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The connection failed while the request was sent or the answer read (reset, closed
+    /// mid-answer, malformed HTTP).
+    #[error("HTTP exchange with {url} failed")]
+    Exchange {
+        /// The JSON-RPC endpoint.
+        url: String,
+        /// hyper's error.
+        #[source]
+        source: hyper::Error,
+    },
+    /// The server closed the connection right after its digest challenge, so the answer could
+    /// not be sent on the connection the challenge belongs to (epee keeps it open; a proxy in
+    /// between may not).
+    #[error("{url} closed the connection after its digest challenge")]
+    ClosedAfterChallenge {
+        /// The JSON-RPC endpoint.
+        url: String,
+    },
+}
+
 /// An error from a monerod or monero-wallet-rpc call.
 ///
 /// Every variant names the JSON-RPC `method` that failed. Messages never contain passwords,
@@ -33,9 +77,9 @@ pub enum RpcError {
     Transport {
         /// JSON-RPC method called.
         method: &'static str,
-        /// The underlying HTTP client error (its URL never contains credentials).
+        /// What failed in the HTTP exchange (its URL never contains credentials).
         #[source]
-        source: reqwest::Error,
+        source: HttpError,
     },
 
     /// No complete answer within the client's per-call timeout (configurable with

@@ -22,10 +22,16 @@
 //!
 //! Measured against Debian's 0.18.0.0 (RPC version 1.25) and covered by the regtest tests:
 //!
-//! - **Digest auth is per TCP connection.** epee keeps the digest nonce in the connection
-//!   handler, so the answer to a 401 must travel on the connection that received it. The client
-//!   therefore keeps connections alive, drains the 401 body and retries on the pooled
-//!   connection; a fresh connection per request never authenticates.
+//! - **Digest auth is per TCP connection.** epee keeps the digest nonce and its count in the
+//!   connection handler: a new connection's first request always gets a 401 with a fresh
+//!   nonce, a request is accepted only with that connection's nonce and the next `nc` in
+//!   sequence, and any other (another connection's nonce, an `nc` out of step, a wrong
+//!   password, no `Authorization`) replaces the connection's nonce. The client therefore
+//!   opens its own keep-alive connections (at most 8 per client and its clones, below
+//!   wallet-rpc's 25 per local address), keeps each connection's challenge and count with it,
+//!   and sends the one retry after a 401 on that same connection. The wallet-rpc 0.18 401
+//!   carries no `opaque`; `WWW-authenticate` comes twice (MD5 and MD5-sess, `qop="auth"`) and
+//!   the client answers the MD5 one.
 //! - **`open_wallet` does not tell a missing file from a wrong password** (both are -1 "Failed
 //!   to open wallet"). [`WalletClient::open_wallet`] asks `restore_deterministic_wallet` with
 //!   an invalid seed, which checks file existence first and creates nothing, and returns
@@ -73,7 +79,7 @@ pub use daemon::{
     DAEMON_LABEL, DEFAULT_DAEMON_TIMEOUT, DEFAULT_MINING_TIMEOUT, DaemonClient, DaemonInfo,
     GeneratedBlocks,
 };
-pub use error::RpcError;
+pub use error::{HttpError, RpcError};
 pub use monero_types::{
     Address, Amount, BlockHash, InvalidValue, MultisigInfo, MultisigSyncInfo, MultisigTxset,
     PICONERO_PER_XMR, ParseAmountError, TxHash, UnlockTime, WalletName, WalletPassword,

@@ -1,19 +1,50 @@
 //! JSON-RPC 2.0 over HTTP for monerod and monero-wallet-rpc: digest authentication, per-call
 //! timeout, one tracing span and the `monero_rpc_*` metrics per call.
+//!
+//! # Connections and digest authentication
+//!
+//! The transport opens and keeps its own HTTP/1.1 keep-alive connections ([`pool`], at most
+//! [`pool::MAX_CONNECTIONS`] per client and its clones, idle ones closed after
+//! [`connection::POOL_IDLE_TIMEOUT`]), because monero's epee server keeps the digest nonce
+//! and its nonce count per TCP connection ([`digest`] says exactly how). Each connection
+//! carries the challenge its server sent, and only requests on that connection answer it:
+//!
+//! - a call takes an idle connection (or opens one) and sends its request with the answer to
+//!   that connection's challenge, its `nc` one higher than the last on that connection (no
+//!   `Authorization` on a connection not yet challenged);
+//! - on a 401 it takes the 401's fresh challenge and sends the request once more, on the
+//!   same connection; a second 401 is [`RpcError::Unauthorized`]. Never more than these two
+//!   requests per call, so a wrong password costs one extra round trip and never loops;
+//! - a challenge is never cached across connections or shared between concurrent calls, so
+//!   one call's answer can never reset the nonce another connection relies on;
+//! - an idle connection the server closed meanwhile is replaced by a new one only when the
+//!   request was provably not sent; a connection whose call failed or timed out is closed,
+//!   never reused.
+//!
+//! The password and the `Authorization` header are never logged (the header value is marked
+//! sensitive and no error or span field carries it).
+
+mod connection;
+mod digest;
+mod pool;
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use digest_auth::{AuthContext, WwwAuthenticateHeader};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::Full;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
-use crate::error::RpcError;
-use monero_types::WalletPassword;
+use crate::error::{HttpError, RpcError};
+use connection::{Answer, Connector, SendFailure};
+pub use digest::DigestCredentials;
+use pool::{Lease, Origin, Pool};
 
 /// Name of the histogram of call durations in seconds, labelled `method` and `wallet`.
 pub const METRIC_DURATION: &str = "monero_rpc_duration_seconds";
@@ -21,12 +52,6 @@ pub const METRIC_DURATION: &str = "monero_rpc_duration_seconds";
 /// Name of the counter of failed calls, labelled `method` and `error_type`
 /// (see [`RpcError::error_type`]).
 pub const METRIC_ERRORS: &str = "monero_rpc_errors_total";
-
-/// How long an idle keep-alive connection stays in the pool.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Requests per call at most when the server keeps answering 401.
-const MAX_AUTH_ATTEMPTS: usize = 3;
 
 /// Whether [`Transport::call`] records a call (tracing span, duration histogram, error counter
 /// and warning). Internal probes whose expected error is no failure go unrecorded.
@@ -56,6 +81,15 @@ macro_rules! client_transport_methods {
             #[doc = concat!("Answers HTTP digest challenges with `credentials` (", $server, " started with")]
             /// `--rpc-login user:pass`). Without this, such a server gives
             /// [`RpcError::Unauthorized`].
+            ///
+            /// epee keeps the digest nonce and its count per TCP connection, so the client
+            /// keeps each of its keep-alive connections' challenge with that connection
+            /// (never shared across connections or concurrent calls). A call whose request
+            /// gets a 401 takes that answer's fresh challenge and retries once, on the same
+            /// connection; a second 401 is [`RpcError::Unauthorized`] (no further retry). A
+            /// new connection costs one 401 round trip; later calls on it need none. The
+            /// password and the `Authorization` header are never logged. Connections already
+            /// open, challenged for other credentials, are not reused.
             #[must_use]
             pub fn with_credentials(mut self, credentials: $crate::DigestCredentials) -> Self {
                 self.transport.set_credentials(credentials);
@@ -72,53 +106,19 @@ macro_rules! client_transport_methods {
 
 pub(crate) use client_transport_methods;
 
-/// Username and password for a monero-wallet-rpc (or monerod) started with `--rpc-login USER:PASS`
-/// (HTTP digest authentication, RFC 7616, MD5). `Debug` redacts the password.
-#[derive(Clone)]
-pub struct DigestCredentials {
-    username: String,
-    password: WalletPassword,
-}
-
-impl DigestCredentials {
-    /// Credentials for `--rpc-login username:password`.
-    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        let password = WalletPassword::new(password);
-        DigestCredentials {
-            username: username.into(),
-            password,
-        }
-    }
-
-    /// The username.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-}
-
-impl fmt::Debug for DigestCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DigestCredentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
 /// One JSON-RPC endpoint (`<base>/json_rpc`) with its HTTP client, auth state and labels.
 #[derive(Clone)]
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    connector: Connector,
+    /// The connections (with their digest state) shared by a client and its clones.
+    pool: Arc<Pool>,
     endpoint: Url,
+    /// The `Host` header: the endpoint's host, with its port when the URL names one.
+    host: HeaderValue,
     label: Arc<str>,
     /// The client's per-call timeout (the daemon's mining call passes its own).
     timeout: Duration,
     credentials: Option<DigestCredentials>,
-    /// Last digest challenge, reused (with an increasing nonce count) until the server
-    /// answers 401 again; then replaced by the new challenge. epee binds a challenge to the
-    /// TCP connection it was sent on, so reuse only succeeds while that pooled connection
-    /// lives; otherwise the call costs one extra round trip.
-    challenge: Arc<Mutex<Option<WwwAuthenticateHeader>>>,
 }
 
 impl fmt::Debug for Transport {
@@ -149,26 +149,22 @@ impl Transport {
     /// `<base_url>/json_rpc`, labelled `label`, with a per-call `timeout`.
     pub(crate) fn new(base_url: &str, label: &str, timeout: Duration) -> Result<Self, RpcError> {
         let endpoint = json_rpc_endpoint(base_url)?;
-        let http = reqwest::Client::builder()
-            // Wallet-rpc and monerod are local services: never route them through a proxy
-            // taken from the environment.
-            .no_proxy()
-            // Keep-alive matters: epee keeps the digest nonce per TCP connection, so the answer
-            // to a 401 challenge must go over the connection that got it. Idle connections are
-            // dropped well before epee's own idle timeout.
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build()
-            .map_err(|source| RpcError::Transport {
-                method: "-",
-                source,
-            })?;
+        let connector = connection::connector().map_err(|source| RpcError::Transport {
+            method: "-",
+            source,
+        })?;
+        let host = host_header(&endpoint).ok_or(RpcError::InvalidUrl {
+            url: base_url.to_owned(),
+            reason: "the host cannot be sent in an HTTP Host header",
+        })?;
         Ok(Transport {
-            http,
+            pool: Arc::new(Pool::new(connector.clone(), endpoint.clone())),
+            connector,
             endpoint,
+            host,
             label: Arc::from(label),
             timeout,
             credentials: None,
-            challenge: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -190,7 +186,8 @@ impl Transport {
 
     pub(crate) fn set_credentials(&mut self, credentials: DigestCredentials) {
         self.credentials = Some(credentials);
-        self.challenge = Arc::new(Mutex::new(None));
+        // Connections challenged for other credentials (or none) are not carried over.
+        self.pool = Arc::new(Pool::new(self.connector.clone(), self.endpoint.clone()));
     }
 
     pub(crate) fn endpoint(&self) -> &Url {
@@ -282,106 +279,144 @@ impl Transport {
         })
     }
 
-    /// POSTs `body`, answering a digest challenge when credentials are set. Sends at most
-    /// [`MAX_AUTH_ATTEMPTS`] requests: the first with the cached challenge's answer (or none),
-    /// then answers to fresh challenges. A second fresh answer covers the rare case where the
-    /// pool hands the retry a different keep-alive connection than the one challenged.
-    async fn post(&self, method: &'static str, body: Vec<u8>) -> Result<Vec<u8>, RpcError> {
-        let mut authorization = self.authorization_from_cache();
-        for attempt in 1..=MAX_AUTH_ATTEMPTS {
-            let mut request = self
-                .http
-                .post(self.endpoint.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            if let Some(value) = &authorization {
-                request = request.header(AUTHORIZATION, value);
+    /// POSTs `body` and returns the answer's body, answering a digest challenge when
+    /// credentials are set: at most two requests, both on one connection (see the module
+    /// documentation).
+    async fn post(&self, method: &'static str, body: Vec<u8>) -> Result<Bytes, RpcError> {
+        let body = Bytes::from(body);
+        let mut lease = self.pool.lease().await;
+        let mut answer = self.first_exchange(&mut lease, method, &body).await?;
+        if answer.status == StatusCode::UNAUTHORIZED {
+            answer = self
+                .answer_challenge(&mut lease, method, &body, answer)
+                .await?;
+        }
+        // Both requests were answered: the connection is in step with the server.
+        lease.release();
+        if answer.status == StatusCode::UNAUTHORIZED {
+            return Err(RpcError::Unauthorized { method });
+        }
+        if !answer.status.is_success() {
+            return Err(RpcError::HttpStatus {
+                method,
+                status: answer.status.as_u16(),
+            });
+        }
+        Ok(answer.body)
+    }
+
+    /// The call's first request. An idle connection the server has closed meanwhile is
+    /// replaced once by a new one, only when the request provably was not sent.
+    async fn first_exchange(
+        &self,
+        lease: &mut Lease<'_>,
+        method: &'static str,
+        body: &Bytes,
+    ) -> Result<Answer, RpcError> {
+        let (connection, origin) = lease
+            .connection()
+            .await
+            .map_err(|source| RpcError::Transport { method, source })?;
+        let request = self.request(&mut connection.auth, body);
+        match connection.send(request).await {
+            Ok(answer) => return Ok(answer),
+            Err(SendFailure::Unsent(_)) if origin == Origin::Reused => lease.discard(),
+            Err(SendFailure::Unsent(source) | SendFailure::Failed(source)) => {
+                return Err(self.exchange_error(method, source));
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|source| RpcError::Transport { method, source })?;
-            let status = response.status();
-            if status == reqwest::StatusCode::UNAUTHORIZED {
-                if attempt == MAX_AUTH_ATTEMPTS || self.credentials.is_none() {
-                    return Err(RpcError::Unauthorized { method });
+        }
+        let (connection, _) = lease
+            .connection()
+            .await
+            .map_err(|source| RpcError::Transport { method, source })?;
+        let request = self.request(&mut connection.auth, body);
+        connection
+            .send(request)
+            .await
+            .map_err(|failure| match failure {
+                SendFailure::Unsent(source) | SendFailure::Failed(source) => {
+                    self.exchange_error(method, source)
                 }
-                let answer = self.answer_challenge(method, response.headers())?;
-                // Read the 401 body to the end so the connection returns to the pool and the
-                // answer reuses it (the challenge is only valid on that connection).
-                response
-                    .bytes()
-                    .await
-                    .map_err(|source| RpcError::Transport { method, source })?;
-                authorization = Some(answer);
-                continue;
-            }
-            if !status.is_success() {
-                return Err(RpcError::HttpStatus {
+            })
+    }
+
+    /// Answers the 401 `challenged` received on the lease's connection: takes its fresh
+    /// challenge and sends the request once more on that same connection. Returns
+    /// `challenged` itself when there are no credentials or no usable challenge. A second
+    /// 401's challenge is kept too, so the connection stays in step for the next call.
+    async fn answer_challenge(
+        &self,
+        lease: &mut Lease<'_>,
+        method: &'static str,
+        body: &Bytes,
+        challenged: Answer,
+    ) -> Result<Answer, RpcError> {
+        let Some(connection) = lease.held() else {
+            return Ok(challenged);
+        };
+        if self.credentials.is_none() || !connection.auth.accept_challenge(&challenged.headers) {
+            return Ok(challenged);
+        }
+        let request = self.request(&mut connection.auth, body);
+        let answer = match connection.send(request).await {
+            Ok(answer) => answer,
+            Err(SendFailure::Unsent(_)) => {
+                return Err(RpcError::Transport {
                     method,
-                    status: status.as_u16(),
+                    source: HttpError::ClosedAfterChallenge {
+                        url: self.endpoint.to_string(),
+                    },
                 });
             }
-            return response
-                .bytes()
-                .await
-                .map(|b| b.to_vec())
-                .map_err(|source| RpcError::Transport { method, source });
-        }
-        Err(RpcError::Unauthorized { method })
-    }
-
-    fn authorization_from_cache(&self) -> Option<String> {
-        let credentials = self.credentials.as_ref()?;
-        let mut cache = self.challenge.lock().unwrap_or_else(|p| p.into_inner());
-        let challenge = cache.as_mut()?;
-        let context = self.auth_context(credentials);
-        match challenge.respond(&context) {
-            Ok(header) => Some(header.to_header_string()),
-            Err(_) => {
-                *cache = None;
-                None
-            }
-        }
-    }
-
-    /// Parses the server's `WWW-Authenticate: Digest ...` headers (wallet-rpc sends one for
-    /// MD5 and one for MD5-sess), caches the first usable one and returns the answer.
-    fn answer_challenge(
-        &self,
-        method: &'static str,
-        headers: &reqwest::header::HeaderMap,
-    ) -> Result<String, RpcError> {
-        let Some(credentials) = &self.credentials else {
-            return Err(RpcError::Unauthorized { method });
+            Err(SendFailure::Failed(source)) => return Err(self.exchange_error(method, source)),
         };
-        let mut parsed = headers
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter(|v| v.trim_start().starts_with("Digest"))
-            .filter_map(|v| digest_auth::parse(v).ok());
-        let Some(mut challenge) = parsed.next() else {
-            return Err(RpcError::Unauthorized { method });
-        };
-        let context = self.auth_context(credentials);
-        let header = challenge
-            .respond(&context)
-            .map_err(|_| RpcError::Unauthorized { method })?
-            .to_header_string();
-        let mut cache = self.challenge.lock().unwrap_or_else(|p| p.into_inner());
-        *cache = Some(challenge);
-        Ok(header)
+        if answer.status == StatusCode::UNAUTHORIZED {
+            connection.auth.accept_challenge(&answer.headers);
+        }
+        Ok(answer)
     }
 
-    fn auth_context<'a>(&'a self, credentials: &'a DigestCredentials) -> AuthContext<'a> {
-        AuthContext::new_post(
-            credentials.username.as_str(),
-            credentials.password.expose_secret(),
-            self.endpoint.path(),
-            Option::<&[u8]>::None,
-        )
+    /// The POST of `body` to the endpoint's path, with the answer to the connection's
+    /// challenge when credentials are set and the connection was challenged.
+    fn request(&self, auth: &mut digest::ConnectionAuth, body: &Bytes) -> Request<Full<Bytes>> {
+        let path = self.endpoint.path();
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = http::Uri::from_maybe_shared(Bytes::copy_from_slice(path.as_bytes()))
+            .expect("a URL path is a valid origin-form URI");
+        let headers = request.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let authorization = self
+            .credentials
+            .as_ref()
+            .and_then(|credentials| auth.authorization(credentials, path));
+        if let Some(value) = authorization {
+            headers.insert(AUTHORIZATION, value);
+        }
+        request
     }
+
+    fn exchange_error(&self, method: &'static str, source: hyper::Error) -> RpcError {
+        RpcError::Transport {
+            method,
+            source: HttpError::Exchange {
+                url: self.endpoint.to_string(),
+                source,
+            },
+        }
+    }
+}
+
+/// The `Host` header value for `endpoint`: host, plus `:port` when the URL names a
+/// non-default port.
+fn host_header(endpoint: &Url) -> Option<HeaderValue> {
+    let host = endpoint.host_str()?;
+    let value = match endpoint.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
 }
 
 /// Builds `<base_url>/json_rpc`, refusing non-HTTP schemes and URLs with credentials
