@@ -7,6 +7,7 @@ use mmkt_backup::live_db::{ESCROW_EVENTS_TABLE, schema_version};
 use mmkt_backup::ops::backup::{BackupRequest, backup};
 use mmkt_backup::progress::NoProgress as NoBackupProgress;
 use mmkt_stack::image::{load_images, short_id};
+use mmkt_stack::spec::ContainerPlan;
 use mmkt_stack::{Engine, Project};
 
 use crate::error::DeployError;
@@ -17,7 +18,7 @@ use crate::report::{
     Steps, now_rfc3339,
 };
 use crate::settings::DeploySettings;
-use crate::switch::Switch;
+use crate::switch::{BlueState, Switch};
 use crate::target::{VERSION_VARIABLE, blue, plan_green, server_image, with_version};
 
 /// The live database, for its schema version (and, on rollback, its escrow events).
@@ -102,6 +103,7 @@ pub(crate) fn new_report(kind: RunKind, env: &str, project: &str) -> DeployRepor
         backup_id: None,
         backup_skipped: None,
         schema: SchemaChange::default(),
+        restored_db: None,
         steps: Vec::new(),
         outcome: DeployOutcome::Deployed,
         finished_at: String::new(),
@@ -205,29 +207,59 @@ async fn run(
         ),
         None => String::new(),
     };
-    let target_project = with_version(req.project, version)?;
-    let (reference, image_id) = server_image(engine, &target_project).await?;
-    steps.end(
-        StepStatus::Ok,
-        format!("{loaded}{reference} is {}", short_id(&image_id)),
-    );
-
-    let name = format!("{}-server-{}", req.project.name, report.id);
-    report.target = Some(Release {
-        version: version.to_string(),
-        image_id: image_id.clone(),
-        container: name.clone(),
-    });
-    report.schema.before = req.database.and_then(|d| d.schema());
-    let plan = plan_green(&target_project, &image_id, &name, version, &report.id)?;
+    let plan = green_plan(
+        engine,
+        req.project,
+        version,
+        req.database,
+        &loaded,
+        report,
+        steps,
+    )
+    .await?;
     let switch = Switch {
         engine,
         project: &req.project.name,
         settings: &req.settings,
         blue: &blue,
+        blue_state: BlueState::Serving,
         plan: &plan,
     };
     switch.run(steps).await
+}
+
+/// Ends the Image step (the image of `version` is local; `loaded` says what was loaded
+/// first), names green as the report's target with the schema version before, and plans
+/// green from the compose `server` service.
+///
+/// # Errors
+/// [`DeployError::Invalid`] for an image that is not local, [`DeployError::Engine`].
+pub(crate) async fn green_plan(
+    engine: &Engine,
+    project: &Project,
+    version: &str,
+    database: Option<DbFile<'_>>,
+    loaded: &str,
+    report: &mut DeployReport,
+    steps: &mut Steps<'_>,
+) -> Result<ContainerPlan, DeployError> {
+    let target_project = with_version(project, version)?;
+    let (reference, image_id) = server_image(engine, &target_project).await?;
+    steps.end(
+        StepStatus::Ok,
+        format!(
+            "{loaded}{reference} is {} (local, not pulled)",
+            short_id(&image_id)
+        ),
+    );
+    let name = format!("{}-server-{}", project.name, report.id);
+    report.target = Some(Release {
+        version: version.to_string(),
+        image_id: image_id.clone(),
+        container: name.clone(),
+    });
+    report.schema.before = database.and_then(|d| d.schema());
+    plan_green(&target_project, &image_id, &name, version, &report.id)
 }
 
 /// Records the run in the history, releases the lock and builds the result.

@@ -78,6 +78,20 @@ pub enum DeployError {
     /// Reading the live database (schema version, escrow events) or restoring it failed.
     #[error(transparent)]
     Database(#[from] BackupError),
+    /// A `--restore-db` rollback failed after the restore, and the pre-restore copy of the
+    /// database could not be moved back; blue stays stopped.
+    #[error(
+        "putting the pre-restore database {copy} back over {live} failed ({source}); blue is stopped: move the file back by hand (`mv`), then `mmctl up`"
+    )]
+    PutBack {
+        /// The pre-restore copy (`<db>.pre-restore-<stamp>`).
+        copy: std::path::PathBuf,
+        /// The live database.
+        live: std::path::PathBuf,
+        /// The rename's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The deploy history on the target host is unreadable.
     #[error("the deploy history in volume {volume} is unreadable: {detail}")]
     History {

@@ -59,6 +59,9 @@ pub struct HistoryEntry {
     pub schema: SchemaChange,
     /// Whether the new version migrated the schema (`None`: unknown).
     pub migrated: Option<bool>,
+    /// The backup a `--restore-db` rollback restored (absent otherwise, and in older lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_db: Option<String>,
     /// How it ended.
     pub outcome: Recorded,
     /// The error or the watch breach, when not deployed.
@@ -86,6 +89,7 @@ impl HistoryEntry {
             backup_escrow_events,
             schema: report.schema,
             migrated: report.schema.migrated(),
+            restored_db: report.restored_db.clone(),
             outcome,
             reason,
         }
@@ -226,6 +230,7 @@ mod tests {
             backup_escrow_events: None,
             schema: SchemaChange::default(),
             migrated: None,
+            restored_db: None,
             outcome,
             reason: None,
         }

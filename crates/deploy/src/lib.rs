@@ -8,14 +8,16 @@
 //! 1. [`lock`]: a labelled volume, created atomically; a second deploy fails at once.
 //! 2. The pre-deploy backup (`mmkt_backup::ops::backup`), or `--skip-backup` with a reason.
 //! 3. The image is local (loaded from an archive when given); nothing is pulled.
-//! 4. [`switch`]: nginx pinned to blue, green started from the compose plan of `server`
-//!    ([`target`]) beside blue, `/ready` and smoke checks against green directly, nginx
-//!    switched ([`nginx`]), the runner lease moved ([`lease`]), green's 5xx rate watched
-//!    ([`watch`]; a breach rolls back to blue, still running), blue drained and removed (its
-//!    image kept), nginx unpinned.
+//! 4. [`switch`]: green started from the compose plan of `server` ([`target`]) beside
+//!    blue, off nginx's networks (nginx is pinned to blue only when that is impossible),
+//!    `/ready` and smoke checks against green directly, green connected to nginx's networks
+//!    and nginx switched ([`nginx`]), the runner lease moved ([`lease`]), green's 5xx rate
+//!    watched ([`watch`]; a breach rolls back to blue, still running), blue drained and
+//!    removed (its image kept), nginx unpinned.
 //! 5. [`history`]: the run recorded on the target host.
 //!
-//! [`rollback::rollback`] runs the same switch back to a local image; [`status::status`]
+//! [`rollback::rollback`] runs the same switch back to a local image (with `--restore-db`,
+//! on the pre-deploy backup restored by [`restore`] once blue stopped); [`status::status`]
 //! reads the lock, servers and last run. Timings are [`settings::DeploySettings`] (seconds);
 //! errors are [`DeployError`].
 //!
@@ -29,6 +31,7 @@ pub mod lease;
 pub mod lock;
 pub mod nginx;
 pub mod report;
+pub mod restore;
 pub mod rollback;
 pub mod settings;
 pub mod status;

@@ -63,6 +63,22 @@ pub async fn nginx_container(
     Ok(None)
 }
 
+/// The networks (full names) nginx container `nginx` is connected to: where a server
+/// container becomes resolvable for nginx by the `server` alias.
+///
+/// Engine API: `GET /containers/{id}/json`.
+///
+/// # Errors
+/// [`DeployError::Engine`].
+pub async fn nginx_networks(engine: &Engine, nginx: &str) -> Result<Vec<String>, DeployError> {
+    let info = engine.inspect(nginx).await?;
+    Ok(info
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|n| n.into_keys().collect())
+        .unwrap_or_default())
+}
+
 /// Writes the upstream file for `upstream` into nginx container `nginx`, checks the whole
 /// configuration (`nginx -t`) and reloads. A configuration nginx refuses is replaced by the
 /// unpinned file again (nginx keeps running on its old configuration meanwhile).

@@ -16,7 +16,8 @@ pub enum Step {
     Backup,
     /// The new image is local (loaded from a file when given); nothing is pulled.
     Image,
-    /// nginx pinned to blue by container name, so green takes no traffic yet.
+    /// nginx pinned to blue by container name, so green takes no traffic yet; skipped when
+    /// green starts off nginx's networks (joined at [`Step::Switch`]).
     Pin,
     /// Green created beside blue (same volumes, networks, environment).
     Green,
@@ -34,9 +35,15 @@ pub enum Step {
     Drain,
     /// nginx back on the service name, which now only green carries.
     Unpin,
-    /// The refused-restore check and the database restore of a rollback.
+    /// The refused-restore check of a rollback (whether the database may be restored).
     RestoreDb,
-    /// Back to blue after a failed watch.
+    /// `--restore-db`: blue stopped, so nothing writes between the check and the restore.
+    StopBlue,
+    /// `--restore-db`: the escrow events counted again, then the pre-deploy backup restored
+    /// into the live database (the current one kept as a pre-restore copy).
+    Restore,
+    /// Back to blue after a failed watch, or after a `--restore-db` rollback failed once
+    /// blue was stopped (its database put back first).
     Rollback,
     /// The deploy recorded in the history on the target host.
     History,
@@ -118,6 +125,9 @@ pub struct DeployReport {
     pub backup_skipped: Option<String>,
     /// `PRAGMA user_version` before and after, when the database was given.
     pub schema: SchemaChange,
+    /// The backup a `--restore-db` rollback restored into the live database (`None` when the
+    /// database was kept, or put back after a failure).
+    pub restored_db: Option<String>,
     /// Every step that ran, in order.
     pub steps: Vec<StepReport>,
     /// How it came out.

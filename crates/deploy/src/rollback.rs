@@ -1,29 +1,33 @@
 //! `rollback`: the same blue/green switch back to the previous (or a named) version's local
 //! image, with no pull. A rollback across a schema change needs the pre-deploy backup
-//! restored, which is refused while escrow events written after that backup exist.
+//! restored, which is refused while escrow events written after that backup exist; with
+//! `--restore-db` blue is stopped, the events counted again, the backup restored
+//! ([`crate::restore`]) and the old version started as green on it.
 
 use mmkt_backup::live_db::escrow_events_after;
-use mmkt_stack::image::short_id;
+use mmkt_backup::manifest::Selector;
 use mmkt_stack::{Engine, Project};
 
-use crate::deploy::{DbFile, DeployFailure, failed_before_lock, finish, new_report};
+use crate::deploy::{DbFile, DeployFailure, failed_before_lock, finish, green_plan, new_report};
 use crate::error::DeployError;
 use crate::history::{History, HistoryEntry, current};
 use crate::lock::DeployLock;
 use crate::report::{
-    DeployOutcome, DeployProgress, DeployReport, Release, RunKind, Step, StepStatus, Steps,
+    DeployOutcome, DeployProgress, DeployReport, RunKind, Step, StepStatus, Steps,
 };
+use crate::restore::{RestoreKeys, RollbackRestore, plan as plan_restore};
 use crate::settings::DeploySettings;
-use crate::switch::Switch;
-use crate::target::{blue, plan_green, server_image, with_version};
+use crate::switch::{BlueState, Switch};
+use crate::target::blue;
 
 /// Whether the rollback restores the pre-deploy backup of the deploy it undoes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestoreDb {
+#[derive(Debug, Clone, Copy)]
+pub enum RestoreDb<'a> {
     /// Keep the database (the old version must read the current schema).
     Keep,
-    /// `--restore-db`: restore the pre-deploy backup (refused when escrow events came after it).
-    Restore,
+    /// `--restore-db`: restore the pre-deploy backup (refused when escrow events came after
+    /// it), read with these keys from the local backup directory.
+    Restore(RestoreKeys<'a>),
 }
 
 /// What `mmctl rollback` does.
@@ -38,7 +42,7 @@ pub struct RollbackRequest<'a> {
     /// The version to go back to; `None`: the one the last deploy replaced.
     pub to: Option<&'a str>,
     /// Whether to restore the pre-deploy backup.
-    pub restore_db: RestoreDb,
+    pub restore_db: RestoreDb<'a>,
     /// The live database (needed with [`RestoreDb::Restore`]).
     pub database: Option<DbFile<'a>>,
     /// Timings and thresholds.
@@ -51,8 +55,11 @@ pub struct RollbackRequest<'a> {
 ///
 /// # Errors
 /// [`DeployFailure`] with [`DeployError::LockHeld`], [`DeployError::RollbackRefused`] (nothing
-/// changed), [`DeployError::Invalid`] (no recorded deploy and no `--to`, image not local), and
-/// the switch's errors (blue keeps serving).
+/// changed; also when escrow events appear while blue stops, which starts blue again),
+/// [`DeployError::Invalid`] (no recorded deploy and no `--to`, image not local),
+/// [`DeployError::Database`] (backup missing or not signed by a trusted key: nothing changed;
+/// restore failed: blue started again on its database), and the switch's errors (blue keeps
+/// serving, or with `--restore-db` is started again on its database, put back first).
 pub async fn rollback(
     req: &RollbackRequest<'_>,
     progress: &dyn DeployProgress,
@@ -93,41 +100,79 @@ async fn run(
     };
 
     steps.start(Step::RestoreDb);
-    let detail = check_restore(req, last)?;
-    steps.end(
-        if req.restore_db == RestoreDb::Keep {
-            StepStatus::Skipped
-        } else {
-            StepStatus::Ok
-        },
-        detail,
-    );
+    let check = check_restore(req, last)?;
+    let restore = match check {
+        Check::Keep(detail) => {
+            steps.end(StepStatus::Skipped, detail);
+            None
+        }
+        Check::Restore { backup, kept, db } => {
+            steps.end(
+                StepStatus::Ok,
+                format!("no escrow event postdates backup {backup}: it will be restored"),
+            );
+            Some((backup, kept, db))
+        }
+    };
 
     steps.start(Step::Image);
-    let target_project = with_version(req.project, &version)?;
-    let (reference, image_id) = server_image(engine, &target_project).await?;
-    steps.end(
-        StepStatus::Ok,
-        format!("{reference} is {} (local, not pulled)", short_id(&image_id)),
-    );
-
-    let name = format!("{}-server-{}", req.project.name, report.id);
-    report.target = Some(Release {
-        version: version.clone(),
-        image_id: image_id.clone(),
-        container: name.clone(),
-    });
-    report.schema.before = req.database.and_then(|d| d.schema());
-    let plan = plan_green(&target_project, &image_id, &name, &version, &report.id)?;
-    Switch {
+    let plan = green_plan(
+        engine,
+        req.project,
+        &version,
+        req.database,
+        "",
+        report,
+        steps,
+    )
+    .await?;
+    let mut switch = Switch {
         engine,
         project: &req.project.name,
         settings: &req.settings,
         blue: &blue,
+        blue_state: BlueState::Serving,
         plan: &plan,
+    };
+    let (RestoreDb::Restore(keys), Some((backup, kept, db))) = (req.restore_db, restore) else {
+        return switch.run(steps).await;
+    };
+    // The backup and its signature are checked while blue still serves.
+    let selector = Selector::parse(&backup)?;
+    let restore_plan = plan_restore(keys, &selector, db).await?;
+    let restore = RollbackRestore {
+        engine,
+        project: &req.project.name,
+        blue: &blue,
+        db,
+        kept,
+        ready_timeout_secs: req.settings.ready_timeout_secs,
+    };
+    let restored = restore.stop_and_restore(restore_plan, steps).await?;
+    report.schema.before = db.schema();
+    switch.blue_state = BlueState::Stopped;
+    let result = switch.run(steps).await;
+    if let Err(e) = &result {
+        steps.fail_current(e);
+        steps.start(Step::Rollback);
+        let detail = restore.bring_blue_back(Some(&restored)).await;
+        steps.end(StepStatus::Ok, detail);
+    } else {
+        report.restored_db = Some(backup);
     }
-    .run(steps)
-    .await
+    result
+}
+
+/// What [`check_restore`] allows.
+enum Check<'a> {
+    /// The database is kept (the detail says why that is fine).
+    Keep(String),
+    /// The pre-deploy backup `backup`, holding `kept` escrow events, is restored into `db`.
+    Restore {
+        backup: String,
+        kept: u64,
+        db: DbFile<'a>,
+    },
 }
 
 /// Whether the rollback may go ahead as asked: without `--restore-db` the deploy being undone
@@ -135,14 +180,14 @@ async fn run(
 ///
 /// # Errors
 /// [`DeployError::RollbackRefused`] saying why and what to do instead.
-fn check_restore(
-    req: &RollbackRequest<'_>,
+fn check_restore<'a>(
+    req: &RollbackRequest<'a>,
     last: Option<&HistoryEntry>,
-) -> Result<String, DeployError> {
+) -> Result<Check<'a>, DeployError> {
     let refused = |reason: String| Err(DeployError::RollbackRefused { reason });
     let migrated = last.and_then(|e| e.migrated) == Some(true);
     let schema = last.map(|e| e.schema).unwrap_or_default();
-    if req.restore_db == RestoreDb::Keep {
+    if let RestoreDb::Keep = req.restore_db {
         if migrated {
             return refused(format!(
                 "the last deploy migrated the schema from version {} to {}; the previous version cannot run on it. Roll back with --restore-db (restores pre-deploy backup {}), or deploy a fixed version instead",
@@ -151,7 +196,9 @@ fn check_restore(
                 last.and_then(|e| e.backup_id.as_deref()).unwrap_or("none")
             ));
         }
-        return Ok("database kept (the last deploy did not migrate the schema)".into());
+        return Ok(Check::Keep(
+            "database kept (the last deploy did not migrate the schema)".into(),
+        ));
     }
     let Some(entry) = last else {
         return refused(
@@ -185,7 +232,9 @@ fn check_restore(
             escrows.join(", ")
         ));
     }
-    Err(DeployError::Invalid(format!(
-        "no escrow event postdates backup {backup_id}, but restoring the database during a rollback is not automated yet: stop the server, run `mmctl restore db {backup_id}`, then `mmctl rollback` without --restore-db"
-    )))
+    Ok(Check::Restore {
+        backup: backup_id.to_string(),
+        kept,
+        db,
+    })
 }

@@ -1,7 +1,10 @@
-//! The blue/green switch shared by deploy and rollback: pin nginx to blue, start green from
-//! its plan, wait for `/ready`, smoke it, switch nginx, move the runner lease, watch green's
-//! 5xx rate (rolling back to blue, still running, on a breach), drain and remove blue, and
-//! unpin nginx. Any failure before the switch completes removes green and leaves blue serving.
+//! The blue/green switch shared by deploy and rollback: start green from its plan without
+//! the networks it shares with nginx (so the `server` name nginx resolves per request still
+//! means blue only, and nginx needs no pin; pinned to blue instead when green's first network
+//! is one of nginx's), wait for `/ready`, smoke it, connect those networks and switch nginx to
+//! green, move the runner lease, watch green's 5xx rate (rolling back to blue, still running,
+//! on a breach), drain and remove blue, and unpin nginx: two nginx reloads per deploy. Any
+//! failure before the switch completes removes green and leaves blue serving.
 
 use std::time::Duration;
 
@@ -10,7 +13,7 @@ use mmkt_stack::spec::ContainerPlan;
 
 use crate::error::DeployError;
 use crate::lease::{Handover, hand_over};
-use crate::nginx::{Upstream, nginx_container, point};
+use crate::nginx::{Upstream, nginx_container, nginx_networks, point};
 use crate::report::{DeployOutcome, Step, StepStatus, Steps};
 use crate::settings::DeploySettings;
 use crate::target::{Running, smoke, wait_ready};
@@ -28,12 +31,46 @@ pub fn server_port(plan: &ContainerPlan) -> u16 {
         .unwrap_or(8080)
 }
 
+/// Whether blue still serves when the switch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlueState {
+    /// Blue serves until the switch (a deploy, a rollback that keeps the database).
+    Serving,
+    /// Blue was stopped for a `--restore-db` rollback: there is no running version to fall
+    /// back to, so the watch is skipped and blue is removed without a drain.
+    Stopped,
+}
+
+/// `plan` without the extra networks nginx is on (`shared`, full names), and those networks
+/// with their aliases, to connect once green passed its checks.
+fn defer_networks(
+    plan: &ContainerPlan,
+    shared: &[String],
+) -> (ContainerPlan, Vec<(String, Vec<String>)>) {
+    let mut plan = plan.clone();
+    let (deferred, kept) = std::mem::take(&mut plan.extra_networks)
+        .into_iter()
+        .partition(|(net, _)| shared.contains(net));
+    plan.extra_networks = kept;
+    (plan, deferred)
+}
+
+/// Whether green is on a network of nginx from its start (its create-time network is one).
+fn visible_at_start(plan: &ContainerPlan, shared: &[String]) -> bool {
+    plan.body
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+        .is_some_and(|e| e.keys().any(|net| shared.contains(net)))
+}
+
 /// One switch from `blue` to the container `plan` describes.
 pub(crate) struct Switch<'a> {
     pub engine: &'a Engine,
     pub project: &'a str,
     pub settings: &'a DeploySettings,
     pub blue: &'a Running,
+    pub blue_state: BlueState,
     pub plan: &'a ContainerPlan,
 }
 
@@ -47,29 +84,53 @@ impl Switch<'_> {
         let port = server_port(self.plan);
         let green = &self.plan.name;
         let nginx = nginx_container(engine, self.project).await?;
+        let shared = match &nginx {
+            Some(n) => nginx_networks(engine, n).await?,
+            None => Vec::new(),
+        };
+        let (plan, deferred) = defer_networks(self.plan, &shared);
 
         steps.start(Step::Pin);
         let blue_pin = Upstream::Pinned {
             container: &self.blue.release.container,
             port,
         };
-        match &nginx {
-            Some(n) => {
+        // nginx as far as it must be unpinned when green is abandoned before the switch.
+        let pinned = match &nginx {
+            Some(n) if visible_at_start(&plan, &shared) => {
                 point(engine, n, blue_pin).await?;
                 steps.end(
                     StepStatus::Ok,
                     format!("nginx pinned to {}", self.blue.release.container),
                 );
+                Some(n.as_str())
             }
-            None => steps.end(StepStatus::Skipped, "no running nginx container"),
-        }
+            Some(_) => {
+                steps.end(
+                    StepStatus::Skipped,
+                    format!(
+                        "green joins nginx's network(s) {} only after its checks: no pin needed",
+                        deferred
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                None
+            }
+            None => {
+                steps.end(StepStatus::Skipped, "no running nginx container");
+                None
+            }
+        };
 
         steps.start(Step::Green);
-        let green_id = match engine.start_planned(self.plan).await {
+        let green_id = match engine.start_planned(&plan).await {
             Ok(id) => id,
             Err(e) => {
                 let _ = engine.remove_container(green, green).await;
-                self.unpin(nginx.as_deref()).await;
+                self.unpin(pinned).await;
                 return Err(e.into());
             }
         };
@@ -84,17 +145,20 @@ impl Switch<'_> {
         steps.start(Step::Ready);
         let timeout = Duration::from_secs(self.settings.ready_timeout_secs);
         if let Err(e) = wait_ready(engine, &green_id, green, timeout).await {
-            return Err(self.abandon(nginx.as_deref(), &green_id, e).await);
+            return Err(self.abandon(pinned, &green_id, e).await);
         }
         steps.end(StepStatus::Ok, "GET /ready 200");
 
         steps.start(Step::Smoke);
         match smoke(engine, &green_id, green).await {
             Ok(passed) => steps.end(StepStatus::Ok, passed),
-            Err(e) => return Err(self.abandon(nginx.as_deref(), &green_id, e).await),
+            Err(e) => return Err(self.abandon(pinned, &green_id, e).await),
         }
 
         steps.start(Step::Switch);
+        if let Err(e) = engine.connect_networks(&green_id, green, &deferred).await {
+            return Err(self.abandon(pinned, &green_id, e.into()).await);
+        }
         match &nginx {
             Some(n) => {
                 let pin = Upstream::Pinned {
@@ -132,7 +196,12 @@ impl Switch<'_> {
         }
 
         steps.start(Step::Watch);
-        if self.settings.watch_secs > 0 {
+        if self.blue_state == BlueState::Stopped {
+            steps.end(
+                StepStatus::Skipped,
+                "blue is stopped (--restore-db): no running version to fall back to",
+            );
+        } else if self.settings.watch_secs > 0 {
             match watch(engine, &green_id, self.settings).await? {
                 Verdict::Healthy(c) => steps.end(
                     StepStatus::Ok,
@@ -163,7 +232,11 @@ impl Switch<'_> {
         }
 
         steps.start(Step::Drain);
-        tokio::time::sleep(Duration::from_secs(self.settings.drain_secs)).await;
+        let drain_secs = match self.blue_state {
+            BlueState::Serving => self.settings.drain_secs,
+            BlueState::Stopped => 0,
+        };
+        tokio::time::sleep(Duration::from_secs(drain_secs)).await;
         engine
             .remove_container(&self.blue.id, &self.blue.release.container)
             .await?;
@@ -171,7 +244,7 @@ impl Switch<'_> {
             StepStatus::Ok,
             format!(
                 "{} stopped and removed after {} s; image {} kept",
-                self.blue.release.container, self.settings.drain_secs, self.blue.release.version
+                self.blue.release.container, drain_secs, self.blue.release.version
             ),
         );
 
@@ -186,10 +259,14 @@ impl Switch<'_> {
         Ok(DeployOutcome::Deployed)
     }
 
-    /// Traffic and lease back to blue (best effort: blue never stopped).
+    /// Traffic and lease back to blue (best effort). A stopped blue gets only the traffic:
+    /// it takes the lease itself once started again.
     async fn back_to_blue(&self, nginx: Option<&str>, blue_pin: Upstream<'_>, green_id: &str) {
         if let Some(n) = nginx {
             let _ = point(self.engine, n, blue_pin).await;
+        }
+        if self.blue_state == BlueState::Stopped {
+            return;
         }
         let timeout = Duration::from_secs(self.settings.lease_timeout_secs);
         let _ = hand_over(self.engine, green_id, &self.blue.id, timeout).await;

@@ -32,9 +32,17 @@ fn deploy_v2_then_rollback_then_restore_db_refused_after_escrow_events() {
     assert_eq!(report["target"]["version"], "v2");
     assert_eq!(report["previous"]["version"], "v1");
     assert!(report["backup_id"].is_string(), "{report:#}");
+    // Green joins nginx's network only after its checks: no pin, two reloads (switch, unpin).
+    assert!(
+        out.stderr()
+            .lines()
+            .any(|l| l.starts_with("pin") && l.contains("skipped") && l.contains("no pin needed")),
+        "{}",
+        out.stderr()
+    );
     for step in [
-        "lock", "backup", "image", "pin", "green", "ready", "smoke", "switch", "watch", "drain",
-        "unpin", "history",
+        "lock", "backup", "image", "green", "ready", "smoke", "switch", "watch", "drain", "unpin",
+        "history",
     ] {
         assert!(
             out.stderr()

@@ -41,9 +41,32 @@ impl Engine {
             .create_container(Some(opts), plan.body.clone())
             .await
             .map_err(|e| self.err(format!("create container {}", plan.name), e))?;
-        for (net, aliases) in &plan.extra_networks {
+        self.connect_networks(&created.id, &plan.name, &plan.extra_networks)
+            .await?;
+        self.docker()
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| self.err(format!("start container {}", plan.name), e))?;
+        Ok(created.id)
+    }
+
+    /// Connects container `id` to each network (full name) with its aliases, as
+    /// [`ContainerPlan::extra_networks`] lists them; a running container becomes resolvable
+    /// there by those aliases at once. `name` is for messages.
+    ///
+    /// Engine API: `POST /networks/{id}/connect`.
+    ///
+    /// # Errors
+    /// [`StackError::Engine`] / [`StackError::Unreachable`].
+    pub async fn connect_networks(
+        &self,
+        id: &str,
+        name: &str,
+        networks: &[(String, Vec<String>)],
+    ) -> Result<(), StackError> {
+        for (net, aliases) in networks {
             let req = NetworkConnectRequest {
-                container: created.id.clone(),
+                container: id.to_string(),
                 endpoint_config: Some(bollard::models::EndpointSettings {
                     aliases: Some(aliases.clone()),
                     ..Default::default()
@@ -52,13 +75,9 @@ impl Engine {
             self.docker()
                 .connect_network(net, req)
                 .await
-                .map_err(|e| self.err(format!("connect {} to network {net}", plan.name), e))?;
+                .map_err(|e| self.err(format!("connect {name} to network {net}"), e))?;
         }
-        self.docker()
-            .start_container(&created.id, None)
-            .await
-            .map_err(|e| self.err(format!("start container {}", plan.name), e))?;
-        Ok(created.id)
+        Ok(())
     }
 
     /// Stops a container (SIGTERM, SIGKILL after the longer of 30 s and its own stop timeout)

@@ -1,13 +1,15 @@
 //! `mmctl rollback --env E [--to VERSION] [--restore-db] [--yes]`: the blue/green switch back
 //! to the previous (or named) version's local image, with no pull; `mmkt_deploy::rollback`
-//! does the work and refuses a rollback that would lose data.
+//! does the work and refuses a rollback that would lose data. With `--restore-db` the
+//! pre-deploy backup is read from the backup directory with the identity and verify keys.
 
 use clap::Args;
 use mmkt_deploy::deploy::DbFile;
+use mmkt_deploy::restore::RestoreKeys;
 use mmkt_deploy::rollback::{RestoreDb, RollbackRequest, rollback};
 use mmkt_deploy::settings::DeploySettings;
 
-use crate::args::{ConfirmArgs, DbFileArgs, StackArgs, connect};
+use crate::args::{ConfirmArgs, DbFileArgs, ReadKeyArgs, RepoArgs, StackArgs, connect};
 use crate::deploy_output::{StepLines, failed, holder, print_report};
 use crate::exit::{Outcome, UsageError, classify_deploy};
 use crate::output::{Format, confirm};
@@ -26,6 +28,12 @@ pub struct RollbackArgs {
     pub restore_db: bool,
     #[command(flatten)]
     pub db: DbFileArgs,
+    /// Where the pre-deploy backup is (with --restore-db).
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// The identity that decrypts it and the keys its manifest must be signed by.
+    #[command(flatten)]
+    pub keys: ReadKeyArgs,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
     /// Print the rollback report as JSON.
@@ -58,6 +66,19 @@ pub async fn run(args: RollbackArgs, docker_host: Option<&str>) -> anyhow::Resul
         path: &args.db.db,
         key_file,
     });
+    // The keys and directory are read only for --restore-db (a plain rollback needs none).
+    let restore_parts = match args.restore_db {
+        true => Some((args.keys.load()?, args.repo.open()?)),
+        false => None,
+    };
+    let restore_db = match &restore_parts {
+        Some((keys, dir)) => RestoreDb::Restore(RestoreKeys {
+            dir,
+            identities: &keys.identities,
+            trusted: &keys.trusted,
+        }),
+        None => RestoreDb::Keep,
+    };
     let engine = connect(docker_host).await?;
     let holder = holder();
     let request = RollbackRequest {
@@ -65,11 +86,7 @@ pub async fn run(args: RollbackArgs, docker_host: Option<&str>) -> anyhow::Resul
         project: &project,
         env: &env,
         to: args.to.as_deref(),
-        restore_db: if args.restore_db {
-            RestoreDb::Restore
-        } else {
-            RestoreDb::Keep
-        },
+        restore_db,
         database,
         settings,
         holder: &holder,
