@@ -11,6 +11,7 @@ mod comments;
 mod docs;
 mod layout;
 mod lexer;
+mod links;
 mod manifest;
 mod source;
 
@@ -20,6 +21,7 @@ pub use layout::{
     cmd_files_are_short, cmd_modules_stay_independent, cmd_uses_no_backend_crates,
     one_error_into_response, only_stack_imports_bollard,
 };
+pub use links::{heading_anchors, markdown_links_resolve};
 pub use manifest::{
     domain_crates_know_no_serving_or_sql, escrow_core_stays_pure, monero_rpc_knows_no_escrow,
     monero_types_stands_alone, only_stack_depends_on_bollard, ops_crates_never_link_the_server,

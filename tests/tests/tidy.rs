@@ -27,7 +27,9 @@ const TREE: [&str; 7] = [
     ".cargo",
 ];
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) {
+/// Calls `visit` with the path and the `/`-separated root-relative path of every file under
+/// `dir`, recursively, skipping `target/` and `.git/`.
+fn visit_files(root: &Path, dir: &Path, visit: &mut dyn FnMut(&Path, String)) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -40,7 +42,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) {
             continue;
         }
         if path.is_dir() {
-            walk(root, &path, out);
+            visit_files(root, &path, visit);
             continue;
         }
         let rel = path
@@ -48,15 +50,21 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) {
             .expect("under the root")
             .to_string_lossy()
             .replace('\\', "/");
+        visit(&path, rel);
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) {
+    visit_files(root, dir, &mut |path, rel| {
         if tidy::SELF_EXEMPT.iter().any(|e| rel.starts_with(e)) {
-            continue;
+            return;
         }
         // Binary files (images, archives) are not text and break no text rule.
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
+        let Ok(text) = fs::read_to_string(path) else {
+            return;
         };
         out.push(File { path: rel, text });
-    }
+    });
 }
 
 /// Every text file of the tree the rules apply to, plus the root Cargo.toml, sorted by path.
@@ -212,5 +220,32 @@ fn docs_match_the_tree() {
         &read("README.md"),
         &read(".ci/run"),
     ));
+    assert_clean(violations);
+}
+
+/// README.md, ARCHITECTURE.md and docs/*.md link only to files of the repository, and their
+/// `#anchors` to headings of the files they name.
+#[test]
+fn docs_link_inside_the_repo() {
+    let root = repo_root();
+    let mut files = std::collections::BTreeSet::new();
+    visit_files(&root, &root, &mut |_, rel| {
+        files.insert(rel);
+    });
+    let mut docs: Vec<(String, String)> = files
+        .iter()
+        .filter(|p| p.ends_with(".md"))
+        .map(|p| (p.clone(), read(p)))
+        .collect();
+    docs.sort();
+    let pairs: Vec<(&str, &str)> = docs.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let checked = pairs.iter().filter(|(p, _)| {
+        *p == "README.md"
+            || *p == "ARCHITECTURE.md"
+            || (p.starts_with("docs/") && !p[5..].contains('/'))
+    });
+    let violations = checked
+        .flat_map(|(path, text)| tidy::markdown_links_resolve(path, text, &files, &pairs))
+        .collect();
     assert_clean(violations);
 }

@@ -14,7 +14,8 @@
 //! records through the `metrics` facade:
 //! - histogram `monero_rpc_duration_seconds{method,wallet}` (seconds, every call);
 //! - counter `monero_rpc_errors_total{method,error_type}` (failed calls; `error_type` is
-//!   [`RpcError::error_type`]).
+//!   [`RpcError::error_type`]). An expected answer is not a failure and is not counted: the
+//!   `None` of [`WalletClient::find_transfer_by_txid`] (wallet-rpc's "Transaction not found").
 //!
 //! Install a recorder (e.g. metrics-exporter-prometheus) in the binary to export them.
 //!

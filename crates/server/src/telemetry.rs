@@ -1,5 +1,8 @@
 //! Logging setup: tracing with JSON lines in staging/production, text in development; filter from
-//! `RUST_LOG` (default `info`, `debug` for mmkt in development).
+//! `RUST_LOG` (default `info`, `debug` for mmkt in development). Colours (ANSI escape codes)
+//! only when stderr is a terminal, so log files, pipes and journald get plain text.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -15,7 +18,8 @@ pub fn init(env: Environment) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match env.log_format() {
         LogFormat::Json => builder
             .json()

@@ -3,10 +3,14 @@
 //! trail and pushed over the WebSocket.
 
 use escrow_core::{
-    Actor, Escrow, EscrowState, FundingStatus, PayoutKind, PreparedPayout, RefusalReason, TxHash,
+    Actor, Escrow, EscrowState, FundingStatus, PayoutKind, PreparedPayout, RefusalReason,
+    Timestamp, TxHash,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::db::ApiTime;
+use crate::escrow::waiting::WaitingFor;
 
 /// The payout's first transaction hash: once prepared (releasing/refunding) or submitted
 /// (released/refunded); `None` before.
@@ -28,7 +32,7 @@ fn prepared_payout(escrow: &Escrow) -> Option<&PreparedPayout> {
 }
 
 /// One escrow as its parties (and arbiters, once disputed) see it. Amounts in atomic units
-/// (piconero), times in Unix seconds.
+/// (piconero), times RFC 3339 in UTC (e.g. `2025-11-21T10:00:00Z`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EscrowDetail {
     /// Escrow id (also the dispute id in `/api/disputes`).
@@ -48,8 +52,9 @@ pub struct EscrowDetail {
     pub address: Option<String>,
     /// Confirmations a payment needs before it counts.
     pub required_confirmations: u64,
-    /// End of the funding window (Unix s), once the address is shown.
-    pub funding_deadline: Option<u64>,
+    /// End of the funding window (RFC 3339), once the address is shown.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub funding_deadline: Option<ApiTime>,
     /// Payment progress.
     pub funding: FundingView,
     /// The vendor's payout address on this escrow (null for the buyer: each party sees only its
@@ -69,10 +74,16 @@ pub struct EscrowDetail {
     /// `inputs_mismatch`, `change_kept`); null when nothing is blocked.
     #[schema(value_type = Option<String>)]
     pub blocked_reason: Option<&'static str>,
-    /// Creation time (Unix s).
-    pub created_at: u64,
-    /// Last change (Unix s).
-    pub updated_at: u64,
+    /// What the payout waits for before it can be built (`releasing`/`refunding` before the
+    /// payout is prepared); null when it waits for nothing. Not a failure: it goes ahead on
+    /// its own.
+    pub waiting_for: Option<WaitingView>,
+    /// Creation time (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: ApiTime,
+    /// Last change (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: ApiTime,
 }
 
 /// Funding progress: what was received, what is confirmed, what is missing.
@@ -88,6 +99,17 @@ pub struct FundingView {
     pub missing_xmr: u64,
 }
 
+/// What a payout waits for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WaitingView {
+    /// `unlock`: the escrow's money is not spendable yet (Monero unlocks an output 10 blocks
+    /// after the block that includes it).
+    pub reason: &'static str,
+    /// Blocks left until the money unlocks, as the escrow wallet tells (wallet-rpc
+    /// `get_balance` `blocks_to_unlock`); null when it tells none.
+    pub blocks_left: Option<u64>,
+}
+
 /// A dispute on an escrow.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DisputeView {
@@ -98,12 +120,14 @@ pub struct DisputeView {
     pub cause: &'static str,
     /// The reason text.
     pub reason: String,
-    /// When it was opened (Unix s).
-    pub opened_at: u64,
+    /// When it was opened (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub opened_at: ApiTime,
     /// `release` or `refund` once decided.
     pub outcome: Option<&'static str>,
-    /// When it was decided (Unix s).
-    pub resolved_at: Option<u64>,
+    /// When it was decided (RFC 3339).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<ApiTime>,
 }
 
 /// A payout transaction.
@@ -188,7 +212,24 @@ impl EscrowDetail {
         self
     }
 
-    /// The view of `escrow` (`blocked_reason` null: see [`EscrowDetail::with_blocked_reason`]).
+    /// The view with `waiting_for` set from the payout's current wait, if any
+    /// ([`crate::escrow::waiting::PayoutWaits`]); only a decided payout not yet prepared waits.
+    #[must_use]
+    pub fn with_waiting_for(mut self, escrow: &Escrow, waiting: Option<WaitingFor>) -> Self {
+        let unprepared = matches!(
+            escrow.state(),
+            EscrowState::Releasing { prepared: None, .. }
+                | EscrowState::Refunding { prepared: None, .. }
+        );
+        self.waiting_for = waiting.filter(|_| unprepared).map(|w| WaitingView {
+            reason: w.as_str(),
+            blocks_left: w.blocks_left(),
+        });
+        self
+    }
+
+    /// The view of `escrow` (`blocked_reason` and `waiting_for` null: see
+    /// [`EscrowDetail::with_blocked_reason`], [`EscrowDetail::with_waiting_for`]).
     pub fn of(escrow: &Escrow) -> Self {
         let funding = escrow.funding();
         let (status, missing) = match escrow.funding_status() {
@@ -206,7 +247,7 @@ impl EscrowDetail {
             amount_xmr: escrow.amount().as_atomic(),
             address: escrow.address().map(|a| a.as_str().to_owned()),
             required_confirmations: escrow.terms().required_confirmations(),
-            funding_deadline: escrow.funding_deadline().map(|t| t.as_unix_seconds()),
+            funding_deadline: escrow.funding_deadline().map(api_time),
             funding: FundingView {
                 status,
                 received_xmr: funding.received().as_atomic(),
@@ -219,9 +260,9 @@ impl EscrowDetail {
                 opened_by: d.opened_by,
                 cause: d.cause.as_str(),
                 reason: d.reason.as_str().to_owned(),
-                opened_at: d.opened_at.as_unix_seconds(),
+                opened_at: api_time(d.opened_at),
                 outcome: d.resolution.map(|r| r.outcome.as_str()),
-                resolved_at: d.resolution.map(|r| r.resolved_at.as_unix_seconds()),
+                resolved_at: d.resolution.map(|r| api_time(r.resolved_at)),
             }),
             payout: PayoutView::of(escrow),
             setup_failure: match escrow.state() {
@@ -231,8 +272,15 @@ impl EscrowDetail {
                 _ => None,
             },
             blocked_reason: None,
-            created_at: escrow.created_at().as_unix_seconds(),
-            updated_at: escrow.updated_at().as_unix_seconds(),
+            waiting_for: None,
+            created_at: api_time(escrow.created_at()),
+            updated_at: api_time(escrow.updated_at()),
         }
     }
+}
+
+/// An escrow-core time as the API shows it (RFC 3339); times past `i64` seconds read as the
+/// epoch, like stored ones.
+fn api_time(t: Timestamp) -> ApiTime {
+    ApiTime::from_unix(i64::try_from(t.as_unix_seconds()).unwrap_or(i64::MAX))
 }

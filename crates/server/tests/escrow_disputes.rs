@@ -66,7 +66,13 @@ async fn disputes_and_funding_edge_cases() {
     assert_eq!(under["funding"]["status"], "underfunded");
     assert_eq!(under["funding"]["missing_xmr"], under_amount - partial);
     assert!(
-        under["funding_deadline"].as_u64().unwrap() > now(),
+        time::OffsetDateTime::parse(
+            under["funding_deadline"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .unwrap()
+        .unix_timestamp()
+            > i64::try_from(now()).unwrap(),
         "checked inside the funding window"
     );
 

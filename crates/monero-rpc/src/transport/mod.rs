@@ -55,10 +55,14 @@ pub const METRIC_ERRORS: &str = "monero_rpc_errors_total";
 
 /// Whether [`Transport::call`] records a call (tracing span, duration histogram, error counter
 /// and warning). Internal probes whose expected error is no failure go unrecorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Recording {
     /// Span, metrics and logs.
     Recorded,
+    /// Span and duration histogram, but an error the function accepts is an expected answer
+    /// (such as "transaction not found" from a lookup before a submission): neither counted in
+    /// [`METRIC_ERRORS`] nor logged as a warning. Other errors are recorded as usual.
+    Expecting(fn(&RpcError) -> bool),
     /// None of them.
     Unrecorded,
 }
@@ -196,7 +200,8 @@ impl Transport {
 
     /// Calls JSON-RPC `method` with `params`, giving up after `timeout`, and decodes `result`
     /// as `R`. A [`Recording::Recorded`] call records the span, the duration histogram and, on
-    /// failure, the error counter and a warning.
+    /// failure, the error counter and a warning; [`Recording::Expecting`] leaves its expected
+    /// errors out of the counter and the warnings.
     pub(crate) async fn call<P, R>(
         &self,
         method: &'static str,
@@ -214,9 +219,11 @@ impl Transport {
                 Err(_) => Err(RpcError::Timeout { method, timeout }),
             }
         };
-        if recording == Recording::Unrecorded {
-            return timed.await;
-        }
+        let expected = match recording {
+            Recording::Unrecorded => return timed.await,
+            Recording::Recorded => None,
+            Recording::Expecting(expected) => Some(expected),
+        };
         let span = tracing::info_span!(
             "monero_rpc",
             method,
@@ -232,6 +239,12 @@ impl Transport {
         let _entered = span.enter();
         match &outcome {
             Ok(_) => tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "rpc call ok"),
+            Err(error) if expected.is_some_and(|expected| expected(error)) => {
+                tracing::debug!(
+                    error_type = error.error_type(),
+                    "rpc call gave an expected answer"
+                );
+            }
             Err(error) => {
                 metrics::counter!(METRIC_ERRORS, "method" => method, "error_type" => error.error_type())
                     .increment(1);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{WalletClient, empty_as_none};
 use crate::error::RpcError;
+use crate::transport::Recording;
 use monero_types::Amount;
 use monero_types::{Address, MultisigTxset, TxHash, UnlockTime};
 
@@ -349,6 +350,16 @@ struct TransferByTxidResponse {
     transfers: Vec<TransferEntry>,
 }
 
+impl TransferByTxidResponse {
+    /// Every entry: `transfers` when the answer has them, else the single `transfer`.
+    fn entries(self) -> Vec<TransferEntry> {
+        if self.transfers.is_empty() {
+            return vec![self.transfer];
+        }
+        self.transfers
+    }
+}
+
 impl WalletClient {
     /// Primary address of account `account_index` (0 for the wallet's main address; for a
     /// finished multisig wallet, the shared escrow address). Calls `get_address`.
@@ -473,10 +484,34 @@ impl WalletClient {
         let r: TransferByTxidResponse = self
             .call("get_transfer_by_txid", &TxidParams { txid })
             .await?;
-        if r.transfers.is_empty() {
-            return Ok(vec![r.transfer]);
+        Ok(r.entries())
+    }
+
+    /// Whether this wallet has seen transaction `txid`: `Some` of its entries (as
+    /// [`WalletClient::get_transfer_by_txid`]), or `None` when it has not (wallet-rpc error -8,
+    /// "Transaction not found"). Calls `get_transfer_by_txid`. For lookups where "not seen" is
+    /// an expected answer (before a submission): that answer is not counted in
+    /// `monero_rpc_errors_total` nor logged as a failure.
+    ///
+    /// # Errors
+    /// [`RpcError::WalletNotOpen`]; transport errors.
+    pub async fn find_transfer_by_txid(
+        &self,
+        txid: &TxHash,
+    ) -> Result<Option<Vec<TransferEntry>>, RpcError> {
+        let not_found = |e: &RpcError| matches!(e, RpcError::TransactionNotFound { .. });
+        let answer: Result<TransferByTxidResponse, RpcError> = self
+            .call_recording(
+                "get_transfer_by_txid",
+                &TxidParams { txid },
+                Recording::Expecting(not_found),
+            )
+            .await;
+        match answer {
+            Ok(r) => Ok(Some(r.entries())),
+            Err(RpcError::TransactionNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(r.transfers)
     }
 
     /// The wallet's transfers of the kinds selected by `filter`, account 0. Calls

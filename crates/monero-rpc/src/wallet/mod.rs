@@ -97,13 +97,24 @@ impl WalletClient {
         P: Serialize + ?Sized,
         R: DeserializeOwned,
     {
+        self.call_recording(method, params, Recording::Recorded)
+            .await
+    }
+
+    /// [`WalletClient::call`] with its own [`Recording`] (e.g. an expected error left out of
+    /// the error counter).
+    async fn call_recording<P, R>(
+        &self,
+        method: &'static str,
+        params: &P,
+        recording: Recording,
+    ) -> Result<R, RpcError>
+    where
+        P: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
         self.transport
-            .call(
-                method,
-                params,
-                self.transport.timeout(),
-                Recording::Recorded,
-            )
+            .call(method, params, self.transport.timeout(), recording)
             .await
     }
 }

@@ -31,6 +31,7 @@ pub mod parties;
 pub mod payout;
 pub mod setup;
 pub mod terminal_wallets;
+pub mod waiting;
 pub mod worker;
 
 use std::sync::Arc;
@@ -87,6 +88,7 @@ pub struct EscrowContext {
     hub: EscrowHub,
     settings: EscrowSettings,
     wallet_archive: Arc<WalletArchiveSettings>,
+    payout_waits: waiting::PayoutWaits,
 }
 
 impl EscrowContext {
@@ -97,6 +99,7 @@ impl EscrowContext {
             hub: EscrowHub::new(),
             settings,
             wallet_archive: Arc::default(),
+            payout_waits: waiting::PayoutWaits::default(),
         }
     }
 
@@ -125,6 +128,11 @@ impl EscrowContext {
     /// The escrow settings.
     pub fn settings(&self) -> &EscrowSettings {
         &self.settings
+    }
+
+    /// What each waiting payout waits for (set by the payout step, shown by the API).
+    pub fn payout_waits(&self) -> &waiting::PayoutWaits {
+        &self.payout_waits
     }
 }
 

@@ -264,11 +264,8 @@ impl Participant for HostedParticipant {
     async fn knows_tx(&self, hash: TxHash) -> Result<bool, WorkerError> {
         self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
             w.refresh(None).await?;
-            match w.get_transfer_by_txid(&hash).await {
-                Ok(entries) => Ok(!entries.is_empty()),
-                Err(RpcError::TransactionNotFound { .. }) => Ok(false),
-                Err(e) => Err(e),
-            }
+            let found = w.find_transfer_by_txid(&hash).await?;
+            Ok(found.is_some_and(|entries| !entries.is_empty()))
         })
         .await
     }

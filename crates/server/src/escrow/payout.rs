@@ -3,10 +3,11 @@
 //!
 //! Prepare: the two signers of the frozen [`PayoutPlan`] re-sync (each `refresh` +
 //! `export_multisig_info`, then `import_multisig_info` of the other's), the co-signer snapshots
-//! the escrow's unlocked balance, the initiator builds `sweep_all` to the plan's destination (the
-//! fee comes out of the escrow), and the co-signer verifies the whole set before it signs
-//! ([`cosign_checked`]: `describe_transfer`, then escrow-core's [`check_payout`] on destination,
-//! change, unlock time, fee limit and inputs). A set that fails is never signed: the step is
+//! the escrow's unlocked balance (while none of the escrow's money is unlocked yet, nothing is
+//! built: the payout waits, and the API shows `waiting_for` `unlock`), the initiator builds
+//! `sweep_all` to the plan's destination (the fee comes out of the escrow), and the co-signer
+//! verifies the whole set before it signs ([`cosign_checked`]: `describe_transfer`, then
+//! escrow-core's [`check_payout`] on destination, change, unlock time, fee limit and inputs). A set that fails is never signed: the step is
 //! recorded as refused with the reason, `escrow_payout_refused_total{reason}` counts it, and the
 //! escrow's payout stops until an operator looks (the orchestrator skips it, the API shows
 //! `blocked_reason`). A set that passes is signed; the fully signed txset is stored in the same
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::{Engine, Progress, StepError};
 use super::participant::{HostedParticipant, Participant};
+use super::waiting::WaitingFor;
 use super::worker::WorkerError;
 use super::{EscrowContext, Target, apply_event_with};
 use crate::db::escrows::steps::{self, Step, StepKey};
@@ -88,10 +90,19 @@ pub async fn prepare(
     let mut resyncs = 1;
     loop {
         match build_and_sign(engine, &round).await {
+            Ok(Built::Waiting(waiting)) => {
+                tracing::debug!(escrow_id = id, waiting_for = waiting.as_str(), blocks_left = ?waiting.blocks_left(), "payout waits");
+                engine.context().payout_waits().set(id, waiting);
+                return Ok(Progress::Wait);
+            }
             Ok(Built::Signed(prepared)) => {
+                engine.context().payout_waits().clear(id);
                 return record(engine, id, round.attempt, plan.cosigner, prepared).await;
             }
-            Ok(Built::Refused | Built::BalanceMoved) => return Ok(Progress::Wait),
+            Ok(Built::Refused | Built::BalanceMoved) => {
+                engine.context().payout_waits().clear(id);
+                return Ok(Progress::Wait);
+            }
             Err(StepError::Wallet(WorkerError::Rpc(e))) if e.is_resync_needed() => {
                 tracing::info!(escrow_id = id, error = %e, "multisig data stale; re-syncing signers");
                 if resyncs >= RESYNC_ROUNDS {
@@ -128,6 +139,8 @@ enum Built {
     /// The escrow balance changed while the set was built (a block unlocked or brought
     /// outputs): not a refusal, the next pass rebuilds.
     BalanceMoved,
+    /// Nothing was built: the escrow holds money but none of it is spendable yet.
+    Waiting(WaitingFor),
 }
 
 async fn build_and_sign(engine: &Engine, round: &Round) -> Result<Built, StepError> {
@@ -139,7 +152,11 @@ async fn build_and_sign(engine: &Engine, round: &Round) -> Result<Built, StepErr
         initiator.import_sync(vec![from_cosigner]),
         cosigner.import_sync(vec![from_initiator])
     )?;
-    let before = cosigner.balance().await?.unlocked_balance;
+    let balance = cosigner.balance().await?;
+    if balance.unlocked_balance.is_zero() && !balance.balance.is_zero() {
+        return Ok(Built::Waiting(WaitingFor::unlock(balance.blocks_to_unlock)));
+    }
+    let before = balance.unlocked_balance;
 
     let build = StepKey {
         escrow_id: round.id,

@@ -60,8 +60,8 @@ async fn load_as_party(
 }
 
 /// One escrow: state, address and exact amount to pay, funding progress (what is missing),
-/// addresses, dispute and payout with tx hashes, and `blocked_reason` when the co-signer refused
-/// the payout set. Visible to the order's buyer and vendor, and to
+/// addresses, dispute and payout with tx hashes, `blocked_reason` when the co-signer refused
+/// the payout set, and `waiting_for` while the payout waits (e.g. for the money to unlock). Visible to the order's buyer and vendor, and to
 /// arbiters once disputed; 404 for anyone else.
 #[utoipa::path(get, path = "/api/escrows/{id}", tag = "escrows", params(("id" = i64, Path, description = "escrow id")),
     responses((status = 200, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -79,9 +79,11 @@ pub async fn show(
         })
         .await?;
     let reason = refusal.map(|r| r.reason);
+    let waiting = state.escrow().payout_waits().get(escrow_id);
     Ok(ApiJson(
         EscrowDetail::of(&escrow)
             .with_blocked_reason(reason)
+            .with_waiting_for(&escrow, waiting)
             .seen_by(viewer),
     ))
 }
