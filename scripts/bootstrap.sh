@@ -21,6 +21,8 @@ PACKAGES=(
   nginx                       # nginx -t and a real proxy run of deploy/nginx/nginx.conf (tests/tests/nginx.rs)
   systemd                     # systemd-analyze verify for the generated units
   jq curl ca-certificates
+  python3 python3-venv        # the venv for the PyPI tools in scripts/python-tools.txt
+  shellcheck                  # actionlint checks the workflow's run: scripts with it
 )
 
 missing=()
@@ -33,6 +35,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The PyPI command-line tools (scripts/python-tools.txt), in /opt/mmkt-tools.
+bash "$(dirname "${BASH_SOURCE[0]}")/python-tools.sh"
 
 # Debian's policy-rc.d keeps services from starting at install time; we start what we need.
 # The packaged prometheus/alertmanager services are not wanted on the host: only their tools.

@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real services (the second README command).
-# Installs and starts what the tests need first; a test that cannot find its service fails.
+# Runs the CI gates and every test of the workspace against real services (the second README
+# command). Installs and starts what the tests need first; a test that cannot find its service
+# fails. Every step runs even when an earlier one failed, so one run shows every problem; the
+# script exits non-zero if any failed, and prints how long each step took.
+#
+# Steps, cheapest first (tests/src/tidy/gates.rs checks that the gates stay here):
+#   fmt      cargo fmt --all --check
+#   deny     cargo deny check licenses bans sources   (deny.toml; offline, no advisory database)
+#   clippy   cargo clippy --workspace --all-targets -- -D warnings
+#   nextest  cargo nextest run --workspace --no-fail-fast --profile ci   (tidy, actionlint, ...)
+#   doctest  cargo test --workspace --doc
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +23,27 @@ fi
 
 export MMKT_REQUIRE_SERVICES=1
 export RUST_BACKTRACE=1
-cargo nextest run --workspace --no-fail-fast --profile ci
-cargo test --workspace --doc
+
+failed=()
+timings=()
+# step NAME COMMAND...: runs COMMAND, records its wall time and whether it failed.
+step() {
+  local name=$1 start=$SECONDS status=0
+  shift
+  echo "[test] $name: $*" >&2
+  "$@" || status=$?
+  timings+=("$name $((SECONDS - start))s$([ "$status" -eq 0 ] || echo " FAILED (exit $status)")")
+  [ "$status" -eq 0 ] || failed+=("$name")
+}
+
+step fmt cargo fmt --all --check
+step deny cargo deny check --hide-inclusion-graph licenses bans sources
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step nextest cargo nextest run --workspace --no-fail-fast --profile ci
+step doctest cargo test --workspace --doc
+
+printf '[test] %s\n' "${timings[@]}" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "[test] failed: ${failed[*]}" >&2
+  exit 1
+fi

