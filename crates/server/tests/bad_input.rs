@@ -116,7 +116,7 @@ fn cases() -> Vec<Case> {
         get_case("page not a number", "/api/listings?page=abc", 400, "invalid_query"),
         get_case("unknown query parameter", "/api/listings?sort=price", 400, "invalid_query"),
         get_case("search without q", "/api/listings/search", 400, "invalid_query"),
-        get_case("search with only symbols", "/api/listings/search?q=%22*()", 400, "invalid_query"),
+        get_case("search with empty q", "/api/listings/search?q=", 400, "invalid_query"),
         get_case("unknown route", "/api/nope", 404, "not_found"),
         Case { name: "wrong method", who: Buyer, method: M::DELETE, path: "/api/orders", body: None, content_type: None, status: 405, code: "method_not_allowed" },
     ]

@@ -11,8 +11,9 @@ use serde::Deserialize;
 
 /// Shortest accepted password, in characters.
 pub const MIN_CHARS: usize = 10;
-/// Longest accepted password, in bytes (bounds the hashing cost).
-pub const MAX_BYTES: usize = 256;
+/// Longest accepted password, in characters (at most 1 KiB of UTF-8: bounds the hashing cost).
+/// Characters, not bytes, so the OpenAPI document can state it (`maxLength` counts characters).
+pub const MAX_CHARS: usize = 256;
 
 /// A plaintext password from a request. Debug prints `Password(<redacted>)`.
 #[derive(Clone, Deserialize)]
@@ -38,8 +39,8 @@ impl Password {
         if self.0.chars().count() < MIN_CHARS {
             return Err(format!("must be at least {MIN_CHARS} characters"));
         }
-        if self.0.len() > MAX_BYTES {
-            return Err(format!("must be at most {MAX_BYTES} bytes"));
+        if self.0.chars().count() > MAX_CHARS {
+            return Err(format!("must be at most {MAX_CHARS} characters"));
         }
         Ok(())
     }

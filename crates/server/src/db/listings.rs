@@ -1,6 +1,6 @@
 //! `listings` table and its FTS5 index `listings_fts` (kept in sync by triggers).
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -156,7 +156,10 @@ fn begin_owned<T>(
     id: i64,
     vendor_id: i64,
 ) -> rusqlite::Result<Result<Transaction<'_>, OwnedChange<T>>> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: the write lock is taken before the ownership read. A deferred transaction
+    // would read, then fail with "database is locked" (no busy wait) on upgrading to a writer
+    // when another edit of a listing committed meanwhile.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let owner: Option<i64> = tx
         .query_row(
             "SELECT vendor_id FROM listings WHERE id = ?1 AND deleted_at IS NULL",

@@ -71,6 +71,7 @@ pub struct AddressUpdated {
 /// Sets the vendor's payout address (where releases pay) and applies it to the vendor's escrows
 /// that hold no money yet.
 #[utoipa::path(put, path = "/api/auth/me/payout-address", tag = "escrows", request_body = AddressRequest,
+    security(("session_cookie" = [])),
     responses((status = 200, body = AddressUpdated), (status = 401, body = ErrorBody),
         (status = 403, description = "not a vendor, or `wrong_password`", body = ErrorBody),
         (status = 422, description = "invalid address or body", body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -81,6 +82,7 @@ pub async fn set_payout_address(State(state): State<AppState>, change: ChangeReq
 /// Sets the buyer's refund address (where refunds pay) and applies it to the buyer's escrows that
 /// hold no money yet.
 #[utoipa::path(put, path = "/api/auth/me/refund-address", tag = "escrows", request_body = AddressRequest,
+    security(("session_cookie" = [])),
     responses((status = 200, body = AddressUpdated), (status = 401, body = ErrorBody),
         (status = 403, description = "not a buyer, or `wrong_password`", body = ErrorBody),
         (status = 422, description = "invalid address or body", body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -153,7 +155,7 @@ async fn set_address(state: &AppState, kind: AddressKind, change: ChangeRequest)
 }
 
 /// The caller's payout and refund addresses.
-#[utoipa::path(get, path = "/api/auth/me/addresses", tag = "escrows",
+#[utoipa::path(get, path = "/api/auth/me/addresses", tag = "escrows", security(("session_cookie" = [])),
     responses((status = 200, body = AddressesView), (status = 401, body = ErrorBody)))]
 pub async fn addresses(
     State(state): State<AppState>,

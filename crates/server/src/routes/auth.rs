@@ -17,6 +17,7 @@ use crate::db::users::{self, InsertOutcome, Role, User};
 use crate::db::{now_unix, sessions};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
+use crate::openapi::rules;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -46,12 +47,13 @@ async fn rate_limit(
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3-32 chars of `[A-Za-z0-9_.-]`, unique (case-insensitive).
+    #[schema(schema_with = rules::username)]
     pub username: String,
-    /// At least 10 characters, at most 256 bytes.
-    #[schema(value_type = String, format = Password)]
+    /// 10-256 characters.
+    #[schema(schema_with = rules::new_password)]
     pub password: Password,
     /// `buyer` or `vendor` (arbiters are created by the operator).
-    #[schema(value_type = String, example = "buyer")]
+    #[schema(schema_with = rules::registrable_role)]
     pub role: Role,
 }
 
@@ -217,7 +219,7 @@ pub async fn login(
 }
 
 /// Ends the current session, clears the cookie and closes the session's WebSocket connections.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("session_cookie" = [])),
     responses((status = 204, description = "Logged out"), (status = 401, description = "not logged in", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -240,7 +242,7 @@ pub async fn logout(
 }
 
 /// The logged-in account.
-#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("session_cookie" = [])),
     responses((status = 200, body = User), (status = 401, description = "not logged in", body = ErrorBody)))]
 pub async fn me(current: CurrentUser) -> ApiJson<User> {
     ApiJson(current.user)

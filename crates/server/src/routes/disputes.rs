@@ -44,7 +44,7 @@ pub struct DisputeList {
 }
 
 /// Open disputes, oldest first (arbiters only).
-#[utoipa::path(get, path = "/api/disputes", tag = "disputes",
+#[utoipa::path(get, path = "/api/disputes", tag = "disputes", operation_id = "list_disputes", security(("session_cookie" = [])),
     responses((status = 200, body = DisputeList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -70,13 +70,14 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// `release` (pay the vendor's payout address) or `refund` (pay the buyer's refund address).
-    #[schema(value_type = String, example = "refund")]
+    #[schema(schema_with = crate::openapi::rules::dispute_outcome)]
     pub outcome: DisputeOutcome,
 }
 
 /// Decides a dispute (arbiters only). 202: the payout is built, co-signed by the arbiter wallet
 /// and submitted in the background.
-#[utoipa::path(post, path = "/api/disputes/{id}/resolve", tag = "disputes", params(("id" = i64, Path, description = "dispute id (= escrow id)")),
+#[utoipa::path(post, path = "/api/disputes/{id}/resolve", tag = "disputes", operation_id = "resolve_dispute", params(("id" = i64, Path, description = "dispute id (= escrow id)")),
+    security(("session_cookie" = [])),
     request_body = ResolveRequest,
     responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 403, description = "not an arbiter", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]

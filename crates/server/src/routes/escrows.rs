@@ -63,7 +63,8 @@ async fn load_as_party(
 /// addresses, dispute and payout with tx hashes, `blocked_reason` when the co-signer refused
 /// the payout set, and `waiting_for` while the payout waits (e.g. for the money to unlock). Visible to the order's buyer and vendor, and to
 /// arbiters once disputed; 404 for anyone else.
-#[utoipa::path(get, path = "/api/escrows/{id}", tag = "escrows", params(("id" = i64, Path, description = "escrow id")),
+#[utoipa::path(get, path = "/api/escrows/{id}", tag = "escrows", operation_id = "show_escrow", params(("id" = i64, Path, description = "escrow id")),
+    security(("session_cookie" = [])),
     responses((status = 200, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
@@ -92,6 +93,7 @@ pub async fn show(
 /// payout address in the background (vendor wallet builds the sweep, buyer wallet co-signs).
 /// Answers 202 with the escrow; follow it with `GET /api/escrows/{id}` or the WebSocket.
 #[utoipa::path(post, path = "/api/orders/{id}/confirm-receipt", tag = "escrows", params(("id" = i64, Path, description = "order id")),
+    security(("session_cookie" = [])),
     responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody),
         (status = 403, description = "not the buyer", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "not funded, disputed, already confirmed", body = ErrorBody),
@@ -119,12 +121,14 @@ pub async fn confirm_receipt(
 #[serde(deny_unknown_fields)]
 pub struct DisputeRequest {
     /// Why (1-2000 characters, shown to the arbiter).
+    #[schema(schema_with = crate::openapi::rules::dispute_reason)]
     pub reason: String,
 }
 
 /// The buyer or the vendor opens a dispute on a funded escrow (or a partly paid one); an arbiter
 /// then decides with `POST /api/disputes/{id}/resolve`.
 #[utoipa::path(post, path = "/api/orders/{id}/dispute", tag = "escrows", params(("id" = i64, Path, description = "order id")),
+    security(("session_cookie" = [])),
     request_body = DisputeRequest,
     responses((status = 200, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "nothing to dispute, already disputed, payout decided", body = ErrorBody),

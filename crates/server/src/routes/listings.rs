@@ -10,7 +10,7 @@ use escrow_core::error::ListingError;
 use escrow_core::{Amount, ListingDraft};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::CurrentUser;
 use crate::db::Page;
@@ -19,11 +19,13 @@ use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::listing_cache::ListingPageCache;
+use crate::openapi::rules;
 use crate::routes::common::{PageBounds, PageQuery, count, page_bounds, positive_amount};
 use crate::state::AppState;
 
-/// Longest search query, in bytes.
-pub const MAX_QUERY_BYTES: usize = 256;
+/// Longest search query, in characters (Unicode scalar values, as JSON Schema's `maxLength`
+/// counts them).
+pub const MAX_QUERY_CHARS: usize = 256;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -36,15 +38,15 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// `?q=&page=&per_page=`.
-#[derive(Debug, Deserialize, IntoParams)]
+/// `?q=&page=&per_page=`; documented as the `q` parameter of [`search`] plus [`PageQuery`].
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    /// Words to find in title or description (prefix match, all words required), up to 256 bytes.
+    /// Words to find in title or description, 1-256 characters.
     pub q: String,
-    /// 1-based page number (default 1).
+    /// 1-based page number.
     pub page: Option<u32>,
-    /// Items per page, 1-100 (default 20).
+    /// Items per page.
     pub per_page: Option<u32>,
 }
 
@@ -61,36 +63,56 @@ pub struct ListingPage {
     pub has_more: bool,
 }
 
-/// `POST /api/listings` and `PUT /api/listings/{id}` body.
+/// `POST /api/listings` and `PUT /api/listings/{id}` body. Each field states its rule; the
+/// largest `price_xmr` is this environment's escrow cap.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListingRequest {
-    /// 1-200 characters, no control characters.
+    /// 1-200 characters, no control characters, not only white space.
+    #[schema(schema_with = rules::listing_title)]
     pub title: String,
-    /// Up to 20 000 characters.
+    /// Up to 20 000 characters; no control characters except tab, line feed and carriage return.
+    #[schema(schema_with = rules::listing_description)]
     pub description: String,
     /// Unit price in atomic units (piconero): a positive integer, at most the escrow cap.
-    #[schema(value_type = u64, example = 1_000_000_000_000u64)]
+    #[schema(value_type = u64, minimum = 1, example = 1_000_000_000_000u64)]
     pub price_xmr: Number,
     /// Units available, 0 to 4294967295.
-    #[schema(value_type = u32, example = 10)]
+    #[schema(value_type = u64, minimum = 0, maximum = 4_294_967_295_u64, example = 10)]
     pub stock: Number,
 }
 
-/// `PATCH /api/listings/{id}` body: any subset of the fields, at least one.
+/// `PATCH /api/listings/{id}` body: any subset of the fields of `ListingRequest`, at least one,
+/// none `null`, each with the same rule.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListingPatchRequest {
     /// New title.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = rules::listing_title)]
     pub title: Option<String>,
     /// New description.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = rules::listing_description)]
     pub description: Option<String>,
     /// New unit price, atomic units.
-    #[schema(value_type = Option<u64>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = u64, required = false, minimum = 1)]
     pub price_xmr: Option<Number>,
     /// New stock.
-    #[schema(value_type = Option<u32>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = u64, required = false, minimum = 0, maximum = 4_294_967_295_u64)]
     pub stock: Option<Number>,
+}
+
+/// A field that may be left out but, when given, is a value: `null` is refused (422
+/// `invalid_body`) as the schema says, instead of meaning "unchanged".
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 fn listing_error(e: ListingError) -> ApiError {
@@ -158,7 +180,7 @@ fn to_page(rows: Page<Listing>, bounds: PageBounds) -> ListingPage {
 }
 
 /// Live listings, newest first.
-#[utoipa::path(get, path = "/api/listings", tag = "listings", params(PageQuery),
+#[utoipa::path(get, path = "/api/listings", tag = "listings", operation_id = "list_listings", params(PageQuery),
     responses((status = 200, body = ListingPage), (status = 400, description = "bad page/per_page", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -198,21 +220,29 @@ fn json_response(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Full-text search (SQLite FTS5 over title and description), best match first.
-#[utoipa::path(get, path = "/api/listings/search", tag = "listings", params(SearchQuery),
-    responses((status = 200, body = ListingPage), (status = 400, description = "empty or too long q", body = ErrorBody)))]
+/// Full-text search (SQLite FTS5 over title and description), best match first. Each run of
+/// letters and digits in `q` is a prefix term, all required; a `q` without any (only spaces or
+/// symbols) matches nothing: an empty page.
+#[utoipa::path(get, path = "/api/listings/search", tag = "listings", operation_id = "search_listings",
+    params(("q" = String, Query, description = "Words to find in title or description, 1-256 characters", min_length = 1, max_length = 256), PageQuery),
+    responses((status = 200, body = ListingPage), (status = 400, description = "missing, empty or too long q, or bad page/per_page", body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<ApiJson<ListingPage>, ApiError> {
     let bounds = page_bounds(q.page, q.per_page)?;
-    if q.q.len() > MAX_QUERY_BYTES {
+    if q.q.is_empty() || q.q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::InvalidQuery(format!(
-            "q must be at most {MAX_QUERY_BYTES} bytes"
+            "q must be 1-{MAX_QUERY_CHARS} characters"
         )));
     }
-    let fts = fts_query(&q.q)
-        .ok_or_else(|| ApiError::InvalidQuery("q must contain at least one word".into()))?;
+    let Some(fts) = fts_query(&q.q) else {
+        let nothing = Page {
+            items: Vec::new(),
+            has_more: false,
+        };
+        return Ok(ApiJson(to_page(nothing, bounds)));
+    };
     let rows = state
         .db()
         .run("search", "listings", move |conn| {
@@ -223,7 +253,7 @@ pub async fn search(
 }
 
 /// One live listing.
-#[utoipa::path(get, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+#[utoipa::path(get, path = "/api/listings/{id}", tag = "listings", operation_id = "show_listing", params(("id" = i64, Path, description = "listing id")),
     responses((status = 200, body = Listing), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
@@ -238,7 +268,8 @@ pub async fn show(
 }
 
 /// Creates a listing (vendors only). The response has `listing_id`.
-#[utoipa::path(post, path = "/api/listings", tag = "listings", request_body = ListingRequest,
+#[utoipa::path(post, path = "/api/listings", tag = "listings", operation_id = "create_listing", request_body = ListingRequest,
+    security(("session_cookie" = [])),
     responses((status = 200, body = Listing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, description = "invalid field or amount, or price above the escrow cap", body = ErrorBody)))]
 pub async fn create(
@@ -274,10 +305,11 @@ fn draft(request: ListingRequest) -> Result<ListingDraft, ApiError> {
 }
 
 /// Replaces every field of the caller's listing (owning vendor only).
-#[utoipa::path(put, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+#[utoipa::path(put, path = "/api/listings/{id}", tag = "listings", operation_id = "replace_listing", params(("id" = i64, Path, description = "listing id")),
+    security(("session_cookie" = [])),
     request_body = ListingRequest,
     responses((status = 200, body = Listing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody)))]
 pub async fn replace(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -296,10 +328,11 @@ pub async fn replace(
 }
 
 /// Changes some fields of the caller's listing (owning vendor only).
-#[utoipa::path(patch, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+#[utoipa::path(patch, path = "/api/listings/{id}", tag = "listings", operation_id = "patch_listing", params(("id" = i64, Path, description = "listing id")),
+    security(("session_cookie" = [])),
     request_body = ListingPatchRequest,
     responses((status = 200, body = Listing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -374,7 +407,8 @@ fn owned<T>(outcome: OwnedChange<T>) -> Result<T, ApiError> {
 }
 
 /// Deletes the caller's listing (owning vendor only). Existing orders keep their copy of the price.
-#[utoipa::path(delete, path = "/api/listings/{id}", tag = "listings", params(("id" = i64, Path, description = "listing id")),
+#[utoipa::path(delete, path = "/api/listings/{id}", tag = "listings", operation_id = "delete_listing", params(("id" = i64, Path, description = "listing id")),
+    security(("session_cookie" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn remove(

@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use futures_util::future::join_all;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::escrow::lease::RunnerStatus;
@@ -203,8 +203,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// This API's OpenAPI 3.1 document, generated from the code.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document")))]
-pub async fn openapi() -> impl IntoResponse {
-    ApiJson(crate::openapi::ApiDoc::openapi())
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    ApiJson(crate::openapi::document(state.config()))
 }
 
 /// The operator retries a failed multisig setup: the escrow goes from `setup_failed` back to

@@ -19,7 +19,7 @@ use crate::db::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::escrow::{Target, apply_event_with};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::routes::common::{PageQuery, count, page_bounds};
+use crate::routes::common::{PageQuery, count, id, page_bounds};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -35,9 +35,10 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderRequest {
     /// Listing to buy.
-    pub listing_id: i64,
+    #[schema(value_type = i64)]
+    pub listing_id: Number,
     /// Units, 1 to 4294967295 (and at most the listing's stock).
-    #[schema(value_type = u32, example = 1)]
+    #[schema(value_type = u64, minimum = 1, maximum = 4_294_967_295_u64, example = 1)]
     pub quantity: Number,
 }
 
@@ -87,7 +88,8 @@ fn order_error(e: OrderError) -> ApiError {
 /// the escrow cap, decrements stock and creates the escrow in state `awaiting_setup`, atomically.
 /// Before that, the buyer's order rate (`MMKT_ORDERS_PER_MINUTE`) and number of unfunded orders
 /// (`MMKT_ORDERS_MAX_UNFUNDED_PER_BUYER`) are checked: 429 when either is exceeded.
-#[utoipa::path(post, path = "/api/orders", tag = "orders", request_body = CreateOrderRequest,
+#[utoipa::path(post, path = "/api/orders", tag = "orders", operation_id = "create_order", request_body = CreateOrderRequest,
+    security(("session_cookie" = [])),
     responses((status = 200, body = OrderView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "no such listing", body = ErrorBody), (status = 409, description = "insufficient stock, or the custody cap on open escrows reached", body = ErrorBody),
         (status = 422, description = "bad quantity, overflow, or total above the escrow cap", body = ErrorBody),
@@ -108,7 +110,7 @@ pub async fn create(
         funding_window_secs: config.escrow.funding_window_secs,
         max_unfunded: config.orders.max_unfunded_per_buyer,
     };
-    let (buyer, listing) = (current.user.id, request.listing_id);
+    let (buyer, listing) = (current.user.id, id(&request.listing_id, "listing_id")?);
     let outcome = state
         .db()
         .run("insert", "orders", move |conn| {
@@ -145,8 +147,8 @@ pub async fn create(
 }
 
 /// The caller's orders, as buyer or vendor (arbiters have none), newest first.
-#[utoipa::path(get, path = "/api/orders", tag = "orders", params(PageQuery),
-    responses((status = 200, body = OrderPage), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/orders", tag = "orders", operation_id = "list_orders", params(PageQuery), security(("session_cookie" = [])),
+    responses((status = 200, body = OrderPage), (status = 400, description = "bad page/per_page", body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -169,7 +171,8 @@ pub async fn list(
 }
 
 /// One order, visible to its buyer and vendor only (anyone else gets 404).
-#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "order id")),
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", operation_id = "show_order", params(("id" = i64, Path, description = "order id")),
+    security(("session_cookie" = [])),
     responses((status = 200, body = OrderView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
@@ -195,7 +198,8 @@ async fn order_for(state: &AppState, id: i64, user: i64) -> Result<ApiJson<Order
 /// `setup_failed`, or `awaiting_funding` with nothing received): the escrow moves to `cancelled`,
 /// the units go back to the listing in the same transaction, and a multisig setup still running
 /// stops before its next round. The vendor gets 403, anyone else 404.
-#[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path, description = "order id")),
+#[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order", params(("id" = i64, Path, description = "order id")),
+    security(("session_cookie" = [])),
     responses((status = 200, description = "cancelled; the stock is back", body = OrderView), (status = 401, body = ErrorBody),
         (status = 403, description = "not the buyer (`forbidden`)", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`funds_present` (pay-in seen: open a dispute instead) or `invalid_transition` (already cancelled, expired, funded, ...)", body = ErrorBody)))]
