@@ -59,6 +59,8 @@ const SERVER_METRICS: &[MetricSpec] = &[
     MetricSpec { name: "escrow_payout_refused_total", kind: Kind::Counter, labels: Some(&["reason"]), source: MONITORING },
     MetricSpec { name: "escrow_terminal_wallets_with_balance", kind: Kind::Gauge, labels: Some(&[]), source: MONITORING },
     MetricSpec { name: "escrow_terminal_wallet_balance_piconero", kind: Kind::Gauge, labels: Some(&[]), source: MONITORING },
+    MetricSpec { name: "escrow_value_piconero", kind: Kind::Gauge, labels: Some(&["state"]), source: MONITORING },
+    MetricSpec { name: "escrow_custody_cap_piconero", kind: Kind::Gauge, labels: Some(&[]), source: MONITORING },
     MetricSpec { name: "process_cpu_seconds_total", kind: Kind::Counter, labels: Some(&[]), source: PROCESS },
     MetricSpec { name: "process_resident_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },
     MetricSpec { name: "process_virtual_memory_bytes", kind: Kind::Gauge, labels: Some(&[]), source: PROCESS },

@@ -20,7 +20,7 @@ pub const WALLET_PROBE_INTERVAL: Duration = Duration::from_secs(15);
 pub const WALLET_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sets `escrow_total{state}` (0 for empty states) and `escrow_oldest_last_update_timestamp_seconds{state}`
-/// from one `GROUP BY state` query. Call after escrow writes; also runs every [`ESCROW_GAUGE_INTERVAL`].
+/// from one `GROUP BY state` query, and `escrow_value_piconero{state}` (0 for empty states). Call after escrow writes; also runs every [`ESCROW_GAUGE_INTERVAL`].
 ///
 /// # Errors
 /// Storage failures.
@@ -34,6 +34,14 @@ pub async fn refresh_escrow_gauges(db: &Db) -> Result<(), DbError> {
         if let Some((_, _, oldest)) = row {
             metrics::set_escrow_oldest_update(kind.as_str(), *oldest);
         }
+    }
+    let values = db
+        .run("select", "escrows", |conn| {
+            db::escrows::money::value_by_state(conn)
+        })
+        .await?;
+    for (kind, total) in values {
+        metrics::set_escrow_value(kind.as_str(), total);
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //!
 //! Names: `http_requests_total{method,path,status}`,
 //! `http_request_duration_seconds{method,path}` (path = route template), `escrow_total{state}`,
+//! `escrow_value_piconero{state}`, `escrow_custody_cap_piconero`,
 //! `escrow_state_transitions_total{from_state,to_state}`, `escrow_last_update_timestamp` (Unix s),
 //! `db_operation_duration_seconds{operation,table}`, `db_errors_total{error_type}`,
 //! `websocket_connections_active`, `websocket_connections_total{user_type}`,
@@ -102,6 +103,14 @@ fn describe_all() {
         "HTTP request latency by method and route template"
     );
     describe_gauge!("escrow_total", "Escrows by current state");
+    describe_gauge!(
+        "escrow_value_piconero",
+        "Total escrow amount, piconero, the database expects the escrows in each state to hold"
+    );
+    describe_gauge!(
+        "escrow_custody_cap_piconero",
+        "Cap, piconero, on the total of the open escrows (MMKT_CUSTODY_CAP_XMR)"
+    );
     describe_counter!(
         "escrow_state_transitions_total",
         "Escrow state transitions by from/to state"
@@ -243,6 +252,19 @@ pub fn set_terminal_wallet_check(wallets: u64, total: escrow_core::Amount) {
 pub fn clear_terminal_wallet_check() {
     gauge!("escrow_terminal_wallets_with_balance").set(0.0);
     gauge!("escrow_terminal_wallet_balance_piconero").set(0.0);
+}
+
+/// Sets `escrow_value_piconero{state}`: the piconero total the database expects the escrows in
+/// `state` to hold (their `amount_atomic` summed; a Prometheus sample is a float, exact up to 2^53
+/// piconero, about 9007 XMR).
+pub fn set_escrow_value(state: &str, total: escrow_core::Amount) {
+    gauge!("escrow_value_piconero", "state" => state.to_owned()).set(total.as_atomic() as f64);
+}
+
+/// Sets `escrow_custody_cap_piconero`: the environment's cap on the total of the open escrows
+/// (`MMKT_CUSTODY_CAP_XMR`), against which `EscrowCustodyNearCap` compares `escrow_value_piconero`.
+pub fn set_custody_cap(cap: escrow_core::Amount) {
+    gauge!("escrow_custody_cap_piconero").set(cap.as_atomic() as f64);
 }
 
 /// Sets `escrow_oldest_last_update_timestamp_seconds{state}`: Unix time of the least recently updated

@@ -70,6 +70,7 @@ impl AppState {
     /// [`RpcError::InvalidUrl`] if a configured URL is not usable by monero-rpc.
     pub fn new(config: Config, db: Db) -> Result<Self, RpcError> {
         let metrics = Metrics::install();
+        crate::metrics::set_custody_cap(config.escrow.custody.cap.max());
         let auth_limiter =
             AuthRateLimiter::new(config.limits.rate_limit_per_minute, config.client_ip_source);
         let order_limiter = AccountRateLimiter::new(config.orders.per_minute);

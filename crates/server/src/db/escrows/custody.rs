@@ -25,17 +25,8 @@ pub fn open_amounts(conn: &Connection) -> rusqlite::Result<Vec<Amount>> {
         states.join(", ")
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    stmt.query_map([], |r| {
-        let stored: i64 = r.get(0)?;
-        u64::try_from(stored).map(Amount::from_atomic).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                0,
-                rusqlite::types::Type::Integer,
-                Box::new(e),
-            )
-        })
-    })?
-    .collect()
+    stmt.query_map([], |r| super::money::amount_column(r, 0))?
+        .collect()
 }
 
 /// A terminal escrow's wallet that the terminal-wallet check reads.

@@ -6,6 +6,7 @@
 
 pub mod custody;
 pub mod destinations;
+pub mod money;
 pub mod steps;
 pub mod wallets;
 
