@@ -11,6 +11,7 @@ use mmkt_stack::container::Inspect;
 use mmkt_stack::engine::{ContainerStatus, Engine};
 use mmkt_stack::exec_http::{HttpProbe, Method};
 use mmkt_stack::image::image_id;
+use mmkt_stack::readiness::PROBE_INTERVAL;
 use mmkt_stack::spec::{ContainerPlan, plan_service};
 
 use crate::error::DeployError;
@@ -165,7 +166,7 @@ pub fn plan_green(
     Ok(plan)
 }
 
-/// Polls green's `/ready` (from inside it, once a second) until it answers 200; fails at
+/// Polls green's `/ready` (from inside it, every `PROBE_INTERVAL`) until it answers 200; fails at
 /// once when green exits or restarts.
 ///
 /// # Errors
@@ -208,7 +209,7 @@ pub async fn wait_ready(
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(PROBE_INTERVAL).await;
     }
 }
 

@@ -33,6 +33,19 @@ impl Engine {
     /// [`StackError::Engine`] (409 when the name is taken; a container created before a later
     /// step failed is left for the caller to remove), [`StackError::Unreachable`].
     pub async fn start_planned(&self, plan: &ContainerPlan) -> Result<String, StackError> {
+        let id = self.create_planned(plan).await?;
+        self.start_created(&id, &plan.name).await?;
+        Ok(id)
+    }
+
+    /// Creates the container `plan` describes and connects its other networks, without
+    /// starting it (see [`Engine::start_created`]); returns its ID.
+    ///
+    /// Engine API: `POST /containers/create?name=...`, `POST /networks/{id}/connect`.
+    ///
+    /// # Errors
+    /// As [`Engine::start_planned`].
+    pub async fn create_planned(&self, plan: &ContainerPlan) -> Result<String, StackError> {
         let opts = CreateContainerOptionsBuilder::default()
             .name(&plan.name)
             .build();
@@ -43,11 +56,18 @@ impl Engine {
             .map_err(|e| self.err(format!("create container {}", plan.name), e))?;
         self.connect_networks(&created.id, &plan.name, &plan.extra_networks)
             .await?;
-        self.docker()
-            .start_container(&created.id, None)
-            .await
-            .map_err(|e| self.err(format!("start container {}", plan.name), e))?;
         Ok(created.id)
+    }
+
+    /// Starts container `id` (`POST /containers/{id}/start`); `name` is for messages.
+    ///
+    /// # Errors
+    /// [`StackError::Engine`] / [`StackError::Unreachable`].
+    pub async fn start_created(&self, id: &str, name: &str) -> Result<(), StackError> {
+        self.docker()
+            .start_container(id, None)
+            .await
+            .map_err(|e| self.err(format!("start container {name}"), e))
     }
 
     /// Connects container `id` to each network (full name) with its aliases, as

@@ -73,11 +73,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`StackError::Engine`] / [`StackError::Unreachable`]; [`StackError::Invalid`] for a malformed
 /// `x-mmkt-probe`.
 pub async fn check(project: &Project, engine: &Engine) -> Result<Vec<ServiceHealth>, StackError> {
-    let http = reqwest::Client::builder()
-        .timeout(PROBE_TIMEOUT)
-        .no_proxy()
-        .build()
-        .map_err(|e| StackError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+    let http = probe_client(PROBE_TIMEOUT)?;
     let mut out = Vec::new();
     for service in project.compose.file.enabled_services(&project.profiles) {
         let spec: Option<ProbeSpec> =
@@ -85,6 +81,27 @@ pub async fn check(project: &Project, engine: &Engine) -> Result<Vec<ServiceHeal
         out.push(check_service(project, engine, &http, &service, spec.as_ref()).await?);
     }
     Ok(out)
+}
+
+/// The HTTP client of the probes: no proxy (container addresses are local), `timeout` per
+/// request.
+///
+/// # Errors
+/// [`StackError::Invalid`] when the TLS backend cannot be initialised.
+pub(crate) fn probe_client(timeout: Duration) -> Result<reqwest::Client, StackError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(|e| StackError::Invalid(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The container's environment (`KEY=value` lines) from inspect data.
+pub(crate) fn container_env(info: &bollard::models::ContainerInspectResponse) -> Vec<String> {
+    info.config
+        .as_ref()
+        .and_then(|c| c.env.clone())
+        .unwrap_or_default()
 }
 
 async fn check_service(
@@ -136,12 +153,8 @@ async fn check_service(
                 detail: "container has no IP address".into(),
             }),
             Some(ip) => {
-                let env = info
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.env.clone())
-                    .unwrap_or_default();
-                checks.extend(probe(http, &ip, spec, &env).await);
+                let env = container_env(&info);
+                checks.extend(probe(http, &ip, spec, &env, PROBE_TIMEOUT).await);
             }
         }
     }
@@ -164,7 +177,15 @@ pub fn container_ip(info: &bollard::models::ContainerInspectResponse) -> Option<
         .find(|ip| !ip.is_empty())
 }
 
-async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String]) -> Vec<Check> {
+/// Runs the probe `spec` against the container at `ip` (its environment `env` gives the
+/// wallet-rpc login), each RPC call limited to `timeout` (HTTP requests take `http`'s own).
+pub(crate) async fn probe(
+    http: &reqwest::Client,
+    ip: &str,
+    spec: &ProbeSpec,
+    env: &[String],
+    timeout: Duration,
+) -> Vec<Check> {
     match spec {
         ProbeSpec::Http { port, paths } => {
             let mut out = Vec::new();
@@ -206,7 +227,7 @@ async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String
             let url = format!("http://{ip}:{port}");
             let result = match monero_rpc::DaemonClient::new(&url) {
                 Ok(client) => client
-                    .with_timeout(PROBE_TIMEOUT)
+                    .with_timeout(timeout)
                     .get_info()
                     .await
                     .map_err(|e| error_chain(&e)),
@@ -237,7 +258,7 @@ async fn probe(http: &reqwest::Client, ip: &str, spec: &ProbeSpec, env: &[String
                 .filter(|l| !l.is_empty());
             let result = match monero_rpc::WalletClient::new(&url) {
                 Ok(client) => {
-                    let mut client = client.with_timeout(PROBE_TIMEOUT);
+                    let mut client = client.with_timeout(timeout);
                     if let Some((user, pass)) = login.and_then(|l| l.split_once(':')) {
                         client =
                             client.with_credentials(monero_rpc::DigestCredentials::new(user, pass));

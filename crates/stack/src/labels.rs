@@ -86,3 +86,13 @@ pub fn filter(project: &str, service: Option<&str>) -> HashMap<String, Vec<Strin
     }
     HashMap::from([("label".to_string(), labels)])
 }
+
+/// The value of label `key` on a listed container (empty when it has none).
+pub fn of(container: &bollard::models::ContainerSummary, key: &str) -> String {
+    container
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .cloned()
+        .unwrap_or_default()
+}

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::engine::Engine;
 use super::error::StackError;
+use super::readiness::PROBE_INTERVAL;
 
 /// The compose service that runs the marketplace server.
 pub const SERVER_SERVICE: &str = "server";
@@ -84,7 +85,7 @@ pub async fn wait_ready_http(url: &str, timeout: Duration) -> Result<(), ReadyEr
 }
 
 impl Engine {
-    /// Polls `/ready` once a second from inside the project's `server` container, on the port
+    /// Polls `/ready` every [`PROBE_INTERVAL`] from inside the project's `server` container, on the port
     /// of its `MMKT_BIND` (bash `/dev/tcp`, no curl needed), until it answers 200.
     ///
     /// Engine API: `POST /containers/{id}/exec` (see [`Engine::exec`]).
@@ -114,7 +115,7 @@ impl Engine {
                     last: status,
                 });
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(PROBE_INTERVAL).await;
         }
     }
 }

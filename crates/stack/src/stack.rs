@@ -1,8 +1,7 @@
-//! Stack-level operations on one compose project: `up` (create networks, volumes and
-//! containers in dependency order, idempotently), `down`, `status`, `restart`.
+//! Stack-level operations on one compose project: `down`, `status`, `restart`, and what `up`
+//! (in `up.rs`: networks, volumes and containers in dependency order, idempotently) shares.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
@@ -13,8 +12,11 @@ use bollard::query_parameters::{
 use super::compose::{ListOrMap, LoadedCompose};
 use super::engine::{ContainerStatus, Engine};
 use super::error::{StackError, is_not_found};
+use super::health::ProbeSpec;
 use super::labels;
-use super::spec::{ContainerPlan, plan_service, scoped};
+use super::readiness::{Prober, ReadyCheck};
+use super::spec::scoped;
+pub use super::up::{UpEvent, UpReport, WaitPolicy};
 
 /// Graceful stop timeout used by `down`, `restart` and recreation, in seconds (SIGTERM, then
 /// SIGKILL). A service whose `stop_grace_period` is longer (monerod: 60 s, to close its
@@ -94,7 +96,7 @@ fn found<T>(
 
 /// The two kinds of project-scoped objects `up` creates besides containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ObjectKind {
+pub(crate) enum ObjectKind {
     Network,
     Volume,
 }
@@ -123,48 +125,6 @@ pub struct Project {
     pub name: String,
     /// Enabled profiles (`--profile`).
     pub profiles: Vec<String>,
-}
-
-/// Whether `up` waits for every service to be healthy before returning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitPolicy {
-    /// Wait (like `docker compose up --wait`), up to the timeout.
-    WaitHealthy(Duration),
-    /// Return once containers are started; `service_healthy` dependencies are still honoured.
-    NoWait,
-}
-
-/// What `up` did to one object; reported through the progress callback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpEvent {
-    /// A project network was created.
-    NetworkCreated(String),
-    /// A project volume was created.
-    VolumeCreated(String),
-    /// A dependency is being waited for (service, dependency).
-    WaitingFor(String, String),
-    /// The service's container did not exist and was created and started.
-    Created(String),
-    /// The definition (config hash) changed: the old container was replaced.
-    Recreated(String),
-    /// The container existed with the same definition but was not running: started.
-    Started(String),
-    /// The container exists with the same definition and runs: nothing done.
-    Unchanged(String),
-    /// The service reported healthy (or running, without a healthcheck).
-    Healthy(String),
-}
-
-/// Summary of an `up`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct UpReport {
-    /// Services in start order.
-    pub services: Vec<String>,
-    /// Published ports: service, container port (e.g. `8080/tcp`) and URL
-    /// (e.g. `http://127.0.0.1:8080`).
-    pub urls: Vec<PublishedUrl>,
-    /// Number of containers created, recreated or started (0 on an idempotent re-run).
-    pub changed: usize,
 }
 
 impl Project {
@@ -200,152 +160,12 @@ impl Project {
         self.compose.file.start_order(&set)
     }
 
-    /// Brings the project up: validates everything (images present, plans build), then
-    /// creates missing networks and volumes, then creates/recreates/starts containers in
-    /// dependency order, honouring `condition: service_healthy`.
-    ///
-    /// Engine API: `GET /images/{name}/json`, `POST /networks/create`, `POST /volumes/create`,
-    /// `POST /containers/create`, `POST /networks/{id}/connect`, `POST /containers/{id}/start`,
-    /// `POST /containers/{id}/stop`, `DELETE /containers/{id}`.
-    ///
-    /// # Errors
-    /// [`StackError::ImageMissing`] / [`StackError::Invalid`] before anything is created;
-    /// [`StackError::Engine`], [`StackError::Timeout`], [`StackError::ServiceFailed`] during.
-    pub async fn up(
+    /// Refuses to reuse a network of the same name that another project (or a human) made.
+    pub(crate) async fn check_owned_network(
         &self,
         engine: &Engine,
-        requested: &[String],
-        wait: WaitPolicy,
-        dep_timeout: Duration,
-        on_event: &mut (dyn FnMut(UpEvent) + Send),
-    ) -> Result<UpReport, StackError> {
-        let order = self.selection(requested)?;
-        // 1. Pre-flight: every image present, every plan valid. Nothing is created before this.
-        let mut plans: BTreeMap<String, ContainerPlan> = BTreeMap::new();
-        for svc in &order {
-            let image = self.compose.file.services[svc].image_ref().to_string();
-            let image_id = match engine.docker().inspect_image(&image).await {
-                Ok(info) => info.id.unwrap_or_default(),
-                Err(e) if is_not_found(&e) => {
-                    return Err(StackError::ImageMissing {
-                        service: svc.clone(),
-                        image,
-                    });
-                }
-                Err(e) => return Err(engine.err(format!("inspect image {image}"), e)),
-            };
-            plans.insert(
-                svc.clone(),
-                plan_service(&self.compose, &self.name, svc, &image_id)?,
-            );
-        }
-        let networks: BTreeSet<String> = order
-            .iter()
-            .flat_map(|s| self.compose.file.services[s].network_names())
-            .collect();
-        let volumes: BTreeSet<String> = order
-            .iter()
-            .flat_map(|s| self.compose.file.services[s].volumes.iter())
-            .filter_map(|v| match super::spec::parse_volume(v) {
-                Ok(super::spec::VolumeSpec {
-                    source: super::spec::MountSource::Named(n),
-                    ..
-                }) => Some(n),
-                _ => None,
-            })
-            .collect();
-        for net in &networks {
-            self.check_owned_network(engine, net).await?;
-        }
-        // 2. Networks and volumes.
-        for net in &networks {
-            if self.ensure_object(engine, ObjectKind::Network, net).await? {
-                on_event(UpEvent::NetworkCreated(scoped(&self.name, net)));
-            }
-        }
-        for vol in &volumes {
-            if self.ensure_object(engine, ObjectKind::Volume, vol).await? {
-                on_event(UpEvent::VolumeCreated(scoped(&self.name, vol)));
-            }
-        }
-        // 3. Containers in order.
-        let mut report = UpReport {
-            services: order.clone(),
-            ..Default::default()
-        };
-        for svc in &order {
-            for (dep, cond) in self.compose.file.services[svc].dependencies() {
-                let dep_id = engine.require_service_container(&self.name, &dep).await?;
-                match cond.as_str() {
-                    "service_healthy" => {
-                        let st = ContainerStatus::from_inspect(&engine.inspect(&dep_id).await?);
-                        if st.health.as_deref() != Some("healthy") {
-                            on_event(UpEvent::WaitingFor(svc.clone(), dep.clone()));
-                        }
-                        engine.wait_healthy(&dep, &dep_id, dep_timeout).await?;
-                    }
-                    "service_completed_successfully" => {
-                        on_event(UpEvent::WaitingFor(svc.clone(), dep.clone()));
-                        wait_exited_ok(engine, &dep, &dep_id, dep_timeout).await?;
-                    }
-                    _ => {}
-                }
-            }
-            let plan = &plans[svc];
-            let event = self.converge(engine, plan).await?;
-            if !matches!(event, UpEvent::Unchanged(_)) {
-                report.changed += 1;
-            }
-            on_event(event);
-        }
-        // 4. Optionally wait for everything to be healthy.
-        if let WaitPolicy::WaitHealthy(timeout) = wait {
-            for svc in &order {
-                let id = engine.require_service_container(&self.name, svc).await?;
-                engine.wait_healthy(svc, &id, timeout).await?;
-                on_event(UpEvent::Healthy(svc.clone()));
-            }
-        }
-        report.urls = self.published_urls(engine, &order).await?;
-        Ok(report)
-    }
-
-    /// Makes one service's container match its plan. Returns what was done.
-    async fn converge(&self, engine: &Engine, plan: &ContainerPlan) -> Result<UpEvent, StackError> {
-        let svc = &plan.service;
-        let existing = engine.find_service_container(&self.name, svc).await?;
-        if let Some(c) = &existing {
-            let id = c.id.clone().unwrap_or_default();
-            let hash = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::CONFIG_HASH))
-                .cloned()
-                .unwrap_or_default();
-            if hash == plan.config_hash {
-                let running = c.state.map(|s| s.to_string() == "running").unwrap_or(false);
-                if running {
-                    return Ok(UpEvent::Unchanged(svc.clone()));
-                }
-                engine
-                    .docker()
-                    .start_container(&id, None)
-                    .await
-                    .map_err(|e| engine.err(format!("start {svc}"), e))?;
-                return Ok(UpEvent::Started(svc.clone()));
-            }
-            stop_and_remove(engine, &id, svc).await?;
-        }
-        engine.start_planned(plan).await?;
-        Ok(if existing.is_some() {
-            UpEvent::Recreated(svc.clone())
-        } else {
-            UpEvent::Created(svc.clone())
-        })
-    }
-
-    /// Refuses to reuse a network of the same name that another project (or a human) made.
-    async fn check_owned_network(&self, engine: &Engine, net: &str) -> Result<(), StackError> {
+        net: &str,
+    ) -> Result<(), StackError> {
         let full = scoped(&self.name, net);
         match engine.docker().inspect_network(&full, None).await {
             Ok(info) => {
@@ -372,7 +192,7 @@ impl Project {
     /// Creates the project network or volume `name` when it is missing; true when it was
     /// created (`GET /networks/{id}` + `POST /networks/create`, `GET /volumes/{name}` +
     /// `POST /volumes/create`).
-    async fn ensure_object(
+    pub(crate) async fn ensure_object(
         &self,
         engine: &Engine,
         kind: ObjectKind,
@@ -501,7 +321,8 @@ impl Project {
     }
 
     /// Restarts one service's container (SIGTERM, 30 s, SIGKILL, start) and, with a timeout,
-    /// waits until it is healthy again.
+    /// waits until it is ready again (its probe answers or Docker says healthy:
+    /// [`Engine::wait_ready`]).
     ///
     /// # Errors
     /// [`StackError::Invalid`] (unknown service), [`StackError::NoContainer`], engine errors,
@@ -525,7 +346,11 @@ impl Project {
             .await
             .map_err(|e| engine.err(format!("restart {service}"), e))?;
         if let WaitPolicy::WaitHealthy(t) = wait {
-            engine.wait_healthy(service, &id, t).await?;
+            let probe: Option<ProbeSpec> =
+                self.compose.file.services[service].extension("x-mmkt-probe")?;
+            let prober = Prober::for_engine(engine)?;
+            let check = ReadyCheck::for_service(prober.as_ref(), probe.as_ref());
+            engine.wait_ready(service, &id, t, check).await?;
         }
         Ok(())
     }
@@ -575,12 +400,7 @@ pub async fn project_status(
     let mut rows = Vec::new();
     for c in engine.project_containers(project, None).await? {
         let Some(id) = c.id.clone() else { continue };
-        let service = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(labels::SERVICE))
-            .cloned()
-            .unwrap_or_default();
+        let service = labels::of(&c, labels::SERVICE);
         let info = match engine.inspect(&id).await {
             Ok(i) => i,
             Err(e) if e.is_not_found() => continue,
@@ -631,12 +451,7 @@ pub async fn down(
     let mut report = DownReport::default();
     let mut containers = engine.project_containers(project, None).await?;
     let rank = |c: &bollard::models::ContainerSummary| {
-        let svc = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(labels::SERVICE))
-            .cloned()
-            .unwrap_or_default();
+        let svc = labels::of(c, labels::SERVICE);
         order
             .iter()
             .position(|s| *s == svc)
@@ -695,34 +510,4 @@ pub async fn down(
         }
     }
     Ok(report)
-}
-
-async fn wait_exited_ok(
-    engine: &Engine,
-    service: &str,
-    id: &str,
-    timeout: Duration,
-) -> Result<(), StackError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let st = ContainerStatus::from_inspect(&engine.inspect(id).await?);
-        if st.state == "exited" {
-            return match st.exit_code {
-                Some(0) => Ok(()),
-                code => Err(StackError::ServiceFailed {
-                    service: service.into(),
-                    detail: format!("exited with code {}", code.unwrap_or(-1)),
-                }),
-            };
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(StackError::Timeout {
-                service: service.into(),
-                wanted: "completed".into(),
-                seconds: timeout.as_secs(),
-                last: st.describe(),
-            });
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
