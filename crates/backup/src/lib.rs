@@ -12,9 +12,11 @@
 //!   [`pages`] (SQLCipher page access), [`crypto`] (age), [`signing`] (manifest signatures,
 //!   [`signing::AuthenticBackup`]), [`manifest`] (with the checked [`manifest::BackupId`]), [`store`] (the local
 //!   directory), [`verify`], [`restore_db`] and [`restore_wallet`] (restore primitives),
-//!   [`wallet_source`], [`wallet_stack`] (containers through `mmkt_stack`) and [`wallet_rpc`];
+//!   [`wallet_source`], [`escrow_wallets`] (each escrow wallet's password and record, read
+//!   from a database snapshot), [`wallet_stack`] (containers through `mmkt_stack`) and [`wallet_rpc`];
 //!   [`retention`], [`s3`] (offsite), [`systemd`] (unit generation); [`live_db`] (the live
-//!   database's schema version and the escrow events a restore would forget, for deploys).
+//!   database's schema version and the escrow events a restore would forget, for deploys);
+//!   [`pre_restore`] (the copies `restore db` keeps of the replaced database, and their retention).
 //!
 //! The key file and keyed open are the shared contract of `mmkt_sqlcipher`. The async
 //! operations run blocking work with `tokio::task::block_in_place`: call them from a
@@ -23,10 +25,12 @@
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod escrow_wallets;
 pub mod live_db;
 pub mod manifest;
 pub mod ops;
 pub mod pages;
+pub mod pre_restore;
 pub mod progress;
 pub mod restore_db;
 pub mod restore_wallet;

@@ -11,6 +11,7 @@ use super::crypto::Identities;
 use super::db::{RestoredDb, remove_db_files, restore_db_file};
 use super::error::BackupError;
 use super::pages;
+use super::pre_restore::with_suffix;
 use super::signing::AuthenticBackup;
 use super::store::sync_dir;
 use mmkt_sqlcipher::Access;
@@ -46,12 +47,6 @@ pub struct SwapReport {
     pub snapshot: Option<PathBuf>,
     /// Whether the previous database could be checkpointed (false when it was unreadable).
     pub checkpointed: bool,
-}
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 /// Rebuilds `backup` into `.<db name>.restore.tmp-<pid>` next to `live_db`, keyed with `key`,
@@ -121,15 +116,15 @@ pub fn swap(
     if let Ok(meta) = std::fs::metadata(live_db) {
         report.checkpointed = checkpoint(live_db, key);
         let stamp = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let snapshot = sibling(live_db, &format!(".pre-restore-{stamp}"));
+        let snapshot = super::pre_restore::copy_path(live_db, stamp);
         std::fs::hard_link(live_db, &snapshot).map_err(BackupError::io(format!(
             "keep {} as {}",
             live_db.display(),
             snapshot.display()
         )))?;
-        let wal = sibling(live_db, "-wal");
+        let wal = with_suffix(live_db, "-wal");
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-            std::fs::hard_link(&wal, sibling(&snapshot, "-wal"))
+            std::fs::hard_link(&wal, with_suffix(&snapshot, "-wal"))
                 .map_err(BackupError::io(format!("keep {}", wal.display())))?;
         }
         std::os::unix::fs::chown(&prepared.temp, Some(meta.uid()), Some(meta.gid())).map_err(
@@ -145,7 +140,7 @@ pub fn swap(
         )))?;
         sync_dir(&dir)?;
         for suffix in ["-wal", "-shm"] {
-            let side = sibling(live_db, suffix);
+            let side = with_suffix(live_db, suffix);
             match std::fs::remove_file(&side) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::crypto::Identities;
 use super::error::BackupError;
+use super::escrow_wallets::WalletState;
 use super::signing::AuthenticBackup;
 use super::store::{BackupDir, regular_files, sync_dir};
 use super::verify::ScratchDir;
@@ -28,6 +29,9 @@ pub struct WalletCheck {
     pub actual: Option<String>,
     /// Whether it opened and matched (false when it could not be checked).
     pub ok: bool,
+    /// What the opened wallet showed (address, multisig status, balance); None when not opened.
+    #[serde(skip)]
+    pub state: Option<WalletState>,
 }
 
 /// Extracts a wallet backup into a scratch directory and, when `probe` is given, opens each
@@ -54,17 +58,18 @@ pub async fn check_wallets(
     let opened = match probe {
         Some(probe) => {
             probe
-                .addresses(&wallets, &scratch.path().join("work"))
+                .inspect(&wallets, &scratch.path().join("work"))
                 .await?
         }
         None => Vec::new(),
     };
     let mut checks = Vec::new();
     for entry in listed {
-        let actual = opened
+        let state = opened
             .iter()
             .find(|(n, _)| n == &entry.name)
-            .map(|(_, a)| a.clone());
+            .map(|(_, s)| s.clone());
+        let actual = state.as_ref().map(|s| s.address.clone());
         let ok = match (&entry.address, &actual) {
             (Some(e), Some(a)) => e == a,
             (None, Some(_)) => true,
@@ -79,7 +84,7 @@ pub async fn check_wallets(
                         entry.name, entry.address
                     ),
                     None => format!(
-                        "wallet {} did not open with the configured password",
+                        "wallet {} did not open: an escrow wallet opens with its password from the database, any other with MMKT_WALLET_PASSWORD_FILE",
                         entry.name
                     ),
                 },
@@ -90,6 +95,7 @@ pub async fn check_wallets(
             expected: entry.address,
             actual,
             ok,
+            state,
         });
     }
     Ok(checks)

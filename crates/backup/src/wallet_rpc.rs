@@ -1,5 +1,6 @@
 //! The wallet-rpc calls backups need (through `monero_rpc::WalletClient`): `store` before an
-//! archive, `open_wallet` + `get_address` to prove a restored wallet, and a throwaway
+//! archive, `open_wallet` + `get_address` (+ `is_multisig`, `get_balance` for escrow wallets)
+//! to prove a restored wallet, and a throwaway
 //! `monero-wallet-rpc --offline` process on a free loopback port for drills and restores
 //! outside Docker (killed by PID on drop).
 
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use monero_rpc::{DigestCredentials, RpcError, WalletClient, WalletName, WalletPassword};
 
 use super::error::BackupError;
+use super::escrow_wallets::WalletState;
 
 /// Connection settings for a wallet-rpc.
 #[derive(Debug, Clone)]
@@ -103,6 +105,34 @@ impl WalletRpc {
             .map_err(|e| rpc_error(&self.url, &format!("open_wallet {name}"), e))?;
         self.primary_address(&format!("get_address of {name}"))
             .await
+    }
+
+    /// Opens wallet `name` with `password` and reads what an escrow check compares: its primary
+    /// address (`get_address`, account 0), `is_multisig` and `get_balance` (account 0).
+    ///
+    /// # Errors
+    /// [`BackupError::WalletRpc`] when the wallet does not open or a call fails.
+    pub async fn inspect(
+        &self,
+        name: &str,
+        password: &WalletPassword,
+    ) -> Result<WalletState, BackupError> {
+        let address = self.wallet_address(name, password).await?;
+        let multisig = self
+            .client
+            .is_multisig()
+            .await
+            .map_err(|e| rpc_error(&self.url, &format!("is_multisig of {name}"), e))?;
+        let balance = self
+            .client
+            .get_balance(0)
+            .await
+            .map_err(|e| rpc_error(&self.url, &format!("get_balance of {name}"), e))?;
+        Ok(WalletState {
+            address,
+            multisig,
+            balance: balance.balance,
+        })
     }
 
     /// Creates wallet `name` and returns its primary address (used by tests and drills).

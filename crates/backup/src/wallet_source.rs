@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use super::error::BackupError;
+use super::escrow_wallets::{EscrowWallets, WalletState};
 use super::manifest::{Consistency, WalletRole};
 use super::signing::BackupKeys;
 use super::store::{BackupDir, LocalBackup};
@@ -53,26 +54,37 @@ pub struct WalletBackupRequest<'a> {
 }
 
 /// Records wallet addresses by opening the archived wallets in a throwaway
-/// `monero-wallet-rpc --offline` (the password is the one the wallets were created with).
+/// `monero-wallet-rpc --offline`: an escrow wallet with its own password from the database
+/// ([`EscrowWallets`]), any other wallet with the shared password, when one is configured.
 #[derive(Debug)]
 pub struct AddressProbe {
     /// The monero-wallet-rpc binary.
     pub wallet_rpc_bin: PathBuf,
-    /// The wallets' password (`MMKT_WALLET_PASSWORD_FILE`).
-    pub password: WalletPassword,
+    /// The password of wallets that are not escrow wallets (`MMKT_WALLET_PASSWORD_FILE`).
+    pub password: Option<WalletPassword>,
+    /// The escrow wallets and their own passwords, read from the database.
+    pub escrow: EscrowWallets,
 }
 
 impl AddressProbe {
-    /// Opens every `<name>.keys` wallet of `wallet_dir` and returns (name, address) pairs.
-    /// A wallet that does not open (other password) is skipped with a warning.
+    /// The password wallet `name` opens with: its escrow password, else the shared one.
+    pub fn password_for(&self, name: &str) -> Option<&WalletPassword> {
+        self.escrow
+            .get(name)
+            .map(|w| &w.password)
+            .or(self.password.as_ref())
+    }
+
+    /// Opens every `<name>.keys` wallet of `wallet_dir` and returns what each showed, by name.
+    /// A wallet without a password, or that does not open, is skipped with a warning.
     ///
     /// # Errors
     /// [`BackupError::WalletRpc`] when the throwaway wallet-rpc cannot start.
-    pub async fn addresses(
+    pub async fn inspect(
         &self,
         wallet_dir: &Path,
         work_dir: &Path,
-    ) -> Result<Vec<(String, String)>, BackupError> {
+    ) -> Result<Vec<(String, WalletState)>, BackupError> {
         let mut names: Vec<String> = std::fs::read_dir(wallet_dir)
             .map_err(BackupError::io(format!("read {}", wallet_dir.display())))?
             .flatten()
@@ -90,12 +102,31 @@ impl AddressProbe {
         let rpc = ThrowawayWalletRpc::start(&self.wallet_rpc_bin, wallet_dir, work_dir).await?;
         let mut found = Vec::new();
         for name in names {
-            match rpc.rpc().wallet_address(&name, &self.password).await {
-                Ok(address) => found.push((name, address)),
+            let Some(password) = self.password_for(&name) else {
+                tracing::warn!(
+                    "wallet {name} is not an escrow wallet of the database and no MMKT_WALLET_PASSWORD_FILE is set: its address is not recorded"
+                );
+                continue;
+            };
+            match rpc.rpc().inspect(&name, password).await {
+                Ok(state) => found.push((name, state)),
                 Err(e) => tracing::warn!("cannot open wallet {name} to record its address: {e}"),
             }
         }
         Ok(found)
+    }
+
+    /// [`AddressProbe::inspect`], keeping the (name, address) pairs.
+    ///
+    /// # Errors
+    /// As [`AddressProbe::inspect`].
+    pub async fn addresses(
+        &self,
+        wallet_dir: &Path,
+        work_dir: &Path,
+    ) -> Result<Vec<(String, String)>, BackupError> {
+        let states = self.inspect(wallet_dir, work_dir).await?;
+        Ok(states.into_iter().map(|(n, s)| (n, s.address)).collect())
     }
 }
 

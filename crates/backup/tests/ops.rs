@@ -131,6 +131,7 @@ async fn backups_are_listed_verified_pruned_and_restored_through_the_library() {
         policy,
         mode: PruneMode::DryRun,
         offsite: None,
+        pre_restore: None,
     };
     let plan = prune(&request).await.unwrap();
     assert_eq!(plan.offsite, OffsitePrune::NotConfigured);

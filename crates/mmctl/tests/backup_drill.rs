@@ -74,7 +74,7 @@ async fn drill_restores_db_and_every_wallet_into_scratch_and_reports_rto_rpo() {
         "no wallet backup existed before"
     );
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 1 + 2 + 4, "{report}");
+    assert_eq!(steps.len(), 1 + 2 + 4 + 1, "{report}");
     assert_eq!(steps[0]["name"], "check signatures of existing backups");
     assert_eq!(steps[0]["ok"], true, "{report}");
     let wallet_steps: Vec<&str> = steps
@@ -116,9 +116,10 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
     assert_eq!(report["steps"].as_array().unwrap().len(), 3);
 
     // A DB that cannot be read with its key: the backup step fails, the drill fails.
+    let wrong_key = ws.wrong_key_file();
     let report: serde_json::Value = ws
         .mmctl(&["drill", "--skip-wallets", "--json"])
-        .env("MMKT_DB_KEY_FILE", ws.wrong_key_file())
+        .env("MMKT_DB_KEY_FILE", &wrong_key)
         .run()
         .assert_exit(1)
         .json();
@@ -131,8 +132,13 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
         "{report}"
     );
 
-    // Wallets without a password to open them: usage error, nothing done.
-    ws.run(&["drill"])
-        .assert_exit(2)
-        .assert_stderr_contains("MMKT_WALLET_PASSWORD_FILE");
+    // Escrow wallet passwords come from the database: one that cannot be read is a clear
+    // error before anything is backed up.
+    let before = ws.list().len();
+    ws.mmctl(&["drill"])
+        .env("MMKT_DB_KEY_FILE", &wrong_key)
+        .run()
+        .assert_exit(1)
+        .assert_stderr_contains("cannot read the escrow wallets' passwords from the database");
+    assert_eq!(ws.list().len(), before, "nothing was backed up");
 }

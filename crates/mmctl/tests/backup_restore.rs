@@ -8,15 +8,6 @@ mod harness;
 use backup_support::*;
 use test_support::s3::S3Server;
 
-fn snapshots(ws: &Workspace) -> Vec<std::path::PathBuf> {
-    let data = ws.db.parent().unwrap();
-    ws.data_dir_names()
-        .into_iter()
-        .filter(|n| n.contains(".pre-restore-") && !n.ends_with("-wal"))
-        .map(|n| data.join(n))
-        .collect()
-}
-
 /// Whether the database's directory holds a temporary file.
 fn has_temp(ws: &Workspace) -> bool {
     ws.data_dir_names().iter().any(|n| is_temp(n))
@@ -39,7 +30,7 @@ fn restore_swaps_in_the_backup_and_keeps_the_previous_db() {
     insert_listings(&conn, 1);
     assert_eq!(count(&conn, "listings"), 1001);
 
-    let kept = snapshots(&ws);
+    let kept = ws.pre_restore_copies();
     assert_eq!(kept.len(), 1, "{:?}", ws.data_dir_names());
     assert_eq!(
         count(&open(&kept[0], &ws.key), "listings"),
@@ -59,7 +50,7 @@ fn without_a_terminal_restore_refuses_unless_yes() {
         .assert_exit(4)
         .assert_stderr_contains("refusing without --yes");
     assert_eq!(count(&ws.connect(), "listings"), 15);
-    assert!(snapshots(&ws).is_empty());
+    assert!(ws.pre_restore_copies().is_empty());
 }
 
 #[test]

@@ -197,6 +197,18 @@ fn tampered_wallet_archive_and_bad_inputs_fail_clearly() {
         .assert_exit(1)
         .assert_stdout_contains("checksum mismatch");
 
+    // Escrow wallets' passwords come from the database: a database the key does not open
+    // stops the wallet backup before anything is written.
+    ws.seed(1);
+    let before = ws.list().len();
+    let wrong_key = ws.wrong_key_file();
+    ws.mmctl(&["backup", "wallets", "arbiter", "--wallet-dir", dir])
+        .env("MMKT_DB_KEY_FILE", &wrong_key)
+        .run()
+        .assert_exit(1)
+        .assert_stderr_contains("cannot read the escrow wallets' passwords from the database");
+    assert_eq!(ws.list().len(), before, "nothing was backed up");
+
     // --wallet-dir without a role is ambiguous: usage error.
     ws.run(&["backup", "wallets", "--wallet-dir", dir])
         .assert_exit(2);

@@ -18,6 +18,7 @@ use super::backup::{
 use super::verify::VerifyKeys;
 use crate::db::restore_db_file;
 use crate::error::{BackupError, error_chain};
+use crate::escrow_wallets::{self, EscrowWallets, WalletState};
 use crate::manifest::{BackupKind, Series, WalletRole};
 use crate::progress::Progress;
 use crate::restore_wallet::check_wallets;
@@ -31,11 +32,13 @@ use crate::wallet_source::AddressProbe;
 pub enum DrillWallets<'a> {
     /// Database only (hosts without wallet-rpc).
     Skip,
-    /// Back up every role and open each restored wallet with `probe`.
+    /// Back up every role and open each restored wallet: the fresh backups record addresses
+    /// with `probe` (escrow passwords from the live database), the restored wallets are opened
+    /// with the escrow passwords of the restored database copy and compared with its records.
     Check {
         /// Where the wallet directories are.
         location: &'a WalletLocation,
-        /// The throwaway wallet-rpc and the wallets' password.
+        /// The throwaway wallet-rpc, the shared password and the live escrow wallets.
         probe: &'a AddressProbe,
     },
 }
@@ -205,11 +208,13 @@ pub async fn drill(
         }
     };
 
-    // 2. Restore each into scratch and check it. RTO = the sum of these restore times.
+    // 2. Restore each into scratch and check it (the database first: its restored copy gives
+    // the escrow wallets' passwords and records). RTO = the sum of these restore times.
     let mut rto = 0.0;
+    let mut restored = Restored::default();
     for backup in &fresh {
         let t = Instant::now();
-        let result = restore_to_scratch(req, backup, probe).await;
+        let result = restore_to_scratch(req, backup, probe, &mut restored).await;
         let name = format!("restore {} to scratch", backup.manifest.series());
         let (step, _) = timed(name, result, t, String::clone);
         rto += step.seconds;
@@ -222,6 +227,12 @@ pub async fn drill(
         };
         record_outcome(req.dir, &outcome);
         steps.push(step);
+    }
+    if probe.is_some() {
+        let t = Instant::now();
+        let proof = restored.prove();
+        let name = "check escrow wallets against the restored database".to_owned();
+        steps.push(timed(name, proof, t, String::clone).0);
     }
     let backup_age = fresh
         .iter()
@@ -266,12 +277,54 @@ fn existing_signatures(req: &DrillRequest<'_>) -> Result<Existing, BackupError> 
     Ok(existing)
 }
 
+/// What the restores produced for the escrow check: the restored database's escrow wallets,
+/// and what each restored wallet showed.
+#[derive(Default)]
+struct Restored {
+    /// Read from the restored database copy (`None` until it was restored and read).
+    records: Option<EscrowWallets>,
+    /// Every opened wallet, by name.
+    seen: BTreeMap<String, WalletState>,
+}
+
+impl Restored {
+    /// The probe that opens restored wallets: escrow passwords of the restored database copy
+    /// (those of `live` when it could not be read: the escrow check then fails).
+    fn probe(&self, live: &AddressProbe) -> AddressProbe {
+        AddressProbe {
+            wallet_rpc_bin: live.wallet_rpc_bin.clone(),
+            password: live.password.clone(),
+            escrow: self.records.clone().unwrap_or_else(|| live.escrow.clone()),
+        }
+    }
+
+    /// [`escrow_wallets::prove`] over what was restored.
+    fn prove(&self) -> Result<String, BackupError> {
+        let Some(records) = &self.records else {
+            return Err(BackupError::Mismatch {
+                id: "drill".into(),
+                detail: "the restored database could not be read, so the escrow wallets were not compared with it".into(),
+            });
+        };
+        let (wallets, escrows) =
+            escrow_wallets::prove(records, &self.seen).map_err(|detail| BackupError::Mismatch {
+                id: "drill".into(),
+                detail,
+            })?;
+        Ok(format!(
+            "{wallets} escrow wallet(s) of {escrows} escrow(s) match the restored database (address, multisig readiness, balance)"
+        ))
+    }
+}
+
 /// Checks one fresh backup's signature with the trusted keys (so a signing key that is not
-/// trusted fails the drill), restores it into scratch space and describes what was checked.
+/// trusted fails the drill), restores it into scratch space and describes what was checked;
+/// what the escrow check needs goes into `restored`.
 async fn restore_to_scratch(
     req: &DrillRequest<'_>,
     backup: &LocalBackup,
     probe: Option<&AddressProbe>,
+    restored_for_escrows: &mut Restored,
 ) -> Result<String, BackupError> {
     let backup = &authenticate(backup, req.verify.trusted)?;
     let identities = req.verify.identities;
@@ -280,9 +333,13 @@ async fn restore_to_scratch(
             let scratch =
                 ScratchDir::create(req.dir.path(), &format!("drill-{}", backup.manifest.id))?;
             let dest = scratch.path().join("drill.db");
+            let key = DbKey::generate();
             let restored = tokio::task::block_in_place(|| {
-                restore_db_file(backup, identities, &dest, &DbKey::generate(), &|_| {})
+                restore_db_file(backup, identities, &dest, &key, &|_| {})
             })?;
+            if probe.is_some() {
+                restored_for_escrows.records = Some(EscrowWallets::read(&dest, &key)?);
+            }
             Ok(format!(
                 "{} pages, integrity ok, {} rows in {} tables",
                 restored.pages,
@@ -291,7 +348,15 @@ async fn restore_to_scratch(
             ))
         }
         BackupKind::Wallets => {
-            let checks = check_wallets(backup, identities, probe, req.dir.path()).await?;
+            let probe = probe.map(|live| restored_for_escrows.probe(live));
+            let checks = check_wallets(backup, identities, probe.as_ref(), req.dir.path()).await?;
+            for check in &checks {
+                if let Some(state) = &check.state {
+                    restored_for_escrows
+                        .seen
+                        .insert(check.name.clone(), state.clone());
+                }
+            }
             let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
             Ok(format!(
                 "{} wallet(s) open with their recorded addresses: {}",

@@ -2,7 +2,7 @@
 //! and to the S3 bucket.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::ser::SerializeStruct;
@@ -10,6 +10,7 @@ use serde::ser::SerializeStruct;
 use super::list::Location;
 use crate::error::BackupError;
 use crate::manifest::Manifest;
+use crate::pre_restore;
 use crate::retention::{Candidate, KeepReason, Policy, select_by_series};
 use crate::s3::{Offsite, S3Config};
 use crate::store::BackupDir;
@@ -34,7 +35,37 @@ pub struct PruneRequest<'a> {
     pub mode: PruneMode,
     /// The bucket to prune too; `None` for the local directory only.
     pub offsite: Option<&'a S3Config>,
+    /// The pre-restore copies of this database to prune too; `None` to leave them alone.
+    pub pre_restore: Option<PreRestoreRetention<'a>>,
 }
+
+/// Retention of the pre-restore copies `restore db` keeps next to the live database.
+#[derive(Debug, Clone, Copy)]
+pub struct PreRestoreRetention<'a> {
+    /// The live database file (its copies are `<db>.pre-restore-<stamp>` beside it).
+    pub live_db: &'a Path,
+    /// How many copies to keep, newest first (at least 1: the newest is the way back from the
+    /// last restore).
+    pub keep: u32,
+}
+
+impl PreRestoreRetention<'_> {
+    /// A retention of 0 copies is refused: the newest is the way back from the last restore.
+    ///
+    /// # Errors
+    /// [`BackupError::InvalidRequest`] when `keep` is 0.
+    fn check(&self) -> Result<(), BackupError> {
+        match self.keep {
+            0 => Err(BackupError::InvalidRequest(
+                "keep at least 1 pre-restore copy (--keep-pre-restore / MMKT_BACKUP_KEEP_PRE_RESTORE): the newest is the way back from the last restore".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The series name of pre-restore copies in a [`PruneEntry`].
+pub const PRE_RESTORE_KIND: &str = "pre-restore";
 
 /// The decision for one backup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,15 +76,15 @@ pub enum PruneAction {
     Remove,
 }
 
-/// One backup of the plan. Serialized as `{location, id, kind, action: "keep"|"remove",
-/// reasons}`.
+/// One backup (or pre-restore copy) of the plan. Serialized as `{location, id, kind,
+/// action: "keep"|"remove", reasons}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneEntry {
     /// Where the backup is.
     pub location: Location,
-    /// Backup id.
+    /// Backup id; for a pre-restore copy, its file name.
     pub id: String,
-    /// Its series ("db", "wallets-buyer", ...).
+    /// Its series ("db", "wallets-buyer", ..., or [`PRE_RESTORE_KIND`]).
     pub kind: String,
     /// Keep or remove.
     pub action: PruneAction,
@@ -150,15 +181,50 @@ fn removals(entries: &[PruneEntry]) -> impl Iterator<Item = &str> {
         .map(|e| e.id.as_str())
 }
 
-/// Plans retention per series (never removing the newest, nor the newest verified, backup of
-/// a series; "verified" comes from the local verification records) and, unless dry-running,
-/// deletes locally, removes leftovers of interrupted runs, then deletes on S3.
+/// The plan for the pre-restore copies (keep the newest `keep`) and, unless dry-running, the
+/// removal of the others.
 ///
 /// # Errors
-/// [`BackupError::Io`] when a local file cannot be removed; [`BackupError::Context`]
+/// [`BackupError::Io`] when the directory cannot be read or a copy cannot be removed.
+fn prune_pre_restore(
+    retention: &PreRestoreRetention<'_>,
+    mode: PruneMode,
+) -> Result<Vec<PruneEntry>, BackupError> {
+    let plan = pre_restore::plan(pre_restore::list(retention.live_db)?, retention.keep);
+    if mode == PruneMode::Delete {
+        for copy in &plan.remove {
+            pre_restore::remove(copy)?;
+        }
+    }
+    let entry = |copy: &pre_restore::PreRestoreCopy, action| PruneEntry {
+        location: Location::Local,
+        id: copy.name(),
+        kind: PRE_RESTORE_KIND.into(),
+        action,
+    };
+    let kept = plan
+        .keep
+        .iter()
+        .map(|c| entry(c, PruneAction::Keep(vec![KeepReason::Last])));
+    let removed = plan.remove.iter().map(|c| entry(c, PruneAction::Remove));
+    Ok(kept.chain(removed).collect())
+}
+
+/// Plans retention per series (never removing the newest, nor the newest verified, backup of
+/// a series; "verified" comes from the local verification records) and, unless dry-running,
+/// deletes locally, removes leftovers of interrupted runs, then deletes on S3. With
+/// [`PruneRequest::pre_restore`], the pre-restore copies beyond the newest N are removed too
+/// (and listed, kind [`PRE_RESTORE_KIND`], after the local backups).
+///
+/// # Errors
+/// [`BackupError::InvalidRequest`] for a pre-restore retention of 0 (nothing is removed
+/// then); [`BackupError::Io`] when a local file cannot be removed; [`BackupError::Context`]
 /// ("cannot delete <id> from S3") when an S3 delete fails. A bucket that cannot be listed is
 /// [`OffsitePrune::Failed`], not an error.
 pub async fn prune(req: &PruneRequest<'_>) -> Result<PrunePlan, BackupError> {
+    if let Some(retention) = &req.pre_restore {
+        retention.check()?;
+    }
     let local = req.dir.list()?;
     let verified: BTreeSet<String> = local
         .iter()
@@ -179,6 +245,9 @@ pub async fn prune(req: &PruneRequest<'_>) -> Result<PrunePlan, BackupError> {
             }
         }
         leftovers_removed = req.dir.remove_stale_temp_files()?;
+    }
+    if let Some(retention) = &req.pre_restore {
+        entries.extend(prune_pre_restore(retention, req.mode)?);
     }
     let Some(config) = req.offsite else {
         return Ok(PrunePlan {

@@ -245,7 +245,10 @@ async fn check_live(
         let Some(expected) = &check.expected else {
             continue;
         };
-        let actual = rpc.wallet_address(&check.name, &probe.password).await?;
+        let Some(password) = probe.password_for(&check.name) else {
+            continue;
+        };
+        let actual = rpc.wallet_address(&check.name, password).await?;
         if &actual != expected {
             return Err(BackupError::LiveMismatch {
                 wallet: check.name.clone(),

@@ -10,7 +10,7 @@ use mmkt_backup::signing::BackupKeys;
 use crate::args::{
     DatabaseArgs, ReadKeyArgs, RecipientArgs, RepoArgs, SigningKeyArgs, WalletSourceArgs,
 };
-use crate::exit::{Outcome, UsageError, classify_backup};
+use crate::exit::{Outcome, classify_backup};
 use crate::output::TerminalProgress;
 
 /// `mmctl drill`
@@ -37,24 +37,25 @@ pub struct DrillArgs {
 }
 
 /// Runs `mmctl drill`: exit 1 when a step fails (an existing or fresh backup that no trusted
-/// key signed included), 2 when the wallets cannot be opened (no password file) unless
-/// skipped, or without a signing or verify key.
+/// key signed included, a restored escrow wallet that differs from the restored database), 2
+/// without a key file, signing or verify key. Escrow wallets open with their passwords from
+/// the database, other wallets with MMKT_WALLET_PASSWORD_FILE.
 pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let keys = args.keys.load()?;
     let recipients = args.recipients.load()?;
     let signer = args.signing.load(&args.repo.backup_dir)?;
     let db = args.db.source()?;
-    let probe = args.source.probe.probe()?;
     let location = args.source.location(docker_host);
-    let wallets = match (args.skip_wallets, &probe) {
-        (true, _) => DrillWallets::Skip,
-        (false, Some(probe)) => DrillWallets::Check {
+    let probe = match args.skip_wallets {
+        true => None,
+        false => args.source.probe.probe(Some(&args.db.file))?,
+    };
+    let wallets = match &probe {
+        None => DrillWallets::Skip,
+        Some(probe) => DrillWallets::Check {
             location: &location,
             probe,
         },
-        (false, None) => Err(UsageError(
-            "the drill opens each restored wallet: set MMKT_WALLET_PASSWORD_FILE (or pass --skip-wallets)".into(),
-        ))?,
     };
     let dir = args.repo.open()?;
     let request = DrillRequest {

@@ -205,6 +205,16 @@ impl Workspace {
         names
     }
 
+    /// The pre-restore copies next to the database (without their `-wal`), by name.
+    pub fn pre_restore_copies(&self) -> Vec<PathBuf> {
+        let data = self.db.parent().unwrap();
+        self.data_dir_names()
+            .into_iter()
+            .filter(|n| n.contains(".pre-restore-") && !n.ends_with("-wal"))
+            .map(|n| data.join(n))
+            .collect()
+    }
+
     /// Writes a new random key file in the workspace (a key that does not open the DB).
     pub fn wrong_key_file(&self) -> PathBuf {
         let wrong = self.path("wrong.key");

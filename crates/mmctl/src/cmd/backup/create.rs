@@ -8,7 +8,7 @@ use mmkt_backup::manifest::WalletRole;
 use mmkt_backup::ops::backup::{BackupRequest, WalletsSource};
 use mmkt_backup::signing::BackupKeys;
 
-use crate::args::{DatabaseArgs, NewBackupArgs, WalletSourceArgs, wallet_role};
+use crate::args::{DatabaseArgs, DbFileArgs, NewBackupArgs, WalletSourceArgs, wallet_role};
 use crate::exit::{Outcome, classify_backup};
 use crate::output::{Format, backup_and_print};
 
@@ -29,6 +29,9 @@ pub struct WalletsBackupArgs {
     pub role: Option<WalletRole>,
     #[command(flatten)]
     pub source: WalletSourceArgs,
+    /// The server's database, read for the escrow wallets' own passwords (with its key file).
+    #[command(flatten)]
+    pub db: DbFileArgs,
     #[command(flatten)]
     pub out: NewBackupArgs,
 }
@@ -44,10 +47,11 @@ pub struct AllBackupArgs {
     pub out: NewBackupArgs,
 }
 
-/// The wallets of a backup: which roles, and where they are.
+/// The wallets of a backup: which roles, where they are, and the database of their passwords.
 struct Wallets<'a> {
     roles: &'a [WalletRole],
     source: &'a WalletSourceArgs,
+    db: &'a DbFileArgs,
     docker_host: Option<&'a str>,
 }
 
@@ -68,6 +72,7 @@ pub async fn run_wallets(
     let wallets = Wallets {
         roles: &roles,
         source: &args.source,
+        db: &args.db,
         docker_host,
     };
     run(&args.out, None, Some(wallets)).await
@@ -78,6 +83,7 @@ pub async fn run_all(args: AllBackupArgs, docker_host: Option<&str>) -> anyhow::
     let wallets = Wallets {
         roles: &WalletRole::ALL,
         source: &args.source,
+        db: &args.db.file,
         docker_host,
     };
     run(&args.out, Some(&args.db), Some(wallets)).await
@@ -96,7 +102,7 @@ async fn run(
     let db = db.map(DatabaseArgs::source).transpose()?;
     let probe = wallets
         .as_ref()
-        .map(|w| w.source.probe.probe())
+        .map(|w| w.source.probe.probe(Some(w.db)))
         .transpose()?;
     let location = wallets.as_ref().map(|w| w.source.location(w.docker_host));
     let wallets = wallets

@@ -1,11 +1,14 @@
-//! `mmctl backup prune`: restic-style retention, locally and on S3.
+//! `mmctl backup prune`: restic-style retention, locally and on S3, and the newest N pre-restore
+//! copies of the database kept.
 
 use clap::Args;
 
-use mmkt_backup::ops::prune::{OffsitePrune, PruneAction, PruneMode, PruneRequest, prune};
+use mmkt_backup::ops::prune::{
+    OffsitePrune, PreRestoreRetention, PruneAction, PruneMode, PruneRequest, prune,
+};
 use mmkt_backup::retention::Policy;
 
-use crate::args::{RepoArgs, S3Args};
+use crate::args::{DbFileArgs, RepoArgs, S3Args};
 use crate::exit::{Outcome, classify_backup};
 
 /// Retention policy flags (restic's names).
@@ -26,6 +29,12 @@ pub struct PolicyArgs {
     /// Keep the newest backup of each of the last N months.
     #[arg(long, env = "MMKT_BACKUP_KEEP_MONTHLY", default_value_t = 12)]
     pub keep_monthly: u32,
+    /// Keep the N newest pre-restore copies of the database (`<db>.pre-restore-<time>`, left
+    /// by `mmctl restore db`); at least 1.
+    #[arg(long, env = "MMKT_BACKUP_KEEP_PRE_RESTORE",
+          default_value_t = mmkt_backup::pre_restore::DEFAULT_KEEP,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_pre_restore: u32,
 }
 
 /// `mmctl backup prune`
@@ -41,6 +50,9 @@ pub struct PruneArgs {
     pub local_only: bool,
     #[command(flatten)]
     pub repo: RepoArgs,
+    /// The live database whose pre-restore copies are pruned (its key file is not read).
+    #[command(flatten)]
+    pub db: DbFileArgs,
     #[command(flatten)]
     pub s3: S3Args,
     /// JSON report on stdout.
@@ -72,6 +84,10 @@ pub async fn run(args: PruneArgs) -> anyhow::Result<Outcome> {
         policy,
         mode,
         offsite: offsite.as_ref(),
+        pre_restore: Some(PreRestoreRetention {
+            live_db: &args.db.db,
+            keep: p.keep_pre_restore,
+        }),
     };
     let plan = prune(&request).await.map_err(classify_backup)?;
     for path in &plan.leftovers_removed {

@@ -16,8 +16,8 @@ use mmkt_backup::wallet_stack::{CONTAINER_WALLET_DIR, service_name};
 use mmkt_stack::EngineConfig;
 
 use crate::args::{
-    RecipientArgs, RestoreCommonArgs, SigningKeyArgs, WalletProbeArgs, non_empty, wallet_role,
-    wallet_rpc_url_env,
+    DbFileArgs, RecipientArgs, RestoreCommonArgs, SigningKeyArgs, WalletProbeArgs, non_empty,
+    wallet_role, wallet_rpc_url_env,
 };
 use crate::exit::{Outcome, UsageError, classify_backup};
 use crate::output::{TerminalProgress, confirm_restore};
@@ -42,6 +42,9 @@ pub struct RestoreWalletArgs {
     pub wallet_rpc_login: Option<String>,
     #[command(flatten)]
     pub probe: WalletProbeArgs,
+    /// The server's database, read for the escrow wallets' own passwords (with its key file).
+    #[command(flatten)]
+    pub db: DbFileArgs,
     /// Where the backup of the current directory (taken before it is overwritten) is
     /// encrypted to: the configured recipients, never the restored backup's.
     #[command(flatten)]
@@ -58,7 +61,7 @@ pub async fn run(args: RestoreWalletArgs, docker_host: Option<&str>) -> anyhow::
     let keys = args.common.keys.load()?;
     let recipients = args.recipients.load()?;
     let signer = args.signing.load(&args.common.repo.backup_dir)?;
-    let probe = args.probe.probe()?;
+    let probe = args.probe.probe(Some(&args.db))?;
     let (target, described) = match (args.common.service.no_docker, &args.wallet_dir) {
         (true, None) => Err(UsageError(
             "--no-docker needs --wallet-dir (the wallet-rpc's --wallet-dir)".into(),
