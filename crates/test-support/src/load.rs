@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,13 +72,9 @@ impl LoadPlan {
     }
 }
 
-/// `n` loopback source addresses: 127.0.0.2, 127.0.0.3, ... (127.0.0.1 is left to the
-/// processes under test).
-pub fn loopback_sources(n: u8) -> Vec<IpAddr> {
-    (0..n)
-        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i.saturating_add(2))))
-        .collect()
-}
+/// `n` loopback source addresses from 127.0.0.2 (127.0.0.1 is left to the processes under
+/// test), shared with the `mmkt-load` tool.
+pub use mmkt_loadtest::sources::loopback_sources;
 
 /// A plan that cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -550,16 +546,5 @@ mod tests {
         let err = plan(|p| p.base_url = "not a url".into());
         assert!(matches!(err, LoadError::BadUrl { .. }), "{err}");
         assert!(err.to_string().contains("not a URL"), "{err}");
-    }
-
-    #[test]
-    fn loopback_sources_skip_127_0_0_1() {
-        assert_eq!(
-            loopback_sources(2),
-            vec![
-                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))
-            ]
-        );
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub use test_support::load::{Load, LoadPlan, Tally, loopback_sources};
 
 use crate::deploy_support::{DeployStack, FileLock, IMAGE, Output, docker_lines};
-use crate::stack_harness::{mmctl_path, workspace_root};
+use crate::stack_harness::cargo_binary;
 
 /// The fault image tag that passes `/ready` and fails the smoke check `GET /api/openapi.json`.
 pub const SMOKE_FAULT: &str = "fault-smoke";
@@ -32,33 +32,7 @@ pub const SOURCES: u8 = 4;
 /// test-support's `fault-server`, next to the mmctl binary (same profile directory), built on
 /// demand (a `cargo nextest run -p mmctl` builds only mmctl's own binaries).
 pub fn fault_binary() -> PathBuf {
-    let path = mmctl_path()
-        .parent()
-        .expect("target dir")
-        .join("fault-server");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let profile = if path.parent().is_some_and(|d| d.ends_with("release")) {
-        "release"
-    } else {
-        "dev"
-    };
-    // Always asked: cargo rebuilds only when the source changed (a stale binary would test
-    // yesterday's faults).
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "test-support",
-            "--bin",
-            "fault-server",
-            "--profile",
-            profile,
-        ])
-        .current_dir(workspace_root())
-        .status()
-        .expect("cannot run cargo");
-    assert!(status.success(), "cargo build --bin fault-server failed");
-    path
+    cargo_binary("test-support", "fault-server")
 }
 
 /// Builds `IMAGE:fault-smoke` and `IMAGE:fault-spike`: the deploy test server image

@@ -104,6 +104,29 @@ pub fn server_binary() -> PathBuf {
     path
 }
 
+/// A workspace binary `bin` of `package`, next to the mmctl binary (same profile directory),
+/// always asked of cargo (which rebuilds only when the source changed: a stale binary would
+/// test yesterday's code).
+pub fn cargo_binary(package: &str, bin: &str) -> PathBuf {
+    let path = mmctl_path().parent().expect("target dir").join(bin);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile = if path.parent().is_some_and(|d| d.ends_with("release")) {
+        "release"
+    } else {
+        "dev"
+    };
+    let status = Command::new(cargo)
+        .args(["build", "-p", package, "--bin", bin, "--profile", profile])
+        .current_dir(workspace_root())
+        .status()
+        .expect("cannot run cargo");
+    assert!(
+        status.success(),
+        "cargo build -p {package} --bin {bin} failed"
+    );
+    path
+}
+
 /// Makes sure the base image and every project image exist, running
 /// `mmctl image bootstrap-base` and `mmctl image build` under a file lock so parallel test
 /// processes build once at a time (a cached rebuild takes seconds). Returns both runs.
