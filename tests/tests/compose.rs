@@ -389,10 +389,27 @@ fn wallet_network_holds_only_the_money_path_and_monerod_rpc_is_restricted() {
     let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     let mut money = set(&wallet_rpcs);
     money.insert("monerod".into());
+    // The development stack's faucet (a wallet RPC) and miner (generateblocks) join the daemon
+    // network too, and only there; mmctl refuses them outside development.
+    let dev = set(&["faucet", "miner"]);
+    for name in &dev {
+        let svc = service(&doc, name);
+        assert_eq!(string_list(svc.get("profiles")), vec!["dev"], "{name}");
+        assert_eq!(
+            string_list(svc.get("x-mmkt-environments")),
+            vec!["development"],
+            "{name} must be bound to the development environment"
+        );
+        assert_eq!(
+            networks(svc),
+            set(&["daemon"]),
+            "{name} joins the daemon network only"
+        );
+    }
     assert_eq!(
         members(&doc, "daemon"),
-        money,
-        "only monerod and the wallet RPCs join the daemon network"
+        money.union(&dev).cloned().collect::<BTreeSet<_>>(),
+        "only monerod, the wallet RPCs and the development faucet and miner join the daemon network"
     );
     money.insert("server".into());
     assert_eq!(

@@ -126,9 +126,11 @@ impl StackArgs {
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use anyhow::Context;
 use clap::ArgAction;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use mmkt_backup::crypto::{Identities, Recipients};
+use mmkt_backup::escrow_wallets::EscrowWallets;
 use mmkt_backup::manifest::{BackupId, Selector, WalletRole};
 use mmkt_backup::ops::backup::{DbSource, HostWallets, WalletLocation};
 use mmkt_backup::ops::restore::{BackupChoice, BackupOrigin};
@@ -583,8 +585,9 @@ pub fn non_empty(value: Option<String>) -> Option<String> {
 /// Opening wallets to read their addresses (backup manifests, restore and drill checks).
 #[derive(Debug, Clone, Args)]
 pub struct WalletProbeArgs {
-    /// File holding the wallets' password; when set, each archived wallet is opened in a
-    /// throwaway `monero-wallet-rpc --offline` and its address recorded / compared.
+    /// File holding the password of the wallets that are not escrow wallets (escrow wallets
+    /// open with their own passwords from the database). Each wallet with a password is opened
+    /// in a throwaway `monero-wallet-rpc --offline` and its address recorded / compared.
     #[arg(long, env = "MMKT_WALLET_PASSWORD_FILE")]
     pub wallet_password_file: Option<PathBuf>,
     /// The monero-wallet-rpc binary used for that.
@@ -604,19 +607,49 @@ pub struct PasswordFileError {
 }
 
 impl WalletProbeArgs {
-    /// The probe, when a password file is configured (its content without the final newline).
-    pub fn probe(&self) -> Result<Option<AddressProbe>, PasswordFileError> {
-        let Some(path) = &self.wallet_password_file else {
-            return Ok(None);
+    /// The probe that opens wallets: escrow wallets with their own passwords from the database
+    /// `db` (read when its key file is given), other wallets with the password file's content
+    /// (without the final newline); `None` when neither is configured. An unreadable password
+    /// file or database is exit 1, with what failed; a database file that does not exist is a
+    /// warning (no escrow wallet is opened).
+    pub fn probe(&self, db: Option<&DbFileArgs>) -> anyhow::Result<Option<AddressProbe>> {
+        let password = match &self.wallet_password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| PasswordFileError {
+                    path: path.clone(),
+                    source,
+                })?;
+                let password = text.strip_suffix('\n').unwrap_or(&text).to_owned();
+                Some(monero_rpc::WalletPassword::new(password))
+            }
+            None => None,
         };
-        let text = std::fs::read_to_string(path).map_err(|source| PasswordFileError {
-            path: path.clone(),
-            source,
-        })?;
-        let password = text.strip_suffix('\n').unwrap_or(&text).to_owned();
+        let db = db.and_then(|d| d.key_file.as_deref().map(|k| (&d.db, k)));
+        let db = db.filter(|(path, _)| {
+            let found = path.exists();
+            if !found {
+                eprintln!(
+                    "warning: no database at {}: escrow wallets are not opened (set MMKT_DB_PATH to the server's database)",
+                    path.display()
+                );
+            }
+            found
+        });
+        let escrow = match db {
+            Some((path, key_file)) => EscrowWallets::read_with_key_file(path, key_file)
+                .with_context(|| {
+                    format!(
+                        "cannot read the escrow wallets' passwords from the database {} (set MMKT_DB_PATH and MMKT_DB_KEY_FILE to the server's database and key)",
+                        path.display()
+                    )
+                })?,
+            None if password.is_none() => return Ok(None),
+            None => EscrowWallets::default(),
+        };
         Ok(Some(AddressProbe {
             wallet_rpc_bin: self.wallet_rpc_bin.clone(),
-            password: monero_rpc::WalletPassword::new(password),
+            password,
+            escrow,
         }))
     }
 }

@@ -75,6 +75,14 @@ pub enum Command {
     ///
     /// Example: mmctl rollback --env production --yes
     Rollback(cmd::rollback::RollbackArgs),
+    /// Development stack only: pay from the regtest faucet, mine blocks, seed demo data.
+    ///
+    /// Example: mmctl dev pay 4... 1.5 && mmctl dev mine 10
+    Dev(cmd::dev::DevArgs),
+    /// Arbiter accounts, through the server's own create-arbiter in its container.
+    ///
+    /// Example: mmctl arbiter create judge --env production
+    Arbiter(cmd::arbiter::ArbiterArgs),
 }
 
 impl Command {
@@ -103,6 +111,10 @@ impl Command {
                 ) => &i.stack,
             }),
             Command::Rollback(a) => Some(&a.stack),
+            Command::Dev(a) => Some(a.command.stack()),
+            Command::Arbiter(a) => Some(match &a.command {
+                cmd::arbiter::ArbiterCommand::Create(c) => &c.stack,
+            }),
             _ => None,
         }
     }

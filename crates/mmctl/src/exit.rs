@@ -148,6 +148,31 @@ pub fn classify_stack(err: StackError) -> anyhow::Error {
     }
 }
 
+/// Maps an arbiter-creation error: the server's refusal (bad username or password, name taken)
+/// -> 1, engine errors as [`classify_stack`] does.
+pub fn classify_arbiter(err: mmkt_stack::arbiter::ArbiterError) -> anyhow::Error {
+    use mmkt_stack::arbiter::ArbiterError;
+    match err {
+        ArbiterError::Engine(e) => classify_stack(e),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Maps a development-helper error: another environment than development or input that can
+/// never work -> 2, engine and arbiter errors as [`classify_stack`] / [`classify_arbiter`] do,
+/// anything else (service not running, faucet short, RPC or API failures) -> 1.
+pub fn classify_dev(err: mmkt_stack::dev::DevError) -> anyhow::Error {
+    use mmkt_stack::dev::DevError;
+    match err {
+        DevError::NotDevelopment { .. } | DevError::Invalid(_) => {
+            anyhow::Error::new(UsageError(err.to_string()))
+        }
+        DevError::Engine(e) => classify_stack(e),
+        DevError::Arbiter(e) => classify_arbiter(e),
+        other => anyhow::Error::new(other),
+    }
+}
+
 /// Maps a backup-library error to anyhow with the exit-code marker for its class, looking
 /// through [`mmkt_backup::BackupError::Context`] (kept as anyhow context): an engine error as
 /// [`classify_stack`] does (unreachable daemon -> 3), an inconsistent request -> 2, anything

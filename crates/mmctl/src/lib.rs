@@ -6,6 +6,7 @@
 //! through the Engine API) and `mmkt-backup` (backups, restores, drills), and `mmkt-deploy` (blue/green deploys and rollbacks,
 //! printed by [`deploy_output`]).
 
+pub mod accounts;
 pub mod args;
 pub mod cli;
 pub mod cmd;

@@ -12,21 +12,12 @@ use futures_util::StreamExt;
 use super::endpoint;
 pub use super::endpoint::{DEFAULT_HOST, EngineConfig, HOST_VARIABLE, TlsFiles, environment_host};
 use super::error::StackError;
-use super::exits::ExitWatch;
 use super::labels;
+use super::readiness::ReadyCheck;
 
 /// How long the first request (`GET /version`) may take before the engine counts as
 /// unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Restarts observed while waiting for health after which a service counts as crash-looping.
-const CRASH_LOOP_RESTARTS: i64 = 3;
-
-/// How often [`Engine::wait_healthy`] inspects the container when no exit wakes it earlier.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How long a container without a healthcheck must have been running to count as started.
-const MIN_UPTIME_WITHOUT_HEALTHCHECK: Duration = Duration::from_secs(2);
 
 /// A connected, version-negotiated Docker Engine client plus the endpoint it talks to.
 #[derive(Debug, Clone)]
@@ -213,14 +204,10 @@ impl Engine {
         Ok(StartOutcome::Started)
     }
 
-    /// Polls a container (once a second, and at once after each of its exits) until it is
-    /// healthy — or, without a healthcheck, has been running for 2 s — or `timeout` passes. A
-    /// container that keeps restarting (3 restarts) fails as soon as the exit code of its last
-    /// run is known, with that code and its last output lines.
-    ///
-    /// Engine API: `GET /containers/{id}/json`; `GET /events` (the container's `die` events,
-    /// whose `exitCode` attribute gives a run's exit code even when every inspect catches the
-    /// container running again); `GET /containers/{id}/logs?tail=5`.
+    /// Polls a container (once a second, and at once after each of its exits) until Docker
+    /// reports it healthy — or, without a healthcheck, it has been running for 2 s — or
+    /// `timeout` passes: [`Engine::wait_ready`] with [`ReadyCheck::DockerHealth`], which
+    /// documents the crash-loop and exit handling.
     ///
     /// # Errors
     /// [`StackError::ServiceFailed`] when the container exits and will not be restarted, or
@@ -231,82 +218,14 @@ impl Engine {
         id: &str,
         timeout: Duration,
     ) -> Result<(), StackError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let first = self.inspect(id).await?;
-        let first_restart_count = first.restart_count.unwrap_or(0);
-        let mut exits = ExitWatch::open(&self.docker, id, &first);
-        loop {
-            let info = self.inspect(id).await?;
-            // A crash loop will not heal by waiting: report it with the last run's exit code
-            // (once known: the die event of a run may still be on its way) and output lines.
-            let restarts = info.restart_count.unwrap_or(0) - first_restart_count;
-            let crash_loop = restarts >= CRASH_LOOP_RESTARTS;
-            if crash_loop && let Some(code) = exits.last_code(&info) {
-                return Err(self
-                    .crash_loop_error(service, id, restarts, &code.to_string())
-                    .await);
-            }
-            let status = ContainerStatus::from_inspect(&info);
-            match status.health.as_deref() {
-                // A crash loop is not "up" because one of its runs lasts.
-                _ if crash_loop => {}
-                Some("healthy") => return Ok(()),
-                // Without a healthcheck, "up" means running and not exiting right away.
-                None if status
-                    .uptime()
-                    .is_some_and(|up| up >= MIN_UPTIME_WITHOUT_HEALTHCHECK) =>
-                {
-                    return Ok(());
-                }
-                _ => {}
-            }
-            let restarting = status.state == "restarting";
-            let policy = info
-                .host_config
-                .as_ref()
-                .and_then(|h| h.restart_policy.as_ref())
-                .and_then(|p| p.name)
-                .map(|n| n.to_string())
-                .unwrap_or_default();
-            if (status.state == "exited" || status.state == "dead")
-                && !restarting
-                && (policy.is_empty() || policy == "no")
-            {
-                return Err(StackError::ServiceFailed {
-                    service: service.into(),
-                    detail: format!(
-                        "container {} exited with code {}; last output: {}",
-                        status.name,
-                        status.exit_code.unwrap_or(-1),
-                        self.tail_logs(id, 5).await
-                    ),
-                });
-            }
-            if tokio::time::Instant::now() >= deadline {
-                if crash_loop {
-                    return Err(self
-                        .crash_loop_error(service, id, restarts, "unknown")
-                        .await);
-                }
-                let mut last = status.describe();
-                if let Some(out) = last_health_output(&info) {
-                    last.push_str(&format!("; last healthcheck output: {out}"));
-                }
-                return Err(StackError::Timeout {
-                    service: service.into(),
-                    wanted: "healthy".into(),
-                    seconds: timeout.as_secs(),
-                    last,
-                });
-            }
-            // Either outcome means: look again.
-            let _ = tokio::time::timeout(POLL_INTERVAL, exits.next_exit()).await;
-        }
+        self.wait_ready(service, id, timeout, ReadyCheck::DockerHealth)
+            .await
+            .map(drop)
     }
 
     /// The error for a container that keeps exiting: `restarts` seen while waiting, the exit
     /// code of its last run (`code`, as printed) and its last output lines.
-    async fn crash_loop_error(
+    pub(crate) async fn crash_loop_error(
         &self,
         service: &str,
         id: &str,
@@ -355,13 +274,31 @@ impl Engine {
         cmd: &[&str],
         user: Option<&str>,
     ) -> Result<ExecOutput, StackError> {
+        self.exec_with_input(container, cmd, user, None).await
+    }
+
+    /// [`Engine::exec`], writing `input` (when given) to the command's standard input first:
+    /// how a secret reaches a command without appearing on any command line or in the
+    /// container's environment (`docker inspect` shows neither stdin nor its bytes).
+    ///
+    /// # Errors
+    /// As [`Engine::exec`]; [`StackError::ExecInput`] when the input cannot be written.
+    pub async fn exec_with_input(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        user: Option<&str>,
+        input: Option<&[u8]>,
+    ) -> Result<ExecOutput, StackError> {
         use bollard::exec::{CreateExecOptions, StartExecResults};
+        use tokio::io::AsyncWriteExt;
         let created = self
             .docker
             .create_exec(
                 container,
                 CreateExecOptions {
                     cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdin: Some(input.is_some()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     user: user.map(str::to_string),
@@ -378,7 +315,21 @@ impl Engine {
             .await
             .map_err(|e| self.err(format!("exec in {container}"), e))?
         {
-            StartExecResults::Attached { mut output, .. } => {
+            StartExecResults::Attached {
+                mut output,
+                input: mut stdin,
+            } => {
+                if let Some(bytes) = input {
+                    let written = async {
+                        stdin.write_all(bytes).await?;
+                        stdin.flush().await?;
+                        stdin.shutdown().await
+                    };
+                    written.await.map_err(|source| StackError::ExecInput {
+                        container: container.to_string(),
+                        source,
+                    })?;
+                }
                 while let Some(chunk) = output.next().await {
                     match chunk
                         .map_err(|e| self.err(format!("read exec output in {container}"), e))?

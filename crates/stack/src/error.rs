@@ -117,6 +117,15 @@ pub enum StackError {
         /// Exit status and the tail of its output, or why it could not start.
         message: String,
     },
+    /// Writing a command's standard input through an exec failed (the connection to the
+    /// engine broke, or the command exited before reading it).
+    #[error("cannot write the standard input of a command in container {container}: {source}")]
+    ExecInput {
+        /// The container the command runs in.
+        container: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// Writing a local file (image archive) failed.
     #[error("cannot write {path}: {source}")]
     Write {

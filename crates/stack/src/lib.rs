@@ -14,7 +14,10 @@
 //!   connected engine and reusable container operations
 //!   (find a service's container by label, stop/start, wait healthy, exec, inspect); `exits`:
 //!   a container's exit codes from its `die` events (for wait healthy's crash-loop report).
-//! - [`stack`]: `up`, `down`, `status`, `restart`; [`health`]: real probes; [`image`]:
+//! - [`stack`]: `up` (in `up`: services started as soon as their dependencies are ready,
+//!   independent ones concurrently), `down`, `status`, `restart`; [`readiness`]: a service
+//!   is ready when its `x-mmkt-probe` answers (or Docker says healthy); [`health`]: real
+//!   probes; [`image`]:
 //!   offline base image, builds, save/load; [`tarstream`]: streamed tar bodies; [`logs`]:
 //!   a service's output, streamed.
 //! - [`files`]: container directories downloaded/uploaded as tar; [`ready`]: the server's
@@ -22,13 +25,22 @@
 //! - [`container`]: one container started from a plan (blue/green), stopped or removed by ID;
 //!   [`exec_http`]: one HTTP request from inside the server's container; [`volume`]: labelled
 //!   volumes (atomic markers) and a file in a volume, through the Engine API.
+//! - [`arbiter`]: arbiter accounts through the server's own `create-arbiter`, run in its
+//!   container (password on stdin); [`dev`]: the development stack's faucet, miner and demo
+//!   data (development only).
+//! - [`urls`]: which published URLs answer, with the scheme that answers (`mmctl up`).
+//! - [`environments`]: services bound to environments (`x-mmkt-environments`), refused
+//!   elsewhere when the project is loaded.
 //!
 //! Errors are [`StackError`].
 
+pub mod arbiter;
 pub mod compose;
 pub mod container;
+pub mod dev;
 pub mod endpoint;
 pub mod engine;
+pub mod environments;
 pub mod error;
 pub mod exec_http;
 mod exits;
@@ -38,10 +50,13 @@ pub mod image;
 pub mod interpolate;
 pub mod labels;
 pub mod logs;
+pub mod readiness;
 pub mod ready;
 pub mod spec;
 pub mod stack;
 pub mod tarstream;
+mod up;
+pub mod urls;
 pub mod volume;
 
 pub use engine::{Engine, EngineConfig, StartOutcome, StopOutcome};
@@ -122,6 +137,7 @@ pub fn load_project(
             )));
         }
     }
+    environments::check_enabled(&compose, profiles)?;
     Ok(Project {
         compose,
         name: project.to_string(),

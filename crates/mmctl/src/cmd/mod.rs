@@ -2,9 +2,11 @@
 //! crates (`mmkt_stack`, `mmkt_backup`) and prints the result. Modules here do not import each
 //! other; shared arguments live in `crate::args`, shared output helpers in `crate::output`.
 
+pub mod arbiter;
 pub mod backup;
 pub mod completions;
 pub mod deploy;
+pub mod dev;
 pub mod down;
 pub mod drill;
 pub mod health;
@@ -38,5 +40,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
         Command::Backup(args) => backup::run(args, cli.global.docker_host.as_deref()).await,
         Command::Deploy(args) => deploy::run(args, cli.global.docker_host.as_deref()).await,
         Command::Rollback(args) => rollback::run(args, cli.global.docker_host.as_deref()).await,
+        Command::Dev(args) => dev::run(args, cli.global.docker_host.as_deref()).await,
+        Command::Arbiter(args) => arbiter::run(args, cli.global.docker_host.as_deref()).await,
     }
 }

@@ -67,7 +67,14 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
             ),
             UpEvent::Started(s) => format!("service {s:<28} {}", style.ok("started")),
             UpEvent::Unchanged(s) => format!("service {s:<28} unchanged (running)"),
-            UpEvent::Healthy(s) => format!("service {s:<28} {}", style.ok("healthy")),
+            UpEvent::Ready(r) => format!(
+                "service {:<28} {} ({}, {:.1} s after its start, {:.1} s into up)",
+                r.service,
+                style.ok("healthy"),
+                r.signal.describe(),
+                r.since_start_ms as f64 / 1000.0,
+                r.since_up_ms as f64 / 1000.0
+            ),
         };
         println!("{line}");
     };
@@ -81,11 +88,17 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
             project.compose.path.display()
         );
     }
-    if !report.urls.is_empty() {
+    // Only the URLs that answer, with the scheme that answers (mmkt_stack::urls).
+    let urls = mmkt_stack::urls::answering(&project, &report.urls)
+        .await
+        .map_err(classify_stack)?;
+    if !urls.is_empty() {
         println!("URLs:");
-        for u in &report.urls {
+        for u in &urls {
             println!("  {:<12} {:<10} {}", u.service, u.container_port, u.url);
         }
+    } else if !report.urls.is_empty() {
+        println!("no published port answers yet; `mmctl health` shows why");
     }
     println!("next: `mmctl health` probes every service; `mmctl logs SERVICE` shows its output");
     Ok(Outcome::Success)
