@@ -46,7 +46,8 @@ pub fn ensure_test_images() {
     );
 }
 
-fn build(tag: &str, dockerfile: &str) {
+/// Builds `tag` from `dockerfile` (no context: FROM and metadata only, so no network).
+pub fn build(tag: &str, dockerfile: &str) {
     let mut child = Command::new("docker")
         .args(["build", "-q", "-t", tag, "-"])
         .stdin(std::process::Stdio::piped())
@@ -79,19 +80,29 @@ pub struct DeployStack {
 impl DeployStack {
     /// Writes the compose and env files and runs `mmctl up` (server v1 and nginx).
     pub fn up(prefix: &str) -> DeployStack {
+        DeployStack::up_with(prefix, COMPOSE, ENV, &[])
+    }
+
+    /// [`DeployStack::up`] with another compose file (`{NGINX_CONF}` and `{IMAGE}` replaced,
+    /// paths relative to the workspace), env file and extra `(name, content)` files written
+    /// beside the compose file first.
+    pub fn up_with(prefix: &str, compose: &str, env: &str, files: &[(&str, &str)]) -> DeployStack {
         let ws = Workspace::new();
+        for (name, content) in files {
+            std::fs::write(ws.dir.path().join(name), content).unwrap();
+        }
         let data = ws.dir.path().join("data");
         for path in [&data, &ws.key_file] {
             std::os::unix::fs::chown(path, Some(1000), Some(1000)).unwrap();
         }
         let conf = workspace_root().join("deploy/nginx/nginx.conf");
-        let compose = COMPOSE
+        let compose = compose
             .replace("{NGINX_CONF}", conf.to_str().unwrap())
             .replace("{IMAGE}", IMAGE);
         let file = ws.dir.path().join("docker-compose.yml");
         std::fs::write(&file, compose).unwrap();
         std::fs::create_dir(ws.dir.path().join("env")).unwrap();
-        std::fs::write(ws.dir.path().join("env/test.env"), ENV).unwrap();
+        std::fs::write(ws.dir.path().join("env/test.env"), env).unwrap();
         let guard = ProjectGuard::new(&unique_project(prefix));
         let stack = DeployStack { ws, file, guard };
         stack.run(&["up", "--timeout", "120"]).assert_exit(0);
