@@ -37,6 +37,7 @@ pub mod restore_wallet;
 pub mod retention;
 pub mod s3;
 mod sealed;
+pub mod settings;
 pub mod signing;
 pub mod store;
 pub mod systemd;

@@ -35,10 +35,12 @@ pub struct WalletCheck {
 }
 
 /// Extracts a wallet backup into a scratch directory and, when `probe` is given, opens each
-/// wallet in a throwaway wallet-rpc and compares its address with the manifest.
+/// wallet it knows a password for in a throwaway wallet-rpc and compares its address with the
+/// manifest (the others are listed with `ok: false`).
 ///
 /// # Errors
-/// [`BackupError::Mismatch`] when a wallet shows another address or does not open; the
+/// [`BackupError::Mismatch`] when a wallet shows another address or does not open with its
+/// known password; the
 /// extraction errors (checksum, decrypt, archive).
 pub async fn check_wallets(
     backup: &AuthenticBackup,
@@ -75,7 +77,10 @@ pub async fn check_wallets(
             (None, Some(_)) => true,
             _ => false,
         };
-        if probe.is_some() && !ok {
+        // A wallet no password is known for (not an escrow wallet of the database, and no
+        // MMKT_WALLET_PASSWORD_FILE) cannot be opened: it is listed unchecked, not refused.
+        let checkable = probe.is_some_and(|p| p.password_for(&entry.name).is_some());
+        if checkable && !ok {
             return Err(BackupError::Mismatch {
                 id: backup.manifest.id.to_string(),
                 detail: match actual {

@@ -83,6 +83,10 @@ pub enum Command {
     ///
     /// Example: mmctl arbiter create judge --env production
     Arbiter(cmd::arbiter::ArbiterArgs),
+    /// Show the resolved settings and where each came from (config file, volume, environment).
+    ///
+    /// Example: mmctl config show --env production
+    Config(cmd::config::ConfigArgs),
 }
 
 impl Command {

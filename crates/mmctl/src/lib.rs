@@ -13,3 +13,4 @@ pub mod cmd;
 pub mod deploy_output;
 pub mod exit;
 pub mod output;
+pub mod settings;

@@ -7,20 +7,26 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
-use mmctl::cli::{self, Cli};
-use mmctl::{cmd, exit};
+use mmctl::cli;
+use mmctl::{cmd, exit, settings};
 
 fn main() -> ExitCode {
     ExitCode::from(exit::finish(run()))
 }
 
 fn run() -> anyhow::Result<exit::Outcome> {
-    let cli = Cli::try_parse()?;
-    cli::init_tracing(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(cmd::run(cli))
+    runtime.block_on(async {
+        let cli = settings::parse(std::env::args_os().collect())
+            .await
+            .map_err(|e| match e {
+                settings::SettingsError::Clap(e) => anyhow::Error::new(e),
+                other => anyhow::Error::new(exit::UsageError(other.to_string())),
+            })?;
+        cli::init_tracing(&cli.global);
+        cmd::run(cli).await
+    })
 }

@@ -50,6 +50,7 @@ pub mod image;
 pub mod interpolate;
 pub mod labels;
 pub mod logs;
+pub mod mounts;
 pub mod readiness;
 pub mod ready;
 pub mod spec;

@@ -5,6 +5,7 @@
 pub mod arbiter;
 pub mod backup;
 pub mod completions;
+pub mod config;
 pub mod deploy;
 pub mod dev;
 pub mod down;
@@ -27,6 +28,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
     cli.global.docker_host = cli.global.engine_host(cli.command.stack())?;
     match cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Config(args) => config::run(args, cli.global.docker_host.as_deref()).await,
         Command::Drill(args) => drill::run(args, cli.global.docker_host.as_deref()).await,
         Command::Restore(args) => restore::run(args, cli.global.docker_host.as_deref()).await,
         Command::Systemd(args) => systemd::run(args),
