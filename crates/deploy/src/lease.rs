@@ -2,11 +2,18 @@
 //! on the old one (it finishes the jobs in flight), then `POST /ops/runner/acquire` on the
 //! new one until it holds the lease. Both run from inside the containers (the routes refuse
 //! proxied requests and are on the internal network only).
+//!
+//! An in-container request ends after [`REQUEST_TIMEOUT_SECS`] s, while the old server's
+//! release waits up to 60 s for its jobs in flight (a signing round, a submit) before it
+//! answers. No answer to the release therefore does not mean the old server is gone: it may
+//! still be finishing its jobs. That is safe because the server records the release before it
+//! waits, and the new server's acquire succeeds only once the lease row is free (released by
+//! the old one, or expired): until then the acquire loop keeps asking.
 
 use std::time::{Duration, Instant};
 
 use mmkt_stack::Engine;
-use mmkt_stack::exec_http::{HttpProbe, Method};
+use mmkt_stack::exec_http::{HttpProbe, Method, REQUEST_TIMEOUT_SECS};
 
 use crate::error::DeployError;
 
@@ -36,6 +43,8 @@ pub async fn hand_over(
 ) -> Result<Handover, DeployError> {
     let deadline = Instant::now() + timeout;
     let mut last;
+    // Set when the release got no answer: said in the acquire's timeout error.
+    let mut release = String::new();
     loop {
         match engine
             .http_in_container(from, Method::Post, "/ops/runner/release")
@@ -44,8 +53,15 @@ pub async fn hand_over(
             HttpProbe::Reply(r) if r.status == 200 => break,
             // Still finishing jobs in flight (202): ask again.
             HttpProbe::Reply(r) => last = format!("release: HTTP {} {}", r.status, r.body),
-            // The old server is gone: its lease expires by itself.
-            HttpProbe::NoAnswer(_) => break,
+            // Either still finishing its jobs in flight (the release, recorded there, goes on
+            // after this request timed out) or gone (its lease expires by itself). Both end
+            // with the lease row free, which is what the acquire below waits for.
+            HttpProbe::NoAnswer(why) => {
+                release = format!(
+                    "; the release got no answer within {REQUEST_TIMEOUT_SECS} s ({why}): the old server is still finishing its jobs in flight or is gone"
+                );
+                break;
+            }
         }
         if Instant::now() >= deadline {
             return Err(DeployError::Stack(format!(
@@ -65,12 +81,14 @@ pub async fn hand_over(
             {
                 return Ok(Handover::Disabled);
             }
+            // 409 while the old server still holds the lease (finishing its jobs, or gone
+            // and its lease not yet expired): ask again.
             HttpProbe::Reply(r) => last = format!("acquire: HTTP {} {}", r.status, r.body),
             HttpProbe::NoAnswer(why) => last = format!("acquire: {why}"),
         }
         if Instant::now() >= deadline {
             return Err(DeployError::Stack(format!(
-                "the new server did not get the runner lease within {} s ({last})",
+                "the new server did not get the runner lease within {} s ({last}){release}",
                 timeout.as_secs()
             )));
         }

@@ -24,7 +24,9 @@
 //! Checked: each escrow ends `released` with exactly one payout tx received by the vendor's
 //! payout wallet on the regtest chain (the recorded hash, the escrow amount minus the fee),
 //! and, sampled through the deploy, green made no escrow wallet-rpc call before it held the
-//! lease and blue none after it released it (`monero_rpc_duration_seconds_count`).
+//! lease and blue none after it released it (`monero_rpc_duration_seconds_count`). Blue runs
+//! the `stopgate` image: the deploy stops it only after the lease moved, and it serves on until
+//! the test has sampled it there, so at least one sample of blue is of its released state.
 
 mod backup_support;
 mod deploy_support;
@@ -49,7 +51,7 @@ const WAIT: Duration = Duration::from_secs(600);
 const PRICE: u64 = 400_000_000_000;
 const PASSWORD: &str = "correct-horse-battery";
 
-const ENV: &str = "MMKT_VERSION=v1
+const ENV: &str = "MMKT_VERSION=stopgate
 MMKT_DEPLOY_READY_TIMEOUT_SECS=120
 MMKT_DEPLOY_WATCH_SECS=2
 MMKT_DEPLOY_DRAIN_SECS=2
@@ -111,6 +113,14 @@ const COMPOSE: &str = r#"x-wallet-rpc: &wallet-rpc
     interval: 3s
     timeout: 5s
     retries: 40
+x-direct-wallet-rpc: &direct-wallet-rpc
+  <<: *wallet-rpc
+  environment:
+    MONERO_NETWORK: regtest
+    MONEROD_ADDRESS: monerod-unrestricted:18085
+  depends_on:
+    monerod:
+      condition: service_healthy
 x-proxy: &proxy
   image: mmkt/nginx:latest
   user: www-data
@@ -174,36 +184,14 @@ services:
     volumes:
       - wallets-arbiter:/wallets
   wallet-rpc-funder:
-    <<: *wallet-rpc
-    environment:
-      MONERO_NETWORK: regtest
-      MONEROD_ADDRESS: monerod-unrestricted:18085
-    depends_on:
-      monerod:
-        condition: service_healthy
+    <<: *direct-wallet-rpc
     volumes:
       - wallets-funder:/wallets
   wallet-rpc-payout:
-    <<: *wallet-rpc
-    environment:
-      MONERO_NETWORK: regtest
-      MONEROD_ADDRESS: monerod-unrestricted:18085
-    depends_on:
-      monerod:
-        condition: service_healthy
+    <<: *direct-wallet-rpc
     volumes:
       - wallets-payout:/wallets
-  server:
-    image: {IMAGE}:${MMKT_VERSION:-v1}
-    user: "1000:1000"
-    restart: unless-stopped
-    environment:
-      MMKT_ENV: development
-      MMKT_MONERO_NETWORK: regtest
-      MMKT_BIND: 0.0.0.0:8080
-      MMKT_CLIENT_IP_SOURCE: x-real-ip
-      MMKT_DB_PATH: /app/data/mmkt.db
-      MMKT_DB_KEY_FILE: /app/data/mmkt.key
+{SERVER}
       MMKT_MONEROD_URL: http://monerod:18081
       MMKT_WALLET_RPC_BUYER_URL: http://wallet-rpc-buyer:18083
       MMKT_WALLET_RPC_VENDOR_URL: http://wallet-rpc-vendor:18083
@@ -213,8 +201,6 @@ services:
       # The terminal-wallet check would switch the wallet-rpcs to the paid escrows' wallets.
       MMKT_CUSTODY_CHECK_INTERVAL_SECS: "86400"
       RUST_LOG: info,mmkt_server=debug
-    volumes:
-      - ./data:/app/data
     networks: [wallet, backend, frontend]
     depends_on:
       wallet-rpc-buyer:
@@ -223,26 +209,7 @@ services:
         condition: service_healthy
       wallet-rpc-arbiter:
         condition: service_healthy
-    healthcheck:
-      test: ["CMD", "/usr/local/bin/mmkt-healthcheck"]
-      interval: 2s
-      retries: 30
-    stop_grace_period: 5s
-  nginx:
-    image: mmkt/nginx:latest
-    user: www-data
-    restart: unless-stopped
-    volumes:
-      - {NGINX_CONF}:/etc/nginx/nginx.conf:ro
-      - nginx-upstream:/etc/nginx/mmkt
-    tmpfs:
-      - /tmp:size=16m,mode=1777
-    networks: [frontend]
-    ports:
-      - "127.0.0.1:0:8080"
-    depends_on:
-      server:
-        condition: service_started
+{NGINX}
 networks:
   wallet:
     internal: true
@@ -397,21 +364,6 @@ fn wait<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// The id of the project's container of `service`.
-fn container(stack: &DeployStack, service: &str) -> String {
-    docker_lines(&[
-        "ps",
-        "-q",
-        "--filter",
-        &stack.guard.filter(),
-        "--filter",
-        &format!("label=com.docker.compose.service={service}"),
-    ])
-    .into_iter()
-    .next()
-    .unwrap_or_else(|| panic!("no {service} container"))
-}
-
 /// The IP address of container `id` on the project's network `network`.
 fn ip(stack: &DeployStack, id: &str, network: &str) -> String {
     let format = format!(
@@ -455,10 +407,10 @@ struct Chain {
 impl Chain {
     fn start(stack: &DeployStack) -> Chain {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let daemon_ip = ip(stack, &container(stack, "monerod"), "daemon");
+        let daemon_ip = ip(stack, &stack.container("monerod"), "daemon");
         let daemon = DaemonClient::new(&format!("http://{daemon_ip}:18085")).unwrap();
         let wallet = |service: &str| {
-            let id = container(stack, service);
+            let id = stack.container(service);
             let url = format!("http://{}:18083", ip(stack, &id, "wallet"));
             WalletClient::new(&url)
                 .unwrap()
@@ -551,15 +503,10 @@ fn fund(chain: &Chain, buyer: &User, id: i64) {
 
 /// Rows of `escrow_steps` of escrow `id` for `step` with `status`.
 fn steps(stack: &DeployStack, id: i64, step: &str, status: &str) -> i64 {
-    stack
-        .ws
-        .connect()
-        .query_row(
-            "SELECT count(*) FROM escrow_steps WHERE escrow_id = ?1 AND step = ?2 AND status = ?3",
-            rusqlite::params![id, step, status],
-            |r| r.get(0),
-        )
-        .unwrap()
+    stack.query_i64(
+        "SELECT count(*) FROM escrow_steps WHERE escrow_id = ?1 AND step = ?2 AND status = ?3",
+        rusqlite::params![id, step, status],
+    )
 }
 
 /// Whether container `from` has an established TCP connection to `to_ip`:`port`
@@ -628,6 +575,7 @@ fn escrows_in_setup_and_between_prepare_and_submit_pay_out_once_across_a_deploy(
         return;
     }
     ensure_test_images();
+    ensure_stopgate_image();
     let stack = DeployStack::up_with(
         "mmctl-deployescrow",
         COMPOSE,
@@ -641,8 +589,7 @@ fn escrows_in_setup_and_between_prepare_and_submit_pay_out_once_across_a_deploy(
         ],
     );
     let chain = Chain::start(&stack);
-    let nginx_id = container(&stack, "nginx");
-    let nginx = docker_lines(&["port", &nginx_id, "8080/tcp"])[0].clone();
+    let nginx = stack.nginx_addr();
 
     let vendor = User::register(&nginx, "vendor_deploy", "vendor");
     let body = json!({"address": chain.payout_address.as_str(), "password": PASSWORD});
@@ -657,13 +604,13 @@ fn escrows_in_setup_and_between_prepare_and_submit_pay_out_once_across_a_deploy(
     // 1. Escrow A funded and spendable under blue; transaction relay held from here on.
     let (order_a, escrow_a) = buyer_a.order(listing);
     fund(&chain, &buyer_a, escrow_a);
-    let blue = container(&stack, "server");
+    let blue = stack.container("server");
     let blue_name = docker_lines(&["inspect", "-f", "{{.Name}}", &blue])[0]
         .trim_start_matches('/')
         .to_owned();
-    let txgate = container(&stack, "txgate");
+    let txgate = stack.container("txgate");
     let txgate_ip = ip(&stack, &txgate, "daemon");
-    let relay = container(&stack, "relay");
+    let relay = stack.container("relay");
     let paused = Paused::pause(&txgate);
 
     // 2. B's first setup round stored, then A's payout prepared and its submit held.
@@ -702,13 +649,35 @@ fn escrows_in_setup_and_between_prepare_and_submit_pay_out_once_across_a_deploy(
     assert_eq!(buyer_b.escrow(escrow_b)["state"], "awaiting_setup");
 
     // 4. The deploy, sampled: green calls no wallet-rpc before it holds the lease, blue none
-    // after it released it.
+    // after it released it. Blue (the stopgate image) serves on after its SIGTERM until the
+    // gate opens, and the deploy stops blue only after the lease moved: blue is sampled there
+    // at least once, released, before the gate opens.
+    let gate = StopGate::new(&stack);
+    let blue_addr = format!("{}:8080", ip(&stack, &blue, "backend"));
     let deploy = stack.mmctl(&["deploy", "--version", "v2", "--yes", "--json"]);
     let started = Instant::now();
     let deploy = std::thread::spawn(move || deploy.run());
     let mut standby_samples = 0;
     let mut blue_released: Option<u64> = None;
+    let mut blue_released_samples = 0;
+    let mut check_blue = |calls: u64, runner: &Value| {
+        if runner["state"] != "released" {
+            return;
+        }
+        blue_released_samples += 1;
+        let at_release = *blue_released.get_or_insert(calls);
+        assert_eq!(
+            calls, at_release,
+            "blue called wallet-rpc after the release"
+        );
+    };
     while !deploy.is_finished() {
+        if gate.stopping() && !gate.is_open() {
+            let (calls, runner) = wait("blue's sample at its stop", || sample(&blue_addr));
+            assert_eq!(runner["state"], "released", "blue stopped unreleased");
+            check_blue(calls, &runner);
+            gate.open();
+        }
         for (name, _, state) in stack.servers() {
             if state != "running" {
                 continue;
@@ -721,13 +690,7 @@ fn escrows_in_setup_and_between_prepare_and_submit_pay_out_once_across_a_deploy(
                 continue;
             };
             if name == blue_name {
-                if runner["state"] == "released" {
-                    let at_release = *blue_released.get_or_insert(calls);
-                    assert_eq!(
-                        calls, at_release,
-                        "blue called wallet-rpc after the release"
-                    );
-                }
+                check_blue(calls, &runner);
             } else if runner["lease_held"] == false {
                 standby_samples += 1;
                 assert_eq!(
@@ -743,6 +706,14 @@ fn escrows_in_setup_and_between_prepare_and_submit_pay_out_once_across_a_deploy(
     let report: Value = out.json();
     assert_eq!(report["outcome"], "deployed", "{report:#}");
     assert!(standby_samples > 0, "green was never seen as a standby");
+    assert!(
+        gate.is_open(),
+        "blue was stopped without its stop being seen"
+    );
+    assert!(
+        blue_released_samples > 0,
+        "blue was never seen after the release"
+    );
     let green = report["target"]["container"].as_str().unwrap().to_owned();
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:v2"));
 

@@ -121,11 +121,7 @@ fn lock_stale_lock_and_broken_image() {
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:v2"));
     assert_eq!(stack.get("/health").0, 200);
     assert!(!stack.lock_exists());
-    let history: serde_json::Value = stack
-        .run(&["deploy", "history", "--json"])
-        .assert_exit(0)
-        .json();
-    let last = history.as_array().unwrap().last().unwrap().clone();
+    let last = stack.last_history();
     assert_eq!(
         (last["outcome"].as_str(), last["backup_skipped"].as_str()),
         (Some("failed"), Some("test")),

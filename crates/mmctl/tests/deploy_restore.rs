@@ -12,32 +12,12 @@ mod stack_harness;
 use deploy_support::*;
 
 fn user_version(stack: &DeployStack) -> i64 {
-    stack
-        .ws
-        .connect()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap()
+    stack.query_i64("PRAGMA user_version", [])
 }
 
 fn has_marker(stack: &DeployStack) -> bool {
-    stack
-        .ws
-        .connect()
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'written_after_backup'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap()
-        == 1
-}
-
-fn last_history(stack: &DeployStack) -> serde_json::Value {
-    let history: serde_json::Value = stack
-        .run(&["deploy", "history", "--json"])
-        .assert_exit(0)
-        .json();
-    history.as_array().unwrap().last().unwrap().clone()
+    let sql = "SELECT count(*) FROM sqlite_schema WHERE name = 'written_after_backup'";
+    stack.query_i64(sql, []) == 1
 }
 
 #[test]
@@ -96,18 +76,12 @@ fn rollback_restore_db_restores_the_backup_and_brings_blue_back_on_failure() {
         .run(&["rollback", "--to", "broken", "--restore-db", "--yes"])
         .assert_exit(12)
         .assert_stderr_contains("broken-marker");
-    assert!(
-        out.stderr()
-            .lines()
-            .any(|l| l.starts_with("rollback") && l.contains("serves again")),
-        "{}",
-        out.stderr()
-    );
+    assert_step(&out, "rollback", "serves again");
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:v2"));
     assert_eq!(stack.get("/health").0, 200);
     assert!(has_marker(&stack), "blue's database was not put back");
     assert!(!stack.lock_exists());
-    let last = last_history(&stack);
+    let last = stack.last_history();
     assert_eq!(last["outcome"], "failed", "{last:#}");
     assert!(last.get("restored_db").is_none(), "{last:#}");
 
@@ -133,13 +107,7 @@ fn rollback_restore_db_restores_the_backup_and_brings_blue_back_on_failure() {
         "smoke",
         "switch",
     ] {
-        assert!(
-            out.stderr()
-                .lines()
-                .any(|l| l.starts_with(step) && l.contains(" ok ")),
-            "step {step}:\n{}",
-            out.stderr()
-        );
+        assert_step(&out, step, " ok ");
     }
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:v1"));
     assert_eq!(stack.get("/health").0, 200);
@@ -153,7 +121,7 @@ fn rollback_restore_db_restores_the_backup_and_brings_blue_back_on_failure() {
         .any(|e| e.file_name().to_string_lossy().contains(".pre-restore-"));
     assert!(kept, "no pre-restore copy of the replaced database");
     assert!(!stack.lock_exists());
-    let last = last_history(&stack);
+    let last = stack.last_history();
     assert_eq!(
         (last["kind"].as_str(), last["outcome"].as_str()),
         (Some("rollback"), Some("deployed")),

@@ -17,20 +17,8 @@ use std::time::{Duration, Instant};
 
 use deploy_support::*;
 
-/// The tag of the server image whose SIGTERM waits for the test.
-const STOPGATE: &str = "stopgate";
-
-/// The wrapper around the server image's entrypoint.
-const GATE: &str = "/usr/local/bin/mmkt-server-entrypoint & pid=$!; \
-trap 'touch /app/data/stopping; while [ ! -e /app/data/go ]; do sleep 0.1; done; kill -TERM $pid' TERM; \
-wait $pid; wait $pid";
-
 fn escrow_events(stack: &DeployStack) -> i64 {
-    stack
-        .ws
-        .connect()
-        .query_row("SELECT count(*) FROM escrow_events", [], |r| r.get(0))
-        .unwrap()
+    stack.query_i64("SELECT count(*) FROM escrow_events", [])
 }
 
 #[test]
@@ -39,11 +27,7 @@ fn restore_db_refuses_when_escrow_events_arrive_while_blue_stops() {
         return;
     }
     ensure_test_images();
-    let entrypoint = serde_json::to_string(&["/bin/sh", "-c", GATE]).unwrap();
-    build(
-        &format!("{IMAGE}:{STOPGATE}"),
-        &format!("FROM mmkt/server:latest\nENTRYPOINT {entrypoint}\n"),
-    );
+    ensure_stopgate_image();
     let stack = DeployStack::up("mmctl-restorerace");
     stack
         .run(&["deploy", "--version", STOPGATE, "--yes"])
@@ -51,12 +35,13 @@ fn restore_db_refuses_when_escrow_events_arrive_while_blue_stops() {
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:{STOPGATE}"));
     let before = escrow_events(&stack);
     let data = stack.ws.db.parent().unwrap().to_owned();
+    let gate = StopGate::new(&stack);
 
     let rollback = stack.mmctl(&["rollback", "--restore-db", "--yes"]);
     let rollback = std::thread::spawn(move || rollback.run());
     // Blue got SIGTERM: the first count found nothing, the second has not run yet.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !data.join("stopping").exists() {
+    while !gate.stopping() {
         assert!(
             !rollback.is_finished(),
             "the rollback ended before stopping blue: {:?}",
@@ -76,7 +61,7 @@ fn restore_db_refuses_when_escrow_events_arrive_while_blue_stops() {
         .unwrap();
     }
     drop(conn);
-    std::fs::write(data.join("go"), "").unwrap();
+    gate.open();
 
     let out = rollback
         .join()
@@ -86,13 +71,7 @@ fn restore_db_refuses_when_escrow_events_arrive_while_blue_stops() {
             "2 escrow event(s) were written after the pre-deploy backup while blue was stopping",
         )
         .assert_stderr_contains("Deploy a fixed version");
-    assert!(
-        out.stderr()
-            .lines()
-            .any(|l| l.starts_with("stop_blue") && l.contains(" ok ")),
-        "{}",
-        out.stderr()
-    );
+    assert_step(&out, "stop_blue", " ok ");
     // Blue serves again on its own database: the events are kept, nothing was restored.
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:{STOPGATE}"));
     assert_eq!(stack.get("/health").0, 200);
@@ -104,11 +83,7 @@ fn restore_db_refuses_when_escrow_events_arrive_while_blue_stops() {
         .count();
     assert_eq!(copies, 0, "a refused rollback made a pre-restore copy");
     assert!(!stack.lock_exists());
-    let history: serde_json::Value = stack
-        .run(&["deploy", "history", "--json"])
-        .assert_exit(0)
-        .json();
-    let last = history.as_array().unwrap().last().unwrap().clone();
+    let last = stack.last_history();
     assert_eq!(
         (last["kind"].as_str(), last["outcome"].as_str()),
         (Some("rollback"), Some("failed")),

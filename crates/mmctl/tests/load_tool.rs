@@ -18,16 +18,9 @@ use stack_harness::cargo_binary;
 
 /// The nginx container's id and its main process's PID (for `nsenter -t PID -n`).
 fn nginx(stack: &DeployStack) -> (String, String) {
-    let id = docker_lines(&[
-        "ps",
-        "-q",
-        "--filter",
-        &stack.guard.filter(),
-        "--filter",
-        "label=com.docker.compose.service=nginx",
-    ]);
-    let pid = docker_lines(&["inspect", "-f", "{{.State.Pid}}", &id[0]]);
-    (id[0].clone(), pid[0].clone())
+    let id = stack.container("nginx");
+    let pid = docker_lines(&["inspect", "-f", "{{.State.Pid}}", &id]);
+    (id, pid[0].clone())
 }
 
 #[test]

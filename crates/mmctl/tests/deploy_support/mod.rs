@@ -83,9 +83,11 @@ impl DeployStack {
         DeployStack::up_with(prefix, COMPOSE, ENV, &[])
     }
 
-    /// [`DeployStack::up`] with another compose file (`{NGINX_CONF}` and `{IMAGE}` replaced,
-    /// paths relative to the workspace), env file and extra `(name, content)` files written
-    /// beside the compose file first.
+    /// [`DeployStack::up`] with another compose file (paths relative to the workspace), env
+    /// file and extra `(name, content)` files written beside the compose file first. In the
+    /// compose file, a line `{SERVER}` becomes [`SERVER`] (the server service up to its
+    /// environment, which the file may continue), a line `{NGINX}` becomes [`NGINX`], and
+    /// `{NGINX_CONF}` and `{IMAGE}` are replaced.
     pub fn up_with(prefix: &str, compose: &str, env: &str, files: &[(&str, &str)]) -> DeployStack {
         let ws = Workspace::new();
         for (name, content) in files {
@@ -97,6 +99,8 @@ impl DeployStack {
         }
         let conf = workspace_root().join("deploy/nginx/nginx.conf");
         let compose = compose
+            .replace("{SERVER}\n", SERVER)
+            .replace("{NGINX}\n", NGINX)
             .replace("{NGINX_CONF}", conf.to_str().unwrap())
             .replace("{IMAGE}", IMAGE);
         let file = ws.dir.path().join("docker-compose.yml");
@@ -157,19 +161,48 @@ impl DeployStack {
         servers[0].1.clone()
     }
 
-    /// `GET path` through nginx's published port: (status, body).
-    pub fn get(&self, path: &str) -> (u16, String) {
-        let id = docker_lines(&[
+    /// The id of the project's (first running) container of `service`.
+    #[track_caller]
+    pub fn container(&self, service: &str) -> String {
+        docker_lines(&[
             "ps",
             "-q",
             "--filter",
             &self.guard.filter(),
             "--filter",
-            "label=com.docker.compose.service=nginx",
-        ]);
-        let port = docker_lines(&["port", &id[0], "8080/tcp"]);
-        let addr = port[0].clone();
-        let mut stream = TcpStream::connect(&addr).unwrap();
+            &format!("label=com.docker.compose.service={service}"),
+        ])
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {service} container"))
+    }
+
+    /// `127.0.0.1:PORT` of nginx's published 8080.
+    pub fn nginx_addr(&self) -> String {
+        docker_lines(&["port", &self.container("nginx"), "8080/tcp"])[0].clone()
+    }
+
+    /// The first column of the first row of `sql` with `params` on the stack's database.
+    #[track_caller]
+    pub fn query_i64(&self, sql: &str, params: impl rusqlite::Params) -> i64 {
+        self.ws
+            .connect()
+            .query_row(sql, params, |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The last entry of `mmctl deploy history --json`.
+    pub fn last_history(&self) -> serde_json::Value {
+        let history: serde_json::Value = self
+            .run(&["deploy", "history", "--json"])
+            .assert_exit(0)
+            .json();
+        history.as_array().unwrap().last().unwrap().clone()
+    }
+
+    /// `GET path` through nginx's published port: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.nginx_addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
@@ -198,18 +231,81 @@ impl DeployStack {
     }
 }
 
-const ENV: &str = "MMKT_VERSION=v1
-MMKT_DEPLOY_READY_TIMEOUT_SECS=60
-MMKT_DEPLOY_WATCH_SECS=2
-MMKT_DEPLOY_DRAIN_SECS=1
-MMKT_DEPLOY_LEASE_TIMEOUT_SECS=30
-";
+/// Asserts that `out`'s step log (stderr) has a line of step `step` containing `text`.
+#[track_caller]
+pub fn assert_step(out: &Output, step: &str, text: &str) {
+    assert!(
+        out.stderr()
+            .lines()
+            .any(|l| l.starts_with(step) && l.contains(text)),
+        "step {step} with {text:?}:\n{}",
+        out.stderr()
+    );
+}
 
-const COMPOSE: &str = r#"services:
-  server:
+/// The tag of the server image whose SIGTERM waits for the test ([`StopGate`]).
+pub const STOPGATE: &str = "stopgate";
+
+/// The wrapper around the server image's entrypoint of [`STOPGATE`].
+const GATE: &str = "/usr/local/bin/mmkt-server-entrypoint & pid=$!; \
+trap 'touch /app/data/stopping; while [ ! -e /app/data/go ]; do sleep 0.1; done; kill -TERM $pid' TERM; \
+wait $pid; wait $pid";
+
+/// Builds `IMAGE:stopgate`: the server image whose entrypoint, on SIGTERM, writes `stopping`
+/// into the data directory and waits for the file `go` there before passing the signal on to
+/// the server. Call after [`ensure_test_images`].
+pub fn ensure_stopgate_image() {
+    let entrypoint = serde_json::to_string(&["/bin/sh", "-c", GATE]).unwrap();
+    let _lock = FileLock::acquire(&std::env::temp_dir().join("mmkt-deploy-tests-images.lock"));
+    build(
+        &format!("{IMAGE}:{STOPGATE}"),
+        &format!("FROM mmkt/server:latest\nENTRYPOINT {entrypoint}\n"),
+    );
+}
+
+/// The test's side of a [`STOPGATE`] server: the stack's data directory, where the server
+/// says it got SIGTERM and waits for the test to let it stop.
+pub struct StopGate {
+    data: PathBuf,
+}
+
+impl StopGate {
+    /// The gate of `stack`'s server.
+    pub fn new(stack: &DeployStack) -> StopGate {
+        StopGate {
+            data: stack.ws.db.parent().unwrap().to_owned(),
+        }
+    }
+
+    /// Whether the server got SIGTERM (it serves on until [`StopGate::open`]).
+    pub fn stopping(&self) -> bool {
+        self.data.join("stopping").exists()
+    }
+
+    /// Whether [`StopGate::open`] ran.
+    pub fn is_open(&self) -> bool {
+        self.data.join("go").exists()
+    }
+
+    /// Lets the server stop.
+    pub fn open(&self) {
+        std::fs::write(self.data.join("go"), "").unwrap();
+    }
+}
+
+/// The server service of a deploy test compose file up to its environment (which a compose
+/// file may continue): the test image, the host's data directory, the real healthcheck.
+pub const SERVER: &str = r#"  server:
     image: {IMAGE}:${MMKT_VERSION:-v1}
     user: "1000:1000"
     restart: unless-stopped
+    volumes:
+      - ./data:/app/data
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/mmkt-healthcheck"]
+      interval: 1s
+      retries: 30
+    stop_grace_period: 5s
     environment:
       MMKT_ENV: development
       MMKT_MONERO_NETWORK: regtest
@@ -217,15 +313,11 @@ const COMPOSE: &str = r#"services:
       MMKT_CLIENT_IP_SOURCE: x-real-ip
       MMKT_DB_PATH: /app/data/mmkt.db
       MMKT_DB_KEY_FILE: /app/data/mmkt.key
-    volumes:
-      - ./data:/app/data
-    networks: [backend, frontend]
-    healthcheck:
-      test: ["CMD", "/usr/local/bin/mmkt-healthcheck"]
-      interval: 1s
-      retries: 30
-    stop_grace_period: 5s
-  nginx:
+"#;
+
+/// The nginx service of a deploy test compose file: the real image and config, published on
+/// a free loopback port, on the `frontend` network (and the `nginx-upstream` volume).
+pub const NGINX: &str = r#"  nginx:
     image: mmkt/nginx:latest
     user: www-data
     restart: unless-stopped
@@ -240,6 +332,19 @@ const COMPOSE: &str = r#"services:
     depends_on:
       server:
         condition: service_started
+"#;
+
+const ENV: &str = "MMKT_VERSION=v1
+MMKT_DEPLOY_READY_TIMEOUT_SECS=60
+MMKT_DEPLOY_WATCH_SECS=2
+MMKT_DEPLOY_DRAIN_SECS=1
+MMKT_DEPLOY_LEASE_TIMEOUT_SECS=30
+";
+
+const COMPOSE: &str = r#"services:
+{SERVER}
+    networks: [backend, frontend]
+{NGINX}
 networks:
   backend:
     internal: true

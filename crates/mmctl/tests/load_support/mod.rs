@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 pub use test_support::load::{Load, LoadPlan, Tally, loopback_sources};
 
-use crate::deploy_support::{DeployStack, FileLock, IMAGE, Output, docker_lines};
+use crate::deploy_support::{DeployStack, FileLock, IMAGE, Output};
 use crate::stack_harness::cargo_binary;
 
 /// The fault image tag that passes `/ready` and fails the smoke check `GET /api/openapi.json`.
@@ -63,16 +63,7 @@ pub fn ensure_fault_images() {
 
 /// `http://127.0.0.1:PORT` of the stack's nginx (its published 8080).
 pub fn nginx_url(stack: &DeployStack) -> String {
-    let id = docker_lines(&[
-        "ps",
-        "-q",
-        "--filter",
-        &stack.guard.filter(),
-        "--filter",
-        "label=com.docker.compose.service=nginx",
-    ]);
-    let port = docker_lines(&["port", &id[0], "8080/tcp"]);
-    format!("http://{}", port[0])
+    format!("http://{}", stack.nginx_addr())
 }
 
 /// The test load against the stack's nginx: [`RATE`] over [`PATHS`] from [`SOURCES`]
