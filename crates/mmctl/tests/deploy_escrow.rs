@@ -198,8 +198,10 @@ services:
       MMKT_WALLET_RPC_ARBITER_URL: http://wallet-rpc-arbiter:18083
       MMKT_ESCROW_CONFIRMATIONS: "1"
       MMKT_ESCROW_POLL_INTERVAL_MS: "500"
-      # The terminal-wallet check would switch the wallet-rpcs to the paid escrows' wallets.
+      # The terminal-wallet check and the wallet collector would switch the wallet-rpcs to
+      # other escrows' wallets between the test's steps.
       MMKT_CUSTODY_CHECK_INTERVAL_SECS: "86400"
+      MMKT_WALLET_METRICS_INTERVAL_SECS: "86400"
       RUST_LOG: info,mmkt_server=debug
     networks: [wallet, backend, frontend]
     depends_on:

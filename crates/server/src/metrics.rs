@@ -10,6 +10,8 @@
 //! `escrow_runner_lease_held` (0/1), `escrow_payout_refused_total{reason}`,
 //! `escrow_terminal_wallets_with_balance`, `escrow_terminal_wallet_balance_piconero`,
 //! `escrow_terminal_wallet_check_timestamp_seconds` (the terminal-wallet check),
+//! the wallet collector's `monero_wallet_*{role}`, `escrow_observed_piconero` and
+//! `escrow_balance_mismatch` ([`wallet_metrics`]),
 //! `monero_rpc_duration_seconds{method,wallet}` / `monero_rpc_errors_total{method,error_type}`
 //! (recorded by the monero-rpc crate), and `process_*` from `metrics-process`.
 
@@ -59,6 +61,10 @@ impl std::fmt::Debug for Metrics {
         f.write_str("Metrics")
     }
 }
+
+pub mod wallet_metrics;
+use wallet_metrics::describe_wallet_metrics;
+pub use wallet_metrics::{WALLET_ROLES, WalletReading, clear_wallet_metrics, set_wallet_metrics};
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 
@@ -168,6 +174,7 @@ fn describe_all() {
     ] {
         gauge!(name).set(0.0);
     }
+    describe_wallet_metrics();
     describe_counter!(
         "escrow_payout_refused_total",
         "Payout sets the co-signer refused to sign, by reason (EscrowPayoutRefused alert)"
@@ -240,6 +247,7 @@ pub fn record_payout_refused(reason: escrow_core::RefusalReason) {
 /// total; a Prometheus sample is a float, exact up to 2^53 piconero, about 9007 XMR) and
 /// `escrow_terminal_wallet_check_timestamp_seconds` (now).
 pub fn set_terminal_wallet_check(wallets: u64, total: escrow_core::Amount) {
+    wallet_metrics::set_terminal_mismatches(wallets);
     gauge!("escrow_terminal_wallets_with_balance").set(wallets as f64);
     gauge!("escrow_terminal_wallet_balance_piconero").set(total.as_atomic() as f64);
     gauge!("escrow_terminal_wallet_check_timestamp_seconds")
@@ -250,6 +258,7 @@ pub fn set_terminal_wallet_check(wallets: u64, total: escrow_core::Amount) {
 /// 0 once this server no longer holds the runner lease: only the holder reports (the check time
 /// keeps its last value).
 pub fn clear_terminal_wallet_check() {
+    wallet_metrics::set_terminal_mismatches(0);
     gauge!("escrow_terminal_wallets_with_balance").set(0.0);
     gauge!("escrow_terminal_wallet_balance_piconero").set(0.0);
 }

@@ -2,7 +2,8 @@
 //! order while a first escrow is open and admits one again once that escrow is released; and the
 //! terminal-wallet check reports a released escrow's wallet as empty after the payout, then as
 //! holding money once someone pays the escrow address again
-//! (`escrow_terminal_wallets_with_balance`, `escrow_terminal_wallet_balance_piconero`).
+//! (`escrow_terminal_wallets_with_balance`, `escrow_terminal_wallet_balance_piconero`, counted in
+//! `escrow_balance_mismatch`).
 
 mod escrow_support;
 
@@ -78,6 +79,8 @@ async fn released_wallet_paid_again_is_reported_and_release_frees_the_cap() {
         "{}",
         server.log_tail()
     );
+    let text = metrics_text(&server).await;
+    assert_eq!(metric(&text, "escrow_balance_mismatch "), Some(0.0));
 
     // Someone pays the finished escrow again: the next checks report the money.
     let late = XMR / 10;
@@ -88,6 +91,12 @@ async fn released_wallet_paid_again_is_reported_and_release_frees_the_cap() {
         (1.0, late as f64),
         "{}",
         server.log_tail()
+    );
+    let text = metrics_text(&server).await;
+    assert_eq!(
+        metric(&text, "escrow_balance_mismatch "),
+        Some(1.0),
+        "the finished escrow holding money is a balance mismatch"
     );
     assert!(
         server

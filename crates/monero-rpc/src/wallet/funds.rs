@@ -1,9 +1,9 @@
-//! Funds of the open wallet: `get_address`, `get_balance`, `refresh`, `transfer`, `sweep_all`,
+//! Funds of the open wallet: `get_address`, `get_balance`, `get_height`, `refresh`, `transfer`, `sweep_all`,
 //! `get_transfer_by_txid`, `get_transfers`.
 
 use serde::{Deserialize, Serialize};
 
-use super::{WalletClient, empty_as_none};
+use super::{Empty, WalletClient, empty_as_none};
 use crate::error::RpcError;
 use crate::transport::Recording;
 use monero_types::Amount;
@@ -24,6 +24,28 @@ pub struct Balance {
     /// Blocks until the whole balance is unlocked.
     #[serde(default)]
     pub blocks_to_unlock: u64,
+    /// Unspent outputs of the account: the sum of `num_unspent_outputs` over the answer's
+    /// `per_subaddress` entries (0 when the wallet holds nothing).
+    #[serde(
+        default,
+        rename = "per_subaddress",
+        deserialize_with = "sum_unspent_outputs"
+    )]
+    pub num_unspent_outputs: u64,
+}
+
+/// One `per_subaddress` entry of `get_balance`, as far as [`Balance`] reads it.
+#[derive(Deserialize)]
+struct SubaddressBalance {
+    #[serde(default)]
+    num_unspent_outputs: u64,
+}
+
+fn sum_unspent_outputs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let entries = Vec::<SubaddressBalance>::deserialize(d)?;
+    Ok(entries
+        .iter()
+        .fold(0u64, |n, e| n.saturating_add(e.num_unspent_outputs)))
 }
 
 /// Result of `refresh`.
@@ -296,6 +318,11 @@ struct AddressResponse {
     address: Address,
 }
 
+#[derive(Deserialize)]
+struct HeightResponse {
+    height: u64,
+}
+
 #[derive(Serialize)]
 struct RefreshParams {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -381,6 +408,16 @@ impl WalletClient {
     pub async fn get_balance(&self, account_index: u32) -> Result<Balance, RpcError> {
         self.call("get_balance", &AccountParams { account_index })
             .await
+    }
+
+    /// The wallet's height: one more than the last block it has scanned (the chain height it
+    /// has caught up to). Calls `get_height`.
+    ///
+    /// # Errors
+    /// [`RpcError::WalletNotOpen`]; transport errors.
+    pub async fn get_height(&self) -> Result<u64, RpcError> {
+        let r: HeightResponse = self.call("get_height", &Empty {}).await?;
+        Ok(r.height)
     }
 
     /// Scans new blocks from the daemon now (from `start_height` if given). Calls `refresh`.
@@ -521,5 +558,27 @@ impl WalletClient {
     /// [`RpcError::WalletNotOpen`]; transport errors.
     pub async fn get_transfers(&self, filter: TransferFilter) -> Result<Transfers, RpcError> {
         self.call("get_transfers", &filter).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balance_sums_unspent_outputs_over_subaddresses() {
+        let text = r#"{"balance": 30, "unlocked_balance": 10, "blocks_to_unlock": 3,
+            "per_subaddress": [{"address_index": 0, "num_unspent_outputs": 2},
+                               {"address_index": 1, "num_unspent_outputs": 1}]}"#;
+        let b: Balance = serde_json::from_str(text).unwrap();
+        assert_eq!(b.num_unspent_outputs, 3);
+        assert_eq!(b.balance, Amount::from_atomic(30));
+        let empty: Balance =
+            serde_json::from_str(r#"{"balance": 0, "unlocked_balance": 0}"#).unwrap();
+        assert_eq!(empty.num_unspent_outputs, 0);
+        let bad = serde_json::from_str::<Balance>(
+            r#"{"balance": 0, "unlocked_balance": 0, "per_subaddress": [{"num_unspent_outputs": -1}]}"#,
+        );
+        assert!(bad.is_err(), "a negative output count is refused");
     }
 }

@@ -65,20 +65,33 @@ impl CustodySettings {
             settings.cap = CustodyCap::new(cap);
         }
         if let Some(text) = interval_secs {
-            let secs = text
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_CUSTODY_CHECK_INTERVAL_SECS).contains(n))
-                .ok_or_else(|| ConfigError::InvalidValue {
-                    name: "MMKT_CUSTODY_CHECK_INTERVAL_SECS",
-                    message: format!(
-                        "`{text}` is not a whole number of seconds between 1 and {MAX_CUSTODY_CHECK_INTERVAL_SECS}"
-                    ),
-                })?;
-            settings.terminal_check_interval = Duration::from_secs(secs);
+            settings.terminal_check_interval = parse_interval(
+                "MMKT_CUSTODY_CHECK_INTERVAL_SECS",
+                text,
+                MAX_CUSTODY_CHECK_INTERVAL_SECS,
+            )?;
         }
         Ok(settings)
     }
+}
+
+/// Parses `text`, the value of the variable `name`, as whole seconds in `1..=max`.
+///
+/// # Errors
+/// [`ConfigError::InvalidValue`] naming `name` for anything else.
+pub(super) fn parse_interval(
+    name: &'static str,
+    text: &str,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .map(Duration::from_secs)
+        .ok_or_else(|| ConfigError::InvalidValue {
+            name,
+            message: format!("`{text}` is not a whole number of seconds between 1 and {max}"),
+        })
 }
 
 /// Whether an escrow in state `kind` counts toward the custody cap: every state that is neither

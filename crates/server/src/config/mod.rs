@@ -25,6 +25,7 @@ pub use orders::{OrderSettings, WalletArchiveSettings};
 
 pub mod custody;
 
+pub mod wallet_metrics;
 pub mod web;
 
 /// One XMR in atomic units (piconero).
@@ -196,6 +197,9 @@ pub struct EscrowSettings {
     /// The custody cap on open escrows and the terminal-wallet check interval
     /// (`MMKT_CUSTODY_CAP_XMR`, `MMKT_CUSTODY_CHECK_INTERVAL_SECS`; see [`custody`]).
     pub custody: custody::CustodySettings,
+    /// Pause between sweeps of the wallet collector (`MMKT_WALLET_METRICS_INTERVAL_SECS`; see
+    /// [`wallet_metrics`]).
+    pub wallet_metrics_interval: wallet_metrics::WalletMetricsInterval,
 }
 
 /// Default absolute payout fee cap, piconero: 0.005 XMR, about 50 times a normal-priority fee for
@@ -660,6 +664,10 @@ impl Config {
                 env,
                 get("MMKT_CUSTODY_CAP_XMR").as_deref(),
                 get("MMKT_CUSTODY_CHECK_INTERVAL_SECS").as_deref(),
+            )?,
+            wallet_metrics_interval: wallet_metrics::WalletMetricsInterval::parse(
+                env,
+                get("MMKT_WALLET_METRICS_INTERVAL_SECS").as_deref(),
             )?,
         };
         let runner =

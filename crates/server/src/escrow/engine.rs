@@ -396,6 +396,7 @@ pub fn spawn(
 async fn run(engine: Engine) {
     // Stops with this loop (the handle is aborted on shutdown).
     let _terminal_check = super::terminal_wallets::spawn(engine.clone());
+    let _wallet_collector = super::wallet_metrics::spawn(engine.clone());
     let poll = engine.ctx.settings().poll_interval;
     let mut lease_changes = engine.lease.subscribe();
     let mut pass: u64 = 0;

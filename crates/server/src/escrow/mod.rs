@@ -18,7 +18,9 @@
 //! - Only the holder of the runner lease runs escrow jobs and calls wallet-rpc ([`lease`]); other
 //!   servers on the same database serve HTTP and stand by.
 //! - [`terminal_wallets`] checks, at low priority, that released and refunded escrows' wallets
-//!   hold nothing any more (money sent after the payout, or a payout that never left).
+//!   hold nothing any more (money sent after the payout, or a payout that never left);
+//!   [`wallet_metrics`] reads the open escrows' wallets the same way for the per-role wallet
+//!   gauges, the observed total and the balance mismatches.
 //! - The orchestrator and the escrow routes get an [`EscrowContext`] (database, hub, escrow
 //!   settings), never the whole application state.
 
@@ -32,6 +34,7 @@ pub mod payout;
 pub mod setup;
 pub mod terminal_wallets;
 pub mod waiting;
+pub mod wallet_metrics;
 pub mod worker;
 
 use std::sync::Arc;

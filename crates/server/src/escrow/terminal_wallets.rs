@@ -21,19 +21,22 @@ use super::worker::{OpenMode, Priority, WorkerError};
 use crate::db::escrows::custody::{self, TerminalWallet};
 use crate::metrics;
 
-/// The running check; dropping it stops the task.
+/// A running periodic escrow job (this check, the wallet collector); dropping it stops the task.
 #[derive(Debug)]
-pub struct TerminalWalletCheck(JoinHandle<()>);
+pub struct PeriodicJob(pub(super) JoinHandle<()>);
 
-impl Drop for TerminalWalletCheck {
+impl Drop for PeriodicJob {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
 
+/// The running check; dropping it stops the task.
+pub type TerminalWalletCheck = PeriodicJob;
+
 /// Starts the check for `engine` (it stays idle without hosted wallet-rpcs).
 pub fn spawn(engine: Engine) -> TerminalWalletCheck {
-    TerminalWalletCheck(tokio::spawn(run(engine)))
+    PeriodicJob(tokio::spawn(run(engine)))
 }
 
 /// What one completed sweep found.
@@ -63,18 +66,15 @@ async fn run(engine: Engine) {
         return;
     }
     let interval = engine.context().settings().custody.terminal_check_interval;
-    let retry = engine.context().settings().poll_interval;
     let mut reporting = false;
     loop {
-        if !engine.runner().accepts_jobs() {
-            // Only the lease holder reports: the next holder's check is the current one.
-            if reporting {
-                metrics::clear_terminal_wallet_check();
-                reporting = false;
-            }
-            tokio::time::sleep(retry).await;
-            continue;
-        }
+        // Only the lease holder reports: the next holder's check is the current one.
+        wait_for_lease(
+            &engine,
+            &mut reporting,
+            metrics::clear_terminal_wallet_check,
+        )
+        .await;
         match sweep(&engine).await {
             Ok(Sweep::Complete(summary)) => {
                 metrics::set_terminal_wallet_check(summary.with_balance, summary.total);
@@ -94,15 +94,34 @@ async fn run(engine: Engine) {
                 tracing::warn!(error = %e, "terminal-wallet check failed; retrying after the interval");
             }
         }
-        // The pause ends early when the lease is lost, so the gauges are cleared at once.
-        let next = tokio::time::Instant::now() + interval;
-        while engine.runner().accepts_jobs() {
-            let left = next.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            tokio::time::sleep(left.min(retry)).await;
+        pause_while_runner(&engine, interval).await;
+    }
+}
+
+/// Returns once this server holds the runner lease, checking every escrow poll interval; a
+/// periodic job that was `reporting` when the lease was lost runs `clear` (its gauges back to 0)
+/// once and stops reporting.
+pub(super) async fn wait_for_lease(engine: &Engine, reporting: &mut bool, clear: fn()) {
+    let retry = engine.context().settings().poll_interval;
+    while !engine.runner().accepts_jobs() {
+        if std::mem::take(reporting) {
+            clear();
         }
+        tokio::time::sleep(retry).await;
+    }
+}
+
+/// Sleeps `interval`, ending early when the runner lease is lost (checked every escrow poll
+/// interval) so that a periodic job's gauges are cleared at once.
+pub(super) async fn pause_while_runner(engine: &Engine, interval: std::time::Duration) {
+    let retry = engine.context().settings().poll_interval;
+    let next = tokio::time::Instant::now() + interval;
+    while engine.runner().accepts_jobs() {
+        let left = next.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(retry)).await;
     }
 }
 

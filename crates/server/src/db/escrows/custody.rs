@@ -69,3 +69,55 @@ pub fn terminal_wallets(conn: &Connection) -> rusqlite::Result<Vec<TerminalWalle
     }
     Ok(found)
 }
+
+/// An open escrow whose address may hold money, with the wallets the wallet collector reads.
+#[derive(Debug, Clone)]
+pub struct OpenEscrowWallets {
+    /// The escrow.
+    pub escrow_id: i64,
+    /// Its state (one where [`EscrowStateKind::may_hold_funds`]).
+    pub state: EscrowStateKind,
+    /// The amount the record expects, piconero (`amount_atomic`).
+    pub amount: Amount,
+    /// The wallets of its latest setup attempt, one per role.
+    pub wallets: Vec<WalletRow>,
+}
+
+/// Every escrow in a state whose address may hold money (`awaiting_funding`, `funded`,
+/// `disputed`, `releasing`, `refunding`) that has wallets, oldest first.
+///
+/// # Errors
+/// SQLite errors, a stored amount below zero, or an unknown state label.
+pub fn open_wallets(conn: &Connection) -> rusqlite::Result<Vec<OpenEscrowWallets>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, state, amount_atomic FROM escrows ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                super::money::amount_column(r, 2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut found = Vec::new();
+    for (escrow_id, label, amount) in rows {
+        let state = label.parse::<EscrowStateKind>().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+        })?;
+        if !state.may_hold_funds() {
+            continue;
+        }
+        let wallets = wallets::latest(conn, escrow_id)?;
+        if wallets.is_empty() {
+            continue;
+        }
+        found.push(OpenEscrowWallets {
+            escrow_id,
+            state,
+            amount,
+            wallets,
+        });
+    }
+    Ok(found)
+}
