@@ -38,6 +38,16 @@ pub enum LoadError {
     /// The HTTP clients, the runtime or the goose attack could not be set up.
     #[error("cannot set up the load run: {0}")]
     Setup(String),
+    /// `mmctl dev ...` (the development stack's faucet) could not run or failed.
+    #[error(
+        "the faucet command `{command}` failed: {reason} (is a development stack up with `mmctl up --profile dev`, with COMPOSE_PROJECT_NAME naming it, and does --mmctl name the mmctl binary?)"
+    )]
+    Faucet {
+        /// The command run.
+        command: String,
+        /// What happened (exit status and stderr).
+        reason: String,
+    },
     /// goose stopped with an error.
     #[error("the load run failed: {0}")]
     Goose(String),

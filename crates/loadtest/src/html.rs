@@ -205,6 +205,7 @@ mod tests {
                 observed: "1 ms".into(),
                 passed: true,
             }],
+            flow: None,
             passed: true,
             html_report: String::new(),
         };

@@ -1,7 +1,9 @@
 //! The marketplace's load scenarios as a Rust load tool, `mmkt-load`: http-endpoints
 //! (browse, search, sign up; the seed's ramp to 100 virtual users) and escrow-flow (a vendor
 //! lists, a buyer orders; 10 virtual users), with the same stages, thresholds and request mix
-//! as the k6 scripts in `load-tests/`, and a short profile for CI.
+//! as the k6 scripts in `load-tests/`, and a short profile for CI; and escrow-release (10
+//! escrows taken concurrently from order to payout on a regtest development stack, paid by its
+//! faucet through `mmctl dev pay`, [`faucet`]; the order-to-release times in [`flows`]).
 //!
 //! ```text
 //! mmkt-load --scenario http-endpoints --profile full --base-url http://127.0.0.1:8080 --out load-report
@@ -33,6 +35,10 @@ pub mod sources;
 
 #[cfg(feature = "runner")]
 pub mod error;
+#[cfg(feature = "runner")]
+pub mod faucet;
+#[cfg(feature = "runner")]
+pub mod flows;
 #[cfg(feature = "runner")]
 pub mod html;
 #[cfg(feature = "runner")]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use mmkt_loadtest::faucet::MmctlCommand;
 use mmkt_loadtest::plan::{Profile, Scenario};
 use mmkt_loadtest::run::{RunRequest, check_base_url, run};
 
@@ -31,7 +32,8 @@ enum ProfileArg {
 #[derive(Debug, Parser)]
 #[command(name = "mmkt-load", version)]
 struct Args {
-    /// http-endpoints or escrow-flow.
+    /// http-endpoints, escrow-flow or escrow-release (needs a development stack with the dev
+    /// profile and --mmctl).
     #[arg(long, value_parser = parse_scenario)]
     scenario: Scenario,
     /// full or ci.
@@ -47,10 +49,20 @@ struct Args {
     /// Loopback source addresses to spread iterations over (1-253, from 127.0.0.2).
     #[arg(long, default_value_t = 253, value_parser = clap::value_parser!(u8).range(1..=253))]
     sources: u8,
+    /// The mmctl command escrow-release pays each escrow with (`mmctl dev pay`), split on
+    /// whitespace; inside nginx's network namespace prefix it with
+    /// `nsenter --net=/proc/<shell pid>/ns/net` so mmctl reaches the stack's backend network.
+    /// mmctl finds the stack by COMPOSE_PROJECT_NAME, MMCTL_ENV and MMCTL_COMPOSE_FILE.
+    #[arg(long, default_value = "target/debug/mmctl", value_parser = parse_mmctl)]
+    mmctl: MmctlCommand,
 }
 
 fn parse_scenario(text: &str) -> Result<Scenario, String> {
     Scenario::from_name(text).map_err(|e| e.to_string())
+}
+
+fn parse_mmctl(text: &str) -> Result<MmctlCommand, String> {
+    MmctlCommand::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_url(text: &str) -> Result<String, String> {
@@ -86,6 +98,7 @@ fn execute(args: Args) -> anyhow::Result<bool> {
         base_url: args.base_url,
         out_dir: args.out,
         sources: args.sources,
+        mmctl: args.mmctl,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

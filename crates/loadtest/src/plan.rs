@@ -1,4 +1,4 @@
-//! What a run does: the two scenarios, their stages (how many virtual users over time) per
+//! What a run does: the scenarios, their stages (how many virtual users over time) per
 //! profile, and the thresholds that decide the exit code. The full profile is the seed's k6
 //! scenarios (`load-tests/*.js` carry the same numbers); the CI profile is the same request mix,
 //! shorter and smaller.
@@ -16,17 +16,69 @@ pub enum Scenario {
     /// The order path: per iteration a vendor registers and creates a listing, a buyer
     /// registers and orders it (which creates the escrow), sleep 3 s.
     EscrowFlow,
+    /// The order path to the payout, on a regtest development stack: each virtual user runs
+    /// one iteration: a vendor registers, names the faucet's address as payout address and
+    /// lists an item, a buyer registers and orders it, the faucet pays the escrow address
+    /// (`mmctl dev pay`), the buyer confirms receipt once the escrow is funded, and the
+    /// iteration ends when the escrow shows its payout `tx_hash`.
+    EscrowRelease,
+}
+
+/// How a scenario's virtual users are started and stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// k6-like stages; every user repeats its iteration until the stages end.
+    Staged(&'static [Stage]),
+    /// `users` virtual users started at once, each running its iteration once (goose
+    /// `--iterations 1`); the run ends when the last one finishes.
+    OncePerUser {
+        /// Virtual users (and so iterations).
+        users: u32,
+    },
+}
+
+impl Load {
+    /// The goose command-line arguments that shape the run (`--test-plan ...`, or `--users N
+    /// --increase-rate N --iterations 1`).
+    pub fn goose_args(self) -> Vec<String> {
+        match self {
+            Load::Staged(stages) => vec!["--test-plan".into(), Stage::goose_plan(stages)],
+            Load::OncePerUser { users } => vec![
+                "--users".into(),
+                users.to_string(),
+                "--increase-rate".into(),
+                users.to_string(),
+                "--iterations".into(),
+                "1".into(),
+            ],
+        }
+    }
+
+    /// The load as the report shows it: the goose test plan (`users,secs;...`) or
+    /// `N users x 1 iteration`.
+    pub fn describe(self) -> String {
+        match self {
+            Load::Staged(stages) => Stage::goose_plan(stages),
+            Load::OncePerUser { users } => format!("{users} users x 1 iteration"),
+        }
+    }
 }
 
 impl Scenario {
     /// Every scenario, in the order the reports list them.
-    pub const ALL: [Scenario; 2] = [Scenario::HttpEndpoints, Scenario::EscrowFlow];
+    pub const ALL: [Scenario; 3] = [
+        Scenario::HttpEndpoints,
+        Scenario::EscrowFlow,
+        Scenario::EscrowRelease,
+    ];
 
-    /// The scenario's name on the command line and in reports (`http-endpoints`, `escrow-flow`).
+    /// The scenario's name on the command line and in reports (`http-endpoints`,
+    /// `escrow-flow`, `escrow-release`).
     pub fn name(self) -> &'static str {
         match self {
             Scenario::HttpEndpoints => "http-endpoints",
             Scenario::EscrowFlow => "escrow-flow",
+            Scenario::EscrowRelease => "escrow-release",
         }
     }
 
@@ -41,13 +93,25 @@ impl Scenario {
             .ok_or_else(|| UnknownScenario(name.to_string()))
     }
 
-    /// The stages of this scenario in `profile`.
-    pub fn stages(self, profile: Profile) -> &'static [Stage] {
+    /// How this scenario's users run in `profile`: escrow-release starts 10 users (full; 2 in
+    /// CI) that each take one escrow to release, the others run stages.
+    pub fn load(self, profile: Profile) -> Load {
         match (self, profile) {
-            (Scenario::HttpEndpoints, Profile::Full) => &HTTP_FULL,
-            (Scenario::HttpEndpoints, Profile::Ci) => &HTTP_CI,
-            (Scenario::EscrowFlow, Profile::Full) => &ESCROW_FULL,
-            (Scenario::EscrowFlow, Profile::Ci) => &ESCROW_CI,
+            (Scenario::HttpEndpoints, Profile::Full) => Load::Staged(&HTTP_FULL),
+            (Scenario::HttpEndpoints, Profile::Ci) => Load::Staged(&HTTP_CI),
+            (Scenario::EscrowFlow, Profile::Full) => Load::Staged(&ESCROW_FULL),
+            (Scenario::EscrowFlow, Profile::Ci) => Load::Staged(&ESCROW_CI),
+            (Scenario::EscrowRelease, Profile::Full) => Load::OncePerUser { users: 10 },
+            (Scenario::EscrowRelease, Profile::Ci) => Load::OncePerUser { users: 2 },
+        }
+    }
+
+    /// The stages of this scenario in `profile`; empty for a scenario whose users each run
+    /// once ([`Load::OncePerUser`]).
+    pub fn stages(self, profile: Profile) -> &'static [Stage] {
+        match self.load(profile) {
+            Load::Staged(stages) => stages,
+            Load::OncePerUser { .. } => &[],
         }
     }
 
@@ -69,8 +133,8 @@ impl Scenario {
                 errors_at_most: None,
             },
             // The seed checked each step's status without a threshold; an order flow must
-            // not fail at all.
-            Scenario::EscrowFlow => Thresholds {
+            // not fail at all, nor may an escrow fail to reach its payout.
+            Scenario::EscrowFlow | Scenario::EscrowRelease => Thresholds {
                 p95_below: None,
                 error_rate_below: None,
                 errors_at_most: Some(0),
@@ -111,7 +175,7 @@ pub const CI_P95_BELOW: Duration = crate::scenarios::REQUEST_TIMEOUT;
 
 /// A scenario name that is not one of [`Scenario::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scenario {0:?}: use http-endpoints or escrow-flow")]
+#[error("unknown scenario {0:?}: use http-endpoints, escrow-flow or escrow-release")]
 pub struct UnknownScenario(pub String);
 
 /// How long and how large a run is.
@@ -178,7 +242,8 @@ mod tests {
         }
         let err = Scenario::from_name("checkout").unwrap_err();
         assert!(
-            err.to_string().contains("http-endpoints or escrow-flow"),
+            err.to_string()
+                .contains("http-endpoints, escrow-flow or escrow-release"),
             "{err}"
         );
     }
@@ -196,6 +261,38 @@ mod tests {
             .map(|s| Stage::total(s.stages(Profile::Ci)))
             .sum();
         assert!(ci <= Duration::from_secs(60), "{ci:?}");
+    }
+
+    #[test]
+    fn escrow_release_runs_each_user_once_with_ten_in_full() {
+        let release = Scenario::from_name("escrow-release").unwrap();
+        assert_eq!(release, Scenario::EscrowRelease);
+        assert_eq!(release.load(Profile::Full), Load::OncePerUser { users: 10 });
+        assert_eq!(
+            release.load(Profile::Full).goose_args(),
+            [
+                "--users",
+                "10",
+                "--increase-rate",
+                "10",
+                "--iterations",
+                "1"
+            ]
+        );
+        assert_eq!(
+            release.load(Profile::Full).describe(),
+            "10 users x 1 iteration"
+        );
+        assert!(release.stages(Profile::Ci).is_empty());
+        assert_eq!(release.thresholds(Profile::Full).errors_at_most, Some(0));
+        let staged = Scenario::HttpEndpoints.load(Profile::Full);
+        assert_eq!(
+            staged.goose_args(),
+            ["--test-plan", "10,120s;50,300s;100,600s;0,180s"]
+        );
+        for bad in ["escrow_release", "Escrow-Release", ""] {
+            assert!(Scenario::from_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use goose::metrics::{
 };
 use serde::Serialize;
 
-use crate::plan::{Profile, Scenario, Stage, Thresholds};
+use crate::flows::FlowStats;
+use crate::plan::{Profile, Scenario, Thresholds};
 
 /// One request type's numbers (or every request's, for [`RunReport::total`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,7 +100,8 @@ pub struct RunReport {
     pub profile: String,
     /// The base URL the run was against.
     pub base_url: String,
-    /// The stages, as a goose test plan (`users,secs;...`).
+    /// The load: the stages as a goose test plan (`users,secs;...`), or `N users x 1
+    /// iteration`.
     pub stages: String,
     /// How long the run took, seconds.
     pub duration_secs: f64,
@@ -111,6 +113,9 @@ pub struct RunReport {
     pub requests: Vec<RequestStats>,
     /// Every request together.
     pub total: RequestStats,
+    /// The flows timed end to end (escrow-release: `order to release`), when the scenario
+    /// has them.
+    pub flow: Option<FlowStats>,
     /// Each threshold's verdict.
     pub thresholds: Vec<Verdict>,
     /// Whether every threshold held (the exit code is 0 only then).
@@ -131,6 +136,8 @@ pub struct RunFacts<'a> {
     pub sources: usize,
     /// The HTML report's file name.
     pub html_report: &'a str,
+    /// The scenario's end-to-end flows, when it has them: every one must finish.
+    pub flow: Option<FlowStats>,
 }
 
 impl RunReport {
@@ -152,7 +159,8 @@ impl RunReport {
             .collect();
         requests.sort_by(|a, b| a.name.cmp(&b.name));
         let total = total(metrics.requests.values(), secs);
-        let thresholds = judge(facts.scenario.thresholds(facts.profile), &total);
+        let mut thresholds = judge(facts.scenario.thresholds(facts.profile), &total);
+        thresholds.extend(facts.flow.as_ref().map(judge_flow));
         RunReport {
             scenario: facts.scenario.name().to_string(),
             profile: match facts.profile {
@@ -160,7 +168,7 @@ impl RunReport {
                 Profile::Ci => "ci".into(),
             },
             base_url: facts.base_url.to_string(),
-            stages: Stage::goose_plan(facts.scenario.stages(facts.profile)),
+            stages: facts.scenario.load(facts.profile).describe(),
             duration_secs: secs,
             max_users: metrics.maximum_users as u64,
             sources: facts.sources as u64,
@@ -168,6 +176,7 @@ impl RunReport {
             requests,
             total,
             thresholds,
+            flow: facts.flow.clone(),
             html_report: facts.html_report.to_string(),
         }
     }
@@ -201,6 +210,19 @@ impl RunReport {
                 stats.rate_limited,
                 stats.errors,
                 stats.error_rate * 100.0
+            );
+        }
+        if let Some(flow) = &self.flow {
+            let _ = writeln!(
+                out,
+                "\n{}: {} finished, {} failed; p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                flow.name,
+                flow.finished,
+                flow.failed,
+                flow.p50_ms,
+                flow.p95_ms,
+                flow.p99_ms,
+                flow.max_ms
             );
         }
         out.push('\n');
@@ -260,6 +282,15 @@ fn total<'a>(
     RequestStats::new("all", &timing, codes, ok, secs)
 }
 
+/// Every flow must finish, and at least one must have run.
+fn judge_flow(flow: &FlowStats) -> Verdict {
+    Verdict {
+        rule: format!("every {} finishes", flow.name),
+        observed: format!("{} of {}", flow.finished, flow.finished + flow.failed),
+        passed: flow.failed == 0 && flow.finished > 0,
+    }
+}
+
 /// Each of `thresholds` against `total`.
 pub fn judge(thresholds: Thresholds, total: &RequestStats) -> Vec<Verdict> {
     let mut verdicts = Vec::new();
@@ -317,6 +348,24 @@ mod tests {
             },
             statuses: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_flow_passes_only_when_every_one_finished() {
+        let flow = |finished, failed| FlowStats {
+            name: "order to release".into(),
+            finished,
+            failed,
+            p50_ms: 1.0,
+            p95_ms: 1.0,
+            p99_ms: 1.0,
+            max_ms: 1.0,
+        };
+        let all = judge_flow(&flow(10, 0));
+        assert!(all.passed, "{all:?}");
+        assert_eq!(all.observed, "10 of 10");
+        assert!(!judge_flow(&flow(9, 1)).passed);
+        assert!(!judge_flow(&flow(0, 0)).passed, "nothing ran");
     }
 
     #[test]

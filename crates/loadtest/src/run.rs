@@ -11,7 +11,8 @@ use goose::GooseAttack;
 use goose::config::GooseConfiguration;
 
 use crate::error::LoadError;
-use crate::plan::{Profile, Scenario, Stage};
+use crate::faucet::{Faucet, MmctlCommand};
+use crate::plan::{Load, Profile, Scenario};
 use crate::report::{RunFacts, RunReport};
 use crate::scenarios::{ClientPool, goose_scenario};
 use crate::sources::loopback_sources;
@@ -29,6 +30,9 @@ pub struct RunRequest {
     pub out_dir: PathBuf,
     /// How many loopback source addresses the clients use (1-253, from 127.0.0.2).
     pub sources: u8,
+    /// How escrow-release runs mmctl to pay escrows (`mmctl dev pay`); the other scenarios do
+    /// not run it.
+    pub mmctl: MmctlCommand,
 }
 
 /// The files a run wrote.
@@ -71,12 +75,17 @@ pub fn check_base_url(base_url: &str) -> Result<String, LoadError> {
 ///
 /// # Errors
 /// [`LoadError`] when the URL is bad, the marketplace does not answer `GET /health` with 200
-/// (nothing is written then), a report cannot be written, or goose fails.
+/// or escrow-release's faucet (`mmctl dev address`) does not answer (nothing is written
+/// then), a report cannot be written, or goose fails.
 pub async fn run(request: &RunRequest) -> Result<(RunReport, Written), LoadError> {
     let base_url = check_base_url(&request.base_url)?;
     let sources = loopback_sources(request.sources);
     let pool = Arc::new(ClientPool::new(&sources)?);
     probe(&base_url, &sources).await?;
+    let faucet = match request.scenario {
+        Scenario::EscrowRelease => Some(Arc::new(Faucet::connect(&request.mmctl).await?)),
+        Scenario::HttpEndpoints | Scenario::EscrowFlow => None,
+    };
     std::fs::create_dir_all(&request.out_dir).map_err(|source| LoadError::Report {
         path: request.out_dir.clone(),
         source,
@@ -88,28 +97,17 @@ pub async fn run(request: &RunRequest) -> Result<(RunReport, Written), LoadError
         html: request.out_dir.join(format!("{name}.html")),
         goose_html: request.out_dir.join(format!("{name}-goose.html")),
     };
-    let plan = Stage::goose_plan(request.scenario.stages(request.profile));
     let goose_html = written.goose_html.to_string_lossy().into_owned();
-    let args = [
-        "--host",
-        &base_url,
-        "--test-plan",
-        &plan,
-        "--report-file",
-        &goose_html,
-        "--no-telnet",
-        "--no-print-metrics",
-        "--no-error-summary",
-        "--quiet",
-    ];
+    let load = request.scenario.load(request.profile);
+    let args = goose_args(load, &base_url, &goose_html);
     let config = GooseConfiguration::parse_args_default(&args)
-        .map_err(|e| LoadError::Setup(e.to_string()))?;
+        .map_err(|e| LoadError::Setup(goose_error(&e)))?;
     let metrics = GooseAttack::initialize_with_config(config)
-        .map_err(|e| LoadError::Setup(e.to_string()))?
-        .register_scenario(goose_scenario(request.scenario, Arc::clone(&pool)))
+        .map_err(|e| LoadError::Setup(goose_error(&e)))?
+        .register_scenario(goose_scenario(request.scenario, Arc::clone(&pool), faucet)?)
         .execute()
         .await
-        .map_err(|e| LoadError::Goose(e.to_string()))?;
+        .map_err(|e| LoadError::Goose(goose_error(&e)))?;
     let html_name = format!("{name}.html");
     let report = RunReport::from_metrics(
         &metrics,
@@ -119,6 +117,10 @@ pub async fn run(request: &RunRequest) -> Result<(RunReport, Written), LoadError
             base_url: &base_url,
             sources: sources.len(),
             html_report: &html_name,
+            flow: match request.scenario {
+                Scenario::EscrowRelease => Some(pool.flows.stats(crate::scenarios::RELEASE_FLOW)),
+                Scenario::HttpEndpoints | Scenario::EscrowFlow => None,
+            },
         },
     );
     let json =
@@ -130,6 +132,37 @@ pub async fn run(request: &RunRequest) -> Result<(RunReport, Written), LoadError
         crate::html::render(&report, &pool.timeline).as_bytes(),
     )?;
     Ok((report, written))
+}
+
+/// goose's command line for `load` against `base_url`, writing its report to `goose_html`.
+fn goose_args(load: Load, base_url: &str, goose_html: &str) -> Vec<String> {
+    let mut args: Vec<String> = ["--host", base_url, "--report-file", goose_html]
+        .map(String::from)
+        .to_vec();
+    args.extend(load.goose_args());
+    args.extend(
+        [
+            "--no-telnet",
+            "--no-print-metrics",
+            "--no-error-summary",
+            "--quiet",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+/// goose's error with its detail (its `Display` says only "invalid option or value
+/// specified"; the option and why are in the variant's fields).
+fn goose_error(err: &goose::GooseError) -> String {
+    match err {
+        goose::GooseError::InvalidOption {
+            option,
+            value,
+            detail,
+        } => format!("{err}: {option} = {value:?}: {detail}"),
+        other => other.to_string(),
+    }
 }
 
 fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), LoadError> {
@@ -179,6 +212,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn goose_accepts_every_scenarios_command_line() {
+        for scenario in Scenario::ALL {
+            for profile in [Profile::Full, Profile::Ci] {
+                let args = goose_args(scenario.load(profile), "http://127.0.0.1:1", "r.html");
+                let config = GooseConfiguration::parse_args_default(&args);
+                assert!(config.is_ok(), "{scenario} {profile:?}: {:?}", config.err());
+            }
+        }
+        let bad = GooseConfiguration::parse_args_default(&["--hatch-rate", "1"]).unwrap_err();
+        assert!(goose_error(&bad).contains("--hatch-rate"), "{bad:?}");
+    }
 
     #[test]
     fn base_urls_are_checked_before_anything_runs() {

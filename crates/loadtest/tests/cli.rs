@@ -1,6 +1,7 @@
 //! `mmkt-load`'s refusals: a bad command line exits 2 and an unreachable marketplace exits 3,
 //! each with a message saying what to fix, and neither writes a report.
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output};
 
@@ -22,7 +23,9 @@ fn an_unknown_scenario_is_a_usage_error_naming_the_valid_ones() {
     let out = mmkt_load(&["--scenario", "checkout", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("unknown scenario \"checkout\": use http-endpoints or escrow-flow"),
+        stderr(&out).contains(
+            "unknown scenario \"checkout\": use http-endpoints, escrow-flow or escrow-release"
+        ),
         "{}",
         stderr(&out)
     );
@@ -31,7 +34,8 @@ fn an_unknown_scenario_is_a_usage_error_naming_the_valid_ones() {
 
 #[test]
 fn bad_urls_profiles_and_source_counts_are_usage_errors() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (&["--mmctl", "  "], "--mmctl is empty"),
         (&["--base-url", "127.0.0.1:8080"], "is not a base URL"),
         (
             &["--base-url", "ftp://127.0.0.1"],
@@ -79,5 +83,41 @@ fn an_unreachable_marketplace_exits_3_before_any_report() {
         "{text}"
     );
     assert!(text.contains("is the stack up"), "{text}");
+    assert!(!out_dir.exists(), "nothing is written");
+}
+
+#[test]
+fn escrow_release_without_a_faucet_exits_3_before_any_report() {
+    // A marketplace stand-in that answers `GET /health` with 200, once.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request).unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("reports");
+    let out = mmkt_load(&[
+        "--scenario",
+        "escrow-release",
+        "--base-url",
+        &url,
+        "--mmctl",
+        "/nonexistent/mmctl --project none",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("the faucet command `/nonexistent/mmctl --project none dev address` failed"),
+        "{text}"
+    );
+    assert!(text.contains("mmctl up --profile dev"), "{text}");
     assert!(!out_dir.exists(), "nothing is written");
 }

@@ -125,7 +125,8 @@ fn escrow_flow_js_runs_10_vus_for_5_minutes_with_no_error_allowed() {
 fn k6_archives_both_scripts_and_refuses_a_broken_one() {
     let Some(k6) = k6() else { return };
     let dir = tempfile::tempdir().unwrap();
-    for scenario in Scenario::ALL {
+    // escrow-release has no k6 script: it pays through `mmctl dev pay`, which k6 cannot run.
+    for scenario in [Scenario::HttpEndpoints, Scenario::EscrowFlow] {
         let archive = dir.path().join(format!("{}.tar", scenario.name()));
         let out = Command::new(&k6)
             .arg("archive")

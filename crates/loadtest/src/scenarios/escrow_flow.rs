@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use goose::prelude::*;
 
-use super::{ClientPool, Role, begin, ok_or, post_json, register};
+use super::{ClientPool, Item, Role, begin, list, order, register};
 
 /// The listed price, piconero (0.001 XMR): small enough that a full run's open escrows stay
 /// far below the development custody cap.
@@ -17,37 +17,14 @@ const PRICE: u64 = 1_000_000_000;
 pub(super) async fn iteration(user: &mut GooseUser, pool: &ClientPool) -> TransactionResult {
     begin(user, pool);
     let vendor = register(user, pool, Role::Vendor, "/api/auth/register (vendor)").await?;
-    let listing = serde_json::json!({
-        "title": "Load Test Product",
-        "description": "Performance test",
-        "price_xmr": PRICE,
-        "stock": 100,
-    });
-    let (status, body, _) = post_json(
-        user,
-        pool,
-        "/api/listings",
-        "/api/listings",
-        &listing,
-        Some(&vendor),
-    )
-    .await?;
-    ok_or(status, "/api/listings")?;
-    let Some(listing_id) = body.get("listing_id").cloned() else {
-        return Err("/api/listings: 200 without a listing_id".into());
+    let item = Item {
+        title: "Load Test Product",
+        price: PRICE,
+        stock: 100,
     };
+    let listing_id = list(user, pool, &vendor, &item).await?;
     let buyer = register(user, pool, Role::Buyer, "/api/auth/register (buyer)").await?;
-    let order = serde_json::json!({ "listing_id": listing_id, "quantity": 1 });
-    let (status, _, _) = post_json(
-        user,
-        pool,
-        "/api/orders",
-        "/api/orders",
-        &order,
-        Some(&buyer),
-    )
-    .await?;
-    ok_or(status, "/api/orders")?;
+    order(user, pool, &buyer, listing_id).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     Ok(())
 }

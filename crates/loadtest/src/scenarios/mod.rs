@@ -1,7 +1,7 @@
-//! The two scenarios as goose scenarios, and what their iterations share ([`ClientPool`]: one
+//! The scenarios as goose scenarios, and what their iterations share ([`ClientPool`]: one
 //! HTTP client per loopback source address, handed out in turn at the start of each
 //! iteration, fresh usernames, the run's [`Timeline`]) and the few requests they make (a GET,
-//! a JSON POST with or without a session cookie, a sign-up).
+//! a JSON request with or without a session cookie, a sign-up).
 //!
 //! Each iteration signs up new accounts, so it is a new client: it takes the next source
 //! address of the pool (127.0.0.2 to 127.0.0.254, round-robin over every virtual user), as
@@ -10,6 +10,7 @@
 //! address stays at (iterations per second) / (addresses).
 
 mod escrow_flow;
+mod escrow_release;
 mod http_endpoints;
 
 use std::net::IpAddr;
@@ -22,8 +23,12 @@ use goose::prelude::*;
 use reqwest::header::{COOKIE, SET_COOKIE};
 
 use crate::error::LoadError;
+use crate::faucet::Faucet;
+use crate::flows::Flows;
 use crate::plan::Scenario;
 use crate::timeline::Timeline;
+
+pub use escrow_release::FLOW as RELEASE_FLOW;
 
 /// How long one request may take before it counts as an error (a timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +46,8 @@ pub struct ClientPool {
     run_tag: String,
     /// Every request of the run (for the latency-over-time plots).
     pub timeline: Timeline,
+    /// Whole flows timed end to end (escrow-release: order to payout).
+    pub flows: Flows,
 }
 
 impl ClientPool {
@@ -77,6 +84,7 @@ impl ClientPool {
             accounts: AtomicU64::new(0),
             run_tag: format!("{started:x}"),
             timeline: Timeline::default(),
+            flows: Flows::default(),
         })
     }
 
@@ -103,8 +111,16 @@ impl ClientPool {
     }
 }
 
-/// `scenario` as a goose scenario whose iterations draw their clients from `pool`.
-pub fn goose_scenario(scenario: Scenario, pool: Arc<ClientPool>) -> goose::goose::Scenario {
+/// `scenario` as a goose scenario whose iterations draw their clients from `pool`;
+/// escrow-release pays through `faucet`.
+///
+/// # Errors
+/// [`LoadError::Setup`] when escrow-release is given no faucet.
+pub fn goose_scenario(
+    scenario: Scenario,
+    pool: Arc<ClientPool>,
+    faucet: Option<Arc<Faucet>>,
+) -> Result<goose::goose::Scenario, LoadError> {
     let iteration: TransactionFunction = match scenario {
         Scenario::HttpEndpoints => Arc::new(move |user| {
             let pool = Arc::clone(&pool);
@@ -114,9 +130,18 @@ pub fn goose_scenario(scenario: Scenario, pool: Arc<ClientPool>) -> goose::goose
             let pool = Arc::clone(&pool);
             Box::pin(async move { escrow_flow::iteration(user, &pool).await })
         }),
+        Scenario::EscrowRelease => {
+            let faucet = faucet.ok_or_else(|| {
+                LoadError::Setup("escrow-release needs the faucet (mmctl dev)".into())
+            })?;
+            Arc::new(move |user| {
+                let (pool, faucet) = (Arc::clone(&pool), Arc::clone(&faucet));
+                Box::pin(async move { escrow_release::iteration(user, &pool, &faucet).await })
+            })
+        }
     };
-    goose::goose::Scenario::new(scenario.name())
-        .register_transaction(Transaction::new(iteration).set_name("iteration"))
+    Ok(goose::goose::Scenario::new(scenario.name())
+        .register_transaction(Transaction::new(iteration).set_name("iteration")))
 }
 
 /// Starts an iteration: the next client of the pool (a new source address).
@@ -140,8 +165,22 @@ async fn get(user: &mut GooseUser, pool: &ClientPool, path: &str, name: &str) ->
     ok_or(status, name)
 }
 
+/// What a JSON request answered: its status, JSON body (`null` when it is not JSON) and the
+/// session cookie it set (`name=value`).
+type JsonAnswer = (reqwest::StatusCode, serde_json::Value, Option<String>);
+
+/// One request of a scenario: `METHOD path`, reported as `METHOD name`, with an optional JSON
+/// body and session cookie.
+struct Call<'a> {
+    method: GooseMethod,
+    path: &'a str,
+    name: &'a str,
+    body: Option<&'a serde_json::Value>,
+    cookie: Option<&'a str>,
+}
+
 /// `POST path` with a JSON `body` and, when given, the session `cookie`, reported as
-/// `POST name`: the answer's status, JSON body and session cookie (`name=value`).
+/// `POST name`.
 async fn post_json(
     user: &mut GooseUser,
     pool: &ClientPool,
@@ -149,21 +188,38 @@ async fn post_json(
     name: &str,
     body: &serde_json::Value,
     cookie: Option<&str>,
-) -> Result<(reqwest::StatusCode, serde_json::Value, Option<String>), Box<TransactionError>> {
-    let mut builder = user
-        .get_request_builder(&GooseMethod::Post, path)?
-        .json(body);
-    if let Some(cookie) = cookie {
+) -> Result<JsonAnswer, Box<TransactionError>> {
+    let call = Call {
+        method: GooseMethod::Post,
+        path,
+        name,
+        body: Some(body),
+        cookie,
+    };
+    send(user, pool, call).await
+}
+
+/// Sends `call` and reads its answer.
+async fn send(
+    user: &mut GooseUser,
+    pool: &ClientPool,
+    call: Call<'_>,
+) -> Result<JsonAnswer, Box<TransactionError>> {
+    let mut builder = user.get_request_builder(&call.method, call.path)?;
+    if let Some(body) = call.body {
+        builder = builder.json(body);
+    }
+    if let Some(cookie) = call.cookie {
         builder = builder.header(COOKIE, cookie);
     }
     let request = GooseRequest::builder()
-        .method(GooseMethod::Post)
-        .path(path)
-        .name(name)
+        .method(call.method)
+        .path(call.path)
+        .name(call.name)
         .set_request_builder(builder)
         .build();
     let goose = user.request(request).await?;
-    pool.record("POST", name, &goose.request);
+    pool.record(&call.method.to_string(), call.name, &goose.request);
     let response = goose.response?;
     let status = response.status();
     let session = session_cookie(response.headers());
@@ -212,6 +268,50 @@ async fn register(
         post_json(user, pool, "/api/auth/register", name, &body, None).await?;
     ok_or(status, name)?;
     cookie.ok_or_else(|| format!("{name}: 200 without a session cookie").into())
+}
+
+/// What a vendor lists (description `Performance test`).
+struct Item {
+    title: &'static str,
+    /// Piconero.
+    price: u64,
+    stock: u32,
+}
+
+/// `POST /api/listings` of `item` as `vendor` (its session cookie): the new `listing_id`.
+async fn list(
+    user: &mut GooseUser,
+    pool: &ClientPool,
+    vendor: &str,
+    item: &Item,
+) -> Result<serde_json::Value, Box<TransactionError>> {
+    let listing = serde_json::json!({
+        "title": item.title,
+        "description": "Performance test",
+        "price_xmr": item.price,
+        "stock": item.stock,
+    });
+    let name = "/api/listings";
+    let (status, body, _) = post_json(user, pool, name, name, &listing, Some(vendor)).await?;
+    ok_or(status, name)?;
+    body.get("listing_id")
+        .cloned()
+        .ok_or_else(|| "/api/listings: 200 without a listing_id".into())
+}
+
+/// `POST /api/orders` of one of `listing_id` as `buyer`: the order's JSON (`order_id`,
+/// `total_xmr`, `escrow`).
+async fn order(
+    user: &mut GooseUser,
+    pool: &ClientPool,
+    buyer: &str,
+    listing_id: serde_json::Value,
+) -> Result<serde_json::Value, Box<TransactionError>> {
+    let order = serde_json::json!({ "listing_id": listing_id, "quantity": 1 });
+    let name = "/api/orders";
+    let (status, body, _) = post_json(user, pool, name, name, &order, Some(buyer)).await?;
+    ok_or(status, name)?;
+    Ok(body)
 }
 
 /// Ok for 200, else the transaction fails (the iteration stops: later steps need this one).
