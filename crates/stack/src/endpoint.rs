@@ -233,6 +233,12 @@ pub(crate) fn connect_error(
     }
 }
 
+/// Whether `err` is hyper's "request cancelled, connection was not ready": the connection
+/// closed before the request was sent, with no TLS error of its own to say why.
+pub(crate) fn cancelled_before_sending(err: &bollard::errors::Error) -> bool {
+    tls_failure(err).is_none() && error_chain(err).contains("connection was not ready")
+}
+
 /// The TLS failure behind `err`, if any, from the rustls error inside it. An alert from the
 /// engine means it refused mmctl's client certificate; a certificate error raised here means
 /// mmctl does not trust the engine's certificate.

@@ -43,15 +43,34 @@ impl Engine {
     pub async fn connect(config: &EngineConfig) -> Result<Engine, StackError> {
         let endpoint = config.host.clone();
         let (docker, scheme) = endpoint::open(config)?;
-        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
-            .await
-            .map_err(|_| {
-                let reason = format!("no answer within {} s", CONNECT_TIMEOUT.as_secs());
-                StackError::unreachable(&endpoint, scheme.silent_failure(), reason)
-            })?
-            .map_err(|e| {
-                endpoint::connect_error(&endpoint, scheme, "negotiate the API version", e)
-            })?;
+        let negotiate = |docker: Docker| async {
+            tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+                .await
+                .map_err(|_| {
+                    let reason = format!("no answer within {} s", CONNECT_TIMEOUT.as_secs());
+                    StackError::unreachable(&endpoint, scheme.silent_failure(), reason)
+                })
+        };
+        let docker = match negotiate(docker.clone()).await? {
+            Ok(docker) => docker,
+            // A TLS 1.3 engine that refuses the client certificate sends its alert after the
+            // handshake; when the connection dies before the request goes out, hyper reports a
+            // cancelled request and the alert is lost. Ask once more on a new connection, so
+            // the refusal (or the answer) is seen.
+            Err(e) if endpoint::cancelled_before_sending(&e) => {
+                negotiate(docker).await?.map_err(|e| {
+                    endpoint::connect_error(&endpoint, scheme, "negotiate the API version", e)
+                })?
+            }
+            Err(e) => {
+                return Err(endpoint::connect_error(
+                    &endpoint,
+                    scheme,
+                    "negotiate the API version",
+                    e,
+                ));
+            }
+        };
         docker
             .ping()
             .await
