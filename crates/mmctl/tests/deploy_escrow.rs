@@ -509,7 +509,7 @@ fn fund(chain: &Chain, buyer: &User, id: i64) {
             return Some(());
         }
         polls += 1;
-        if polls % 10 == 0 {
+        if polls.is_multiple_of(10) {
             chain.mine(1);
         }
         None
