@@ -3,8 +3,9 @@
 //! /health proxied, /ready answered with its verdict only (the details stay internal), /metrics
 //! and unknown paths refused, error texts that name no internal host, the 64 KiB body limit,
 //! security headers, client-address headers that cannot be spoofed, login rate limiting,
-//! TLS 1.3 only with HSTS, certificates picked up without a reload, and the HTTP->HTTPS redirect
-//! with ACME challenges.
+//! TLS 1.3 only with HSTS, a replaced certificate served only after a reload, OCSP stapling as
+//! `mmctl tls` writes it (on for a chain whose leaf names a responder, off otherwise), and the
+//! HTTP->HTTPS redirect with ACME challenges.
 //!
 //! The copy under test differs from the shipped file only where the container and this host
 //! differ: listen addresses (127.0.0.1 and free ports instead of 8080/8443/8081), the upstream
@@ -42,6 +43,67 @@ fn rewrite(dest: &Path, replacements: &[(&str, String, usize)]) {
 
 fn writable_paths(dir: &Path) -> (&'static str, String, usize) {
     ("/tmp/nginx", format!("{}/run/nginx", dir.display()), 6)
+}
+
+/// The certificate, key and stapling include of the TLS server, moved into `DIR/tls/`.
+fn tls_paths(dir: &Path) -> [(&'static str, String, usize); 3] {
+    let d = dir.display();
+    [
+        (
+            "ssl_certificate /etc/nginx/tls/",
+            format!("ssl_certificate {d}/tls/"),
+            1,
+        ),
+        (
+            "ssl_certificate_key /etc/nginx/tls/",
+            format!("ssl_certificate_key {d}/tls/"),
+            1,
+        ),
+        ("include /etc/nginx/tls/", format!("include {d}/tls/"), 1),
+    ]
+}
+
+/// Writes `pair` into `DIR/tls/` as `mmctl tls` does (fullchain.pem, privkey.pem, chain.pem and
+/// the stapling include it renders for the chain, its paths moved into the temp dir).
+fn install_pair(dir: &Path, pair: &mmkt_stack::tls::PemPair) -> mmkt_stack::tls::CertificateInfo {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let info = mmkt_stack::tls::inspect_chain(&pair.chain, now()).expect("chain parses");
+    std::fs::write(tls.join("fullchain.pem"), &pair.chain).unwrap();
+    std::fs::write(tls.join("privkey.pem"), &pair.key).unwrap();
+    let stapling = mmkt_stack::tls::stapling_conf(&info)
+        .replace("/etc/nginx/tls/", &format!("{}/", tls.display()));
+    std::fs::write(tls.join("stapling.conf"), stapling).unwrap();
+    info
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A self-signed pair for `name`, valid for a day.
+fn self_signed(name: &str) -> mmkt_stack::tls::PemPair {
+    mmkt_stack::tls::self_signed(&mmkt_stack::tls::SelfSigned {
+        server_name: name.into(),
+        not_before: now() - 60,
+        not_after: now() + 86_400,
+    })
+    .unwrap()
+}
+
+/// A copy of the shipped config in `dir` with its writable and TLS paths moved there and a
+/// self-signed certificate installed (nginx needs one to start).
+fn checked_copy(dir: &Path, extra: &[(&str, String, usize)]) -> PathBuf {
+    let config = dir.join("nginx.conf");
+    let mut replacements = vec![writable_paths(dir)];
+    replacements.extend(tls_paths(dir));
+    replacements.extend(extra.iter().cloned());
+    rewrite(&config, &replacements);
+    install_pair(dir, &self_signed("localhost"));
+    config
 }
 
 /// A temp dir the nginx workers (user `nobody` when the master runs as root) can traverse.
@@ -82,11 +144,133 @@ fn shipped_config_passes_nginx_t() {
         return;
     };
     let dir = shared_tempdir();
-    let config = dir.path().join("nginx.conf");
-    rewrite(&config, &[writable_paths(dir.path())]);
+    let config = checked_copy(dir.path(), &[]);
     let (ok, out) = nginx_t(&nginx, &config, dir.path());
     assert!(ok, "nginx -t rejected deploy/nginx/nginx.conf:\n{out}");
     assert!(out.contains("test is successful"), "{out}");
+    // The stapling include for a certificate without an OCSP responder keeps stapling off, so
+    // nginx has nothing to warn about.
+    assert!(!out.contains("ssl_stapling"), "{out}");
+}
+
+/// Makes, with openssl, a CA and a leaf for localhost whose Authority Information Access
+/// names an OCSP responder; returns the chain (leaf, CA) and the leaf's key.
+fn ca_issued_with_ocsp(openssl: &Path, dir: &Path) -> mmkt_stack::tls::PemPair {
+    let run = |args: &[&str]| {
+        let out = Command::new(openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/ocsp\nsubjectAltName=DNS:localhost\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "leaf.pem",
+    ]);
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    mmkt_stack::tls::PemPair {
+        chain: [read("leaf.pem"), read("ca.pem")].concat(),
+        key: read("leaf.key"),
+    }
+}
+
+#[test]
+fn ocsp_stapling_is_on_exactly_when_the_certificate_allows_it() {
+    let Some(nginx) = tool_or_skip("nginx", "nginx") else {
+        return;
+    };
+    let Some(openssl) = tool_or_skip("openssl", "openssl") else {
+        return;
+    };
+    let dir = shared_tempdir();
+    let config = checked_copy(dir.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+
+    // A CA-issued chain naming a responder: mmctl's include turns stapling on; nginx -t accepts
+    // it without a stapling warning. (nginx resolves the responder's host when it loads the
+    // configuration, so the test's responder is a loopback address.)
+    let info = install_pair(dir.path(), &ca_issued_with_ocsp(&openssl, work.path()));
+    assert_eq!(info.ocsp_url.as_deref(), Some("http://127.0.0.1:9/ocsp"));
+    let include = std::fs::read_to_string(dir.path().join("tls/stapling.conf")).unwrap();
+    assert!(include.contains("ssl_stapling on;"), "{include}");
+    std::fs::write(
+        dir.path().join("tls/chain.pem"),
+        std::fs::read(work.path().join("ca.pem")).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(ok, "nginx -t refused stapling for an OCSP chain:\n{out}");
+    assert!(!out.contains("ssl_stapling"), "{out}");
+
+    // The same directives for a certificate without a responder make nginx warn: why the
+    // include is conditional.
+    install_pair(dir.path(), &self_signed("localhost"));
+    std::fs::write(dir.path().join("tls/stapling.conf"), include).unwrap();
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(ok, "{out}");
+    assert!(out.contains("\"ssl_stapling\" ignored"), "{out}");
 }
 
 #[test]
@@ -95,17 +279,13 @@ fn nginx_t_rejects_a_broken_copy() {
         return;
     };
     let dir = shared_tempdir();
-    let config = dir.path().join("nginx.conf");
-    rewrite(
-        &config,
-        &[
-            writable_paths(dir.path()),
-            (
-                "client_max_body_size 64k;",
-                "client_max_body_size 64k".to_owned(),
-                1,
-            ),
-        ],
+    let config = checked_copy(
+        dir.path(),
+        &[(
+            "client_max_body_size 64k;",
+            "client_max_body_size 64k".to_owned(),
+            1,
+        )],
     );
     let (ok, out) = nginx_t(&nginx, &config, dir.path());
     assert!(
@@ -183,11 +363,9 @@ fn start_stack_with(upstream: impl FnOnce() -> RecordingServer) -> Option<Stack>
         free_loopback_port(),
     );
     let d = dir.path().display().to_string();
-    let config = dir.path().join("nginx.conf");
-    rewrite(
-        &config,
+    let config = checked_copy(
+        dir.path(),
         &[
-            writable_paths(dir.path()),
             (
                 "listen 8080 default_server;",
                 format!("listen 127.0.0.1:{http} default_server;"),
@@ -208,7 +386,6 @@ fn start_stack_with(upstream: impl FnOnce() -> RecordingServer) -> Option<Stack>
                 format!("default 127.0.0.1:{};", upstream.port()),
                 1,
             ),
-            ("/etc/nginx/tls/$", format!("{d}/tls/$"), 2),
             ("root /var/www/acme;", format!("root {d}/acme;"), 1),
         ],
     );
@@ -414,58 +591,55 @@ fn nginx_rate_limits_login_attempts() {
     assert_eq!(stack.get(stack.http, "/api/listings", &[]).status, 200);
 }
 
+/// The subject of the certificate nginx serves on `port` (openssl s_client's `subject=` line).
+fn served_subject(openssl: &Path, port: u16) -> String {
+    let out = Command::new(openssl)
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run openssl s_client");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("subject=")
+                .map(str::trim)
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn nginx_serves_tls_13_with_hsts_and_redirects_plain_http() {
     let Some(stack) = start_stack() else { return };
     let https_url = format!("https://127.0.0.1:{}/health", stack.https);
 
-    // Development: no certificate yet. Plain HTTP works, TLS handshakes fail.
-    assert_eq!(
-        curl(&stack.curl, &["-k", &https_url]).status,
-        0,
-        "TLS must fail without a certificate"
-    );
-
-    // Production: certificates appear in the TLS volume; no reload is needed.
-    let tls = stack.dir.path().join("tls");
-    std::fs::create_dir(&tls).unwrap();
     let Some(openssl) = tool_or_skip("openssl", "openssl") else {
         return;
     };
-    let out = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(tls.join("privkey.pem"))
-        .arg("-out")
-        .arg(tls.join("fullchain.pem"))
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The workers load the key per handshake: it must be readable by the nginx user.
-        std::fs::set_permissions(
-            tls.join("privkey.pem"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        std::fs::set_permissions(&tls, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The certificate in place at start is served.
+    assert_eq!(served_subject(&openssl, stack.https), "CN = localhost");
+
+    // A replaced certificate is read only at a reload (fixed paths): until then the old one
+    // is served, then the new one, with no restart.
+    install_pair(stack.dir.path(), &self_signed("renewed.localhost"));
+    assert_eq!(curl(&stack.curl, &["-k", &https_url]).status, 200);
+    assert_eq!(served_subject(&openssl, stack.https), "CN = localhost");
+    // SAFETY: kill(2) on the nginx master this test started (its own child's PID).
+    let hup = unsafe { libc::kill(stack._nginx.pid() as i32, libc::SIGHUP) };
+    assert_eq!(hup, 0, "SIGHUP to nginx");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while served_subject(&openssl, stack.https) != "CN = renewed.localhost" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reload never served the new certificate"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let secure = curl(&stack.curl, &["-k", &https_url]);
     assert_eq!(secure.status, 200, "HTTPS after the certificate appeared");
