@@ -20,9 +20,10 @@ PACKAGES=(
   prometheus prometheus-alertmanager   # promtool / amtool check monitoring/ configs
   nginx                       # nginx -t and a real proxy run of deploy/nginx/nginx.conf (tests/tests/nginx.rs)
   systemd                     # systemd-analyze verify for the generated units
-  jq curl ca-certificates
+  jq curl ca-certificates openssl   # openssl: test certificate chains (tests/tests/nginx.rs)
   python3 python3-venv        # the venv for the PyPI tools in scripts/python-tools.txt
   shellcheck                  # actionlint checks the workflow's run: scripts with it
+  nftables                    # nft: mmctl firewall's ruleset, checked (nft -c) and applied in test netns
 )
 
 missing=()

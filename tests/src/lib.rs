@@ -6,6 +6,7 @@
 //! `MMKT_REQUIRE_SERVICES=1` (CI) and skips it with a message otherwise. [`tidy`] holds the
 //! project's conventions and layout boundaries as pure rules over file text.
 
+pub mod grafana;
 pub mod http;
 pub mod process;
 pub mod promql;

@@ -101,11 +101,35 @@ fn monitoring_files_are_mounted_where_they_expect() {
         "../monitoring/alerts",
         "/etc/prometheus/alerts",
     );
+    // Alertmanager's config is rendered by `mmctl up` into a volume (it holds the receiver
+    // secrets); the extension names the template, which must exist, and the mounted volume.
+    let am = service(&doc, "alertmanager");
+    let rendered = &am["x-mmkt-alertmanager-config"];
+    let template = rendered["template"].as_str().expect("template");
+    assert!(
+        repo_root().join("deploy").join(template).is_file(),
+        "the Alertmanager template {template} does not exist"
+    );
+    let volume = rendered["volume"].as_str().expect("volume");
+    assert!(
+        mounts(am)
+            .iter()
+            .any(|(s, t)| s == volume && t == "/etc/alertmanager"),
+        "alertmanager must mount {volume} at /etc/alertmanager: {:?}",
+        mounts(am)
+    );
+    assert_eq!(rendered["file"].as_str(), Some("alertmanager.yml"));
     assert_mount(
         &doc,
-        "alertmanager",
-        "../monitoring/alertmanager.yml",
-        "/etc/alertmanager/alertmanager.yml",
+        "loki",
+        "../monitoring/loki/loki.yml",
+        "/etc/loki/loki.yml",
+    );
+    assert_mount(
+        &doc,
+        "promtail",
+        "../monitoring/promtail/promtail.yml",
+        "/etc/promtail/promtail.yml",
     );
     assert_mount(
         &doc,
@@ -161,6 +185,13 @@ fn prometheus_targets_are_reachable_compose_services() {
         }
     }
     for target in targets {
+        // A probe URL (job blackbox-tls) is what the exporter reaches, from its own networks.
+        if let Some(url) = target.strip_prefix("https://") {
+            let authority = url.split('/').next().unwrap_or(url);
+            let (host, _port) = authority.rsplit_once(':').expect("host:port");
+            assert_share_network(&doc, "blackbox-exporter", host);
+            continue;
+        }
         let (host, port) = target.rsplit_once(':').expect("host:port");
         if host == "localhost" {
             continue;
@@ -334,10 +365,40 @@ fn every_service_is_read_only_non_root_and_limited() {
             other => panic!("service {name} must set `user:` ({other:?})"),
         };
         let uid = user.split(':').next().unwrap_or("");
-        assert!(
-            !uid.is_empty() && uid != "root" && uid != "0",
-            "service {name} runs as {user:?}"
+        if name == "promtail" {
+            // The one exception: the engine's log files are root's (0640 in 0710 directories),
+            // so promtail runs as their owner, uid 0, with every capability dropped (it cannot
+            // override a permission) and nothing it reads mounted writable.
+            assert_eq!(string_list(svc.get("cap_drop")), vec!["ALL"], "{name}");
+            assert!(
+                string_list(svc.get("cap_add")).is_empty(),
+                "{name} adds capabilities"
+            );
+            for volume in string_list(svc.get("volumes")) {
+                assert!(
+                    volume.ends_with(":ro") || volume.starts_with("promtail-positions:"),
+                    "{name} mounts {volume:?} writable"
+                );
+            }
+        } else {
+            assert!(
+                !uid.is_empty() && uid != "root" && uid != "0",
+                "service {name} runs as {user:?}"
+            );
+        }
+        // Rotated logs on every service, so no container log grows without bound.
+        let logging = &svc["logging"];
+        assert_eq!(
+            logging["driver"].as_str(),
+            Some("json-file"),
+            "service {name} must log with json-file (what promtail reads)"
         );
+        for option in ["max-size", "max-file"] {
+            assert!(
+                logging["options"][option].as_str().is_some(),
+                "service {name}: logging option {option} missing"
+            );
+        }
         for key in ["mem_limit", "cpus", "pids_limit"] {
             assert!(
                 svc.get(key).is_some(),
@@ -543,5 +604,134 @@ fn nginx_upstream_directory_stays_writable_under_a_read_only_root() {
     assert!(
         repo_text("deploy/images/nginx/Dockerfile").contains("/etc/nginx/mmkt"),
         "the nginx image owns /etc/nginx/mmkt (a new volume copies its owner)"
+    );
+}
+
+fn monitoring_yaml(path: &str) -> Yaml {
+    serde_norway::from_str(&repo_text(path)).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+/// Loki, promtail and Grafana's Loki datasource agree with each other and with compose. What
+/// this cannot prove (no loki, promtail or grafana binary here): that those programs accept
+/// these files; docs/MONITORING.md "Logs" says so.
+#[test]
+fn logs_flow_from_the_engine_through_promtail_to_loki_and_grafana() {
+    let doc = compose();
+    let loki = monitoring_yaml("monitoring/loki/loki.yml");
+    assert_eq!(loki["compactor"]["retention_enabled"].as_bool(), Some(true));
+    assert_eq!(
+        loki["compactor"]["shared_store"].as_str(),
+        Some("filesystem")
+    );
+    assert_eq!(
+        loki["limits_config"]["retention_period"].as_str(),
+        Some("720h"),
+        "30 days of logs"
+    );
+    assert_eq!(loki["server"]["http_listen_port"].as_u64(), Some(3100));
+    // Everything Loki writes is on the loki-data volume.
+    let data = mounts(service(&doc, "loki"))
+        .into_iter()
+        .find(|(s, _)| s == "loki-data")
+        .map(|(_, t)| t)
+        .expect("loki mounts loki-data");
+    for dir in [
+        &loki["common"]["path_prefix"],
+        &loki["common"]["storage"]["filesystem"]["chunks_directory"],
+        &loki["storage_config"]["tsdb_shipper"]["active_index_directory"],
+        &loki["compactor"]["working_directory"],
+        &loki["ingester"]["wal"]["dir"],
+    ] {
+        let dir = dir.as_str().expect("a directory");
+        assert!(
+            dir.starts_with(&data),
+            "{dir} is outside loki-data ({data})"
+        );
+    }
+
+    let promtail = monitoring_yaml("monitoring/promtail/promtail.yml");
+    assert_eq!(
+        promtail["clients"][0]["url"].as_str(),
+        Some("http://loki:3100/loki/api/v1/push")
+    );
+    assert_share_network(&doc, "promtail", "loki");
+    let positions = promtail["positions"]["filename"]
+        .as_str()
+        .expect("positions");
+    assert!(
+        mounts(service(&doc, "promtail"))
+            .iter()
+            .any(|(s, t)| s == "promtail-positions" && positions.starts_with(t.as_str())),
+        "the positions file {positions} must be on the promtail-positions volume"
+    );
+    // The glob covers the json-file driver's layout under the containers directory promtail
+    // mounts (the Engine's real LogPath is checked in crates/mmctl/tests/stack.rs).
+    let job = &promtail["scrape_configs"][0];
+    let path = job["static_configs"][0]["labels"]["__path__"]
+        .as_str()
+        .expect("__path__");
+    assert_eq!(path, "/var/lib/docker/containers/*/*-json.log");
+    assert!(
+        string_list(service(&doc, "promtail").get("volumes")).contains(
+            &"${MMKT_DOCKER_CONTAINERS_DIR:-/var/lib/docker/containers}:/var/lib/docker/containers:ro"
+                .to_owned()
+        ),
+        "promtail must mount the engine's containers directory at /var/lib/docker/containers"
+    );
+    // The attrs promtail reads are the labels the logging anchor asks Docker to add.
+    let labels = doc["x-hardening"]["logging"]["options"]["labels"]
+        .as_str()
+        .expect("logging labels");
+    let stages = serde_norway::to_string(&job["pipeline_stages"]).unwrap();
+    for label in labels.split(',') {
+        assert!(
+            stages.contains(&format!("attrs.\"{label}\"")),
+            "promtail does not read {label}: {stages}"
+        );
+    }
+
+    let ds = monitoring_yaml("monitoring/grafana/provisioning/datasources/loki.yml");
+    let ds = &ds["datasources"][0];
+    assert_eq!(ds["type"].as_str(), Some("loki"));
+    assert_eq!(ds["uid"].as_str(), Some("mmkt-loki"));
+    assert_eq!(ds["url"].as_str(), Some("http://loki:3100"));
+    assert_share_network(&doc, "grafana", "loki");
+}
+
+#[test]
+fn certbot_writes_the_webroot_nginx_serves_and_never_starts_with_the_stack() {
+    let doc = compose();
+    let certbot = service(&doc, "certbot");
+    assert_eq!(
+        string_list(certbot.get("profiles")),
+        ["tls"],
+        "certbot is a one-shot of `mmctl tls renew`, not a service `mmctl up` starts"
+    );
+    let certbot_mounts = mounts(certbot);
+    let nginx_mounts = mounts(service(&doc, "nginx"));
+    // The http-01 challenge: certbot writes where nginx's port-80 server has its root
+    // (deploy/nginx/nginx.conf: `root /var/www/acme;`).
+    let webroot = ("acme-webroot".to_owned(), "/var/www/acme".to_owned());
+    assert!(certbot_mounts.contains(&webroot), "{certbot_mounts:?}");
+    assert!(nginx_mounts.contains(&webroot), "{nginx_mounts:?}");
+    assert!(repo_text("deploy/nginx/nginx.conf").contains("root /var/www/acme;"));
+    assert!(
+        certbot_mounts.contains(&("letsencrypt".to_owned(), "/etc/letsencrypt".to_owned())),
+        "{certbot_mounts:?}"
+    );
+    // nginx reads its certificate from the volume mmctl writes, never writes it itself.
+    let volumes = service(&doc, "nginx")
+        .get("volumes")
+        .and_then(Yaml::as_sequence)
+        .unwrap();
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v.as_str() == Some("tls-certs:/etc/nginx/tls:ro")),
+        "{volumes:?}"
+    );
+    assert!(
+        networks(certbot).contains("egress"),
+        "certbot reaches the ACME server"
     );
 }

@@ -8,10 +8,14 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
+use super::chain::ChainMode;
+use super::chain::index::{IndexKey, PageHash};
+use super::chain::tap::{Emit, PageTap, TapReport};
 use super::crypto::{Identities, Recipients, sha256_file};
 use super::error::BackupError;
 use super::manifest::{
-    BackupKind, DbDetails, FORMAT_VERSION, Manifest, Series, compare_row_counts, new_id,
+    BackupId, BackupKind, ChainLink, DB_DELTA_SUFFIX, DbDetails, FORMAT_VERSION, Manifest, Series,
+    compare_row_counts, new_id,
 };
 use super::pages::{self, IntegrityCheck};
 use super::sealed::{self, Sealed};
@@ -104,21 +108,38 @@ pub struct DbBackupRequest<'a> {
     pub dir: &'a BackupDir,
     /// gzip level 0-9 ([`DEFAULT_GZIP_LEVEL`] unless the operator prefers smaller files).
     pub gzip_level: u32,
+    /// A standalone full backup, or the next link of the directory's chain.
+    pub chain: ChainMode,
     /// Called with the plaintext bytes streamed so far (for a progress bar).
     pub progress: &'a dyn Fn(u64),
 }
 
-/// Takes an online, consistent backup of a SQLCipher database.
+/// Takes an online, consistent backup of a SQLCipher database: a full one
+/// ([`ChainMode::Standalone`]), or a full or delta link of the chain ([`ChainMode::Chained`],
+/// see [`crate::chain`]).
 ///
 /// Reads decrypted pages from `sqlite_dbpage` in one read transaction of a read-only keyed
 /// connection (writers continue), gzips and age-encrypts them into a temp file in the backup
 /// directory while computing SHA-256, fsyncs and renames it, then writes the signature and the
 /// manifest the same way. Plaintext never reaches the disk; memory use is bounded by a few
-/// buffers.
+/// buffers (plus 16 bytes per page for a chain's page hashes).
 ///
 /// # Errors
-/// Any [`BackupError`]: key file, open, read, write. On error no complete backup is left.
+/// Any [`BackupError`]: key file, open, read, write; [`BackupError::ChainBusy`] when another
+/// chained backup runs. On error no complete backup is left.
 pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> {
+    match req.chain {
+        ChainMode::Standalone => Ok(write_db_backup(req, &LinkPlan::standalone())?.0),
+        ChainMode::Chained(policy) => crate::chain::create::backup_chained(req, policy),
+    }
+}
+
+/// Writes one DB backup as `plan` says (full or delta) and returns it with what went through
+/// the page tap (the new page hashes for the chain's index).
+pub(crate) fn write_db_backup(
+    req: &DbBackupRequest<'_>,
+    plan: &LinkPlan,
+) -> Result<(LocalBackup, TapReport), BackupError> {
     let started = Instant::now();
     let created_at = OffsetDateTime::now_utc();
     let series = Series {
@@ -126,17 +147,27 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         role: None,
     };
     let id = new_id(series, created_at);
-    let data_file = Manifest::data_file_name(&id, BackupKind::Db);
+    let data_file = match plan.parent {
+        Some(_) => format!("{id}.{DB_DELTA_SUFFIX}"),
+        None => Manifest::data_file_name(&id, BackupKind::Db),
+    };
 
     let conn = pages::open_keyed(req.db_path, req.key, Access::ReadOnly)?;
+    let page_size = u32::try_from(pages::pragma_int(&conn, "page_size")?).unwrap_or(0);
     // integrity_check reads every page and index entry: run it on a second connection (its own
-    // read transaction, started now) in parallel with the page stream.
-    let integrity = {
-        let (path, key) = (req.db_path.to_owned(), req.key.clone());
-        std::thread::spawn(move || -> Result<String, BackupError> {
-            let conn = pages::open_keyed(&path, &key, Access::ReadOnly)?;
-            pages::integrity_report(&conn, "integrity_check")
-        })
+    // read transaction, started now) in parallel with the page stream. A delta leaves it to
+    // verify, which runs it on the rebuilt database.
+    let integrity = match plan.parent {
+        Some(_) => None,
+        None => {
+            let (path, key) = (req.db_path.to_owned(), req.key.clone());
+            Some(std::thread::spawn(
+                move || -> Result<String, BackupError> {
+                    let conn = pages::open_keyed(&path, &key, Access::ReadOnly)?;
+                    pages::integrity_report(&conn, "integrity_check")
+                },
+            ))
+        }
     };
     // gzip + age + SHA-256 + write run on their own thread, fed page batches through a bounded
     // channel (at most CHANNEL_DEPTH x CHUNK bytes in flight).
@@ -150,14 +181,22 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         );
         std::thread::spawn(move || compress_encrypt_write(file, &recipients, level, rx))
     };
-    let mut sender = ChunkSender {
+    let sender = ChunkSender {
         tx: Some(tx),
         buf: Vec::with_capacity(CHUNK),
     };
-    let streamed =
-        pages::stream_snapshot(&conn, &mut sender, IntegrityCheck::ByCaller, req.progress)
-            .and_then(|snapshot| sender.finish().map(|()| snapshot));
-    drop(sender);
+    let emit = match &plan.parent {
+        Some(parent) => Emit::ChangedSince(parent.hashes.clone()),
+        None => Emit::AllPages,
+    };
+    let mut tap = PageTap::new(sender, page_size, plan.index_key.clone(), emit);
+    let streamed = pages::stream_snapshot(&conn, &mut tap, IntegrityCheck::ByCaller, req.progress)
+        .and_then(|snapshot| {
+            let (mut sender, report) =
+                tap.finish().map_err(BackupError::io("write page stream"))?;
+            sender.finish()?;
+            Ok((snapshot, report))
+        });
     drop(conn);
     let written = writer.join().unwrap_or_else(|_| {
         Err(BackupError::Io {
@@ -165,8 +204,8 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
             source: std::io::Error::other("the compression thread panicked"),
         })
     });
-    let mut snapshot = match streamed {
-        Ok(snapshot) => snapshot,
+    let (mut snapshot, report) = match streamed {
+        Ok(streamed) => streamed,
         // A failed writer (disk full, ...) shows up here as a closed channel: report its error.
         Err(e) => return Err(written.err().unwrap_or(e)),
     };
@@ -176,14 +215,34 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         compressed_size,
         encrypted_size,
     } = written?;
-    snapshot.integrity_check = integrity.join().unwrap_or_else(|_| {
-        Err(BackupError::Io {
-            context: "integrity_check".into(),
-            source: std::io::Error::other("the integrity check thread panicked"),
-        })
-    })?;
+    if snapshot.page_size != page_size {
+        return Err(BackupError::Mismatch {
+            id: id.to_string(),
+            detail: format!(
+                "the page size changed from {page_size} to {} during the backup; run it again",
+                snapshot.page_size
+            ),
+        });
+    }
+    snapshot.integrity_check = match integrity {
+        None => "not run on a delta (verify checks the rebuilt database)".into(),
+        Some(thread) => thread.join().unwrap_or_else(|_| {
+            Err(BackupError::Io {
+                context: "integrity_check".into(),
+                source: std::io::Error::other("the integrity check thread panicked"),
+            })
+        })?,
+    };
+    crate::chain::create::fault_point("data-written");
     let data_path = temp.persist(file)?;
-
+    crate::chain::create::fault_point("data-renamed");
+    let database_size = snapshot.page_count * u64::from(snapshot.page_size);
+    let chain = plan.parent.as_ref().map(|parent| ChainLink {
+        parent: parent.id.clone(),
+        base: parent.base.clone(),
+        depth: parent.depth,
+        changed_pages: report.emitted_pages,
+    });
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         id,
@@ -195,7 +254,7 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         encryption: "age-x25519".into(),
         recipients: req.keys.recipients.to_strings(),
         compression: "gzip".into(),
-        plain_size: snapshot.page_count * u64::from(snapshot.page_size),
+        plain_size: report.emitted_bytes,
         compressed_size,
         encrypted_size,
         sha256,
@@ -203,11 +262,46 @@ pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> 
         db: Some(DbDetails {
             source_path: req.db_path.display().to_string(),
             snapshot,
+            page_stream_sha256: Some(report.stream_sha256.clone()),
+            database_size: Some(database_size),
+            chain,
         }),
         wallets: None,
+        tor: None,
         signing_key: None,
     };
-    req.dir.write_signed(manifest, data_path, req.keys.signer)
+    let backup = req.dir.write_signed(manifest, data_path, req.keys.signer)?;
+    Ok((backup, report))
+}
+
+/// How one DB backup is written: with page hashes (a chained backup) and, for a delta, the
+/// parent it applies to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkPlan {
+    /// Computes the page hashes for the chain's index.
+    pub(crate) index_key: Option<IndexKey>,
+    /// Set for a delta.
+    pub(crate) parent: Option<ParentLink>,
+}
+
+impl LinkPlan {
+    /// A full backup outside any chain.
+    pub(crate) fn standalone() -> LinkPlan {
+        LinkPlan::default()
+    }
+}
+
+/// The backup a delta applies to, and its page hashes.
+#[derive(Debug, Clone)]
+pub(crate) struct ParentLink {
+    /// The parent's id.
+    pub(crate) id: BackupId,
+    /// The chain's full backup.
+    pub(crate) base: BackupId,
+    /// The new delta's depth (the parent's + 1).
+    pub(crate) depth: u32,
+    /// The parent's page hashes.
+    pub(crate) hashes: Vec<PageHash>,
 }
 
 /// The result of rebuilding a database from a backup.
@@ -254,13 +348,49 @@ pub fn restore_db_file(
     progress: &dyn Fn(u64),
 ) -> Result<RestoredDb, BackupError> {
     let partial = Partial::new(dest, Leftover::DbFiles);
+    let pages = write_full_pages(backup, identities, dest, key, progress)?;
+    let restored = check_restored(backup, dest, key, pages)?;
+    partial.keep();
+    Ok(restored)
+}
+
+/// The database details of a DB backup's manifest.
+///
+/// # Errors
+/// [`BackupError::Mismatch`] for a wallet backup.
+pub(crate) fn db_details(backup: &AuthenticBackup) -> Result<&DbDetails, BackupError> {
+    backup
+        .manifest
+        .db
+        .as_ref()
+        .ok_or_else(|| BackupError::Mismatch {
+            id: backup.manifest.id.to_string(),
+            detail: "not a database backup".into(),
+        })
+}
+
+/// Writes the pages of a full DB backup into the new file `dest` (checksum checked before
+/// decrypting and over the bytes decrypted, page count against the manifest); the caller
+/// removes `dest` on error.
+///
+/// # Errors
+/// As [`restore_db_file`]; [`BackupError::Mismatch`] for a delta (rebuild its chain with
+/// [`crate::chain::apply::rebuild`]).
+pub(crate) fn write_full_pages(
+    backup: &AuthenticBackup,
+    identities: &Identities,
+    dest: &Path,
+    key: &DbKey,
+    progress: &dyn Fn(u64),
+) -> Result<u64, BackupError> {
     let manifest = &backup.manifest;
-    let Some(details) = manifest.db.as_ref() else {
+    let details = db_details(backup)?;
+    if details.chain.is_some() {
         return Err(BackupError::Mismatch {
             id: manifest.id.to_string(),
-            detail: "not a database backup".into(),
+            detail: "it is a delta: rebuild it through its chain".into(),
         });
-    };
+    }
     check_checksum(backup)?;
     let (payload, tally) = sealed::open_payload(backup, identities)?;
     let mut reader = ProgressReader {
@@ -280,16 +410,30 @@ pub fn restore_db_file(
             ),
         });
     }
+    Ok(pages)
+}
+
+/// The checks of a rebuilt database against the manifest of the backup it should equal:
+/// `cipher_integrity_check`, `integrity_check` and every table's row count.
+///
+/// # Errors
+/// [`BackupError::Integrity`], [`BackupError::Mismatch`], SQLite errors.
+pub(crate) fn check_restored(
+    backup: &AuthenticBackup,
+    dest: &Path,
+    key: &DbKey,
+    pages: u64,
+) -> Result<RestoredDb, BackupError> {
+    let details = db_details(backup)?;
     let conn = pages::open_keyed(dest, key, Access::ReadWrite)?;
     let row_counts = pages::check_database(&conn, dest)?;
     compare_row_counts(&details.snapshot.row_counts, &row_counts).map_err(|detail| {
         BackupError::Mismatch {
-            id: manifest.id.to_string(),
+            id: backup.manifest.id.to_string(),
             detail,
         }
     })?;
     drop(conn);
-    partial.keep();
     Ok(RestoredDb {
         path: dest.to_owned(),
         pages,
@@ -298,7 +442,7 @@ pub fn restore_db_file(
 }
 
 /// Turns an I/O error from the age/gzip layers into a clear "payload is corrupt" error.
-fn payload_error(file: &Path, e: BackupError) -> BackupError {
+pub(crate) fn payload_error(file: &Path, e: BackupError) -> BackupError {
     match e {
         BackupError::Io { context, source } if context == "read page stream" => {
             BackupError::Decrypt {

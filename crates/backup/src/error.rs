@@ -165,6 +165,39 @@ pub enum BackupError {
         /// The backup directory.
         dir: PathBuf,
     },
+    /// A link of a backup chain (the full base or a delta) is missing or does not check out,
+    /// so the backups from it on cannot be restored.
+    #[error(
+        "backup {target} cannot be rebuilt: its chain link {first_bad} {problem}{}",
+        match newest_good {
+            Some(good) => format!("; the newest good point of the chain is {good}: restore or verify it instead"),
+            None => "; no earlier point of this chain is good: restore another full backup".to_owned(),
+        }
+    )]
+    ChainBroken {
+        /// The backup that was asked for.
+        target: String,
+        /// The first link (oldest first) that is missing or bad.
+        first_bad: String,
+        /// What is wrong with it.
+        problem: crate::chain::LinkProblem,
+        /// The newest link before it, which can still be restored.
+        newest_good: Option<String>,
+    },
+    /// Another `mmctl backup db` is extending the chain right now.
+    #[error(
+        "another backup db is running on this backup directory (lock {lock} is held); wait for it to finish"
+    )]
+    ChainBusy {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// `restore db --at TIME` found no backup taken at or before that time.
+    #[error("no database backup was taken at or before {at}; see mmctl backup list")]
+    NoBackupAt {
+        /// The requested time (RFC 3339).
+        at: String,
+    },
     /// A step of a workflow failed; `context` says which step and what state it left.
     #[error("{context}")]
     Context {
@@ -240,6 +273,27 @@ pub enum BackupError {
         /// The RPC error.
         reason: String,
     },
+    /// The compose project has no `tor` container, so there are no onion-service keys to
+    /// back up or restore into.
+    #[error(
+        "project {project} has no tor container: start the stack with `mmctl up` (the tor service holds the onion-service keys)"
+    )]
+    NoTorService {
+        /// Compose project name.
+        project: String,
+    },
+    /// tor has not made its onion-service keys yet (it makes them at its first start).
+    #[error(
+        "the tor service of project {project} has no onion-service keys yet: tor makes them at its first start; wait until it is healthy (`mmctl status`)"
+    )]
+    OnionNotCreated {
+        /// Compose project name.
+        project: String,
+    },
+    /// Onion-service keys are unusable (a file missing, not one key set, another address than
+    /// the manifest's), or the restarted tor shows another address than the backup's.
+    #[error("onion-service keys: {0}")]
+    TorKeys(String),
 }
 
 impl BackupError {

@@ -8,7 +8,8 @@
 //!
 //! - [`ops`]: the operations behind `mmctl backup|restore|drill`: each takes a plain request
 //!   struct, reports progress through [`progress::Progress`] and returns a typed report.
-//! - The building blocks: [`db`] (page-stream DB backups), [`wallets`] (wallet archives),
+//! - The building blocks: [`db`] (page-stream DB backups), [`chain`] (incremental DB backups:
+//!   a full base and page deltas), [`wallets`] (wallet archives),
 //!   [`pages`] (SQLCipher page access), [`crypto`] (age), [`signing`] (manifest signatures,
 //!   [`signing::AuthenticBackup`]), [`manifest`] (with the checked [`manifest::BackupId`]), [`store`] (the local
 //!   directory), [`verify`], [`restore_db`] and [`restore_wallet`] (restore primitives),
@@ -16,16 +17,20 @@
 //!   from a database snapshot), [`wallet_stack`] (containers through `mmkt_stack`) and [`wallet_rpc`];
 //!   [`retention`], [`s3`] (offsite), [`systemd`] (unit generation); [`live_db`] (the live
 //!   database's schema version and the escrow events a restore would forget, for deploys);
-//!   [`pre_restore`] (the copies `restore db` keeps of the replaced database, and their retention).
+//!   [`pre_restore`] (the copies `restore db` keeps of the replaced database, and their retention);
+//!   [`freshness`] (each mmctl job's last run and last success as textfile-collector metrics);
+//!   [`tor_keys`] (the `tor` service's onion-service keys, sealed and read back checked).
 //!
 //! The key file and keyed open are the shared contract of `mmkt_sqlcipher`. The async
 //! operations run blocking work with `tokio::task::block_in_place`: call them from a
 //! multi-threaded tokio runtime.
 
+pub mod chain;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod escrow_wallets;
+pub mod freshness;
 pub mod live_db;
 pub mod manifest;
 pub mod ops;
@@ -41,6 +46,7 @@ pub mod settings;
 pub mod signing;
 pub mod store;
 pub mod systemd;
+pub mod tor_keys;
 pub mod verify;
 pub mod wallet_rpc;
 pub mod wallet_source;

@@ -25,8 +25,14 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Suffix of database backup data files: gzip'd page stream inside age.
 pub const DB_DATA_SUFFIX: &str = "db.gz.age";
 
+/// Suffix of database delta data files: gzip'd page records inside age (see [`crate::chain`]).
+pub const DB_DELTA_SUFFIX: &str = "delta.gz.age";
+
 /// Suffix of wallet backup data files: tar.gz inside age.
 pub const WALLET_DATA_SUFFIX: &str = "tar.gz.age";
+
+/// Suffix of onion-service key backup data files: tar.gz inside age, like wallets.
+pub const TOR_DATA_SUFFIX: &str = "tar.gz.age";
 
 /// What a backup contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -36,15 +42,18 @@ pub enum BackupKind {
     Db,
     /// One wallet-rpc's wallet directory, as a tar.gz.
     Wallets,
+    /// The `tor` service's onion-service keys (`hostname` and the two key files), as a tar.gz.
+    Tor,
 }
 
 impl BackupKind {
-    /// The suffix of its data file name (`<id>.<suffix>`): [`DB_DATA_SUFFIX`] or
-    /// [`WALLET_DATA_SUFFIX`].
+    /// The suffix of its data file name (`<id>.<suffix>`): [`DB_DATA_SUFFIX`],
+    /// [`WALLET_DATA_SUFFIX`] or [`TOR_DATA_SUFFIX`].
     pub fn data_suffix(self) -> &'static str {
         match self {
             BackupKind::Db => DB_DATA_SUFFIX,
             BackupKind::Wallets => WALLET_DATA_SUFFIX,
+            BackupKind::Tor => TOR_DATA_SUFFIX,
         }
     }
 }
@@ -93,7 +102,7 @@ impl FromStr for WalletRole {
     }
 }
 
-/// A series groups backups that retention treats together: "db", "wallets-buyer", ...
+/// A series groups backups that retention treats together: "db", "wallets-buyer", ..., "tor".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Series {
     /// The kind of backup.
@@ -103,7 +112,14 @@ pub struct Series {
 }
 
 impl Series {
-    /// The series a backup id can start with, in stack order: `db`, then `wallets-<role>`.
+    /// The onion-service keys' series, `tor`.
+    pub const TOR: Series = Series {
+        kind: BackupKind::Tor,
+        role: None,
+    };
+
+    /// The series a backup id can start with, in stack order: `db`, then `wallets-<role>`,
+    /// then `tor`.
     pub fn with_ids() -> impl Iterator<Item = Series> {
         let db = Series {
             kind: BackupKind::Db,
@@ -113,7 +129,9 @@ impl Series {
             kind: BackupKind::Wallets,
             role: Some(role),
         });
-        std::iter::once(db).chain(wallets)
+        std::iter::once(db)
+            .chain(wallets)
+            .chain(std::iter::once(Series::TOR))
     }
 }
 
@@ -123,6 +141,7 @@ impl fmt::Display for Series {
             (BackupKind::Db, _) => f.write_str("db"),
             (BackupKind::Wallets, Some(role)) => write!(f, "wallets-{role}"),
             (BackupKind::Wallets, None) => f.write_str("wallets"),
+            (BackupKind::Tor, _) => f.write_str("tor"),
         }
     }
 }
@@ -135,6 +154,31 @@ pub struct DbDetails {
     /// Snapshot facts read inside the backup's read transaction (schema version = `PRAGMA user_version`).
     #[serde(flatten)]
     pub snapshot: SnapshotInfo,
+    /// Hex SHA-256 of the database's whole page stream (every page in order, `page_count` x
+    /// `page_size` bytes) as of this backup: for a delta, after applying it to its parent.
+    /// Absent in manifests written before chains existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_stream_sha256: Option<String>,
+    /// Bytes of the database as of this backup (`page_count` x `page_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_size: Option<u64>,
+    /// Set for a delta: its place in a chain (see [`crate::chain`]); absent for a full backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainLink>,
+}
+
+/// Where a delta sits in its chain: a full backup (the base) and deltas, each holding the
+/// pages that changed since its parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    /// The backup this delta applies to (the base or an earlier delta).
+    pub parent: BackupId,
+    /// The full backup the chain starts from.
+    pub base: BackupId,
+    /// Position in the chain: 1 for the first delta after the base.
+    pub depth: u32,
+    /// Pages the delta holds (changed or new since the parent).
+    pub changed_pages: u64,
 }
 
 /// One wallet found in a wallet directory backup.
@@ -175,6 +219,17 @@ pub struct WalletDetails {
     pub file_count: u64,
 }
 
+/// Details of an onion-service key backup: the address the keys make, checked against the
+/// public key when the backup was taken, so a restore can prove it brings the same address back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TorDetails {
+    /// The v3 onion address (`<56 base32>.onion`), from `hostname`.
+    pub onion_address: String,
+    /// The files in the archive, by name (`hostname`, `hs_ed25519_public_key`,
+    /// `hs_ed25519_secret_key`).
+    pub files: Vec<String>,
+}
+
 /// A backup id: `<series>-<YYYYMMDDTHHMMSSZ>-<6 lowercase hex>`, e.g.
 /// `db-20261121T193000Z-a1b2c3` or `wallets-buyer-20261121T020000Z-0f1e2d`.
 ///
@@ -203,7 +258,7 @@ impl BackupId {
         };
         if !Series::with_ids().any(|s| s.to_string() == series) {
             return Err(invalid(
-                "the series must be db, wallets-buyer, wallets-vendor or wallets-arbiter",
+                "the series must be db, wallets-buyer, wallets-vendor, wallets-arbiter or tor",
             ));
         }
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -278,6 +333,8 @@ pub enum Selector {
     Latest,
     /// This backup.
     Id(BackupId),
+    /// The newest complete backup of the series taken at or before this time (`--at`).
+    At(OffsetDateTime),
 }
 
 impl Selector {
@@ -298,6 +355,7 @@ impl fmt::Display for Selector {
         match self {
             Selector::Latest => f.write_str("latest"),
             Selector::Id(id) => id.fmt(f),
+            Selector::At(at) => write!(f, "the newest at or before {at}"),
         }
     }
 }
@@ -342,6 +400,9 @@ pub struct Manifest {
     /// Wallet details (kind = wallets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallets: Option<WalletDetails>,
+    /// Onion-service details (kind = tor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tor: Option<TorDetails>,
     /// The ed25519 public key (base64) whose signature is in `<id>.manifest.sig`, as the
     /// signer recorded it; informative only: trust comes from the verify keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -369,7 +430,21 @@ impl Manifest {
         format!("{id}.json")
     }
 
-    /// The data file name of a backup: `<id>.db.gz.age` or `<id>.tar.gz.age`.
+    /// The chain link of a delta; `None` for a full DB backup or a wallet backup.
+    pub fn chain_link(&self) -> Option<&ChainLink> {
+        self.db.as_ref().and_then(|d| d.chain.as_ref())
+    }
+
+    /// The data file name this manifest must name: a delta's `<id>.delta.gz.age`, else
+    /// [`Manifest::data_file_name`].
+    pub fn expected_data_file(&self) -> String {
+        match self.chain_link() {
+            Some(_) => format!("{}.{DB_DELTA_SUFFIX}", self.id),
+            None => Manifest::data_file_name(&self.id, self.kind),
+        }
+    }
+
+    /// The data file name of a full backup: `<id>.db.gz.age` or `<id>.tar.gz.age`.
     pub fn data_file_name(id: &BackupId, kind: BackupKind) -> String {
         format!("{id}.{}", kind.data_suffix())
     }
@@ -395,16 +470,32 @@ impl Manifest {
                 manifest.series()
             ));
         }
-        let expected = Manifest::data_file_name(&manifest.id, manifest.kind);
+        if let Some(link) = manifest.chain_link()
+            && (link.parent == manifest.id
+                || link.depth == 0
+                || link.parent.series() != manifest.series())
+        {
+            return Err(format!(
+                "chain link of {} is malformed (parent {}, depth {})",
+                manifest.id, link.parent, link.depth
+            ));
+        }
+        let expected = manifest.expected_data_file();
         if manifest.data_file != expected {
             return Err(format!(
                 "data file name {:?} is not {expected:?}",
                 manifest.data_file
             ));
         }
+        let present = (
+            manifest.db.is_some(),
+            manifest.wallets.is_some(),
+            manifest.tor.is_some(),
+        );
         let details_match = match manifest.kind {
-            BackupKind::Db => manifest.db.is_some() && manifest.wallets.is_none(),
-            BackupKind::Wallets => manifest.wallets.is_some() && manifest.db.is_none(),
+            BackupKind::Db => present == (true, false, false),
+            BackupKind::Wallets => present == (false, true, false),
+            BackupKind::Tor => present == (false, false, true),
         };
         if !details_match {
             return Err(format!("the details do not match kind {:?}", manifest.kind));
@@ -461,6 +552,7 @@ mod tests {
             ("wallets-buyer-20261121T020000Z-0f1e2d", "wallets-buyer"),
             ("wallets-vendor-20260101T000000Z-000000", "wallets-vendor"),
             ("wallets-arbiter-20261231T235959Z-ffffff", "wallets-arbiter"),
+            ("tor-20261201T120000Z-abcdef", "tor"),
         ] {
             let id = BackupId::parse(text).unwrap();
             assert_eq!(id.as_str(), text);
@@ -489,6 +581,8 @@ mod tests {
             "db-2026112xT193000Z-a1b2c3",
             "wallets-20261121T193000Z-a1b2c3",
             "wallets-root-20261121T193000Z-a1b2c3",
+            "tor-buyer-20261121T193000Z-a1b2c3",
+            "torx-20261121T193000Z-a1b2c3",
             "db-20261121T193000Z-a1b2c3\n",
             "db-20261121T193000Z-a1b2c\u{e9}",
             "db -20261121T193000Z-a1b2c3",
@@ -523,10 +617,33 @@ mod tests {
             ("data_file", "../data/mmkt.db"),
             ("data_file", "db-20261121T193000Z-ffffff.db.gz.age"),
             ("kind", "wallets"),
+            ("kind", "tor"),
         ] {
             let mut bad = good.clone();
             bad[field] = value.into();
             assert!(parse(&bad).is_err(), "{field} = {value:?}");
+        }
+        // A delta names its `.delta.gz.age` file and a parent other than itself.
+        let mut delta = good.clone();
+        delta["db"]["chain"] = serde_json::json!({"parent": "db-20261121T192900Z-000000",
+            "base": "db-20261121T192900Z-000000", "depth": 1, "changed_pages": 0});
+        assert!(
+            parse(&delta).is_err(),
+            "a delta with a full backup's file name"
+        );
+        delta["data_file"] = "db-20261121T193000Z-a1b2c3.delta.gz.age".into();
+        assert!(parse(&delta).unwrap().chain_link().is_some());
+        for (field, value) in [
+            ("parent", serde_json::json!("db-20261121T193000Z-a1b2c3")),
+            (
+                "parent",
+                serde_json::json!("wallets-buyer-20261121T192900Z-000000"),
+            ),
+            ("depth", serde_json::json!(0)),
+        ] {
+            let mut bad = delta.clone();
+            bad["db"]["chain"][field] = value.clone();
+            assert!(parse(&bad).is_err(), "chain.{field} = {value}");
         }
     }
 }

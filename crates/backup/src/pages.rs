@@ -17,7 +17,7 @@ use super::error::BackupError;
 
 /// `PENDING_BYTE` of SQLite: the page holding file offset 2^30 is never used by SQLite
 /// (`sqlite_dbpage` returns zeros for it and it must not be written back).
-const PENDING_BYTE: u64 = 0x4000_0000;
+pub(crate) const PENDING_BYTE: u64 = 0x4000_0000;
 
 /// How long a backup connection waits for the server's write lock (`busy_timeout`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -338,7 +338,7 @@ pub fn check_database(
 }
 
 /// Reads until `buf` is full or EOF; returns the bytes read.
-fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {

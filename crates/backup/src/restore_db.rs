@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
+use super::chain::apply::rebuild;
+use super::chain::resolve::AuthenticChain;
 use super::crypto::Identities;
-use super::db::{RestoredDb, remove_db_files, restore_db_file};
+use super::db::{RestoredDb, remove_db_files};
 use super::error::BackupError;
 use super::pages;
 use super::pre_restore::with_suffix;
-use super::signing::AuthenticBackup;
-use super::store::sync_dir;
+use super::signing::TrustedKeys;
+use super::store::{BackupDir, sync_dir};
 use mmkt_sqlcipher::Access;
 use mmkt_sqlcipher::DbKey;
 
@@ -49,16 +51,19 @@ pub struct SwapReport {
     pub checkpointed: bool,
 }
 
-/// Rebuilds `backup` into `.<db name>.restore.tmp-<pid>` next to `live_db`, keyed with `key`,
-/// and verifies it (checksum, decrypt, integrity checks, row counts).
+/// Rebuilds the chain's target (a full backup is a chain of one) into
+/// `.<db name>.restore.tmp-<pid>` next to `live_db`, keyed with `key`, and verifies it
+/// (checksums, decrypt, page stream, integrity checks, row counts). `lookup` (the backup
+/// directory and trusted keys) names the newest good point when a link is bad.
 ///
 /// # Errors
-/// Any [`BackupError`] of [`restore_db_file`]; the live database is not touched.
+/// Any [`BackupError`] of [`rebuild`]; the live database is not touched.
 pub fn prepare(
-    backup: &AuthenticBackup,
+    chain: &AuthenticChain,
     identities: &Identities,
     live_db: &Path,
     key: &DbKey,
+    lookup: (&BackupDir, &TrustedKeys),
     progress: &dyn Fn(u64),
 ) -> Result<PreparedDb, BackupError> {
     let dir = live_db
@@ -81,7 +86,7 @@ pub fn prepare(
     let temp = dir.join(format!(".{name}.restore.tmp-{}", std::process::id()));
     remove_db_files(&temp);
     remove_stale_restores(dir, &name);
-    let restored = restore_db_file(backup, identities, &temp, key, progress)?;
+    let restored = rebuild(chain, identities, &temp, key, lookup, progress)?;
     Ok(PreparedDb {
         temp,
         restored,

@@ -6,8 +6,9 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -16,7 +17,10 @@ use sha2::{Digest, Sha256};
 
 use super::crypto::{CountingWriter, Hashing, Identities, Recipients};
 use super::error::BackupError;
+use super::manifest::{BackupId, BackupKind, FORMAT_VERSION, Manifest};
 use super::signing::AuthenticBackup;
+use super::store::{TempFile, hostname};
+use time::OffsetDateTime;
 
 /// Buffer size between the pipeline and the file, in bytes.
 const FILE_BUFFER: usize = 1 << 20;
@@ -79,6 +83,82 @@ pub(crate) struct Sealed {
     pub(crate) compressed_size: u64,
     /// Bytes of the encrypted file.
     pub(crate) encrypted_size: u64,
+}
+
+/// A tar archive being sealed: tar -> (plain bytes counted) -> gzip -> age -> temp file.
+pub(crate) type ArchivePipeline = tar::Builder<CountingWriter<SealWriter>>;
+
+/// A sealed data file in its place, with what its manifest records about it.
+pub(crate) struct SealedFile {
+    /// The data file.
+    pub(crate) data_path: PathBuf,
+    /// Bytes of the tar stream.
+    pub(crate) plain_size: u64,
+    /// Hex SHA-256 of the encrypted bytes.
+    pub(crate) sha256: String,
+    /// Bytes after gzip, before age.
+    pub(crate) compressed_size: u64,
+    /// Bytes of the encrypted file.
+    pub(crate) encrypted_size: u64,
+}
+
+/// Finishes an archive started on [`seal`] (tar end blocks, gzip, age), then fsyncs and
+/// renames its temp file into place.
+///
+/// # Errors
+/// [`BackupError::Io`] when a final write, the fsync or the rename fails.
+pub(crate) fn finish_archive(
+    builder: ArchivePipeline,
+    temp: TempFile,
+) -> Result<SealedFile, BackupError> {
+    let counting = builder
+        .into_inner()
+        .map_err(BackupError::io("finish tar stream"))?;
+    let (gz, plain_size) = counting.finish();
+    let sealed = finish(gz)?;
+    Ok(SealedFile {
+        data_path: temp.persist(sealed.file)?,
+        plain_size,
+        sha256: sealed.sha256,
+        compressed_size: sealed.compressed_size,
+        encrypted_size: sealed.encrypted_size,
+    })
+}
+
+impl SealedFile {
+    /// The manifest of a fresh `kind` backup `id` in this file, encrypted to `recipients`,
+    /// begun at `started`; without its kind's details (`db`, `wallets`, `tor`: the caller sets
+    /// them) and unsigned (the store signs it).
+    pub(crate) fn manifest(
+        &self,
+        id: BackupId,
+        kind: BackupKind,
+        created_at: OffsetDateTime,
+        recipients: &Recipients,
+        started: Instant,
+    ) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            data_file: Manifest::data_file_name(&id, kind),
+            id,
+            kind,
+            created_at,
+            mmctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+            source_host: hostname(),
+            encryption: "age-x25519".into(),
+            recipients: recipients.to_strings(),
+            compression: "gzip".into(),
+            plain_size: self.plain_size,
+            compressed_size: self.compressed_size,
+            encrypted_size: self.encrypted_size,
+            sha256: self.sha256.clone(),
+            duration_seconds: started.elapsed().as_secs_f64(),
+            db: None,
+            wallets: None,
+            tor: None,
+            signing_key: None,
+        }
+    }
 }
 
 /// Starts writing `file` encrypted to `recipients`, gzip'd at `level`.

@@ -286,6 +286,7 @@ impl BackupDir {
         let signature_path = self.signature_path(&manifest.id);
         if let Some(signature) = signature {
             self.write_atomic(&signature_file_name(&manifest.id), signature)?;
+            crate::chain::create::fault_point("signature-written");
         }
         let manifest_path = self.write_atomic(&Manifest::file_name(&manifest.id), bytes)?;
         Ok(LocalBackup {
@@ -394,11 +395,13 @@ impl BackupDir {
         })
     }
 
-    /// Finds a complete backup by id, or the newest of `series` for [`Selector::Latest`].
+    /// Finds a complete backup by id, or the newest of `series` for [`Selector::Latest`] (taken
+    /// at or before the time for [`Selector::At`]).
     ///
     /// # Errors
-    /// [`BackupError::NotFound`] when there is none; [`BackupError::Incomplete`] when the id
-    /// exists but its backup is incomplete.
+    /// [`BackupError::NotFound`] when there is none ([`BackupError::NoBackupAt`] for
+    /// [`Selector::At`]); [`BackupError::Incomplete`] when the id exists but its backup is
+    /// incomplete.
     pub fn find(&self, selector: &Selector, series: Series) -> Result<LocalBackup, BackupError> {
         let (complete, incomplete) = self.scan()?;
         let selector = match selector {
@@ -408,6 +411,13 @@ impl BackupDir {
                     .rev()
                     .find(|b| b.manifest.series() == series)
                     .ok_or_else(|| BackupError::NotFound(format!("of kind {series}")));
+            }
+            Selector::At(at) => {
+                return complete
+                    .into_iter()
+                    .rev()
+                    .find(|b| b.manifest.series() == series && b.manifest.created_at <= *at)
+                    .ok_or_else(|| BackupError::NoBackupAt { at: at.to_string() });
             }
             Selector::Id(id) => id,
         };

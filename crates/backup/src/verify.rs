@@ -5,6 +5,8 @@
 //! `cipher_integrity_check` + `integrity_check`, page and row counts vs the manifest.
 //! Wallets: checksum, decrypt, gunzip, read every tar entry to the end, and check that every
 //! wallet listed in the manifest has its keys file in the archive.
+//! Tor: checksum, decrypt, gunzip, and the three files one key set whose onion address is the
+//! manifest's.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,13 +14,17 @@ use std::path::Path;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::chain::LinkProblem;
+use super::chain::apply::rebuild;
+use super::chain::resolve::resolve;
 use super::crypto::Identities;
-use super::db::{check_checksum, restore_db_file};
+use super::db::check_checksum;
 use super::error::BackupError;
 use super::manifest::{BackupId, BackupKind};
 use super::sealed;
-use super::signing::AuthenticBackup;
+use super::signing::{AuthenticBackup, TrustedKeys};
 use super::store::{BackupDir, VerificationRecord};
+use super::tor_keys::open_keys;
 use mmkt_sqlcipher::DbKey;
 
 /// The outcome of verifying one backup.
@@ -32,30 +38,69 @@ pub struct VerifyOutcome {
     pub detail: String,
     /// Checks that passed, in order ("signature", "checksum", "decrypt", ...).
     pub checks: Vec<String>,
+    /// For a chain that cannot be rebuilt: its first bad link and the newest good point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_break: Option<ChainBreak>,
+}
+
+/// The first bad link of a backup's chain, as `verify` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainBreak {
+    /// The link (a backup id) nearest the base that is missing or bad.
+    pub first_bad: String,
+    /// What is wrong with it.
+    pub problem: LinkProblem,
+    /// The newest backup before it that can still be restored.
+    pub newest_good: Option<String>,
+}
+
+impl ChainBreak {
+    /// The chain break inside `e`, looking through [`BackupError::Context`].
+    pub fn of(e: &BackupError) -> Option<ChainBreak> {
+        match e {
+            BackupError::ChainBroken {
+                first_bad,
+                problem,
+                newest_good,
+                ..
+            } => Some(ChainBreak {
+                first_bad: first_bad.clone(),
+                problem: problem.clone(),
+                newest_good: newest_good.clone(),
+            }),
+            BackupError::Context { source, .. } => ChainBreak::of(source),
+            _ => None,
+        }
+    }
 }
 
 /// Verifies one authenticated backup and records the result next to it (`<id>.verified.json`).
+/// A DB backup is verified with its whole chain (each link authenticated with `trusted`,
+/// every delta applied in a scratch SQLCipher file).
 ///
 /// Never returns an error for a bad backup: the failure is in [`VerifyOutcome::detail`].
 pub fn verify_backup(
     dir: &BackupDir,
     backup: &AuthenticBackup,
     identities: &Identities,
+    trusted: &TrustedKeys,
 ) -> VerifyOutcome {
     let mut checks = vec!["signature".to_owned()];
     let result = match backup.manifest.kind {
-        BackupKind::Db => verify_db(dir, backup, identities, &mut checks),
+        BackupKind::Db => verify_db(dir, backup, (identities, trusted), &mut checks),
         BackupKind::Wallets => verify_wallets(backup, identities, &mut checks),
+        BackupKind::Tor => verify_tor(backup, identities, &mut checks),
     };
-    let (ok, detail) = match result {
-        Ok(()) => (true, "ok".to_owned()),
-        Err(e) => (false, e.to_string()),
+    let (ok, detail, chain_break) = match result {
+        Ok(()) => (true, "ok".to_owned(), None),
+        Err(e) => (false, e.to_string(), ChainBreak::of(&e)),
     };
     let outcome = VerifyOutcome {
         id: backup.manifest.id.clone(),
         ok,
         detail,
         checks,
+        chain_break,
     };
     record_outcome(dir, &outcome);
     outcome
@@ -78,19 +123,22 @@ pub(crate) fn record_outcome(dir: &BackupDir, outcome: &VerifyOutcome) {
 fn verify_db(
     dir: &BackupDir,
     backup: &AuthenticBackup,
-    identities: &Identities,
+    (identities, trusted): (&Identities, &TrustedKeys),
     checks: &mut Vec<String>,
 ) -> Result<(), BackupError> {
+    let chain = resolve(dir, backup, trusted)?;
+    checks.push("chain".into());
     let scratch = ScratchDir::create(dir.path(), backup.manifest.id.as_str())?;
     let dest = scratch.path().join("verify.db");
     let key = DbKey::generate();
-    restore_db_file(backup, identities, &dest, &key, &|_| {})?;
+    rebuild(&chain, identities, &dest, &key, (dir, trusted), &|_| {})?;
     checks.extend(
         [
             "checksum",
             "decrypt",
             "gunzip",
             "pages",
+            "page_stream_sha256",
             "cipher_integrity_check",
             "integrity_check",
             "row_counts",
@@ -135,6 +183,16 @@ fn verify_wallets(
         }
     }
     checks.push("wallet_files".into());
+    Ok(())
+}
+
+fn verify_tor(
+    backup: &AuthenticBackup,
+    identities: &Identities,
+    checks: &mut Vec<String>,
+) -> Result<(), BackupError> {
+    open_keys(backup, identities)?;
+    checks.extend(["checksum", "decrypt", "gunzip", "tar", "onion_keys"].map(String::from));
     Ok(())
 }
 

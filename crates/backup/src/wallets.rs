@@ -17,12 +17,12 @@ use super::crypto::{CountingWriter, Identities};
 use super::db::check_checksum;
 use super::error::BackupError;
 use super::manifest::{
-    BackupId, BackupKind, Consistency, FORMAT_VERSION, Manifest, Series, WalletDetails,
-    WalletEntry, WalletRole, new_id,
+    BackupId, BackupKind, Consistency, Manifest, Series, WalletDetails, WalletEntry, WalletRole,
+    new_id,
 };
-use super::sealed::{self, SealWriter, Sealed};
+use super::sealed::{self, ArchivePipeline};
 use super::signing::{AuthenticBackup, BackupKeys};
-use super::store::{BackupDir, Leftover, LocalBackup, Partial, hostname, open_for_tar};
+use super::store::{BackupDir, Leftover, LocalBackup, Partial, open_for_tar};
 
 pub use super::manifest::WALLET_DATA_SUFFIX;
 
@@ -32,15 +32,11 @@ struct FileRecord {
     name: String,
 }
 
-/// tar -> (plain size counted) -> gzip -> age -> SHA-256 -> file.
-type Pipeline = tar::Builder<CountingWriter<SealWriter>>;
-
 /// An archive being written into the backup directory: tar -> gzip -> age -> temp file.
 pub struct ArchiveWriter {
-    builder: Pipeline,
+    builder: ArchivePipeline,
     temp: super::store::TempFile,
     id: BackupId,
-    data_file: String,
     role: WalletRole,
     created_at: OffsetDateTime,
     started: Instant,
@@ -77,7 +73,6 @@ impl ArchiveWriter {
             builder,
             temp,
             id,
-            data_file,
             role,
             created_at,
             started: Instant::now(),
@@ -233,44 +228,21 @@ impl ArchiveWriter {
         self.builder
             .finish()
             .map_err(BackupError::io("finish tar stream"))?;
-        let counting = self
-            .builder
-            .into_inner()
-            .map_err(BackupError::io("finish tar stream"))?;
-        let (gz, plain_size) = counting.finish();
-        let Sealed {
-            file,
-            sha256,
-            compressed_size,
-            encrypted_size,
-        } = sealed::finish(gz)?;
-        let data_path = self.temp.persist(file)?;
-        let manifest = Manifest {
-            format_version: FORMAT_VERSION,
-            id: self.id,
-            kind: BackupKind::Wallets,
-            created_at: self.created_at,
-            mmctl_version: env!("CARGO_PKG_VERSION").to_owned(),
-            source_host: hostname(),
-            data_file: self.data_file,
-            encryption: "age-x25519".into(),
-            recipients: keys.recipients.to_strings(),
-            compression: "gzip".into(),
-            plain_size,
-            compressed_size,
-            encrypted_size,
-            sha256,
-            duration_seconds: self.started.elapsed().as_secs_f64(),
-            db: None,
-            wallets: Some(WalletDetails {
-                role: self.role,
-                consistency,
-                wallets,
-                file_count: self.files.len() as u64,
-            }),
-            signing_key: None,
-        };
-        dir.write_signed(manifest, data_path, keys.signer)
+        let sealed = sealed::finish_archive(self.builder, self.temp)?;
+        let mut manifest = sealed.manifest(
+            self.id,
+            BackupKind::Wallets,
+            self.created_at,
+            keys.recipients,
+            self.started,
+        );
+        manifest.wallets = Some(WalletDetails {
+            role: self.role,
+            consistency,
+            wallets,
+            file_count: self.files.len() as u64,
+        });
+        dir.write_signed(manifest, sealed.data_path, keys.signer)
     }
 }
 

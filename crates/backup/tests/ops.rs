@@ -82,8 +82,10 @@ impl Fixture {
                 db_path: &db_path,
                 key_file: &key_file,
                 gzip_level: 1,
+                chain: mmkt_backup::chain::ChainMode::Standalone,
             }),
             wallets: None,
+            tor: None,
             offsite: None,
         };
         let reports = backup(&request, &NoProgress).await.unwrap();

@@ -4,7 +4,6 @@
 //! finish their in-flight requests), all through the Engine API (archive upload and exec).
 
 use mmkt_stack::Engine;
-use mmkt_stack::engine::ContainerStatus;
 use mmkt_stack::volume::single_file_tar;
 
 use crate::error::DeployError;
@@ -54,13 +53,7 @@ pub async fn nginx_container(
     engine: &Engine,
     project: &str,
 ) -> Result<Option<String>, DeployError> {
-    for info in engine.service_containers(project, NGINX).await? {
-        let status = ContainerStatus::from_inspect(&info);
-        if status.state == "running" {
-            return Ok(Some(status.id));
-        }
-    }
-    Ok(None)
+    Ok(engine.running_service_container(project, NGINX).await?)
 }
 
 /// The networks (full names) nginx container `nginx` is connected to: where a server

@@ -19,6 +19,11 @@ pub struct GlobalArgs {
     /// Log verbosity for mmctl's own diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "MMCTL_LOG", default_value = "warn")]
     pub log: String,
+    /// node-exporter's textfile directory for the freshness metrics of backup, drill and deploy
+    /// runs (mmctl_<job>.prom). Default: the config file's metrics_textfile_dir, else the running
+    /// stack's node-textfile volume on a local engine, else not written (said on stderr).
+    #[arg(long, global = true, env = "MMKT_METRICS_TEXTFILE_DIR")]
+    pub metrics_textfile_dir: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -198,6 +203,7 @@ impl DbFileArgs {
             db_path: &self.db,
             key_file: self.key_file()?,
             gzip_level: compression.gzip_level,
+            chain: mmkt_backup::chain::ChainMode::Standalone,
         })
     }
 }
@@ -307,6 +313,32 @@ pub struct CompressionArgs {
     #[arg(long, env = "MMKT_BACKUP_GZIP_LEVEL", default_value_t = mmkt_backup::db::DEFAULT_GZIP_LEVEL,
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub gzip_level: u32,
+}
+
+/// Whether `backup db` extends a chain of page deltas (docs/BACKUP.md, "Incremental backups").
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// Write page deltas, with a new full backup once the chain's full one is this old (e.g.
+    /// 24h, 90m, 3600s). Unset: every backup is a standalone full backup.
+    #[arg(long, env = "MMKT_BACKUP_DB_FULL_EVERY", value_parser = mmkt_backup::chain::parse_interval)]
+    pub full_every: Option<std::time::Duration>,
+    /// Deltas a chain holds at most before the next full backup.
+    #[arg(long, env = "MMKT_BACKUP_DB_MAX_DELTAS", default_value_t = mmkt_backup::chain::DEFAULT_MAX_DEPTH)]
+    pub max_deltas: u32,
+}
+
+impl ChainArgs {
+    /// The chain mode these flags ask for.
+    pub fn mode(&self) -> mmkt_backup::chain::ChainMode {
+        use mmkt_backup::chain::{ChainMode, ChainPolicy};
+        match self.full_every {
+            None => ChainMode::Standalone,
+            Some(full_every) => ChainMode::Chained(ChainPolicy {
+                full_every,
+                max_depth: self.max_deltas,
+            }),
+        }
+    }
 }
 
 /// age recipients (public keys) to encrypt to.
@@ -441,7 +473,8 @@ impl ReadKeys {
 }
 
 /// Offsite (S3) settings. Credentials come from MMKT_S3_ACCESS_KEY_ID / MMKT_S3_SECRET_ACCESS_KEY
-/// or the standard AWS chain (AWS_ACCESS_KEY_ID, ..., profiles), never from flags.
+/// (the process environment, else the environment's secrets file) or the standard AWS chain
+/// (AWS_ACCESS_KEY_ID, ..., profiles), never from flags.
 #[derive(Debug, Clone, Args)]
 pub struct S3Args {
     /// S3 bucket; offsite copies are made only when it is set.
@@ -485,7 +518,8 @@ impl S3Args {
         let Some(bucket) = self.bucket.clone().filter(|b| !b.is_empty()) else {
             return Ok(None);
         };
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        // The process environment, else the environment's secrets file.
+        let env = crate::secrets::offsite_key;
         let config = S3Config {
             endpoint: self.endpoint.clone(),
             bucket,

@@ -83,10 +83,26 @@ pub enum Command {
     ///
     /// Example: mmctl arbiter create judge --env production
     Arbiter(cmd::arbiter::ArbiterArgs),
+    /// The host's nftables firewall: plan (ruleset and diff), apply (atomic), status.
+    ///
+    /// Example: sudo mmctl firewall apply --env production
+    Firewall(cmd::firewall::FirewallArgs),
+    /// The environment's encrypted secrets file (SOPS format): init, edit, get, set, rotate.
+    ///
+    /// Example: mmctl secrets get WALLET_RPC_LOGIN --env staging
+    Secrets(cmd::secrets::SecretsArgs),
     /// Show the resolved settings and where each came from (config file, volume, environment).
     ///
     /// Example: mmctl config show --env production
     Config(cmd::config::ConfigArgs),
+    /// The stack's Tor onion service: print its .onion address.
+    ///
+    /// Example: mmctl tor address
+    Tor(cmd::tor::TorArgs),
+    /// nginx's TLS certificate: status, renew (certbot or --from/--key, nginx -t before reload).
+    ///
+    /// Example: mmctl tls status --env production && mmctl tls renew --env production
+    Tls(cmd::tls::TlsArgs),
 }
 
 impl Command {
@@ -115,7 +131,13 @@ impl Command {
                 ) => &i.stack,
             }),
             Command::Rollback(a) => Some(&a.stack),
+            Command::Secrets(a) => Some(&a.command.target().stack),
             Command::Dev(a) => Some(a.command.stack()),
+            Command::Tor(a) => Some(a.command.stack()),
+            Command::Tls(a) => Some(match &a.command {
+                cmd::tls::TlsCommand::Status(s) => &s.stack,
+                cmd::tls::TlsCommand::Renew(r) => &r.stack,
+            }),
             Command::Arbiter(a) => Some(match &a.command {
                 cmd::arbiter::ArbiterCommand::Create(c) => &c.stack,
             }),

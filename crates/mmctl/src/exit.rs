@@ -14,6 +14,29 @@
 //! | 13 | deploy/rollback: a smoke check failed; the old one keeps serving |
 //! | 14 | deploy: green's 5xx rate breached during the watch; rolled back automatically |
 //! | 15 | rollback refused (schema change without --restore-db, escrow events after the backup) |
+//! | 30 | secrets: no age identity given opens the file (it is encrypted to other recipients) |
+//! | 31 | secrets: the file was tampered with (a value's tag or the MAC fails); nothing written |
+//! | 32 | secrets: no such key in the file |
+//! | 33 | secrets: not a secrets file mmctl reads (not SOPS, nested values, KMS/PGP keys) |
+//! | 34 | secrets edit: no tmpfs to hold the plaintext |
+//! | 35 | secrets edit: the editor failed or the edited text is invalid; nothing written |
+//! | 36 | secrets: the file is missing (init: it already exists) |
+//! | 40 | firewall: no `nft` on PATH (Debian package nftables) |
+//! | 41 | firewall: nft rejected the ruleset; nothing was changed |
+//! | 42 | firewall: reading or loading the ruleset needs root |
+//! | 43 | firewall status/apply: the loaded `table inet mmkt` differs from the plan |
+//! | 44 | firewall status: `table inet mmkt` is not loaded |
+//! | 45 | tor: the stack's `tor` service is not running (or has no container) |
+//! | 46 | tor: tor runs but has not made its onion-service keys yet |
+//! | 47 | tls renew: the certificate or key is refused (unparsable, key not the certificate's, expired); nothing changed |
+//! | 48 | tls renew: `nginx -t` (or the reload) refused the new certificate; the old one is back and served |
+//! | 49 | tls renew: certbot did not obtain a certificate; nothing changed |
+//! | 55 | up: a secret the stack needs outside development is empty or unset (an alert receiver, the Grafana admin password); nothing created |
+//! | 56 | up: an alert receiver's secret is malformed (not an http(s) URL, loopback outside development, SMTP without a port); nothing created |
+//! | 50 | backup verify/restore db: a link of the backup's chain is missing (the newest good point is named) |
+//! | 51 | backup verify/restore db: a link of the backup's chain is bad (signature, checksum, pages; the newest good point is named) |
+//! | 52 | restore db --at: no database backup was taken at or before that time |
+//! | 53 | backup db: another chained backup db is running on the backup directory |
 //!
 //! Commands return [`Outcome`] for results that are not errors (a failed health check is a
 //! result, not a crash) and `anyhow::Error` for errors; [`finish`] turns either into the exit
@@ -49,6 +72,62 @@ pub const ROLLED_BACK: u8 = 14;
 /// Exit code 15: the rollback was refused.
 pub const ROLLBACK_REFUSED: u8 = 15;
 
+/// Exit code 30: no age identity given opens the secrets file.
+pub const WRONG_IDENTITY: u8 = 30;
+/// Exit code 31: the secrets file was tampered with (a value's tag or the MAC fails).
+pub const SECRETS_TAMPERED: u8 = 31;
+/// Exit code 32: the secrets file has no such key.
+pub const UNKNOWN_SECRET: u8 = 32;
+/// Exit code 33: the secrets file is not one mmctl reads (not SOPS, nested, unsupported).
+pub const BAD_SECRETS_FILE: u8 = 33;
+/// Exit code 34: no tmpfs to edit the plaintext in.
+pub const NO_TMPFS: u8 = 34;
+/// Exit code 35: the edit was not saved (the editor failed, or its text is invalid).
+pub const EDIT_FAILED: u8 = 35;
+/// Exit code 36: the secrets file is missing (or, for `init`, already exists).
+pub const SECRETS_FILE_STATE: u8 = 36;
+/// Exit code 37: the `MMKT_DB_KEY` secret is not a key file's text (64 lowercase hex) or is weak.
+pub const BAD_DB_KEY: u8 = 37;
+/// Exit code 38: the server's key volume holds another DB key than `MMKT_DB_KEY` (not replaced).
+pub const DB_KEY_DIFFERS: u8 = 38;
+
+/// Exit code 45: the `tor` service is not running (or the project has no tor container).
+pub const TOR_NOT_RUNNING: u8 = 45;
+/// Exit code 46: tor has not made its onion-service keys (`hostname`) yet.
+pub const ONION_NOT_CREATED: u8 = 46;
+
+/// Exit code 47: the certificate or key given to `tls renew` is refused.
+pub const TLS_REFUSED: u8 = 47;
+/// Exit code 48: nginx refused the new certificate; the old one is back.
+pub const TLS_NGINX_REFUSED: u8 = 48;
+/// Exit code 49: certbot did not obtain a certificate.
+pub const TLS_CERTBOT_FAILED: u8 = 49;
+
+/// Exit code 55: a secret the selected services need outside development is empty or unset.
+pub const SECRETS_MISSING: u8 = 55;
+/// Exit code 56: an alert receiver's secret is malformed.
+pub const SECRET_MALFORMED: u8 = 56;
+
+/// Exit code 40: no `nft` program.
+pub const NFT_MISSING: u8 = 40;
+/// Exit code 41: nft rejected the ruleset.
+pub const RULESET_REJECTED: u8 = 41;
+/// Exit code 42: the firewall command needs root.
+pub const NOT_ROOT: u8 = 42;
+/// Exit code 43: the loaded firewall table differs from the plan.
+pub const FIREWALL_DIFFERS: u8 = 43;
+/// Exit code 44: the firewall table is not loaded.
+pub const FIREWALL_NOT_LOADED: u8 = 44;
+
+/// Exit code 50: a link of a backup chain is missing.
+pub const CHAIN_LINK_MISSING: u8 = 50;
+/// Exit code 51: a link of a backup chain is bad.
+pub const CHAIN_LINK_BAD: u8 = 51;
+/// Exit code 52: no backup at or before `--at`.
+pub const NO_BACKUP_AT: u8 = 52;
+/// Exit code 53: another chained `backup db` runs.
+pub const CHAIN_BUSY: u8 = 53;
+
 /// What a command that ran to completion reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,6 +139,10 @@ pub enum Outcome {
     OffsiteFailed,
     /// A deploy ran to its end but rolled back to the old version automatically.
     RolledBack,
+    /// `mmctl firewall status`: the loaded table differs from the plan.
+    FirewallDiffers,
+    /// `mmctl firewall status`: the table is not loaded.
+    FirewallNotLoaded,
 }
 
 impl Outcome {
@@ -70,6 +153,8 @@ impl Outcome {
             Outcome::CheckFailed => FAILED,
             Outcome::OffsiteFailed => OFFSITE_FAILED,
             Outcome::RolledBack => ROLLED_BACK,
+            Outcome::FirewallDiffers => FIREWALL_DIFFERS,
+            Outcome::FirewallNotLoaded => FIREWALL_NOT_LOADED,
         }
     }
 }
@@ -100,6 +185,50 @@ pub struct DeployExit {
     /// The error message.
     pub message: String,
 }
+
+/// Marker error: the onion service cannot be read (exit 45 or 46, see [`TOR_NOT_RUNNING`]
+/// and [`ONION_NOT_CREATED`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TorUnavailable {
+    /// The exit code.
+    pub code: u8,
+    /// The error message.
+    pub message: String,
+}
+
+/// Marker error: the firewall could not be read or loaded (exit 40-42, see [`NFT_MISSING`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FirewallExit {
+    /// The exit code.
+    pub code: u8,
+    /// The error message.
+    pub message: String,
+}
+
+/// Marker error: a secrets command failed with its own exit code (30-38, see
+/// [`WRONG_IDENTITY`]) and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{1}")]
+pub struct SecretsExit(pub u8, pub String);
+
+/// Marker error: a TLS command failed with its own exit code (47-49, see [`TLS_REFUSED`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{1}")]
+pub struct TlsExit(pub u8, pub String);
+
+/// Marker error: an incremental-backup failure with its own exit code (50-53, see
+/// [`CHAIN_LINK_MISSING`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{1}")]
+pub struct ChainExit(pub u8, pub String);
+
+/// Marker error: `up` refused the stack's secrets with their own exit code (55-56, see
+/// [`SECRETS_MISSING`]); the message names variables, never a value.
+#[derive(Debug, thiserror::Error)]
+#[error("{1}")]
+pub struct ObservabilityExit(pub u8, pub String);
 
 /// Ends a run: returns the outcome's code, or prints the error and returns its code. A clap
 /// error prints itself (help and version to stdout with exit 0, usage errors to stderr with
@@ -132,16 +261,41 @@ pub fn code_for_error(err: &anyhow::Error) -> u8 {
         if let Some(deploy) = cause.downcast_ref::<DeployExit>() {
             return deploy.code;
         }
+        if let Some(firewall) = cause.downcast_ref::<FirewallExit>() {
+            return firewall.code;
+        }
+        if let Some(tor) = cause.downcast_ref::<TorUnavailable>() {
+            return tor.code;
+        }
+        if let Some(SecretsExit(code, _)) = cause.downcast_ref::<SecretsExit>() {
+            return *code;
+        }
+        if let Some(TlsExit(code, _)) = cause.downcast_ref::<TlsExit>() {
+            return *code;
+        }
+        if let Some(ObservabilityExit(code, _)) = cause.downcast_ref::<ObservabilityExit>() {
+            return *code;
+        }
+        if let Some(ChainExit(code, _)) = cause.downcast_ref::<ChainExit>() {
+            return *code;
+        }
     }
     FAILED
 }
 
 /// Maps a stack-library error to anyhow with the exit-code marker for its class:
-/// invalid input or unreadable compose/env file -> 2, unreachable daemon -> 3, anything else -> 1.
+/// invalid input or unreadable compose/env file -> 2, unreachable daemon -> 3, a missing or
+/// malformed secret -> 55 / 56, anything else -> 1.
 pub fn classify_stack(err: StackError) -> anyhow::Error {
     match err {
         StackError::Invalid(_) | StackError::ComposeSyntax { .. } | StackError::Read { .. } => {
             anyhow::Error::new(UsageError(err.to_string()))
+        }
+        StackError::SecretsMissing { .. } => {
+            anyhow::Error::new(ObservabilityExit(SECRETS_MISSING, err.to_string()))
+        }
+        StackError::SecretMalformed { .. } => {
+            anyhow::Error::new(ObservabilityExit(SECRET_MALFORMED, err.to_string()))
         }
         StackError::Unreachable { .. } => anyhow::Error::new(DockerUnreachable(err.to_string())),
         other => anyhow::Error::new(other),
@@ -175,16 +329,44 @@ pub fn classify_dev(err: mmkt_stack::dev::DevError) -> anyhow::Error {
 
 /// Maps a backup-library error to anyhow with the exit-code marker for its class, looking
 /// through [`mmkt_backup::BackupError::Context`] (kept as anyhow context): an engine error as
-/// [`classify_stack`] does (unreachable daemon -> 3), an inconsistent request -> 2, anything
-/// else -> 1.
+/// [`classify_stack`] does (unreachable daemon -> 3), an inconsistent request -> 2, no tor
+/// service -> 45, no onion-service keys yet -> 46, a broken backup chain, no backup at the
+/// time asked or a busy chain -> 50-53 ([`chain_code`]), anything else -> 1.
 pub fn classify_backup(err: mmkt_backup::BackupError) -> anyhow::Error {
     use mmkt_backup::BackupError;
     match err {
         BackupError::Docker(e) => classify_stack(e),
         BackupError::InvalidRequest(message) => anyhow::Error::new(UsageError(message)),
+        BackupError::NoTorService { .. } => tor_unavailable(TOR_NOT_RUNNING, err.to_string()),
+        BackupError::OnionNotCreated { .. } => tor_unavailable(ONION_NOT_CREATED, err.to_string()),
+        BackupError::ChainBroken { .. }
+        | BackupError::NoBackupAt { .. }
+        | BackupError::ChainBusy { .. } => {
+            anyhow::Error::new(ChainExit(chain_code(&err), err.to_string()))
+        }
         BackupError::Context { context, source } => classify_backup(*source).context(context),
         other => anyhow::Error::new(other),
     }
+}
+
+/// The exit code of an incremental-backup error (50-53).
+pub fn chain_code(err: &mmkt_backup::BackupError) -> u8 {
+    use mmkt_backup::BackupError;
+    use mmkt_backup::chain::LinkProblem;
+    match err {
+        BackupError::ChainBroken {
+            problem: LinkProblem::Missing(_),
+            ..
+        } => CHAIN_LINK_MISSING,
+        BackupError::NoBackupAt { .. } => NO_BACKUP_AT,
+        BackupError::ChainBusy { .. } => CHAIN_BUSY,
+        _ => CHAIN_LINK_BAD,
+    }
+}
+
+/// The [`TorUnavailable`] error of `code` (45 or 46).
+pub fn tor_unavailable(code: u8, message: String) -> anyhow::Error {
+    anyhow::Error::new(TorUnavailable { code, message })
 }
 
 /// Maps a deploy-library error to anyhow with its exit code: lock held 10, backup failed 11,
@@ -209,4 +391,66 @@ pub fn classify_deploy(err: mmkt_deploy::DeployError) -> anyhow::Error {
             message: other.to_string(),
         }),
     }
+}
+
+/// Maps a firewall-library error: a bad setting -> 2, no nft -> 40, ruleset rejected -> 41,
+/// not root -> 42, anything else -> 1.
+pub fn classify_firewall(err: mmkt_firewall::FirewallError) -> anyhow::Error {
+    use mmkt_firewall::FirewallError;
+    let code = match &err {
+        FirewallError::InvalidSetting { .. } => {
+            return anyhow::Error::new(UsageError(err.to_string()));
+        }
+        FirewallError::NftMissing { .. } => NFT_MISSING,
+        FirewallError::Rejected { .. } => RULESET_REJECTED,
+        FirewallError::NotRoot { .. } => NOT_ROOT,
+        _ => return anyhow::Error::new(err),
+    };
+    anyhow::Error::new(FirewallExit {
+        code,
+        message: err.to_string(),
+    })
+}
+
+/// Maps a secrets-library error to its exit code: wrong identity 30, tampered file 31,
+/// unknown key 32, a file mmctl does not read 33, no tmpfs 34, editor failure 35; a bad key
+/// name, recipient or identity file is a usage error (2); I/O errors are 1.
+pub fn classify_secrets(err: mmkt_secrets::SecretsError) -> anyhow::Error {
+    use mmkt_secrets::SecretsError as E;
+    let code = match &err {
+        E::WrongIdentity { .. } => WRONG_IDENTITY,
+        E::TamperedValue { .. } | E::MacMismatch => SECRETS_TAMPERED,
+        E::UnknownKey { .. } => UNKNOWN_SECRET,
+        E::Format(_) | E::Nested { .. } | E::Unsupported(_) => BAD_SECRETS_FILE,
+        E::NoTmpfs(_) => NO_TMPFS,
+        E::Editor { .. } => EDIT_FAILED,
+        E::InvalidValue { .. } | E::Recipient { .. } | E::Recipients(_) | E::Identity { .. } => {
+            return anyhow::Error::new(UsageError(err.to_string()));
+        }
+        _ => return anyhow::Error::new(err),
+    };
+    anyhow::Error::new(SecretsExit(code, err.to_string()))
+}
+
+/// Maps a TLS error to its exit code: a refused certificate or key 47, nginx refusing it 48,
+/// certbot failing 49, a bad setting 2, engine errors as [`classify_stack`] does, anything
+/// else (nginx not running, no certificate yet) 1.
+pub fn classify_tls(err: mmkt_stack::tls::TlsError) -> anyhow::Error {
+    use mmkt_stack::tls::TlsError as E;
+    let code = match &err {
+        E::Unparsable(_)
+        | E::BadKey(_)
+        | E::KeyMismatch { .. }
+        | E::Expired { .. }
+        | E::NotYetValid { .. } => TLS_REFUSED,
+        E::NginxRefused { .. } | E::ReloadFailed { .. } => TLS_NGINX_REFUSED,
+        E::Certbot { .. } => TLS_CERTBOT_FAILED,
+        _ => {
+            return match err {
+                E::Engine(e) => classify_stack(e),
+                other => anyhow::Error::new(other),
+            };
+        }
+    };
+    anyhow::Error::new(TlsExit(code, err.to_string()))
 }

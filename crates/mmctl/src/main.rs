@@ -24,6 +24,7 @@ fn run() -> anyhow::Result<exit::Outcome> {
             .await
             .map_err(|e| match e {
                 settings::SettingsError::Clap(e) => anyhow::Error::new(e),
+                settings::SettingsError::Secrets(e) => anyhow::Error::new(e),
                 other => anyhow::Error::new(exit::UsageError(other.to_string())),
             })?;
         cli::init_tracing(&cli.global);

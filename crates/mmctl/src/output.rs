@@ -232,8 +232,13 @@ fn print_created(backup: &LocalBackup) {
             )
         })
         .unwrap_or_default();
+    let onion = m
+        .tor
+        .as_ref()
+        .map(|t| format!(", onion-service keys of {}", t.onion_address))
+        .unwrap_or_default();
     println!(
-        "backup {} written: {} plain -> {} encrypted in {:.1}s{integrity}{wallets}\n  {}\n  sha256 {}",
+        "backup {} written: {} plain -> {} encrypted in {:.1}s{integrity}{wallets}{onion}\n  {}\n  sha256 {}",
         m.id,
         human_bytes(m.plain_size),
         human_bytes(m.encrypted_size),
@@ -265,6 +270,15 @@ fn describe(backup: &LocalBackup) -> String {
             m.id,
             m.source_host,
             wallets.as_ref().map(|w| w.wallets.len()).unwrap_or(0)
+        ),
+        (BackupKind::Tor, _, _) => format!(
+            "backup {} taken {when} on {} (onion-service keys of {})",
+            m.id,
+            m.source_host,
+            m.tor
+                .as_ref()
+                .map(|t| t.onion_address.as_str())
+                .unwrap_or("?")
         ),
     }
 }

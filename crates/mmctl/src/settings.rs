@@ -1,6 +1,7 @@
 //! Settings layers below the command line and the environment: the per-environment config
 //! file (`deploy/env/<env>.mmctl.toml`) and, for the commands that read the server's database,
-//! its host paths found through the running stack. Each layer becomes the clap default of the
+//! its host paths found through the running stack; for the commands with S3 settings, the S3
+//! keys in the environment's secrets file (`crate::secrets::load_offsite_keys`). Each layer becomes the clap default of the
 //! argument its environment variable feeds, so one precedence holds for every command:
 //! flag > environment > stack volume > config file > built-in default.
 
@@ -13,6 +14,8 @@ use mmkt_backup::settings::{FileError, MmctlFile, Source, StackPaths, file, serv
 
 use crate::args::{DEFAULT_ENV, connect, non_empty};
 use crate::cli::Cli;
+use crate::exit::SecretsExit;
+use crate::secrets::SecretsIdentityArgs;
 
 /// Why the command line could not be parsed with its settings layers.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,10 @@ pub enum SettingsError {
         "cannot find the server's database: {0}; or set MMKT_DB_PATH and MMKT_DB_KEY_FILE (or --db and --key-file) to the database and key file on this host"
     )]
     NoDatabase(String),
+    /// The environment's secrets file, read for the S3 keys, could not be opened; the error
+    /// carries its secrets exit code (30-39).
+    #[error(transparent)]
+    Secrets(#[from] SecretsExit),
 }
 
 /// The variables the stack's volumes can give.
@@ -125,10 +132,33 @@ pub async fn parse(argv: Vec<OsString>) -> Result<Cli, SettingsError> {
             return Err(SettingsError::NoDatabase(why.clone()));
         }
     }
+    if let Some(identity) = offsite_identity(leaf, &layers) {
+        let path = mmkt_secrets::store::file_path(&compose, &env);
+        crate::secrets::load_offsite_keys(&path, &identity)?;
+    }
     let command = with_defaults(Cli::command(), &layers);
     Ok(Cli::from_arg_matches(
         &command.try_get_matches_from(&argv)?,
     )?)
+}
+
+/// For a command with S3 settings and a bucket, the age identity that opens the environment's
+/// secrets file for the S3 keys: `--secrets-identity` or `MMCTL_SECRETS_IDENTITY_FILE`, else
+/// the config file's `secrets_identity_file` (`SOPS_AGE_KEY_FILE` after those, when read).
+fn offsite_identity(leaf: &ArgMatches, layers: &Layers) -> Option<SecretsIdentityArgs> {
+    let bucket = leaf.try_get_one::<String>("bucket").ok().flatten();
+    bucket.filter(|b| !b.is_empty())?;
+    let var = "MMCTL_SECRETS_IDENTITY_FILE";
+    let setting = leaf
+        .try_get_one::<PathBuf>("secrets_identity")
+        .ok()
+        .flatten()
+        .cloned()
+        .or_else(|| non_empty(std::env::var(var).ok()).map(PathBuf::from))
+        .or_else(|| layers.value(var)?.0.into_iter().next().map(PathBuf::from));
+    Some(SecretsIdentityArgs {
+        secrets_identity: setting,
+    })
 }
 
 /// Whether a command reads the server's database.

@@ -126,7 +126,8 @@ async fn large_backups_go_up_in_parts_and_come_back_intact() {
     );
     let identities = ws.identities();
     let local = authenticate(&local, &ws.trusted()).unwrap();
-    let outcome = tokio::task::block_in_place(|| verify_backup(&dir, &local, &identities));
+    let outcome =
+        tokio::task::block_in_place(|| verify_backup(&dir, &local, &identities, &ws.trusted()));
     assert!(outcome.ok, "{}", outcome.detail);
 }
 

@@ -55,7 +55,9 @@ fn generated_units_pass_systemd_analyze_verify() {
             "mmctl-backup-wallets.service",
             "mmctl-backup-wallets.timer",
             "mmctl-drill.service",
-            "mmctl-drill.timer"
+            "mmctl-drill.timer",
+            "mmctl-tls-renew.service",
+            "mmctl-tls-renew.timer"
         ]
     );
     let paths: Vec<_> = names.iter().map(|n| units.join(n)).collect();
@@ -103,6 +105,21 @@ fn generated_units_pass_systemd_analyze_verify() {
     assert!(read("mmctl-backup-wallets.timer").contains("OnCalendar=*-*-* 02:00:00"));
     assert!(read("mmctl-backup-prune.timer").contains("OnCalendar=*-*-* 04:30:00"));
     assert!(read("mmctl-drill.timer").contains("OnCalendar=*-*-01 05:00:00"));
+    // TLS renewal: twice a day at a random offset like Debian's certbot.timer, on the engine.
+    let renew_timer = read("mmctl-tls-renew.timer");
+    assert!(
+        renew_timer.contains("OnCalendar=*-*-* 00,12:00:00"),
+        "{renew_timer}"
+    );
+    assert!(
+        renew_timer.contains("RandomizedDelaySec=12h"),
+        "{renew_timer}"
+    );
+    let renew = read("mmctl-tls-renew.service");
+    assert!(
+        renew.contains(" tls renew\n") && renew.contains("docker.service"),
+        "{renew}"
+    );
     assert!(
         read("mmctl-drill.service").contains("ExecStart=")
             && read("mmctl-drill.service").contains(" drill\n")
@@ -115,6 +132,7 @@ fn generated_units_pass_systemd_analyze_verify() {
             "*-*-* 02:00:00",
             "*-*-* 04:30:00",
             "*-*-01 05:00:00",
+            "*-*-* 00,12:00:00",
         ])
         .output()
         .unwrap();

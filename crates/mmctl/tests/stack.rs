@@ -9,12 +9,15 @@ use std::collections::BTreeMap;
 
 use stack_harness::*;
 
-const CORE_SERVICES: [&str; 8] = [
+const CORE_SERVICES: [&str; 11] = [
     "alertmanager",
+    "blackbox-exporter",
     "monerod",
     "nginx",
+    "node-exporter",
     "prometheus",
     "server",
+    "tor",
     "wallet-rpc-arbiter",
     "wallet-rpc-buyer",
     "wallet-rpc-vendor",
@@ -118,7 +121,7 @@ fn check_first_up(up: &Output) {
 fn check_health(p: &str) {
     let health = run(&["health", "-p", p])
         .assert_exit(0)
-        .assert_stdout_contains("all 8 services healthy");
+        .assert_stdout_contains(&format!("all {} services healthy", CORE_SERVICES.len()));
     for probe in [
         "GET /health",
         "GET /ready",
@@ -133,7 +136,7 @@ fn check_health(p: &str) {
         );
     }
     let json: serde_json::Value = run(&["health", "-p", p, "--json"]).assert_exit(0).json();
-    assert_eq!(json.as_array().unwrap().len(), 8);
+    assert_eq!(json.as_array().unwrap().len(), CORE_SERVICES.len());
     assert!(
         json.as_array()
             .unwrap()
@@ -239,7 +242,7 @@ fn check_docker_compose_sees_it(p: &str) {
         .collect();
     assert_eq!(
         listed.len(),
-        8,
+        CORE_SERVICES.len(),
         "docker-compose ps: {listed:?} {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -302,7 +305,7 @@ fn full_cycle_bootstrap_build_up_health_labels_heal_down() {
     // status: data for every service.
     let status: serde_json::Value = run(&["status", "-p", &p, "--json"]).assert_exit(0).json();
     let rows = status.as_array().unwrap();
-    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.len(), CORE_SERVICES.len());
     assert!(
         rows.iter().all(|r| r["state"] == "running"
             && r["health"] == "healthy"
@@ -548,8 +551,8 @@ fn observability_profile_without_its_registry_images_fails_cleanly() {
 /// A two-service stack: `app` waits for `db` to be healthy; `marker` changes only `app`.
 fn small_stack(marker: &str) -> String {
     format!(
-        "x-common: &common\n  restart: unless-stopped\n  cap_drop: [ALL]\n  init: true\n  stop_grace_period: 5s\n\
-services:\n  db:\n    <<: *common\n    image: debian:bookworm-slim\n    user: \"1000\"\n    command: [bash, -c, 'sleep 3; touch /tmp/ready; exec sleep infinity']\n    healthcheck:\n      test: [CMD, test, -f, /tmp/ready]\n      interval: 1s\n      retries: 30\n    networks: [inner]\n    mem_limit: 64m\n  app:\n    <<: *common\n    image: debian:bookworm-slim\n    user: \"1000\"\n    environment:\n      MARKER: {marker}\n    command: [sleep, infinity]\n    depends_on:\n      db:\n        condition: service_healthy\n    networks: [inner, outer]\n    deploy:\n      resources:\n        limits: {{cpus: \"0.25\", memory: 32M, pids: 50}}\nnetworks:\n  inner: {{internal: true}}\n  outer: {{}}\n"
+        "x-common: &common\n  restart: unless-stopped\n  cap_drop: [ALL]\n  init: true\n  stop_grace_period: 5s\n  logging: {{driver: json-file, options: {{max-size: 1m, max-file: \"2\", labels: \"com.docker.compose.project,com.docker.compose.service\"}}}}\n\
+services:\n  db:\n    <<: *common\n    image: debian:bookworm-slim\n    user: \"1000\"\n    command: [bash, -c, 'echo db-starting; sleep 3; touch /tmp/ready; exec sleep infinity']\n    healthcheck:\n      test: [CMD, test, -f, /tmp/ready]\n      interval: 1s\n      retries: 30\n    networks: [inner]\n    mem_limit: 64m\n  app:\n    <<: *common\n    image: debian:bookworm-slim\n    user: \"1000\"\n    environment:\n      MARKER: {marker}\n    command: [sleep, infinity]\n    depends_on:\n      db:\n        condition: service_healthy\n    networks: [inner, outer]\n    deploy:\n      resources:\n        limits: {{cpus: \"0.25\", memory: 32M, pids: 50}}\nnetworks:\n  inner: {{internal: true}}\n  outer: {{}}\n"
     )
 }
 
@@ -585,6 +588,21 @@ fn small_stack_orders_by_health_and_recreates_only_what_changed() {
             &before["app"],
         ]);
         assert_eq!(nets, vec![format!("{p}_inner {p}_outer")]);
+        // The log rotation reached the engine, and each line carries the compose service in its
+        // attrs, where promtail's pipeline reads it (monitoring/promtail/promtail.yml).
+        let log = hardening::check_log_config("db", &before["db"], "1m", "2");
+        let text = std::fs::read_to_string(&log).expect("read the json-file log (as root)");
+        let line: serde_json::Value = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .find(|l: &serde_json::Value| l["log"] == "db-starting\n")
+            .unwrap_or_else(|| panic!("no db-starting line in {log}:\n{text}"));
+        assert_eq!(line["attrs"]["com.docker.compose.service"], "db", "{line}");
+        assert_eq!(line["attrs"]["com.docker.compose.project"], p, "{line}");
+        assert!(
+            line["stream"] == "stdout" && line["time"].is_string(),
+            "{line}"
+        );
 
         std::fs::write(&file, small_stack("two")).unwrap();
         up_file(p, &file, 0)

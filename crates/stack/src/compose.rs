@@ -1,7 +1,8 @@
 //! Typed model of the compose-file subset mmkt uses (Compose Specification keys: image, build,
 //! command, entrypoint, environment, env_file, volumes, networks, ports, depends_on, healthcheck,
 //! restart, user, deploy.resources.limits, mem_limit, cpus, pids_limit, profiles, labels,
-//! sysctls, cap_drop, security_opt, read_only, tmpfs, stop_grace_period, working_dir, init)
+//! sysctls, cap_drop, security_opt, read_only, tmpfs, stop_grace_period, working_dir, init,
+//! logging)
 //! and its loader: YAML -> interpolation -> typed structs. Any other key is refused (exit 2)
 //! rather than silently ignored; `x-` extension keys are allowed.
 
@@ -193,6 +194,8 @@ pub struct Service {
     pub working_dir: Option<String>,
     /// Run an init process (tini) as PID 1.
     pub init: Option<bool>,
+    /// Log driver and rotation (`HostConfig.LogConfig`; see [`super::logging`]).
+    pub logging: Option<super::logging::Logging>,
     /// `x-` extension keys and anything unknown.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_norway::Value>,
@@ -354,10 +357,24 @@ pub struct LoadedCompose {
 /// [`StackError::Invalid`] (unsupported keys, missing required variables, inconsistencies;
 /// see [`ComposeFile::validate`]).
 pub fn load(path: &Path, env_file: Option<&Path>) -> Result<LoadedCompose, StackError> {
-    let file_vars = match env_file {
+    load_with_secrets(path, env_file, BTreeMap::new())
+}
+
+/// Like [`load`], with `secrets` (an environment's decrypted secrets file) over the env
+/// file's values; the process environment still overrides both.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_secrets(
+    path: &Path,
+    env_file: Option<&Path>,
+    secrets: BTreeMap<String, String>,
+) -> Result<LoadedCompose, StackError> {
+    let mut file_vars = match env_file {
         Some(p) => super::interpolate::parse_env_file(p)?,
         None => BTreeMap::new(),
     };
+    file_vars.extend(secrets);
     load_with_variables(path, Variables::from_env_file_and_process(file_vars))
 }
 
@@ -557,6 +574,11 @@ impl ComposeFile {
                 .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
             if let Some(restart) = &svc.restart {
                 super::spec::parse_restart(restart)
+                    .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
+            }
+            if let Some(logging) = &svc.logging {
+                logging
+                    .log_config()
                     .map_err(|m| StackError::Invalid(format!("service {name}: {m}")))?;
             }
         }
@@ -880,6 +902,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("ipam"), "{err}");
+    }
+
+    #[test]
+    fn logging_loads_and_bad_drivers_or_sizes_fail_by_service() {
+        let ok = load_str(
+            "x-log: &log\n  logging: {driver: json-file, options: {max-size: 10m, max-file: 3}}\nservices:\n  a:\n    <<: *log\n    image: a\n",
+        )
+        .unwrap();
+        let logging = ok.file.services["a"].logging.as_ref().unwrap();
+        assert_eq!(logging.driver.as_deref(), Some("json-file"));
+        for (yaml, message) in [
+            (
+                "logging: {driver: gelf}",
+                "service a: logging driver \"gelf\" is not supported",
+            ),
+            (
+                "logging: {driver: json-file, options: {max-size: huge}}",
+                "service a: logging option max-size: \"huge\" is malformed",
+            ),
+            ("logging: {driver: json-file, level: debug}", "service a:"),
+        ] {
+            let err =
+                load_str(&format!("services:\n  a:\n    image: a\n    {yaml}\n")).unwrap_err();
+            assert!(err.to_string().contains(message), "{yaml}: {err}");
+        }
     }
 
     #[test]

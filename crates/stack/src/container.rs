@@ -162,6 +162,27 @@ impl Engine {
         out.sort_by_key(created_at);
         Ok(out)
     }
+
+    /// The ID of the oldest running container of `service` in `project`, if any (e.g. the
+    /// nginx that `mmctl deploy` and `mmctl tls renew` reload).
+    ///
+    /// Engine API: as [`Engine::service_containers`].
+    ///
+    /// # Errors
+    /// [`StackError::Engine`] / [`StackError::Unreachable`].
+    pub async fn running_service_container(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Option<String>, StackError> {
+        for info in self.service_containers(project, service).await? {
+            let status = super::engine::ContainerStatus::from_inspect(&info);
+            if status.state == "running" {
+                return Ok(Some(status.id));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// When a container was created (its RFC 3339 `Created`), for ordering; `None` when unknown.

@@ -134,6 +134,32 @@ pub enum StackError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// Secrets the selected services need in this environment are empty or unset (alert
+    /// receivers, the Grafana admin password); checked before anything is created. Only the
+    /// variable names are shown, never a value.
+    #[error(
+        "{environment}: {} empty or unset, needed by {needed_by}; set {} in the stack's secrets or the environment of `mmctl up` (docs/MONITORING.md, \"Receivers\")",
+        .variables.join(", "),
+        if .variables.len() == 1 { "it" } else { "them" }
+    )]
+    SecretsMissing {
+        /// The project's `MMKT_ENV`.
+        environment: String,
+        /// The variables, sorted.
+        variables: Vec<String>,
+        /// What needs them, e.g. "the Alertmanager receivers (service alertmanager)".
+        needed_by: String,
+    },
+    /// A secret is set but has the wrong shape (a receiver URL that is not http(s), a
+    /// loopback address outside development, an SMTP host without a port). The value is not
+    /// shown.
+    #[error("{variable} is malformed: {reason} (its value is not shown)")]
+    SecretMalformed {
+        /// The variable.
+        variable: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
 }
 
 impl StackError {

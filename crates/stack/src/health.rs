@@ -7,7 +7,9 @@
 //! `{kind: http, port, paths}` (each path must answer 2xx), `{kind: monerod, port}`
 //! (JSON-RPC `get_info` through `monero_rpc::DaemonClient` must return status OK),
 //! `{kind: wallet-rpc, port}` (JSON-RPC `get_version` through `monero_rpc::WalletClient`, with
-//! HTTP digest auth when the container has WALLET_RPC_LOGIN=user:password).
+//! HTTP digest auth when the container has WALLET_RPC_LOGIN=user:password),
+//! `{kind: metrics, port, path, series}` (an exporter: GET `path` must answer 2xx in the
+//! Prometheus text format with every listed series, see [`crate::metrics_probe`]).
 //! Every service is also checked for a running container and a non-unhealthy Docker health.
 
 use std::time::Duration;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::{ContainerStatus, Engine, last_health_output};
 use super::error::StackError;
+use super::metrics_probe::{SeriesMatch, SeriesSelector};
 use super::stack::Project;
 
 /// The `x-mmkt-probe` extension of a service.
@@ -38,6 +41,17 @@ pub enum ProbeSpec {
     WalletRpc {
         /// Container port of the wallet RPC.
         port: u16,
+    },
+    /// An exporter: GET `path` (query string included) must answer 2xx with every series in
+    /// `series` (e.g. node-exporter's filesystem of the data volumes, the blackbox exporter's
+    /// `probe_success` for its module).
+    Metrics {
+        /// Container port of the exporter.
+        port: u16,
+        /// Path and query, e.g. `/metrics`, `/probe?module=nginx_tls&target=...`.
+        path: String,
+        /// Series that must be in the answer.
+        series: Vec<SeriesSelector>,
     },
 }
 
@@ -223,6 +237,9 @@ pub(crate) async fn probe(
             }
             out
         }
+        ProbeSpec::Metrics { port, path, series } => {
+            vec![probe_metrics(http, &format!("http://{ip}:{port}{path}"), path, series).await]
+        }
         ProbeSpec::Monerod { port } => {
             let url = format!("http://{ip}:{port}");
             let result = match monero_rpc::DaemonClient::new(&url) {
@@ -284,6 +301,52 @@ pub(crate) async fn probe(
     }
 }
 
+/// GET `url` and look up every selector in the answer: one check named `GET path`, whose detail
+/// gives each series' value (or says which are missing or differ).
+async fn probe_metrics(
+    http: &reqwest::Client,
+    url: &str,
+    path: &str,
+    series: &[SeriesSelector],
+) -> Check {
+    let name = format!("GET {path}");
+    let body = match http.get(url).send().await {
+        Ok(r) if r.status().is_success() => r.text().await.map_err(|e| error_chain(&e)),
+        Ok(r) => Err(r.status().to_string()),
+        Err(e) => Err(error_chain(&e)),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            return Check {
+                name,
+                ok: false,
+                detail: format!("{url}: {e}"),
+            };
+        }
+    };
+    let mut ok = true;
+    let mut parts = Vec::new();
+    for sel in series {
+        match sel.find(&body) {
+            SeriesMatch::Found(v) => parts.push(format!("{sel}: {v}")),
+            SeriesMatch::OtherValue(v) => {
+                ok = false;
+                parts.push(format!("{sel}: is {v}"));
+            }
+            SeriesMatch::Missing => {
+                ok = false;
+                parts.push(format!("{sel}: missing"));
+            }
+        }
+    }
+    Check {
+        name,
+        ok,
+        detail: parts.join("; "),
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -293,4 +356,106 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::{PROBE_TIMEOUT, ProbeSpec, probe, probe_client};
+
+    /// A loopback exporter answering every connection with `status_line` and `body`, from a
+    /// thread; its port.
+    fn exporter(status_line: &'static str, body: &'static str) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { break };
+                let mut request = [0u8; 2048];
+                let _ = conn.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 {status_line}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(body.as_bytes());
+            }
+        });
+        port
+    }
+
+    async fn run_probe(port: u16, series: &str) -> super::Check {
+        let spec = spec(&format!(
+            "{{kind: metrics, port: {port}, path: /metrics, series: {series}}}"
+        ))
+        .unwrap();
+        let http = probe_client(PROBE_TIMEOUT).unwrap();
+        let mut checks = probe(&http, "127.0.0.1", &spec, &[], PROBE_TIMEOUT).await;
+        assert_eq!(checks.len(), 1);
+        checks.remove(0)
+    }
+
+    const NODE: &str = "# TYPE node_filesystem_avail_bytes gauge\nnode_filesystem_avail_bytes{device=\"/dev/vda\",mountpoint=\"/docker-volumes\"} 1e+09\nnode_textfile_scrape_error 1\n";
+
+    #[tokio::test]
+    async fn a_metrics_probe_passes_only_with_every_series() {
+        let port = exporter("200 OK", NODE);
+        let ok = run_probe(
+            port,
+            "['node_filesystem_avail_bytes{mountpoint=\"/docker-volumes\"}', node_textfile_scrape_error]",
+        )
+        .await;
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.name, "GET /metrics");
+        assert_eq!(
+            ok.detail,
+            "node_filesystem_avail_bytes{mountpoint=\"/docker-volumes\"}: 1e+09; node_textfile_scrape_error: 1"
+        );
+
+        let missing = run_probe(port, "['node_filesystem_avail_bytes{mountpoint=\"/\"}']").await;
+        assert!(!missing.ok);
+        assert!(missing.detail.ends_with(": missing"), "{missing:?}");
+
+        let differs = run_probe(port, "['node_textfile_scrape_error 0']").await;
+        assert!(!differs.ok);
+        assert_eq!(differs.detail, "node_textfile_scrape_error 0: is 1");
+    }
+
+    #[tokio::test]
+    async fn a_metrics_probe_fails_on_an_error_status() {
+        let port = exporter("500 Internal Server Error", "");
+        let failed = run_probe(port, "[up]").await;
+        assert!(!failed.ok);
+        assert!(failed.detail.contains("500"), "{failed:?}");
+    }
+
+    fn spec(yaml: &str) -> Result<ProbeSpec, String> {
+        serde_norway::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_metrics_probe_names_its_series() {
+        let parsed = spec(
+            "{kind: metrics, port: 9100, path: /metrics, series: ['node_filesystem_avail_bytes{mountpoint=\"/docker-volumes\"}', node_textfile_scrape_error]}",
+        )
+        .unwrap();
+        let ProbeSpec::Metrics { port, path, series } = parsed else {
+            panic!("not a metrics probe: {parsed:?}");
+        };
+        assert_eq!((port, path.as_str(), series.len()), (9100, "/metrics", 2));
+        assert_eq!(
+            series[0].to_string(),
+            "node_filesystem_avail_bytes{mountpoint=\"/docker-volumes\"}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_series_or_a_missing_field_is_refused() {
+        let err = spec("{kind: metrics, port: 9115, path: /probe, series: ['probe_success{']}")
+            .unwrap_err();
+        assert!(err.contains("series selector"), "{err}");
+        let err = spec("{kind: metrics, port: 9115, series: [probe_success]}").unwrap_err();
+        assert!(err.contains("path"), "{err}");
+    }
 }

@@ -17,7 +17,7 @@
 //! - [`stack`]: `up` (in `up`: services started as soon as their dependencies are ready,
 //!   independent ones concurrently), `down`, `status`, `restart`; [`readiness`]: a service
 //!   is ready when its `x-mmkt-probe` answers (or Docker says healthy); [`health`]: real
-//!   probes; [`image`]:
+//!   probes ([`metrics_probe`]: the series an exporter's probe requires); [`image`]:
 //!   offline base image, builds, save/load; [`tarstream`]: streamed tar bodies; [`logs`]:
 //!   a service's output, streamed.
 //! - [`files`]: container directories downloaded/uploaded as tar; [`ready`]: the server's
@@ -28,15 +28,24 @@
 //! - [`arbiter`]: arbiter accounts through the server's own `create-arbiter`, run in its
 //!   container (password on stdin); [`dev`]: the development stack's faucet, miner and demo
 //!   data (development only).
+//! - [`tor`]: the `tor` service's onion address and hidden-service keys, checked, read and
+//!   written through the archive endpoints.
+//! - [`tls`]: nginx's certificate: status, the self-signed bootstrap one, a checked
+//!   install with `nginx -t` before the reload, certbot in a one-shot container.
 //! - [`urls`]: which published URLs answer, with the scheme that answers (`mmctl up`).
 //! - [`environments`]: services bound to environments (`x-mmkt-environments`), refused
 //!   elsewhere when the project is loaded.
+//! - [`logging`]: a service's `logging:` (json-file rotation) as `HostConfig.LogConfig`.
+//! - [`receivers`]: Alertmanager's config rendered from its template and the receiver secrets,
+//!   written into its volume at `up`; [`required_secrets`]: a service's `x-mmkt-secrets`,
+//!   refused empty outside development.
 //!
 //! Errors are [`StackError`].
 
 pub mod arbiter;
 pub mod compose;
 pub mod container;
+pub mod db_key;
 pub mod dev;
 pub mod endpoint;
 pub mod engine;
@@ -49,13 +58,19 @@ pub mod health;
 pub mod image;
 pub mod interpolate;
 pub mod labels;
+pub mod logging;
 pub mod logs;
+pub mod metrics_probe;
 pub mod mounts;
 pub mod readiness;
 pub mod ready;
+pub mod receivers;
+pub mod required_secrets;
 pub mod spec;
 pub mod stack;
 pub mod tarstream;
+pub mod tls;
+pub mod tor;
 mod up;
 pub mod urls;
 pub mod volume;
@@ -87,6 +102,22 @@ pub fn load_project(
     env: Option<&str>,
     project: &str,
     profiles: &[String],
+) -> Result<Project, StackError> {
+    load_project_with_secrets(compose_file, env, project, profiles, Default::default())
+}
+
+/// Like [`load_project`], with `secrets` (the environment's decrypted secrets file, see
+/// `mmkt-secrets`) as interpolation variables over the env file's values and under the
+/// process environment's ([`compose::load_with_secrets`]).
+///
+/// # Errors
+/// As [`load_project`].
+pub fn load_project_with_secrets(
+    compose_file: &std::path::Path,
+    env: Option<&str>,
+    project: &str,
+    profiles: &[String],
+    secrets: std::collections::BTreeMap<String, String>,
 ) -> Result<Project, StackError> {
     if project.is_empty()
         || !project
@@ -125,7 +156,7 @@ pub fn load_project(
             Some(p)
         }
     };
-    let compose = compose::load(compose_file, env_path.as_deref())?;
+    let compose = compose::load_with_secrets(compose_file, env_path.as_deref(), secrets)?;
     for p in profiles {
         if !compose
             .file

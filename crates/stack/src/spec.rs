@@ -1,6 +1,6 @@
 //! Turns one compose service into the Engine API's container-create body
 //! (`POST /containers/create`, API 1.41): mounts, ports, healthcheck, limits, restart policy,
-//! labels; and the compose config hash that decides whether `up` must recreate a container.
+//! log driver, labels; and the compose config hash that decides whether `up` must recreate a container.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -488,6 +488,12 @@ pub fn plan_service(
         tmpfs,
         sysctls,
         init: svc.init,
+        log_config: svc
+            .logging
+            .as_ref()
+            .map(super::logging::Logging::log_config)
+            .transpose()
+            .map_err(StackError::Invalid)?,
         ..Default::default()
     };
     let mut endpoints = HashMap::new();
@@ -611,7 +617,7 @@ mod tests {
         let path = dir.path().join("docker-compose.yml");
         std::fs::write(
             &path,
-            "services:\n  a:\n    image: a\n    read_only: true\n    user: \"1000:1000\"\n    mem_limit: 64m\n    cpus: 0.5\n    pids_limit: 32\n    tmpfs: [\"/run/x:size=1m,mode=0700,uid=1000\"]\n",
+            "services:\n  a:\n    image: a\n    read_only: true\n    user: \"1000:1000\"\n    mem_limit: 64m\n    cpus: 0.5\n    pids_limit: 32\n    tmpfs: [\"/run/x:size=1m,mode=0700,uid=1000\"]\n    logging: {driver: json-file, options: {max-size: 1m, max-file: 2}}\n",
         )
         .unwrap();
         let compose = super::super::compose::load(&path, None).unwrap();
@@ -623,6 +629,9 @@ mod tests {
         assert_eq!(host.memory, Some(64 * 1024 * 1024));
         assert_eq!(host.nano_cpus, Some(500_000_000));
         assert_eq!(host.tmpfs.unwrap()["/run/x"], "size=1m,mode=0700,uid=1000");
+        let log = host.log_config.unwrap();
+        assert_eq!(log.typ.as_deref(), Some("json-file"));
+        assert_eq!(log.config.unwrap()["max-file"], "2");
         assert_eq!(
             parse_tmpfs("/tmp").unwrap(),
             ("/tmp".to_string(), String::new())

@@ -15,6 +15,7 @@ use super::error::{StackError, is_not_found};
 use super::health::ProbeSpec;
 use super::labels;
 use super::readiness::{Prober, ReadyCheck, ServiceReady};
+use super::receivers::deliver::{ConfigReport, PendingConfig};
 use super::spec::{ContainerPlan, plan_service, scoped};
 use super::stack::{ObjectKind, Project, PublishedUrl, stop_and_remove};
 
@@ -48,6 +49,13 @@ pub enum UpEvent {
     Unchanged(String),
     /// The service is ready: what showed it, and after how long.
     Ready(ServiceReady),
+    /// A service's config was rendered from its template and the secrets
+    /// (`x-mmkt-alertmanager-config`), and written into its volume when it changed (a running
+    /// container is then restarted: [`UpEvent::Restarted`]).
+    ConfigRendered(ConfigReport),
+    /// The container was running with the same definition, but its rendered config changed:
+    /// restarted so it reads the new file.
+    Restarted(String),
 }
 
 /// Summary of an `up`.
@@ -83,6 +91,8 @@ struct Run<'a> {
     /// those a `service_healthy` dependency names).
     waited: BTreeSet<String>,
     timeout: Duration,
+    /// Services whose rendered config file was rewritten by this run.
+    rewritten: BTreeSet<String>,
     prober: Option<Prober>,
     began: Instant,
     changed: AtomicUsize,
@@ -158,6 +168,15 @@ impl Run<'_> {
             }
             None => self.project.converge(self.engine, &self.plans[svc]).await?,
         };
+        let event = match event {
+            UpEvent::Unchanged(s) if self.rewritten.contains(&s) => {
+                self.project
+                    .restart(self.engine, &s, WaitPolicy::NoWait)
+                    .await?;
+                UpEvent::Restarted(s)
+            }
+            other => other,
+        };
         if !matches!(event, UpEvent::Unchanged(_)) {
             self.changed.fetch_add(1, Ordering::Relaxed);
         }
@@ -193,8 +212,10 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Project {
-    /// Brings the project up: validates everything (images present, plans build, probes
-    /// parse), then creates missing networks and volumes, then converges every service's
+    /// Brings the project up: validates everything (the secrets the selected services need in
+    /// this environment, rendered configs, images present, plans build, probes parse), then
+    /// creates missing networks and volumes, writes the rendered configs into their volumes
+    /// (`receivers::deliver`), then converges every service's
     /// container (create, recreate or start) as soon as its dependencies allow: after a
     /// `service_started` dependency's container is started, a `service_healthy` one is ready
     /// (its `x-mmkt-probe` answered, or Docker says healthy: [`Engine::wait_ready`]), a
@@ -207,6 +228,7 @@ impl Project {
     /// `POST /containers/{id}/stop`, `DELETE /containers/{id}`, `GET /containers/{id}/json`.
     ///
     /// # Errors
+    /// [`StackError::SecretsMissing`], [`StackError::SecretMalformed`],
     /// [`StackError::ImageMissing`] / [`StackError::Invalid`] before anything is created;
     /// [`StackError::Engine`], [`StackError::Timeout`] (a service not ready within its
     /// timeout: `dep_timeout` for dependencies under [`WaitPolicy::NoWait`], else the
@@ -221,8 +243,18 @@ impl Project {
     ) -> Result<UpReport, StackError> {
         let began = Instant::now();
         let order = self.selection(requested)?;
+        let configs = self.check_secrets_of(&order)?;
         let (plans, probes) = self.preflight(engine, &order).await?;
         self.create_objects(engine, &order, on_event).await?;
+        let rewritten = self.write_configs(engine, &configs).await?;
+        for config in configs {
+            on_event(UpEvent::ConfigRendered(ConfigReport {
+                written: rewritten.contains(&config.service),
+                integrations: config.rendered.integrations().to_vec(),
+                unset: config.rendered.unset().to_vec(),
+                service: config.service,
+            }));
+        }
         let (waited, timeout) = match wait {
             WaitPolicy::WaitHealthy(timeout) => (self.waited_all(&order), timeout),
             WaitPolicy::NoWait => (self.waited_as_dependencies(&order), dep_timeout),
@@ -238,6 +270,7 @@ impl Project {
                 .collect(),
             waited,
             timeout,
+            rewritten,
             prober: Prober::for_engine(engine)?,
             began,
             changed: AtomicUsize::new(0),
@@ -254,6 +287,25 @@ impl Project {
             services: order,
             ready,
         })
+    }
+
+    /// Checks, before anything touches the engine, the secrets `up` would need for
+    /// `requested` (every enabled service when empty): each service's `x-mmkt-secrets`
+    /// ([`super::required_secrets`]) and its rendered config ([`super::receivers`]). `up`
+    /// checks the same; a caller that writes anything before `up` (a bootstrap certificate)
+    /// calls this first.
+    ///
+    /// # Errors
+    /// [`StackError::SecretsMissing`], [`StackError::SecretMalformed`], [`StackError::Invalid`]
+    /// (unknown service, a bad template), [`StackError::Read`] (the template).
+    pub fn check_secrets(&self, requested: &[String]) -> Result<(), StackError> {
+        self.check_secrets_of(&self.selection(requested)?).map(drop)
+    }
+
+    /// [`Project::check_secrets`] for the services of `order`, returning the rendered configs.
+    fn check_secrets_of(&self, order: &[String]) -> Result<Vec<PendingConfig>, StackError> {
+        super::required_secrets::check(&self.compose, order)?;
+        self.render_configs(order)
     }
 
     /// Every service but the one-shot jobs others wait on to complete.
@@ -278,6 +330,23 @@ impl Project {
             .filter(|(_, c)| c == condition)
             .map(|(dep, _)| dep)
             .collect()
+    }
+
+    /// Checks, without creating anything, that every image of the requested services (and
+    /// their dependencies) is present and every plan and probe is valid: what [`Project::up`]
+    /// checks first, for callers that write into the project's volumes before `up`.
+    ///
+    /// Engine API: `GET /images/{name}/json`.
+    ///
+    /// # Errors
+    /// [`StackError::ImageMissing`], [`StackError::Invalid`], [`StackError::Engine`].
+    pub async fn check_images(
+        &self,
+        engine: &Engine,
+        requested: &[String],
+    ) -> Result<(), StackError> {
+        let order = self.selection(requested)?;
+        self.preflight(engine, &order).await.map(|_| ())
     }
 
     /// Every image present, every plan and probe valid; nothing is created before this.

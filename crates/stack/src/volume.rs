@@ -25,27 +25,67 @@ pub enum VolumeRemoval {
     NotFound,
 }
 
+/// One regular file to write into a volume: its plain name, content, mode and owner.
+#[derive(Clone, Copy)]
+pub struct VolumeFile<'a> {
+    /// The file name (no directory).
+    pub name: &'a str,
+    /// Its content.
+    pub content: &'a [u8],
+    /// Its mode, e.g. `0o600`.
+    pub mode: u32,
+    /// Its numeric owner and group (0:0 = root).
+    pub owner: (u64, u64),
+}
+
+impl std::fmt::Debug for VolumeFile<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeFile")
+            .field("name", &self.name)
+            .field("bytes", &self.content.len())
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
 /// A tar archive holding one regular file `name` (mode 0644) with `content`.
 ///
 /// # Errors
 /// [`StackError::Invalid`] for a name tar cannot store.
 pub fn single_file_tar(name: &str, content: &[u8]) -> Result<Vec<u8>, StackError> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
+    files_tar(&[VolumeFile {
+        name,
+        content,
+        mode: 0o644,
+        owner: (0, 0),
+    }])
+}
+
+/// A tar archive holding `files`, each with its mode and owner.
+///
+/// # Errors
+/// [`StackError::Invalid`] for a name tar cannot store.
+pub fn files_tar(files: &[VolumeFile<'_>]) -> Result<Vec<u8>, StackError> {
+    let mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut builder = tar::Builder::new(Vec::new());
-    builder
-        .append_data(&mut header, name, content)
-        .map_err(|e| StackError::Invalid(format!("cannot archive {name}: {e}")))?;
+    for file in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.content.len() as u64);
+        header.set_mode(file.mode);
+        header.set_uid(file.owner.0);
+        header.set_gid(file.owner.1);
+        header.set_mtime(mtime);
+        builder
+            .append_data(&mut header, file.name, file.content)
+            .map_err(|e| StackError::Invalid(format!("cannot archive {}: {e}", file.name)))?;
+    }
     builder
         .into_inner()
-        .map_err(|e| StackError::Invalid(format!("cannot archive {name}: {e}")))
+        .map_err(|e| StackError::Invalid(format!("cannot archive files: {e}")))
 }
 
 impl Engine {
@@ -164,7 +204,35 @@ impl Engine {
         file: &str,
         content: &[u8],
     ) -> Result<(), StackError> {
-        let tar = single_file_tar(file, content)?;
+        self.write_volume_tar(volume, image, labels, single_file_tar(file, content)?)
+            .await
+    }
+
+    /// Writes `files` into volume `volume` in one archive (each with its mode and owner),
+    /// replacing files of the same names, as [`Engine::write_volume_file`] does.
+    ///
+    /// Engine API: as [`Engine::write_volume_file`].
+    ///
+    /// # Errors
+    /// [`StackError::Engine`] / [`StackError::Unreachable`].
+    pub async fn write_volume_files(
+        &self,
+        volume: &str,
+        image: &str,
+        labels: &HashMap<String, String>,
+        files: &[VolumeFile<'_>],
+    ) -> Result<(), StackError> {
+        self.write_volume_tar(volume, image, labels, files_tar(files)?)
+            .await
+    }
+
+    async fn write_volume_tar(
+        &self,
+        volume: &str,
+        image: &str,
+        labels: &HashMap<String, String>,
+        tar: Vec<u8>,
+    ) -> Result<(), StackError> {
         let helper = self.volume_helper(volume, image, labels).await?;
         let result = self.upload_archive(&helper, MOUNT_POINT, tar).await;
         self.remove_helper(&helper).await;

@@ -9,6 +9,7 @@
 pub mod docker;
 pub mod dockerd;
 pub mod load;
+pub mod netns;
 pub mod regtest;
 pub mod s3;
 

@@ -1,11 +1,12 @@
-//! `backup db|wallets|all`: fresh encrypted, signed backups of the database and/or wallet
-//! directories, each followed by its offsite copy when S3 is configured.
+//! `backup db|wallets|tor|all`: fresh encrypted, signed backups of the database, wallet
+//! directories and/or onion-service keys, each followed by its offsite copy when S3 is configured.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mmkt_stack::{Engine, EngineConfig};
 
+use crate::chain::ChainMode;
 use crate::db::{DbBackupRequest, backup_db};
 use crate::error::BackupError;
 use crate::manifest::WalletRole;
@@ -14,6 +15,8 @@ use crate::s3::{Offsite, S3Config};
 use crate::signing::BackupKeys;
 use crate::store::{BackupDir, LocalBackup};
 use crate::wallet_source::{AddressProbe, WalletBackupRequest, WalletSource, backup_wallets};
+
+use super::tor::{TorSource, backup_tor};
 
 /// The database to back up.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +27,8 @@ pub struct DbSource<'a> {
     pub key_file: &'a Path,
     /// gzip level 0-9 of the page stream ([`crate::db::DEFAULT_GZIP_LEVEL`] by default).
     pub gzip_level: u32,
+    /// A standalone full backup, or the next link of the directory's chain.
+    pub chain: ChainMode,
 }
 
 /// Where the wallet directories of the roles are.
@@ -112,6 +117,8 @@ pub struct BackupRequest<'a> {
     pub db: Option<DbSource<'a>>,
     /// The wallets, when they are backed up (after the database).
     pub wallets: Option<WalletsSource<'a>>,
+    /// The tor service's onion-service keys, when they are backed up (after the wallets).
+    pub tor: Option<TorSource<'a>>,
     /// Where the offsite copies go; `None` when offsite copies are not configured or not wanted.
     pub offsite: Option<&'a S3Config>,
 }
@@ -145,7 +152,8 @@ pub struct BackupReport {
     pub offsite: OffsiteOutcome,
 }
 
-/// Backs up the database, then the wallets of each role, then uploads every fresh backup.
+/// Backs up the database, then the wallets of each role, then the onion-service keys, then
+/// uploads every fresh backup.
 /// A failed upload does not fail the call: it is in [`BackupReport::offsite`].
 ///
 /// # Errors
@@ -161,6 +169,9 @@ pub async fn backup(
     }
     if let Some(wallets) = &req.wallets {
         backups.extend(backup_wallet_roles(req.dir, req.keys, wallets).await?);
+    }
+    if let Some(tor) = &req.tor {
+        backups.extend(backup_tor(req.dir, req.keys, tor, progress).await?);
     }
     let Some(config) = req.offsite else {
         return Ok(backups
@@ -209,6 +220,7 @@ pub fn backup_database(
     transfer(progress, "backup db", size, |bytes| {
         let request = DbBackupRequest {
             gzip_level: db.gzip_level,
+            chain: db.chain,
             db_path: db.db_path,
             key: &key,
             keys,

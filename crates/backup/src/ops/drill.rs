@@ -224,6 +224,7 @@ pub async fn drill(
             ok: step.ok,
             detail: detail.to_owned(),
             checks: Vec::new(),
+            chain_break: None,
         };
         record_outcome(req.dir, &outcome);
         steps.push(step);
@@ -363,6 +364,11 @@ async fn restore_to_scratch(
                 checks.len(),
                 names.join(", ")
             ))
+        }
+        BackupKind::Tor => {
+            let keys =
+                tokio::task::block_in_place(|| crate::tor_keys::open_keys(backup, identities))?;
+            Ok(format!("onion-service keys of {}", keys.address))
         }
     }
 }

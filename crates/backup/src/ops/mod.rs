@@ -7,6 +7,7 @@
 //! - [`list`], [`verify`], [`prune`] ([`prune::PrunePlan`]), [`upload`].
 //! - [`restore_db`], [`restore_wallet`]: plan (find the backup), then run with
 //!   [`restore::Confirmed`] ([`restore::RestoreReport`]).
+//! - [`tor`]: the onion-service keys of the `tor` container, backed up and restored.
 //! - [`drill`]: backups restored into scratch, RTO and RPO ([`drill::DrillReport`]).
 
 pub mod backup;
@@ -16,6 +17,7 @@ pub mod prune;
 pub mod restore;
 pub mod restore_db;
 pub mod restore_wallet;
+pub mod tor;
 pub mod upload;
 pub mod verify;
 

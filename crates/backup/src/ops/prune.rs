@@ -1,7 +1,7 @@
 //! `backup prune`: the retention plan of [`crate::retention`] applied to the local directory
 //! and to the S3 bucket.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -11,7 +11,7 @@ use super::list::Location;
 use crate::error::BackupError;
 use crate::manifest::Manifest;
 use crate::pre_restore;
-use crate::retention::{Candidate, KeepReason, Policy, select_by_series};
+use crate::retention::{Candidate, KeepReason, Policy, keep_chains, select_by_series};
 use crate::s3::{Offsite, S3Config};
 use crate::store::BackupDir;
 
@@ -148,7 +148,11 @@ fn plan<'a>(
     manifests: impl Iterator<Item = &'a Manifest>,
     verified: &BTreeSet<String>,
 ) -> Vec<PruneEntry> {
+    let mut parents = BTreeMap::new();
     let items = manifests.map(|m| {
+        if let Some(link) = m.chain_link() {
+            parents.insert(m.id.to_string(), link.parent.to_string());
+        }
         let candidate = Candidate {
             id: m.id.to_string(),
             created_at: m.created_at,
@@ -156,8 +160,10 @@ fn plan<'a>(
         };
         (m.series(), candidate)
     });
+    let decisions = select_by_series(policy, items);
     let mut entries = Vec::new();
-    for (series, decision) in select_by_series(policy, items) {
+    for (series, decision) in decisions {
+        let decision = keep_chains(decision, &parents);
         let entry = |id: String, action: PruneAction| PruneEntry {
             location,
             id,

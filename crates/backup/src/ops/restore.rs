@@ -1,4 +1,4 @@
-//! What the two restores share: the operator's confirmation, choosing the backup (locally or
+//! What the restores share: the operator's confirmation, choosing the backup (locally or
 //! from the bucket) and checking its signature, restarting a service, and the report.
 
 use std::path::PathBuf;
@@ -130,6 +130,15 @@ pub enum RestoredInto {
         /// Id of the backup of the directory taken just before.
         previous_backup: String,
     },
+    /// Onion-service keys were written into the tor container, which shows their address.
+    TorContainer {
+        /// The compose service, `tor`.
+        service: String,
+        /// The onion address tor shows after the restart (the backup's).
+        address: String,
+        /// Id of the backup of the keys it had before (`None`: it had none yet).
+        previous_backup: Option<String>,
+    },
 }
 
 /// What a restore did.
@@ -177,6 +186,7 @@ pub async fn select_backup(
                 && match selector {
                     Selector::Latest => true,
                     Selector::Id(id) => &r.manifest.id == id,
+                    Selector::At(at) => r.manifest.created_at <= *at,
                 }
         })
         .ok_or_else(|| S3Error::NotFound(format!("{selector} ({series})")))?;

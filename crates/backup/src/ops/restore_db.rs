@@ -14,6 +14,7 @@ use super::restore::{
     BackupChoice, Confirmed, Restart, RestorePlan, RestoreResult, RestoredInto, select_backup,
     start_healthy,
 };
+use crate::chain::resolve::{AuthenticChain, resolve};
 use crate::crypto::Identities;
 use crate::error::BackupError;
 use crate::manifest::{BackupKind, Series};
@@ -78,6 +79,7 @@ pub struct DbRestoreRequest<'a> {
 pub struct DbRestore<'a> {
     request: DbRestoreRequest<'a>,
     key: DbKey,
+    chain: AuthenticChain,
 }
 
 /// A database restore whose key and backup are known, waiting for the operator's
@@ -89,7 +91,8 @@ pub type DbRestorePlan<'a> = RestorePlan<DbRestore<'a>>;
 /// touched, and a refused backup leaves no new key file.
 ///
 /// # Errors
-/// [`BackupError::KeyFile`], and the errors of [`super::restore::select_backup`].
+/// [`BackupError::KeyFile`], the errors of [`super::restore::select_backup`], and
+/// [`BackupError::ChainBroken`] when a link of a delta's chain is missing or unsigned.
 pub async fn plan_db_restore<'a>(
     request: DbRestoreRequest<'a>,
     progress: &dyn Progress,
@@ -107,6 +110,8 @@ pub async fn plan_db_restore<'a>(
         role: None,
     };
     let backup = select_backup(&request.backup, series, progress).await?;
+    // Every link of a delta's chain must be here and signed before anything is written.
+    let chain = resolve(request.backup.dir, &backup, request.backup.trusted)?;
     let key = match existing {
         Some(key) => key,
         None => {
@@ -117,7 +122,11 @@ pub async fn plan_db_restore<'a>(
         }
     };
     Ok(RestorePlan {
-        target: DbRestore { request, key },
+        target: DbRestore {
+            request,
+            key,
+            chain,
+        },
         backup,
         started,
     })
@@ -147,14 +156,19 @@ impl DbRestorePlan<'_> {
     /// become healthy. Also [`BackupError::ServerStillRunning`], [`BackupError::Docker`]
     /// (engine unreachable: nothing was swapped), [`BackupError::NotReady`].
     pub async fn run(self, _confirmed: Confirmed, progress: &dyn Progress) -> RestoreResult {
-        let DbRestore { request, key } = &self.target;
+        let DbRestore {
+            request,
+            key,
+            chain,
+        } = &self.target;
+        let lookup = (request.backup.dir, request.backup.trusted);
         let (backup, live) = (&self.backup, request.live_db);
         let id = backup.manifest.id.as_str();
         let identities = request.identities;
         // 1. Rebuild + verify while the server still runs: a bad backup never causes downtime.
-        let total = Some(backup.manifest.plain_size);
+        let total = Some(chain.links.iter().map(|l| l.manifest.plain_size).sum());
         let prepared = transfer(progress, "restore db", total, |bytes| {
-            tokio::task::block_in_place(|| prepare(backup, identities, live, key, bytes))
+            tokio::task::block_in_place(|| prepare(chain, identities, live, key, lookup, bytes))
         })
         .map_err(|e| {
             e.context(format!(

@@ -108,11 +108,14 @@ pub fn verify_one(
                     ok: false,
                     detail: error_chain(&e),
                     checks: Vec::new(),
+                    chain_break: None,
                 };
                 record_outcome(dir, &outcome);
                 return outcome;
             }
         };
-        tokio::task::block_in_place(|| verify_backup(dir, &authentic, keys.identities))
+        tokio::task::block_in_place(|| {
+            verify_backup(dir, &authentic, keys.identities, keys.trusted)
+        })
     })
 }

@@ -54,6 +54,8 @@ pub enum KeepReason {
     Newest,
     /// The newest verified backup of the series (always kept).
     NewestVerified,
+    /// A link (the full base or an earlier delta) that a kept delta needs to be restored.
+    Chain,
 }
 
 /// The decision for one series.
@@ -157,6 +159,34 @@ pub fn select(policy: &Policy, candidates: &[Candidate]) -> Decision {
             Some(r) => decision.keep.push((candidate.id.clone(), r)),
             None => decision.remove.push(candidate.id.clone()),
         }
+    }
+    decision
+}
+
+/// Keeps every link that a kept backup's chain needs: `parents` maps a delta's id to its
+/// parent's. A removed backup then never has a kept descendant, so removing newest first (the
+/// order of [`Decision::remove`]) never leaves a delta without its base, even if interrupted.
+pub fn keep_chains(mut decision: Decision, parents: &BTreeMap<String, String>) -> Decision {
+    let mut needed: Vec<String> = decision
+        .keep
+        .iter()
+        .filter_map(|(id, _)| parents.get(id).cloned())
+        .collect();
+    while let Some(id) = needed.pop() {
+        if let Some(kept) = decision.keep.iter_mut().find(|(k, _)| *k == id) {
+            if !kept.1.contains(&KeepReason::Chain) {
+                kept.1.push(KeepReason::Chain);
+            }
+            continue;
+        }
+        let Some(at) = decision.remove.iter().position(|r| *r == id) else {
+            continue;
+        };
+        decision.remove.remove(at);
+        if let Some(parent) = parents.get(&id) {
+            needed.push(parent.clone());
+        }
+        decision.keep.push((id, vec![KeepReason::Chain]));
     }
     decision
 }
@@ -283,5 +313,41 @@ mod tests {
         assert_eq!(kept.len(), 3, "{kept:?}");
         assert_eq!(kept[0], "d9");
         assert_eq!(d.remove.len(), 7);
+    }
+
+    #[test]
+    fn a_kept_delta_keeps_its_whole_chain_and_nothing_removed_has_a_kept_descendant() {
+        let c = |id: &str, secs: i64| Candidate {
+            id: id.into(),
+            created_at: at(secs),
+            verified: false,
+        };
+        // Chain a: a0 <- a1 <- a2; chain b: b0 <- b1 (newest).
+        let candidates = [
+            c("a0", 0),
+            c("a1", 60),
+            c("a2", 120),
+            c("b0", 180),
+            c("b1", 240),
+        ];
+        let parents: BTreeMap<String, String> = [("a1", "a0"), ("a2", "a1"), ("b1", "b0")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let policy = Policy {
+            keep_last: 1,
+            ..Policy::default()
+        };
+        let decision = keep_chains(select(&policy, &candidates), &parents);
+        let kept: BTreeSet<&str> = decision.keep.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(kept, BTreeSet::from(["b0", "b1"]));
+        assert_eq!(decision.remove, ["a2", "a1", "a0"]);
+        // Keeping a middle delta keeps its ancestors, not its descendants.
+        let mut decision = select(&policy, &candidates);
+        decision.keep.push(("a1".into(), vec![KeepReason::Daily]));
+        decision.remove.retain(|r| r != "a1");
+        let decision = keep_chains(decision, &parents);
+        let kept: BTreeSet<&str> = decision.keep.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(kept, BTreeSet::from(["a0", "a1", "b0", "b1"]));
+        assert_eq!(decision.remove, ["a2"]);
     }
 }

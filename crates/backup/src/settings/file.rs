@@ -1,5 +1,6 @@
 //! The per-environment mmctl config file, `deploy/env/<env>.mmctl.toml`: the backup
-//! directory, recipients and identity, each the default of its environment variable.
+//! directory, recipients and identity, and the freshness metrics' textfile directory, each the
+//! default of its environment variable.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,12 @@ pub struct MmctlFile {
     pub identity_file: Option<PathBuf>,
     /// Ed25519 signing key file from `mmctl backup keygen` (`MMKT_BACKUP_SIGNING_KEY_FILE`).
     pub signing_key_file: Option<PathBuf>,
+    /// node-exporter's textfile collector directory, where backup, drill and deploy runs write
+    /// their `mmctl_<job>.prom` freshness metrics (`MMKT_METRICS_TEXTFILE_DIR`).
+    pub metrics_textfile_dir: Option<PathBuf>,
+    /// age identity file that opens the environment's secrets file,
+    /// `deploy/secrets/<env>.enc.yaml` (`MMCTL_SECRETS_IDENTITY_FILE`; unset: `SOPS_AGE_KEY_FILE`).
+    pub secrets_identity_file: Option<PathBuf>,
 }
 
 /// The config file could not be used.
@@ -48,7 +55,7 @@ pub enum FileError {
 }
 
 /// The keys [`MmctlFile`] accepts, for messages.
-pub const KEYS: &str = "backup_dir, recipients, recipients_file, identity_file, signing_key_file";
+pub const KEYS: &str = "backup_dir, recipients, recipients_file, identity_file, signing_key_file, metrics_textfile_dir, secrets_identity_file";
 
 impl MmctlFile {
     /// Each key with the environment variable that overrides it and its values (one, or the
@@ -61,6 +68,14 @@ impl MmctlFile {
             ("MMKT_BACKUP_RECIPIENTS_FILE", path(&self.recipients_file)),
             ("MMKT_BACKUP_IDENTITY_FILE", path(&self.identity_file)),
             ("MMKT_BACKUP_SIGNING_KEY_FILE", path(&self.signing_key_file)),
+            (
+                "MMKT_METRICS_TEXTFILE_DIR",
+                path(&self.metrics_textfile_dir),
+            ),
+            (
+                "MMCTL_SECRETS_IDENTITY_FILE",
+                path(&self.secrets_identity_file),
+            ),
         ]
         .into_iter()
         .filter_map(|(var, value)| value.map(|v| (var, v)))
@@ -118,6 +133,20 @@ mod tests {
             let path = file_path(&compose, env);
             assert!(load(&path).unwrap().is_some(), "{}", path.display());
         }
+    }
+
+    #[test]
+    fn the_textfile_directory_defaults_its_variable() {
+        let file: MmctlFile =
+            toml::from_str("metrics_textfile_dir = \"/var/lib/prometheus/node-exporter\"\n")
+                .unwrap();
+        assert_eq!(
+            file.env_defaults(),
+            [(
+                "MMKT_METRICS_TEXTFILE_DIR",
+                vec!["/var/lib/prometheus/node-exporter".to_string()]
+            )]
+        );
     }
 
     #[test]

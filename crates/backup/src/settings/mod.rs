@@ -8,7 +8,7 @@ pub mod stack_paths;
 use std::path::PathBuf;
 
 pub use file::{FileError, MmctlFile};
-pub use stack_paths::{StackPaths, server_paths};
+pub use stack_paths::{StackPaths, server_paths, textfile_dir};
 
 /// Where a setting's value came from, weakest first.
 #[derive(Debug, Clone, PartialEq, Eq)]

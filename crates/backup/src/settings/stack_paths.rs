@@ -1,5 +1,6 @@
-//! The server's database and key file found through the running stack: the host paths of the
-//! `server` container's `/app/data` and `/app/key` mounts (`deploy/docker-compose.yml`).
+//! Files of the running stack found through its containers' mounts (`deploy/docker-compose.yml`):
+//! the server's database and key file (the `server` container's `/app/data` and `/app/key`) and
+//! node-exporter's textfile directory (the `node-textfile` volume).
 
 use std::path::PathBuf;
 
@@ -15,7 +16,12 @@ pub const DB_MOUNT: (&str, &str) = ("/app/data", "mmkt.db");
 /// (`MMKT_DB_KEY_FILE=/app/key/db.key`).
 pub const KEY_MOUNT: (&str, &str) = ("/app/key", "db.key");
 
-/// One file found through a mount: its host path and the volume it is on.
+/// The compose service whose textfile collector reads mmctl's freshness metrics.
+pub const NODE_EXPORTER_SERVICE: &str = "node-exporter";
+/// Where that service mounts the `node-textfile` volume (its `--collector.textfile.directory`).
+pub const TEXTFILE_MOUNT: &str = "/var/lib/prometheus/node-exporter";
+
+/// One file (or directory) found through a mount: its host path and the volume it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackFile {
     /// The file's path on this host.
@@ -56,24 +62,53 @@ pub async fn server_paths(
     })
 }
 
+/// node-exporter's textfile directory in `project`: the host path of the
+/// [`NODE_EXPORTER_SERVICE`] container's [`TEXTFILE_MOUNT`] mount (a local engine only), or
+/// why it was not found (`Err`, with what to do).
+///
+/// Engine API: `GET /containers/json`, `GET /containers/{id}/json` (`Mounts[]`).
+///
+/// # Errors
+/// [`mmkt_stack::StackError`] when the engine fails to answer.
+pub async fn textfile_dir(
+    engine: &Engine,
+    project: &str,
+) -> Result<Result<StackFile, String>, mmkt_stack::StackError> {
+    mount(engine, project, NODE_EXPORTER_SERVICE, TEXTFILE_MOUNT).await
+}
+
 async fn file(
     engine: &Engine,
     project: &str,
-    (mount, name): (&str, &str),
+    (mount_path, name): (&str, &str),
 ) -> Result<Result<StackFile, String>, mmkt_stack::StackError> {
-    let lookup = engine.service_mount(project, SERVER_SERVICE, mount).await?;
+    let found = mount(engine, project, SERVER_SERVICE, mount_path).await?;
+    Ok(found.map(|dir| StackFile {
+        path: dir.path.join(name),
+        volume: dir.volume,
+    }))
+}
+
+/// The host directory behind `service`'s mount at `mount`, or why there is none.
+async fn mount(
+    engine: &Engine,
+    project: &str,
+    service: &str,
+    mount: &str,
+) -> Result<Result<StackFile, String>, mmkt_stack::StackError> {
+    let lookup = engine.service_mount(project, service, mount).await?;
     Ok(match lookup {
         MountLookup::Found(m) => Ok(StackFile {
-            path: m.host_path.join(name),
+            path: m.host_path.clone(),
             volume: m
                 .volume
                 .unwrap_or_else(|| m.host_path.display().to_string()),
         }),
         MountLookup::NoContainer => Err(format!(
-            "project {project} has no {SERVER_SERVICE} container (start the stack with mmctl up)"
+            "project {project} has no {service} container (start the stack with mmctl up)"
         )),
         MountLookup::NoMount => Err(format!(
-            "the {SERVER_SERVICE} container of project {project} mounts nothing at {mount}"
+            "the {service} container of project {project} mounts nothing at {mount}"
         )),
         MountLookup::RemoteEngine => Err(format!(
             "the engine {} is not on this host, so its volume paths are not this host's files (run mmctl on the Docker host)",

@@ -3,7 +3,8 @@
 //!
 //! Units (systemd.service(5), systemd.timer(5), systemd.exec(5)):
 //! `mmctl-backup-db` every 6 h, `mmctl-backup-wallets` daily at 02:00, `mmctl-backup-prune`
-//! daily at 04:30, `mmctl-drill` monthly. Every service is `Type=oneshot` and calls mmctl
+//! daily at 04:30, `mmctl-drill` monthly, `mmctl-tls-renew` twice a day (as Debian's
+//! certbot.timer: 00:00 and 12:00 plus up to 12 h at random; it renews only when due). Every service is `Type=oneshot` and calls mmctl
 //! non-interactively; a non-zero exit (including 5, offsite failed) marks the unit failed.
 //! Settings come from the `EnvironmentFile`; each service's header names the ones it needs
 //! beyond the DB, recipients and S3 settings (the signing key path for backups and drills, the
@@ -52,7 +53,7 @@ struct Job {
 const COMMON_SETTINGS: &str =
     "MMKT_BACKUP_DIR, MMKT_DB_PATH, MMKT_DB_KEY_FILE, MMKT_BACKUP_RECIPIENTS, MMKT_S3_*";
 
-const JOBS: [Job; 4] = [
+const JOBS: [Job; 5] = [
     Job {
         name: "mmctl-backup-db",
         description: "mmkt: online encrypted backup of the SQLCipher database",
@@ -92,6 +93,16 @@ const JOBS: [Job; 4] = [
         timeout: "3h",
         needs_docker: true,
         settings: "MMKT_BACKUP_SIGNING_KEY_FILE, MMKT_BACKUP_VERIFY_KEYS, MMKT_BACKUP_IDENTITY_FILE, MMKT_WALLET_PASSWORD_FILE",
+    },
+    Job {
+        name: "mmctl-tls-renew",
+        description: "mmkt: renew nginx's TLS certificate when due (certbot, nginx -t, reload)",
+        args: "tls renew",
+        on_calendar: "*-*-* 00,12:00:00",
+        randomized_delay: "12h",
+        timeout: "15min",
+        needs_docker: true,
+        settings: "MMCTL_COMPOSE_FILE (absolute), MMCTL_ENV and the environment's MMKT_TLS_*",
     },
 ];
 

@@ -59,6 +59,7 @@ pub async fn run(args: ConfigArgs, docker_host: Option<&str>) -> anyhow::Result<
         "MMKT_BACKUP_RECIPIENTS_FILE",
         "MMKT_BACKUP_IDENTITY_FILE",
         "MMKT_BACKUP_SIGNING_KEY_FILE",
+        "MMKT_METRICS_TEXTFILE_DIR",
     ]
     .into_iter()
     .chain(SECRETS)

@@ -16,7 +16,9 @@ use crate::output::Style;
 
 Probes: server GET /health and /ready; monerod get_info; each wallet-rpc get_version
 (POST /json_rpc, digest auth when WALLET_RPC_LOGIN is set in the container); prometheus and
-alertmanager GET /-/healthy; every container must run and not be unhealthy. Probes reach
+alertmanager GET /-/healthy; node-exporter GET /metrics with the data volumes' filesystem;
+blackbox-exporter a probe of nginx's TLS endpoint answering probe_success (its value shown);
+every container must run and not be unhealthy. Probes reach
 internal services through their container IP on the project network (no published ports).
 Exit codes: 0 all healthy, 1 at least one failure (each is named), 2 bad input, 3 Docker unreachable.")]
 pub struct HealthArgs {

@@ -13,12 +13,15 @@ use crate::args::{ConfirmArgs, DbFileArgs, ReadKeyArgs, RepoArgs, StackArgs, con
 use crate::deploy_output::{StepLines, failed, holder, print_report};
 use crate::exit::{Outcome, UsageError, classify_deploy};
 use crate::output::{Format, confirm};
+use crate::secrets::SecretsIdentityArgs;
 
 /// `mmctl rollback`
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub secrets: SecretsIdentityArgs,
     /// Version (image tag) to go back to; default: the one the last deploy replaced.
     #[arg(long)]
     pub to: Option<String>,
@@ -49,7 +52,7 @@ pub async fn run(args: RollbackArgs, docker_host: Option<&str>) -> anyhow::Resul
         )
         .into());
     };
-    let project = args.stack.load()?;
+    let project = crate::secrets::load_project(&args.stack, &args.secrets)?;
     let settings =
         DeploySettings::from_variables(&project.compose.variables).map_err(classify_deploy)?;
     let to = args.to.as_deref().unwrap_or("the previous version");

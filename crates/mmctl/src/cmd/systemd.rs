@@ -18,7 +18,7 @@ pub struct SystemdArgs {
 #[derive(Debug, Subcommand)]
 pub enum SystemdCommand {
     /// Write mmctl-backup-db (every 6 h), mmctl-backup-wallets (02:00), mmctl-backup-prune
-    /// (daily) and mmctl-drill (monthly) service + timer units.
+    /// (daily), mmctl-drill (monthly) and mmctl-tls-renew (twice daily) service + timer units.
     ///
     /// Example: mmctl systemd install && systemctl daemon-reload && systemctl enable --now mmctl-backup-db.timer
     Install(InstallArgs),
@@ -86,7 +86,7 @@ pub fn run(args: SystemdArgs) -> anyhow::Result<Outcome> {
         println!("wrote {}", path.display());
     }
     println!(
-        "next: systemctl daemon-reload && systemctl enable --now mmctl-backup-db.timer mmctl-backup-wallets.timer mmctl-backup-prune.timer mmctl-drill.timer"
+        "next: systemctl daemon-reload && systemctl enable --now mmctl-backup-db.timer mmctl-backup-wallets.timer mmctl-backup-prune.timer mmctl-drill.timer mmctl-tls-renew.timer"
     );
     Ok(Outcome::Success)
 }

@@ -6,7 +6,10 @@ use clap::Args;
 use mmkt_stack::stack::{UpEvent, WaitPolicy};
 
 use crate::args::{StackArgs, connect};
-use crate::exit::{Outcome, classify_stack};
+use crate::secrets::SecretsIdentityArgs;
+use mmkt_stack::tls::{self, Bootstrap, TlsSettings};
+
+use crate::exit::{Outcome, classify_stack, classify_tls};
 use crate::output::Style;
 
 /// Bring the stack up (idempotent).
@@ -24,6 +27,8 @@ only the services whose definition changed are recreated. Exit codes: 0 ok, 1 fa
 pub struct UpArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub secrets: SecretsIdentityArgs,
     /// Only these services (and their dependencies). Default: every enabled service.
     pub services: Vec<String>,
     /// Return once containers are started instead of waiting for every service to be healthy.
@@ -37,11 +42,39 @@ pub struct UpArgs {
 /// Runs `mmctl up`: loads the project, reconciles it (`mmkt_stack::Project::up`) and prints
 /// one line per change, the published URLs and the next steps.
 pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let project = args.stack.load()?;
+    let project = crate::secrets::load_project(&args.stack, &args.secrets)?;
     for var in &project.compose.unset_variables {
         eprintln!("warning: variable {var} is not set; using an empty string");
     }
+    // Alert receivers and passwords first: a refusal leaves nothing created.
+    project
+        .check_secrets(&args.services)
+        .map_err(classify_stack)?;
+    let db_key = crate::secrets::db_key(&project)?;
     let engine = connect(docker_host).await?;
+    // Every image first: the key and certificate steps below create volumes.
+    project
+        .check_images(&engine, &args.services)
+        .await
+        .map_err(classify_stack)?;
+    // The server's key file from MMKT_DB_KEY before the server starts (mmctl::secrets::write_db_key).
+    if let Some(key) = &db_key {
+        crate::secrets::write_db_key(&engine, &project, key).await?;
+    }
+    // nginx needs a certificate to start: a self-signed one when it has none (mmkt_stack::tls).
+    if args.services.is_empty() || args.services.iter().any(|s| s == tls::NGINX_SERVICE) {
+        let name = TlsSettings::from_variables(&project.compose.variables)
+            .map_err(classify_stack)?
+            .server_name;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let made = tls::bootstrap(&engine, &project, &name, now).await;
+        if let Bootstrap::Written(info) = made.map_err(classify_tls)? {
+            let days = info.days_left;
+            println!(
+                "tls     self-signed certificate for {name} written ({days} days; `mmctl tls renew` replaces it)"
+            );
+        }
+    }
     let style = Style::detect();
     let timeout = Duration::from_secs(args.timeout);
     let wait = if args.no_wait {
@@ -67,6 +100,11 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
             ),
             UpEvent::Started(s) => format!("service {s:<28} {}", style.ok("started")),
             UpEvent::Unchanged(s) => format!("service {s:<28} unchanged (running)"),
+            UpEvent::ConfigRendered(r) => format!("config  {:<28} {}", r.service, r.describe()),
+            UpEvent::Restarted(s) => format!(
+                "service {s:<28} {}",
+                style.warn("restarted (its rendered config changed)")
+            ),
             UpEvent::Ready(r) => format!(
                 "service {:<28} {} ({}, {:.1} s after its start, {:.1} s into up)",
                 r.service,

@@ -18,8 +18,8 @@
 //!
 //! [`Mmctl::new`] runs from the workspace root (so `deploy/docker-compose.yml` is the default
 //! compose file), sets `NO_COLOR=1`, and removes from the inherited environment every
-//! variable mmctl reads (`DOCKER_*`, `COMPOSE_*`, `MMCTL_*`, `MMKT_*`, `AWS_*`, `RUST_LOG`), so
-//! a test sees only what it sets with [`Mmctl::env`]. [`Mmctl::stdin`] feeds input (answers
+//! variable mmctl reads (`DOCKER_*`, `COMPOSE_*`, `MMCTL_*`, `MMKT_*`, `AWS_*`, `SOPS_*`,
+//! `RUST_LOG`), so a test sees only what it sets with [`Mmctl::env`]. [`Mmctl::stdin`] feeds input (answers
 //! to confirmation prompts); [`Mmctl::command`] gives the raw `Command` for anything else
 //! (e.g. `spawn` to kill mmctl mid-run). Exit codes are the contract of `src/exit.rs`.
 
@@ -33,7 +33,7 @@ use std::process::{Command, Stdio};
 pub use test_support::docker::workspace_root;
 
 /// Prefixes of the environment variables mmctl (or the compose file it reads) looks at.
-const CLEARED_PREFIXES: [&str; 5] = ["DOCKER_", "COMPOSE_", "MMCTL_", "MMKT_", "AWS_"];
+const CLEARED_PREFIXES: [&str; 6] = ["DOCKER_", "COMPOSE_", "MMCTL_", "MMKT_", "AWS_", "SOPS_"];
 
 /// Single variables mmctl (or the compose file) looks at.
 const CLEARED_VARS: [&str; 1] = ["RUST_LOG"];

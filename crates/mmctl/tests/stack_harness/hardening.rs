@@ -1,4 +1,5 @@
-//! What the Engine really applied from the compose hardening: read-only roots, limits, the
+//! What the Engine really applied from the compose hardening: read-only roots, limits, log
+//! rotation, the
 //! wallet and daemon networks, monerod's restricted RPC as each side sees it, uploads into
 //! volumes, and a wallet-rpc's login kept off every command line.
 
@@ -38,12 +39,44 @@ fn check_engine_limits(by_service: &BTreeMap<String, String>) {
             f.len() == 5 && !f[4].is_empty() && f[4] != "root" && !f[4].starts_with('0'),
             "{svc}: User {fields:?}"
         );
+        check_log_config(svc, id, "10m", "5");
     }
     let (wrote, out) = docker_try(&["exec", &by_service["server"], "touch", "/app/x"]);
     assert!(
         !wrote && out.contains("Read-only file system"),
         "the server's root must be read-only: {out}"
     );
+}
+
+/// The log rotation the compose file asks for, as the engine applied it to container `id`
+/// (`HostConfig.LogConfig`), written where promtail's glob looks
+/// (`<docker root>/containers/<id>/<id>-json.log`); returns that path.
+pub fn check_log_config(svc: &str, id: &str, max_size: &str, max_file: &str) -> String {
+    let fields = docker_lines(&[
+        "inspect",
+        "-f",
+        "{{.Id}} {{.LogPath}} {{json .HostConfig.LogConfig}}",
+        id,
+    ]);
+    let mut parts = fields[0].splitn(3, ' ');
+    let (full_id, path, config) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let config: serde_json::Value = serde_json::from_str(config).expect("LogConfig JSON");
+    assert_eq!(config["Type"], "json-file", "{svc}: {config}");
+    assert_eq!(config["Config"]["max-size"], max_size, "{svc}: {config}");
+    assert_eq!(config["Config"]["max-file"], max_file, "{svc}: {config}");
+    assert_eq!(
+        config["Config"]["labels"], "com.docker.compose.project,com.docker.compose.service",
+        "{svc}: the attrs promtail labels lines with: {config}"
+    );
+    assert!(
+        path.ends_with(&format!("/containers/{full_id}/{full_id}-json.log")),
+        "{svc}: LogPath {path} is not where promtail's /var/lib/docker/containers/*/*-json.log looks"
+    );
+    path.to_owned()
 }
 
 /// The wallet and daemon networks are internal and hold only their members.

@@ -1,14 +1,19 @@
-//! `mmctl backup db|wallets|all`: fresh encrypted, signed backups of the database and/or the
-//! wallet directories, then their offsite copies (exit 5 when only an offsite copy failed, 3 when
-//! the stack's engine is unreachable).
+//! `mmctl backup db|wallets|tor|all`: fresh encrypted, signed backups of the database, the
+//! wallet directories and/or the onion-service keys, then their offsite copies (exit 5 when only
+//! an offsite copy failed, 3 when the stack's engine is unreachable, 45/46 without tor keys).
 
 use clap::Args;
 
+use mmkt_backup::chain::ChainMode;
 use mmkt_backup::manifest::WalletRole;
-use mmkt_backup::ops::backup::{BackupRequest, WalletsSource};
+use mmkt_backup::ops::backup::{BackupRequest, DbSource, WalletLocation, WalletsSource};
+use mmkt_backup::ops::tor::{TorSource, WhenAbsent};
 use mmkt_backup::signing::BackupKeys;
+use mmkt_stack::EngineConfig;
 
-use crate::args::{DatabaseArgs, DbFileArgs, NewBackupArgs, WalletSourceArgs, wallet_role};
+use crate::args::{
+    ChainArgs, DatabaseArgs, DbFileArgs, NewBackupArgs, WalletSourceArgs, wallet_role,
+};
 use crate::exit::{Outcome, classify_backup};
 use crate::output::{Format, backup_and_print};
 
@@ -17,6 +22,8 @@ use crate::output::{Format, backup_and_print};
 pub struct DbBackupArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
     #[command(flatten)]
     pub out: NewBackupArgs,
 }
@@ -32,6 +39,16 @@ pub struct WalletsBackupArgs {
     /// The server's database, read for the escrow wallets' own passwords (with its key file).
     #[command(flatten)]
     pub db: DbFileArgs,
+    #[command(flatten)]
+    pub out: NewBackupArgs,
+}
+
+/// `mmctl backup tor`
+#[derive(Debug, Args)]
+pub struct TorBackupArgs {
+    /// Compose project of the stack (its `tor` container holds the keys).
+    #[arg(long, short = 'p', env = "COMPOSE_PROJECT_NAME", default_value = mmkt_stack::DEFAULT_PROJECT)]
+    pub project: String,
     #[command(flatten)]
     pub out: NewBackupArgs,
 }
@@ -55,9 +72,24 @@ struct Wallets<'a> {
     docker_host: Option<&'a str>,
 }
 
+/// The onion-service keys of a backup: none, the stack's (a missing tor container fails), or
+/// the stack's when the wallets come from the stack and it has a tor container.
+enum Tor<'a> {
+    None,
+    Stack(&'a str, &'a EngineConfig),
+    WithStackWallets,
+}
+
 /// Runs `mmctl backup db`.
 pub async fn run_db(args: DbBackupArgs) -> anyhow::Result<Outcome> {
-    run(&args.out, Some(&args.db), None).await
+    let db = (&args.db, args.chain.mode());
+    run(&args.out, Some(db), None, Tor::None).await
+}
+
+/// Runs `mmctl backup tor`.
+pub async fn run_tor(args: TorBackupArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+    let engine = EngineConfig::from_host_and_env(docker_host);
+    run(&args.out, None, None, Tor::Stack(&args.project, &engine)).await
 }
 
 /// Runs `mmctl backup wallets`.
@@ -75,7 +107,7 @@ pub async fn run_wallets(
         db: &args.db,
         docker_host,
     };
-    run(&args.out, None, Some(wallets)).await
+    run(&args.out, None, Some(wallets), Tor::None).await
 }
 
 /// Runs `mmctl backup all`.
@@ -86,20 +118,25 @@ pub async fn run_all(args: AllBackupArgs, docker_host: Option<&str>) -> anyhow::
         db: &args.db.file,
         docker_host,
     };
-    run(&args.out, Some(&args.db), Some(wallets)).await
+    let db = (&args.db, ChainMode::Standalone);
+    run(&args.out, Some(db), Some(wallets), Tor::WithStackWallets).await
 }
 
-/// Backs up the database (when given), then the wallets (when given), uploads, prints.
+/// Backs up the database (when given), then the wallets (when given), then the onion-service
+/// keys (when asked), uploads, prints.
 async fn run(
     out: &NewBackupArgs,
-    db: Option<&DatabaseArgs>,
+    db: Option<(&DatabaseArgs, ChainMode)>,
     wallets: Option<Wallets<'_>>,
+    tor: Tor<'_>,
 ) -> anyhow::Result<Outcome> {
     let recipients = out.recipients.load()?;
     let signer = out.signing.load(&out.repo.backup_dir)?;
     let offsite = out.offsite()?;
     let dir = out.repo.open()?;
-    let db = db.map(DatabaseArgs::source).transpose()?;
+    let db = db
+        .map(|(args, chain)| args.source().map(|s| DbSource { chain, ..s }))
+        .transpose()?;
     let probe = wallets
         .as_ref()
         .map(|w| w.source.probe.probe(Some(w.db)))
@@ -112,6 +149,21 @@ async fn run(
             location,
             probe: probe.as_ref().and_then(Option::as_ref),
         });
+    let tor = match (tor, location.as_ref()) {
+        (Tor::Stack(project, engine), _) => Some(TorSource {
+            engine,
+            project,
+            when_absent: WhenAbsent::Fail,
+        }),
+        (Tor::WithStackWallets, Some(WalletLocation::Stack { engine, project })) => {
+            Some(TorSource {
+                engine,
+                project,
+                when_absent: WhenAbsent::Skip,
+            })
+        }
+        _ => None,
+    };
     let request = BackupRequest {
         dir: &dir,
         keys: BackupKeys {
@@ -120,6 +172,7 @@ async fn run(
         },
         db,
         wallets,
+        tor,
         offsite: offsite.as_ref(),
     };
     let format = if out.json { Format::Json } else { Format::Text };

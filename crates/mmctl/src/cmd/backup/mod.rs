@@ -1,4 +1,4 @@
-//! `mmctl backup db|wallets|all|list|verify|prune|upload|keygen`: encrypted, signed, verified
+//! `mmctl backup db|wallets|tor|all|list|verify|prune|upload|keygen`: encrypted, signed, verified
 //! backups with an offsite copy and retention. One child module per subcommand; the workflows are
 //! `mmkt_backup::ops`.
 
@@ -32,7 +32,13 @@ pub enum BackupCommand {
     /// With the compose stack, each wallet-rpc container is stopped for the seconds the archive
     /// takes (it stores its wallet on SIGTERM) and started again. Example: mmctl backup wallets buyer
     Wallets(create::WalletsBackupArgs),
-    /// Back up the database and every wallet directory.
+    /// Back up the tor service's onion-service keys (encrypted like the wallets), so a restored
+    /// host keeps its .onion address.
+    ///
+    /// Example: mmctl backup tor
+    Tor(create::TorBackupArgs),
+    /// Back up the database and every wallet directory (and, with the stack's wallets, the
+    /// onion-service keys when the stack has a tor service).
     All(create::AllBackupArgs),
     /// List complete backups (local, or in the S3 bucket with --remote).
     List(list::ListArgs),
@@ -57,6 +63,7 @@ pub async fn run(args: BackupArgs, docker_host: Option<&str>) -> anyhow::Result<
     match args.command {
         BackupCommand::Db(a) => create::run_db(a).await,
         BackupCommand::Wallets(a) => create::run_wallets(a, docker_host).await,
+        BackupCommand::Tor(a) => create::run_tor(a, docker_host).await,
         BackupCommand::All(a) => create::run_all(a, docker_host).await,
         BackupCommand::List(a) => list::run(a).await,
         BackupCommand::Verify(a) => verify::run(a),

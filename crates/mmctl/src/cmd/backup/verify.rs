@@ -3,10 +3,11 @@
 
 use clap::Args;
 
+use mmkt_backup::chain::LinkProblem;
 use mmkt_backup::ops::verify::{VerifySelection, plan_verify, verify_one};
 
 use crate::args::{ReadKeyArgs, RepoArgs, backup_id};
-use crate::exit::Outcome;
+use crate::exit::{CHAIN_LINK_BAD, CHAIN_LINK_MISSING, ChainExit, Outcome};
 use crate::output::TerminalProgress;
 
 /// `mmctl backup verify`
@@ -28,7 +29,8 @@ pub struct VerifyArgs {
 }
 
 /// Runs `mmctl backup verify`: exit 1 when any backup fails a check (an unsigned or wrongly
-/// signed one included), 2 without a verify key.
+/// signed one included), 50/51 when a chain link is missing/bad (the first bad link and the
+/// newest good point are printed), 2 without a verify key.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let id = args.id.as_deref().map(backup_id).transpose()?;
     let keys = args.keys.load()?;
@@ -66,6 +68,18 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             "error: {failed} of {} backup(s) failed verification",
             results.len()
         );
+        if let Some(broken) = results.iter().find_map(|r| r.chain_break.as_ref()) {
+            let code = match broken.problem {
+                LinkProblem::Missing(_) => CHAIN_LINK_MISSING,
+                _ => CHAIN_LINK_BAD,
+            };
+            let good = broken.newest_good.as_deref().unwrap_or("none");
+            let message = format!(
+                "the first bad chain link is {}; the newest good point is {good}",
+                broken.first_bad
+            );
+            return Err(ChainExit(code, message).into());
+        }
         return Ok(Outcome::CheckFailed);
     }
     Ok(Outcome::Success)

@@ -14,12 +14,15 @@ use crate::args::{ConfirmArgs, DatabaseArgs, NewBackupArgs, StackArgs, connect};
 use crate::deploy_output::{StepLines, failed, holder, print_report};
 use crate::exit::{Outcome, UsageError, classify_deploy};
 use crate::output::{Format, confirm};
+use crate::secrets::SecretsIdentityArgs;
 
 /// The options of a deploy.
 #[derive(Debug, Clone, Args)]
 pub struct DeployRunArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub secrets: SecretsIdentityArgs,
     /// Image tag to deploy (the server image's MMKT_VERSION); default: the environment's.
     #[arg(long)]
     pub version: Option<String>,
@@ -48,9 +51,10 @@ pub async fn run(args: DeployRunArgs, docker_host: Option<&str>) -> anyhow::Resu
         )
         .into());
     };
-    let project = args.stack.load()?;
+    let project = crate::secrets::load_project(&args.stack, &args.secrets)?;
     let settings =
         DeploySettings::from_variables(&project.compose.variables).map_err(classify_deploy)?;
+    let db_key = crate::secrets::db_key(&project)?;
     let version = args
         .version
         .as_deref()
@@ -69,6 +73,9 @@ pub async fn run(args: DeployRunArgs, docker_host: Option<&str>) -> anyhow::Resu
         key_file,
     });
     let engine = connect(docker_host).await?;
+    if let Some(key) = &db_key {
+        crate::secrets::write_db_key(&engine, &project, key).await?;
+    }
     // The backup request's parts live as long as the deploy.
     let parts = match args.skip_backup {
         true => None,
@@ -87,6 +94,7 @@ pub async fn run(args: DeployRunArgs, docker_host: Option<&str>) -> anyhow::Resu
             keys: BackupKeys { recipients, signer },
             db: Some(*db),
             wallets: None,
+            tor: None,
             offsite: offsite.as_ref(),
         });
     let backup = match &request {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use mmkt_backup::manifest::Selector;
 use mmkt_backup::ops::restore::Restart;
 use mmkt_backup::ops::restore_db::{DbRestoreRequest, KeyFileUse, ServerControl, plan_db_restore};
 use mmkt_stack::EngineConfig;
@@ -29,13 +30,21 @@ pub struct RestoreDbArgs {
     pub server_url: Option<String>,
     #[command(flatten)]
     pub db: DbFileArgs,
+    /// Restore the newest database backup taken at or before this time (RFC 3339, e.g.
+    /// 2026-11-21T19:30:00Z) instead of ID.
+    #[arg(long, value_parser = mmkt_backup::chain::parse_at, conflicts_with = "id")]
+    pub at: Option<time::OffsetDateTime>,
 }
 
 /// Runs `mmctl restore db`: exit 4 when not confirmed, 3 when the engine is unreachable
 /// (nothing swapped), 1 when a check fails or no trusted key signed the backup (the live
-/// database untouched), 2 for a malformed id or no verify key.
+/// database untouched), 2 for a malformed id or no verify key, 50/51 for a broken chain (the
+/// newest good point is named), 52 when no backup is as old as `--at`.
 pub async fn run(args: RestoreDbArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
-    let selector = args.common.selector()?;
+    let selector = match args.at {
+        Some(at) => Selector::At(at),
+        None => args.common.selector()?,
+    };
     let keys = args.common.keys.load()?;
     let key_file = args.db.key_file()?;
     let bucket = args.common.bucket()?;

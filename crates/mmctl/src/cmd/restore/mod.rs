@@ -1,8 +1,9 @@
-//! `mmctl restore db|wallet`: restore from a verified backup with confirmation, a pre-restore
+//! `mmctl restore db|wallet|tor`: restore from a verified backup with confirmation, a pre-restore
 //! copy of the current state, and the service stopped and started through the Engine API.
 //! One child module per subcommand; the workflows are `mmkt_backup::ops::restore_*`.
 
 pub mod db;
+pub mod tor;
 pub mod wallet;
 
 use clap::{Args, Subcommand};
@@ -29,6 +30,11 @@ pub enum RestoreCommand {
     ///
     /// Example: mmctl restore wallet buyer latest
     Wallet(wallet::RestoreWalletArgs),
+    /// Restore the tor service's onion-service keys: check them in memory, back up the current
+    /// keys, stop tor, write the keys into its volume, start it and check the .onion address.
+    ///
+    /// Example: mmctl restore tor latest --yes
+    Tor(tor::RestoreTorArgs),
 }
 
 /// Runs `mmctl restore ...`.
@@ -36,5 +42,6 @@ pub async fn run(args: RestoreArgs, docker_host: Option<&str>) -> anyhow::Result
     match args.command {
         RestoreCommand::Db(a) => db::run(a, docker_host).await,
         RestoreCommand::Wallet(a) => wallet::run(a, docker_host).await,
+        RestoreCommand::Tor(a) => tor::run(a, docker_host).await,
     }
 }
