@@ -5,13 +5,17 @@
 //!   text), [`Address`] and [`TxHash`], is `monero-types`'s (no I/O either), re-exported here;
 //!   it is the same type `monero-rpc` uses, so no conversion happens at the boundary.
 //! - [`money`]: the per-environment [`EscrowCap`].
+//! - [`mode`]: [`EscrowMode`] (hosted or non-custodial, the buyer's choice per order) and the
+//!   per-environment [`AllowedModes`].
 //! - [`payout_check`]: the co-signer's check of a payout transaction set against the plan
 //!   ([`check_payout`], refusals as [`PayoutRefusal`] with a stable [`RefusalReason`]).
 //! - [`ids`], [`role`], [`time`]: typed ids (SQLite `i64` rowids), account [`Role`] and escrow
 //!   [`Actor`], unix-seconds [`Timestamp`].
 //! - [`listing`], [`order`]: [`Listing`] validation, order pricing ([`order_total`],
 //!   [`Order::place`]) and [`OrderStatus`].
-//! - [`escrow`]: the 2-of-3 escrow record and its state machine ([`Escrow::apply`]).
+//! - [`escrow`]: the 2-of-3 escrow record and its state machine ([`Escrow::apply`]); the
+//!   non-custodial round protocol ([`escrow::rounds`]: [`Rounds`]) and the payout signing
+//!   rules ([`escrow::signers`]: [`required_signers`], [`PayoutSigning`]).
 //! - [`error`]: every error type.
 //!
 //! ```
@@ -41,6 +45,7 @@ pub mod escrow;
 pub mod ids;
 mod label;
 pub mod listing;
+pub mod mode;
 pub mod money;
 pub mod order;
 pub mod payout_check;
@@ -49,17 +54,21 @@ pub mod time;
 
 pub use error::{
     CapExceeded, DisputeReasonError, EscrowError, FeeLimitError, InvariantViolation, ListingError,
-    OrderError, ParseLabelError, PayoutRefusal, SetupError, TransitionError,
+    ModeError, OrderError, ParseLabelError, PayoutRefusal, RoundRefusal, RoundTimeoutError,
+    SetupError, SignerRefusal, TransitionError,
 };
 pub use escrow::{
-    Action, ChainTip, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason, Escrow,
-    EscrowEvent, EscrowState, EscrowStateKind, EscrowTerms, EventKind, Funding, FundingStatus,
-    IncomingTransfer, NewEscrow, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
-    RejectionClass, Resolution, SPENDABLE_AGE, SetupAdvance, SetupProgress, SetupStage,
-    Spendability, Transition, WalletLock, unlock_time_passed,
+    Accepted, Action, ChainTip, Context, Dispute, DisputeCause, DisputeOutcome, DisputeReason,
+    DisputeStatus, Escrow, EscrowEvent, EscrowState, EscrowStateKind, EscrowTerms, EventKind,
+    Funding, FundingStatus, IncomingTransfer, NewEscrow, NextStep, PayloadKind, Payout, PayoutKind,
+    PayoutPlan, PayoutReason, PayoutRound, PayoutSigning, PreparedPayout, RejectionClass,
+    Resolution, Round, RoundTimeout, Rounds, RoundsStatus, SPENDABLE_AGE, SetupAdvance,
+    SetupProgress, SetupStage, SigningPair, Spendability, Submission, TimedOut, Transition,
+    WalletLock, payout_options_without, required_signers, unlock_time_passed,
 };
 pub use ids::{EscrowId, ListingId, OrderId, UserId};
 pub use listing::{Listing, ListingDraft};
+pub use mode::{AllowedModes, EscrowMode};
 pub use monero_types::{Address, Amount, PICONERO_PER_XMR, TxHash, UnlockTime};
 pub use money::EscrowCap;
 pub use order::{NewOrder, Order, OrderStatus, order_total};

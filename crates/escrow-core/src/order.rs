@@ -9,6 +9,7 @@ use crate::escrow::EscrowStateKind;
 use crate::ids::{ListingId, OrderId, UserId};
 use crate::label::label_text;
 use crate::listing::Listing;
+use crate::mode::EscrowMode;
 use crate::money::EscrowCap;
 use crate::time::Timestamp;
 
@@ -42,6 +43,8 @@ pub struct NewOrder {
     quantity: u32,
     unit_price: Amount,
     total: Amount,
+    #[serde(default)]
+    escrow_mode: EscrowMode,
 }
 
 impl NewOrder {
@@ -69,7 +72,22 @@ impl NewOrder {
             quantity,
             unit_price,
             total,
+            escrow_mode: EscrowMode::Hosted,
         })
+    }
+
+    /// The same order with the escrow held in `mode` (check the buyer's choice with
+    /// [`crate::AllowedModes::admit`] first). Orders are hosted unless given another mode.
+    pub fn with_escrow_mode(self, mode: EscrowMode) -> NewOrder {
+        NewOrder {
+            escrow_mode: mode,
+            ..self
+        }
+    }
+
+    /// How the order's escrow is held.
+    pub fn escrow_mode(&self) -> EscrowMode {
+        self.escrow_mode
     }
 
     /// The ordered listing.
@@ -191,6 +209,10 @@ impl Order {
     /// `unit_price × quantity` in piconero.
     pub fn total(&self) -> Amount {
         self.line.total
+    }
+    /// How the order's escrow is held.
+    pub fn escrow_mode(&self) -> EscrowMode {
+        self.line.escrow_mode
     }
     /// Creation time.
     pub fn created_at(&self) -> Timestamp {

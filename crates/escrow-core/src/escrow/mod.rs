@@ -19,9 +19,10 @@
 //! come from [`crate::Actor::System`] in both modes; decisions come from the people entitled
 //! to them. Who signs a payout is recorded as escrow roles in the [`PayoutPlan`]. In hosted
 //! mode the server drives the buyer, vendor and arbiter wallet-rpc for those roles; in a
-//! non-custodial mode buyer and vendor upload their setup-round outputs ([`SetupProgress`])
-//! and partially signed txsets through the API, the server signs only as arbiter, and the
-//! same events and states apply unchanged.
+//! non-custodial mode ([`crate::EscrowMode::NonCustodial`]) buyer and vendor submit their
+//! setup-round outputs and partially signed txsets through the API, checked by [`Rounds`]
+//! (who submits what next, refusals, deadlines) and [`signers`] (who may sign a payout), the
+//! server signs only as arbiter, and the same events and states apply unchanged.
 //!
 //! ## Persistence
 //!
@@ -34,7 +35,9 @@ mod action;
 mod event;
 mod invariants;
 mod machine;
+pub mod rounds;
 mod setup;
+pub mod signers;
 mod spendable;
 mod state;
 
@@ -47,7 +50,14 @@ pub use event::{
     EventKind, IncomingTransfer, Resolution,
 };
 pub use machine::{Context, RejectionClass, Transition};
+pub use rounds::{
+    Accepted, NextStep, PayloadKind, PayoutRound, Round, RoundTimeout, Rounds, RoundsStatus,
+    Submission, TimedOut,
+};
 pub use setup::{PARTICIPANTS, SetupAdvance, SetupProgress, SetupStage, THRESHOLD};
+pub use signers::{
+    DisputeStatus, PayoutSigning, SigningPair, payout_options_without, required_signers,
+};
 pub use spendable::{ChainTip, SPENDABLE_AGE, Spendability, WalletLock, unlock_time_passed};
 pub use state::{
     EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
@@ -55,6 +65,7 @@ pub use state::{
 
 use crate::error::{EscrowError, InvariantViolation};
 use crate::ids::{EscrowId, OrderId, UserId};
+use crate::mode::EscrowMode;
 use crate::role::{Actor, Role};
 use crate::time::Timestamp;
 
@@ -241,6 +252,8 @@ escrow_with_record! {
         buyer_id: UserId,
         vendor_id: UserId,
         terms: EscrowTerms,
+        #[serde(default)]
+        mode: EscrowMode,
         #[serde(flatten)]
         state: EscrowState,
         address: Option<Address>,
@@ -265,11 +278,22 @@ impl TryFrom<EscrowRecord> for Escrow {
 }
 
 impl Escrow {
-    /// A new escrow in `awaiting_setup`: nothing received, no address yet.
+    /// A new [`EscrowMode::Hosted`] escrow in `awaiting_setup`: nothing received, no address
+    /// yet (same as [`Escrow::new_in_mode`] with the hosted mode).
     ///
     /// # Errors
     /// [`EscrowError::SelfDealing`] if buyer and vendor are the same user.
     pub fn new(params: NewEscrow) -> Result<Escrow, EscrowError> {
+        Escrow::new_in_mode(params, EscrowMode::Hosted)
+    }
+
+    /// A new escrow in `awaiting_setup` held in `mode` (the buyer's choice, checked with
+    /// [`crate::AllowedModes::admit`]). The mode never changes afterwards; records stored before
+    /// modes existed load as hosted.
+    ///
+    /// # Errors
+    /// [`EscrowError::SelfDealing`] if buyer and vendor are the same user.
+    pub fn new_in_mode(params: NewEscrow, mode: EscrowMode) -> Result<Escrow, EscrowError> {
         if params.buyer_id == params.vendor_id {
             return Err(EscrowError::SelfDealing);
         }
@@ -279,6 +303,7 @@ impl Escrow {
             buyer_id: params.buyer_id,
             vendor_id: params.vendor_id,
             terms: params.terms,
+            mode,
             state: EscrowState::AwaitingSetup,
             address: None,
             funding_deadline: None,
@@ -312,6 +337,10 @@ impl Escrow {
     /// Amount, confirmations and funding window.
     pub fn terms(&self) -> &EscrowTerms {
         &self.terms
+    }
+    /// Who holds the buyer's and vendor's keys (fixed at creation).
+    pub fn mode(&self) -> EscrowMode {
+        self.mode
     }
     /// The exact amount to pay, in piconero (same as `terms().amount()`).
     pub fn amount(&self) -> Amount {

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::SetupError;
+use crate::escrow::rounds::PayloadKind;
 use crate::label::label_text;
 use crate::role::Actor;
 
@@ -66,6 +67,18 @@ impl SetupStage {
             SetupStage::Prepare => "prepare_multisig",
             SetupStage::Make => "make_multisig",
             SetupStage::ExchangeRound1 | SetupStage::ExchangeRound2 => "exchange_multisig_keys",
+        }
+    }
+
+    /// What each participant's output of this stage is, as a non-custodial party submits it
+    /// ([`crate::escrow::rounds`]): a multisig_info, except the final address after the second
+    /// key exchange.
+    pub const fn payload_kind(self) -> PayloadKind {
+        match self {
+            SetupStage::Prepare | SetupStage::Make | SetupStage::ExchangeRound1 => {
+                PayloadKind::MultisigInfo
+            }
+            SetupStage::ExchangeRound2 => PayloadKind::Address,
         }
     }
 
