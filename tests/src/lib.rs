@@ -10,5 +10,6 @@ pub mod grafana;
 pub mod http;
 pub mod process;
 pub mod promql;
+pub mod smtp;
 pub mod tidy;
 pub mod tools;

@@ -12,7 +12,8 @@ use mmkt_repo_tests::grafana::{self, DashboardQuery, grafana_to_promql};
 use mmkt_repo_tests::http::{RecordingServer, curl};
 use mmkt_repo_tests::process::{ChildGuard, free_loopback_port, wait_ready};
 use mmkt_repo_tests::promql;
-use mmkt_repo_tests::tools::{repo_root, tool_or_skip};
+use mmkt_repo_tests::smtp::SmtpServer;
+use mmkt_repo_tests::tools::{pypi_tool_or_skip, repo_root, tool_or_skip};
 use serde_norway::Value as Yaml;
 
 // ---------------------------------------------------------------------------------------------
@@ -834,16 +835,20 @@ fn rewrite(original: &Path, dest: &Path, replacements: &[(&str, &str, usize)]) {
     std::fs::write(dest, text).expect("write copy");
 }
 
+/// Alertmanager on a free loopback port with `config`, its environment extended by `env`
+/// (e.g. `SSL_CERT_FILE`, the trust store Go reads).
 fn start_alertmanager(
     alertmanager: &Path,
     curl_bin: &Path,
     dir: &Path,
     config: &Path,
+    env: &[(&str, &Path)],
 ) -> (ChildGuard, u16) {
     let port = free_loopback_port();
     let mut child = ChildGuard::spawn(
         "alertmanager",
         Command::new(alertmanager)
+            .envs(env.iter().copied())
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.path={}", dir.join("am-data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -876,7 +881,7 @@ fn real_prometheus_and_alertmanager_load_the_configs() {
     let dir = tempfile::tempdir().unwrap();
 
     let config = render_alertmanager(dir.path(), "development", &[]);
-    let (_am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config);
+    let (_am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config, &[]);
 
     // Prometheus with the repository's config and rules; only the targets point at loopback.
     let prom_port = free_loopback_port();
@@ -1009,6 +1014,26 @@ fn real_prometheus_and_alertmanager_load_the_configs() {
     );
 }
 
+/// POSTs `alerts` (Alertmanager's API v2 JSON list) to the Alertmanager on `am_port`; panics
+/// unless it answers 200.
+fn post_alerts(curl_bin: &Path, am_port: u16, alerts: &str) {
+    let posted = curl(
+        curl_bin,
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            alerts,
+            &format!("http://127.0.0.1:{am_port}/api/v2/alerts"),
+        ],
+    );
+    assert_eq!(
+        posted.status, 200,
+        "Alertmanager refused the alert: {}",
+        posted.body
+    );
+}
+
 /// The critical route's `group_wait` in the template, in seconds.
 fn critical_group_wait() -> u64 {
     let template = read_yaml(&alertmanager_template());
@@ -1049,24 +1074,10 @@ fn real_alertmanager_delivers_a_critical_alert_to_the_rendered_receivers() {
     variables.insert("ALERTMANAGER_SMTP_SMARTHOST", &smtp);
     let variables: Vec<(&str, &str)> = variables.into_iter().collect();
     let config = render_alertmanager(dir.path(), "development", &variables);
-    let (_am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config);
+    let (_am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config, &[]);
 
     let alert = r#"[{"labels":{"alertname":"WalletRpcDown","severity":"critical","component":"monero","job":"server","instance":"server:8080","wallet":"vendor"},"annotations":{"summary":"wallet-rpc-vendor does not answer the server","runbook_url":"docs/MONITORING.md#walletrpcdown"}}]"#;
-    let posted = curl(
-        &curl_bin,
-        &[
-            "-H",
-            "Content-Type: application/json",
-            "--data",
-            alert,
-            &format!("http://127.0.0.1:{am_port}/api/v2/alerts"),
-        ],
-    );
-    assert_eq!(
-        posted.status, 200,
-        "Alertmanager refused the alert: {}",
-        posted.body
-    );
+    post_alerts(&curl_bin, am_port, alert);
 
     // Alertmanager sends a new group after group_wait; 20 s on top for a loaded machine.
     let group_wait = critical_group_wait();
@@ -1098,6 +1109,89 @@ fn real_alertmanager_delivers_a_critical_alert_to_the_rendered_receivers() {
     );
 }
 
+/// A critical alert reaches the rendered e-mail integration: the shipped template (STARTTLS
+/// required, SMTP AUTH, its routing and group_wait) against a real SMTP server on loopback that
+/// refuses mail without STARTTLS and AUTH, trusted through its own certificate (`SSL_CERT_FILE`).
+#[test]
+fn real_alertmanager_delivers_a_critical_alert_by_email_over_starttls() {
+    let Some(alertmanager) = tool_or_skip("prometheus-alertmanager", "prometheus-alertmanager")
+    else {
+        return;
+    };
+    let Some(curl_bin) = tool_or_skip("curl", "curl") else {
+        return;
+    };
+    let Some(openssl) = tool_or_skip("openssl", "openssl") else {
+        return;
+    };
+    let Some(aiosmtpd) = pypi_tool_or_skip("aiosmtpd", "aiosmtpd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let secret = |name: &str| RECEIVERS.iter().find(|(k, _)| *k == name).unwrap().1;
+    let smtp = SmtpServer::start(
+        &aiosmtpd,
+        &openssl,
+        dir.path(),
+        secret("ALERTMANAGER_SMTP_USERNAME"),
+        secret("ALERTMANAGER_SMTP_PASSWORD"),
+    );
+    // Only the e-mail secrets are set: development leaves the webhook and chat integrations
+    // out, so ops-critical delivers by e-mail alone.
+    let smarthost = format!("127.0.0.1:{}", smtp.port());
+    let variables: Vec<(&str, &str)> = RECEIVERS
+        .iter()
+        .filter(|(k, _)| k.starts_with("ALERTMANAGER_SMTP_"))
+        .map(|&(k, v)| match k {
+            "ALERTMANAGER_SMTP_SMARTHOST" => (k, smarthost.as_str()),
+            _ => (k, v),
+        })
+        .collect();
+    let config = render_alertmanager(dir.path(), "development", &variables);
+    let rendered = read_yaml(&config);
+    let critical = rendered["receivers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"].as_str() == Some("ops-critical"))
+        .expect("the ops-critical receiver");
+    assert_eq!(
+        critical["email_configs"][0]["require_tls"].as_bool(),
+        Some(true),
+        "the shipped template requires STARTTLS"
+    );
+    let (_am, am_port) = start_alertmanager(
+        &alertmanager,
+        &curl_bin,
+        dir.path(),
+        &config,
+        &[("SSL_CERT_FILE", smtp.cert())],
+    );
+
+    let alert = r#"[{"labels":{"alertname":"WalletRpcDown","severity":"critical","component":"monero","job":"server","instance":"server:8080","wallet":"vendor"},"annotations":{"summary":"wallet-rpc-vendor does not answer the server"}}]"#;
+    post_alerts(&curl_bin, am_port, alert);
+
+    // A new group is sent after group_wait; 20 s on top for a loaded machine.
+    let group_wait = critical_group_wait();
+    let within = Duration::from_secs(group_wait + 20);
+    let mail = smtp.wait_for(within, "WalletRpcDown").unwrap_or_else(|| {
+        panic!(
+            "no e-mail within group_wait {group_wait} s + 20 s\n{}",
+            std::fs::read_to_string(dir.path().join("alertmanager.log")).unwrap_or_default()
+        )
+    });
+    assert!(mail.contains("AUTH alerts@example.net\n"), "{mail}");
+    assert!(
+        mail.contains("RCPT ops@example.net,oncall@example.net\n"),
+        "{mail}"
+    );
+    assert!(
+        mail.lines()
+            .any(|l| l.starts_with("Subject: [FIRING:1] WalletRpcDown")),
+        "{mail}"
+    );
+}
+
 #[test]
 fn real_alertmanager_mutes_consequences_of_a_known_cause() {
     let Some(alertmanager) = tool_or_skip("prometheus-alertmanager", "prometheus-alertmanager")
@@ -1109,7 +1203,7 @@ fn real_alertmanager_mutes_consequences_of_a_known_cause() {
     };
     let dir = tempfile::tempdir().unwrap();
     let config = render_alertmanager(dir.path(), "development", &[]);
-    let (mut am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config);
+    let (mut am, am_port) = start_alertmanager(&alertmanager, &curl_bin, dir.path(), &config, &[]);
     let base = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
 
     // Alerts labelled as the rules label them.

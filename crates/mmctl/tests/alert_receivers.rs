@@ -162,3 +162,98 @@ fn development_renders_the_config_into_its_volume_and_restarts_on_a_change() {
         },
     );
 }
+
+/// A stand-in for the repository's grafana service (Grafana's image cannot be pulled here):
+/// its user, environment, secrets volume mount and `x-mmkt-secret-files`, copied from
+/// deploy/docker-compose.yml, on a Debian container that only sleeps. Returns the compose text
+/// and the path the environment tells Grafana to read its admin password from.
+fn grafana_stand_in() -> (String, String) {
+    use serde_norway::Value;
+    let text = std::fs::read_to_string(workspace_root().join("deploy/docker-compose.yml"))
+        .expect("read deploy/docker-compose.yml");
+    let repo: Value = serde_norway::from_str(&text).expect("the compose file is YAML");
+    let grafana = &repo["services"]["grafana"];
+    let secret_files = grafana["x-mmkt-secret-files"].clone();
+    let volume = secret_files["volume"].as_str().expect("a secrets volume");
+    let mount = grafana["volumes"]
+        .as_sequence()
+        .expect("grafana's volumes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|v| v.starts_with(&format!("{volume}:")))
+        .expect("grafana mounts its secrets volume");
+    let environment = &grafana["environment"];
+    assert!(
+        environment.get("GF_SECURITY_ADMIN_PASSWORD").is_none(),
+        "the password must not be in grafana's environment"
+    );
+    let path = environment["GF_SECURITY_ADMIN_PASSWORD__FILE"]
+        .as_str()
+        .expect("GF_SECURITY_ADMIN_PASSWORD__FILE")
+        .to_owned();
+    let mut stand_in: Value = serde_norway::from_str(&format!(
+        "services:\n  grafana:\n    image: debian:bookworm-slim\n    init: true\n    stop_grace_period: 1s\n    command: [sleep, infinity]\nvolumes:\n  {volume}: {{}}\n"
+    ))
+    .unwrap();
+    let service = &mut stand_in["services"]["grafana"];
+    service["user"] = grafana["user"].clone();
+    service["environment"] = environment.clone();
+    service["volumes"] = Value::Sequence(vec![Value::String(mount.to_owned())]);
+    service["x-mmkt-secret-files"] = secret_files;
+    (serde_norway::to_string(&stand_in).unwrap(), path)
+}
+
+#[test]
+fn grafana_reads_its_admin_password_from_a_file_no_inspect_shows() {
+    with_docker(
+        "mmctl-grafana-pw",
+        Images::Built,
+        |DockerTest { dir, guard }| {
+            let p = guard.project();
+            let (stack, path) = grafana_stand_in();
+            let file = compose_file(dir.path(), &stack);
+            let f = file.to_str().unwrap();
+            let up_with_password = |password: &str| {
+                mmctl()
+                    .env("GRAFANA_ADMIN_PASSWORD", password)
+                    .args(["up", "-p", p, "--file", f, "--timeout", "60"])
+                    .run()
+                    .assert_exit(0)
+            };
+            up_with_password("gr4fana-not-shown");
+            let id = guard.container_ids().pop().expect("the grafana container");
+            // Read as the container's own user (472): the file is its and only its.
+            assert_eq!(
+                docker_lines(&["exec", &id, "cat", &path]),
+                vec!["gr4fana-not-shown"]
+            );
+            assert_eq!(
+                docker_lines(&["exec", &id, "stat", "-c", "%a %u %g", &path]),
+                vec!["400 472 0"]
+            );
+            let mut inspected = docker_lines(&["inspect", &id]).join("\n");
+            for volume in docker_lines(&["volume", "ls", "-q", "--filter", &format!("name={p}")]) {
+                inspected.push_str(&docker_lines(&["volume", "inspect", &volume]).join("\n"));
+            }
+            assert!(
+                inspected.contains(&path) && !inspected.contains("gr4fana-not-shown"),
+                "docker inspect shows the password, or not the path:\n{inspected}"
+            );
+            assert_eq!(
+                guard.container_ids(),
+                vec![id],
+                "no helper container is left"
+            );
+
+            // A changed password replaces the file.
+            up_with_password("second-pw");
+            let id = guard.container_ids().pop().expect("the grafana container");
+            assert_eq!(
+                docker_lines(&["exec", &id, "cat", &path]),
+                vec!["second-pw"]
+            );
+            run(&["down", "-p", p, "--file", f, "--volumes"]).assert_exit(0);
+            assert_nothing_created(&guard);
+        },
+    );
+}

@@ -66,6 +66,7 @@ pub mod readiness;
 pub mod ready;
 pub mod receivers;
 pub mod required_secrets;
+pub mod secret_files;
 pub mod spec;
 pub mod stack;
 pub mod tarstream;

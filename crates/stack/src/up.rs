@@ -215,8 +215,9 @@ impl Project {
     /// Brings the project up: validates everything (the secrets the selected services need in
     /// this environment, rendered configs, images present, plans build, probes parse), then
     /// creates missing networks and volumes, writes the rendered configs into their volumes
-    /// (`receivers::deliver`), then converges every service's
-    /// container (create, recreate or start) as soon as its dependencies allow: after a
+    /// (`receivers::deliver`) and the secret files into theirs (`secret_files`), then
+    /// converges every service's container (create, recreate or start) as soon as its
+    /// dependencies allow: after a
     /// `service_started` dependency's container is started, a `service_healthy` one is ready
     /// (its `x-mmkt-probe` answered, or Docker says healthy: [`Engine::wait_ready`]), a
     /// `service_completed_successfully` one exited 0. Independent services start at the same
@@ -244,9 +245,11 @@ impl Project {
         let began = Instant::now();
         let order = self.selection(requested)?;
         let configs = self.check_secrets_of(&order)?;
+        let secret_files = super::secret_files::plan(&self.compose, &order)?;
         let (plans, probes) = self.preflight(engine, &order).await?;
         self.create_objects(engine, &order, on_event).await?;
         let rewritten = self.write_configs(engine, &configs).await?;
+        self.write_secret_files(engine, &secret_files).await?;
         for config in configs {
             on_event(UpEvent::ConfigRendered(ConfigReport {
                 written: rewritten.contains(&config.service),

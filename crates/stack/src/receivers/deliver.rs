@@ -12,7 +12,8 @@ use crate::engine::Engine;
 use crate::environments::environment_of;
 use crate::error::StackError;
 use crate::labels;
-use crate::spec::{MountSource, parse_volume, resolve_host_path, scoped};
+use crate::secret_files::require_named_mount;
+use crate::spec::{resolve_host_path, scoped};
 use crate::stack::Project;
 
 /// The compose extension key on the Alertmanager service.
@@ -97,18 +98,7 @@ impl Project {
             let Some(target) = service.extension::<ConfigTarget>(EXTENSION)? else {
                 continue;
             };
-            let wanted = MountSource::Named(target.volume.clone());
-            if !service
-                .volumes
-                .iter()
-                .filter_map(|v| parse_volume(v).ok())
-                .any(|v| v.source == wanted)
-            {
-                return Err(StackError::Invalid(format!(
-                    "service {svc}: {EXTENSION} names volume {}, which the service does not mount",
-                    target.volume
-                )));
-            }
+            require_named_mount(svc, service, EXTENSION, &target.volume)?;
             let path = resolve_host_path(&self.compose.dir, &target.template);
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| StackError::Read { path, source })?;
