@@ -1,6 +1,7 @@
 //! The encrypted data file of every backup, written and read the same way for databases and
-//! wallets: plaintext -> gzip -> age -> file, with the compressed size counted and the
-//! encrypted bytes hashed (SHA-256) on the way; and back: file -> age -> gunzip -> plaintext,
+//! wallets: plaintext -> gzip or zstd -> age -> file, with the compressed size counted and the
+//! encrypted bytes hashed (SHA-256) on the way; and back: file -> age -> the decompressor the
+//! manifest's `compression` names -> plaintext,
 //! hashing the bytes as they are read, so that what was decrypted is checked against the
 //! signed manifest even if the file changed after an earlier checksum pass.
 
@@ -25,12 +26,78 @@ use time::OffsetDateTime;
 /// Buffer size between the pipeline and the file, in bytes.
 const FILE_BUFFER: usize = 1 << 20;
 
-/// The writing side: gzip (level 0-9) -> age -> SHA-256 -> buffered file.
-pub(crate) type SealWriter =
-    GzEncoder<CountingWriter<age::stream::StreamWriter<Hashing<BufWriter<File>>>>>;
+/// What the compressor writes into: age -> SHA-256 -> buffered file, with the bytes counted.
+type Encrypting = CountingWriter<age::stream::StreamWriter<Hashing<BufWriter<File>>>>;
 
-/// The reading side: buffered file (tallied) -> age -> gunzip.
-pub(crate) type OpenedPayload = GzDecoder<age::stream::StreamReader<BufReader<Tallied>>>;
+/// What the decompressor reads from: buffered file (tallied) -> age.
+type Decrypting = age::stream::StreamReader<BufReader<Tallied>>;
+
+/// A data file's compression, as its manifest's `compression` field names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// gzip (RFC 1952, flate2) at level 0-9: wallet and tor archives, and DB backups written
+    /// before zstd. Opens with `gunzip`.
+    Gzip(u32),
+    /// zstd (RFC 8878, the `zstd` crate) at level 1-19: DB backups (full and delta). Opens with
+    /// `zstd -d`.
+    Zstd(i32),
+}
+
+impl Codec {
+    /// The manifest's name for it: `"gzip"` or `"zstd"`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Codec::Gzip(_) => GZIP,
+            Codec::Zstd(_) => ZSTD,
+        }
+    }
+}
+
+/// Manifest name of gzip (also what a manifest without the field means).
+pub(crate) const GZIP: &str = "gzip";
+/// Manifest name of zstd.
+pub(crate) const ZSTD: &str = "zstd";
+
+/// The writing side: gzip or zstd -> age -> SHA-256 -> buffered file.
+pub(crate) enum SealWriter {
+    /// gzip at a level 0-9.
+    Gzip(GzEncoder<Encrypting>),
+    /// zstd at a level 1-19.
+    Zstd(zstd::stream::write::Encoder<'static, Encrypting>),
+}
+
+impl std::io::Write for SealWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        match self {
+            SealWriter::Gzip(w) => w.write(data),
+            SealWriter::Zstd(w) => w.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            SealWriter::Gzip(w) => w.flush(),
+            SealWriter::Zstd(w) => w.flush(),
+        }
+    }
+}
+
+/// The reading side: buffered file (tallied) -> age -> gunzip or zstd -d.
+pub(crate) enum OpenedPayload {
+    /// A gzip stream.
+    Gzip(GzDecoder<Decrypting>),
+    /// A zstd stream.
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<Decrypting>>),
+}
+
+impl Read for OpenedPayload {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            OpenedPayload::Gzip(r) => r.read(buf),
+            OpenedPayload::Zstd(r) => r.read(buf),
+        }
+    }
+}
 
 /// The SHA-256 and byte count of everything read from a data file so far, shared between the
 /// reader deep inside the age/gzip layers and the caller that checks it at the end.
@@ -79,7 +146,7 @@ pub(crate) struct Sealed {
     pub(crate) file: File,
     /// Hex SHA-256 of the encrypted bytes.
     pub(crate) sha256: String,
-    /// Bytes after gzip, before age.
+    /// Bytes after compression, before age.
     pub(crate) compressed_size: u64,
     /// Bytes of the encrypted file.
     pub(crate) encrypted_size: u64,
@@ -161,29 +228,44 @@ impl SealedFile {
     }
 }
 
-/// Starts writing `file` encrypted to `recipients`, gzip'd at `level`.
+/// Starts writing `file` encrypted to `recipients`, compressed with `codec` (gzip levels are
+/// capped at 9, zstd levels kept within 1-19).
 ///
 /// # Errors
-/// [`BackupError::Io`] when the age header cannot be written.
+/// [`BackupError::Io`] when the age header cannot be written or zstd refuses its parameters.
 pub(crate) fn seal(
     file: File,
     recipients: &Recipients,
-    level: u32,
+    codec: Codec,
 ) -> Result<SealWriter, BackupError> {
     let hashing = Hashing::new(BufWriter::with_capacity(FILE_BUFFER, file));
-    let encrypted = recipients.encrypt(hashing)?;
-    Ok(GzEncoder::new(
-        CountingWriter::new(encrypted),
-        Compression::new(level),
-    ))
+    let encrypted = CountingWriter::new(recipients.encrypt(hashing)?);
+    Ok(match codec {
+        Codec::Gzip(level) => {
+            SealWriter::Gzip(GzEncoder::new(encrypted, Compression::new(level.min(9))))
+        }
+        Codec::Zstd(level) => {
+            let mut encoder = zstd::stream::write::Encoder::new(encrypted, level.clamp(1, 19))
+                .map_err(BackupError::io("start zstd stream"))?;
+            // The content checksum lets `zstd -d` (and our reader) detect a corrupt frame.
+            encoder
+                .include_checksum(true)
+                .map_err(BackupError::io("start zstd stream"))?;
+            SealWriter::Zstd(encoder)
+        }
+    })
 }
 
-/// Closes gzip and age, flushes the file and returns it with its sizes and checksum.
+/// Closes the compressor and age, flushes the file and returns it with its sizes and checksum.
 ///
 /// # Errors
 /// [`BackupError::Io`] when a final write fails.
-pub(crate) fn finish(gz: SealWriter) -> Result<Sealed, BackupError> {
-    let counting = gz.finish().map_err(BackupError::io("finish gzip stream"))?;
+pub(crate) fn finish(writer: SealWriter) -> Result<Sealed, BackupError> {
+    let counting = match writer {
+        SealWriter::Gzip(gz) => gz.finish(),
+        SealWriter::Zstd(z) => z.finish(),
+    }
+    .map_err(BackupError::io("finish compressed stream"))?;
     let (encrypted, compressed_size) = counting.finish();
     let hashing = encrypted
         .finish()
@@ -201,17 +283,28 @@ pub(crate) fn finish(gz: SealWriter) -> Result<Sealed, BackupError> {
     })
 }
 
-/// Opens a backup's data file for reading its plaintext (decrypted and gunzip'd as it is read),
-/// with the [`Tally`] of the encrypted bytes read: read the payload to its end (see
-/// [`drain_and_check`]) before trusting what came out of it.
+/// Opens a backup's data file for reading its plaintext (decrypted and decompressed as it is
+/// read, with the codec its manifest's `compression` names), with the [`Tally`] of the
+/// encrypted bytes read: read the payload to its end (see [`drain_and_check`]) before trusting
+/// what came out of it.
 ///
 /// # Errors
+/// [`BackupError::Mismatch`] for a compression this version does not know (upgrade mmctl),
 /// [`BackupError::Io`] when the file cannot be opened, [`BackupError::Decrypt`] when no
 /// identity matches or the age header is damaged.
 pub(crate) fn open_payload(
     backup: &AuthenticBackup,
     identities: &Identities,
 ) -> Result<(OpenedPayload, Tally), BackupError> {
+    let compression = backup.manifest.compression.as_str();
+    if compression != GZIP && compression != ZSTD {
+        return Err(BackupError::Mismatch {
+            id: backup.manifest.id.to_string(),
+            detail: format!(
+                "unknown compression {compression:?} (this mmctl reads gzip and zstd): restore it with a newer mmctl"
+            ),
+        });
+    }
     let file = File::open(&backup.data_path).map_err(BackupError::io(format!(
         "open {}",
         backup.data_path.display()
@@ -225,10 +318,17 @@ pub(crate) fn open_payload(
         BufReader::with_capacity(FILE_BUFFER, tallied),
         &backup.data_path,
     )?;
-    Ok((GzDecoder::new(decrypted), tally))
+    let payload = match compression {
+        ZSTD => OpenedPayload::Zstd(
+            zstd::stream::read::Decoder::new(decrypted)
+                .map_err(BackupError::io("start zstd stream"))?,
+        ),
+        _ => OpenedPayload::Gzip(GzDecoder::new(decrypted)),
+    };
+    Ok((payload, tally))
 }
 
-/// Reads what is left of a payload (tar end blocks, gzip trailer, age's final chunk, so a
+/// Reads what is left of a payload (tar end blocks, gzip or zstd trailer, age's final chunk, so a
 /// truncation is detected), then checks the tally against the manifest.
 ///
 /// # Errors

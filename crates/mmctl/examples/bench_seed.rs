@@ -1,9 +1,10 @@
 //! Benchmark fixture: fills a SQLCipher database (raw key from a key file, WAL) with realistic
 //! marketplace rows — listings with descriptions, orders with addresses and amounts in
-//! piconero, messages — until the file reaches the requested size. Used by
-//! scripts/bench-backup.sh (docs/BENCHMARKS.md).
+//! piconero, messages — until the file reaches the requested size; or, with `--touch ROWS`,
+//! updates ROWS orders picked at random (status and tx hash, one transaction), which changes
+//! about one page per row. Used by scripts/bench-backup.sh (docs/BENCHMARKS.md).
 //!
-//! Usage: bench_seed DB_PATH KEY_FILE SIZE_MIB
+//! Usage: bench_seed DB_PATH KEY_FILE SIZE_MIB | bench_seed DB_PATH KEY_FILE --touch ROWS
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +17,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: bench_seed DB_PATH KEY_FILE SIZE_MIB");
         std::process::exit(2);
     };
-    let target: u64 = size.parse::<u64>()? * 1024 * 1024;
+    let touch = match size.as_str() {
+        "--touch" => Some(
+            args.next()
+                .ok_or("--touch needs a row count")?
+                .parse::<u64>()?,
+        ),
+        _ => None,
+    };
+    let target: u64 = match touch {
+        Some(_) => 0,
+        None => size.parse::<u64>()? * 1024 * 1024,
+    };
     let key = mmkt_sqlcipher::read_key_file(&PathBuf::from(&key_file))?;
     let options = OpenOptions {
         access: Access::Create,
@@ -82,6 +94,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hex = |n: &mut dyn FnMut() -> u64, len: usize| -> String {
         (0..len).map(|_| format!("{:x}", n() % 16)).collect()
     };
+    if let Some(rows) = touch {
+        let max: i64 = conn.query_row("SELECT max(id) FROM orders", [], |r| r.get(0))?;
+        // A different stream from the seeding one, so the same run touches other rows.
+        let mut pick: u64 = 0x9E37_79B9_7F4A_7C15 ^ rows;
+        conn.execute_batch("BEGIN")?;
+        for _ in 0..rows {
+            pick ^= pick << 13;
+            pick ^= pick >> 7;
+            pick ^= pick << 17;
+            conn.execute(
+                "UPDATE orders SET status = 'completed', tx_hash = ?1 WHERE id = ?2",
+                rusqlite::params![hex(&mut next, 64), 1 + (pick % max as u64) as i64],
+            )?;
+        }
+        conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")?;
+        println!("touched {rows} orders");
+        return Ok(());
+    }
     let mut id: i64 = 0;
     loop {
         conn.execute_batch("BEGIN")?;
