@@ -16,6 +16,8 @@ PACKAGES=(
   docker.io containerd runc iptables iproute2 debootstrap   # a real Docker Engine, base images made offline, a bridge for the second test engine
   docker-compose              # `docker-compose config` validates deploy/docker-compose.yml
   age                         # interop: backups must decrypt with the stock age CLI
+  zstd                        # interop: a DB backup opens with `age -d | zstd -d`
+  restic                      # scripts/bench-backup.sh compares mmctl's chain with restic
   libssl-dev pkg-config       # bundled SQLCipher links the system libcrypto
   prometheus prometheus-alertmanager   # promtool / amtool check monitoring/ configs
   nginx                       # nginx -t and a real proxy run of deploy/nginx/nginx.conf (tests/tests/nginx.rs)

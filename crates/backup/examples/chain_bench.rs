@@ -39,12 +39,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             signer: &signer,
         },
         dir: &dir,
-        gzip_level: mmkt_backup::db::DEFAULT_GZIP_LEVEL,
+        level: mmkt_backup::db::DEFAULT_LEVEL,
         chain,
         progress: &|_| {},
     };
     let started = Instant::now();
-    let backup = backup_db(&request)?;
+    let backup = backup_db(&request)?.into_backup();
     let details = backup.manifest.db.as_ref().expect("a DB backup");
     println!(
         "{} {:.2}s pages={} changed={} encrypted={}B",

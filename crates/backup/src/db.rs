@@ -1,5 +1,6 @@
-//! `backup db` and its restore primitive: page snapshot -> gzip -> age -> file (+ manifest), and
-//! file -> checksum -> age -> gunzip -> pages -> new SQLCipher file -> integrity checks.
+//! `backup db` and its restore primitive: page snapshot -> zstd -> age -> file (+ manifest), and
+//! file -> checksum -> age -> zstd -d (gunzip for older backups) -> pages -> new SQLCipher
+//! file -> integrity checks.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,9 +9,9 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use super::chain::ChainMode;
 use super::chain::index::{IndexKey, PageHash};
 use super::chain::tap::{Emit, PageTap, TapReport};
+use super::chain::{ChainMode, DbBackupOutcome};
 use super::crypto::{Identities, Recipients, sha256_file};
 use super::error::BackupError;
 use super::manifest::{
@@ -18,16 +19,17 @@ use super::manifest::{
     compare_row_counts, new_id,
 };
 use super::pages::{self, IntegrityCheck};
-use super::sealed::{self, Sealed};
+use super::sealed::{self, Codec, Sealed};
 use super::signing::{AuthenticBackup, BackupKeys};
 use super::store::{BackupDir, Leftover, LocalBackup, Partial, hostname};
 use mmkt_sqlcipher::Access;
 use mmkt_sqlcipher::DbKey;
 
-/// Default gzip level for page streams. Measured on 1 GiB of marketplace pages (flate2's
-/// miniz_oxide backend): level 1 is about 10x faster than level 6 for a 20% larger file
-/// (docs/BENCHMARKS.md), which keeps a backup faster than copying the encrypted file.
-pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+/// Default zstd level (1-19) for page streams. Measured on 128 MiB of marketplace pages
+/// (docs/BACKUP.md, "Compression"): zstd level 1 compresses 1.3x faster than gzip level 1 into
+/// a 12% smaller file and decompresses 2.5x faster; higher levels cost much more time for a few
+/// percent.
+pub const DEFAULT_LEVEL: u32 = 1;
 
 pub use super::manifest::DB_DATA_SUFFIX;
 
@@ -36,14 +38,14 @@ const CHUNK: usize = 256 * 1024;
 /// Messages in flight between the two threads (bounds memory to ~2 MiB).
 const CHANNEL_DEPTH: usize = 8;
 
-/// Compression thread: gzip -> age -> SHA-256 -> buffered file, until the channel closes.
+/// Compression thread: zstd -> age -> SHA-256 -> buffered file, until the channel closes.
 fn compress_encrypt_write(
     file: std::fs::File,
     recipients: &Recipients,
-    level: u32,
+    codec: Codec,
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<Sealed, BackupError> {
-    let mut gz = sealed::seal(file, recipients, level)?;
+    let mut gz = sealed::seal(file, recipients, codec)?;
     for chunk in rx {
         gz.write_all(&chunk)
             .map_err(BackupError::io("write backup file"))?;
@@ -106,8 +108,9 @@ pub struct DbBackupRequest<'a> {
     pub keys: BackupKeys<'a>,
     /// Where to write the backup.
     pub dir: &'a BackupDir,
-    /// gzip level 0-9 ([`DEFAULT_GZIP_LEVEL`] unless the operator prefers smaller files).
-    pub gzip_level: u32,
+    /// zstd level 1-19 of the page stream ([`DEFAULT_LEVEL`] unless the operator prefers
+    /// smaller files; values outside are clamped).
+    pub level: u32,
     /// A standalone full backup, or the next link of the directory's chain.
     pub chain: ChainMode,
     /// Called with the plaintext bytes streamed so far (for a progress bar).
@@ -127,19 +130,23 @@ pub struct DbBackupRequest<'a> {
 /// # Errors
 /// Any [`BackupError`]: key file, open, read, write; [`BackupError::ChainBusy`] when another
 /// chained backup runs. On error no complete backup is left.
-pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<LocalBackup, BackupError> {
+pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<DbBackupOutcome, BackupError> {
     match req.chain {
-        ChainMode::Standalone => Ok(write_db_backup(req, &LinkPlan::standalone())?.0),
+        ChainMode::Standalone => match write_db_backup(req, &LinkPlan::standalone())? {
+            Link::Written(backup, _) => Ok(DbBackupOutcome::Written(*backup)),
+            Link::Unchanged => unreachable!("a standalone backup has no parent to equal"),
+        },
         ChainMode::Chained(policy) => crate::chain::create::backup_chained(req, policy),
     }
 }
 
 /// Writes one DB backup as `plan` says (full or delta) and returns it with what went through
-/// the page tap (the new page hashes for the chain's index).
+/// the page tap (the new page hashes for the chain's index), or [`Link::Unchanged`] (nothing
+/// written) when the page stream equals the parent's.
 pub(crate) fn write_db_backup(
     req: &DbBackupRequest<'_>,
     plan: &LinkPlan,
-) -> Result<(LocalBackup, TapReport), BackupError> {
+) -> Result<Link, BackupError> {
     let started = Instant::now();
     let created_at = OffsetDateTime::now_utc();
     let series = Series {
@@ -149,7 +156,7 @@ pub(crate) fn write_db_backup(
     let id = new_id(series, created_at);
     let data_file = match plan.parent {
         Some(_) => format!("{id}.{DB_DELTA_SUFFIX}"),
-        None => Manifest::data_file_name(&id, BackupKind::Db),
+        None => Manifest::db_zstd_data_file_name(&id),
     };
 
     let conn = pages::open_keyed(req.db_path, req.key, Access::ReadOnly)?;
@@ -169,17 +176,14 @@ pub(crate) fn write_db_backup(
             ))
         }
     };
-    // gzip + age + SHA-256 + write run on their own thread, fed page batches through a bounded
+    // zstd + age + SHA-256 + write run on their own thread, fed page batches through a bounded
     // channel (at most CHANNEL_DEPTH x CHUNK bytes in flight).
     let mut temp = req.dir.temp_file(&data_file)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHANNEL_DEPTH);
     let writer = {
-        let (file, recipients, level) = (
-            temp.take(),
-            req.keys.recipients.clone(),
-            req.gzip_level.min(9),
-        );
-        std::thread::spawn(move || compress_encrypt_write(file, &recipients, level, rx))
+        let (file, recipients) = (temp.take(), req.keys.recipients.clone());
+        let codec = Codec::Zstd(i32::try_from(req.level.min(19)).unwrap_or(1));
+        std::thread::spawn(move || compress_encrypt_write(file, &recipients, codec, rx))
     };
     let sender = ChunkSender {
         tx: Some(tx),
@@ -209,6 +213,14 @@ pub(crate) fn write_db_backup(
         // A failed writer (disk full, ...) shows up here as a closed channel: report its error.
         Err(e) => return Err(written.err().unwrap_or(e)),
     };
+    if plan
+        .parent
+        .as_ref()
+        .is_some_and(|p| p.stream_sha256 == report.stream_sha256)
+    {
+        // The temp file is removed when `temp` drops: no data file, no manifest.
+        return Ok(Link::Unchanged);
+    }
     let Sealed {
         file,
         sha256,
@@ -253,7 +265,7 @@ pub(crate) fn write_db_backup(
         data_file,
         encryption: "age-x25519".into(),
         recipients: req.keys.recipients.to_strings(),
-        compression: "gzip".into(),
+        compression: Codec::Zstd(0).name().into(),
         plain_size: report.emitted_bytes,
         compressed_size,
         encrypted_size,
@@ -271,7 +283,15 @@ pub(crate) fn write_db_backup(
         signing_key: None,
     };
     let backup = req.dir.write_signed(manifest, data_path, req.keys.signer)?;
-    Ok((backup, report))
+    Ok(Link::Written(Box::new(backup), report))
+}
+
+/// What [`write_db_backup`] did.
+pub(crate) enum Link {
+    /// A complete backup, with what went through the page tap.
+    Written(Box<LocalBackup>, TapReport),
+    /// The page stream equals the parent's: nothing was written.
+    Unchanged,
 }
 
 /// How one DB backup is written: with page hashes (a chained backup) and, for a delta, the
@@ -302,6 +322,8 @@ pub(crate) struct ParentLink {
     pub(crate) depth: u32,
     /// The parent's page hashes.
     pub(crate) hashes: Vec<PageHash>,
+    /// Hex SHA-256 of the parent's page stream (equal: nothing changed).
+    pub(crate) stream_sha256: String,
 }
 
 /// The result of rebuilding a database from a backup.
@@ -441,7 +463,7 @@ pub(crate) fn check_restored(
     })
 }
 
-/// Turns an I/O error from the age/gzip layers into a clear "payload is corrupt" error.
+/// Turns an I/O error from the age/zstd/gzip layers into a clear "payload is corrupt" error.
 pub(crate) fn payload_error(file: &Path, e: BackupError) -> BackupError {
     match e {
         BackupError::Io { context, source } if context == "read page stream" => {

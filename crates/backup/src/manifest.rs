@@ -22,11 +22,15 @@ use super::pages::SnapshotInfo;
 /// `<id>.manifest.sig` file); 1 = unsigned (refused by verify, restore and drill).
 pub const FORMAT_VERSION: u32 = 2;
 
-/// Suffix of database backup data files: gzip'd page stream inside age.
+/// Suffix of database backup data files written before zstd: gzip'd page stream inside age
+/// (manifests with `"compression": "gzip"` or none).
 pub const DB_DATA_SUFFIX: &str = "db.gz.age";
 
-/// Suffix of database delta data files: gzip'd page records inside age (see [`crate::chain`]).
-pub const DB_DELTA_SUFFIX: &str = "delta.gz.age";
+/// Suffix of database backup data files: zstd'd page stream inside age (`age -d | zstd -d`).
+pub const DB_ZSTD_DATA_SUFFIX: &str = "db.zst.age";
+
+/// Suffix of database delta data files: zstd'd page records inside age (see [`crate::chain`]).
+pub const DB_DELTA_SUFFIX: &str = "delta.zst.age";
 
 /// Suffix of wallet backup data files: tar.gz inside age.
 pub const WALLET_DATA_SUFFIX: &str = "tar.gz.age";
@@ -382,11 +386,13 @@ pub struct Manifest {
     pub encryption: String,
     /// The age recipients (public keys) it is encrypted to.
     pub recipients: Vec<String>,
-    /// Compression inside the encryption: always "gzip".
+    /// Compression inside the encryption: "zstd" (DB backups) or "gzip" (wallet and tor
+    /// archives, DB backups of older versions); "gzip" when absent.
+    #[serde(default = "default_compression")]
     pub compression: String,
     /// Bytes before compression (pages or tar stream).
     pub plain_size: u64,
-    /// Bytes after gzip, before age.
+    /// Bytes after compression, before age.
     pub compressed_size: u64,
     /// Bytes of the encrypted data file.
     pub encrypted_size: u64,
@@ -435,18 +441,28 @@ impl Manifest {
         self.db.as_ref().and_then(|d| d.chain.as_ref())
     }
 
-    /// The data file name this manifest must name: a delta's `<id>.delta.gz.age`, else
-    /// [`Manifest::data_file_name`].
+    /// The data file name this manifest must name: a delta's `<id>.delta.zst.age`, a full DB
+    /// backup's `<id>.db.zst.age` unless its compression is gzip (older versions), else
+    /// [`Manifest::data_file_name`] (gzip'd DB backups, wallet and tor archives). An unknown
+    /// compression keeps the zstd name, so verify can name the compression it does not read.
     pub fn expected_data_file(&self) -> String {
-        match self.chain_link() {
-            Some(_) => format!("{}.{DB_DELTA_SUFFIX}", self.id),
-            None => Manifest::data_file_name(&self.id, self.kind),
+        match (self.chain_link(), self.kind, self.compression.as_str()) {
+            (Some(_), _, _) => format!("{}.{DB_DELTA_SUFFIX}", self.id),
+            (None, BackupKind::Db, compression) if compression != crate::sealed::GZIP => {
+                Manifest::db_zstd_data_file_name(&self.id)
+            }
+            (None, kind, _) => Manifest::data_file_name(&self.id, kind),
         }
     }
 
-    /// The data file name of a full backup: `<id>.db.gz.age` or `<id>.tar.gz.age`.
+    /// The data file name of a gzip'd backup: `<id>.db.gz.age` or `<id>.tar.gz.age`.
     pub fn data_file_name(id: &BackupId, kind: BackupKind) -> String {
         format!("{id}.{}", kind.data_suffix())
+    }
+
+    /// The data file name of a zstd full DB backup: `<id>.db.zst.age`.
+    pub fn db_zstd_data_file_name(id: &BackupId) -> String {
+        format!("{id}.{DB_ZSTD_DATA_SUFFIX}")
     }
 
     /// The manifest as written to disk and signed: pretty JSON, UTF-8.
@@ -541,6 +557,11 @@ pub fn compare_row_counts(
     Ok(())
 }
 
+/// What a manifest without a `compression` field used: gzip.
+fn default_compression() -> String {
+    crate::sealed::GZIP.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,7 +644,7 @@ mod tests {
             bad[field] = value.into();
             assert!(parse(&bad).is_err(), "{field} = {value:?}");
         }
-        // A delta names its `.delta.gz.age` file and a parent other than itself.
+        // A delta names its `.delta.zst.age` file and a parent other than itself.
         let mut delta = good.clone();
         delta["db"]["chain"] = serde_json::json!({"parent": "db-20261121T192900Z-000000",
             "base": "db-20261121T192900Z-000000", "depth": 1, "changed_pages": 0});
@@ -631,7 +652,7 @@ mod tests {
             parse(&delta).is_err(),
             "a delta with a full backup's file name"
         );
-        delta["data_file"] = "db-20261121T193000Z-a1b2c3.delta.gz.age".into();
+        delta["data_file"] = "db-20261121T193000Z-a1b2c3.delta.zst.age".into();
         assert!(parse(&delta).unwrap().chain_link().is_some());
         for (field, value) in [
             ("parent", serde_json::json!("db-20261121T193000Z-a1b2c3")),

@@ -1,7 +1,7 @@
 //! The local backup directory: atomic file creation, listing of complete backups, lookup by id or
 //! `latest`, verification records, removal, and cleanup of files left by interrupted runs.
 //!
-//! Layout (flat): `<id>.db.gz.age` or `<id>.tar.gz.age` (data), `<id>.manifest.sig` (the
+//! Layout (flat): `<id>.db.zst.age` (`<id>.db.gz.age` before zstd), `<id>.delta.zst.age` or `<id>.tar.gz.age` (data), `<id>.manifest.sig` (the
 //! manifest's signature), `<id>.json` (manifest, written last), `<id>.verified.json` (result of
 //! the last `mmctl backup verify`), and temporary `.<name>.tmp-<pid>` files while a write is in
 //! progress. Every name is built from a [`BackupId`], which only holds ids of the id pattern.

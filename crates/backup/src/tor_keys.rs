@@ -37,7 +37,7 @@ pub fn seal_keys(
     let created_at = OffsetDateTime::now_utc();
     let id = new_id(Series::TOR, created_at);
     let mut temp = dir.temp_file(&Manifest::data_file_name(&id, BackupKind::Tor))?;
-    let gz = sealed::seal(temp.take(), keys.recipients, 6)?;
+    let gz = sealed::seal(temp.take(), keys.recipients, sealed::Codec::Gzip(6))?;
     let mut builder = tar::Builder::new(CountingWriter::new(gz));
     let mtime = created_at.unix_timestamp().max(0) as u64;
     let mut names = Vec::new();

@@ -65,7 +65,7 @@ impl ArchiveWriter {
         );
         let data_file = Manifest::data_file_name(&id, BackupKind::Wallets);
         let mut temp = dir.temp_file(&data_file)?;
-        let gz = sealed::seal(temp.take(), keys.recipients, 6)?;
+        let gz = sealed::seal(temp.take(), keys.recipients, sealed::Codec::Gzip(6))?;
         let mut builder = tar::Builder::new(CountingWriter::new(gz));
         builder.mode(tar::HeaderMode::Complete);
         builder.follow_symlinks(false);

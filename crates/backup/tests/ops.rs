@@ -81,7 +81,7 @@ impl Fixture {
             db: Some(DbSource {
                 db_path: &db_path,
                 key_file: &key_file,
-                gzip_level: 1,
+                compression_level: 1,
                 chain: mmkt_backup::chain::ChainMode::Standalone,
             }),
             wallets: None,

@@ -202,7 +202,7 @@ impl DbFileArgs {
         Ok(DbSource {
             db_path: &self.db,
             key_file: self.key_file()?,
-            gzip_level: compression.gzip_level,
+            compression_level: compression.compression_level,
             chain: mmkt_backup::chain::ChainMode::Standalone,
         })
     }
@@ -309,13 +309,15 @@ impl RestoreCommonArgs {
 /// Compression of database page streams.
 #[derive(Debug, Clone, Args)]
 pub struct CompressionArgs {
-    /// gzip level 0-9 for the DB page stream: 1 is fast (default), 6-9 give ~15-20% smaller files.
-    #[arg(long, env = "MMKT_BACKUP_GZIP_LEVEL", default_value_t = mmkt_backup::db::DEFAULT_GZIP_LEVEL,
-          value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub gzip_level: u32,
+    /// zstd level 1-19 for the DB page stream: 1 is fast (default); 3-9 give 3-5% smaller
+    /// files for 2-10x the time. `--gzip-level` is the name of older versions.
+    #[arg(long, aliases = ["level", "gzip-level"], env = "MMKT_BACKUP_COMPRESSION_LEVEL", default_value_t = mmkt_backup::db::DEFAULT_LEVEL,
+          value_parser = clap::value_parser!(u32).range(1..=19))]
+    pub compression_level: u32,
 }
 
-/// Whether `backup db` extends a chain of page deltas (docs/BACKUP.md, "Incremental backups").
+/// Whether `backup db` extends a chain of page deltas (docs/BACKUP.md, "Incremental backups"),
+/// and how often it runs.
 #[derive(Debug, Clone, Args)]
 pub struct ChainArgs {
     /// Write page deltas, with a new full backup once the chain's full one is this old (e.g.
@@ -325,6 +327,10 @@ pub struct ChainArgs {
     /// Deltas a chain holds at most before the next full backup.
     #[arg(long, env = "MMKT_BACKUP_DB_MAX_DELTAS", default_value_t = mmkt_backup::chain::DEFAULT_MAX_DEPTH)]
     pub max_deltas: u32,
+    /// Keep running: one backup every DURATION (e.g. 60s), until SIGTERM or SIGINT; with
+    /// --full-every, a run with no change writes nothing.
+    #[arg(long, env = "MMKT_BACKUP_DB_EVERY", value_parser = mmkt_backup::chain::parse_interval)]
+    pub every: Option<std::time::Duration>,
 }
 
 impl ChainArgs {

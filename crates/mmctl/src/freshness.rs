@@ -68,6 +68,15 @@ impl Recorder {
         }
     }
 
+    /// Moves the jobs into the returned recorder, leaving this one recording nothing (for a
+    /// command that records each of its own runs, such as `backup db --every`).
+    pub fn take(&mut self) -> Recorder {
+        Recorder {
+            jobs: std::mem::take(&mut self.jobs),
+            ..self.clone()
+        }
+    }
+
     /// Records the run for each job given its `outcome` (`None`: it ended with an error): a
     /// success only for [`Outcome::Success`] (an offsite copy that failed, a failed drill check
     /// or a rolled-back deploy is a failed run).

@@ -61,7 +61,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressStyle};
 use mmkt_backup::BackupError;
 use mmkt_backup::manifest::{BackupKind, Manifest};
-use mmkt_backup::ops::backup::{BackupReport, BackupRequest, OffsiteOutcome, backup};
+use mmkt_backup::ops::backup::{BackupReport, BackupRequest, Fresh, OffsiteOutcome, backup};
 use mmkt_backup::ops::restore::{Confirmed, RestorePlan};
 use mmkt_backup::progress::{Progress, Step};
 use mmkt_backup::store::LocalBackup;
@@ -185,15 +185,24 @@ pub async fn backup_and_print(
 
 /// Prints fresh backups (their manifests as a JSON array, or one paragraph each) and their
 /// offsite copies; `OffsiteFailed` (exit 5) when an upload failed, the local copies being kept.
+/// An unchanged database (nothing written) is a line on stderr, and no manifest.
 pub fn print_backups(reports: &[BackupReport], format: Format) -> Outcome {
+    let (written, unchanged): (Vec<&BackupReport>, Vec<&BackupReport>) =
+        reports.iter().partition(|r| r.fresh == Fresh::Written);
+    for r in unchanged {
+        eprintln!(
+            "database unchanged since {}: nothing written",
+            r.backup.manifest.id
+        );
+    }
     if format == Format::Json {
-        let manifests: Vec<&Manifest> = reports.iter().map(|r| &r.backup.manifest).collect();
+        let manifests: Vec<&Manifest> = written.iter().map(|r| &r.backup.manifest).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&manifests).expect("manifests serialize")
         );
     } else {
-        reports.iter().for_each(|r| print_created(&r.backup));
+        written.iter().for_each(|r| print_created(&r.backup));
     }
     let mut outcome = Outcome::Success;
     for report in reports {

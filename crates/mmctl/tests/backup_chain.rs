@@ -79,7 +79,7 @@ fn a_chain_taken_under_concurrent_writes_restores_every_point() {
 
     let full = &manifests[0];
     assert_eq!(parent(full), None, "the first backup is a full one: {full}");
-    assert!(full["data_file"].as_str().unwrap().ends_with(".db.gz.age"));
+    assert!(full["data_file"].as_str().unwrap().ends_with(".db.zst.age"));
     for (i, delta) in manifests.iter().enumerate().skip(1) {
         assert_eq!(parent(delta), Some(id(&manifests[i - 1])), "{delta}");
         assert_eq!(delta["db"]["chain"]["base"], full["id"]);
@@ -88,7 +88,7 @@ fn a_chain_taken_under_concurrent_writes_restores_every_point() {
             delta["data_file"]
                 .as_str()
                 .unwrap()
-                .ends_with(".delta.gz.age")
+                .ends_with(".delta.zst.age")
         );
         // Only changed pages: far fewer than the database has.
         let changed = delta["db"]["chain"]["changed_pages"].as_u64().unwrap();
@@ -358,7 +358,7 @@ fn documented_script() -> String {
 }
 
 #[test]
-fn the_documented_script_rebuilds_a_chain_with_only_age_and_gunzip() {
+fn the_documented_script_rebuilds_a_chain_with_only_age_and_zstd() {
     let ws = Workspace::new();
     ws.seed(3_000);
     let mut manifests = Vec::new();
@@ -376,7 +376,7 @@ fn the_documented_script_rebuilds_a_chain_with_only_age_and_gunzip() {
 
     let decrypt = |manifest: &serde_json::Value, out: &std::path::Path| {
         let script = format!(
-            "age -d -i '{}' '{}' | gunzip > '{}'",
+            "age -d -i '{}' '{}' | zstd -d -q > '{}'",
             ws.identity_file.display(),
             ws.data_file(manifest).display(),
             out.display()
@@ -425,4 +425,149 @@ fn the_documented_script_rebuilds_a_chain_with_only_age_and_gunzip() {
         String::from_utf8_lossy(&out.stderr)
     );
     restore_and_compare(&ws, &[id(last)], last);
+}
+
+#[test]
+fn a_chained_backup_with_no_change_writes_nothing_and_still_succeeds() {
+    let ws = Workspace::new();
+    ws.seed(500);
+    let head = chained_backup(&ws);
+    let files = backup_files(&ws);
+    let out = ws
+        .run(&["backup", "db", "--full-every", "1h", "--json"])
+        .assert_exit(0)
+        .assert_stderr_contains(&format!("database unchanged since {}", id(&head)));
+    let written: Vec<serde_json::Value> = out.json();
+    assert!(written.is_empty(), "{written:?}");
+    assert_eq!(
+        backup_files(&ws),
+        files,
+        "no data file, signature or manifest"
+    );
+    // A change after it is a delta of the same head.
+    insert_listings(&ws.connect(), 10);
+    let next = chained_backup(&ws);
+    assert_eq!(parent(&next), Some(id(&head)));
+    restore_and_compare(&ws, &[id(&next)], &next);
+}
+
+/// The names in the backup directory, sorted.
+fn backup_files(ws: &Workspace) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&ws.backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A `backup db --every` process, SIGKILLed (by PID) if the test panics before it stops.
+struct Looping {
+    child: std::process::Child,
+    stderr: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Looping {
+    fn stderr_count(&self, needle: &str) -> usize {
+        let lines = self.stderr.lock().unwrap();
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
+impl Drop for Looping {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `done` every 100 ms for up to two minutes.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn backup_every_interval_ships_changes_only_records_each_run_and_stops_cleanly_on_sigterm() {
+    let ws = Workspace::new();
+    ws.seed(500);
+    let metrics = ws.path("textfile");
+    std::fs::create_dir(&metrics).unwrap();
+    let prom = metrics.join("mmctl_backup_db.prom");
+    let mut mmctl = ws
+        .mmctl(&["backup", "db", "--full-every", "1h", "--every", "1s"])
+        .arg("--metrics-textfile-dir")
+        .arg(&metrics);
+    let mut child = mmctl
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let (pipe, lines) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    let looping = Looping { child, stderr };
+    let succeeded = |prom: &std::path::Path, value: u8| {
+        std::fs::read_to_string(prom).is_ok_and(|text| {
+            text.contains(&format!(
+                "mmctl_last_run_success{{job=\"backup_db\"}} {value}"
+            ))
+        })
+    };
+    wait_until("the first backup", || {
+        ws.list().len() == 1 && succeeded(&prom, 1)
+    });
+    // Runs with no change write nothing and are fresh runs.
+    wait_until("two unchanged runs", || {
+        looping.stderr_count("database unchanged") >= 2
+    });
+    assert_eq!(ws.list().len(), 1);
+    assert!(succeeded(&prom, 1));
+    insert_listings(&ws.connect(), 10);
+    wait_until("a delta of the change", || ws.list().len() == 2);
+    // A failed run is reported and recorded, and the loop goes on.
+    let moved = ws.path("key.moved");
+    std::fs::rename(&ws.key_file, &moved).unwrap();
+    wait_until("a failed run recorded", || succeeded(&prom, 0));
+    assert!(looping.stderr_count("error: the backup failed") >= 1);
+    std::fs::rename(&moved, &ws.key_file).unwrap();
+    insert_listings(&ws.connect(), 10);
+    wait_until("the loop recovering", || {
+        ws.list().len() == 3 && succeeded(&prom, 1)
+    });
+    let mut looping = looping;
+    let pid = i32::try_from(looping.child.id()).unwrap();
+    // SAFETY: kill(2) on the PID of the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = looping.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{:?}",
+        looping.stderr.lock().unwrap()
+    );
+    let names = backup_files(&ws);
+    assert!(!names.iter().any(|n| is_temp(n)), "{names:?}");
+    let series = mmkt_backup::manifest::Series {
+        kind: mmkt_backup::manifest::BackupKind::Db,
+        role: None,
+    };
+    let latest = serde_json::to_value(ws.find("latest", series).manifest).unwrap();
+    restore_and_compare(&ws, &[id(&latest)], &latest);
 }

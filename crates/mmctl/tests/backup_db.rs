@@ -291,13 +291,13 @@ fn kill_9_during_a_backup_leaves_nothing_list_or_verify_accept() {
 }
 
 #[test]
-fn a_backup_is_recovered_with_the_age_cli_and_gunzip_without_mmctl_or_the_db_key() {
+fn a_backup_is_recovered_with_the_age_cli_and_zstd_without_mmctl_or_the_db_key() {
     let ws = Workspace::new();
     ws.seed(2000);
     let manifest = ws.backup_db();
     let plain = ws.path("recovered.sqlite");
     let script = format!(
-        "age -d -i '{}' '{}' | gunzip > '{}'",
+        "age -d -i '{}' '{}' | zstd -d -q > '{}'",
         ws.identity_file.display(),
         ws.data_file(&manifest).display(),
         plain.display()
@@ -309,7 +309,7 @@ fn a_backup_is_recovered_with_the_age_cli_and_gunzip_without_mmctl_or_the_db_key
         .expect("sh");
     assert!(
         out.status.success(),
-        "age/gunzip failed: {}",
+        "age/zstd failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(

@@ -142,3 +142,51 @@ fn a_failing_step_fails_the_drill_with_exit_1() {
         .assert_stderr_contains("cannot read the escrow wallets' passwords from the database");
     assert_eq!(ws.list().len(), before, "nothing was backed up");
 }
+
+#[test]
+fn drill_reports_the_achieved_rpo_of_the_chain_and_a_chain_without_its_base_has_no_point() {
+    let ws = Workspace::new();
+    ws.seed(200);
+    let chained = || {
+        let manifests: Vec<serde_json::Value> = ws
+            .run(&["backup", "db", "--full-every", "1h", "--json"])
+            .assert_exit(0)
+            .json();
+        manifests[0]["id"].as_str().unwrap().to_owned()
+    };
+    let base = chained();
+    insert_listings(&ws.connect(), 20);
+    chained();
+    insert_listings(&ws.connect(), 20);
+    chained();
+    let drill = || -> serde_json::Value {
+        ws.run(&["drill", "--skip-wallets", "--json"])
+            .assert_exit(0)
+            .json()
+    };
+    let report = drill();
+    let rpo = &report["chain_rpo"];
+    assert_eq!(rpo["points_last_24h"], 3, "{report}");
+    let age = rpo["newest_point_age_seconds"].as_f64().unwrap();
+    let gap = rpo["largest_gap_seconds"].as_f64().unwrap();
+    assert!(age >= 0.0 && gap >= age, "{rpo}");
+    let text = ws
+        .run(&["drill", "--skip-wallets"])
+        .assert_exit(0)
+        .assert_stdout_contains("RPO db chain: newest restorable point");
+    assert!(
+        text.stdout().contains("over the last 24 h ("),
+        "{}",
+        text.stdout()
+    );
+
+    // Without the chain's full backup, its deltas are not restorable points; the drill's own
+    // standalone fulls (taken by the two drills above) still are.
+    for entry in std::fs::read_dir(&ws.backups).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&base) {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    let report = drill();
+    assert_eq!(report["chain_rpo"]["points_last_24h"], 2, "{report}");
+}

@@ -264,7 +264,7 @@ fn malformed_ids_are_refused_before_anything_is_read_or_written() {
     let out = ws.run(&["backup", "list"]).assert_exit(0);
     assert!(
         out.stderr()
-            .contains("is not \"db-20260101T000000Z-abcdef.db.gz.age\"")
+            .contains("is not \"db-20260101T000000Z-abcdef.db.zst.age\"")
             && out.stderr().contains("is not a backup id"),
         "{}",
         out.stderr()
@@ -476,7 +476,7 @@ fn a_signature_verifies_by_hand_with_openssl_as_docs_disaster_recovery_shows() {
 cd "$BACKUPS"
 printf -- '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA%s\n-----END PUBLIC KEY-----\n' "$VERIFY_KEY" > "$WORK/verify.pem"
 openssl pkeyutl -verify -pubin -inkey "$WORK/verify.pem" -rawin -in "$ID.json" -sigfile "$ID.manifest.sig"
-test "$(sha256sum "$ID.db.gz.age" | cut -d' ' -f1)" = "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' "$ID.json")"
+test "$(sha256sum "$ID.db.zst.age" | cut -d' ' -f1)" = "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' "$ID.json")"
 "#;
     let run = || {
         std::process::Command::new("sh")

@@ -68,7 +68,7 @@ fn backup_uploads_data_then_manifest_and_list_remote_shows_it() {
     let keys = keys(&s3);
     assert!(keys.contains(&format!("prod/mmkt/{id}.json")), "{keys:?}");
     assert!(
-        keys.contains(&format!("prod/mmkt/{id}.db.gz.age")),
+        keys.contains(&format!("prod/mmkt/{id}.db.zst.age")),
         "{keys:?}"
     );
     assert!(
@@ -219,4 +219,86 @@ fn prune_applies_retention_locally_and_on_s3_and_keeps_the_newest_verified() {
             .any(|k| k.contains(&ids[1]) || k.contains(&ids[2])),
         "{keys:?}"
     );
+}
+
+/// `restore db ID --from-s3` on a new host (empty backup directory, its own key file).
+fn restore_on_new_host(
+    ws: &Workspace,
+    s3: &S3Server,
+    id: &str,
+) -> (harness::Output, tempfile::TempDir) {
+    let host = tempfile::tempdir().unwrap();
+    let data = host.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let args = [
+        "restore",
+        "db",
+        id,
+        "--from-s3",
+        "--yes",
+        "--no-docker",
+        "--create-key-file",
+    ];
+    let out = ws
+        .mmctl_s3(s3, &args)
+        .env("MMKT_BACKUP_DIR", host.path().join("backups"))
+        .env("MMKT_DB_PATH", data.join("mmkt.db"))
+        .env("MMKT_DB_KEY_FILE", data.join("mmkt.key"))
+        .run();
+    (out, host)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deltas_go_offsite_and_a_restore_from_s3_fetches_the_missing_parents() {
+    let Some(s3) = S3Server::start_or_skip() else {
+        return;
+    };
+    let ws = Workspace::new();
+    ws.seed(300);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let manifests: Vec<serde_json::Value> = ws
+            .mmctl_s3(&s3, &["backup", "db", "--full-every", "1h", "--json"])
+            .run()
+            .assert_exit(0)
+            .json();
+        ids.push(manifests[0]["id"].as_str().unwrap().to_owned());
+        insert_listings(&ws.connect(), 25);
+    }
+    let keys = keys(&s3);
+    for id in &ids[1..] {
+        let delta = format!("prod/mmkt/{id}.{}", mmkt_backup::manifest::DB_DELTA_SUFFIX);
+        assert!(keys.contains(&delta), "{delta} not in {keys:?}");
+    }
+    // The newest delta on a host with none of its chain: base and parent come down too.
+    let (out, host) = restore_on_new_host(&ws, &s3, &ids[2]);
+    out.assert_exit(0);
+    let data = host.path().join("data");
+    let key = mmkt_sqlcipher::read_key_file(&data.join("mmkt.key")).unwrap();
+    assert_eq!(count(&open(&data.join("mmkt.db"), &key), "listings"), 350);
+    let local = BackupDir::open(&host.path().join("backups")).unwrap();
+    let mut fetched: Vec<String> = local
+        .list()
+        .unwrap()
+        .iter()
+        .map(|b| b.manifest.id.to_string())
+        .collect();
+    fetched.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(fetched, expected);
+
+    // Without its base in the bucket either, the chain is broken (exit 50) and nothing is restored.
+    let offsite = Offsite::connect(config(&s3)).await;
+    let base = offsite
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.manifest.id.as_str() == ids[0])
+        .unwrap();
+    offsite.delete(&base).await.unwrap();
+    let (out, host) = restore_on_new_host(&ws, &s3, &ids[2]);
+    out.assert_exit(50);
+    assert!(!host.path().join("data/mmkt.db").exists());
 }

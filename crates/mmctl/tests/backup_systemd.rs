@@ -170,3 +170,67 @@ fn relative_paths_are_a_usage_error_and_write_nothing() {
         .assert_stderr_contains("absolute path");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn minutely_db_schedule_writes_a_verified_one_minute_delta_timer_with_the_same_hardening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (six_hourly, minutely) = (dir.path().join("6h"), dir.path().join("1m"));
+    install(&six_hourly, env!("CARGO_BIN_EXE_mmctl")).assert_exit(0);
+    Mmctl::new()
+        .args(["systemd", "install", "--db-schedule", "minutely", "--dir"])
+        .arg(&minutely)
+        .args(["--mmctl-path", env!("CARGO_BIN_EXE_mmctl")])
+        .run()
+        .assert_exit(0);
+    let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let timer = read(&minutely, "mmctl-backup-db.timer");
+    for needle in [
+        "OnCalendar=minutely\n",
+        "Persistent=true\n",
+        "AccuracySec=1s\n",
+        "RandomizedDelaySec=0\n",
+    ] {
+        assert!(timer.contains(needle), "missing {needle}:\n{timer}");
+    }
+    let service = read(&minutely, "mmctl-backup-db.service");
+    // A default chain policy the EnvironmentFile can override (it comes after).
+    let env_at = service.find("Environment=MMKT_BACKUP_DB_FULL_EVERY=24h\n");
+    let file_at = service.find("EnvironmentFile=");
+    assert!(env_at.is_some() && env_at < file_at, "{service}");
+    // The same hardening as the six-hourly service.
+    let hardening = |s: &str| s[s.find("UMask=").unwrap()..].to_owned();
+    assert_eq!(
+        hardening(&service),
+        hardening(&read(&six_hourly, "mmctl-backup-db.service"))
+    );
+    // The other units are unchanged.
+    for name in ["mmctl-backup-wallets.timer", "mmctl-drill.service"] {
+        assert_eq!(read(&minutely, name), read(&six_hourly, name), "{name}");
+    }
+    Mmctl::new()
+        .args(["systemd", "install", "--db-schedule", "hourly", "--print"])
+        .args(["--mmctl-path", env!("CARGO_BIN_EXE_mmctl")])
+        .run()
+        .assert_exit(2)
+        .assert_stderr_contains("minutely");
+    if !have_systemd_analyze() {
+        eprintln!("skipping systemd-analyze: not installed");
+        return;
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args([
+            minutely.join("mmctl-backup-db.service"),
+            minutely.join("mmctl-backup-db.timer"),
+        ])
+        .current_dir(&minutely)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+    let out = Command::new("systemd-analyze")
+        .args(["calendar", "minutely"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}

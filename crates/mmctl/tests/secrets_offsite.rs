@@ -101,7 +101,7 @@ fn backup_db_takes_the_s3_keys_from_the_secrets_file() {
     let keys = s3.object_keys(&format!("{S3_PREFIX}/"));
     assert!(keys.contains(&format!("{S3_PREFIX}/{id}.json")), "{keys:?}");
     assert!(
-        keys.contains(&format!("{S3_PREFIX}/{id}.db.gz.age")),
+        keys.contains(&format!("{S3_PREFIX}/{id}.db.zst.age")),
         "{keys:?}"
     );
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::ChainPolicy;
+use super::DbBackupOutcome;
 use super::index::{ChainLock, IndexKey, PageIndex};
-use crate::db::{DbBackupRequest, LinkPlan, ParentLink, write_db_backup};
+use crate::db::{DbBackupRequest, Link, LinkPlan, ParentLink, write_db_backup};
 use crate::error::BackupError;
-use crate::store::{BackupDir, LocalBackup};
+use crate::store::BackupDir;
 
 /// Environment variable naming a fault-injection point at which `backup db` stops and waits
 /// to be killed (tests of kill -9 safety only; production never sets it). Points, in order:
@@ -34,13 +35,15 @@ pub(crate) fn fault_point(point: &str) {
 /// leaves the chain as it was; one killed after it but before the index is written leaves an
 /// index naming the previous head, so the next delta branches from there (still correct).
 ///
+/// Nothing is written when no page changed since the head ([`DbBackupOutcome::Unchanged`]).
+///
 /// # Errors
 /// [`BackupError::ChainBusy`] while another chained backup runs, and those of
 /// [`crate::db::backup_db`].
 pub(crate) fn backup_chained(
     req: &DbBackupRequest<'_>,
     policy: ChainPolicy,
-) -> Result<LocalBackup, BackupError> {
+) -> Result<DbBackupOutcome, BackupError> {
     let _lock = ChainLock::acquire(req.dir)?;
     let key = IndexKey::derive(req.key);
     let parent = PageIndex::load(req.dir, &key)
@@ -49,7 +52,11 @@ pub(crate) fn backup_chained(
         index_key: Some(key.clone()),
         parent,
     };
-    let (backup, report) = write_db_backup(req, &plan)?;
+    let head = plan.parent.as_ref().map(|p| p.id.clone());
+    let (backup, report) = match write_db_backup(req, &plan)? {
+        Link::Written(backup, report) => (*backup, report),
+        Link::Unchanged => return unchanged_head(req.dir, head),
+    };
     fault_point("manifest-written");
     let page_size = backup
         .manifest
@@ -68,7 +75,20 @@ pub(crate) fn backup_chained(
             "could not update the page index: {e}; the next delta branches from the previous head"
         );
     }
-    Ok(backup)
+    Ok(DbBackupOutcome::Written(backup))
+}
+
+/// The head an unchanged run leaves in place.
+fn unchanged_head(
+    dir: &BackupDir,
+    head: Option<crate::manifest::BackupId>,
+) -> Result<DbBackupOutcome, BackupError> {
+    let head = head.and_then(|id| dir.list().ok()?.into_iter().find(|b| b.manifest.id == id));
+    head.map(DbBackupOutcome::Unchanged).ok_or_else(|| {
+        BackupError::InvalidRequest(
+            "the chain's head vanished during the backup; run it again".into(),
+        )
+    })
 }
 
 /// The head the next delta can apply to: the index's backup, complete in `dir`, with the
@@ -103,5 +123,6 @@ fn parent_link(
         base: base_id,
         depth,
         hashes: index.hashes,
+        stream_sha256: index.stream_sha256,
     })
 }

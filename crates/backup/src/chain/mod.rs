@@ -7,6 +7,7 @@
 //! - [`tap`]: the page stream split into the whole-stream hash, page hashes and what is written.
 //! - [`resolve`]: a backup's chain, every link authenticated, and the newest good point when a
 //!   link is missing or bad.
+//! - [`rpo`]: the achieved RPO of the chain (newest restorable point, largest gap), for drills.
 //! - [`apply`]: rebuilding any point of a chain into a new SQLCipher file, checked link by link.
 //!
 //! A delta's plaintext is a sequence of records `page number (u32, big-endian) || page` in
@@ -16,6 +17,7 @@ pub mod apply;
 pub mod create;
 pub mod index;
 pub mod resolve;
+pub mod rpo;
 pub(crate) mod tap;
 
 use std::time::Duration;
@@ -23,6 +25,36 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use create::FAULT_PAUSE_ENV;
+
+use crate::store::LocalBackup;
+
+/// What one `backup db` did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum DbBackupOutcome {
+    /// A new full backup or delta, complete in the backup directory.
+    Written(LocalBackup),
+    /// Nothing changed since the chain's head (the same page stream hash): no data file, no
+    /// signature and no manifest were written. The head (given) still protects the data, so
+    /// this counts as a fresh backup.
+    Unchanged(LocalBackup),
+}
+
+impl DbBackupOutcome {
+    /// The new backup, or the unchanged head.
+    pub fn backup(&self) -> &LocalBackup {
+        match self {
+            DbBackupOutcome::Written(b) | DbBackupOutcome::Unchanged(b) => b,
+        }
+    }
+
+    /// The new backup, or the unchanged head.
+    pub fn into_backup(self) -> LocalBackup {
+        match self {
+            DbBackupOutcome::Written(b) | DbBackupOutcome::Unchanged(b) => b,
+        }
+    }
+}
 
 /// Whether `backup db` writes a standalone full backup or extends the directory's chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

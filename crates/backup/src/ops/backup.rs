@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use mmkt_stack::{Engine, EngineConfig};
 
-use crate::chain::ChainMode;
+use crate::chain::{ChainMode, DbBackupOutcome};
 use crate::db::{DbBackupRequest, backup_db};
 use crate::error::BackupError;
 use crate::manifest::WalletRole;
@@ -25,8 +25,8 @@ pub struct DbSource<'a> {
     pub db_path: &'a Path,
     /// Its key file (read when the backup starts; see `mmkt_sqlcipher::read_key_file`).
     pub key_file: &'a Path,
-    /// gzip level 0-9 of the page stream ([`crate::db::DEFAULT_GZIP_LEVEL`] by default).
-    pub gzip_level: u32,
+    /// zstd level 1-19 of the page stream ([`crate::db::DEFAULT_LEVEL`] by default).
+    pub compression_level: u32,
     /// A standalone full backup, or the next link of the directory's chain.
     pub chain: ChainMode,
 }
@@ -141,15 +141,31 @@ pub enum OffsiteOutcome {
         /// The S3 error.
         reason: String,
     },
+    /// Nothing was written (the database did not change since the chain's head), so there
+    /// was nothing new to upload.
+    NothingNew,
 }
 
 /// One fresh backup and its offsite copy.
 #[derive(Debug, Clone)]
 pub struct BackupReport {
-    /// The complete local backup (manifest written).
+    /// The complete local backup (manifest written), or the chain's head when `fresh` is
+    /// [`Fresh::Unchanged`].
     pub backup: LocalBackup,
+    /// Whether `backup` was written by this run.
+    pub fresh: Fresh,
     /// Its offsite copy.
     pub offsite: OffsiteOutcome,
+}
+
+/// Whether a [`BackupReport`]'s backup was written by this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fresh {
+    /// Written now.
+    Written,
+    /// The database did not change since this chain head: nothing was written.
+    Unchanged,
 }
 
 /// Backs up the database, then the wallets of each role, then the onion-service keys, then
@@ -164,8 +180,12 @@ pub async fn backup(
     progress: &dyn Progress,
 ) -> Result<Vec<BackupReport>, BackupError> {
     let mut backups = Vec::new();
+    let mut unchanged = None;
     if let Some(db) = &req.db {
-        backups.push(backup_database(req.dir, req.keys, db, progress)?);
+        match backup_database(req.dir, req.keys, db, progress)? {
+            DbBackupOutcome::Written(backup) => backups.push(backup),
+            DbBackupOutcome::Unchanged(head) => unchanged = Some(head),
+        }
     }
     if let Some(wallets) = &req.wallets {
         backups.extend(backup_wallet_roles(req.dir, req.keys, wallets).await?);
@@ -173,17 +193,23 @@ pub async fn backup(
     if let Some(tor) = &req.tor {
         backups.extend(backup_tor(req.dir, req.keys, tor, progress).await?);
     }
+    let mut reports: Vec<BackupReport> = unchanged
+        .into_iter()
+        .map(|backup| BackupReport {
+            backup,
+            fresh: Fresh::Unchanged,
+            offsite: OffsiteOutcome::NothingNew,
+        })
+        .collect();
     let Some(config) = req.offsite else {
-        return Ok(backups
-            .into_iter()
-            .map(|backup| BackupReport {
-                backup,
-                offsite: OffsiteOutcome::NotConfigured,
-            })
-            .collect());
+        reports.extend(backups.into_iter().map(|backup| BackupReport {
+            backup,
+            fresh: Fresh::Written,
+            offsite: OffsiteOutcome::NotConfigured,
+        }));
+        return Ok(reports);
     };
     let offsite = Offsite::connect(config.clone()).await;
-    let mut reports = Vec::new();
     for backup in backups {
         let outcome = match offsite.upload(&backup).await {
             Ok(()) => OffsiteOutcome::Uploaded {
@@ -196,14 +222,15 @@ pub async fn backup(
         };
         reports.push(BackupReport {
             backup,
+            fresh: Fresh::Written,
             offsite: outcome,
         });
     }
     Ok(reports)
 }
 
-/// Backs up the database online (see [`backup_db`]), reporting the plaintext bytes streamed
-/// against the file size. Blocks the calling thread (use from `block_in_place` or a
+/// Backs up the database online (see [`backup_db`]: a new backup, or the unchanged chain
+/// head), reporting the plaintext bytes streamed against the file size. Blocks the calling thread (use from `block_in_place` or a
 /// multi-threaded runtime worker).
 ///
 /// # Errors
@@ -214,12 +241,12 @@ pub fn backup_database(
     keys: BackupKeys<'_>,
     db: &DbSource<'_>,
     progress: &dyn Progress,
-) -> Result<LocalBackup, BackupError> {
+) -> Result<DbBackupOutcome, BackupError> {
     let key = mmkt_sqlcipher::read_key_file(db.key_file)?;
     let size = std::fs::metadata(db.db_path).map(|m| m.len()).ok();
     transfer(progress, "backup db", size, |bytes| {
         let request = DbBackupRequest {
-            gzip_level: db.gzip_level,
+            level: db.compression_level,
             chain: db.chain,
             db_path: db.db_path,
             key: &key,

@@ -16,6 +16,7 @@ use super::backup::{
     DbSource, WalletLocation, WalletsSource, backup_database, backup_wallet_roles,
 };
 use super::verify::VerifyKeys;
+use crate::chain::rpo::{ChainRpo, chain_rpo};
 use crate::db::restore_db_file;
 use crate::error::{BackupError, error_chain};
 use crate::escrow_wallets::{self, EscrowWallets, WalletState};
@@ -85,6 +86,9 @@ pub struct DrillReport {
     pub rpo_seconds: BTreeMap<String, Option<f64>>,
     /// Age of the fresh backups when their verification finished, in seconds.
     pub backup_age_seconds: f64,
+    /// The achieved RPO of the DB backups there were before the drill (signed, every link of
+    /// their chain present and signed): the newest point's age and the largest gap over 24 h.
+    pub chain_rpo: ChainRpo,
     /// The steps, in order.
     pub steps: Vec<DrillStep>,
     /// Ids of the fresh backups.
@@ -167,6 +171,8 @@ pub async fn drill(
             (s.to_string(), newest)
         })
         .collect();
+    let manifests: Vec<&crate::manifest::Manifest> = signed.iter().map(|b| &b.manifest).collect();
+    let chain_rpo = chain_rpo(&manifests, OffsetDateTime::now_utc());
     let mut steps = vec![DrillStep {
         name: "check signatures of existing backups".into(),
         ok: unsigned.is_empty(),
@@ -184,7 +190,7 @@ pub async fn drill(
     // 1. Fresh backups.
     let mut fresh: Vec<LocalBackup> = Vec::new();
     let t = Instant::now();
-    let db = backup_database(req.dir, req.keys, &req.db, progress);
+    let db = backup_database(req.dir, req.keys, &req.db, progress).map(|o| o.into_backup());
     let (step, backup) = timed("backup db".into(), db, t, |b| b.manifest.id.to_string());
     steps.push(step);
     fresh.extend(backup);
@@ -244,6 +250,7 @@ pub async fn drill(
         rto_seconds: rto,
         rpo_seconds: rpo,
         backup_age_seconds: backup_age,
+        chain_rpo,
         steps,
         backups: fresh.iter().map(|b| b.manifest.id.to_string()).collect(),
         unsigned: unsigned.into_iter().map(|(id, _)| id).collect(),

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use mmkt_stack::Engine;
 
 use crate::error::BackupError;
-use crate::manifest::{Selector, Series};
+use crate::manifest::{Manifest, Selector, Series};
 use crate::progress::{Progress, Step};
-use crate::s3::{Offsite, S3Config, S3Error};
+use crate::s3::{Offsite, RemoteBackup, S3Config, S3Error};
 use crate::signing::{AuthenticBackup, TrustedKeys, authenticate};
 use crate::store::BackupDir;
 
@@ -178,9 +178,9 @@ pub async fn select_backup(
         return authenticate(&dir.find(selector, series)?, trusted);
     };
     let offsite = Offsite::connect(config.clone()).await;
-    let chosen = super::remote_backups(&offsite)
-        .await?
-        .into_iter()
+    let remote = super::remote_backups(&offsite).await?;
+    let chosen = remote
+        .iter()
         .rfind(|r| {
             r.manifest.series() == series
                 && match selector {
@@ -190,25 +190,82 @@ pub async fn select_backup(
                 }
         })
         .ok_or_else(|| S3Error::NotFound(format!("{selector} ({series})")))?;
-    let local_copy = Selector::Id(chosen.manifest.id.clone());
-    if let Ok(local) = dir.find(&local_copy, series) {
-        return authenticate(&local, trusted);
+    let fetch = S3Fetch {
+        offsite: &offsite,
+        config,
+        dir,
+        trusted,
+        progress,
+    };
+    let backup = match dir.find(&Selector::Id(chosen.manifest.id.clone()), series) {
+        Ok(local) => authenticate(&local, trusted)?,
+        Err(_) => fetch.download(chosen).await?,
+    };
+    fetch.parents(&remote, &backup, series).await?;
+    Ok(backup)
+}
+
+/// Downloads signed S3 copies into the local backup directory.
+struct S3Fetch<'a> {
+    offsite: &'a Offsite,
+    config: &'a S3Config,
+    dir: &'a BackupDir,
+    trusted: &'a TrustedKeys,
+    progress: &'a dyn Progress,
+}
+
+impl S3Fetch<'_> {
+    /// Checks the signature of `remote`, then downloads it.
+    async fn download(&self, remote: &RemoteBackup) -> Result<AuthenticBackup, BackupError> {
+        self.offsite
+            .check_signature(remote, self.trusted)
+            .await
+            .map_err(|e| e.context(format!("refusing the S3 copy of {}", remote.manifest.id)))?;
+        self.progress.step(Step::Downloading {
+            id: remote.manifest.id.as_str(),
+            bytes: remote.manifest.encrypted_size,
+            bucket: &self.config.bucket,
+            key: &remote.data_key,
+        });
+        let local = self
+            .offsite
+            .download(remote, self.dir)
+            .await
+            .map_err(|e| BackupError::from(e).context("download from S3 failed"))?;
+        authenticate(&local, self.trusted)
     }
-    offsite
-        .check_signature(&chosen, trusted)
-        .await
-        .map_err(|e| e.context(format!("refusing the S3 copy of {}", chosen.manifest.id)))?;
-    progress.step(Step::Downloading {
-        id: chosen.manifest.id.as_str(),
-        bytes: chosen.manifest.encrypted_size,
-        bucket: &config.bucket,
-        key: &chosen.data_key,
-    });
-    let local = offsite
-        .download(&chosen, dir)
-        .await
-        .map_err(|e| BackupError::from(e).context("download from S3 failed"))?;
-    authenticate(&local, trusted)
+
+    /// Downloads the links of `head`'s chain (a delta's parents down to its full backup) that
+    /// are not in the local directory but are in `remote`. A link in neither is left for the
+    /// chain check, which names it.
+    async fn parents(
+        &self,
+        remote: &[RemoteBackup],
+        head: &AuthenticBackup,
+        series: Series,
+    ) -> Result<(), BackupError> {
+        let parent_of = |m: &Manifest| {
+            m.db.as_ref()
+                .and_then(|d| d.chain.as_ref())
+                .map(|c| c.parent.clone())
+        };
+        let mut next = parent_of(&head.manifest);
+        // A chain is at most as long as the bucket's listing (bounds a forged cycle).
+        for _ in 0..=remote.len() {
+            let Some(id) = next else {
+                return Ok(());
+            };
+            let manifest = match self.dir.find(&Selector::Id(id.clone()), series) {
+                Ok(local) => local.manifest,
+                Err(_) => match remote.iter().find(|r| r.manifest.id == id) {
+                    Some(r) => self.download(r).await?.manifest.clone(),
+                    None => return Ok(()),
+                },
+            };
+            next = parent_of(&manifest);
+        }
+        Ok(())
+    }
 }
 
 /// Starts a service's container and waits until it is healthy.

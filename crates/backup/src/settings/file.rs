@@ -28,6 +28,13 @@ pub struct MmctlFile {
     /// age identity file that opens the environment's secrets file,
     /// `deploy/secrets/<env>.enc.yaml` (`MMCTL_SECRETS_IDENTITY_FILE`; unset: `SOPS_AGE_KEY_FILE`).
     pub secrets_identity_file: Option<PathBuf>,
+    /// `backup db` writes page deltas, with a new full backup once the chain's full one is
+    /// this old, e.g. `24h` (`MMKT_BACKUP_DB_FULL_EVERY`; unset: standalone full backups).
+    pub db_full_every: Option<String>,
+    /// Deltas a chain holds at most before the next full backup (`MMKT_BACKUP_DB_MAX_DELTAS`).
+    pub db_max_deltas: Option<u32>,
+    /// `backup db` keeps running, one backup per interval, e.g. `60s` (`MMKT_BACKUP_DB_EVERY`).
+    pub db_every: Option<String>,
 }
 
 /// The config file could not be used.
@@ -55,7 +62,7 @@ pub enum FileError {
 }
 
 /// The keys [`MmctlFile`] accepts, for messages.
-pub const KEYS: &str = "backup_dir, recipients, recipients_file, identity_file, signing_key_file, metrics_textfile_dir, secrets_identity_file";
+pub const KEYS: &str = "backup_dir, recipients, recipients_file, identity_file, signing_key_file, metrics_textfile_dir, secrets_identity_file, db_full_every, db_max_deltas, db_every";
 
 impl MmctlFile {
     /// Each key with the environment variable that overrides it and its values (one, or the
@@ -75,6 +82,18 @@ impl MmctlFile {
             (
                 "MMCTL_SECRETS_IDENTITY_FILE",
                 path(&self.secrets_identity_file),
+            ),
+            (
+                "MMKT_BACKUP_DB_FULL_EVERY",
+                self.db_full_every.clone().map(|v| vec![v]),
+            ),
+            (
+                "MMKT_BACKUP_DB_MAX_DELTAS",
+                self.db_max_deltas.map(|n| vec![n.to_string()]),
+            ),
+            (
+                "MMKT_BACKUP_DB_EVERY",
+                self.db_every.clone().map(|v| vec![v]),
             ),
         ]
         .into_iter()
@@ -124,6 +143,25 @@ mod tests {
     fn an_unknown_key_is_refused_by_name() {
         let err = toml::from_str::<MmctlFile>("backup_dri = \"/x\"\n").unwrap_err();
         assert!(err.to_string().contains("backup_dri"), "{err}");
+    }
+
+    #[test]
+    fn the_chain_keys_are_the_defaults_of_their_variables() {
+        let file: MmctlFile =
+            toml::from_str("db_full_every = \"24h\"\ndb_max_deltas = 60\ndb_every = \"60s\"\n")
+                .unwrap();
+        let defaults = file.env_defaults();
+        for (var, value) in [
+            ("MMKT_BACKUP_DB_FULL_EVERY", "24h"),
+            ("MMKT_BACKUP_DB_MAX_DELTAS", "60"),
+            ("MMKT_BACKUP_DB_EVERY", "60s"),
+        ] {
+            assert!(
+                defaults.contains(&(var, vec![value.to_owned()])),
+                "{defaults:?}"
+            );
+        }
+        assert!(toml::from_str::<MmctlFile>("db_max_deltas = \"many\"\n").is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! with sandboxing (ProtectSystem=strict, NoNewPrivileges, PrivateTmp, ReadWritePaths, ...).
 //!
 //! Units (systemd.service(5), systemd.timer(5), systemd.exec(5)):
-//! `mmctl-backup-db` every 6 h, `mmctl-backup-wallets` daily at 02:00, `mmctl-backup-prune`
+//! `mmctl-backup-db` every 6 h (or every minute as page deltas, [`DbSchedule::MinutelyDeltas`]), `mmctl-backup-wallets` daily at 02:00, `mmctl-backup-prune`
 //! daily at 04:30, `mmctl-drill` monthly, `mmctl-tls-renew` twice a day (as Debian's
 //! certbot.timer: 00:00 and 12:00 plus up to 12 h at random; it renews only when due). Every service is `Type=oneshot` and calls mmctl
 //! non-interactively; a non-zero exit (including 5, offsite failed) marks the unit failed.
@@ -26,7 +26,36 @@ pub struct UnitConfig {
     pub backup_dir: PathBuf,
     /// Extra writable paths: the DB directory (SQLite's -shm), Docker volume paths.
     pub writable: Vec<PathBuf>,
+    /// How often `mmctl-backup-db` runs, and what it writes.
+    pub db_schedule: DbSchedule,
 }
+
+/// The schedule of the `mmctl-backup-db` units (`mmctl systemd install --db-schedule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DbSchedule {
+    /// A standalone full backup every 6 hours (the default).
+    #[default]
+    SixHourlyFull,
+    /// Every minute (`OnCalendar=minutely`), the next link of the page-delta chain: a delta
+    /// when anything changed, nothing when nothing did, a new full once a day
+    /// (`MMKT_BACKUP_DB_FULL_EVERY=24h` unless the EnvironmentFile sets it). One-minute RPO.
+    MinutelyDeltas,
+}
+
+/// `mmctl-backup-db` as [`DbSchedule::MinutelyDeltas`] asks for it.
+const DB_DELTAS_JOB: Job = Job {
+    name: "mmctl-backup-db",
+    description: "mmkt: one-minute page-delta backup of the SQLCipher database",
+    args: "backup db",
+    on_calendar: "minutely",
+    randomized_delay: "0",
+    accuracy: "1s",
+    environment: "Environment=MMKT_BACKUP_DB_FULL_EVERY=24h\n",
+    timeout: "2h",
+    needs_docker: false,
+    settings: "MMKT_BACKUP_SIGNING_KEY_FILE (outside the backup directory), optionally MMKT_BACKUP_DB_FULL_EVERY and MMKT_BACKUP_DB_MAX_DELTAS",
+};
 
 /// One generated unit file.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +72,10 @@ struct Job {
     args: &'static str,
     on_calendar: &'static str,
     randomized_delay: &'static str,
+    /// The timer's AccuracySec.
+    accuracy: &'static str,
+    /// `Environment=` lines before the EnvironmentFile (whose settings override them).
+    environment: &'static str,
     timeout: &'static str,
     needs_docker: bool,
     /// The settings of the EnvironmentFile this job needs beyond the common ones.
@@ -59,6 +92,8 @@ const JOBS: [Job; 5] = [
         description: "mmkt: online encrypted backup of the SQLCipher database",
         args: "backup db",
         on_calendar: "*-*-* 00/6:00:00",
+        accuracy: "1min",
+        environment: "",
         randomized_delay: "5min",
         timeout: "2h",
         needs_docker: false,
@@ -69,6 +104,8 @@ const JOBS: [Job; 5] = [
         description: "mmkt: encrypted backup of the wallet-rpc wallet directories",
         args: "backup wallets",
         on_calendar: "*-*-* 02:00:00",
+        accuracy: "1min",
+        environment: "",
         randomized_delay: "0",
         timeout: "1h",
         needs_docker: true,
@@ -79,6 +116,8 @@ const JOBS: [Job; 5] = [
         description: "mmkt: apply backup retention locally and on S3",
         args: "backup prune",
         on_calendar: "*-*-* 04:30:00",
+        accuracy: "1min",
+        environment: "",
         randomized_delay: "10min",
         timeout: "1h",
         needs_docker: false,
@@ -89,6 +128,8 @@ const JOBS: [Job; 5] = [
         description: "mmkt: monthly disaster-recovery drill (backup, restore to scratch, verify)",
         args: "drill",
         on_calendar: "*-*-01 05:00:00",
+        accuracy: "1min",
+        environment: "",
         randomized_delay: "30min",
         timeout: "3h",
         needs_docker: true,
@@ -99,6 +140,8 @@ const JOBS: [Job; 5] = [
         description: "mmkt: renew nginx's TLS certificate when due (certbot, nginx -t, reload)",
         args: "tls renew",
         on_calendar: "*-*-* 00,12:00:00",
+        accuracy: "1min",
+        environment: "",
         randomized_delay: "12h",
         timeout: "15min",
         needs_docker: true,
@@ -144,7 +187,11 @@ CapabilityBoundingSet=CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_CHOWN
 /// Generates the service and timer units, in a stable order.
 pub fn units(config: &UnitConfig) -> Vec<Unit> {
     let mut units = Vec::new();
-    for job in &JOBS {
+    let db_deltas = config.db_schedule == DbSchedule::MinutelyDeltas;
+    for job in JOBS.iter().map(|job| match job.name {
+        "mmctl-backup-db" if db_deltas => &DB_DELTAS_JOB,
+        _ => job,
+    }) {
         let docker_deps = if job.needs_docker {
             " docker.service"
         } else {
@@ -162,7 +209,7 @@ After=network-online.target{docker_deps}
 
 [Service]
 Type=oneshot
-EnvironmentFile={env_file}
+{environment}EnvironmentFile={env_file}
 ExecStart={mmctl} {args}
 Nice=10
 IOSchedulingClass=best-effort
@@ -176,6 +223,7 @@ MemoryMax=512M
             args = job.args,
             settings = job.settings,
             timeout = job.timeout,
+            environment = job.environment,
             hardening = hardening(config, job.needs_docker),
         );
         let timer = format!(
@@ -187,7 +235,7 @@ Description=Schedule: {description}
 OnCalendar={on_calendar}
 Persistent=true
 RandomizedDelaySec={delay}
-AccuracySec=1min
+AccuracySec={accuracy}
 Unit={name}.service
 
 [Install]
@@ -196,6 +244,7 @@ WantedBy=timers.target
             description = job.description,
             on_calendar = job.on_calendar,
             delay = job.randomized_delay,
+            accuracy = job.accuracy,
             name = job.name,
         );
         units.push(Unit {

@@ -54,12 +54,20 @@ pub async fn run(args: ConfigArgs, docker_host: Option<&str>) -> anyhow::Result<
         .map(|var| resolve(&layers, var, None))
         .collect();
     rows.push(resolve(&layers, "MMKT_BACKUP_DIR", Some(default_dir)));
+    let max_deltas = mmkt_backup::chain::DEFAULT_MAX_DEPTH.to_string();
+    rows.push(resolve(
+        &layers,
+        "MMKT_BACKUP_DB_MAX_DELTAS",
+        Some(&max_deltas),
+    ));
     for var in [
         "MMKT_BACKUP_RECIPIENTS",
         "MMKT_BACKUP_RECIPIENTS_FILE",
         "MMKT_BACKUP_IDENTITY_FILE",
         "MMKT_BACKUP_SIGNING_KEY_FILE",
         "MMKT_METRICS_TEXTFILE_DIR",
+        "MMKT_BACKUP_DB_FULL_EVERY",
+        "MMKT_BACKUP_DB_EVERY",
     ]
     .into_iter()
     .chain(SECRETS)

@@ -91,6 +91,17 @@ pub async fn run(args: DrillArgs, docker_host: Option<&str>) -> anyhow::Result<O
                 None => println!("RPO {series}: no backup existed before the drill"),
             }
         }
+        let c = &report.chain_rpo;
+        match (c.newest_point_age_seconds, c.largest_gap_seconds) {
+            (Some(age), Some(gap)) => println!(
+                "RPO db chain: newest restorable point {age:.0}s old; largest gap {gap:.0}s over the last 24 h ({} points)",
+                c.points_last_24h
+            ),
+            (Some(age), None) => println!(
+                "RPO db chain: newest restorable point {age:.0}s old (none in the last 24 h)"
+            ),
+            _ => println!("RPO db chain: no restorable DB backup existed before the drill"),
+        }
         println!(
             "fresh backups were {:.1}s old when verified",
             report.backup_age_seconds

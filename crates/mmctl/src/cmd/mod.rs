@@ -32,7 +32,7 @@ use crate::freshness::Recorder;
 /// then records the run's freshness metrics when it is a backup, drill or deploy.
 pub async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
     cli.global.docker_host = cli.global.engine_host(cli.command.stack())?;
-    let freshness = Recorder::for_command(&cli);
+    let mut freshness = Recorder::for_command(&cli);
     let result = match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Config(args) => config::run(args, cli.global.docker_host.as_deref()).await,
@@ -48,7 +48,9 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
         Command::Logs(args) => logs::run(args, cli.global.docker_host.as_deref()).await,
         Command::Restart(args) => restart::run(args, cli.global.docker_host.as_deref()).await,
         Command::Image(args) => image::run(args, cli.global.docker_host.as_deref()).await,
-        Command::Backup(args) => backup::run(args, cli.global.docker_host.as_deref()).await,
+        Command::Backup(args) => {
+            backup::run(args, cli.global.docker_host.as_deref(), &mut freshness).await
+        }
         Command::Deploy(args) => deploy::run(args, cli.global.docker_host.as_deref()).await,
         Command::Rollback(args) => rollback::run(args, cli.global.docker_host.as_deref()).await,
         Command::Dev(args) => dev::run(args, cli.global.docker_host.as_deref()).await,

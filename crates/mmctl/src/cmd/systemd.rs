@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use mmkt_backup::systemd::{UnitConfig, install, units};
+use mmkt_backup::systemd::{DbSchedule, UnitConfig, install, units};
 
 use crate::exit::{Outcome, UsageError};
 
@@ -41,9 +41,23 @@ pub struct InstallArgs {
     /// Other writable paths (the DB directory for SQLite's -shm file, Docker volumes). Repeatable.
     #[arg(long = "writable", default_values = ["/var/lib/docker/volumes"])]
     pub writable: Vec<PathBuf>,
+    /// The database backup's schedule: `six-hourly` full backups, or `minutely` page deltas
+    /// (a one-minute RPO: a delta when anything changed, nothing when nothing did, a full
+    /// once a day unless the EnvironmentFile sets MMKT_BACKUP_DB_FULL_EVERY).
+    #[arg(long, env = "MMKT_SYSTEMD_DB_SCHEDULE", value_enum, default_value_t = DbScheduleArg::SixHourly)]
+    pub db_schedule: DbScheduleArg,
     /// Print the units to stdout instead of writing them.
     #[arg(long)]
     pub print: bool,
+}
+
+/// `--db-schedule` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DbScheduleArg {
+    /// A full backup every 6 hours.
+    SixHourly,
+    /// A page delta every minute.
+    Minutely,
 }
 
 /// Runs `mmctl systemd ...`.
@@ -72,6 +86,10 @@ pub fn run(args: SystemdArgs) -> anyhow::Result<Outcome> {
         env_file: args.env_file,
         backup_dir: args.backup_dir,
         writable: args.writable,
+        db_schedule: match args.db_schedule {
+            DbScheduleArg::SixHourly => DbSchedule::SixHourlyFull,
+            DbScheduleArg::Minutely => DbSchedule::MinutelyDeltas,
+        },
     };
     let units = units(&config);
     if args.print {

@@ -80,8 +80,8 @@ enum Tor<'a> {
     WithStackWallets,
 }
 
-/// Runs `mmctl backup db`.
-pub async fn run_db(args: DbBackupArgs) -> anyhow::Result<Outcome> {
+/// Runs `mmctl backup db` once (`--every` is looped by the caller).
+pub async fn run_db(args: &DbBackupArgs) -> anyhow::Result<Outcome> {
     let db = (&args.db, args.chain.mode());
     run(&args.out, Some(db), None, Tor::None).await
 }

@@ -1,6 +1,6 @@
 //! `mmctl backup db|wallets|tor|all|list|verify|prune|upload|keygen`: encrypted, signed, verified
 //! backups with an offsite copy and retention. One child module per subcommand; the workflows are
-//! `mmkt_backup::ops`.
+//! `mmkt_backup::ops`; here the dispatch and the `backup db --every` loop.
 
 pub mod create;
 pub mod keygen;
@@ -9,9 +9,15 @@ pub mod prune;
 pub mod upload;
 pub mod verify;
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::exit::Outcome;
+use crate::freshness::Recorder;
 
 /// `mmctl backup ...`
 #[derive(Debug, Args)]
@@ -58,10 +64,21 @@ pub enum BackupCommand {
     Keygen(keygen::KeygenArgs),
 }
 
-/// Runs `mmctl backup ...`.
-pub async fn run(args: BackupArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
+/// Runs `mmctl backup ...`; `backup db --every` takes the run's freshness recording over
+/// (it records each of its runs).
+pub async fn run(
+    args: BackupArgs,
+    docker_host: Option<&str>,
+    freshness: &mut Recorder,
+) -> anyhow::Result<Outcome> {
     match args.command {
-        BackupCommand::Db(a) => create::run_db(a).await,
+        BackupCommand::Db(a) => match a.chain.every {
+            None => create::run_db(&a).await,
+            Some(interval) => {
+                let recorder = freshness.take();
+                run_every(interval, &recorder, || create::run_db(&a)).await
+            }
+        },
         BackupCommand::Wallets(a) => create::run_wallets(a, docker_host).await,
         BackupCommand::Tor(a) => create::run_tor(a, docker_host).await,
         BackupCommand::All(a) => create::run_all(a, docker_host).await,
@@ -70,5 +87,44 @@ pub async fn run(args: BackupArgs, docker_host: Option<&str>) -> anyhow::Result<
         BackupCommand::Prune(a) => prune::run(a).await,
         BackupCommand::Upload(a) => upload::run(a).await,
         BackupCommand::Keygen(a) => keygen::run(a),
+    }
+}
+
+/// `backup db --every`: runs `once` every `interval` (measured from the start of each run; a run longer than the
+/// interval is followed at once by the next), recording each run with `recorder`.
+///
+/// SIGTERM or SIGINT let the current run finish, then end the loop with exit 0; a failed run is
+/// said on stderr, recorded, and the loop goes on.
+///
+/// # Errors
+/// Only when the signal handlers cannot be installed.
+pub async fn run_every<F, Fut>(
+    interval: Duration,
+    recorder: &Recorder,
+    mut once: F,
+) -> anyhow::Result<Outcome>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Outcome>>,
+{
+    let mut term = signal(SignalKind::terminate()).context("install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("install the SIGINT handler")?;
+    loop {
+        let started = Instant::now();
+        let result = once().await;
+        let next = format!("the next backup starts in {}s", interval.as_secs());
+        match &result {
+            Ok(Outcome::Success) => {}
+            Ok(outcome) => eprintln!("warning: this backup ended with {outcome:?}; {next}"),
+            Err(e) => eprintln!("error: the backup failed: {e:#}; {next}"),
+        }
+        recorder.record(result.as_ref().ok().copied()).await;
+        let wait = interval.saturating_sub(started.elapsed());
+        tokio::select! {
+            biased;
+            _ = term.recv() => return Ok(Outcome::Success),
+            _ = int.recv() => return Ok(Outcome::Success),
+            () = tokio::time::sleep(wait) => {}
+        }
     }
 }
