@@ -228,6 +228,7 @@ volumes:
   wallets-funder: {}
   wallets-payout: {}
   nginx-upstream: {}
+  tls-certs: {}
 "#;
 
 /// One HTTP/1.0 exchange with `addr`: status, response head, JSON body (`Null` if none).

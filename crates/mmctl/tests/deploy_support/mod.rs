@@ -316,7 +316,8 @@ pub const SERVER: &str = r#"  server:
 "#;
 
 /// The nginx service of a deploy test compose file: the real image and config, published on
-/// a free loopback port, on the `frontend` network (and the `nginx-upstream` volume).
+/// a free loopback port, on the `frontend` network (and the `nginx-upstream` volume; `tls-certs`
+/// holds the self-signed certificate `mmctl up` makes, which nginx.conf loads at start).
 pub const NGINX: &str = r#"  nginx:
     image: mmkt/nginx:latest
     user: www-data
@@ -324,6 +325,7 @@ pub const NGINX: &str = r#"  nginx:
     volumes:
       - {NGINX_CONF}:/etc/nginx/nginx.conf:ro
       - nginx-upstream:/etc/nginx/mmkt
+      - tls-certs:/etc/nginx/tls:ro
     tmpfs:
       - /tmp:size=16m,mode=1777
     networks: [frontend]
@@ -351,4 +353,5 @@ networks:
   frontend: {}
 volumes:
   nginx-upstream: {}
+  tls-certs: {}
 "#;
