@@ -14,27 +14,10 @@ use harness::Mmctl;
 use mmctl::args::StackArgs;
 use mmctl::secrets::SecretsIdentityArgs;
 
-/// An age key pair made by the real `age-keygen`.
-struct Key {
-    file: PathBuf,
-    recipient: String,
-}
+type Key = test_support::age::AgeKey;
 
 fn keygen(dir: &Path, name: &str) -> Key {
-    let file = dir.join(format!("{name}.txt"));
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("age-keygen runs (Debian package age)");
-    assert!(out.status.success(), "{out:?}");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_string();
-    Key { file, recipient }
+    test_support::age::age_keygen(dir, name)
 }
 
 /// The real sops, or `None` (skip) when it is missing and services are not required.

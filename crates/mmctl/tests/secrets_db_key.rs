@@ -10,7 +10,6 @@ mod harness;
 mod stack_harness;
 
 use std::path::Path;
-use std::process::Command;
 
 use mmkt_sqlcipher::DbKey;
 use stack_harness::*;
@@ -85,18 +84,8 @@ fn up_writes_the_db_key_from_the_secrets_file_once_and_refuses_another() {
             "MMKT_ENV=development\n",
         )
         .unwrap();
-        let identity = dir.path().join("age.txt");
-        let keygen = Command::new("age-keygen")
-            .arg("-o")
-            .arg(&identity)
-            .output()
-            .unwrap();
-        assert!(keygen.status.success(), "{keygen:?}");
-        let text = std::fs::read_to_string(&identity).unwrap();
-        let recipient = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: "))
-            .unwrap();
+        let key = test_support::age::age_keygen(dir.path(), "age");
+        let (identity, recipient) = (key.file, key.recipient.as_str());
         mmctl()
             .args([
                 "secrets",

@@ -7,7 +7,6 @@ mod backup_support;
 mod harness;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use backup_support::*;
 use harness::Mmctl;
@@ -15,20 +14,8 @@ use test_support::s3::S3Server;
 
 /// A fresh age identity file made by the real `age-keygen`, and its recipient.
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
-    let file = dir.join(format!("{name}.txt"));
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("age-keygen runs (Debian package age)");
-    assert!(out.status.success(), "{out:?}");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_string();
-    (file, recipient)
+    let key = test_support::age::age_keygen(dir, name);
+    (key.file, key.recipient)
 }
 
 /// `mmctl secrets ARGS` on `file` opened with `identity`.

@@ -6,6 +6,7 @@
 //! Tests that need a service call [`require_services`] (through the harnesses) so that a
 //! missing service fails the test in CI instead of silently passing.
 
+pub mod age;
 pub mod docker;
 pub mod dockerd;
 pub mod load;

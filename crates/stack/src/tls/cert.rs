@@ -74,7 +74,7 @@ impl CertificateInfo {
 pub struct PemPair {
     /// The leaf first, then its intermediates (`fullchain.pem`).
     pub chain: Vec<u8>,
-    /// The private key (`privkey.pem`): PKCS#8, SEC1 or PKCS#1.
+    /// The private key (`privkey.pem`): PKCS 8, SEC1 or PKCS 1.
     pub key: Vec<u8>,
 }
 
@@ -223,7 +223,7 @@ pub struct SelfSigned {
     pub not_after: i64,
 }
 
-/// Makes a self-signed ECDSA P-256 certificate and its PKCS#8 key for `spec` (what `mmctl up`
+/// Makes a self-signed ECDSA P-256 certificate and its PKCS 8 key for `spec` (what `mmctl up`
 /// installs when nginx has no certificate yet, so it starts; browsers warn until
 /// `mmctl tls renew` replaces it).
 ///
