@@ -546,8 +546,11 @@ fn connected(from: &str, to_ip: &str, port: u16) -> bool {
 /// probes left out), read by IP on the backend network: metrics first, then `/ready`.
 fn sample(addr: &str) -> Option<(u64, Value)> {
     TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
-    let metrics = try_http(addr, "GET", "/metrics", "", None).ok()?;
+    // The runner state first, then the counters: a server seen released has finished its jobs,
+    // so every later count includes all its calls. The other order counts a call made between
+    // the two reads as one "after the release".
     let ready = try_http(addr, "GET", "/ready", "", None).ok()?;
+    let metrics = try_http(addr, "GET", "/metrics", "", None).ok()?;
     if metrics.status != 200 || ready.json.is_null() {
         return None;
     }
