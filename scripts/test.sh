@@ -8,6 +8,7 @@
 #   fmt      cargo fmt --all --check
 #   deny     cargo deny check licenses bans sources   (deny.toml; offline, no advisory database)
 #   clippy   cargo clippy --workspace --all-targets -- -D warnings
+#   build    cargo build --workspace --all-targets   (what nextest runs, built once)
 #   nextest  cargo nextest run --workspace --no-fail-fast --profile ci   (tidy, actionlint, ...)
 #   doctest  cargo test --workspace --doc
 set -euo pipefail
@@ -39,6 +40,12 @@ step() {
 step fmt cargo fmt --all --check
 step deny cargo deny check --hide-inclusion-graph licenses bans sources
 step clippy cargo clippy --workspace --all-targets -- -D warnings
+# Every target once, with the feature set the tests are built with: the test binaries, and the
+# workspace binaries the tests run (mmkt-server, mmkt-load, fault-server). Tests told so by
+# MMKT_PREBUILT_BINARIES use these instead of asking cargo for a `-p` build, whose own feature
+# set would recompile the dependencies in the middle of the test run.
+step build cargo build --workspace --all-targets
+export MMKT_PREBUILT_BINARIES=1
 step nextest cargo nextest run --workspace --no-fail-fast --profile ci
 step doctest cargo test --workspace --doc
 

@@ -106,9 +106,19 @@ pub fn server_binary() -> PathBuf {
 
 /// A workspace binary `bin` of `package`, next to the mmctl binary (same profile directory),
 /// always asked of cargo (which rebuilds only when the source changed: a stale binary would
-/// test yesterday's code).
+/// test yesterday's code), unless `MMKT_PREBUILT_BINARIES` says this run built every workspace
+/// target beforehand (scripts/test.sh): a `-p` build resolves its own features and would
+/// recompile the shared dependencies under the running tests.
 pub fn cargo_binary(package: &str, bin: &str) -> PathBuf {
     let path = mmctl_path().parent().expect("target dir").join(bin);
+    if std::env::var_os("MMKT_PREBUILT_BINARIES").is_some() {
+        assert!(
+            path.is_file(),
+            "{} missing though MMKT_PREBUILT_BINARIES is set: run cargo build --workspace --all-targets",
+            path.display()
+        );
+        return path;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let profile = if path.parent().is_some_and(|d| d.ends_with("release")) {
         "release"
