@@ -18,12 +18,17 @@ pub struct Response {
 impl Response {
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        first_header(&self.headers, name)
     }
+}
+
+/// The first value of header `name` (case-insensitive) in `headers` (names lowercased).
+fn first_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Runs `curl` with `args` (URL included) and returns the final response.
@@ -87,11 +92,7 @@ pub struct Recorded {
 impl Recorded {
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        first_header(&self.headers, name)
     }
 }
 
@@ -118,15 +119,30 @@ impl Answer {
 }
 
 /// Chooses the [`Answer`] to a recorded request.
-pub type Answerer = Box<dyn Fn(&Recorded) -> Answer + Send + 'static>;
+pub type Answerer = Box<dyn Fn(&Recorded) -> Answer + Send + Sync + 'static>;
+
+/// What a [`RecordingServer`] does with a connection after answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// Answers with `Connection: close` and closes: one request per connection.
+    Close,
+    /// Keeps the connection open for the client's next request (HTTP/1.1 persistent
+    /// connections) until the client closes it or asks `Connection: close`.
+    KeepAlive,
+}
 
 /// A plain HTTP/1.1 server on 127.0.0.1 that records every request and answers `200 ok`, or
-/// what its [`Answerer`] says (`Connection: close`). It stands in for the *receiving end* of real traffic: the upstream
-/// behind a real nginx, or the webhook a real Alertmanager posts to. Stops on drop.
+/// what its [`Answerer`] says, and counts the TCP connections it accepted. Each connection is
+/// served on its own thread, as [`Connections`] says. It stands in for the *receiving end* of
+/// real traffic: the upstream behind a real nginx, or the webhook a real Alertmanager posts
+/// to. On drop it stops accepting and shuts its open connections down.
 #[derive(Debug)]
 pub struct RecordingServer {
     port: u16,
     requests: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// A handle on every accepted connection, to shut them down on drop.
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -137,29 +153,50 @@ impl RecordingServer {
         Self::start_answering(Box::new(|_| Answer::ok()))
     }
 
-    /// Like [`RecordingServer::start`], answering each request with `answer(request)`.
+    /// Like [`RecordingServer::start`], answering each request with `answer(request)`, one
+    /// request per connection.
     pub fn start_answering(answer: Answerer) -> std::io::Result<Self> {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        Self::start_with(answer, Connections::Close)
+    }
+
+    /// Like [`RecordingServer::start_answering`], treating connections as `connections` says.
+    pub fn start_with(answer: Answerer, connections: Connections) -> std::io::Result<Self> {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         use std::sync::{Arc, Mutex};
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let open = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (requests_t, stop_t) = (Arc::clone(&requests), Arc::clone(&stop));
+        let answer = Arc::new(answer);
+        let (requests_t, accepted_t, open_t, stop_t) = (
+            Arc::clone(&requests),
+            Arc::clone(&accepted),
+            Arc::clone(&open),
+            Arc::clone(&stop),
+        );
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop_t.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                if let Some(recorded) = serve_one(stream, &answer) {
-                    requests_t.lock().expect("request log lock").push(recorded);
+                accepted_t.fetch_add(1, Ordering::SeqCst);
+                if let Ok(handle) = stream.try_clone() {
+                    open_t.lock().expect("connection list lock").push(handle);
                 }
+                let (answer, requests) = (Arc::clone(&answer), Arc::clone(&requests_t));
+                std::thread::spawn(move || {
+                    serve_connection(stream, &answer, connections, &requests);
+                });
             }
         });
         Ok(Self {
             port,
             requests,
+            accepted,
+            open,
             stop,
             thread: Some(thread),
         })
@@ -168,6 +205,11 @@ impl RecordingServer {
     /// The port it listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// How many TCP connections it accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A snapshot of every request received so far.
@@ -202,15 +244,44 @@ impl Drop for RecordingServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        for stream in self.open.lock().expect("connection list lock").iter() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
     }
 }
 
-fn serve_one(mut stream: std::net::TcpStream, answer: &Answerer) -> Option<Recorded> {
-    use std::io::{Read, Write};
+/// Serves the requests of one connection: one, or (keep-alive) until the client closes it.
+fn serve_connection(
+    mut stream: std::net::TcpStream,
+    answer: &Answerer,
+    connections: Connections,
+    requests: &std::sync::Mutex<Vec<Recorded>>,
+) {
+    // Bytes read past the previous request (a pipelined next one).
+    let mut buf = Vec::new();
+    while let Some(recorded) = read_request(&mut stream, &mut buf) {
+        use std::io::Write;
+        let asked_close = recorded
+            .header("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let response = respond(&recorded, answer, connections);
+        // Recorded before the answer leaves, so a client that has its answer finds its request.
+        requests.lock().expect("request log lock").push(recorded);
+        if stream.write_all(&response).is_err() {
+            return;
+        }
+        if connections == Connections::Close || asked_close {
+            return;
+        }
+    }
+}
+
+/// Reads one request from `stream`, `buf` holding what was read past the previous one.
+fn read_request(stream: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<Recorded> {
+    use std::io::Read;
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;
-    let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let header_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -244,22 +315,30 @@ fn serve_one(mut stream: std::net::TcpStream, answer: &Answerer) -> Option<Recor
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let recorded = Recorded {
+    // What follows this request's body stays for the next request on the connection.
+    *buf = body.split_off(length.min(body.len()));
+    Some(Recorded {
         method,
         target,
         headers,
         body,
-    };
+    })
+}
+
+/// The raw HTTP answer to `recorded`.
+fn respond(recorded: &Recorded, answer: &Answerer, connections: Connections) -> Vec<u8> {
     let Answer {
         status,
         content_type,
         body,
-    } = answer(&recorded);
-    let head = format!(
-        "HTTP/1.1 {status} Answer\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    } = answer(recorded);
+    let connection = match connections {
+        Connections::Close => "close",
+        Connections::KeepAlive => "keep-alive",
+    };
+    format!(
+        "HTTP/1.1 {status} Answer\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
         body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body.as_bytes());
-    Some(recorded)
+    )
+    .into_bytes()
 }

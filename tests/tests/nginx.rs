@@ -4,21 +4,26 @@
 //! and unknown paths refused, error texts that name no internal host, the 64 KiB body limit,
 //! security headers, client-address headers that cannot be spoofed, login rate limiting,
 //! TLS 1.3 only with HSTS, a replaced certificate served only after a reload, OCSP stapling as
-//! `mmctl tls` writes it (on for a chain whose leaf names a responder, off otherwise), and the
-//! HTTP->HTTPS redirect with ACME challenges.
+//! `mmctl tls` writes it (on for a chain whose leaf names a responder, off otherwise), the
+//! HTTP->HTTPS redirect with ACME challenges, and the deploy pin as mmkt-deploy renders it:
+//! kept-alive connections to the pinned address, switched by a reload, and the loopback relay
+//! taking over (headers, upgrades and the JSON 502 intact) when the pinned address is down.
 //!
 //! The copy under test differs from the shipped file only where the container and this host
-//! differ: listen addresses (127.0.0.1 and free ports instead of 8080/8443/8081), the upstream
-//! (a loopback port instead of `server:8080`, which only Docker's DNS resolves), and the writable
-//! paths (/tmp/nginx*, /etc/nginx/tls/, /var/www/acme/ moved into a temp dir).
+//! differ: listen addresses (127.0.0.1 and free ports instead of 8080/8443/8081/8079), the
+//! upstream (a loopback port instead of `server:8080`, which only Docker's DNS resolves), and
+//! the writable paths (/tmp/nginx*, /etc/nginx/tls/, /etc/nginx/mmkt/, /var/www/acme/ moved
+//! into a temp dir).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use mmkt_repo_tests::http::{Answer, RecordingServer, Response, curl};
+use mmkt_deploy::nginx::{BLOCK_FILE, RELAY, UPSTREAM_FILE, Upstream, render};
+use mmkt_repo_tests::http::{Answer, Connections, RecordingServer, Response, curl};
 use mmkt_repo_tests::process::{ChildGuard, free_loopback_port, wait_ready};
 use mmkt_repo_tests::tools::{repo_root, tool_or_skip};
 
@@ -94,16 +99,48 @@ fn self_signed(name: &str) -> mmkt_stack::tls::PemPair {
     .unwrap()
 }
 
-/// A copy of the shipped config in `dir` with its writable and TLS paths moved there and a
-/// self-signed certificate installed (nginx needs one to start).
+/// A copy of the shipped config in `dir` with its writable, TLS and pin paths moved there
+/// (`DIR/mmkt/`, created empty) and a self-signed certificate installed (nginx needs one to
+/// start).
 fn checked_copy(dir: &Path, extra: &[(&str, String, usize)]) -> PathBuf {
     let config = dir.join("nginx.conf");
-    let mut replacements = vec![writable_paths(dir)];
+    std::fs::create_dir_all(dir.join("mmkt")).unwrap();
+    let mut replacements = vec![
+        writable_paths(dir),
+        (
+            "include /etc/nginx/mmkt/",
+            format!("include {}/mmkt/", dir.display()),
+            2,
+        ),
+    ];
     replacements.extend(tls_paths(dir));
     replacements.extend(extra.iter().cloned());
     rewrite(&config, &replacements);
     install_pair(dir, &self_signed("localhost"));
     config
+}
+
+/// Writes the pin files for `upstream` into `DIR/mmkt/` exactly as mmkt-deploy renders them,
+/// the relay moved to loopback port `relay`.
+fn write_pin(dir: &Path, relay: u16, upstream: Upstream<'_>) {
+    let files = render(upstream);
+    if upstream != Upstream::Service {
+        assert_eq!(files.block.matches(RELAY).count(), 1, "{}", files.block);
+    }
+    let relay = format!("127.0.0.1:{relay}");
+    std::fs::write(
+        dir.join("mmkt").join(BLOCK_FILE),
+        files.block.replace(RELAY, &relay),
+    )
+    .unwrap();
+    std::fs::write(dir.join("mmkt").join(UPSTREAM_FILE), files.map_entry).unwrap();
+}
+
+fn pinned(address: SocketAddr) -> Upstream<'static> {
+    Upstream::Pinned {
+        container: "mmkt-server-test",
+        address,
+    }
 }
 
 /// A temp dir the nginx workers (user `nobody` when the master runs as root) can traverse.
@@ -274,6 +311,35 @@ fn ocsp_stapling_is_on_exactly_when_the_certificate_allows_it() {
 }
 
 #[test]
+fn nginx_t_passes_for_every_pin_state() {
+    let Some(nginx) = tool_or_skip("nginx", "nginx") else {
+        return;
+    };
+    let dir = shared_tempdir();
+    let config = checked_copy(dir.path(), &[]);
+    let pin_dir = dir.path().join("mmkt");
+    // An empty directory (a fresh volume), the unpinned files, a pin: all load.
+    assert_eq!(std::fs::read_dir(&pin_dir).unwrap().count(), 0);
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(ok, "empty {}:\n{out}", pin_dir.display());
+    write_pin(dir.path(), 8079, Upstream::Service);
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(ok, "unpinned files:\n{out}");
+    write_pin(dir.path(), 8079, pinned("172.18.0.5:8080".parse().unwrap()));
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(ok, "pinned files:\n{out}");
+    // The block file is loaded: a second block of the same name (a stray copy) is refused.
+    std::fs::copy(
+        pin_dir.join(BLOCK_FILE),
+        pin_dir.join(format!("copy-{BLOCK_FILE}")),
+    )
+    .unwrap();
+    let (ok, out) = nginx_t(&nginx, &config, dir.path());
+    assert!(!ok, "a duplicate upstream block passed nginx -t:\n{out}");
+    assert!(out.contains("duplicate upstream"), "{out}");
+}
+
+#[test]
 fn nginx_t_rejects_a_broken_copy() {
     let Some(nginx) = tool_or_skip("nginx", "nginx") else {
         return;
@@ -324,6 +390,8 @@ struct Stack {
     http: u16,
     https: u16,
     redirect: u16,
+    /// The loopback relay's port (8079 in the container).
+    relay: u16,
 }
 
 impl Stack {
@@ -332,6 +400,28 @@ impl Stack {
         let mut args: Vec<&str> = extra.to_vec();
         args.push(&url);
         curl(&self.curl, &args)
+    }
+
+    /// `nginx -s reload`: SIGHUP to the master; new workers load the configuration again.
+    fn reload(&self) {
+        // SAFETY: kill(2) on the nginx master this test started (its own child's PID).
+        let hup = unsafe { libc::kill(self._nginx.pid() as i32, libc::SIGHUP) };
+        assert_eq!(hup, 0, "SIGHUP to nginx");
+    }
+
+    /// Asserts that `seen` carries the request id of one of the public server's access log
+    /// lines (nginx's own id, passed on unchanged on every hop).
+    fn assert_logged_request_id(&self, seen: &mmkt_repo_tests::http::Recorded) {
+        let id = seen.header("x-request-id").unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.path().join("nginx.log")).unwrap_or_default();
+        let logged = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|v| v["request_id"] == id);
+        assert!(
+            logged,
+            "x-request-id {id:?} is in no access log line:\n{log}"
+        );
     }
 
     fn upstream(&self) -> &RecordingServer {
@@ -348,16 +438,21 @@ impl Stack {
 }
 
 fn start_stack() -> Option<Stack> {
-    start_stack_with(|| RecordingServer::start().expect("start upstream"))
+    start_stack_with(|| RecordingServer::start().expect("start upstream"), None)
 }
 
-/// [`start_stack`] in front of the upstream that `upstream` starts.
-fn start_stack_with(upstream: impl FnOnce() -> RecordingServer) -> Option<Stack> {
+/// [`start_stack`] in front of the upstream that `upstream` starts (the service name's
+/// stand-in), pinned to `pin` (as a deploy pins a container) when given.
+fn start_stack_with(
+    upstream: impl FnOnce() -> RecordingServer,
+    pin: Option<SocketAddr>,
+) -> Option<Stack> {
     let nginx = tool_or_skip("nginx", "nginx")?;
     let curl_bin = tool_or_skip("curl", "curl")?;
     let upstream = upstream();
     let dir = shared_tempdir();
-    let (http, https, redirect) = (
+    let (http, https, redirect, relay) = (
+        free_loopback_port(),
         free_loopback_port(),
         free_loopback_port(),
         free_loopback_port(),
@@ -387,8 +482,16 @@ fn start_stack_with(upstream: impl FnOnce() -> RecordingServer) -> Option<Stack>
                 1,
             ),
             ("root /var/www/acme;", format!("root {d}/acme;"), 1),
+            (
+                "listen 127.0.0.1:8079;",
+                format!("listen 127.0.0.1:{relay};"),
+                1,
+            ),
         ],
     );
+    if let Some(address) = pin {
+        write_pin(dir.path(), relay, pinned(address));
+    }
     let mut child = ChildGuard::spawn(
         "nginx",
         Command::new(&nginx)
@@ -416,6 +519,7 @@ fn start_stack_with(upstream: impl FnOnce() -> RecordingServer) -> Option<Stack>
         http,
         https,
         redirect,
+        relay,
     })
 }
 
@@ -536,17 +640,7 @@ fn nginx_proxies_the_api_and_guards_it() {
     );
 
     // /ws: the upgrade handshake headers are passed through.
-    let ws_headers = [
-        "-H",
-        "Upgrade: websocket",
-        "-H",
-        "Connection: Upgrade",
-        "-H",
-        "Sec-WebSocket-Version: 13",
-        "-H",
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    ];
-    stack.get(stack.http, "/ws", &ws_headers);
+    stack.get(stack.http, "/ws", &WS_HEADERS);
     let ws = stack
         .upstream()
         .requests()
@@ -630,9 +724,7 @@ fn nginx_serves_tls_13_with_hsts_and_redirects_plain_http() {
     install_pair(stack.dir.path(), &self_signed("renewed.localhost"));
     assert_eq!(curl(&stack.curl, &["-k", &https_url]).status, 200);
     assert_eq!(served_subject(&openssl, stack.https), "CN = localhost");
-    // SAFETY: kill(2) on the nginx master this test started (its own child's PID).
-    let hup = unsafe { libc::kill(stack._nginx.pid() as i32, libc::SIGHUP) };
-    assert_eq!(hup, 0, "SIGHUP to nginx");
+    stack.reload();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while served_subject(&openssl, stack.https) != "CN = renewed.localhost" {
         assert!(
@@ -719,19 +811,22 @@ const READY_DETAILS: &str = r#"{"status":"not_ready","checks":{"database":{"stat
 fn start_stack_with_ready() -> Option<(Stack, Arc<AtomicU16>)> {
     let ready_status = Arc::new(AtomicU16::new(200));
     let status = Arc::clone(&ready_status);
-    let stack = start_stack_with(move || {
-        RecordingServer::start_answering(Box::new(move |request| {
-            if request.target != "/ready" {
-                return Answer::ok();
-            }
-            Answer {
-                status: status.load(Ordering::SeqCst),
-                content_type: "application/json",
-                body: READY_DETAILS.to_owned(),
-            }
-        }))
-        .expect("start upstream")
-    })?;
+    let stack = start_stack_with(
+        move || {
+            RecordingServer::start_answering(Box::new(move |request| {
+                if request.target != "/ready" {
+                    return Answer::ok();
+                }
+                Answer {
+                    status: status.load(Ordering::SeqCst),
+                    content_type: "application/json",
+                    body: READY_DETAILS.to_owned(),
+                }
+            }))
+            .expect("start upstream")
+        },
+        None,
+    )?;
     Some((stack, ready_status))
 }
 
@@ -839,4 +934,187 @@ fn nginx_error_texts_name_no_internal_host() {
     for (what, response) in &answers {
         assert_names_no_internal_host(&stack, what, response);
     }
+}
+
+/// A recording server that keeps connections alive (as the server's hyper does), so the
+/// connections it accepts count what nginx reuses.
+fn keepalive_server() -> RecordingServer {
+    RecordingServer::start_with(Box::new(|_| Answer::ok()), Connections::KeepAlive)
+        .expect("start keep-alive upstream")
+}
+
+fn loopback(server: &RecordingServer) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port()))
+}
+
+/// Sends `count` requests to `/health?keepalive-{tag}-{i}` (a location without a rate limit),
+/// each answered 200.
+fn send_requests(stack: &Stack, tag: &str, count: usize) {
+    for i in 0..count {
+        let path = format!("/health?keepalive-{tag}-{i}");
+        assert_eq!(stack.get(stack.http, &path, &[]).status, 200, "{path}");
+    }
+}
+
+/// Polls (generous timeout) until a request sent after a reload reaches `server`.
+fn wait_until_served_by(stack: &Stack, server: &RecordingServer, tag: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for i in 0.. {
+        let path = format!("/health?switch-{tag}-{i}");
+        stack.get(stack.http, &path, &[]);
+        if server.requests().iter().any(|r| r.target == path) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after the reload no request reached the {tag} upstream"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_pinned_container_gets_kept_alive_connections_and_reloads_switch_the_pin() {
+    let Some(stack) = start_stack_with(keepalive_server, None) else {
+        return;
+    };
+    let service = stack.upstream();
+
+    // Unpinned (an empty pin directory): the service name, resolved per request, gets one
+    // connection per request even from an upstream that would keep it open.
+    let before = service.connections_accepted();
+    send_requests(&stack, "service", 10);
+    assert_eq!(service.connections_accepted() - before, 10);
+
+    // A deploy pins a container by address and reloads: new requests go there, over
+    // connections nginx keeps and reuses.
+    let green = keepalive_server();
+    write_pin(stack.dir.path(), stack.relay, pinned(loopback(&green)));
+    stack.reload();
+    wait_until_served_by(&stack, &green, "green");
+    send_requests(&stack, "green", 40);
+    let reached = green
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/health?keepalive-green-"))
+        .count();
+    assert_eq!(reached, 40, "every request reached the pinned container");
+    assert!(
+        green.connections_accepted() <= 10,
+        "{} connections for {} requests: not reused",
+        green.connections_accepted(),
+        green.requests().len()
+    );
+    // The client headers and the hop-by-hop rules still hold on kept-alive connections.
+    let seen = green
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/health?keepalive-green-0")
+        .unwrap();
+    assert_eq!(seen.header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(seen.header("connection"), None, "{:?}", seen.headers);
+    stack.assert_logged_request_id(&seen);
+    stack.get(stack.http, "/ws", &WS_HEADERS);
+    let ws = green
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/ws")
+        .expect("the pinned container saw /ws");
+    assert_eq!(ws.header("upgrade"), Some("websocket"));
+    assert_eq!(ws.header("connection"), Some("upgrade"));
+
+    // Unpinned again (the deploy's last reload): back on the service name.
+    write_pin(stack.dir.path(), stack.relay, Upstream::Service);
+    stack.reload();
+    wait_until_served_by(&stack, service, "service-again");
+}
+
+/// The WebSocket handshake headers a browser sends.
+const WS_HEADERS: [&str; 8] = [
+    "-H",
+    "Upgrade: websocket",
+    "-H",
+    "Connection: Upgrade",
+    "-H",
+    "Sec-WebSocket-Version: 13",
+    "-H",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+];
+
+#[test]
+fn a_pinned_container_that_is_down_fails_over_to_the_relay() {
+    // Pinned to an address nobody listens on: every request goes through the relay to the
+    // service name (here the recording upstream).
+    let dead = SocketAddr::from(([127, 0, 0, 1], free_loopback_port()));
+    let Some(mut stack) = start_stack_with(
+        || RecordingServer::start().expect("start upstream"),
+        Some(dead),
+    ) else {
+        return;
+    };
+    let https = format!("https://127.0.0.1:{}/api/relayed?via=https", stack.https);
+    let answer = curl(
+        &stack.curl,
+        &["-k", "-H", "X-Forwarded-For: 203.0.113.9", &https],
+    );
+    assert_eq!((answer.status, answer.body.as_str()), (200, "ok"));
+    // The security headers once (the public server's), not once per hop.
+    assert_eq!(
+        answer
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "x-content-type-options")
+            .count(),
+        1,
+        "{:?}",
+        answer.headers
+    );
+    let seen = stack
+        .upstream()
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/api/relayed?via=https")
+        .expect("the relay passed the request on");
+    // The public server's client headers, passed on unchanged by the relay.
+    assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
+    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(seen.header("host"), Some("127.0.0.1"));
+    assert_eq!(seen.header("connection"), None, "{:?}", seen.headers);
+    stack.assert_logged_request_id(&seen);
+
+    // Bodies, /ready and the WebSocket upgrade go through the relay too.
+    assert_eq!(
+        stack
+            .get(stack.http, "/api/relayed-post", &["--data", "{\"a\":1}"])
+            .status,
+        200
+    );
+    assert_eq!(
+        stack.seen(|r| r.target == "/api/relayed-post" && r.body == b"{\"a\":1}"),
+        1
+    );
+    let ready = stack.get(stack.http, "/ready", &[]);
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ok"));
+    stack.get(stack.http, "/ws", &WS_HEADERS);
+    let ws = stack
+        .upstream()
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/ws")
+        .expect("the relay passed /ws on");
+    assert_eq!(ws.header("upgrade"), Some("websocket"));
+    assert_eq!(ws.header("connection"), Some("upgrade"));
+
+    // The service down as well: the relay's JSON 502, passed through; /ready not ready.
+    drop(stack.upstream.take());
+    let down = stack.get(stack.http, "/api/listings", &[]);
+    assert_json_error(&down, 502, "upstream_unavailable");
+    assert_names_no_internal_host(&stack, "relay down", &down);
+    let ready = stack.get(stack.http, "/ready", &[]);
+    assert_eq!(
+        (ready.status, ready.body.as_str()),
+        (503, r#"{"status":"not_ready"}"#)
+    );
 }

@@ -1,10 +1,11 @@
 //! The blue/green switch shared by deploy and rollback: start green from its plan without
 //! the networks it shares with nginx (so the `server` name nginx resolves per request still
-//! means blue only, and nginx needs no pin; pinned to blue instead when green's first network
-//! is one of nginx's), wait for `/ready`, smoke it, connect those networks and switch nginx to
-//! green, move the runner lease, watch green's 5xx rate (rolling back to blue, still running,
-//! on a breach), drain and remove blue, and unpin nginx: two nginx reloads per deploy. Any
-//! failure before the switch completes removes green and leaves blue serving.
+//! means blue only, and nginx needs no pin; pinned to blue's IP instead when green's first
+//! network is one of nginx's), wait for `/ready`, smoke it, connect those networks and pin
+//! nginx to green's IP there (kept-alive connections), move the runner lease, watch green's
+//! 5xx rate (rolling back to blue, still running, on a breach), drain and remove blue, and
+//! unpin nginx: two nginx reloads per deploy. Any failure before the switch completes removes
+//! green and leaves blue serving.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use mmkt_stack::spec::ContainerPlan;
 
 use crate::error::DeployError;
 use crate::lease::{Handover, hand_over};
-use crate::nginx::{Upstream, nginx_container, nginx_networks, point};
+use crate::nginx::{Upstream, nginx_address, nginx_container, nginx_networks, point};
 use crate::report::{DeployOutcome, Step, StepStatus, Steps};
 use crate::settings::DeploySettings;
 use crate::target::{Running, smoke, wait_ready};
@@ -91,17 +92,31 @@ impl Switch<'_> {
         let (plan, deferred) = defer_networks(self.plan, &shared);
 
         steps.start(Step::Pin);
-        let blue_pin = Upstream::Pinned {
-            container: &self.blue.release.container,
-            port,
+        // Blue by its IP on nginx's network; the service name when it has none (a blue stopped
+        // for `--restore-db`: once green is gone, the name means blue again).
+        let blue_pin = match nginx_address(engine, &self.blue.id, &shared, port).await? {
+            Some(address) => Upstream::Pinned {
+                container: &self.blue.release.container,
+                address,
+            },
+            None => Upstream::Service,
         };
         // nginx as far as it must be unpinned when green is abandoned before the switch.
         let pinned = match &nginx {
             Some(n) if visible_at_start(&plan, &shared) => {
+                let Upstream::Pinned { address, .. } = blue_pin else {
+                    return Err(DeployError::Stack(format!(
+                        "green would join nginx's network at its start, but {} has no address there to pin nginx to: put the compose `server` service on a network nginx is not on first (deploy/docker-compose.yml)",
+                        self.blue.release.container
+                    )));
+                };
                 point(engine, n, blue_pin).await?;
                 steps.end(
                     StepStatus::Ok,
-                    format!("nginx pinned to {}", self.blue.release.container),
+                    format!(
+                        "nginx pinned to {} at {address}",
+                        self.blue.release.container
+                    ),
                 );
                 Some(n.as_str())
             }
@@ -161,9 +176,20 @@ impl Switch<'_> {
         }
         match &nginx {
             Some(n) => {
+                let address = match nginx_address(engine, &green_id, &shared, port).await {
+                    Ok(Some(address)) => address,
+                    Ok(None) => {
+                        let e = DeployError::Stack(format!(
+                            "{green} has no address on nginx's network(s) {} after joining them: check `docker network inspect`",
+                            shared.join(", ")
+                        ));
+                        return Err(self.abandon(pinned, &green_id, e).await);
+                    }
+                    Err(e) => return Err(self.abandon(pinned, &green_id, e).await),
+                };
                 let pin = Upstream::Pinned {
                     container: green,
-                    port,
+                    address,
                 };
                 if let Err(e) = point(engine, n, pin).await {
                     let _ = point(engine, n, blue_pin).await;
@@ -171,7 +197,9 @@ impl Switch<'_> {
                 }
                 steps.end(
                     StepStatus::Ok,
-                    format!("nginx -t ok, reloaded: traffic goes to {green}"),
+                    format!(
+                        "nginx -t ok, reloaded: traffic goes to {green} at {address} (kept-alive connections)"
+                    ),
                 );
             }
             None => steps.end(StepStatus::Skipped, "no running nginx container"),

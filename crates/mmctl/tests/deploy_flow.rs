@@ -13,6 +13,37 @@ fn json(out: &Output) -> serde_json::Value {
     out.json()
 }
 
+/// `"{name} at {IP}:8080"` for container `id`'s address on the frontend network (nginx's).
+fn pinned_text(id: &str, name: &str) -> String {
+    let ip = docker_lines(&[
+        "inspect",
+        "-f",
+        "{{range $net, $ep := .NetworkSettings.Networks}}{{$net}} {{$ep.IPAddress}}\n{{end}}",
+        id,
+    ])
+    .into_iter()
+    .find_map(|l| {
+        l.split_once(' ')
+            .filter(|(net, _)| net.ends_with("_frontend"))
+            .map(|(_, ip)| ip.to_owned())
+    })
+    .unwrap_or_else(|| panic!("{name} has no frontend address"));
+    format!("{name} at {ip}:8080")
+}
+
+/// Asserts that nginx's pin files hold only comments (nginx on the service name).
+fn assert_unpinned(stack: &DeployStack) {
+    let nginx = stack.container("nginx");
+    for file in ["active.upstream", "upstream.conf"] {
+        let path = format!("/etc/nginx/mmkt/{file}");
+        let lines = docker_lines(&["exec", &nginx, "cat", &path]);
+        assert!(
+            !lines.is_empty() && lines.iter().all(|l| l.starts_with('#')),
+            "{path}: {lines:?}"
+        );
+    }
+}
+
 #[test]
 fn deploy_v2_then_rollback_then_restore_db_refused_after_escrow_events() {
     if !docker_available() {
@@ -57,6 +88,10 @@ fn deploy_v2_then_rollback_then_restore_db_refused_after_escrow_events() {
         stack.servers(),
         vec![(green.clone(), format!("{IMAGE}:v2"), "running".into())]
     );
+    // The switch pinned nginx to green's address on their shared network (nginx keeps its
+    // connections there alive), and the unpin left only comments in the pin files.
+    assert_step(&out, "switch", &pinned_text(&green, &green));
+    assert_unpinned(&stack);
     let (status, body) = stack.get("/health");
     assert_eq!((status, body.contains("ok")), (200, true), "{body}");
     assert_eq!(stack.get("/api/listings").0, 200);
@@ -113,4 +148,31 @@ fn deploy_v2_then_rollback_then_restore_db_refused_after_escrow_events() {
         (Some("rollback"), Some("failed")),
         "{last:#}"
     );
+}
+
+#[test]
+fn a_green_on_nginx_network_from_its_start_waits_behind_a_pin_to_blue_address() {
+    if !docker_available() {
+        return;
+    }
+    ensure_test_images();
+    // The server's first network is nginx's: green carries the `server` alias there from its
+    // start, so nginx is pinned to blue's address until the switch pins green's.
+    let compose = COMPOSE.replace(
+        "    networks: [backend, frontend]\n",
+        "    networks: [frontend, backend]\n",
+    );
+    let stack = DeployStack::up_with("mmctl-deploy-pin", &compose, ENV, &[]);
+    let (blue, _, _) = stack.servers().remove(0);
+    let blue_pin = pinned_text(&blue, &blue);
+    let out = stack
+        .run(&["deploy", "--version", "v2", "--yes", "--json"])
+        .assert_exit(0);
+    let report = json(&out);
+    assert_eq!(report["outcome"], "deployed", "{report:#}");
+    assert_step(&out, "pin", &format!("nginx pinned to {blue_pin}"));
+    let green = report["target"]["container"].as_str().unwrap().to_string();
+    assert_step(&out, "switch", &pinned_text(&green, &green));
+    assert_unpinned(&stack);
+    assert_eq!(stack.get("/api/listings").0, 200);
 }

@@ -336,14 +336,16 @@ pub const NGINX: &str = r#"  nginx:
         condition: service_started
 "#;
 
-const ENV: &str = "MMKT_VERSION=v1
+/// The env file of [`DeployStack::up`].
+pub const ENV: &str = "MMKT_VERSION=v1
 MMKT_DEPLOY_READY_TIMEOUT_SECS=60
 MMKT_DEPLOY_WATCH_SECS=2
 MMKT_DEPLOY_DRAIN_SECS=1
 MMKT_DEPLOY_LEASE_TIMEOUT_SECS=30
 ";
 
-const COMPOSE: &str = r#"services:
+/// The compose file of [`DeployStack::up`] (server on `backend` first, then `frontend`).
+pub const COMPOSE: &str = r#"services:
 {SERVER}
     networks: [backend, frontend]
 {NGINX}
