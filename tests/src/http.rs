@@ -342,3 +342,40 @@ fn respond(recorded: &Recorded, answer: &Answerer, connections: Connections) -> 
     )
     .into_bytes()
 }
+
+/// A loopback address that drops new connections, as an IP that no container holds any more
+/// does on a Docker network: a listener whose accept queue holds one connection (its own,
+/// never accepted), so the kernel drops every further SYN and a connect hangs until the
+/// connecting side gives up. Dropping it closes both sockets.
+pub struct BlackHole {
+    listener: std::net::TcpListener,
+    _filler: std::net::TcpStream,
+}
+
+impl BlackHole {
+    /// Binds 127.0.0.1 on a free port with an accept queue of one, and fills it.
+    ///
+    /// # Errors
+    /// The bind, `listen(2)` or the filling connect.
+    pub fn start() -> std::io::Result<BlackHole> {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        // SAFETY: listen(2) on the listener this function owns; a backlog of 0 leaves room
+        // for one queued connection.
+        if unsafe { libc::listen(listener.as_raw_fd(), 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let filler = std::net::TcpStream::connect(listener.local_addr()?)?;
+        Ok(BlackHole {
+            listener,
+            _filler: filler,
+        })
+    }
+
+    /// Its address (127.0.0.1 and the port).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+}

@@ -7,7 +7,8 @@
 //! `mmctl tls` writes it (on for a chain whose leaf names a responder, off otherwise), the
 //! HTTP->HTTPS redirect with ACME challenges, and the deploy pin as mmkt-deploy renders it:
 //! kept-alive connections to the pinned address, switched by a reload, and the loopback relay
-//! taking over (headers, upgrades and the JSON 502 intact) when the pinned address is down.
+//! taking over (headers, upgrades and the JSON 502 intact) when the pinned address is down, or
+//! after a short connect timeout when it drops connections (a stale pin).
 //!
 //! The copy under test differs from the shipped file only where the container and this host
 //! differ: listen addresses (127.0.0.1 and free ports instead of 8080/8443/8081/8079), the
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use mmkt_deploy::nginx::{BLOCK_FILE, RELAY, UPSTREAM_FILE, Upstream, render};
-use mmkt_repo_tests::http::{Answer, Connections, RecordingServer, Response, curl};
+use mmkt_repo_tests::http::{Answer, BlackHole, Connections, RecordingServer, Response, curl};
 use mmkt_repo_tests::process::{ChildGuard, free_loopback_port, wait_ready};
 use mmkt_repo_tests::tools::{repo_root, tool_or_skip};
 
@@ -1116,5 +1117,59 @@ fn a_pinned_container_that_is_down_fails_over_to_the_relay() {
     assert_eq!(
         (ready.status, ready.body.as_str()),
         (503, r#"{"status":"not_ready"}"#)
+    );
+}
+
+/// The `proxy_connect_timeout` values of the shipped config, in order (seconds).
+fn connect_timeouts() -> Vec<u64> {
+    std::fs::read_to_string(nginx_conf())
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("proxy_connect_timeout "))
+        .map(|v| {
+            v.trim_end_matches(';')
+                .strip_suffix('s')
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("proxy_connect_timeout {v}: not in seconds"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_stale_pin_to_an_address_that_drops_connections_fails_over_after_a_short_timeout() {
+    // nginx has no per-upstream-server connect timeout: the public server's (http level, the
+    // first) bounds the pinned hop and is short; the relay's (the second) is its own.
+    let timeouts = connect_timeouts();
+    assert_eq!(timeouts.len(), 2, "{timeouts:?}");
+    assert!(
+        (1..=3).contains(&timeouts[0]),
+        "the pinned hop's connect timeout is {} s: a stale pin would hold requests that long",
+        timeouts[0]
+    );
+    // Pinned to an address whose SYNs are dropped (the IP of a container recreated outside
+    // mmctl): without a connect timeout a request would wait for the kernel's retries.
+    let hole = BlackHole::start().expect("black hole listener");
+    let Some(stack) = start_stack_with(
+        || RecordingServer::start().expect("start upstream"),
+        Some(hole.addr()),
+    ) else {
+        return;
+    };
+    // Every worker's first request waits out the connect timeout, then takes the relay; later
+    // ones skip the address for the fail timeout. Each answers well within curl's limit.
+    for i in 0..6 {
+        let path = format!("/api/stale-pin?{i}");
+        let answer = stack.get(stack.http, &path, &["--max-time", "20"]);
+        assert_eq!((answer.status, answer.body.as_str()), (200, "ok"), "{path}");
+        assert_eq!(stack.seen(|r| r.target == path), 1, "{path} via the relay");
+    }
+    // The pinned hop timed out on connect (it was dropped, not refused), as nginx logged.
+    let log = std::fs::read_to_string(stack.dir.path().join("nginx.log")).unwrap();
+    let hole = hole.addr().to_string();
+    assert!(
+        log.lines().any(|l| l.contains("timed out")
+            && l.contains("while connecting to upstream")
+            && l.contains(&hole)),
+        "no connect timeout to {hole} in the log:\n{log}"
     );
 }

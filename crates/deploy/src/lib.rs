@@ -12,13 +12,14 @@
 //!    blue, off nginx's networks (nginx is pinned to blue only when that is impossible),
 //!    `/ready` and smoke checks against green directly, green connected to nginx's networks
 //!    and nginx switched ([`nginx`]), the runner lease moved ([`lease`]), green's 5xx rate
-//!    watched ([`watch`]; a breach rolls back to blue, still running), blue drained and
-//!    removed (its image kept), nginx unpinned.
+//!    watched ([`watch`]; a breach rolls back to blue, still running, pinned again), blue
+//!    drained and removed (its image kept); nginx stays pinned to green.
 //! 5. [`history`]: the run recorded on the target host.
 //!
 //! [`rollback::rollback`] runs the same switch back to a local image (with `--restore-db`,
 //! on the pre-deploy backup restored by [`restore`] once blue stopped); [`status::status`]
-//! reads the lock, servers and last run. Timings are [`settings::DeploySettings`] (seconds);
+//! reads the lock, servers and last run; [`pin`] keeps nginx pinned between deploys (`mmctl
+//! up`) and checks the pin (`mmctl health`). Timings are [`settings::DeploySettings`] (seconds);
 //! errors are [`DeployError`].
 //!
 //! The async workflows run the backup with `tokio::task::block_in_place`: call them from a
@@ -30,6 +31,7 @@ pub mod history;
 pub mod lease;
 pub mod lock;
 pub mod nginx;
+pub mod pin;
 pub mod report;
 pub mod restore;
 pub mod rollback;

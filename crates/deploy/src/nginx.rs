@@ -3,7 +3,7 @@
 //! loopback relay as backup, and the `$mmkt_upstream` map entry selecting it; see
 //! deploy/nginx/nginx.conf, "Pinned upstream"), check them with `nginx -t` and
 //! `nginx -s reload` (old workers finish their in-flight requests), all through the Engine API
-//! (archive upload and exec).
+//! (archive upload and exec), reading them back first so an unchanged pin is not rewritten.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -40,14 +40,16 @@ pub const FAIL_TIMEOUT_SECS: u16 = 30;
 /// Where nginx sends the API traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream<'a> {
-    /// One container by its IP on nginx's network, during a switch (connections kept alive).
+    /// One container by its IP on nginx's network (connections kept alive): the steady state,
+    /// written by `mmctl up` and at a deploy's or rollback's switch.
     Pinned {
         /// The container name (for the operator reading the file).
         container: &'a str,
         /// Its IP on a network nginx shares, and its server port.
         address: SocketAddr,
     },
-    /// The compose service name (`server:8080`, the map's default), between deploys.
+    /// The compose service name (`server:8080`, the map's default, one connection per
+    /// request): when no server container has an address to pin, or nginx refused a pin.
     Service,
 }
 
@@ -64,7 +66,7 @@ pub struct UpstreamFiles {
 /// The pin files for `upstream`. [`Upstream::Service`] gives files of comments only, so the
 /// map's default (the service name, resolved per request) applies, as with an empty directory.
 pub fn render(upstream: Upstream<'_>) -> UpstreamFiles {
-    let head = "# Written by `mmctl deploy` / `mmctl rollback` (deploy/nginx/nginx.conf, \"Pinned upstream\").\n";
+    let head = "# Written by `mmctl up` / `mmctl deploy` / `mmctl rollback` (deploy/nginx/nginx.conf, \"Pinned upstream\").\n";
     match upstream {
         Upstream::Pinned { container, address } => UpstreamFiles {
             block: format!(
@@ -83,6 +85,29 @@ pub fn render(upstream: Upstream<'_>) -> UpstreamFiles {
     }
 }
 
+/// The address a pin file names: that of the `upstream mmkt_active` block's first `server`
+/// line (the pinned container, not the `backup` relay), as [`render`] writes it. `None` for
+/// unpinned (comments only) or foreign content.
+pub fn pinned_address(block: &str) -> Option<SocketAddr> {
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.contains(" backup"))
+        .find_map(|l| l.strip_prefix("server "))
+        .and_then(|rest| rest.split([' ', ';']).next())
+        .and_then(|address| address.parse().ok())
+}
+
+/// The server port of a container whose environment is `env` (`NAME=value` entries): that
+/// of its `MMKT_BIND` (8080 without one).
+pub fn server_port<'a>(env: impl IntoIterator<Item = &'a String>) -> u16 {
+    env.into_iter()
+        .find_map(|e| e.strip_prefix("MMKT_BIND="))
+        .and_then(|b| b.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(8080)
+}
+
 /// The IP nginx reaches a container on: its address on the first (by name) of `nginx_networks`
 /// it is attached to; `attached` gives each of the container's networks with its IP (empty
 /// while the container is stopped). `None` when it has none there.
@@ -99,20 +124,21 @@ pub fn address_on<'a>(
     found.first().map(|(_, ip)| *ip)
 }
 
-/// The address (IP on a network nginx is on, and `port`) nginx reaches container `container`
-/// on, `None` when it has no IP there (stopped, or not on nginx's networks).
+/// The address nginx reaches running server container `container` on: its IP on a network
+/// nginx shares and the port of its own `MMKT_BIND` ([`server_port`]); `None` when it has no
+/// IP there.
 ///
-/// Engine API: `GET /containers/{id}/json` (`NetworkSettings.Networks[*].IPAddress`).
+/// Engine API: `GET /containers/{id}/json`.
 ///
 /// # Errors
 /// [`DeployError::Engine`].
-pub async fn nginx_address(
+pub async fn server_address(
     engine: &Engine,
     container: &str,
     nginx_networks: &[String],
-    port: u16,
 ) -> Result<Option<SocketAddr>, DeployError> {
     let info = engine.inspect(container).await?;
+    let port = server_port(info.config.iter().flat_map(|c| c.env.iter().flatten()));
     let networks = info
         .network_settings
         .and_then(|n| n.networks)
@@ -183,6 +209,53 @@ pub async fn point(
     Ok(())
 }
 
+/// Whether [`ensure`] rewrote the pin files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinChange {
+    /// Written, checked (`nginx -t`) and reloaded.
+    Written,
+    /// They already held this pin: nothing written, no reload.
+    Unchanged,
+}
+
+/// The pin files in nginx container `nginx`, `None` when either is missing (a fresh volume).
+///
+/// Engine API: `POST /containers/{id}/exec` (`cat`).
+///
+/// # Errors
+/// [`DeployError::Engine`].
+pub async fn read_pin(engine: &Engine, nginx: &str) -> Result<Option<UpstreamFiles>, DeployError> {
+    let mut texts = Vec::new();
+    for name in [BLOCK_FILE, UPSTREAM_FILE] {
+        let path = format!("{UPSTREAM_DIR}/{name}");
+        let out = engine.exec(nginx, &["cat", &path], None).await?;
+        if out.exit_code != 0 {
+            return Ok(None);
+        }
+        texts.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let map_entry = texts.pop().unwrap_or_default();
+    let block = texts.pop().unwrap_or_default();
+    Ok(Some(UpstreamFiles { block, map_entry }))
+}
+
+/// [`point`], unless the pin files already hold exactly what [`render`] gives for
+/// `upstream` (then nothing is written and nginx is not reloaded).
+///
+/// # Errors
+/// As [`point`].
+pub async fn ensure(
+    engine: &Engine,
+    nginx: &str,
+    upstream: Upstream<'_>,
+) -> Result<PinChange, DeployError> {
+    if read_pin(engine, nginx).await?.as_ref() == Some(&render(upstream)) {
+        return Ok(PinChange::Unchanged);
+    }
+    point(engine, nginx, upstream).await?;
+    Ok(PinChange::Written)
+}
+
 async fn write(engine: &Engine, nginx: &str, upstream: Upstream<'_>) -> Result<(), DeployError> {
     let files = render(upstream);
     // The block first: a map entry naming a block nginx does not have would fail `nginx -t`.
@@ -238,6 +311,35 @@ mod tests {
         for text in [&files.block, &files.map_entry] {
             assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
         }
+        assert_eq!(pinned_address(&files.block), None);
+    }
+
+    #[test]
+    fn the_pinned_address_is_read_back_from_the_block_not_the_relay() {
+        let address: SocketAddr = "172.18.0.5:8081".parse().unwrap();
+        let files = render(Upstream::Pinned {
+            container: "mmkt-server-d1",
+            address,
+        });
+        assert_eq!(pinned_address(&files.block), Some(address));
+        // Foreign or damaged content names no address.
+        for text in [
+            "",
+            "upstream mmkt_active {\n    server 127.0.0.1:8079 backup;\n}\n",
+            "upstream mmkt_active {\n    server server:8080;\n}\n",
+            "# server 10.0.0.1:8080;\n",
+        ] {
+            assert_eq!(pinned_address(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_server_port_is_that_of_mmkt_bind() {
+        let env = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(server_port(&env(&["A=1", "MMKT_BIND=0.0.0.0:9090"])), 9090);
+        assert_eq!(server_port(&env(&["MMKT_BIND=[::]:8181"])), 8181);
+        assert_eq!(server_port(&env(&["A=1"])), 8080);
+        assert_eq!(server_port(&env(&["MMKT_BIND=0.0.0.0:port"])), 8080);
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub enum Step {
     Backup,
     /// The new image is local (loaded from a file when given); nothing is pulled.
     Image,
-    /// nginx pinned to blue by container name, so green takes no traffic yet; skipped when
-    /// green starts off nginx's networks (joined at [`Step::Switch`]).
+    /// nginx pinned to blue's IP, so green takes no traffic yet; skipped when green starts
+    /// off nginx's networks (joined at [`Step::Switch`]).
     Pin,
     /// Green created beside blue (same volumes, networks, environment).
     Green,
@@ -25,7 +25,7 @@ pub enum Step {
     Ready,
     /// Smoke checks against green directly.
     Smoke,
-    /// nginx switched to green (`nginx -t`, `nginx -s reload`).
+    /// nginx pinned to green's IP (`nginx -t`, `nginx -s reload`), where it stays.
     Switch,
     /// The escrow runner lease moved from blue to green.
     Lease,
@@ -33,8 +33,6 @@ pub enum Step {
     Watch,
     /// Blue drained, stopped and removed (its image is kept).
     Drain,
-    /// nginx back on the service name, which now only green carries.
-    Unpin,
     /// The refused-restore check of a rollback (whether the database may be restored).
     RestoreDb,
     /// `--restore-db`: blue stopped, so nothing writes between the check and the restore.

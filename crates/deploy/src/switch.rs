@@ -1,11 +1,12 @@
 //! The blue/green switch shared by deploy and rollback: start green from its plan without
-//! the networks it shares with nginx (so the `server` name nginx resolves per request still
-//! means blue only, and nginx needs no pin; pinned to blue's IP instead when green's first
-//! network is one of nginx's), wait for `/ready`, smoke it, connect those networks and pin
-//! nginx to green's IP there (kept-alive connections), move the runner lease, watch green's
-//! 5xx rate (rolling back to blue, still running, on a breach), drain and remove blue, and
-//! unpin nginx: two nginx reloads per deploy. Any failure before the switch completes removes
-//! green and leaves blue serving.
+//! the networks it shares with nginx (so the `server` name the relay resolves per request
+//! still means blue only; nginx pinned to blue's IP first when green's first network is one
+//! of nginx's), wait for `/ready`, smoke it, connect those networks and pin nginx to green's
+//! IP there (kept-alive connections), move the runner lease, watch green's 5xx rate (rolling
+//! back to blue, still running, on a breach), drain and remove blue. The run ends with nginx
+//! pinned, the steady state `mmctl up` keeps too: to green, or to blue when it rolled back or
+//! failed (one nginx reload per deploy). Any failure before the switch completes removes green
+//! and leaves blue serving.
 
 use std::time::Duration;
 
@@ -14,23 +15,13 @@ use mmkt_stack::spec::ContainerPlan;
 
 use crate::error::DeployError;
 use crate::lease::{Handover, hand_over};
-use crate::nginx::{Upstream, nginx_address, nginx_container, nginx_networks, point};
+use crate::nginx::{
+    PinChange, Upstream, ensure, nginx_container, nginx_networks, point, server_address,
+};
 use crate::report::{DeployOutcome, Step, StepStatus, Steps};
 use crate::settings::DeploySettings;
 use crate::target::{Running, smoke, wait_ready};
 use crate::watch::{Verdict, watch};
-
-/// The server port nginx reaches a container on: that of its `MMKT_BIND` (8080 without one).
-pub fn server_port(plan: &ContainerPlan) -> u16 {
-    plan.body
-        .env
-        .iter()
-        .flatten()
-        .find_map(|e| e.strip_prefix("MMKT_BIND="))
-        .and_then(|b| b.rsplit_once(':'))
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(8080)
-}
 
 /// Whether blue still serves when the switch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +67,12 @@ pub(crate) struct Switch<'a> {
 }
 
 impl Switch<'_> {
-    /// Runs the steps Pin..Unpin, reporting each in `steps`.
+    /// Runs the steps Pin..Drain, reporting each in `steps`.
     ///
     /// # Errors
     /// The failing step's error, after green was removed (blue keeps serving).
     pub async fn run(&self, steps: &mut Steps<'_>) -> Result<DeployOutcome, DeployError> {
         let engine = self.engine;
-        let port = server_port(self.plan);
         let green = &self.plan.name;
         let nginx = nginx_container(engine, self.project).await?;
         let shared = match &nginx {
@@ -94,15 +84,15 @@ impl Switch<'_> {
         steps.start(Step::Pin);
         // Blue by its IP on nginx's network; the service name when it has none (a blue stopped
         // for `--restore-db`: once green is gone, the name means blue again).
-        let blue_pin = match nginx_address(engine, &self.blue.id, &shared, port).await? {
+        let blue_pin = match server_address(engine, &self.blue.id, &shared).await? {
             Some(address) => Upstream::Pinned {
                 container: &self.blue.release.container,
                 address,
             },
             None => Upstream::Service,
         };
-        // nginx as far as it must be unpinned when green is abandoned before the switch.
-        let pinned = match &nginx {
+        let nginx = nginx.as_deref();
+        match nginx {
             Some(n) if visible_at_start(&plan, &shared) => {
                 let Upstream::Pinned { address, .. } = blue_pin else {
                     return Err(DeployError::Stack(format!(
@@ -110,15 +100,17 @@ impl Switch<'_> {
                         self.blue.release.container
                     )));
                 };
-                point(engine, n, blue_pin).await?;
+                let already = match ensure(engine, n, blue_pin).await? {
+                    PinChange::Written => "",
+                    PinChange::Unchanged => " (already)",
+                };
                 steps.end(
                     StepStatus::Ok,
                     format!(
-                        "nginx pinned to {} at {address}",
+                        "nginx pinned to {} at {address}{already}",
                         self.blue.release.container
                     ),
                 );
-                Some(n.as_str())
             }
             Some(_) => {
                 steps.end(
@@ -132,22 +124,14 @@ impl Switch<'_> {
                             .join(", ")
                     ),
                 );
-                None
             }
-            None => {
-                steps.end(StepStatus::Skipped, "no running nginx container");
-                None
-            }
-        };
+            None => steps.end(StepStatus::Skipped, "no running nginx container"),
+        }
 
         steps.start(Step::Green);
         let green_id = match engine.start_planned(&plan).await {
             Ok(id) => id,
-            Err(e) => {
-                let _ = engine.remove_container(green, green).await;
-                self.unpin(pinned).await;
-                return Err(e.into());
-            }
+            Err(e) => return Err(self.abandon(nginx, blue_pin, green, e.into()).await),
         };
         steps.end(
             StepStatus::Ok,
@@ -160,40 +144,39 @@ impl Switch<'_> {
         steps.start(Step::Ready);
         let timeout = Duration::from_secs(self.settings.ready_timeout_secs);
         if let Err(e) = wait_ready(engine, &green_id, green, timeout).await {
-            return Err(self.abandon(pinned, &green_id, e).await);
+            return Err(self.abandon(nginx, blue_pin, &green_id, e).await);
         }
         steps.end(StepStatus::Ok, "GET /ready 200");
 
         steps.start(Step::Smoke);
         match smoke(engine, &green_id, green).await {
             Ok(passed) => steps.end(StepStatus::Ok, passed),
-            Err(e) => return Err(self.abandon(pinned, &green_id, e).await),
+            Err(e) => return Err(self.abandon(nginx, blue_pin, &green_id, e).await),
         }
 
         steps.start(Step::Switch);
         if let Err(e) = engine.connect_networks(&green_id, green, &deferred).await {
-            return Err(self.abandon(pinned, &green_id, e.into()).await);
+            return Err(self.abandon(nginx, blue_pin, &green_id, e.into()).await);
         }
-        match &nginx {
+        match nginx {
             Some(n) => {
-                let address = match nginx_address(engine, &green_id, &shared, port).await {
+                let address = match server_address(engine, &green_id, &shared).await {
                     Ok(Some(address)) => address,
                     Ok(None) => {
                         let e = DeployError::Stack(format!(
                             "{green} has no address on nginx's network(s) {} after joining them: check `docker network inspect`",
                             shared.join(", ")
                         ));
-                        return Err(self.abandon(pinned, &green_id, e).await);
+                        return Err(self.abandon(nginx, blue_pin, &green_id, e).await);
                     }
-                    Err(e) => return Err(self.abandon(pinned, &green_id, e).await),
+                    Err(e) => return Err(self.abandon(nginx, blue_pin, &green_id, e).await),
                 };
                 let pin = Upstream::Pinned {
                     container: green,
                     address,
                 };
                 if let Err(e) = point(engine, n, pin).await {
-                    let _ = point(engine, n, blue_pin).await;
-                    return Err(self.abandon(nginx.as_deref(), &green_id, e).await);
+                    return Err(self.abandon(nginx, blue_pin, &green_id, e).await);
                 }
                 steps.end(
                     StepStatus::Ok,
@@ -217,9 +200,8 @@ impl Switch<'_> {
                 "escrow runner disabled (no wallet-rpc configured)",
             ),
             Err(e) => {
-                self.back_to_blue(nginx.as_deref(), blue_pin, &green_id)
-                    .await;
-                return Err(self.abandon(nginx.as_deref(), &green_id, e).await);
+                self.back_to_blue(nginx, blue_pin, &green_id).await;
+                return Err(self.abandon(nginx, blue_pin, &green_id, e).await);
             }
         }
 
@@ -241,14 +223,12 @@ impl Switch<'_> {
                 Verdict::Breached(reason) => {
                     steps.end(StepStatus::Failed, reason.clone());
                     steps.start(Step::Rollback);
-                    self.back_to_blue(nginx.as_deref(), blue_pin, &green_id)
-                        .await;
+                    self.back_to_blue(nginx, blue_pin, &green_id).await;
                     let _ = engine.remove_container(&green_id, green).await;
-                    self.unpin(nginx.as_deref()).await;
                     steps.end(
                         StepStatus::Ok,
                         format!(
-                            "traffic and lease back on {}; {green} removed",
+                            "traffic (nginx pinned to it) and lease back on {}; {green} removed",
                             self.blue.release.container
                         ),
                     );
@@ -275,15 +255,6 @@ impl Switch<'_> {
                 self.blue.release.container, drain_secs, self.blue.release.version
             ),
         );
-
-        steps.start(Step::Unpin);
-        match &nginx {
-            Some(n) => {
-                point(engine, n, Upstream::Service).await?;
-                steps.end(StepStatus::Ok, "nginx back on the service name");
-            }
-            None => steps.end(StepStatus::Skipped, "no running nginx container"),
-        }
         Ok(DeployOutcome::Deployed)
     }
 
@@ -300,20 +271,22 @@ impl Switch<'_> {
         let _ = hand_over(self.engine, green_id, &self.blue.id, timeout).await;
     }
 
-    /// Removes green and unpins nginx (best effort), then gives back `e`.
-    async fn abandon(&self, nginx: Option<&str>, green_id: &str, e: DeployError) -> DeployError {
+    /// Removes green and leaves nginx pinned to blue (`blue_pin`, written only when the pin
+    /// files hold something else; best effort), then gives back `e`.
+    async fn abandon(
+        &self,
+        nginx: Option<&str>,
+        blue_pin: Upstream<'_>,
+        green_id: &str,
+        e: DeployError,
+    ) -> DeployError {
         let _ = self
             .engine
             .remove_container(green_id, &self.plan.name)
             .await;
-        self.unpin(nginx).await;
-        e
-    }
-
-    /// nginx back on the service name (best effort).
-    async fn unpin(&self, nginx: Option<&str>) {
         if let Some(n) = nginx {
-            let _ = point(self.engine, n, Upstream::Service).await;
+            let _ = ensure(self.engine, n, blue_pin).await;
         }
+        e
     }
 }

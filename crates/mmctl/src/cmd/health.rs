@@ -18,6 +18,7 @@ Probes: server GET /health and /ready; monerod get_info; each wallet-rpc get_ver
 (POST /json_rpc, digest auth when WALLET_RPC_LOGIN is set in the container); prometheus and
 alertmanager GET /-/healthy; node-exporter GET /metrics with the data volumes' filesystem;
 blackbox-exporter a probe of nginx's TLS endpoint answering probe_success (its value shown);
+nginx's pin must name a running server container (else run `mmctl up`);
 every container must run and not be unhealthy. Probes reach
 internal services through their container IP on the project network (no published ports).
 Exit codes: 0 all healthy, 1 at least one failure (each is named), 2 bad input, 3 Docker unreachable.")]
@@ -34,9 +35,13 @@ pub struct HealthArgs {
 pub async fn run(args: HealthArgs, docker_host: Option<&str>) -> anyhow::Result<Outcome> {
     let project = args.stack.load()?;
     let engine = connect(docker_host).await?;
-    let results = health::check(&project, &engine)
+    let mut results = health::check(&project, &engine)
         .await
         .map_err(classify_stack)?;
+    // Whether nginx's pin names a running server container (mmkt_deploy::pin).
+    mmkt_deploy::pin::probe(&engine, &project.name)
+        .await
+        .record(&mut results);
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| !r.healthy)

@@ -9,7 +9,7 @@ use crate::args::{StackArgs, connect};
 use crate::secrets::SecretsIdentityArgs;
 use mmkt_stack::tls::{self, Bootstrap, TlsSettings};
 
-use crate::exit::{Outcome, classify_stack, classify_tls};
+use crate::exit::{Outcome, classify_deploy, classify_stack, classify_tls};
 use crate::output::Style;
 
 /// Bring the stack up (idempotent).
@@ -22,7 +22,9 @@ use crate::output::Style;
   mmctl --docker-host tcp://10.0.0.5:2376 up # remote engine, TLS from DOCKER_CERT_PATH
 
 Running `up` again changes nothing; after editing the compose file or rebuilding an image,
-only the services whose definition changed are recreated. Exit codes: 0 ok, 1 failed
+only the services whose definition changed are recreated. Then nginx is pinned to the
+running server container's IP (kept-alive connections; docs/DEPLOY.md \"The nginx pin\"),
+reloading nginx only when the pin changed. Exit codes: 0 ok, 1 failed
 (a service did not become healthy, image missing), 2 bad input, 3 Docker unreachable.")]
 pub struct UpArgs {
     #[command(flatten)]
@@ -125,6 +127,11 @@ pub async fn run(args: UpArgs, docker_host: Option<&str>) -> anyhow::Result<Outc
             "nothing to change: the stack already matches {}",
             project.compose.path.display()
         );
+    }
+    // nginx pinned to the server container's IP, for kept-alive connections (mmkt_deploy::pin).
+    if !args.no_wait {
+        let pin = mmkt_deploy::pin::pin_running_server(&engine, &project.name).await;
+        println!("nginx   {}", pin.map_err(classify_deploy)?.describe());
     }
     // Only the URLs that answer, with the scheme that answers (mmkt_stack::urls).
     let urls = mmkt_stack::urls::answering(&project, &report.urls)
