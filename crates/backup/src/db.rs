@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use super::chain::index::{IndexKey, PageHash};
-use super::chain::tap::{Emit, PageTap, TapReport};
+use super::chain::index::IndexKey;
+use super::chain::read::{RawDb, read_chained};
+use super::chain::scan::CipherTag;
+use super::chain::tap::{Emit, PageDigest, PageTap, StreamHash, TapReport};
 use super::chain::{ChainMode, DbBackupOutcome};
 use super::crypto::{Identities, Recipients, sha256_file};
 use super::error::BackupError;
@@ -122,10 +124,11 @@ pub struct DbBackupRequest<'a> {
 /// see [`crate::chain`]).
 ///
 /// Reads decrypted pages from `sqlite_dbpage` in one read transaction of a read-only keyed
-/// connection (writers continue), gzips and age-encrypts them into a temp file in the backup
+/// connection (writers continue; a delta decrypts only the pages whose ciphertext may have
+/// changed, see [`crate::chain`]), compresses and age-encrypts them into a temp file in the backup
 /// directory while computing SHA-256, fsyncs and renames it, then writes the signature and the
 /// manifest the same way. Plaintext never reaches the disk; memory use is bounded by a few
-/// buffers (plus 16 bytes per page for a chain's page hashes).
+/// buffers (plus about 100 bytes per page for a chain's page index, old and new).
 ///
 /// # Errors
 /// Any [`BackupError`]: key file, open, read, write; [`BackupError::ChainBusy`] when another
@@ -133,16 +136,16 @@ pub struct DbBackupRequest<'a> {
 pub fn backup_db(req: &DbBackupRequest<'_>) -> Result<DbBackupOutcome, BackupError> {
     match req.chain {
         ChainMode::Standalone => match write_db_backup(req, &LinkPlan::standalone())? {
-            Link::Written(backup, _) => Ok(DbBackupOutcome::Written(*backup)),
-            Link::Unchanged => unreachable!("a standalone backup has no parent to equal"),
+            Link::Written(backup, ..) => Ok(DbBackupOutcome::Written(*backup)),
+            Link::Unchanged(_) => unreachable!("a standalone backup has no parent to equal"),
         },
         ChainMode::Chained(policy) => crate::chain::create::backup_chained(req, policy),
     }
 }
 
 /// Writes one DB backup as `plan` says (full or delta) and returns it with what went through
-/// the page tap (the new page hashes for the chain's index), or [`Link::Unchanged`] (nothing
-/// written) when the page stream equals the parent's.
+/// the page tap (the new page digests and cipher tags for the chain's index), or
+/// [`Link::Unchanged`] (nothing written) when its page-list hash equals the parent's.
 pub(crate) fn write_db_backup(
     req: &DbBackupRequest<'_>,
     plan: &LinkPlan,
@@ -159,16 +162,24 @@ pub(crate) fn write_db_backup(
         None => Manifest::db_zstd_data_file_name(&id),
     };
 
+    // A chained backup reads the file's ciphertext too; `raw` is declared before `conn` so it
+    // is closed after it (see RawDb).
+    let raw = match plan.index_key {
+        Some(_) => Some(RawDb::open(req.db_path)?),
+        None => None,
+    };
     let conn = pages::open_keyed(req.db_path, req.key, Access::ReadOnly)?;
     let page_size = u32::try_from(pages::pragma_int(&conn, "page_size")?).unwrap_or(0);
-    // integrity_check reads every page and index entry: run it on a second connection (its own
-    // read transaction, started now) in parallel with the page stream. A delta leaves it to
-    // verify, which runs it on the rebuilt database.
-    let integrity = match plan.parent {
-        Some(_) => None,
-        None => {
+    // integrity_check reads every page and index entry: a standalone backup runs it on a
+    // second connection (its own read transaction, started now) in parallel with the page
+    // stream. A chained backup leaves it to verify, which runs it on the rebuilt database,
+    // page for page the snapshot's content (docs/BACKUP.md, "Incremental backups").
+    let integrity = match (&raw, &plan.parent) {
+        (Some(_), Some(_)) => IntegrityAt::Verify("not run on a delta"),
+        (Some(_), None) => IntegrityAt::Verify("not run on a chained full backup"),
+        (None, _) => {
             let (path, key) = (req.db_path.to_owned(), req.key.clone());
-            Some(std::thread::spawn(
+            IntegrityAt::Thread(std::thread::spawn(
                 move || -> Result<String, BackupError> {
                     let conn = pages::open_keyed(&path, &key, Access::ReadOnly)?;
                     pages::integrity_report(&conn, "integrity_check")
@@ -190,17 +201,26 @@ pub(crate) fn write_db_backup(
         buf: Vec::with_capacity(CHUNK),
     };
     let emit = match &plan.parent {
-        Some(parent) => Emit::ChangedSince(parent.hashes.clone()),
+        Some(parent) => Emit::ChangedSince(parent.digests.clone()),
         None => Emit::AllPages,
     };
-    let mut tap = PageTap::new(sender, page_size, plan.index_key.clone(), emit);
-    let streamed = pages::stream_snapshot(&conn, &mut tap, IntegrityCheck::ByCaller, req.progress)
-        .and_then(|snapshot| {
-            let (mut sender, report) =
-                tap.finish().map_err(BackupError::io("write page stream"))?;
-            sender.finish()?;
-            Ok((snapshot, report))
-        });
+    let mut tap = PageTap::new(sender, page_size, emit, StreamHash::Skip);
+    let read = match &raw {
+        Some(raw) => {
+            let previous = plan.parent.as_ref().map(|p| p.tags.as_slice());
+            read_chained(&conn, raw, previous, &mut tap, req.progress)
+                .map(|read| (read.snapshot, read.tags))
+        }
+        None => pages::stream_snapshot(&conn, &mut tap, IntegrityCheck::ByCaller, req.progress)
+            .map(|snapshot| (snapshot, Vec::new())),
+    };
+    let streamed = read.and_then(|(snapshot, tags)| {
+        let (mut sender, report) = tap
+            .finish(snapshot.page_count)
+            .map_err(BackupError::io("write page stream"))?;
+        sender.finish()?;
+        Ok((snapshot, report, tags))
+    });
     drop(conn);
     let written = writer.join().unwrap_or_else(|_| {
         Err(BackupError::Io {
@@ -208,7 +228,7 @@ pub(crate) fn write_db_backup(
             source: std::io::Error::other("the compression thread panicked"),
         })
     });
-    let (mut snapshot, report) = match streamed {
+    let (mut snapshot, report, tags) = match streamed {
         Ok(streamed) => streamed,
         // A failed writer (disk full, ...) shows up here as a closed channel: report its error.
         Err(e) => return Err(written.err().unwrap_or(e)),
@@ -216,10 +236,10 @@ pub(crate) fn write_db_backup(
     if plan
         .parent
         .as_ref()
-        .is_some_and(|p| p.stream_sha256 == report.stream_sha256)
+        .is_some_and(|p| p.list_sha256 == report.list_sha256)
     {
         // The temp file is removed when `temp` drops: no data file, no manifest.
-        return Ok(Link::Unchanged);
+        return Ok(Link::Unchanged(tags));
     }
     let Sealed {
         file,
@@ -237,8 +257,8 @@ pub(crate) fn write_db_backup(
         });
     }
     snapshot.integrity_check = match integrity {
-        None => "not run on a delta (verify checks the rebuilt database)".into(),
-        Some(thread) => thread.join().unwrap_or_else(|_| {
+        IntegrityAt::Verify(what) => format!("{what} (verify checks the rebuilt database)"),
+        IntegrityAt::Thread(thread) => thread.join().unwrap_or_else(|_| {
             Err(BackupError::Io {
                 context: "integrity_check".into(),
                 source: std::io::Error::other("the integrity check thread panicked"),
@@ -274,7 +294,8 @@ pub(crate) fn write_db_backup(
         db: Some(DbDetails {
             source_path: req.db_path.display().to_string(),
             snapshot,
-            page_stream_sha256: Some(report.stream_sha256.clone()),
+            page_stream_sha256: report.stream_sha256.clone(),
+            page_list_sha256: Some(report.list_sha256.clone()),
             database_size: Some(database_size),
             chain,
         }),
@@ -283,22 +304,34 @@ pub(crate) fn write_db_backup(
         signing_key: None,
     };
     let backup = req.dir.write_signed(manifest, data_path, req.keys.signer)?;
-    Ok(Link::Written(Box::new(backup), report))
+    drop(raw);
+    Ok(Link::Written(Box::new(backup), report, tags))
+}
+
+/// Where a backup's `integrity_check` runs.
+enum IntegrityAt {
+    /// On a second connection, in parallel with the page stream.
+    Thread(std::thread::JoinHandle<Result<String, BackupError>>),
+    /// Not at backup time (what is recorded instead, before "(verify checks ...)").
+    Verify(&'static str),
 }
 
 /// What [`write_db_backup`] did.
 pub(crate) enum Link {
-    /// A complete backup, with what went through the page tap.
-    Written(Box<LocalBackup>, TapReport),
-    /// The page stream equals the parent's: nothing was written.
-    Unchanged,
+    /// A complete backup, with what went through the page tap and (a chained backup) the
+    /// cipher tags of its snapshot.
+    Written(Box<LocalBackup>, TapReport, Vec<CipherTag>),
+    /// The pages equal the parent's: nothing was written. The snapshot's cipher tags (the
+    /// index keeps the head but learns where the file's pages are now, e.g. after a
+    /// checkpoint, so the next run does not decrypt them again).
+    Unchanged(Vec<CipherTag>),
 }
 
-/// How one DB backup is written: with page hashes (a chained backup) and, for a delta, the
-/// parent it applies to.
+/// How one DB backup is written: chained (with the index key: cipher tags read, no
+/// `integrity_check` at backup time) and, for a delta, the parent it applies to.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LinkPlan {
-    /// Computes the page hashes for the chain's index.
+    /// Set for a chained backup (the key of the chain's index).
     pub(crate) index_key: Option<IndexKey>,
     /// Set for a delta.
     pub(crate) parent: Option<ParentLink>,
@@ -311,7 +344,7 @@ impl LinkPlan {
     }
 }
 
-/// The backup a delta applies to, and its page hashes.
+/// The backup a delta applies to, and what the index knows of its pages.
 #[derive(Debug, Clone)]
 pub(crate) struct ParentLink {
     /// The parent's id.
@@ -320,10 +353,12 @@ pub(crate) struct ParentLink {
     pub(crate) base: BackupId,
     /// The new delta's depth (the parent's + 1).
     pub(crate) depth: u32,
-    /// The parent's page hashes.
-    pub(crate) hashes: Vec<PageHash>,
-    /// Hex SHA-256 of the parent's page stream (equal: nothing changed).
-    pub(crate) stream_sha256: String,
+    /// The cipher tags the index recorded for the parent.
+    pub(crate) tags: Vec<CipherTag>,
+    /// The parent's page digests.
+    pub(crate) digests: Vec<PageDigest>,
+    /// Hex page-list SHA-256 of the parent (equal: nothing changed).
+    pub(crate) list_sha256: String,
 }
 
 /// The result of rebuilding a database from a backup.

@@ -160,9 +160,16 @@ pub struct DbDetails {
     pub snapshot: SnapshotInfo,
     /// Hex SHA-256 of the database's whole page stream (every page in order, `page_count` x
     /// `page_size` bytes) as of this backup: for a delta, after applying it to its parent.
-    /// Absent in manifests written before chains existed.
+    /// Absent in manifests written before chains existed, and in those written since the
+    /// page list (`page_list_sha256`) replaced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_stream_sha256: Option<String>,
+    /// Hex page-list SHA-256 of the database as of this backup (for a delta, after applying
+    /// it): `SHA-256("mmkt page list v1" || page size u32 BE || page count u64 BE || every
+    /// page's digest)`, a page's digest being the first 16 bytes of `SHA-256(page number u64
+    /// BE || canonical page)` (docs/BACKUP.md, "Format"). Absent in older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_list_sha256: Option<String>,
     /// Bytes of the database as of this backup (`page_count` x `page_size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_size: Option<u64>,

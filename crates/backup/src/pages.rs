@@ -79,16 +79,26 @@ pub fn stream_snapshot(
 ) -> Result<SnapshotInfo, BackupError> {
     conn.execute_batch("BEGIN DEFERRED")
         .map_err(BackupError::sqlite("begin read transaction"))?;
-    let result = stream_in_transaction(conn, out, integrity, progress);
+    let result = stream_in_transaction(conn, out, (integrity, RowCounts::Count), progress);
     // A read transaction has nothing to commit; ending it releases the WAL snapshot.
     let _ = conn.execute_batch("COMMIT");
     result
 }
 
-fn stream_in_transaction(
+/// Whether [`stream_in_transaction`] counts every table's rows (`count(*)`) before streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowCounts {
+    /// Counted: [`SnapshotInfo::row_counts`] is filled.
+    Count,
+    /// Left to the caller (still inside the transaction): the map is left empty.
+    ByCaller,
+}
+
+/// [`stream_snapshot`] inside the caller's read transaction.
+pub(crate) fn stream_in_transaction(
     conn: &Connection,
     out: &mut dyn Write,
-    integrity: IntegrityCheck,
+    (integrity, rows): (IntegrityCheck, RowCounts),
     progress: &dyn Fn(u64),
 ) -> Result<SnapshotInfo, BackupError> {
     // The first read pins the WAL snapshot; everything below sees the same state.
@@ -99,7 +109,10 @@ fn stream_in_transaction(
         IntegrityCheck::InSnapshot => integrity_report(conn, "integrity_check")?,
         IntegrityCheck::ByCaller => String::new(),
     };
-    let row_counts = row_counts(conn)?;
+    let row_counts = match rows {
+        RowCounts::Count => row_counts(conn)?,
+        RowCounts::ByCaller => BTreeMap::new(),
+    };
 
     let mut stmt = conn
         .prepare("SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno")
@@ -206,15 +219,22 @@ pub fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>, BackupErro
         .map_err(BackupError::sqlite("list tables"))?;
     let mut counts = BTreeMap::new();
     for name in names {
-        let quoted = name.replace('"', "\"\"");
-        let n: u64 = conn
-            .query_row(&format!("SELECT count(*) FROM \"{quoted}\""), [], |r| {
-                r.get::<_, i64>(0).map(|n| n as u64)
-            })
-            .map_err(BackupError::sqlite(format!("count rows of {name}")))?;
+        let n = count_rows(conn, &name)?;
         counts.insert(name, n);
     }
     Ok(counts)
+}
+
+/// `SELECT count(*)` of table `name`.
+///
+/// # Errors
+/// [`BackupError::Sqlite`] when the count fails.
+pub(crate) fn count_rows(conn: &Connection, name: &str) -> Result<u64, BackupError> {
+    let quoted = name.replace('"', "\"\"");
+    conn.query_row(&format!("SELECT count(*) FROM \"{quoted}\""), [], |r| {
+        r.get::<_, i64>(0).map(|n| n as u64)
+    })
+    .map_err(BackupError::sqlite(format!("count rows of {name}")))
 }
 
 /// Runs `PRAGMA <pragma>` (integrity_check, quick_check, cipher_integrity_check) and returns

@@ -266,12 +266,16 @@ fn describe(backup: &LocalBackup) -> String {
         .unwrap_or_default();
     match (m.kind, &m.db, &m.wallets) {
         (BackupKind::Db, db, _) => format!(
-            "backup {} taken {when} on {} ({} rows, schema version {})",
+            "backup {} taken {when} on {} ({}, schema version {})",
             m.id,
             m.source_host,
             db.as_ref()
-                .map(|d| d.snapshot.row_counts.values().sum::<u64>())
-                .unwrap_or(0),
+                .map(|d| match &d.chain {
+                    // A delta records no row counts: its content is its pages.
+                    Some(link) => format!("delta of {} changed pages", link.changed_pages),
+                    None => format!("{} rows", d.snapshot.row_counts.values().sum::<u64>()),
+                })
+                .unwrap_or_default(),
             db.as_ref().map(|d| d.snapshot.schema_version).unwrap_or(0)
         ),
         (BackupKind::Wallets, _, wallets) => format!(

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::LinkProblem;
 use super::resolve::{AuthenticChain, newest_good_point};
-use super::tap::{Emit, PageTap};
+use super::tap::{Emit, PageTap, StreamHash};
 use crate::crypto::Identities;
 use crate::db::{
     RestoredDb, check_checksum, check_restored, db_details, payload_error, remove_db_files,
@@ -205,27 +205,35 @@ fn write_records(
     Ok(records)
 }
 
-/// Compares the rebuilt file's page stream (canonical SHA-256, see [`super::tap`], and page
-/// count) with `link`'s manifest.
+/// Compares the rebuilt file's pages with `link`'s manifest: its page-list SHA-256 (see
+/// [`super::tap`]), or in manifests older than the page list the canonical page stream's
+/// SHA-256, and its page count.
 fn check_stream(conn: &Connection, link: &AuthenticBackup) -> Result<(), BackupError> {
     let details = db_details(link)?;
-    let Some(expected) = details.page_stream_sha256.as_deref() else {
-        return Ok(());
+    let (expected, stream) = match (&details.page_list_sha256, &details.page_stream_sha256) {
+        (Some(list), _) => (list.as_str(), StreamHash::Skip),
+        (None, Some(stream)) => (stream.as_str(), StreamHash::Compute),
+        (None, None) => return Ok(()),
     };
     let mut tap = PageTap::new(
         std::io::sink(),
         details.snapshot.page_size,
-        None,
         Emit::AllPages,
+        stream,
     );
     let snapshot = pages::stream_snapshot(conn, &mut tap, IntegrityCheck::ByCaller, &|_| {})?;
-    let (_, report) = tap.finish().map_err(BackupError::io("hash page stream"))?;
-    let actual = report.stream_sha256;
+    let (_, report) = tap
+        .finish(snapshot.page_count)
+        .map_err(BackupError::io("hash page stream"))?;
+    let actual = match stream {
+        StreamHash::Skip => report.list_sha256,
+        StreamHash::Compute => report.stream_sha256.unwrap_or_default(),
+    };
     if actual != expected || snapshot.page_count != details.snapshot.page_count {
         return Err(BackupError::Mismatch {
             id: link.manifest.id.to_string(),
             detail: format!(
-                "the page stream after applying it has {} pages and SHA-256 {actual}, the manifest says {} pages and {expected}",
+                "the pages after applying it are {} with hash {actual}, the manifest says {} pages and {expected}",
                 snapshot.page_count, details.snapshot.page_count
             ),
         });

@@ -1,5 +1,6 @@
 //! `backup db` as the next link of the chain: a delta of the pages that changed since the
-//! chain's head (found with the page index), or a full backup when there is no usable head or
+//! chain's head (found with the page index: cipher tags, WAL frames, page digests), or a full
+//! backup when there is no usable head or
 //! the chain's base is older than the policy allows.
 
 use std::time::Duration;
@@ -9,6 +10,7 @@ use time::OffsetDateTime;
 use super::ChainPolicy;
 use super::DbBackupOutcome;
 use super::index::{ChainLock, IndexKey, PageIndex};
+use super::scan::CipherTag;
 use crate::db::{DbBackupRequest, Link, LinkPlan, ParentLink, write_db_backup};
 use crate::error::BackupError;
 use crate::store::BackupDir;
@@ -31,7 +33,7 @@ pub(crate) fn fault_point(point: &str) {
 }
 
 /// Writes the next link of the chain in `req.dir` (see the module docs), then records its
-/// page hashes as the new index. The manifest is the commit point: a run killed before it
+/// cipher tags and page digests as the new index. The manifest is the commit point: a run killed before it
 /// leaves the chain as it was; one killed after it but before the index is written leaves an
 /// index naming the previous head, so the next delta branches from there (still correct).
 ///
@@ -52,10 +54,9 @@ pub(crate) fn backup_chained(
         index_key: Some(key.clone()),
         parent,
     };
-    let head = plan.parent.as_ref().map(|p| p.id.clone());
-    let (backup, report) = match write_db_backup(req, &plan)? {
-        Link::Written(backup, report) => (*backup, report),
-        Link::Unchanged => return unchanged_head(req.dir, head),
+    let (backup, report, tags) = match write_db_backup(req, &plan)? {
+        Link::Written(backup, report, tags) => (*backup, report, tags),
+        Link::Unchanged(tags) => return unchanged_head(req.dir, plan.parent, tags, &key),
     };
     fault_point("manifest-written");
     let page_size = backup
@@ -67,8 +68,9 @@ pub(crate) fn backup_chained(
     let index = PageIndex {
         head: backup.manifest.id.clone(),
         page_size,
-        stream_sha256: report.stream_sha256,
-        hashes: report.hashes,
+        list_sha256: report.list_sha256,
+        tags,
+        digests: report.digests,
     };
     if let Err(e) = index.store(req.dir, &key) {
         tracing::warn!(
@@ -78,21 +80,45 @@ pub(crate) fn backup_chained(
     Ok(DbBackupOutcome::Written(backup))
 }
 
-/// The head an unchanged run leaves in place.
+/// The head an unchanged run leaves in place; its index gets the snapshot's cipher tags when
+/// they moved (same head, same digests: only where the file holds the same pages changed, e.g.
+/// after a checkpoint), so the next run does not decrypt those pages again.
 fn unchanged_head(
     dir: &BackupDir,
-    head: Option<crate::manifest::BackupId>,
+    parent: Option<ParentLink>,
+    tags: Vec<CipherTag>,
+    key: &IndexKey,
 ) -> Result<DbBackupOutcome, BackupError> {
-    let head = head.and_then(|id| dir.list().ok()?.into_iter().find(|b| b.manifest.id == id));
-    head.map(DbBackupOutcome::Unchanged).ok_or_else(|| {
-        BackupError::InvalidRequest(
+    let head = parent.as_ref().and_then(|p| {
+        let listed = dir.list().ok()?;
+        listed.into_iter().find(|b| b.manifest.id == p.id)
+    });
+    let (Some(head), Some(parent)) = (head, parent) else {
+        return Err(BackupError::InvalidRequest(
             "the chain's head vanished during the backup; run it again".into(),
-        )
-    })
+        ));
+    };
+    if parent.tags != tags {
+        let index = PageIndex {
+            head: parent.id,
+            page_size: head
+                .manifest
+                .db
+                .as_ref()
+                .map_or(0, |d| d.snapshot.page_size),
+            list_sha256: parent.list_sha256,
+            tags,
+            digests: parent.digests,
+        };
+        if let Err(e) = index.store(dir, key) {
+            tracing::warn!("could not update the page index's cipher tags: {e}");
+        }
+    }
+    Ok(DbBackupOutcome::Unchanged(head))
 }
 
 /// The head the next delta can apply to: the index's backup, complete in `dir`, with the
-/// same page stream hash and page size as the index, whose chain's base is younger than
+/// same page-list hash, page size and page count as the index, whose chain's base is younger than
 /// `policy.full_every` at `now`. `None` means "write a full backup".
 fn parent_link(
     dir: &BackupDir,
@@ -103,9 +129,9 @@ fn parent_link(
     let backups = dir.list().ok()?;
     let head = backups.iter().find(|b| b.manifest.id == index.head)?;
     let details = head.manifest.db.as_ref()?;
-    let matches = details.page_stream_sha256.as_deref() == Some(index.stream_sha256.as_str())
+    let matches = details.page_list_sha256.as_deref() == Some(index.list_sha256.as_str())
         && details.snapshot.page_size == index.page_size
-        && details.snapshot.page_count == index.hashes.len() as u64;
+        && details.snapshot.page_count == index.digests.len() as u64;
     if !matches {
         return None;
     }
@@ -122,7 +148,8 @@ fn parent_link(
         id: index.head,
         base: base_id,
         depth,
-        hashes: index.hashes,
-        stream_sha256: index.stream_sha256,
+        tags: index.tags,
+        digests: index.digests,
+        list_sha256: index.list_sha256,
     })
 }

@@ -1,21 +1,31 @@
-//! The local page index of a chain: one keyed hash per page of the chain's newest backup, so
-//! the next `backup db` finds the changed pages by comparing hashes instead of keeping or
-//! re-reading the previous backup.
+//! The local page index of a chain: for every page of the chain's newest backup (its head), the
+//! page's *cipher tag* (where the live file's ciphertext of that page was seen) and its
+//! *digest* (what its plaintext was), so the next `backup db` finds the changed pages from the
+//! ciphertext ([`super::scan`]), decrypts only those, and derives the head's page-list hash
+//! without re-reading the previous backup or the unchanged pages.
 //!
 //! File `<backup dir>/db.page-index` (mode 0600, written atomically, never uploaded):
-//! `MMKTPIX1` | id length (1 byte) | head id | page size (u32 BE) | page count (u64 BE) |
-//! page-stream SHA-256 (32 bytes) | `page count` x 16-byte page hashes | 32-byte MAC.
+//! `MMKTPIX2` | id length (1 byte) | head id | page size (u32 BE) | page count (u64 BE) |
+//! page-list SHA-256 (32 bytes) | nonce (12 bytes) | `page count` x 32-byte cipher tags |
+//! `page count` x 16-byte page digests, ChaCha20-encrypted | 32-byte MAC.
 //!
-//! Hashes and MAC are keyed with `SHA-256("mmkt-backup page index v1" || DB key as hex)`:
-//! without the DB key the file tells nothing about page contents (not even whether a page
-//! equals a guessed one), and a changed or truncated file fails its MAC and is ignored (the
-//! next backup is then a full one).
+//! With `K = SHA-256("mmkt-backup page index v1" || DB key as hex)`: the digests are encrypted
+//! under `SHA-256(K || "digests")` with a fresh random nonce per write, and the MAC is
+//! `SHA-256(K || "mac" || everything before)`. Without the DB key the file tells nothing about
+//! page contents (not even whether a page equals a guessed one: the cipher tags are copies of
+//! bytes of the database file itself), and a changed or truncated file fails its MAC and is
+//! ignored (the next backup is then a full one). An index of the first format (`MMKTPIX1`,
+//! keyed page hashes only) is ignored the same way.
 
 use std::io::Read;
 use std::path::PathBuf;
 
+use chacha20::ChaCha20;
+use chacha20::cipher::{KeyIvInit, StreamCipher};
 use sha2::{Digest, Sha256};
 
+use super::scan::{CipherTag, TAG_LEN};
+use super::tap::{DIGEST_LEN, PageDigest};
 use crate::error::BackupError;
 use crate::manifest::BackupId;
 use crate::store::BackupDir;
@@ -24,15 +34,12 @@ use mmkt_sqlcipher::DbKey;
 /// File name of the index in the backup directory.
 pub const INDEX_FILE: &str = "db.page-index";
 
-const MAGIC: &[u8; 8] = b"MMKTPIX1";
+const MAGIC: &[u8; 8] = b"MMKTPIX2";
+/// The first format's magic: keyed page hashes, no cipher tags (read as "no index").
+const MAGIC_V1: &[u8; 8] = b"MMKTPIX1";
+const NONCE_LEN: usize = 12;
 
-/// Bytes of one page hash (a truncated keyed SHA-256: 128 bits).
-pub const PAGE_HASH_LEN: usize = 16;
-
-/// One page's keyed hash.
-pub type PageHash = [u8; PAGE_HASH_LEN];
-
-/// The key of the page hashes and the index MAC, derived from the DB key.
+/// The key of the index's MAC and digest encryption, derived from the DB key.
 #[derive(Clone)]
 pub struct IndexKey([u8; 32]);
 
@@ -51,38 +58,40 @@ impl IndexKey {
         IndexKey(hasher.finalize().into())
     }
 
-    /// The keyed hash of page `pgno`: `SHA-256(key || pgno as u64 BE || page)`, truncated.
-    pub fn page_hash(&self, pgno: u64, page: &[u8]) -> PageHash {
+    fn sub(&self, label: &[u8]) -> Sha256 {
         let mut hasher = Sha256::new();
         hasher.update(self.0);
-        hasher.update(pgno.to_be_bytes());
-        hasher.update(page);
-        let full: [u8; 32] = hasher.finalize().into();
-        let mut out = [0u8; PAGE_HASH_LEN];
-        out.copy_from_slice(&full[..PAGE_HASH_LEN]);
-        out
+        hasher.update(label);
+        hasher
     }
 
     fn mac(&self, body: &[u8]) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(self.0);
-        hasher.update(b"mac");
+        let mut hasher = self.sub(b"mac");
         hasher.update(body);
         hasher.finalize().into()
     }
+
+    /// Encrypts or decrypts (the same operation) the digest bytes under `nonce`.
+    fn apply_keystream(&self, nonce: &[u8; NONCE_LEN], digests: &mut [u8]) {
+        let key: [u8; 32] = self.sub(b"digests").finalize().into();
+        ChaCha20::new(&key.into(), nonce.into()).apply_keystream(digests);
+    }
 }
 
-/// The page hashes of one backup (the chain's head).
+/// What the index knows of the chain's head, page by page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageIndex {
-    /// The backup the hashes describe.
+    /// The backup the entries describe.
     pub head: BackupId,
     /// Page size in bytes.
     pub page_size: u32,
-    /// Hex SHA-256 of its page stream (equal to the head manifest's `page_stream_sha256`).
-    pub stream_sha256: String,
-    /// One hash per page, page 1 first.
-    pub hashes: Vec<PageHash>,
+    /// Hex page-list SHA-256 of the head (equal to its manifest's `page_list_sha256`).
+    pub list_sha256: String,
+    /// Per page (page 1 first), the cipher tag last seen in the database file; all zeros
+    /// means "not known" (the page is then decrypted and compared next time).
+    pub tags: Vec<CipherTag>,
+    /// Per page (page 1 first), the digest of the head's plaintext page.
+    pub digests: Vec<PageDigest>,
 }
 
 /// Path of the index in `dir`.
@@ -92,13 +101,20 @@ pub fn index_path(dir: &BackupDir) -> PathBuf {
 
 impl PageIndex {
     /// Reads the index of `dir`; `None` when there is none or it is unusable (bad MAC,
-    /// truncated, another format): the caller then makes a full backup.
+    /// truncated, the first format): the caller then makes a full backup.
     pub fn load(dir: &BackupDir, key: &IndexKey) -> Option<PageIndex> {
         let path = index_path(dir);
         let mut bytes = Vec::new();
         std::fs::File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .ok()?;
+        if bytes.starts_with(MAGIC_V1) {
+            tracing::warn!(
+                "the page index {} has the first format (no cipher tags); the next backup is full",
+                path.display()
+            );
+            return None;
+        }
         let parsed = Self::parse(&bytes, key);
         if parsed.is_none() {
             tracing::warn!(
@@ -121,46 +137,72 @@ impl PageIndex {
         let (size, rest) = rest.split_at_checked(4)?;
         let (count, rest) = rest.split_at_checked(8)?;
         let (sha, rest) = rest.split_at_checked(32)?;
+        let (nonce, rest) = rest.split_at_checked(NONCE_LEN)?;
         let count = usize::try_from(u64::from_be_bytes(count.try_into().ok()?)).ok()?;
-        if rest.len() != count.checked_mul(PAGE_HASH_LEN)? {
+        let (tags, digests) = rest.split_at_checked(count.checked_mul(TAG_LEN)?)?;
+        if digests.len() != count.checked_mul(DIGEST_LEN)? {
             return None;
         }
-        let hashes = rest
-            .chunks_exact(PAGE_HASH_LEN)
-            .map(|c| c.try_into().expect("chunk of PAGE_HASH_LEN"))
-            .collect();
+        let mut digests = digests.to_vec();
+        key.apply_keystream(nonce.try_into().ok()?, &mut digests);
         Some(PageIndex {
             head,
             page_size: u32::from_be_bytes(size.try_into().ok()?),
-            stream_sha256: hex::encode(sha),
-            hashes,
+            list_sha256: hex::encode(sha),
+            tags: chunks(tags),
+            digests: chunks(&digests),
         })
     }
 
-    /// Writes the index atomically (temp file, fsync, rename).
+    /// Writes the index atomically (temp file, fsync, rename), its digests encrypted under a
+    /// fresh nonce.
     ///
     /// # Errors
-    /// [`BackupError::Io`] on write failure; [`BackupError::Mismatch`] for a malformed hash.
+    /// [`BackupError::Io`] on write failure; [`BackupError::Mismatch`] for a malformed hash or
+    /// as many tags as digests.
     pub fn store(&self, dir: &BackupDir, key: &IndexKey) -> Result<PathBuf, BackupError> {
-        let sha = hex::decode(&self.stream_sha256).map_err(|_| BackupError::Mismatch {
+        let bad = |detail: &str| BackupError::Mismatch {
             id: self.head.to_string(),
-            detail: "the page stream SHA-256 is not hex".into(),
-        })?;
+            detail: detail.into(),
+        };
+        let sha = hex::decode(&self.list_sha256)
+            .ok()
+            .filter(|s| s.len() == 32)
+            .ok_or_else(|| bad("the page-list SHA-256 is not 32 bytes of hex"))?;
+        if self.tags.len() != self.digests.len() {
+            return Err(bad("the index has not one cipher tag per page digest"));
+        }
         let id = self.head.as_str().as_bytes();
-        let mut body = Vec::with_capacity(64 + id.len() + self.hashes.len() * PAGE_HASH_LEN);
+        let count = self.digests.len();
+        let mut body = Vec::with_capacity(96 + id.len() + count * (TAG_LEN + DIGEST_LEN));
         body.extend_from_slice(MAGIC);
         body.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
         body.extend_from_slice(id);
         body.extend_from_slice(&self.page_size.to_be_bytes());
-        body.extend_from_slice(&(self.hashes.len() as u64).to_be_bytes());
+        body.extend_from_slice(&(count as u64).to_be_bytes());
         body.extend_from_slice(&sha);
-        for hash in &self.hashes {
-            body.extend_from_slice(hash);
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        body.extend_from_slice(&nonce);
+        for tag in &self.tags {
+            body.extend_from_slice(tag);
         }
+        let digests_at = body.len();
+        for digest in &self.digests {
+            body.extend_from_slice(digest);
+        }
+        key.apply_keystream(&nonce, &mut body[digests_at..]);
         let mac = key.mac(&body);
         body.extend_from_slice(&mac);
         dir.write_atomic(INDEX_FILE, &body)
     }
+}
+
+/// Splits `bytes` into fixed-size arrays (the caller checked the length).
+fn chunks<const N: usize>(bytes: &[u8]) -> Vec<[u8; N]> {
+    bytes
+        .chunks_exact(N)
+        .map(|c| c.try_into().expect("chunk of N bytes"))
+        .collect()
 }
 
 /// An exclusive lock on the chain of `dir` (`flock` on `db.page-index.lock`), held while a
@@ -200,20 +242,22 @@ impl ChainLock {
 mod tests {
     use super::*;
 
+    fn index() -> PageIndex {
+        PageIndex {
+            head: BackupId::parse("db-20261121T193000Z-a1b2c3").unwrap(),
+            page_size: 4096,
+            list_sha256: "ab".repeat(32),
+            tags: vec![[1u8; TAG_LEN], [0u8; TAG_LEN]],
+            digests: vec![[7u8; DIGEST_LEN], [9u8; DIGEST_LEN]],
+        }
+    }
+
     #[test]
     fn an_index_round_trips_and_a_changed_byte_or_key_voids_it() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = BackupDir::open(tmp.path()).unwrap();
         let key = IndexKey::derive(&DbKey::generate());
-        let index = PageIndex {
-            head: BackupId::parse("db-20261121T193000Z-a1b2c3").unwrap(),
-            page_size: 4096,
-            stream_sha256: "ab".repeat(32),
-            hashes: vec![
-                key.page_hash(1, &[0u8; 4096]),
-                key.page_hash(2, &[1u8; 4096]),
-            ],
-        };
+        let index = index();
         let path = index.store(&dir, &key).unwrap();
         assert_eq!(PageIndex::load(&dir, &key), Some(index.clone()));
         assert_eq!(
@@ -229,15 +273,31 @@ mod tests {
     }
 
     #[test]
-    fn page_hashes_depend_on_the_key_the_page_number_and_every_byte() {
+    fn the_digests_are_encrypted_under_a_fresh_nonce_each_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = BackupDir::open(tmp.path()).unwrap();
         let key = IndexKey::derive(&DbKey::generate());
-        let page = [7u8; 4096];
-        let mut other = page;
-        other[4095] = 8;
-        assert_ne!(key.page_hash(1, &page), key.page_hash(2, &page));
-        assert_ne!(key.page_hash(1, &page), key.page_hash(1, &other));
-        let second = IndexKey::derive(&DbKey::generate());
-        assert_ne!(key.page_hash(1, &page), second.page_hash(1, &page));
+        let first = std::fs::read(index().store(&dir, &key).unwrap()).unwrap();
+        let second = std::fs::read(index().store(&dir, &key).unwrap()).unwrap();
+        let digests = |b: &[u8]| b[b.len() - 32 - 2 * DIGEST_LEN..b.len() - 32].to_vec();
+        assert_ne!(digests(&first), digests(&second));
+        let plain: Vec<u8> = [[7u8; DIGEST_LEN], [9u8; DIGEST_LEN]].concat();
+        assert_ne!(digests(&first), plain);
+        // The tags are stored as they are (copies of database-file bytes).
+        assert!(first.windows(TAG_LEN).any(|w| w == [1u8; TAG_LEN]));
+    }
+
+    #[test]
+    fn an_index_of_the_first_format_is_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = BackupDir::open(tmp.path()).unwrap();
+        let key = IndexKey::derive(&DbKey::generate());
+        let mut body = MAGIC_V1.to_vec();
+        body.extend_from_slice(&[0u8; 64]);
+        let mac = key.mac(&body);
+        body.extend_from_slice(&mac);
+        dir.write_atomic(INDEX_FILE, &body).unwrap();
+        assert_eq!(PageIndex::load(&dir, &key), None);
     }
 
     #[test]

@@ -3,8 +3,12 @@
 //! transaction like a full backup.
 //!
 //! - [`create`]: the next link (full or delta, by [`ChainPolicy`]), kill -9 safe.
-//! - [`index`]: the local page index (keyed page hashes of the chain's head) and the chain lock.
-//! - [`tap`]: the page stream split into the whole-stream hash, page hashes and what is written.
+//! - [`index`]: the local page index (cipher tags and page digests of the chain's head) and the
+//!   chain lock.
+//! - `scan`: the candidate pages of a delta, found from the ciphertext and the WAL's frame
+//!   headers without decrypting; `read`: the read transaction that reads them; `rows`: a
+//!   full backup's row counts from the b-tree pages it streams.
+//! - `tap`: the pages split into digests, the page-list hash and what is written.
 //! - [`resolve`]: a backup's chain, every link authenticated, and the newest good point when a
 //!   link is missing or bad.
 //! - [`rpo`]: the achieved RPO of the chain (newest restorable point, largest gap), for drills.
@@ -16,8 +20,11 @@
 pub mod apply;
 pub mod create;
 pub mod index;
+pub(crate) mod read;
 pub mod resolve;
+pub(crate) mod rows;
 pub mod rpo;
+pub(crate) mod scan;
 pub(crate) mod tap;
 
 use std::time::Duration;
