@@ -6,7 +6,9 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use escrow_core::RejectionClass;
-use escrow_core::error::{DisputeReasonError, TransitionError};
+use escrow_core::error::{
+    DisputeReasonError, ModeError, PayoutRefusal, RoundRefusal, TransitionError,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -177,6 +179,36 @@ pub enum ApiError {
     /// `runner_lease_unavailable` (the lease row could not be written).
     #[error(transparent)]
     Runner(#[from] RunnerRefusal),
+    /// 422 `escrow_mode_not_allowed`: the order asks for an escrow mode this marketplace does not
+    /// offer (`MMKT_ESCROW_MODES`); the message names the offered ones.
+    #[error(transparent)]
+    EscrowModeNotAllowed(ModeError),
+    /// 409 `not_non_custodial`: a round request on a hosted escrow (the server runs its rounds).
+    #[error(
+        "this escrow is hosted: the server runs its multisig rounds, there is nothing to submit"
+    )]
+    NotNonCustodial,
+    /// 409: the round protocol refused a submission (nothing changed). Codes:
+    /// `rounds_closed`, `deadline_passed`, `wrong_round`, `not_your_turn` (escrow-core
+    /// `out_of_turn` and `unknown_party`), `already_submitted` (escrow-core `repeated`).
+    #[error(transparent)]
+    Round(RoundRefusal),
+    /// 409 `payout_rounds_not_served`: a dispute decision on a non-custodial escrow, whose
+    /// arbiter-signed payout rounds this server does not run yet; nothing changed (the money
+    /// stays in the 2-of-3 address, which buyer and vendor can spend together).
+    #[error(
+        "this server does not run arbiter-signed payouts for non-custodial escrows yet; nothing changed: buyer and vendor can still release together"
+    )]
+    PayoutRoundsNotServed,
+    /// 422 `txset_refused`: a party's payout txset fails the server's check (destination,
+    /// change, `unlock_time`, fee limit, inputs; the reason label is in the message); nothing
+    /// stored or relayed.
+    #[error("the payout set is refused ({reason}): {refusal}", reason = .0.reason().as_str(), refusal = .0)]
+    TxsetRefused(PayoutRefusal),
+    /// 422 `malformed_payload`: the submitted payload is empty, not the round's expected shape
+    /// (multisig_info, address, sync info, txset), or an address of another network.
+    #[error("payload: {0}")]
+    MalformedPayload(String),
 }
 
 /// `{"error":{"code","message"}}`
@@ -225,6 +257,12 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::WrongPassword => StatusCode::FORBIDDEN,
+            Self::EscrowModeNotAllowed(_) | Self::MalformedPayload(_) | Self::TxsetRefused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::NotNonCustodial | Self::Round(_) | Self::PayoutRoundsNotServed => {
+                StatusCode::CONFLICT
+            }
             Self::Runner(RunnerRefusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Runner(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -275,7 +313,22 @@ impl ApiError {
             Self::Runner(RunnerRefusal::HeldByOther { .. }) => "runner_lease_held",
             Self::Runner(RunnerRefusal::Disabled) => "runner_disabled",
             Self::Runner(RunnerRefusal::Unavailable) => "runner_lease_unavailable",
+            Self::EscrowModeNotAllowed(_) => "escrow_mode_not_allowed",
+            Self::NotNonCustodial => "not_non_custodial",
+            Self::Round(refusal) => round_refusal_code(refusal),
+            Self::MalformedPayload(_) => "malformed_payload",
+            Self::PayoutRoundsNotServed => "payout_rounds_not_served",
+            Self::TxsetRefused(_) => "txset_refused",
         }
+    }
+}
+
+/// The API code of a round refusal (see [`ApiError::Round`]).
+fn round_refusal_code(refusal: &RoundRefusal) -> &'static str {
+    match refusal {
+        RoundRefusal::OutOfTurn { .. } | RoundRefusal::UnknownParty { .. } => "not_your_turn",
+        RoundRefusal::Repeated { .. } => "already_submitted",
+        other => other.code(),
     }
 }
 

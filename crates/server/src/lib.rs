@@ -71,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ops::router())
         .merge(routes::runner::router())
         .merge(routes::escrows::router())
+        .merge(routes::rounds::router())
         .merge(routes::disputes::router())
         .merge(routes::ws::router())
         .fallback(|| async { ApiError::NotFound("route") })

@@ -84,7 +84,7 @@ impl AppState {
             .transpose()?;
         let escrow = EscrowContext::new(db.clone(), config.escrow)
             .with_wallet_archive(config.wallet_archive.clone());
-        let hosting = if wallets.len() == 3 {
+        let hosting = if wallets.iter().any(|(role, _)| *role == Role::Arbiter) {
             Hosting::Hosted
         } else {
             Hosting::NoWallets

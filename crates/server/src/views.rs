@@ -43,6 +43,9 @@ pub struct EscrowDetail {
     pub buyer_id: i64,
     /// Vendor account id.
     pub vendor_id: i64,
+    /// Who holds the buyer's and vendor's escrow keys: `hosted` or `non_custodial`.
+    #[schema(value_type = String, example = "hosted")]
+    pub escrow_mode: escrow_core::EscrowMode,
     /// State label (`awaiting_setup`, `awaiting_funding`, `funded`, `disputed`, `releasing`,
     /// `refunding`, `released`, `refunded`, `expired`, `cancelled`, `setup_failed`).
     pub state: &'static str,
@@ -243,6 +246,7 @@ impl EscrowDetail {
             order_id: escrow.order_id().get(),
             buyer_id: escrow.buyer_id().get(),
             vendor_id: escrow.vendor_id().get(),
+            escrow_mode: escrow.mode(),
             state: escrow.state().as_str(),
             amount_xmr: escrow.amount().as_atomic(),
             address: escrow.address().map(|a| a.as_str().to_owned()),
@@ -281,6 +285,6 @@ impl EscrowDetail {
 
 /// An escrow-core time as the API shows it (RFC 3339); times past `i64` seconds read as the
 /// epoch, like stored ones.
-fn api_time(t: Timestamp) -> ApiTime {
+pub(crate) fn api_time(t: Timestamp) -> ApiTime {
     ApiTime::from_unix(i64::try_from(t.as_unix_seconds()).unwrap_or(i64::MAX))
 }

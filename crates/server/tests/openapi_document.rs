@@ -110,7 +110,7 @@ async fn operation_ids_are_unique_and_bodies_document_their_errors() {
             );
         }
     }
-    assert_eq!(with_body, 10, "operations with a JSON body");
+    assert_eq!(with_body, 11, "operations with a JSON body");
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn authenticated_operations_require_the_session_cookie_this_server_reads()
             assert!(op["responses"]["401"].is_object(), "{method} {path}");
         }
     }
-    assert_eq!(secured, 18, "authenticated operations");
+    assert_eq!(secured, 20, "authenticated operations");
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod orders;
 pub use orders::{OrderSettings, WalletArchiveSettings};
 
 pub mod custody;
+pub mod escrow_modes;
 
 pub mod wallet_metrics;
 pub mod web;
@@ -200,6 +201,9 @@ pub struct EscrowSettings {
     /// Pause between sweeps of the wallet collector (`MMKT_WALLET_METRICS_INTERVAL_SECS`; see
     /// [`wallet_metrics`]).
     pub wallet_metrics_interval: wallet_metrics::WalletMetricsInterval,
+    /// The escrow modes buyers may choose and the non-custodial round timeout
+    /// (`MMKT_ESCROW_MODES`, `MMKT_ESCROW_ROUND_TIMEOUT_SECS`; see [`escrow_modes`]).
+    pub modes: escrow_modes::EscrowModeSettings,
 }
 
 /// Default absolute payout fee cap, piconero: 0.005 XMR, about 50 times a normal-priority fee for
@@ -668,6 +672,10 @@ impl Config {
             wallet_metrics_interval: wallet_metrics::WalletMetricsInterval::parse(
                 env,
                 get("MMKT_WALLET_METRICS_INTERVAL_SECS").as_deref(),
+            )?,
+            modes: escrow_modes::EscrowModeSettings::parse(
+                get("MMKT_ESCROW_MODES").as_deref(),
+                get("MMKT_ESCROW_ROUND_TIMEOUT_SECS").as_deref(),
             )?,
         };
         let runner =

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_payout_refusal.sql"),
     include_str!("../../migrations/0005_order_jams.sql"),
     include_str!("../../migrations/0006_address_changes.sql"),
+    include_str!("../../migrations/0007_noncustodial_rounds.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after [`migrate`]).

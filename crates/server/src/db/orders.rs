@@ -3,7 +3,9 @@
 
 use escrow_core::error::{EscrowError, OrderError};
 use escrow_core::escrow::EscrowTerms;
-use escrow_core::{Amount, EscrowCap, Listing, ListingId, Order, OrderStatus, Timestamp, UserId};
+use escrow_core::{
+    Amount, EscrowCap, EscrowMode, Listing, ListingId, Order, OrderStatus, Timestamp, UserId,
+};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,6 +36,10 @@ pub struct OrderView {
     /// Coarse status derived from the escrow state (`pending`, `paid`, `disputed`, ...).
     #[schema(value_type = String, example = "pending")]
     pub status: OrderStatus,
+    /// Who holds the buyer's and vendor's escrow keys: `hosted` (the server) or `non_custodial`
+    /// (each party's own wallet; the server holds only the arbiter's).
+    #[schema(value_type = String, example = "hosted")]
+    pub escrow_mode: EscrowMode,
     /// When the order was placed (RFC 3339).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: ApiTime,
@@ -81,6 +87,8 @@ pub struct EscrowPolicy {
     pub funding_window_secs: u64,
     /// Most unfunded orders the buyer may have at once ([`UNFUNDED_STATES`]).
     pub max_unfunded: u32,
+    /// The escrow mode the buyer chose (already admitted by the marketplace's allowed modes).
+    pub mode: EscrowMode,
 }
 
 /// Escrow states of an unfunded order: the ones [`EscrowPolicy::max_unfunded`] counts.
@@ -155,7 +163,7 @@ pub fn place(
         return Ok(PlaceOutcome::ListingNotFound);
     };
     let line = match Order::place(&listing, UserId::new(buyer_id), quantity, &policy.cap) {
-        Ok(line) => line,
+        Ok(line) => line.with_escrow_mode(policy.mode),
         Err(e) => return Ok(PlaceOutcome::Rejected(e)),
     };
     if let Err(e) = policy
@@ -203,7 +211,7 @@ pub fn place(
         buyer_id: line.buyer_id(),
         vendor_id: line.vendor_id(),
     };
-    if let Err(e) = escrows::create(&tx, order_id, parties, terms, now)? {
+    if let Err(e) = escrows::create(&tx, order_id, parties, terms, line.escrow_mode(), now)? {
         return Ok(PlaceOutcome::EscrowRejected(e));
     }
     let view =
@@ -249,7 +257,7 @@ pub fn return_stock(conn: &Connection, order_id: i64, now: i64) -> rusqlite::Res
 }
 
 const SELECT: &str = "SELECT o.id, o.listing_id, l.title, o.buyer_id, o.vendor_id, o.quantity, o.unit_price_atomic,
-    o.total_atomic, o.status, o.created_at, o.updated_at,
+    o.total_atomic, o.status, e.mode, o.created_at, o.updated_at,
     e.id, e.state, e.amount_atomic, e.address, e.required_confirmations, e.funding_window_secs, e.created_at, e.updated_at
     FROM orders o JOIN listings l ON l.id = o.listing_id JOIN escrows e ON e.order_id = o.id";
 
@@ -265,6 +273,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderView> {
         unit_price_xmr: c.read()?,
         total_xmr: c.read()?,
         status: c.label()?,
+        escrow_mode: c.label()?,
         created_at: c.read()?,
         updated_at: c.read()?,
         escrow: EscrowView {

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use escrow_core::{Action, Actor, Escrow, EscrowEvent, Role};
+use escrow_core::{Action, Actor, Escrow, EscrowEvent, EscrowMode, Role};
 use monero_rpc::{WalletClient, WalletName};
 use tokio::task::JoinHandle;
 
@@ -28,8 +28,8 @@ use super::lease::{JobGuard, RunnerLease};
 use super::participant::HostedParticipant;
 use super::worker::{WalletRef, WalletWorker, WorkerError};
 use super::{
-    Applied, ApplyError, EscrowContext, Extra, Target, apply_event_with, archive, funding, payout,
-    setup,
+    Applied, ApplyError, EscrowContext, Extra, Target, apply_event_with, archive, funding,
+    noncustodial, noncustodial_payout, payout, setup,
 };
 use crate::db::escrows::steps::{self, Step, StepKey};
 use crate::db::escrows::{self, wallets, wallets::WalletRow};
@@ -134,16 +134,18 @@ fn env_role(role: &Actor) -> &'static str {
     }
 }
 
-/// The three wallet-rpc workers of hosted mode.
+/// The wallet-rpc workers: the arbiter's always; buyer's and vendor's when configured (hosted
+/// mode needs all three, a non-custodial escrow only the arbiter's).
 #[derive(Debug, Clone)]
 pub struct Workers {
-    buyer: WalletWorker,
-    vendor: WalletWorker,
+    buyer: Option<WalletWorker>,
+    vendor: Option<WalletWorker>,
     arbiter: WalletWorker,
 }
 
 impl Workers {
-    /// One worker per role, if `clients` has all three roles, each gated by `lease`.
+    /// One worker per role in `clients`, each gated by `lease`; `None` without an arbiter
+    /// endpoint.
     fn spawn(clients: &[(Role, WalletClient)], lease: &RunnerLease) -> Option<Workers> {
         let worker = |role: Role| {
             clients
@@ -152,20 +154,25 @@ impl Workers {
                 .map(|(_, c)| WalletWorker::spawn(role, c.clone(), lease.clone()))
         };
         Some(Workers {
-            buyer: worker(Role::Buyer)?,
-            vendor: worker(Role::Vendor)?,
             arbiter: worker(Role::Arbiter)?,
+            buyer: worker(Role::Buyer),
+            vendor: worker(Role::Vendor),
         })
     }
 
-    /// The worker of a signing role.
+    /// The worker of a signing role, if configured.
     pub fn for_role(&self, role: Actor) -> Option<&WalletWorker> {
         match role {
-            Actor::Buyer => Some(&self.buyer),
-            Actor::Vendor => Some(&self.vendor),
+            Actor::Buyer => self.buyer.as_ref(),
+            Actor::Vendor => self.vendor.as_ref(),
             Actor::Arbiter => Some(&self.arbiter),
             Actor::System => None,
         }
+    }
+
+    /// Whether all three roles have a worker (hosted escrows can run).
+    pub fn all_roles(&self) -> bool {
+        self.buyer.is_some() && self.vendor.is_some()
     }
 }
 
@@ -234,18 +241,7 @@ impl Engine {
     /// As [`Engine::worker`]; [`StepError::InvalidStored`] for an unusable stored wallet name.
     pub fn wallet_job(&self, row: &WalletRow) -> Result<(&WalletWorker, WalletRef), StepError> {
         let worker = self.worker(row.role)?;
-        let name = row
-            .wallet_name
-            .parse::<WalletName>()
-            .map_err(|e| StepError::InvalidStored {
-                what: "wallet name",
-                detail: e.to_string(),
-            })?;
-        let wallet = WalletRef {
-            name,
-            password: row.password.clone(),
-        };
-        Ok((worker, wallet))
+        Ok((worker, wallet_ref(row)?))
     }
 
     /// This server's runner lease (escrow work runs only while it is held).
@@ -253,9 +249,9 @@ impl Engine {
         &self.lease
     }
 
-    /// Whether hosted wallet-rpc workers exist.
+    /// Whether all three hosted wallet-rpc workers exist.
     pub fn is_hosted(&self) -> bool {
-        self.workers.is_some()
+        self.workers.as_ref().is_some_and(Workers::all_roles)
     }
 
     /// The wallets of the escrow's latest setup attempt (empty before setup).
@@ -359,14 +355,33 @@ impl Engine {
         }
     }
 
-    /// The hosted workers, if all three wallet-rpcs are configured.
+    /// The wallet-rpc workers, if the arbiter's wallet-rpc is configured.
     pub fn workers(&self) -> Option<&Workers> {
         self.workers.as_ref()
     }
 }
 
+/// The wallet to open for a stored per-escrow wallet row.
+///
+/// # Errors
+/// [`StepError::InvalidStored`] for an unusable stored wallet name.
+pub fn wallet_ref(row: &WalletRow) -> Result<WalletRef, StepError> {
+    let name = row
+        .wallet_name
+        .parse::<WalletName>()
+        .map_err(|e| StepError::InvalidStored {
+            what: "wallet name",
+            detail: e.to_string(),
+        })?;
+    Ok(WalletRef {
+        name,
+        password: row.password.clone(),
+    })
+}
+
 /// Starts the orchestrator: one worker per wallet-rpc endpoint in `wallets` (hosted mode needs
-/// buyer, vendor and arbiter) and the scheduling loop, both working only while `lease` is held.
+/// buyer, vendor and arbiter, non-custodial mode the arbiter) and the scheduling loop, both
+/// working only while `lease` is held.
 /// Abort the returned handle to stop it (in-flight steps resume after restart).
 pub fn spawn(
     ctx: EscrowContext,
@@ -374,9 +389,13 @@ pub fn spawn(
     lease: RunnerLease,
 ) -> JoinHandle<()> {
     let workers = Workers::spawn(wallets, &lease);
-    if workers.is_none() {
+    if let Some(workers) = &workers {
+        // Set once per context; a second orchestrator on the same context keeps the first.
+        let _ = ctx.arbiter.set(workers.arbiter.clone());
+    }
+    if !workers.as_ref().is_some_and(Workers::all_roles) {
         tracing::warn!(
-            "escrow orchestration is idle: set MMKT_WALLET_RPC_BUYER_URL, MMKT_WALLET_RPC_VENDOR_URL and MMKT_WALLET_RPC_ARBITER_URL"
+            "hosted escrows wait: set MMKT_WALLET_RPC_BUYER_URL, MMKT_WALLET_RPC_VENDOR_URL and MMKT_WALLET_RPC_ARBITER_URL (non-custodial escrows need only the arbiter's)"
         );
     }
     let engine = Engine {
@@ -635,7 +654,15 @@ async fn run_action(
         }
     }
     match action {
+        Action::RunSetup if escrow.mode() == EscrowMode::NonCustodial => {
+            noncustodial::run_setup(engine, escrow).await
+        }
         Action::RunSetup => setup::run(engine, escrow).await,
+        Action::PreparePayout { plan } | Action::SubmitPayout { plan, .. }
+            if escrow.mode() == EscrowMode::NonCustodial =>
+        {
+            noncustodial_payout::run(engine, escrow, &plan).await
+        }
         Action::WatchFunding { .. } => funding::poll(engine, escrow).await,
         Action::WatchLateFunding { .. } => funding::poll(engine, escrow).await,
         Action::PreparePayout { plan } => payout::prepare(engine, escrow, &plan).await,

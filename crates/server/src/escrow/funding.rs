@@ -26,13 +26,18 @@ use crate::db::{now_unix, orders};
 ///
 /// The watching wallet is chosen by escrow id (buyer, vendor, arbiter in turn) so that the three
 /// wallet-rpc endpoints share the polling load; all three multisig wallets see the same transfers.
+/// A non-custodial escrow is watched through the arbiter wallet.
 ///
 /// # Errors
 /// [`StepError`] when the wallet cannot be read or the event cannot be stored.
 pub async fn poll(engine: &Engine, escrow: &Escrow) -> Result<Progress, StepError> {
     let id = escrow.id().get();
     let wallets = engine.wallets(id).await?;
-    let role = ROLES[usize::try_from(id.rem_euclid(3)).unwrap_or(0)];
+    // A non-custodial escrow's only server-side wallet is the arbiter's.
+    let role = match escrow.mode() {
+        escrow_core::EscrowMode::NonCustodial => escrow_core::Actor::Arbiter,
+        _ => ROLES[usize::try_from(id.rem_euclid(3)).unwrap_or(0)],
+    };
     let watcher = engine.participant(role, &wallets)?;
     let transfers = watcher.incoming().await?;
     let now = Timestamp::from_unix_seconds(u64::try_from(now_unix()).unwrap_or(0));

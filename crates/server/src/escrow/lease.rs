@@ -38,10 +38,11 @@ const ACQUIRE_WAIT: Duration = Duration::from_secs(10);
 /// Whether this server can run escrow jobs at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hosting {
-    /// All three wallet-rpc endpoints are configured: a candidate for the lease.
+    /// The arbiter's wallet-rpc endpoint is configured (with buyer's and vendor's, hosted
+    /// escrows run too; without them only non-custodial ones): a candidate for the lease.
     Hosted,
-    /// Some wallet-rpc endpoint is missing: the server never takes the lease (it would keep the
-    /// real runner out while doing nothing).
+    /// No arbiter wallet-rpc endpoint: the server never takes the lease (it would keep the real
+    /// runner out while doing nothing).
     NoWallets,
 }
 

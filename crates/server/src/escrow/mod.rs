@@ -12,7 +12,9 @@
 //! - One worker per wallet-rpc endpoint serializes calls and batches them per open wallet
 //!   ([`worker`]); signers are reached through the [`participant::Participant`] trait (hosted mode
 //!   today, non-custodial later).
-//! - [`setup`], [`funding`] and [`payout`] implement the three kinds of work; [`parties`] applies
+//! - [`setup`], [`funding`] and [`payout`] implement the three kinds of work; [`noncustodial`]
+//!   runs a non-custodial escrow's setup and [`noncustodial_payout`] its payout (only the arbiter
+//!   wallet is the server's; the parties' round outputs come through [`rounds`]); [`parties`] applies
 //!   the parties' account addresses to their escrows (validated for the configured network by
 //!   `monero_types::Address::validate`). See docs/ESCROW.md.
 //! - Only the holder of the runner lease runs escrow jobs and calls wallet-rpc ([`lease`]); other
@@ -28,9 +30,12 @@ pub mod archive;
 pub mod engine;
 pub mod funding;
 pub mod lease;
+pub mod noncustodial;
+pub mod noncustodial_payout;
 pub mod participant;
 pub mod parties;
 pub mod payout;
+pub mod rounds;
 pub mod setup;
 pub mod terminal_wallets;
 pub mod waiting;
@@ -92,6 +97,7 @@ pub struct EscrowContext {
     settings: EscrowSettings,
     wallet_archive: Arc<WalletArchiveSettings>,
     payout_waits: waiting::PayoutWaits,
+    arbiter: Arc<std::sync::OnceLock<worker::WalletWorker>>,
 }
 
 impl EscrowContext {
@@ -103,7 +109,14 @@ impl EscrowContext {
             settings,
             wallet_archive: Arc::default(),
             payout_waits: waiting::PayoutWaits::default(),
+            arbiter: Arc::default(),
         }
+    }
+
+    /// The arbiter's wallet-rpc worker once the orchestrator started with one: the API checks
+    /// a non-custodial party's txset with it before relaying or submitting it.
+    pub fn arbiter_worker(&self) -> Option<&worker::WalletWorker> {
+        self.arbiter.get()
     }
 
     /// This context with the wallet directories and archive retention (without them no wallet

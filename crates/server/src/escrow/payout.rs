@@ -287,7 +287,7 @@ pub async fn cosign_checked(
 }
 
 /// A wallet-rpc description as escrow-core's check reads it.
-fn tx_description(d: &TransferDescription) -> TxDescription {
+pub(super) fn tx_description(d: &TransferDescription) -> TxDescription {
     TxDescription {
         amount_in: d.amount_in,
         amount_out: d.amount_out,

@@ -43,7 +43,7 @@ pub const MAX_STEP_TRIES: u32 = 3;
 pub const ROLES: [Actor; 3] = PARTICIPANTS;
 
 /// What a round produced.
-enum Round {
+pub(super) enum Round {
     /// The three outputs, in [`ROLES`] order.
     Outputs(Vec<String>),
     /// A wallet-rpc was unreachable or busy: try again on the next pass.
@@ -68,7 +68,7 @@ pub async fn run(engine: &Engine, escrow: &escrow_core::Escrow) -> Result<Progre
         .await?;
     // No wallets yet, or only those of the attempts before an operator's retry: start afresh.
     if wallets.first().is_none_or(|w| w.attempt <= floor) {
-        wallets = new_attempt(engine, id, floor + 1).await?;
+        wallets = new_wallets(engine, id, floor + 1, &ROLES).await?;
     }
     let attempt = wallets[0].attempt;
     let participants = ROLES
@@ -177,7 +177,7 @@ async fn round(
 
 /// One participant's output for `stage`: from `escrow_steps` if already done, else by calling its
 /// wallet (intent recorded first, result right after).
-async fn contribute(
+pub(super) async fn contribute(
     engine: &Engine,
     id: i64,
     attempt: u32,
@@ -355,13 +355,19 @@ async fn restart(
         reason,
         "multisig setup restarts with fresh wallets"
     );
-    new_attempt(engine, id, attempt + 1).await?;
+    new_wallets(engine, id, attempt + 1, &ROLES).await?;
     Ok(Progress::Continue)
 }
 
-/// Records a new wallet set (names `escrow-<id>-<role>-<attempt>-<tag>`, random 256-bit passwords).
-async fn new_attempt(engine: &Engine, id: i64, attempt: u32) -> Result<Vec<WalletRow>, StepError> {
-    let rows: Vec<WalletRow> = ROLES
+/// Records a new wallet set for `roles` (names `escrow-<id>-<role>-<attempt>-<tag>`, random
+/// 256-bit passwords): all three in hosted mode, the arbiter's alone for a non-custodial escrow.
+pub(super) async fn new_wallets(
+    engine: &Engine,
+    id: i64,
+    attempt: u32,
+    roles: &[Actor],
+) -> Result<Vec<WalletRow>, StepError> {
+    let rows: Vec<WalletRow> = roles
         .iter()
         .map(|role| {
             let mut secret = [0u8; 32];

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::auth::cookie::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME, cookie_name};
 use crate::config::Config;
-use crate::routes::{account, auth, disputes, escrows, listings, ops, orders, runner};
+use crate::routes::{account, auth, disputes, escrows, listings, ops, orders, rounds, runner};
 
 /// Name of the session cookie's security scheme, which the authenticated operations require.
 pub const SESSION_SCHEME: &str = "session_cookie";
@@ -34,6 +34,7 @@ pub const SESSION_SCHEME: &str = "session_cookie";
         ops::health, ops::ready, ops::metrics, ops::openapi, ops::retry_setup, runner::release, runner::acquire,
         escrows::show, escrows::confirm_receipt, escrows::open_dispute, account::set_payout_address,
         account::set_refund_address, account::addresses, disputes::list, disputes::resolve,
+        rounds::show, rounds::submit,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&JsonBodyErrors, &PatchNeedsAField),

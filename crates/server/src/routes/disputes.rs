@@ -80,7 +80,7 @@ pub struct ResolveRequest {
     security(("session_cookie" = [])),
     request_body = ResolveRequest,
     responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 403, description = "not an arbiter", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed; `payout_rounds_not_served` for a non-custodial escrow", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
 pub async fn resolve(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -94,6 +94,9 @@ pub async fn resolve(
         .run("select", "escrows", move |conn| escrows::load(conn, target))
         .await?
         .ok_or(ApiError::NotFound("dispute"))?;
+    if escrow.mode() == escrow_core::EscrowMode::NonCustodial {
+        return Err(ApiError::PayoutRoundsNotServed);
+    }
     if escrow.state().kind() == EscrowStateKind::Disputed {
         fill_from_accounts(state.escrow(), &escrow).await?;
     }

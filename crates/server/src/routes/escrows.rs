@@ -90,7 +90,8 @@ pub async fn show(
 }
 
 /// The buyer confirms receipt: the escrow moves to `releasing` and the server pays the vendor's
-/// payout address in the background (vendor wallet builds the sweep, buyer wallet co-signs).
+/// payout address in the background (vendor wallet builds the sweep, buyer wallet co-signs; in
+/// non-custodial mode the parties do both through `/api/escrows/{id}/rounds`).
 /// Answers 202 with the escrow; follow it with `GET /api/escrows/{id}` or the WebSocket.
 #[utoipa::path(post, path = "/api/orders/{id}/confirm-receipt", tag = "escrows", params(("id" = i64, Path, description = "order id")),
     security(("session_cookie" = [])),

@@ -9,5 +9,6 @@ pub mod escrows;
 pub mod listings;
 pub mod ops;
 pub mod orders;
+pub mod rounds;
 pub mod runner;
 pub mod ws;

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use escrow_core::error::{EscrowError, OrderError};
-use escrow_core::{Actor, EscrowEvent};
+use escrow_core::{Actor, AllowedModes, EscrowEvent, EscrowMode};
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 use utoipa::ToSchema;
@@ -40,6 +40,30 @@ pub struct CreateOrderRequest {
     /// Units, 1 to 4294967295 (and at most the listing's stock).
     #[schema(value_type = u64, minimum = 1, maximum = 4_294_967_295_u64, example = 1)]
     pub quantity: Number,
+    /// Who holds the escrow's buyer and vendor keys: `hosted` (default: the server) or
+    /// `non_custodial` (buyer and vendor run their own wallets, see `/api/escrows/{id}/rounds`).
+    /// A mode this marketplace does not offer is refused with 422 `escrow_mode_not_allowed`.
+    #[schema(example = "non_custodial")]
+    pub escrow_mode: Option<String>,
+}
+
+/// The buyer's escrow mode, if given and offered here (default hosted).
+fn chosen_mode(
+    request: &CreateOrderRequest,
+    allowed: AllowedModes,
+) -> Result<EscrowMode, ApiError> {
+    let Some(label) = request.escrow_mode.as_deref() else {
+        return allowed
+            .admit(EscrowMode::Hosted)
+            .map_err(ApiError::EscrowModeNotAllowed);
+    };
+    let mode = label
+        .parse::<EscrowMode>()
+        .map_err(|e| ApiError::InvalidField {
+            field: "escrow_mode",
+            message: e.to_string(),
+        })?;
+    allowed.admit(mode).map_err(ApiError::EscrowModeNotAllowed)
 }
 
 /// One page of the caller's orders.
@@ -92,7 +116,7 @@ fn order_error(e: OrderError) -> ApiError {
     security(("session_cookie" = [])),
     responses((status = 200, body = OrderView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "no such listing", body = ErrorBody), (status = 409, description = "insufficient stock, or the custody cap on open escrows reached", body = ErrorBody),
-        (status = 422, description = "bad quantity, overflow, or total above the escrow cap", body = ErrorBody),
+        (status = 422, description = "bad quantity, overflow, total above the escrow cap, or an escrow mode not offered (`escrow_mode_not_allowed`)", body = ErrorBody),
         (status = 429, description = "`rate_limited` (too many orders this minute, see Retry-After) or `too_many_unfunded_orders`", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -101,14 +125,16 @@ pub async fn create(
 ) -> Result<ApiJson<OrderView>, ApiError> {
     current.require(Role::Buyer)?;
     let quantity = count(&request.quantity, "quantity", 1)?;
-    state.order_limiter().check(current.user.id)?;
     let config = state.config();
+    let mode = chosen_mode(&request, config.escrow.modes.allowed)?;
+    state.order_limiter().check(current.user.id)?;
     let policy = EscrowPolicy {
         cap: config.limits.escrow_cap(),
         custody: config.escrow.custody.cap,
         required_confirmations: config.escrow.required_confirmations,
         funding_window_secs: config.escrow.funding_window_secs,
         max_unfunded: config.orders.max_unfunded_per_buyer,
+        mode,
     };
     let (buyer, listing) = (current.user.id, id(&request.listing_id, "listing_id")?);
     let outcome = state
@@ -127,8 +153,12 @@ pub async fn create(
                 order_id = view.order_id,
                 escrow_id = view.escrow.escrow_id,
                 total_atomic = view.total_xmr,
+                escrow_mode = view.escrow_mode.as_str(),
                 "order placed"
             );
+            if view.escrow_mode == EscrowMode::NonCustodial {
+                crate::escrow::rounds::announce_start(state.escrow(), view.escrow.escrow_id).await;
+            }
             Ok(ApiJson(*view))
         }
         PlaceOutcome::ListingNotFound => Err(ApiError::NotFound("listing")),

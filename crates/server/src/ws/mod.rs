@@ -1,14 +1,17 @@
 //! Live escrow notifications: [`Notices`] fans out an [`EscrowNotice`] for every persisted escrow
 //! event to the WebSocket connections (`GET /ws`, see [`crate::routes::ws`]), which forward only
 //! what their user may see ([`EscrowNotice::visible_to`]). [`connection`] runs one connection;
-//! [`SessionEnds`] tells the connections of a session that it was logged out.
+//! [`SessionEnds`] tells the connections of a session that it was logged out; [`TurnNotice`] tells
+//! a non-custodial party that a round waits for it.
 
 mod account;
 pub mod connection;
 mod session_ends;
+mod turn;
 
 pub use account::AccountNotice;
 pub use session_ends::{SESSION_END_BUFFER, SessionEnds};
+pub use turn::TurnNotice;
 
 use escrow_core::{Actor, Role, Transition};
 use serde::Serialize;
@@ -99,6 +102,8 @@ pub enum Notice {
     Escrow(EscrowNotice),
     /// `"type": "account_event"`.
     Account(AccountNotice),
+    /// `"type": "escrow_turn"`.
+    Turn(TurnNotice),
 }
 
 impl Notice {
@@ -108,6 +113,7 @@ impl Notice {
         match self {
             Notice::Escrow(n) => n.visible_to(user_id, role),
             Notice::Account(n) => n.visible_to(user_id),
+            Notice::Turn(n) => n.visible_to(user_id),
         }
     }
 }
@@ -115,6 +121,12 @@ impl Notice {
 impl From<EscrowNotice> for Notice {
     fn from(notice: EscrowNotice) -> Self {
         Notice::Escrow(notice)
+    }
+}
+
+impl From<TurnNotice> for Notice {
+    fn from(notice: TurnNotice) -> Self {
+        Notice::Turn(notice)
     }
 }
 

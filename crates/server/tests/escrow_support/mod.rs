@@ -7,6 +7,7 @@
 //! (miner), 4 the vendor's payout wallet, 5 the buyer's refund wallet.
 #![allow(dead_code)]
 
+mod party;
 #[path = "../shared/mod.rs"]
 mod shared;
 
@@ -27,6 +28,8 @@ use test_support::regtest::{Miner, Regtest, RegtestConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[allow(unused_imports)]
+pub use party::{Party, database_text};
 pub use shared::*;
 
 /// How long a test waits for an escrow to reach a state before failing (not a timed assertion:
@@ -311,6 +314,12 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Sets `key` to `value` in the environment of the next (re)start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
     }
 
     /// Starts the binary again on the same database and port.

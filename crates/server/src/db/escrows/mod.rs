@@ -7,12 +7,15 @@
 pub mod custody;
 pub mod destinations;
 pub mod money;
+pub mod rounds;
 pub mod steps;
 pub mod wallets;
 
 use escrow_core::error::EscrowError;
 use escrow_core::escrow::{EscrowTerms, NewEscrow};
-use escrow_core::{Escrow, EscrowId, OrderId, OrderStatus, Timestamp, Transition, UserId};
+use escrow_core::{
+    Escrow, EscrowId, EscrowMode, OrderId, OrderStatus, Timestamp, Transition, UserId,
+};
 use rusqlite::{Connection, OptionalExtension, Params, params};
 
 use super::sql_u64;
@@ -108,7 +111,8 @@ pub struct Parties {
 }
 
 /// Inserts the escrow of the just-inserted order `order_id` in its initial state
-/// (`awaiting_setup`, no addresses), created at `now` (Unix s). Run it inside the order's
+/// (`awaiting_setup`, no addresses), held in `mode`, created at `now` (Unix s); a non-custodial
+/// escrow's setup rounds start at `now` ([`rounds::open_phase`]). Run it inside the order's
 /// transaction; nothing should be committed when the inner result is an error.
 ///
 /// # Errors
@@ -118,27 +122,34 @@ pub fn create(
     order_id: i64,
     parties: Parties,
     terms: EscrowTerms,
+    mode: EscrowMode,
     now: i64,
 ) -> rusqlite::Result<Result<Escrow, EscrowError>> {
     conn.execute(
-        "INSERT INTO escrows (order_id, state, amount_atomic, required_confirmations, funding_window_secs, record, created_at, updated_at)
-         VALUES (?1, 'awaiting_setup', ?2, ?3, ?4, '', ?5, ?5)",
-        params![order_id, sql_u64(terms.amount().as_atomic())?, sql_u64(terms.required_confirmations())?, sql_u64(terms.funding_window_secs())?, now],
+        "INSERT INTO escrows (order_id, state, amount_atomic, required_confirmations, funding_window_secs, record, created_at, updated_at, mode)
+         VALUES (?1, 'awaiting_setup', ?2, ?3, ?4, '', ?5, ?5, ?6)",
+        params![order_id, sql_u64(terms.amount().as_atomic())?, sql_u64(terms.required_confirmations())?, sql_u64(terms.funding_window_secs())?, now, mode.as_str()],
     )?;
     let escrow_id = conn.last_insert_rowid();
-    let escrow = match Escrow::new(NewEscrow {
-        id: EscrowId::new(escrow_id),
-        order_id: OrderId::new(order_id),
-        buyer_id: parties.buyer_id,
-        vendor_id: parties.vendor_id,
-        terms,
-        payout_address: None,
-        refund_address: None,
-        created_at: Timestamp::from_unix_seconds(u64::try_from(now).unwrap_or(0)),
-    }) {
+    let escrow = match Escrow::new_in_mode(
+        NewEscrow {
+            id: EscrowId::new(escrow_id),
+            order_id: OrderId::new(order_id),
+            buyer_id: parties.buyer_id,
+            vendor_id: parties.vendor_id,
+            terms,
+            payout_address: None,
+            refund_address: None,
+            created_at: Timestamp::from_unix_seconds(u64::try_from(now).unwrap_or(0)),
+        },
+        mode,
+    ) {
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
     };
+    if mode == EscrowMode::NonCustodial {
+        rounds::open_phase(conn, escrow_id, rounds::PhaseKind::Setup, None, now)?;
+    }
     conn.execute(
         "UPDATE escrows SET state = ?2, record = ?3 WHERE id = ?1",
         params![escrow_id, escrow.state().as_str(), encode(&escrow)?],

@@ -95,6 +95,12 @@ pub struct StepKey {
 pub struct StepOutput(String);
 
 impl StepOutput {
+    /// Wraps an output (or a round payload, [`super::rounds`]) read from or going into the
+    /// database.
+    pub fn new(text: String) -> Self {
+        StepOutput(text)
+    }
+
     /// The output text.
     pub fn expose(&self) -> &str {
         &self.0

@@ -1,0 +1,246 @@
+//! A non-custodial escrow's payout (escrow-core `Action::PreparePayout`/`SubmitPayout` in
+//! non-custodial mode): the payout rounds of the signing pair ([`signing_for`]), the server's
+//! check of every txset a party submits ([`check_txset`], also run by the API before it stores a
+//! `build_txset` or `sign_txset` submission), and the submission of the fully signed set through
+//! the arbiter wallet (`submit_multisig`), recorded as `payout_prepared` + `payout_submitted`.
+//!
+//! The check: the arbiter wallet refreshes, imports both signers' `export_sync` outputs, reads its
+//! unlocked balance, decodes the set (`describe_transfer`) and runs escrow-core's `check_payout`
+//! against the plan (destination, change only to the escrow, `unlock_time` 0, fee limit, inputs
+//! equal to the unlocked balance).
+//!
+//! Served today: payouts whose two signers are buyer and vendor (an undisputed release); the API
+//! refuses a dispute decision on a non-custodial escrow before it gets here.
+
+use escrow_core::{
+    Actor, CheckedPayout, DisputeStatus, Escrow, EscrowEvent, EscrowState, ExpectedPayout,
+    PayoutKind, PayoutPlan, PayoutRefusal, PayoutRound, PayoutSigning, PreparedPayout, Round,
+    RoundsStatus, TxDescription, check_payout,
+};
+use monero_rpc::{MultisigSyncInfo, MultisigTxset, RpcError};
+
+use super::engine::{Engine, Progress, StepError, wallet_ref};
+use super::participant::{HostedParticipant, Participant};
+use super::rounds::{self, RoundBook, unix};
+use super::worker::WorkerError;
+use super::{EscrowContext, payout};
+use crate::db::escrows::rounds::{self as rows, PhaseKind};
+use crate::db::escrows::wallets;
+use crate::db::now_unix;
+
+/// The signing pair of `plan` in non-custodial mode: the payee's side builds, the other signs
+/// second (undisputed release vendor then buyer, refund buyer then vendor; after a dispute the
+/// winner then the arbiter).
+///
+/// # Errors
+/// escrow-core's refusal of the pair (none for the plans escrow-core makes).
+pub fn signing_for(plan: &PayoutPlan) -> Result<PayoutSigning, escrow_core::SignerRefusal> {
+    let disputed = DisputeStatus::of(plan.reason);
+    let (first, second) = match (plan.kind, disputed) {
+        (PayoutKind::Release, DisputeStatus::Undisputed) => (Actor::Vendor, Actor::Buyer),
+        (PayoutKind::Refund, DisputeStatus::Undisputed) => (Actor::Buyer, Actor::Vendor),
+        (PayoutKind::Release, DisputeStatus::Disputed) => (Actor::Vendor, Actor::Arbiter),
+        (PayoutKind::Refund, DisputeStatus::Disputed) => (Actor::Buyer, Actor::Arbiter),
+    };
+    PayoutSigning::new(plan.kind, disputed, first, second)
+}
+
+/// One pass of the payout: opens the payout rounds (and tells the first round's parties), or,
+/// once the second signer's set is in, checks it again and submits it.
+///
+/// # Errors
+/// [`StepError`] when a step must be retried later.
+pub async fn run(
+    engine: &Engine,
+    escrow: &Escrow,
+    plan: &PayoutPlan,
+) -> Result<Progress, StepError> {
+    let ctx = engine.context();
+    let id = escrow.id().get();
+    if let Some(prepared) = prepared(escrow) {
+        // Submitted before a restart: the arbiter wallet knows the transaction.
+        let arbiter = arbiter(ctx, id).await?;
+        let hash = prepared
+            .tx_hashes
+            .first()
+            .cloned()
+            .ok_or(StepError::SignedPayoutMissing)?;
+        if arbiter.knows_tx(hash).await? {
+            let tx_hashes = prepared.tx_hashes.clone();
+            engine
+                .apply_system(id, EscrowEvent::PayoutSubmitted { tx_hashes })
+                .await?;
+            return Ok(Progress::Wait);
+        }
+    }
+    let book = load(ctx, id).await?;
+    if book.phase.phase != PhaseKind::Payout {
+        return open(ctx, id, plan).await;
+    }
+    if let Some(timed_out) = book.rounds.clone().check_deadline(unix(now_unix())) {
+        tracing::warn!(
+            escrow_id = id,
+            round = timed_out.round.as_str(),
+            missing = ?timed_out.missing,
+            "non-custodial payout round missed its deadline; the money stays in the escrow"
+        );
+        return Ok(Progress::Wait);
+    }
+    if *book.rounds.status() != RoundsStatus::FullySigned {
+        return Ok(Progress::Wait);
+    }
+    let signing = rounds::parse_signing(book.phase.signing.as_deref().unwrap_or_default()).ok_or(
+        StepError::InvalidStored {
+            what: "payout signing pair",
+            detail: "unreadable".into(),
+        },
+    )?;
+    let signed = book
+        .payload(Round::Payout(PayoutRound::SignTxset), signing.pair().second)
+        .ok_or(StepError::SignedPayoutMissing)?;
+    let txset =
+        MultisigTxset::new(signed.expose().to_owned()).map_err(|e| StepError::InvalidStored {
+            what: "signed txset",
+            detail: e.to_string(),
+        })?;
+    let checked = match check_txset(ctx, &book, txset.clone()).await? {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            tracing::error!(escrow_id = id, reason = refusal.reason().as_str(), error = %refusal, "the signed payout set fails the check; not submitted");
+            return Ok(Progress::Wait);
+        }
+    };
+    let arbiter = arbiter(ctx, id).await?;
+    let tx_hashes = arbiter.submit(txset).await?;
+    tracing::info!(escrow_id = id, tx_hash = %tx_hashes.first().map(|h| h.as_str()).unwrap_or(""), "non-custodial payout submitted");
+    let prepared = EscrowEvent::PayoutPrepared {
+        tx_hashes: tx_hashes.clone(),
+        amount: checked.amount,
+        fee: checked.fee,
+    };
+    engine.apply_system(id, prepared).await?;
+    engine
+        .apply_system(id, EscrowEvent::PayoutSubmitted { tx_hashes })
+        .await?;
+    Ok(Progress::Wait)
+}
+
+/// The payout already recorded as prepared, if any.
+fn prepared(escrow: &Escrow) -> Option<&PreparedPayout> {
+    match escrow.state() {
+        EscrowState::Releasing { prepared, .. } | EscrowState::Refunding { prepared, .. } => {
+            prepared.as_ref()
+        }
+        _ => None,
+    }
+}
+
+async fn load(ctx: &EscrowContext, id: i64) -> Result<RoundBook, StepError> {
+    let timeout = ctx.settings().modes.round_timeout;
+    ctx.db()
+        .run("select", "escrow_round_submissions", move |conn| {
+            rounds::load(conn, id, timeout)
+        })
+        .await?
+        .ok_or(StepError::InvalidStored {
+            what: "escrow rounds",
+            detail: "a non-custodial escrow without rounds".into(),
+        })
+}
+
+/// Opens the payout rounds of `plan` and tells the signers whose turn it is.
+async fn open(ctx: &EscrowContext, id: i64, plan: &PayoutPlan) -> Result<Progress, StepError> {
+    let signing = signing_for(plan).map_err(|e| StepError::InvalidStored {
+        what: "payout signing pair",
+        detail: e.to_string(),
+    })?;
+    let text = rounds::signing_text(&signing);
+    ctx.db()
+        .run("insert", "escrow_round_phases", move |conn| {
+            rows::open_phase(conn, id, PhaseKind::Payout, Some(&text), now_unix())
+        })
+        .await?;
+    tracing::info!(
+        escrow_id = id,
+        signing = %rounds::signing_text(&signing),
+        "non-custodial payout rounds opened"
+    );
+    rounds::announce_start(ctx, id).await;
+    Ok(Progress::Wait)
+}
+
+/// The arbiter's wallet of escrow `id` on the arbiter's wallet-rpc worker.
+async fn arbiter(ctx: &EscrowContext, id: i64) -> Result<HostedParticipant, StepError> {
+    let worker = ctx.arbiter_worker().ok_or(StepError::NotConfigured {
+        role: Actor::Arbiter,
+    })?;
+    let rows = ctx
+        .db()
+        .run("select", "escrow_wallets", move |conn| {
+            wallets::latest(conn, id)
+        })
+        .await?;
+    let row =
+        rows.into_iter()
+            .find(|w| w.role == Actor::Arbiter)
+            .ok_or(StepError::MissingWallet {
+                role: Actor::Arbiter,
+            })?;
+    let wallet = wallet_ref(&row)?;
+    Ok(HostedParticipant::new(
+        Actor::Arbiter,
+        worker.clone(),
+        wallet,
+    ))
+}
+
+/// The server's check of a payout `txset` of `book`'s payout rounds (see the module
+/// documentation): `Ok(Err(_))` is a refusal (the set must be neither relayed nor submitted).
+///
+/// # Errors
+/// [`StepError`] when the arbiter wallet cannot be used now (retry later).
+pub async fn check_txset(
+    ctx: &EscrowContext,
+    book: &RoundBook,
+    txset: MultisigTxset,
+) -> Result<Result<CheckedPayout, PayoutRefusal>, StepError> {
+    let escrow = &book.escrow;
+    let (Some(plan), Some(escrow_address)) = (escrow.state().payout_plan(), escrow.address())
+    else {
+        return Err(StepError::InvalidStored {
+            what: "payout plan",
+            detail: "the escrow is not paying out".into(),
+        });
+    };
+    let syncs = escrow_core::escrow::PARTICIPANTS
+        .into_iter()
+        .filter_map(|a| book.payload(Round::Payout(PayoutRound::ExportSync), a))
+        .map(|p| MultisigSyncInfo::new(p.expose().to_owned()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StepError::InvalidStored {
+            what: "multisig sync info",
+            detail: e.to_string(),
+        })?;
+    let arbiter = arbiter(ctx, escrow.id().get()).await?;
+    arbiter.balance().await?;
+    arbiter.import_sync(syncs).await?;
+    let unlocked_balance = arbiter.balance().await?.unlocked_balance;
+    let expected = ExpectedPayout {
+        destination: plan.destination.clone(),
+        escrow_address: escrow_address.clone(),
+        unlocked_balance,
+        fee_limit: ctx.settings().payout_fee,
+    };
+    match arbiter.describe(txset).await {
+        Ok(descriptions) => {
+            let txs: Vec<TxDescription> = descriptions.iter().map(payout::tx_description).collect();
+            Ok(check_payout(&txs, &expected))
+        }
+        Err(WorkerError::Rpc(e @ RpcError::InvalidTxset { .. })) => {
+            Ok(Err(PayoutRefusal::Undescribable {
+                detail: e.to_string(),
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
