@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use escrow_core::{Actor, DisputeOutcome, Escrow, EscrowStateKind, EventKind, OrderStatus, Role};
+use escrow_core::{
+    Actor, DisputeOutcome, Escrow, EscrowStateKind, EventKind, OrderStatus, PayoutReason, Role,
+};
 
 fn is_snake_case(s: &str) -> bool {
     !s.is_empty()
@@ -75,6 +77,26 @@ fn other_labels_round_trip() {
         DisputeOutcome::Release
     );
     assert!("admin".parse::<Role>().is_err());
+}
+
+#[test]
+fn payout_reason_labels_are_stable_and_match_serde() {
+    let labels: Vec<&str> = PayoutReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["buyer_confirmed", "arbiter_decision", "vendor_refunded"]
+    );
+    for reason in PayoutReason::ALL {
+        assert!(is_snake_case(reason.as_str()));
+        assert_eq!(reason.as_str().parse::<PayoutReason>(), Ok(reason));
+        assert_eq!(reason.to_string(), reason.as_str());
+        assert_eq!(
+            serde_json::to_string(&reason).expect("ser"),
+            format!("\"{}\"", reason.as_str())
+        );
+    }
+    assert!("VendorRefunded".parse::<PayoutReason>().is_err());
+    assert_eq!(EventKind::RefundAgreed.as_str(), "refund_agreed");
 }
 
 #[test]

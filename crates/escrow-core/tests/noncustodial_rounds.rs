@@ -646,6 +646,7 @@ fn the_signing_pairs_follow_the_payout_rules() {
         (PayoutKind::Release, PayoutReason::BuyerConfirmed),
         (PayoutKind::Release, PayoutReason::ArbiterDecision),
         (PayoutKind::Refund, PayoutReason::ArbiterDecision),
+        (PayoutKind::Refund, PayoutReason::VendorRefunded),
     ] {
         let (first, second) = PayoutPlan::signers(kind, reason);
         assert!(

@@ -21,6 +21,7 @@ enum Gen {
     Funding(Vec<(u64, u64)>),
     WindowElapsed,
     Confirm,
+    AgreeRefund,
     Dispute,
     Resolve(bool),
     /// (hash count, payout permille of received, fee permille of received).
@@ -40,6 +41,7 @@ fn gen_strategy() -> impl Strategy<Value = Gen> {
         4 => prop::collection::vec((0u64..1_500, 0u64..25), 0..4).prop_map(Gen::Funding),
         2 => Just(Gen::WindowElapsed),
         3 => Just(Gen::Confirm),
+        2 => Just(Gen::AgreeRefund),
         2 => Just(Gen::Dispute),
         2 => any::<bool>().prop_map(Gen::Resolve),
         3 => (0usize..3, 0u64..1_100, 0u64..60).prop_map(|(n, a, f)| Gen::Prepare(n, a, f)),
@@ -76,6 +78,7 @@ fn build(g: &Gen, e: &Escrow) -> EscrowEvent {
         },
         Gen::WindowElapsed => EscrowEvent::FundingWindowElapsed,
         Gen::Confirm => EscrowEvent::ReceiptConfirmed,
+        Gen::AgreeRefund => EscrowEvent::RefundAgreed,
         Gen::Dispute => EscrowEvent::DisputeOpened {
             reason: DisputeReason::new("not as described").expect("valid"),
         },
@@ -219,6 +222,9 @@ proptest! {
                                 || kind == EventKind::ReceiptConfirmed),
                             PayoutReason::ArbiterDecision => prop_assert!(
                                 history.contains(&(Actor::Arbiter, EventKind::DisputeResolved))),
+                            PayoutReason::VendorRefunded => prop_assert!(
+                                history.contains(&(Actor::Vendor, EventKind::RefundAgreed))
+                                && next.dispute().is_none()),
                         }
                     }
                     if t.is_state_change() {

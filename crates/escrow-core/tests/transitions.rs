@@ -46,6 +46,7 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("awaiting_setup", V, "set_refund", E("not_permitted")),
     ("awaiting_setup", A, "setup_completed", E("not_permitted")),
     ("awaiting_setup", B, "setup_completed", E("not_permitted")),
+    ("awaiting_setup", V, "agree_refund", E("not_funded")),
     // setup_failed
     ("setup_failed", SYS, "setup_retried", S(K::AwaitingSetup)),
     ("setup_failed", SYS, "setup_completed", E("invalid_transition")),
@@ -69,6 +70,7 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("awaiting_funding", V, "cancel", S(K::Cancelled)),
     ("awaiting_funding", SYS, "prepare", E("invalid_transition")),
     ("awaiting_funding", B, "funding_full", E("not_permitted")),
+    ("awaiting_funding", V, "agree_refund", E("not_funded")),
     // underfunded: 1 of 1.5 XMR received and confirmed
     ("underfunded", SYS, "funding_full", S(K::Funded)),
     ("underfunded", SYS, "funding_none", S(K::AwaitingFunding)),
@@ -79,12 +81,14 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("underfunded", B, "cancel", E("funds_present")),
     ("underfunded", SYS, "cancel", E("funds_present")),
     ("underfunded", B, "confirm", E("not_funded")),
+    ("underfunded", V, "agree_refund", E("not_funded")),
     // unconfirmed: the full amount is in, but lacks confirmations
     ("unconfirmed", SYS, "window_elapsed", E("awaiting_confirmations")),
     ("unconfirmed", SYS, "funding_full", S(K::Funded)),
     ("unconfirmed", B, "cancel", E("funds_present")),
     ("unconfirmed", B, "confirm", E("not_funded")),
     ("unconfirmed", B, "dispute", E("nothing_to_dispute")),
+    ("unconfirmed", V, "agree_refund", E("not_funded")),
     // funded
     ("funded", B, "confirm", S(K::Releasing)),
     ("funded", V, "confirm", E("not_permitted")),
@@ -106,6 +110,10 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("funded", SYS, "setup_completed", E("invalid_transition")),
     ("funded", V, "set_payout", S(K::Funded)),
     ("funded", B, "set_refund", S(K::Funded)),
+    ("funded", V, "agree_refund", S(K::Refunding)),
+    ("funded", B, "agree_refund", E("not_permitted")),
+    ("funded", A, "agree_refund", E("not_permitted")),
+    ("funded", SYS, "agree_refund", E("not_permitted")),
     // disputed
     ("disputed", A, "resolve_release", S(K::Releasing)),
     ("disputed", A, "resolve_refund", S(K::Refunding)),
@@ -120,6 +128,7 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("disputed", SYS, "prepare", E("invalid_transition")),
     ("disputed", V, "set_payout", S(K::Disputed)),
     ("disputed", B, "set_refund", S(K::Disputed)),
+    ("disputed", V, "agree_refund", E("in_dispute")),
     // releasing (buyer confirmed, nothing prepared yet)
     ("releasing", B, "confirm", E("already_confirmed")),
     ("releasing", V, "confirm", E("not_permitted")),
@@ -136,12 +145,14 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("releasing", SYS, "submit", E("payout_not_prepared")),
     ("releasing", SYS, "funding_full", S(K::Releasing)),
     ("releasing", SYS, "window_elapsed", E("invalid_transition")),
+    ("releasing", V, "agree_refund", E("payout_decided")),
     // releasing with a prepared payout
     ("releasing_prepared", SYS, "submit", S(K::Released)),
     ("releasing_prepared", SYS, "submit_other", E("payout_mismatch")),
     ("releasing_prepared", SYS, "prepare", S(K::Releasing)),
     ("releasing_prepared", B, "confirm", E("already_confirmed")),
     ("releasing_prepared", B, "submit", E("not_permitted")),
+    ("releasing_prepared", V, "agree_refund", E("payout_decided")),
     // refunding (arbiter decided for the buyer)
     ("refunding", A, "resolve_release", E("not_disputed")),
     ("refunding", A, "resolve_refund", E("not_disputed")),
@@ -153,6 +164,19 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("refunding", SYS, "submit", E("payout_not_prepared")),
     ("refunding_prepared", SYS, "submit", S(K::Refunded)),
     ("refunding_prepared", SYS, "submit_other", E("payout_mismatch")),
+    ("refunding", V, "agree_refund", E("payout_decided")),
+    // refunding because the vendor agreed (no dispute)
+    ("refunding_agreed", V, "agree_refund", E("payout_decided")),
+    ("refunding_agreed", B, "confirm", E("payout_decided")),
+    ("refunding_agreed", B, "dispute", E("payout_decided")),
+    ("refunding_agreed", V, "dispute", E("payout_decided")),
+    ("refunding_agreed", A, "resolve_release", E("not_disputed")),
+    ("refunding_agreed", B, "set_refund", E("payout_decided")),
+    ("refunding_agreed", B, "cancel", E("funds_present")),
+    ("refunding_agreed", SYS, "funding_full", S(K::Refunding)),
+    ("refunding_agreed", SYS, "prepare", S(K::Refunding)),
+    ("refunding_agreed", SYS, "prepare_too_much", E("payout_exceeds_funds")),
+    ("refunding_agreed", SYS, "submit", E("payout_not_prepared")),
     // released: terminal
     ("released", B, "confirm", E("already_confirmed")),
     ("released", V, "confirm", E("not_permitted")),
@@ -163,11 +187,13 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("released", SYS, "prepare", E("escrow_closed")),
     ("released", B, "cancel", E("escrow_closed")),
     ("released", V, "set_payout", E("escrow_closed")),
+    ("released", V, "agree_refund", E("escrow_closed")),
     // refunded: terminal
     ("refunded", B, "confirm", E("escrow_closed")),
     ("refunded", SYS, "submit", E("escrow_closed")),
     ("refunded", A, "resolve_release", E("escrow_closed")),
     ("refunded", B, "set_refund", E("escrow_closed")),
+    ("refunded", V, "agree_refund", E("escrow_closed")),
     // expired: closed, except for late payments
     ("expired", SYS, "funding_full", S(K::Disputed)),
     ("expired", SYS, "funding_partial", S(K::Disputed)),
@@ -178,12 +204,14 @@ const TABLE: &[(&str, Actor, &str, Expect)] = &[
     ("expired", B, "dispute", E("nothing_to_dispute")),
     ("expired", B, "confirm", E("not_funded")),
     ("expired", B, "set_refund", S(K::Expired)),
+    ("expired", V, "agree_refund", E("not_funded")),
     // cancelled after the address was shown
     ("cancelled", SYS, "funding_partial", S(K::Disputed)),
     ("cancelled", SYS, "funding_none", S(K::Cancelled)),
     ("cancelled", SYS, "funding_unconfirmed", S(K::Cancelled)),
     ("cancelled", B, "cancel", E("invalid_transition")),
     ("cancelled", SYS, "setup_completed", E("invalid_transition")),
+    ("cancelled", V, "agree_refund", E("not_funded")),
     // cancelled during setup: no address exists
     ("cancelled_early", SYS, "funding_full", E("no_escrow_address")),
     ("cancelled_early", SYS, "setup_completed", E("invalid_transition")),
@@ -277,6 +305,7 @@ fn every_event_kind_has_a_documented_permission_row() {
         (EventKind::FundingObserved, &[System]),
         (EventKind::FundingWindowElapsed, &[System]),
         (EventKind::ReceiptConfirmed, &[Buyer]),
+        (EventKind::RefundAgreed, &[Vendor]),
         (EventKind::DisputeOpened, &[Buyer, Vendor]),
         (EventKind::DisputeResolved, &[Arbiter]),
         (EventKind::PayoutPrepared, &[System]),

@@ -231,13 +231,16 @@ pub enum TransitionError {
     /// The buyer already confirmed receipt.
     #[error("receipt was already confirmed; the payout to the vendor is under way")]
     AlreadyConfirmed,
-    /// Confirmation before the escrow is funded.
-    #[error("escrow is {state}, not funded; receipt can be confirmed only after funding")]
+    /// Confirmation of receipt, or the vendor's refund, before the escrow is funded.
+    #[error(
+        "escrow is {state}, not funded; receipt can be confirmed, or a refund agreed, only after funding"
+    )]
     NotFunded {
         /// The current state.
         state: EscrowStateKind,
     },
-    /// Confirmation while a dispute is open: only an arbiter decides now.
+    /// Confirmation of receipt, or the vendor's refund, while a dispute is open: only an arbiter
+    /// decides now.
     #[error("a dispute is open; an arbiter will decide")]
     InDispute,
     /// A dispute is already open.

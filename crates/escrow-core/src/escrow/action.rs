@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 /// ([`Escrow::next_action`]). Because it is level-triggered, a restart after a crash asks every
 /// non-terminal escrow for its action and resumes; each action ends by applying an event.
 ///
-/// States that wait for a person (`funded`: the buyer; `disputed`: an arbiter;
+/// States that wait for a person (`funded`: the buyer or the vendor; `disputed`: an arbiter;
 /// `setup_failed`: the operator) have no action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 /// [`Escrow::apply`](crate::escrow::Escrow::apply).
 ///
 /// Who may submit each event is [`EventKind::allowed_actors`]; in short: parties decide
-/// (confirm, dispute, cancel, addresses), an arbiter resolves, and the server (`System`)
+/// (confirm, refund, dispute, cancel, addresses), an arbiter resolves, and the server (`System`)
 /// reports facts (setup, funding, payout progress, deadlines).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -51,6 +51,10 @@ pub enum EscrowEvent {
     FundingWindowElapsed,
     /// The buyer received the goods and releases the funds to the vendor (Buyer).
     ReceiptConfirmed,
+    /// The vendor gives the funds back to the buyer without a dispute (Vendor): on a funded
+    /// escrow with no dispute, the escrow moves to `refunding` with a payout to the buyer's
+    /// refund address (refused while the buyer has none).
+    RefundAgreed,
     /// The buyer or the vendor opens a dispute (Buyer, Vendor): on a funded escrow, or on an
     /// underfunded one that holds confirmed funds (e.g. the buyer sent the wrong amount).
     DisputeOpened {
@@ -103,6 +107,7 @@ impl EscrowEvent {
             EscrowEvent::FundingObserved { .. } => EventKind::FundingObserved,
             EscrowEvent::FundingWindowElapsed => EventKind::FundingWindowElapsed,
             EscrowEvent::ReceiptConfirmed => EventKind::ReceiptConfirmed,
+            EscrowEvent::RefundAgreed => EventKind::RefundAgreed,
             EscrowEvent::DisputeOpened { .. } => EventKind::DisputeOpened,
             EscrowEvent::DisputeResolved { .. } => EventKind::DisputeResolved,
             EscrowEvent::PayoutPrepared { .. } => EventKind::PayoutPrepared,
@@ -124,6 +129,7 @@ impl EscrowEvent {
 /// | `FundingObserved`        | `funding_observed`       | system                  |
 /// | `FundingWindowElapsed`   | `funding_window_elapsed` | system                  |
 /// | `ReceiptConfirmed`       | `receipt_confirmed`      | buyer                   |
+/// | `RefundAgreed`           | `refund_agreed`          | vendor                  |
 /// | `DisputeOpened`          | `dispute_opened`         | buyer, vendor           |
 /// | `DisputeResolved`        | `dispute_resolved`       | arbiter                 |
 /// | `PayoutPrepared`         | `payout_prepared`        | system                  |
@@ -146,6 +152,8 @@ pub enum EventKind {
     FundingWindowElapsed,
     /// See [`EscrowEvent::ReceiptConfirmed`].
     ReceiptConfirmed,
+    /// See [`EscrowEvent::RefundAgreed`].
+    RefundAgreed,
     /// See [`EscrowEvent::DisputeOpened`].
     DisputeOpened,
     /// See [`EscrowEvent::DisputeResolved`].
@@ -164,13 +172,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every event kind, in declaration order.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::SetupCompleted,
         EventKind::SetupFailed,
         EventKind::SetupRetried,
         EventKind::FundingObserved,
         EventKind::FundingWindowElapsed,
         EventKind::ReceiptConfirmed,
+        EventKind::RefundAgreed,
         EventKind::DisputeOpened,
         EventKind::DisputeResolved,
         EventKind::PayoutPrepared,
@@ -189,6 +198,7 @@ impl EventKind {
             EventKind::FundingObserved => "funding_observed",
             EventKind::FundingWindowElapsed => "funding_window_elapsed",
             EventKind::ReceiptConfirmed => "receipt_confirmed",
+            EventKind::RefundAgreed => "refund_agreed",
             EventKind::DisputeOpened => "dispute_opened",
             EventKind::DisputeResolved => "dispute_resolved",
             EventKind::PayoutPrepared => "payout_prepared",
@@ -213,7 +223,7 @@ impl EventKind {
             EventKind::DisputeOpened => &[Actor::Buyer, Actor::Vendor],
             EventKind::DisputeResolved => &[Actor::Arbiter],
             EventKind::Cancelled => &[Actor::Buyer, Actor::Vendor, Actor::System],
-            EventKind::PayoutAddressSet => &[Actor::Vendor],
+            EventKind::RefundAgreed | EventKind::PayoutAddressSet => &[Actor::Vendor],
         }
     }
 

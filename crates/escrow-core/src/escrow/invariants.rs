@@ -134,6 +134,17 @@ fn check_plan(e: &Escrow, plan: &PayoutPlan) -> Result<(), InvariantViolation> {
                 "a buyer-confirmed release was fully funded",
             )?;
         }
+        PayoutReason::VendorRefunded => {
+            rule(
+                plan.kind == PayoutKind::Refund,
+                "a vendor's agreement refunds",
+            )?;
+            rule(e.dispute.is_none(), "a vendor-agreed refund has no dispute")?;
+            rule(
+                e.funding.confirmed >= e.terms.amount,
+                "a vendor-agreed refund was fully funded",
+            )?;
+        }
         PayoutReason::ArbiterDecision => {
             let outcome = e
                 .dispute

@@ -205,6 +205,7 @@ impl Escrow {
             EscrowEvent::FundingObserved { incoming } => self.observe_funding(&incoming, now)?,
             EscrowEvent::FundingWindowElapsed => self.window_elapsed(now)?,
             EscrowEvent::ReceiptConfirmed => self.confirm_receipt(now)?,
+            EscrowEvent::RefundAgreed => self.agree_refund(now)?,
             EscrowEvent::DisputeOpened { reason } => {
                 self.open_dispute(actor, DisputeCause::PartyComplaint, reason, now)?;
             }
@@ -349,6 +350,37 @@ impl Escrow {
             }
             EscrowState::Releasing { .. } if self.released_on_buyer_confirmation() => {
                 Err(TransitionError::AlreadyConfirmed)
+            }
+            EscrowState::Releasing { .. } | EscrowState::Refunding { .. } => {
+                Err(TransitionError::PayoutDecided {
+                    state: self.state.kind(),
+                })
+            }
+            EscrowState::Disputed => Err(TransitionError::InDispute),
+            no_funded_escrow!() => Err(TransitionError::NotFunded {
+                state: self.state.kind(),
+            }),
+        }
+    }
+
+    /// The vendor's undisputed refund: only on a funded escrow, to the buyer's refund address.
+    fn agree_refund(&mut self, now: Timestamp) -> Result<(), TransitionError> {
+        match self.state {
+            EscrowState::Funded { .. } => {
+                let destination = self
+                    .refund_address
+                    .clone()
+                    .ok_or(TransitionError::RefundAddressMissing)?;
+                self.state = EscrowState::Refunding {
+                    plan: plan(
+                        PayoutKind::Refund,
+                        PayoutReason::VendorRefunded,
+                        destination,
+                        now,
+                    ),
+                    prepared: None,
+                };
+                Ok(())
             }
             EscrowState::Releasing { .. } | EscrowState::Refunding { .. } => {
                 Err(TransitionError::PayoutDecided {

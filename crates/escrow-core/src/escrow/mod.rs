@@ -6,6 +6,7 @@
 //! ```text
 //! awaiting_setup --SetupCompleted(system)--> awaiting_funding --FundingObserved(system)--> funded
 //!   funded --ReceiptConfirmed(buyer)--> releasing --PayoutPrepared, PayoutSubmitted(system)--> released
+//!   funded --RefundAgreed(vendor)--> refunding (undisputed refund)
 //!   funded --DisputeOpened(buyer|vendor)--> disputed --DisputeResolved(arbiter)--> releasing | refunding
 //!   refunding --PayoutPrepared, PayoutSubmitted(system)--> refunded
 //!   awaiting_funding --FundingWindowElapsed(system)--> expired (nothing received)

@@ -43,11 +43,13 @@ impl DisputeStatus {
         }
     }
 
-    /// The status of a hosted [`crate::PayoutPlan`] decided for `reason`: a buyer's confirmation
-    /// is undisputed, an arbiter's decision follows a dispute.
+    /// The status of a [`crate::PayoutPlan`] decided for `reason`: a buyer's confirmation and a
+    /// vendor's refund are undisputed, an arbiter's decision follows a dispute.
     pub const fn of(reason: PayoutReason) -> DisputeStatus {
         match reason {
-            PayoutReason::BuyerConfirmed => DisputeStatus::Undisputed,
+            PayoutReason::BuyerConfirmed | PayoutReason::VendorRefunded => {
+                DisputeStatus::Undisputed
+            }
             PayoutReason::ArbiterDecision => DisputeStatus::Disputed,
         }
     }

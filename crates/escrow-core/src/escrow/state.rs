@@ -32,7 +32,7 @@ pub enum EscrowState {
     /// is missing ([`crate::escrow::Escrow::funding_status`]).
     AwaitingFunding,
     /// At least the order total was received with the required confirmations. The vendor
-    /// ships; the buyer confirms receipt or either party opens a dispute.
+    /// ships; the buyer confirms receipt, the vendor refunds, or either party opens a dispute.
     Funded {
         /// When the funding was confirmed.
         funded_at: Timestamp,
@@ -47,7 +47,8 @@ pub enum EscrowState {
         /// restart looks it up by hash instead of paying twice).
         prepared: Option<PreparedPayout>,
     },
-    /// Refunding the buyer after an arbiter decision; same flow as [`EscrowState::Releasing`].
+    /// Refunding the buyer, after an arbiter decision or because the vendor agreed to refund
+    /// (no dispute); same flow as [`EscrowState::Releasing`].
     Refunding {
         /// Destination, signers and reason, frozen when the decision was made.
         plan: PayoutPlan,
@@ -240,7 +241,7 @@ impl EscrowStateKind {
     /// awaiting_setup   -> awaiting_funding | setup_failed | cancelled
     /// setup_failed     -> awaiting_setup | cancelled
     /// awaiting_funding -> funded | expired | disputed | cancelled
-    /// funded           -> releasing | disputed
+    /// funded           -> releasing | refunding | disputed
     /// disputed         -> releasing | refunding
     /// releasing        -> released
     /// refunding        -> refunded
@@ -254,7 +255,7 @@ impl EscrowStateKind {
             K::AwaitingSetup => &[K::AwaitingFunding, K::SetupFailed, K::Cancelled],
             K::SetupFailed => &[K::AwaitingSetup, K::Cancelled],
             K::AwaitingFunding => &[K::Funded, K::Expired, K::Disputed, K::Cancelled],
-            K::Funded => &[K::Releasing, K::Disputed],
+            K::Funded => &[K::Releasing, K::Refunding, K::Disputed],
             K::Disputed => &[K::Releasing, K::Refunding],
             K::Releasing => &[K::Released],
             K::Refunding => &[K::Refunded],
@@ -293,6 +294,8 @@ impl PayoutKind {
 }
 
 /// Why a payout was decided.
+///
+/// Labels: `buyer_confirmed`, `arbiter_decision`, `vendor_refunded`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutReason {
@@ -300,7 +303,29 @@ pub enum PayoutReason {
     BuyerConfirmed,
     /// An arbiter decided a dispute (the arbiter co-signs with the winning party).
     ArbiterDecision,
+    /// The vendor agreed to refund without a dispute (refund; vendor builds, buyer co-signs).
+    VendorRefunded,
 }
+
+impl PayoutReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [PayoutReason; 3] = [
+        PayoutReason::BuyerConfirmed,
+        PayoutReason::ArbiterDecision,
+        PayoutReason::VendorRefunded,
+    ];
+
+    /// Stable snake_case label (the serde value too).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PayoutReason::BuyerConfirmed => "buyer_confirmed",
+            PayoutReason::ArbiterDecision => "arbiter_decision",
+            PayoutReason::VendorRefunded => "vendor_refunded",
+        }
+    }
+}
+
+label_text!(PayoutReason, "payout reason");
 
 /// The frozen decision of where the funds go and who signs, made when the escrow enters
 /// `releasing` or `refunding`. Later address changes cannot redirect it.
@@ -312,7 +337,7 @@ pub enum PayoutReason {
 pub struct PayoutPlan {
     /// Release or refund.
     pub kind: PayoutKind,
-    /// Buyer confirmation or arbiter decision.
+    /// Buyer confirmation, arbiter decision or the vendor's refund.
     pub reason: PayoutReason,
     /// Where the whole escrow balance goes (sweep_all, so the fee comes out of the escrow).
     pub destination: Address,
@@ -332,13 +357,19 @@ impl PayoutPlan {
     /// | buyer_confirmed   | release | vendor    | buyer    |
     /// | arbiter_decision  | release | vendor    | arbiter  |
     /// | arbiter_decision  | refund  | arbiter   | buyer    |
+    /// | vendor_refunded   | refund  | vendor    | buyer    |
     ///
-    /// A refund on buyer confirmation does not exist; it returns the arbiter/buyer pair too.
+    /// In an undisputed refund the buyer's wallet, the payee's, co-signs and so checks the set
+    /// before its signature. A refund on buyer confirmation and a release on the vendor's refund
+    /// do not exist; they return the arbiter/buyer and vendor/buyer pairs.
     pub const fn signers(kind: PayoutKind, reason: PayoutReason) -> (Actor, Actor) {
         match (kind, reason) {
-            (PayoutKind::Release, PayoutReason::BuyerConfirmed) => (Actor::Vendor, Actor::Buyer),
+            (PayoutKind::Release, PayoutReason::BuyerConfirmed | PayoutReason::VendorRefunded)
+            | (PayoutKind::Refund, PayoutReason::VendorRefunded) => (Actor::Vendor, Actor::Buyer),
             (PayoutKind::Release, PayoutReason::ArbiterDecision) => (Actor::Vendor, Actor::Arbiter),
-            (PayoutKind::Refund, _) => (Actor::Arbiter, Actor::Buyer),
+            (PayoutKind::Refund, PayoutReason::BuyerConfirmed | PayoutReason::ArbiterDecision) => {
+                (Actor::Arbiter, Actor::Buyer)
+            }
         }
     }
 }

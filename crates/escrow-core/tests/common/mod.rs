@@ -145,6 +145,11 @@ pub fn refunding() -> Escrow {
     )
 }
 
+/// Refunding because the vendor agreed (no dispute).
+pub fn refunding_agreed() -> Escrow {
+    step(&funded(), Actor::Vendor, EscrowEvent::RefundAgreed, 30)
+}
+
 pub fn refunding_prepared() -> Escrow {
     step(&refunding(), Actor::System, prepared_event(), 50)
 }
@@ -228,6 +233,7 @@ pub fn by_name(name: &str) -> Escrow {
         "releasing_prepared" => releasing_prepared(),
         "refunding" => refunding(),
         "refunding_prepared" => refunding_prepared(),
+        "refunding_agreed" => refunding_agreed(),
         "released" => released(),
         "refunded" => refunded(),
         "expired" => expired(),
@@ -243,7 +249,7 @@ pub fn kind(e: &Escrow) -> EscrowStateKind {
 }
 
 /// Every fixture name.
-pub const FIXTURES: [&str; 16] = [
+pub const FIXTURES: [&str; 17] = [
     "awaiting_setup",
     "setup_failed",
     "awaiting_funding",
@@ -255,6 +261,7 @@ pub const FIXTURES: [&str; 16] = [
     "releasing_prepared",
     "refunding",
     "refunding_prepared",
+    "refunding_agreed",
     "released",
     "refunded",
     "expired",
@@ -281,6 +288,7 @@ pub fn sample_event(name: &str) -> (EscrowEvent, u64) {
         "window_elapsed" => return (EscrowEvent::FundingWindowElapsed, late),
         "window_early" => return (EscrowEvent::FundingWindowElapsed, early),
         "confirm" => EscrowEvent::ReceiptConfirmed,
+        "agree_refund" => EscrowEvent::RefundAgreed,
         "dispute" => EscrowEvent::DisputeOpened {
             reason: reason("item never arrived"),
         },
@@ -319,7 +327,7 @@ pub fn sample_event(name: &str) -> (EscrowEvent, u64) {
 }
 
 /// Every sample event name.
-pub const SAMPLE_EVENTS: [&str; 22] = [
+pub const SAMPLE_EVENTS: [&str; 23] = [
     "setup_completed",
     "setup_failed",
     "setup_retried",
@@ -330,6 +338,7 @@ pub const SAMPLE_EVENTS: [&str; 22] = [
     "window_elapsed",
     "window_early",
     "confirm",
+    "agree_refund",
     "dispute",
     "resolve_release",
     "resolve_refund",
