@@ -184,7 +184,7 @@ async fn authenticated_operations_require_the_session_cookie_this_server_reads()
             assert!(op["responses"]["401"].is_object(), "{method} {path}");
         }
     }
-    assert_eq!(secured, 20, "authenticated operations");
+    assert_eq!(secured, 21, "authenticated operations");
 }
 
 #[test]

@@ -9,7 +9,8 @@
 //! against the plan (destination, change only to the escrow, `unlock_time` 0, fee limit, inputs
 //! equal to the unlocked balance).
 //!
-//! Served today: payouts whose two signers are buyer and vendor (an undisputed release); the API
+//! Served today: payouts whose two signers are buyer and vendor (an undisputed release, or the
+//! vendor's undisputed refund: the buyer builds, the vendor signs second); the API
 //! refuses a dispute decision on a non-custodial escrow before it gets here.
 
 use escrow_core::{

@@ -32,7 +32,7 @@ pub const SESSION_SCHEME: &str = "session_cookie";
         listings::remove,
         orders::create, orders::list, orders::show, orders::cancel,
         ops::health, ops::ready, ops::metrics, ops::openapi, ops::retry_setup, runner::release, runner::acquire,
-        escrows::show, escrows::confirm_receipt, escrows::open_dispute, account::set_payout_address,
+        escrows::show, escrows::confirm_receipt, escrows::refund, escrows::open_dispute, account::set_payout_address,
         account::set_refund_address, account::addresses, disputes::list, disputes::resolve,
         rounds::show, rounds::submit,
     ),
@@ -43,7 +43,7 @@ pub const SESSION_SCHEME: &str = "session_cookie";
         (name = "listings", description = "Vendor listings and full-text search"),
         (name = "orders", description = "Orders and their escrows"),
         (name = "ops", description = "Health, readiness, metrics; escrow runner lease handover and setup retry (internal network only)"),
-        (name = "escrows", description = "2-of-3 escrows: state, funding, confirmation, disputes, payout addresses. \
+        (name = "escrows", description = "2-of-3 escrows: state, funding, confirmation, the vendor's refund, disputes, payout addresses. \
             Live events: WebSocket GET /ws (session cookie)"),
         (name = "disputes", description = "Arbiter dispute queue and decisions"),
     )

@@ -1,5 +1,5 @@
-//! Escrow routes: `GET /api/escrows/{id}`, `POST /api/orders/{id}/confirm-receipt` (buyer) and
-//! `POST /api/orders/{id}/dispute` (buyer or vendor).
+//! Escrow routes: `GET /api/escrows/{id}`, `POST /api/orders/{id}/confirm-receipt` (buyer),
+//! `POST /api/orders/{id}/refund` (vendor) and `POST /api/orders/{id}/dispute` (buyer or vendor).
 //!
 //! Handlers only apply one escrow event and return; the multi-second wallet work runs in the
 //! orchestrator ([`crate::escrow`]), which they wake. Escrow refusals map through escrow-core's
@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use escrow_core::{Actor, DisputeReason, Escrow, EscrowEvent, UserId};
+use escrow_core::{Actor, DisputeReason, Escrow, EscrowEvent, EscrowStateKind, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/escrows/{id}", get(show))
         .route("/api/orders/{id}/confirm-receipt", post(confirm_receipt))
+        .route("/api/orders/{id}/refund", post(refund))
         .route("/api/orders/{id}/dispute", post(open_dispute))
 }
 
@@ -109,6 +110,37 @@ pub async fn confirm_receipt(
         fill_from_accounts(state.escrow(), &escrow).await?;
     }
     let event = EscrowEvent::ReceiptConfirmed;
+    let target = Target::Order(order_id);
+    let applied = apply_event(state.escrow(), target, actor, Some(current.user.id), event).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(EscrowDetail::of(applied.escrow()).seen_by(actor)),
+    ))
+}
+
+/// The vendor gives the money back without a dispute: the escrow moves to `refunding` and the
+/// server pays the buyer's refund address in the background (vendor wallet builds the sweep, the
+/// buyer's wallet checks and co-signs it; in non-custodial mode the parties sign through
+/// `/api/escrows/{id}/rounds`, the buyer building and the vendor signing second).
+/// Answers 202 with the escrow; follow it with `GET /api/escrows/{id}` or the WebSocket.
+#[utoipa::path(post, path = "/api/orders/{id}/refund", tag = "escrows", operation_id = "refund_order",
+    params(("id" = i64, Path, description = "order id")),
+    security(("session_cookie" = [])),
+    responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody),
+        (status = 403, description = "not the vendor", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "not funded, disputed, payout already decided, or the buyer has no refund address yet", body = ErrorBody)))]
+pub async fn refund(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiPath(order_id): ApiPath<i64>,
+) -> Result<(StatusCode, ApiJson<EscrowDetail>), ApiError> {
+    let (escrow, actor) = load_as_party(&state, Target::Order(order_id), &current).await?;
+    // The buyer's account refund address reaches the escrow only for a refund that can go ahead,
+    // so that a refused request writes nothing.
+    if actor == Actor::Vendor && escrow.state().kind() == EscrowStateKind::Funded {
+        fill_from_accounts(state.escrow(), &escrow).await?;
+    }
+    let event = EscrowEvent::RefundAgreed;
     let target = Target::Order(order_id);
     let applied = apply_event(state.escrow(), target, actor, Some(current.user.id), event).await?;
     Ok((
