@@ -12,110 +12,14 @@
 
 #[path = "../../server/tests/escrow_support/mod.rs"]
 mod escrow_support;
+mod party_cli;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Output;
 
 use escrow_support::*;
+use party_cli::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mmkt-party");
-
-/// wallet-rpc indexes: the parties' own (the server never gets them) and the arbiter's.
-const BUYER_RPC: usize = 0;
-const VENDOR_RPC: usize = 1;
-const ARBITER_RPC: usize = 2;
-
-/// One party's `mmkt-party`: its market, its own wallet-rpc and its state directory.
-struct PartyCli {
-    market: String,
-    wallet_rpc: String,
-    state: tempfile::TempDir,
-}
-
-impl PartyCli {
-    fn new(server: &Server, chain: &Chain, index: usize) -> PartyCli {
-        PartyCli {
-            market: server.base.clone(),
-            wallet_rpc: chain.net.wallet_url(index),
-            state: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(BIN)
-            .env_remove("MMKT_PARTY_PASSWORD")
-            .args(["--market", &self.market, "--wallet-rpc", &self.wallet_rpc])
-            .arg("--state-dir")
-            .arg(self.state.path())
-            .args(["--wallet", "e2e", "--json"])
-            .args(args)
-            .output()
-            .await
-            .expect("run mmkt-party")
-    }
-
-    /// Runs `args`, expects exit 0 and returns the JSON report.
-    async fn ok(&self, args: &[&str]) -> Value {
-        let out = self.run(args).await;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "mmkt-party {args:?}: {stderr}");
-        serde_json::from_slice(&out.stdout).expect("one JSON report")
-    }
-
-    async fn login(&self, username: &str) {
-        let file = self.state.path().join("login-password");
-        std::fs::write(&file, PASSWORD).unwrap();
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let report = self
-            .ok(&["login", username, "--password-file", file.to_str().unwrap()])
-            .await;
-        assert_eq!(report["account"]["username"], username);
-    }
-
-    /// `mmkt-party watch --yes` in the background (killed when dropped), its events in
-    /// `DIR/watch.jsonl`.
-    fn watch(&self) -> tokio::process::Child {
-        let events = std::fs::File::create(self.state.path().join("watch.jsonl")).unwrap();
-        tokio::process::Command::new(BIN)
-            .args(["--market", &self.market, "--wallet-rpc", &self.wallet_rpc])
-            .arg("--state-dir")
-            .arg(self.state.path())
-            .args([
-                "--wallet",
-                "e2e",
-                "--json",
-                "watch",
-                "--yes",
-                "--reconnect-secs",
-                "1",
-            ])
-            .stdout(events)
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start mmkt-party watch")
-    }
-
-    /// The events `watch` printed.
-    fn watch_events(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.state.path().join("watch.jsonl")).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    /// The wallet password mmkt-party made for escrow `escrow_id`.
-    fn wallet_password(&self, escrow_id: i64) -> String {
-        let path = self
-            .state
-            .path()
-            .join(format!("wallets/e2e-escrow-{escrow_id}.password"));
-        std::fs::read_to_string(path).expect("the wallet password stays in the state dir")
-    }
-}
 
 fn saved_token(dir: &Path) -> String {
     let text = std::fs::read_to_string(dir.join("session")).unwrap();
@@ -128,16 +32,7 @@ async fn buyer_and_vendor_join_with_mmkt_party_to_awaiting_funding() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (arbiter, daemon) = (chain.net.wallet_url(ARBITER_RPC), chain.net.daemon_url());
-    let server = Server::start_without_chain(
-        dir.path(),
-        &[
-            ("MMKT_WALLET_RPC_ARBITER_URL", arbiter.as_str()),
-            ("MMKT_MONEROD_URL", daemon.as_str()),
-            ("MMKT_ESCROW_MODES", "hosted,non_custodial"),
-        ],
-    );
-    server.wait_ready().await;
+    let server = non_custodial_market(&chain, dir.path()).await;
     let vendor_user = register(&server, "vendor_party", "vendor").await;
     let buyer_user = register(&server, "buyer_party", "buyer").await;
     set_address(&vendor_user, "payout", &chain.payout_address).await;
