@@ -193,13 +193,6 @@ pub enum ApiError {
     /// `out_of_turn` and `unknown_party`), `already_submitted` (escrow-core `repeated`).
     #[error(transparent)]
     Round(RoundRefusal),
-    /// 409 `payout_rounds_not_served`: a dispute decision on a non-custodial escrow, whose
-    /// arbiter-signed payout rounds this server does not run yet; nothing changed (the money
-    /// stays in the 2-of-3 address, which buyer and vendor can spend together).
-    #[error(
-        "this server does not run arbiter-signed payouts for non-custodial escrows yet; nothing changed: buyer and vendor can still release together"
-    )]
-    PayoutRoundsNotServed,
     /// 422 `txset_refused`: a party's payout txset fails the server's check (destination,
     /// change, `unlock_time`, fee limit, inputs; the reason label is in the message); nothing
     /// stored or relayed.
@@ -260,9 +253,7 @@ impl ApiError {
             Self::EscrowModeNotAllowed(_) | Self::MalformedPayload(_) | Self::TxsetRefused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::NotNonCustodial | Self::Round(_) | Self::PayoutRoundsNotServed => {
-                StatusCode::CONFLICT
-            }
+            Self::NotNonCustodial | Self::Round(_) => StatusCode::CONFLICT,
             Self::Runner(RunnerRefusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Runner(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -317,7 +308,6 @@ impl ApiError {
             Self::NotNonCustodial => "not_non_custodial",
             Self::Round(refusal) => round_refusal_code(refusal),
             Self::MalformedPayload(_) => "malformed_payload",
-            Self::PayoutRoundsNotServed => "payout_rounds_not_served",
             Self::TxsetRefused(_) => "txset_refused",
         }
     }

@@ -107,8 +107,8 @@ async fn arbiter_wallet(engine: &Engine, id: i64) -> Result<Vec<wallets::WalletR
     new_wallets(engine, id, ATTEMPT, &[Actor::Arbiter]).await
 }
 
-/// Submits the arbiter wallet's output of `round` like a party's.
-async fn submit_arbiter(
+/// Submits the arbiter wallet's output of `round` (a setup or payout round) like a party's.
+pub(super) async fn submit_arbiter(
     engine: &Engine,
     id: i64,
     round: Round,
@@ -152,7 +152,7 @@ async fn submit_arbiter(
         }),
         Err(SubmitRefusal::NoRounds) => Err(StepError::InvalidStored {
             what: "escrow rounds",
-            detail: "the setup phase disappeared".into(),
+            detail: "the escrow's rounds disappeared".into(),
         }),
     }
 }

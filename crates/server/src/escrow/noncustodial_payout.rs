@@ -1,31 +1,41 @@
 //! A non-custodial escrow's payout (escrow-core `Action::PreparePayout`/`SubmitPayout` in
 //! non-custodial mode): the payout rounds of the signing pair ([`signing_for`]), the server's
 //! check of every txset a party submits ([`check_txset`], also run by the API before it stores a
-//! `build_txset` or `sign_txset` submission), and the submission of the fully signed set through
-//! the arbiter wallet (`submit_multisig`), recorded as `payout_prepared` + `payout_submitted`.
+//! `build_txset` or `sign_txset` submission), the arbiter wallet's own rounds after a dispute,
+//! and the submission of the fully signed set through the arbiter wallet (`submit_multisig`),
+//! recorded as `payout_prepared` + `payout_submitted`.
 //!
-//! The check: the arbiter wallet refreshes, imports both signers' `export_sync` outputs, reads its
-//! unlocked balance, decodes the set (`describe_transfer`) and runs escrow-core's `check_payout`
-//! against the plan (destination, change only to the escrow, `unlock_time` 0, fee limit, inputs
-//! equal to the unlocked balance).
+//! The check: the arbiter wallet refreshes, imports the other signers' `export_sync` outputs,
+//! reads its unlocked balance, decodes the set (`describe_transfer`) and runs escrow-core's
+//! `check_payout` against the plan (destination, change only to the escrow, `unlock_time` 0, fee
+//! limit, inputs equal to the unlocked balance).
 //!
-//! Served today: payouts whose two signers are buyer and vendor (an undisputed release, or the
-//! vendor's undisputed refund: the buyer builds, the vendor signs second); the API
-//! refuses a dispute decision on a non-custodial escrow before it gets here.
+//! Undisputed payouts are signed by buyer and vendor (a release: the vendor builds, the buyer
+//! signs second; the vendor's refund: the buyer builds, the vendor signs second).
+//! After a dispute the arbiter is the second signer (the winner builds). When the rounds wait for
+//! it, the server runs its turn in the arbiter wallet and submits the output like a party's:
+//! `export_sync` (`export_multisig_info`), and `sign_txset`, where the winner's partial set goes
+//! through the same check and is signed only if it passes (the hosted co-signer's
+//! [`payout::cosign_checked`]); a failing set is recorded as refused, never signed, and the
+//! escrow waits for an operator. Both turns are crash-safe through `escrow_steps` (intent before
+//! the wallet call, result right after, the stored result reused on the next pass): a crash
+//! between the signature and its record signs the same partial set again, and the signed set is
+//! submitted once (a prepared payout is looked up in the arbiter wallet before anything else).
 
 use escrow_core::{
     Actor, CheckedPayout, DisputeStatus, Escrow, EscrowEvent, EscrowState, ExpectedPayout,
     PayoutKind, PayoutPlan, PayoutRefusal, PayoutRound, PayoutSigning, PreparedPayout, Round,
-    RoundsStatus, TxDescription, check_payout,
+    RoundsStatus,
 };
-use monero_rpc::{MultisigSyncInfo, MultisigTxset, RpcError};
+use monero_rpc::{MultisigSyncInfo, MultisigTxset};
 
 use super::engine::{Engine, Progress, StepError, wallet_ref};
 use super::participant::{HostedParticipant, Participant};
+use super::payout::{self, Cosigned};
 use super::rounds::{self, RoundBook, unix};
-use super::worker::WorkerError;
-use super::{EscrowContext, payout};
+use super::{EscrowContext, noncustodial};
 use crate::db::escrows::rounds::{self as rows, PhaseKind};
+use crate::db::escrows::steps::{self, Step, StepKey, StepRow, StepStatus};
 use crate::db::escrows::wallets;
 use crate::db::now_unix;
 
@@ -88,14 +98,14 @@ pub async fn run(
         return Ok(Progress::Wait);
     }
     if *book.rounds.status() != RoundsStatus::FullySigned {
-        return Ok(Progress::Wait);
+        return match book.rounds.expected_from(Actor::Arbiter) {
+            Some((round, _)) if engine.runner().accepts_jobs() => {
+                arbiter_turn(engine, &book, round).await
+            }
+            _ => Ok(Progress::Wait),
+        };
     }
-    let signing = rounds::parse_signing(book.phase.signing.as_deref().unwrap_or_default()).ok_or(
-        StepError::InvalidStored {
-            what: "payout signing pair",
-            detail: "unreadable".into(),
-        },
-    )?;
+    let signing = signing(&book)?;
     let signed = book
         .payload(Round::Payout(PayoutRound::SignTxset), signing.pair().second)
         .ok_or(StepError::SignedPayoutMissing)?;
@@ -124,6 +134,137 @@ pub async fn run(
         .apply_system(id, EscrowEvent::PayoutSubmitted { tx_hashes })
         .await?;
     Ok(Progress::Wait)
+}
+
+/// The signing pair of `book`'s payout phase.
+fn signing(book: &RoundBook) -> Result<PayoutSigning, StepError> {
+    rounds::parse_signing(book.phase.signing.as_deref().unwrap_or_default()).ok_or(
+        StepError::InvalidStored {
+            what: "payout signing pair",
+            detail: "unreadable".into(),
+        },
+    )
+}
+
+/// The arbiter's turn in payout `round` (it is a signer after a dispute): its output computed
+/// by the arbiter wallet (or read back from `escrow_steps`), submitted like a party's.
+async fn arbiter_turn(
+    engine: &Engine,
+    book: &RoundBook,
+    round: Round,
+) -> Result<Progress, StepError> {
+    let ctx = engine.context();
+    let id = book.escrow.id().get();
+    let arbiter = arbiter(ctx, id).await?;
+    let key = |step| StepKey {
+        escrow_id: id,
+        attempt: book.phase.attempt,
+        step,
+        role: Actor::Arbiter,
+    };
+    let output = match round {
+        Round::Payout(PayoutRound::ExportSync) => {
+            let key = key(Step::PayoutSync);
+            match begin(ctx, key).await? {
+                Some(row) => stored_output(key, row)?,
+                None => {
+                    let info = arbiter.export_sync().await?.expose_secret().to_owned();
+                    engine.step_done(key, info.clone()).await?;
+                    info
+                }
+            }
+        }
+        Round::Payout(PayoutRound::SignTxset) => {
+            match sign_second(engine, book, &arbiter, key(Step::PayoutSigned)).await? {
+                Some(signed) => signed,
+                None => return Ok(Progress::Wait),
+            }
+        }
+        other => {
+            // `signing_for` never lets the arbiter build, and it takes no part in the setup here.
+            tracing::error!(
+                escrow_id = id,
+                round = other.as_str(),
+                "the payout rounds wait for the arbiter in a round it does not run"
+            );
+            return Ok(Progress::Wait);
+        }
+    };
+    noncustodial::submit_arbiter(engine, id, round, output).await
+}
+
+/// The arbiter wallet's `sign_txset`: the first signer's partial set, checked against the plan
+/// exactly as [`check_txset`] does and signed only if it passes ([`payout::cosign_checked`]),
+/// the signed set stored as step `key` before it is handed on. `None`: refused (now or earlier),
+/// nothing signed.
+async fn sign_second(
+    engine: &Engine,
+    book: &RoundBook,
+    arbiter: &HostedParticipant,
+    key: StepKey,
+) -> Result<Option<String>, StepError> {
+    let ctx = engine.context();
+    match begin(ctx, key).await? {
+        Some(row) if row.status == StepStatus::Refused => return Ok(None),
+        Some(row) => return stored_output(key, row).map(Some),
+        None => {}
+    }
+    let first = signing(book)?.pair().first;
+    let partial = book
+        .payload(Round::Payout(PayoutRound::BuildTxset), first)
+        .ok_or(StepError::InvalidStored {
+            what: "partial txset",
+            detail: "sign_txset is open without the first signer's set".into(),
+        })?;
+    let txset =
+        MultisigTxset::new(partial.expose().to_owned()).map_err(|e| StepError::InvalidStored {
+            what: "partial txset",
+            detail: e.to_string(),
+        })?;
+    let expected = expected_payout(ctx, book, arbiter).await?;
+    match payout::cosign_checked(ctx, key, arbiter, txset, &expected).await? {
+        Cosigned::Signed { multisig_txset, .. } => {
+            let signed = multisig_txset.expose_secret().to_owned();
+            engine.step_done(key, signed.clone()).await?;
+            tracing::info!(
+                escrow_id = key.escrow_id,
+                "the arbiter wallet checked and signed the payout set"
+            );
+            Ok(Some(signed))
+        }
+        // Stored as refused and logged by `cosign_checked` (without the set).
+        Cosigned::Refused(_) => Ok(None),
+    }
+}
+
+/// Step `key`'s row when it already ended (done or refused); else records the intent to run it
+/// and returns `None`.
+async fn begin(ctx: &EscrowContext, key: StepKey) -> Result<Option<StepRow>, StepError> {
+    let row = ctx
+        .db()
+        .run("insert", "escrow_steps", move |conn| {
+            let row = steps::get(conn, &key)?;
+            if row
+                .as_ref()
+                .is_some_and(|r| r.status != StepStatus::Started)
+            {
+                return Ok(row);
+            }
+            steps::started(conn, &key, now_unix())?;
+            Ok(None)
+        })
+        .await?;
+    Ok(row)
+}
+
+/// The stored result of a done step.
+fn stored_output(key: StepKey, row: StepRow) -> Result<String, StepError> {
+    row.result
+        .map(|r| r.into_inner())
+        .ok_or(StepError::StepWithoutOutput {
+            step: key.step,
+            role: key.role,
+        })
 }
 
 /// The payout already recorded as prepared, if any.
@@ -205,6 +346,18 @@ pub async fn check_txset(
     book: &RoundBook,
     txset: MultisigTxset,
 ) -> Result<Result<CheckedPayout, PayoutRefusal>, StepError> {
+    let arbiter = arbiter(ctx, book.escrow.id().get()).await?;
+    let expected = expected_payout(ctx, book, &arbiter).await?;
+    payout::verdict(&arbiter, txset, &expected).await
+}
+
+/// What the payout of `book` must do, as the arbiter wallet sees the escrow after a refresh and
+/// the import of the other signers' `export_sync` outputs (its own, when it signs, stays out).
+async fn expected_payout(
+    ctx: &EscrowContext,
+    book: &RoundBook,
+    arbiter: &HostedParticipant,
+) -> Result<ExpectedPayout, StepError> {
     let escrow = &book.escrow;
     let (Some(plan), Some(escrow_address)) = (escrow.state().payout_plan(), escrow.address())
     else {
@@ -215,6 +368,7 @@ pub async fn check_txset(
     };
     let syncs = escrow_core::escrow::PARTICIPANTS
         .into_iter()
+        .filter(|a| *a != Actor::Arbiter)
         .filter_map(|a| book.payload(Round::Payout(PayoutRound::ExportSync), a))
         .map(|p| MultisigSyncInfo::new(p.expose().to_owned()))
         .collect::<Result<Vec<_>, _>>()
@@ -222,26 +376,13 @@ pub async fn check_txset(
             what: "multisig sync info",
             detail: e.to_string(),
         })?;
-    let arbiter = arbiter(ctx, escrow.id().get()).await?;
     arbiter.balance().await?;
     arbiter.import_sync(syncs).await?;
     let unlocked_balance = arbiter.balance().await?.unlocked_balance;
-    let expected = ExpectedPayout {
+    Ok(ExpectedPayout {
         destination: plan.destination.clone(),
         escrow_address: escrow_address.clone(),
         unlocked_balance,
         fee_limit: ctx.settings().payout_fee,
-    };
-    match arbiter.describe(txset).await {
-        Ok(descriptions) => {
-            let txs: Vec<TxDescription> = descriptions.iter().map(payout::tx_description).collect();
-            Ok(check_payout(&txs, &expected))
-        }
-        Err(WorkerError::Rpc(e @ RpcError::InvalidTxset { .. })) => {
-            Ok(Err(PayoutRefusal::Undescribable {
-                detail: e.to_string(),
-            }))
-        }
-        Err(e) => Err(e.into()),
-    }
+    })
 }

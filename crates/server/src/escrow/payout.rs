@@ -254,19 +254,7 @@ pub async fn cosign_checked(
     txset: MultisigTxset,
     expected: &ExpectedPayout,
 ) -> Result<Cosigned, StepError> {
-    let verdict = match cosigner.describe(txset.clone()).await {
-        Ok(descriptions) => {
-            let txs: Vec<TxDescription> = descriptions.iter().map(tx_description).collect();
-            check_payout(&txs, expected)
-        }
-        Err(WorkerError::Rpc(e @ RpcError::InvalidTxset { .. })) => {
-            Err(PayoutRefusal::Undescribable {
-                detail: e.to_string(),
-            })
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let checked = match verdict {
+    let checked = match verdict(cosigner, txset.clone(), expected).await? {
         Ok(checked) => checked,
         Err(refusal) => {
             refuse(ctx, key, &refusal).await?;
@@ -283,6 +271,32 @@ pub async fn cosign_checked(
             checked,
         }),
         _ => Err(StepError::IncompleteSignatures),
+    }
+}
+
+/// The check of [`cosign_checked`] without the signature: `txset` decoded by `wallet`
+/// (`describe_transfer`) and run through escrow-core's [`check_payout`] against `expected`; a set
+/// the wallet cannot decode is refused as [`PayoutRefusal::Undescribable`]. `Ok(Err(_))` is a
+/// refusal.
+///
+/// # Errors
+/// [`StepError::Wallet`] when the wallet call fails for another reason (retryable).
+pub(super) async fn verdict(
+    wallet: &impl Participant,
+    txset: MultisigTxset,
+    expected: &ExpectedPayout,
+) -> Result<Result<CheckedPayout, PayoutRefusal>, StepError> {
+    match wallet.describe(txset).await {
+        Ok(descriptions) => {
+            let txs: Vec<TxDescription> = descriptions.iter().map(tx_description).collect();
+            Ok(check_payout(&txs, expected))
+        }
+        Err(WorkerError::Rpc(e @ RpcError::InvalidTxset { .. })) => {
+            Ok(Err(PayoutRefusal::Undescribable {
+                detail: e.to_string(),
+            }))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

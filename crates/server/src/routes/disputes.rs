@@ -1,7 +1,10 @@
 //! Arbiter routes: `GET /api/disputes` (open disputes) and `POST /api/disputes/{id}/resolve`
 //! (`{"outcome": "release" | "refund"}`). A dispute's id is its escrow's id (one dispute per
-//! escrow). Resolving moves the escrow to `releasing` (vendor wallet builds, arbiter co-signs) or
-//! `refunding` (arbiter wallet builds, buyer co-signs); the payout runs in the background.
+//! escrow). Resolving moves the escrow to `releasing` or `refunding`; the payout runs in the
+//! background. Hosted: `releasing` (vendor wallet builds, arbiter co-signs) or `refunding`
+//! (arbiter wallet builds, buyer co-signs). Non-custodial: the payout rounds open for the winner
+//! and the arbiter wallet (the vendor's or the buyer's own wallet builds, the arbiter wallet
+//! checks the set and signs second).
 
 use axum::Router;
 use axum::extract::State;
@@ -75,12 +78,13 @@ pub struct ResolveRequest {
 }
 
 /// Decides a dispute (arbiters only). 202: the payout is built, co-signed by the arbiter wallet
-/// and submitted in the background.
+/// and submitted in the background (non-custodial: built by the winner's own wallet in the
+/// payout rounds, then checked and signed by the arbiter wallet).
 #[utoipa::path(post, path = "/api/disputes/{id}/resolve", tag = "disputes", operation_id = "resolve_dispute", params(("id" = i64, Path, description = "dispute id (= escrow id)")),
     security(("session_cookie" = [])),
     request_body = ResolveRequest,
     responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 403, description = "not an arbiter", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed; `payout_rounds_not_served` for a non-custodial escrow", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
 pub async fn resolve(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -94,9 +98,6 @@ pub async fn resolve(
         .run("select", "escrows", move |conn| escrows::load(conn, target))
         .await?
         .ok_or(ApiError::NotFound("dispute"))?;
-    if escrow.mode() == escrow_core::EscrowMode::NonCustodial {
-        return Err(ApiError::PayoutRoundsNotServed);
-    }
     if escrow.state().kind() == EscrowStateKind::Disputed {
         fill_from_accounts(state.escrow(), &escrow).await?;
     }

@@ -14,10 +14,14 @@ pub enum Step {
     /// A multisig setup round (`prepare`, `make`, `exchange_round_1`, `exchange_round_2`); result:
     /// the participant's multisig_info, or the shared address after the last round.
     Setup(SetupStage),
+    /// `payout_sync`: the arbiter wallet's `export_multisig_info` for a non-custodial payout's
+    /// `export_sync` round (multisig sync info).
+    PayoutSync,
     /// `payout_build`: the initiator's half-signed sweep (multisig_txset).
     PayoutBuild,
     /// `payout_signed`: the co-signed txset and its tx hashes (JSON), stored with
-    /// `payout_prepared`.
+    /// `payout_prepared`; for the arbiter of a non-custodial payout, the txset it signed second
+    /// (hex), stored before it is submitted as its `sign_txset` output.
     PayoutSigned,
     /// `payout_submit`: the relayed tx hashes, comma-separated.
     PayoutSubmit,
@@ -28,6 +32,7 @@ impl Step {
     pub const fn as_str(self) -> &'static str {
         match self {
             Step::Setup(stage) => stage.as_str(),
+            Step::PayoutSync => "payout_sync",
             Step::PayoutBuild => "payout_build",
             Step::PayoutSigned => "payout_signed",
             Step::PayoutSubmit => "payout_submit",
