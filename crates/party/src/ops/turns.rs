@@ -270,4 +270,27 @@ pub(crate) mod tests {
             Err(PartyError::Protocol(_))
         ));
     }
+
+    #[test]
+    fn after_a_dispute_the_winner_builds_and_the_arbiter_signs_second() {
+        for (me, kind) in [("vendor", "release"), ("buyer", "refund")] {
+            let mut disputed = view(me, "payout", "build_txset", "open", me, "arbiter");
+            let payout = disputed.payout.as_mut().unwrap();
+            payout.kind = kind.into();
+            payout.dispute = "disputed".into();
+            let terms = payout_terms(&disputed, own()).unwrap();
+            assert_eq!(terms.me.as_str(), me);
+            assert_eq!(terms.signing.disputed(), DisputeStatus::Disputed);
+            assert_eq!(terms.signing.pair().first.as_str(), me, "{kind}");
+            assert_eq!(terms.signing.pair().second, Actor::Arbiter, "{kind}");
+            assert_eq!(terms.destination.as_str(), DEST);
+        }
+        // The loser is no signer of a disputed payout, whichever side it is.
+        let mut wrong = view("buyer", "payout", "build_txset", "open", "buyer", "arbiter");
+        wrong.payout.as_mut().unwrap().dispute = "disputed".into();
+        assert!(
+            matches!(payout_terms(&wrong, own()), Err(PartyError::Refused(_))),
+            "a release after a dispute is the vendor's and the arbiter's"
+        );
+    }
 }
