@@ -4,7 +4,9 @@
 //! a fee above the limit, a set the wallet cannot decode), each refused with its reason and never
 //! signed: the escrow balance is unchanged, nothing reaches the pool, the refused step is stored
 //! on the escrow (`GET /api/escrows/{id}` shows `blocked_reason`) and
-//! `escrow_payout_refused_total{reason}` counts it. Then a good sweep is signed and pays out.
+//! `escrow_payout_refused_total{reason}` counts it. The arbiter wallet, the second signer after a
+//! dispute, refuses a set paying someone else the same way. Then a good sweep is signed and pays
+//! out.
 //!
 //! The escrow row comes from the in-process server (an order placed through the API, no wallet-rpc
 //! configured so its own orchestrator stays idle); the co-signer is the production
@@ -49,6 +51,9 @@ struct Setup {
     net: Regtest,
     ctx: EscrowContext,
     cosigner: HostedParticipant,
+    /// The arbiter wallet as the second signer of a payout after a dispute.
+    arbiter: HostedParticipant,
+    arbiter_wallet: WalletClient,
     buyer: WalletClient,
     vendor: WalletClient,
     escrow_address: Address,
@@ -265,6 +270,15 @@ async fn start() -> Option<Setup> {
         worker,
         WalletRef {
             name: names[0].clone(),
+            password: password.clone(),
+        },
+    );
+    let arbiter_worker = WalletWorker::spawn(Role::Arbiter, arbiter.clone(), lease.clone());
+    let arbiter_cosigner = HostedParticipant::new(
+        Actor::Arbiter,
+        arbiter_worker,
+        WalletRef {
+            name: names[2].clone(),
             password,
         },
     );
@@ -278,6 +292,8 @@ async fn start() -> Option<Setup> {
         escrow_id,
         net,
         cosigner,
+        arbiter: arbiter_cosigner,
+        arbiter_wallet: arbiter,
         buyer,
         vendor,
         escrow_address,
@@ -354,7 +370,48 @@ async fn cosigner_refuses_every_broken_payout_set_and_signs_a_good_one() {
     s.assert_refused(6, garbage, RefusalReason::Undescribable)
         .await;
 
-    // 7. A good sweep passes with the default limit, is signed, and pays out.
+    // 7. The arbiter wallet signing second after a dispute (in non-custodial mode the winner
+    //    builds) runs the same check: a sweep to someone else is refused and not signed.
+    resync(&[&s.arbiter_wallet, &s.vendor]).await;
+    let elsewhere = sweep(&s.vendor, &s.third_address, defaults).await;
+    s.arbiter_wallet.refresh(None).await.unwrap();
+    let expected = ExpectedPayout {
+        unlocked_balance: s
+            .arbiter_wallet
+            .get_balance(0)
+            .await
+            .unwrap()
+            .unlocked_balance,
+        ..s.expected(s.limit).await
+    };
+    let key = StepKey {
+        escrow_id: s.escrow_id,
+        attempt: 7,
+        step: Step::PayoutSigned,
+        role: Actor::Arbiter,
+    };
+    let verdict = cosign_checked(&s.ctx, key, &s.arbiter, elsewhere, &expected)
+        .await
+        .expect("the check itself runs");
+    let Cosigned::Refused(refusal) = verdict else {
+        panic!("the arbiter wallet signed a set paying someone else");
+    };
+    assert_eq!(refusal.reason(), RefusalReason::WrongDestination);
+    let info = s.net.daemon().get_info().await.unwrap();
+    assert_eq!(info.tx_pool_size, 0, "nothing relayed");
+    let id = s.escrow_id;
+    let row = s
+        .server
+        .db
+        .run("select", "escrow_steps", move |conn| {
+            steps::payout_refusal(conn, id)
+        })
+        .await
+        .unwrap()
+        .expect("refused step stored");
+    assert_eq!((row.attempt, row.role), (7, Actor::Arbiter));
+
+    // 8. A good sweep passes with the default limit, is signed, and pays out.
     resync(&[&s.buyer, &s.vendor]).await;
     let good = sweep(&s.vendor, &s.payout_address, defaults).await;
     let expected = s.expected(s.limit).await;
@@ -362,7 +419,7 @@ async fn cosigner_refuses_every_broken_payout_set_and_signs_a_good_one() {
         multisig_txset,
         tx_hashes,
         checked,
-    } = s.cosign(7, good, &expected).await
+    } = s.cosign(8, good, &expected).await
     else {
         panic!("a good sweep is refused");
     };
