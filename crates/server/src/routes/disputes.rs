@@ -84,7 +84,7 @@ pub struct ResolveRequest {
     security(("session_cookie" = [])),
     request_body = ResolveRequest,
     responses((status = 202, body = EscrowDetail), (status = 401, body = ErrorBody), (status = 403, description = "not an arbiter", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed", body = ErrorBody), (status = 422, description = "winning party has no address yet, or bad outcome", body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, description = "escrow not disputed, or the winning party has no address yet (`payout_address_missing` / `refund_address_missing`)", body = ErrorBody), (status = 422, description = "bad outcome", body = ErrorBody)))]
 pub async fn resolve(
     State(state): State<AppState>,
     current: CurrentUser,
