@@ -82,12 +82,15 @@ async fn five_orders_at_once_all_complete() {
 }
 
 /// Waits until every buyer's escrow (`placed`: `(order_id, escrow_id)` per buyer) is in `state`.
+/// The orchestrator runs setups and payouts one at a time, so the last escrow waits behind the
+/// others: the hang guard is one [`STATE_WAIT`] per escrow, not one for all.
 async fn wait_all(buyers: &[User], placed: &[(i64, i64)], state: &str) -> Vec<serde_json::Value> {
+    let wait = STATE_WAIT * u32::try_from(placed.len()).unwrap_or(1);
     join_all(
         buyers
             .iter()
             .zip(placed)
-            .map(|(b, (_, e))| wait_escrow(b, *e, state)),
+            .map(|(b, (_, e))| wait_escrow_within(b, *e, state, wait)),
     )
     .await
 }

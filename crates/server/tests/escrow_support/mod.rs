@@ -510,7 +510,13 @@ impl Ws {
 
 /// Polls `GET /api/escrows/{id}` as `user` until the state is `state`.
 pub async fn wait_escrow(user: &User, escrow_id: i64, state: &str) -> Value {
-    let deadline = Instant::now() + STATE_WAIT;
+    wait_escrow_within(user, escrow_id, state, STATE_WAIT).await
+}
+
+/// As [`wait_escrow`], failing after `wait` instead of [`STATE_WAIT`] (for escrows queued behind
+/// others: the orchestrator runs setups one at a time).
+pub async fn wait_escrow_within(user: &User, escrow_id: i64, state: &str, wait: Duration) -> Value {
+    let deadline = Instant::now() + wait;
     loop {
         let (status, body) = user.get(&format!("/api/escrows/{escrow_id}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
