@@ -30,7 +30,7 @@ pub use manifest::{
 };
 pub use source::{
     error_enums_are_non_exhaustive, libraries_use_no_anyhow, money_is_never_floating_point,
-    no_kill_by_name, no_unfinished_code, pure_crates_do_no_io,
+    no_kill_by_name, no_unfinished_code, pure_crates_do_no_io, server_writes_begin_immediate,
 };
 
 use std::fmt;

@@ -132,6 +132,11 @@ fn public_error_enums_are_non_exhaustive() {
 }
 
 #[test]
+fn server_transactions_begin_immediate() {
+    assert_clean(in_files(tidy::server_writes_begin_immediate));
+}
+
+#[test]
 fn money_is_never_floating_point() {
     assert_clean(in_files(tidy::money_is_never_floating_point));
 }

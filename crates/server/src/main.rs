@@ -13,6 +13,7 @@ use mmkt_server::db::{Db, listings};
 use mmkt_server::memory::{self, AllocatorSetup};
 use mmkt_server::routes::auth::check_username;
 use mmkt_server::{AppState, telemetry};
+use rusqlite::TransactionBehavior;
 
 #[derive(Debug, Parser)]
 #[command(name = "mmkt-server", version, about = "mmkt marketplace API server")]
@@ -156,7 +157,7 @@ fn seed_bench(config: &Config, count: u32) -> anyhow::Result<()> {
     }
     let db = open_db(config)?;
     let mut conn = db.connection()?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let vendor = match users::find_with_hash(&tx, "bench_vendor")? {
         Some((user, _)) => user,
         None => match users::insert(&tx, "bench_vendor", "!", Role::Vendor)? {

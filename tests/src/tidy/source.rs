@@ -174,10 +174,61 @@ pub fn pure_crates_do_no_io(path: &str, text: &str) -> Vec<Violation> {
     code_hits(path, text, &needles, rule)
 }
 
+/// The server opens every write transaction `IMMEDIATE`. A deferred transaction that reads
+/// and then writes fails at once with "database is locked" when another connection committed
+/// in between (SQLite cannot upgrade a stale read snapshot, and skips the busy wait), so a
+/// vendor's address change answered 500 while escrow workers were writing.
+pub fn server_writes_begin_immediate(path: &str, text: &str) -> Vec<Violation> {
+    // Migrations run on the one connection at start-up, before anything else writes.
+    if !in_crate_src(path, &["server"]) || path.ends_with("/db/migrations.rs") {
+        return Vec::new();
+    }
+    let rule = Rule {
+        rule: "server transactions begin IMMEDIATE",
+        fix: "use conn.transaction_with_behavior(TransactionBehavior::Immediate) so the write \
+              lock is taken (with the busy wait) before the first read",
+    };
+    code_hits(
+        path,
+        text,
+        &[".transaction()", "unchecked_transaction()"],
+        rule,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tidy::{fired, quiet};
+
+    #[test]
+    fn deferred_server_transactions_are_found() {
+        let bad = "let tx = conn.transaction()?;\n";
+        assert_eq!(
+            fired(
+                server_writes_begin_immediate,
+                "crates/server/src/escrow/parties.rs",
+                bad
+            ),
+            [1]
+        );
+        assert!(quiet(
+            server_writes_begin_immediate,
+            "crates/server/src/db/migrations.rs",
+            bad
+        ));
+        assert!(quiet(
+            server_writes_begin_immediate,
+            "crates/backup/src/lib.rs",
+            bad
+        ));
+        let good = "let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;\n";
+        assert!(quiet(
+            server_writes_begin_immediate,
+            "crates/server/src/db/orders.rs",
+            good
+        ));
+    }
 
     #[test]
     fn unfinished_code_is_found_outside_comments() {

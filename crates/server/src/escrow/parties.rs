@@ -6,6 +6,7 @@
 use escrow_core::error::TransitionError;
 use escrow_core::{Actor, Escrow, EscrowEvent};
 use monero_types::Address;
+use rusqlite::TransactionBehavior;
 
 use super::{Applied, ApplyError, EscrowContext, Target, apply_event};
 use crate::db::addresses::{self, AddressChange, AddressKind, NewAddress};
@@ -92,7 +93,7 @@ pub async fn set_account_address(
     let (change, open) = ctx
         .db()
         .run("update", "user_addresses", move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let change = addresses::set(
                 &tx,
                 &NewAddress {
