@@ -11,7 +11,7 @@ use escrow_core::{
 use mmkt_party::PartyError;
 use mmkt_party::state::StateDir;
 use mmkt_party::wallet::check::PayoutTerms;
-use mmkt_party::wallet::{EscrowWallet, Exchanged, Opened, wallet_name};
+use mmkt_party::wallet::{EscrowWallet, Exchanged, KeptWallet, Opened, wallet_name};
 use monero_rpc::{Destination, TransferFilter, TransferOptions};
 use monero_types::{Address, MultisigInfo};
 use test_support::regtest::{Regtest, RegtestConfig, SPENDABLE_AFTER_BLOCKS};
@@ -213,4 +213,48 @@ async fn setup_fund_refuse_then_release_through_the_round_functions() {
         .expect("the release is in a block at the destination");
     assert_eq!(arrived.amount, paid);
     assert!(arrived.height > 0);
+}
+
+/// A watcher keeps its escrow wallet open between turns: the kept wallet is reused while the
+/// wallet-rpc still holds it (an empty state directory, which could only create, proves no
+/// `open_wallet` ran), and opened again once another client switched the wallet-rpc away.
+#[tokio::test]
+async fn a_kept_wallet_is_reused_until_another_client_switches_wallets() {
+    let Some(net) = Regtest::start_for_test(RegtestConfig {
+        wallets: 1,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let (dir, empty) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (state, no_passwords) = (
+        StateDir::open(dir.path()).unwrap(),
+        StateDir::open(empty.path()).unwrap(),
+    );
+    let client = net.wallet(0).with_label("kept");
+    let name = wallet_name("t-kept", 7).unwrap();
+    let mut kept = KeptWallet::default();
+
+    let wallet = kept.open(&client, &state, name.clone()).await.unwrap();
+    let address = client.get_address(0).await.unwrap();
+    kept.keep(wallet).await;
+    let reused = kept.open(&client, &no_passwords, name.clone()).await;
+    let reused = reused.expect("the open wallet is reused without its password file");
+    assert_eq!(reused.name(), &name);
+    kept.keep(reused).await;
+
+    // Another client switches the wallet-rpc to another wallet: the kept one is not trusted.
+    let other = wallet_name("t-other", 8).unwrap();
+    EscrowWallet::open_or_create(client.clone(), &state, other)
+        .await
+        .unwrap();
+    let err = kept.open(&client, &no_passwords, name.clone()).await;
+    assert!(
+        matches!(err, Err(PartyError::Wallet { .. })),
+        "reopening needs the stored password (create_wallet -21 without it): {err:?}"
+    );
+    let reopened = kept.open(&client, &state, name).await.unwrap();
+    assert_eq!(reopened.client().get_address(0).await.unwrap(), address);
 }

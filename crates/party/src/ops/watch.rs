@@ -12,6 +12,7 @@ use super::turns::{Approve, take_turn};
 use crate::error::{ErrorKind, PartyError};
 use crate::market::types::TurnNotice;
 use crate::market::ws::Notices;
+use crate::wallet::{KeptWallet, wallet_name};
 
 /// What `watch` tells its caller as it goes.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +68,7 @@ pub async fn watch(
     request: WatchRequest<'_>,
     report: &mut dyn FnMut(&WatchEvent),
 ) -> Result<(), PartyError> {
+    let mut kept = KeptWallet::default();
     loop {
         let mut notices = match Notices::connect(&party.market).await {
             Ok(n) => n,
@@ -87,7 +89,7 @@ pub async fn watch(
             }
         };
         report(&WatchEvent::Connected);
-        catch_up(party, request.approve, report).await?;
+        catch_up(party, &mut kept, request.approve, report).await?;
         let reason = loop {
             let notice = match notices.next_turn().await {
                 Ok(Some(notice)) => notice,
@@ -97,7 +99,7 @@ pub async fn watch(
             report(&WatchEvent::Turn {
                 notice: notice.clone(),
             });
-            let done = turn(party, notice.escrow_id, request.approve).await;
+            let done = turn(party, &mut kept, notice.escrow_id, request.approve).await;
             outcome(notice.escrow_id, done, report)?;
         };
         report(&WatchEvent::Disconnected { reason });
@@ -128,6 +130,7 @@ fn outcome(
 /// are skipped.
 async fn catch_up(
     party: &Party,
+    kept: &mut KeptWallet,
     approve: &dyn Approve,
     report: &mut dyn FnMut(&WatchEvent),
 ) -> Result<(), PartyError> {
@@ -138,7 +141,7 @@ async fn catch_up(
     };
     for order in orders.iter().filter(|o| o.escrow_mode == "non_custodial") {
         let escrow_id = order.escrow.escrow_id;
-        match turn(party, escrow_id, approve).await {
+        match turn(party, kept, escrow_id, approve).await {
             Err(e) if e.kind() == ErrorKind::MarketRefused => {}
             done => outcome(escrow_id, done, report)?,
         }
@@ -146,8 +149,11 @@ async fn catch_up(
     Ok(())
 }
 
+/// Does the turn of `escrow_id` if it is this party's, in the escrow wallet `kept` still holds
+/// open when it can (the wallet is kept only after a turn that succeeded).
 async fn turn(
     party: &Party,
+    kept: &mut KeptWallet,
     escrow_id: i64,
     approve: &dyn Approve,
 ) -> Result<Option<WatchEvent>, PartyError> {
@@ -155,10 +161,12 @@ async fn turn(
     if !view.your_turn {
         return Ok(None);
     }
-    let (wallet, _) = party.escrow_wallet(escrow_id).await?;
+    let name = wallet_name(&party.wallet_prefix, escrow_id)?;
+    let wallet = kept.open(&party.wallet_rpc, &party.state, name).await?;
     let Some(answer) = take_turn(party, &wallet, &view, approve).await? else {
         return Ok(None);
     };
+    kept.keep(wallet).await;
     Ok(Some(WatchEvent::Submitted {
         escrow_id,
         round: view.round.unwrap_or_default(),

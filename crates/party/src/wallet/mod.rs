@@ -51,6 +51,48 @@ pub struct EscrowWallet {
     password: WalletPassword,
 }
 
+/// The escrow wallet a long-running party process (`watch`) left open in its wallet-rpc, with
+/// the address wallet-rpc reported for it after the last turn. `open_wallet` costs seconds
+/// (wallet-rpc 0.18 generates an RSA certificate on every load), so the next turn on the same
+/// escrow reuses the open wallet when `get_address` still reports that address, and opens it
+/// again otherwise (another client switched the wallet-rpc to another wallet meanwhile).
+#[derive(Debug, Default)]
+pub struct KeptWallet {
+    open: Option<(EscrowWallet, Address)>,
+}
+
+impl KeptWallet {
+    /// The wallet `name`: the kept one when wallet-rpc still holds it, else
+    /// [`EscrowWallet::open_or_create`] (and nothing is kept until [`KeptWallet::keep`]).
+    ///
+    /// # Errors
+    /// As [`EscrowWallet::open_or_create`].
+    pub async fn open(
+        &mut self,
+        client: &WalletClient,
+        state: &StateDir,
+        name: WalletName,
+    ) -> Result<EscrowWallet, PartyError> {
+        if let Some((wallet, address)) = self.open.take()
+            && wallet.name == name
+            && client.get_address(0).await.is_ok_and(|now| now == address)
+        {
+            return Ok(wallet);
+        }
+        let (wallet, _) = EscrowWallet::open_or_create(client.clone(), state, name).await?;
+        Ok(wallet)
+    }
+
+    /// Keeps `wallet` (after a turn that succeeded) with the address wallet-rpc now reports; when
+    /// wallet-rpc cannot say, nothing is kept and the next turn opens the wallet again.
+    pub async fn keep(&mut self, wallet: EscrowWallet) {
+        self.open = match wallet.client.get_address(0).await {
+            Ok(address) => Some((wallet, address)),
+            Err(_) => None,
+        };
+    }
+}
+
 /// The wallet name of escrow `escrow_id` for wallet prefix `prefix`: `<prefix>-escrow-<id>`.
 ///
 /// # Errors
