@@ -56,11 +56,9 @@ async fn disputes_and_funding_edge_cases() {
     let partial = under_amount / 2;
     chain.pay(under["address"].as_str().unwrap(), partial).await;
     chain.mine(1).await;
-    wait_escrow(&buyer, refund_escrow, "funded").await;
-    wait_escrow(&buyer, release_escrow, "funded").await;
-    chain.mine(10).await;
 
-    // Underfunded: still pending, and it says what is missing.
+    // Underfunded: still pending, and it says what is missing. Checked first, right after the
+    // payment confirms: its funding window opened last and runs while the others fund.
     let under = wait_funding(&buyer, under_escrow, partial).await;
     assert_eq!(under["state"], "awaiting_funding", "{under}");
     assert_eq!(under["funding"]["status"], "underfunded");
@@ -75,6 +73,9 @@ async fn disputes_and_funding_edge_cases() {
             > i64::try_from(now()).unwrap(),
         "checked inside the funding window"
     );
+    wait_escrow(&buyer, refund_escrow, "funded").await;
+    wait_escrow(&buyer, release_escrow, "funded").await;
+    chain.mine(10).await;
 
     // Disputes: opened by the buyer and by the vendor; the arbiter sees both.
     let (status, body) = arbiter.get("/api/disputes").await;
