@@ -327,6 +327,12 @@ pub enum TransitionError {
         /// Piconero received by the escrow with the required confirmations.
         confirmed: Amount,
     },
+    /// A stalled payout reported after a fully signed set was prepared: its transaction may be
+    /// on the chain, so the decision stands; wait for the submission to be recorded.
+    #[error(
+        "a fully signed payout was already prepared for this escrow; it is not undone, wait for its submission"
+    )]
+    PayoutUnderWay,
     /// Submission reported before the payout was prepared (recorded).
     #[error("payout was not prepared; record PayoutPrepared before submitting")]
     PayoutNotPrepared,
@@ -371,6 +377,7 @@ impl TransitionError {
             | TransitionError::FundingWindowOpen { .. }
             | TransitionError::AwaitingConfirmations { .. }
             | TransitionError::FundsPresent { .. }
+            | TransitionError::PayoutUnderWay
             | TransitionError::PayoutNotPrepared
             | TransitionError::PayoutMismatch { .. } => RejectionClass::Conflict,
         }
@@ -399,6 +406,7 @@ impl TransitionError {
             TransitionError::EmptyPayout => "empty_payout",
             TransitionError::ZeroPayout => "zero_payout",
             TransitionError::PayoutExceedsFunds { .. } => "payout_exceeds_funds",
+            TransitionError::PayoutUnderWay => "payout_under_way",
             TransitionError::PayoutNotPrepared => "payout_not_prepared",
             TransitionError::PayoutMismatch { .. } => "payout_mismatch",
             TransitionError::Inconsistent(_) => "escrow_inconsistent",

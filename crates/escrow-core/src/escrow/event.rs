@@ -83,6 +83,14 @@ pub enum EscrowEvent {
         /// Must equal the prepared hashes (order does not matter).
         tx_hashes: Vec<TxHash>,
     },
+    /// The non-custodial payout rounds missed their deadline before a fully signed set was
+    /// submitted (System). Nothing was spent, so the decision is undone and the money stays in
+    /// the escrow: an undisputed payout (the buyer's confirmation, the vendor's refund) goes back
+    /// to `funded`, where the buyer may confirm, the vendor refund, or either open a dispute (an
+    /// arbiter then pays out with the party still there); an arbiter's decision goes back to
+    /// `disputed` for the arbiter to decide again. Refused for hosted escrows, whose rounds have
+    /// no deadline, and once a payout is prepared (its transaction may be on the chain).
+    PayoutStalled,
     /// Cancel an escrow that has seen no funds at all (Buyer, Vendor, System).
     Cancelled,
     /// The vendor sets the address releases pay to (Vendor). Refused once a payout is decided.
@@ -112,6 +120,7 @@ impl EscrowEvent {
             EscrowEvent::DisputeResolved { .. } => EventKind::DisputeResolved,
             EscrowEvent::PayoutPrepared { .. } => EventKind::PayoutPrepared,
             EscrowEvent::PayoutSubmitted { .. } => EventKind::PayoutSubmitted,
+            EscrowEvent::PayoutStalled => EventKind::PayoutStalled,
             EscrowEvent::Cancelled => EventKind::Cancelled,
             EscrowEvent::PayoutAddressSet { .. } => EventKind::PayoutAddressSet,
             EscrowEvent::RefundAddressSet { .. } => EventKind::RefundAddressSet,
@@ -134,6 +143,7 @@ impl EscrowEvent {
 /// | `DisputeResolved`        | `dispute_resolved`       | arbiter                 |
 /// | `PayoutPrepared`         | `payout_prepared`        | system                  |
 /// | `PayoutSubmitted`        | `payout_submitted`       | system                  |
+/// | `PayoutStalled`          | `payout_stalled`         | system                  |
 /// | `Cancelled`              | `cancelled`              | buyer, vendor, system   |
 /// | `PayoutAddressSet`       | `payout_address_set`     | vendor                  |
 /// | `RefundAddressSet`       | `refund_address_set`     | buyer                   |
@@ -162,6 +172,8 @@ pub enum EventKind {
     PayoutPrepared,
     /// See [`EscrowEvent::PayoutSubmitted`].
     PayoutSubmitted,
+    /// See [`EscrowEvent::PayoutStalled`].
+    PayoutStalled,
     /// See [`EscrowEvent::Cancelled`].
     Cancelled,
     /// See [`EscrowEvent::PayoutAddressSet`].
@@ -172,7 +184,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every event kind, in declaration order.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::SetupCompleted,
         EventKind::SetupFailed,
         EventKind::SetupRetried,
@@ -184,6 +196,7 @@ impl EventKind {
         EventKind::DisputeResolved,
         EventKind::PayoutPrepared,
         EventKind::PayoutSubmitted,
+        EventKind::PayoutStalled,
         EventKind::Cancelled,
         EventKind::PayoutAddressSet,
         EventKind::RefundAddressSet,
@@ -203,6 +216,7 @@ impl EventKind {
             EventKind::DisputeResolved => "dispute_resolved",
             EventKind::PayoutPrepared => "payout_prepared",
             EventKind::PayoutSubmitted => "payout_submitted",
+            EventKind::PayoutStalled => "payout_stalled",
             EventKind::Cancelled => "cancelled",
             EventKind::PayoutAddressSet => "payout_address_set",
             EventKind::RefundAddressSet => "refund_address_set",
@@ -218,7 +232,8 @@ impl EventKind {
             | EventKind::FundingObserved
             | EventKind::FundingWindowElapsed
             | EventKind::PayoutPrepared
-            | EventKind::PayoutSubmitted => &[Actor::System],
+            | EventKind::PayoutSubmitted
+            | EventKind::PayoutStalled => &[Actor::System],
             EventKind::ReceiptConfirmed | EventKind::RefundAddressSet => &[Actor::Buyer],
             EventKind::DisputeOpened => &[Actor::Buyer, Actor::Vendor],
             EventKind::DisputeResolved => &[Actor::Arbiter],

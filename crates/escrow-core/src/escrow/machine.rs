@@ -12,6 +12,7 @@ use super::state::{
 };
 use super::{Escrow, Funding, Spendability};
 use crate::error::TransitionError;
+use crate::mode::EscrowMode;
 use crate::role::Actor;
 use crate::time::Timestamp;
 
@@ -216,6 +217,7 @@ impl Escrow {
                 fee,
             } => self.prepare_payout(tx_hashes, amount, fee, now)?,
             EscrowEvent::PayoutSubmitted { tx_hashes } => self.submit_payout(tx_hashes, now)?,
+            EscrowEvent::PayoutStalled => self.stall_payout(now)?,
             EscrowEvent::Cancelled => self.cancel(actor, now)?,
             EscrowEvent::PayoutAddressSet { address } => {
                 self.ensure_addresses_editable()?;
@@ -522,6 +524,35 @@ impl Escrow {
             fee,
             prepared_at: now,
         });
+        Ok(())
+    }
+
+    /// Undoes a non-custodial payout decision whose rounds timed out before anything was
+    /// prepared: back to `disputed` (resolution cleared) after an arbiter's decision, else back
+    /// to `funded`.
+    fn stall_payout(&mut self, now: Timestamp) -> Result<(), TransitionError> {
+        let (EscrowState::Releasing { plan, prepared } | EscrowState::Refunding { plan, prepared }) =
+            &self.state
+        else {
+            return Err(self.invalid(EventKind::PayoutStalled));
+        };
+        if self.mode != EscrowMode::NonCustodial {
+            return Err(self.invalid(EventKind::PayoutStalled));
+        }
+        if prepared.is_some() {
+            return Err(TransitionError::PayoutUnderWay);
+        }
+        if plan.reason != PayoutReason::ArbiterDecision {
+            self.state = EscrowState::Funded { funded_at: now };
+            return Ok(());
+        }
+        let Some(dispute) = self.dispute.as_mut() else {
+            return Err(TransitionError::NotDisputed {
+                state: self.state.kind(),
+            });
+        };
+        dispute.resolution = None;
+        self.state = EscrowState::Disputed;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 //!   funded --RefundAgreed(vendor)--> refunding (undisputed refund)
 //!   funded --DisputeOpened(buyer|vendor)--> disputed --DisputeResolved(arbiter)--> releasing | refunding
 //!   refunding --PayoutPrepared, PayoutSubmitted(system)--> refunded
+//!   releasing | refunding --PayoutStalled(system, non-custodial, nothing prepared)--> funded | disputed
 //!   awaiting_funding --FundingWindowElapsed(system)--> expired (nothing received)
 //!                                                   | disputed (underfunded, arbiter refunds)
 //! ```

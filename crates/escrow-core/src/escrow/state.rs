@@ -243,8 +243,8 @@ impl EscrowStateKind {
     /// awaiting_funding -> funded | expired | disputed | cancelled
     /// funded           -> releasing | refunding | disputed
     /// disputed         -> releasing | refunding
-    /// releasing        -> released
-    /// refunding        -> refunded
+    /// releasing        -> released | funded | disputed   (funded, disputed: non-custodial rounds stalled)
+    /// refunding        -> refunded | funded | disputed
     /// expired          -> disputed      (late payment)
     /// cancelled        -> disputed      (late payment)
     /// released, refunded: none
@@ -257,8 +257,8 @@ impl EscrowStateKind {
             K::AwaitingFunding => &[K::Funded, K::Expired, K::Disputed, K::Cancelled],
             K::Funded => &[K::Releasing, K::Refunding, K::Disputed],
             K::Disputed => &[K::Releasing, K::Refunding],
-            K::Releasing => &[K::Released],
-            K::Refunding => &[K::Refunded],
+            K::Releasing => &[K::Released, K::Funded, K::Disputed],
+            K::Refunding => &[K::Refunded, K::Funded, K::Disputed],
             K::Released | K::Refunded => &[],
             K::Expired | K::Cancelled => &[K::Disputed],
         }

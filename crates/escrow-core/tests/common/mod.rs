@@ -3,8 +3,8 @@
 
 use escrow_core::{
     Actor, Address, Amount, Context, DisputeOutcome, DisputeReason, Escrow, EscrowEvent, EscrowId,
-    EscrowStateKind, EscrowTerms, IncomingTransfer, NewEscrow, OrderId, Spendability, Timestamp,
-    TxHash, UserId,
+    EscrowMode, EscrowStateKind, EscrowTerms, IncomingTransfer, NewEscrow, OrderId, Spendability,
+    Timestamp, TxHash, UserId,
 };
 
 pub const T0: u64 = 1_700_000_000;
@@ -67,7 +67,16 @@ pub fn funding(received: Amount, confirmations: u64) -> EscrowEvent {
 }
 
 pub fn fresh() -> Escrow {
-    Escrow::new(NewEscrow {
+    Escrow::new(params()).expect("valid escrow")
+}
+
+/// A non-custodial escrow awaiting setup (the parties hold their own keys).
+pub fn fresh_nc() -> Escrow {
+    Escrow::new_in_mode(params(), EscrowMode::NonCustodial).expect("valid escrow")
+}
+
+fn params() -> NewEscrow {
+    NewEscrow {
         id: EscrowId::new(1),
         order_id: OrderId::new(1),
         buyer_id: BUYER,
@@ -76,8 +85,7 @@ pub fn fresh() -> Escrow {
         payout_address: Some(payout_address()),
         refund_address: Some(refund_address()),
         created_at: Timestamp::from_unix_seconds(T0),
-    })
-    .expect("valid escrow")
+    }
 }
 
 pub fn step(e: &Escrow, actor: Actor, event: EscrowEvent, at: u64) -> Escrow {
@@ -220,6 +228,59 @@ pub fn cancelled() -> Escrow {
     )
 }
 
+/// A non-custodial escrow funded through the same steps as [`funded`].
+pub fn nc_funded() -> Escrow {
+    let ready = step(
+        &fresh_nc(),
+        Actor::System,
+        EscrowEvent::SetupCompleted {
+            address: escrow_address(),
+        },
+        10,
+    );
+    step(&ready, Actor::System, funding(amount(), CONFIRMATIONS), 20)
+}
+
+/// Non-custodial, releasing on the buyer's confirmation.
+pub fn nc_releasing() -> Escrow {
+    step(
+        &nc_funded(),
+        Actor::Buyer,
+        EscrowEvent::ReceiptConfirmed,
+        30,
+    )
+}
+
+/// Non-custodial, releasing with a fully signed set prepared.
+pub fn nc_releasing_prepared() -> Escrow {
+    step(&nc_releasing(), Actor::System, prepared_event(), 40)
+}
+
+/// Non-custodial, refunding because the vendor agreed.
+pub fn nc_refunding_agreed() -> Escrow {
+    step(&nc_funded(), Actor::Vendor, EscrowEvent::RefundAgreed, 30)
+}
+
+/// Non-custodial, refunding on an arbiter's decision.
+pub fn nc_refunding() -> Escrow {
+    let disputed = step(
+        &nc_funded(),
+        Actor::Vendor,
+        EscrowEvent::DisputeOpened {
+            reason: reason("buyer never answers"),
+        },
+        30,
+    );
+    step(
+        &disputed,
+        Actor::Arbiter,
+        EscrowEvent::DisputeResolved {
+            outcome: DisputeOutcome::Refund,
+        },
+        40,
+    )
+}
+
 /// One escrow per state, keyed by the fixture name.
 pub fn by_name(name: &str) -> Escrow {
     match name {
@@ -240,6 +301,10 @@ pub fn by_name(name: &str) -> Escrow {
         "cancelled" => cancelled(),
         "cancelled_early" => cancelled_early(),
         "unconfirmed" => unconfirmed(),
+        "nc_releasing" => nc_releasing(),
+        "nc_releasing_prepared" => nc_releasing_prepared(),
+        "nc_refunding_agreed" => nc_refunding_agreed(),
+        "nc_refunding" => nc_refunding(),
         other => panic!("unknown fixture {other}"),
     }
 }
@@ -249,7 +314,7 @@ pub fn kind(e: &Escrow) -> EscrowStateKind {
 }
 
 /// Every fixture name.
-pub const FIXTURES: [&str; 17] = [
+pub const FIXTURES: [&str; 21] = [
     "awaiting_setup",
     "setup_failed",
     "awaiting_funding",
@@ -267,6 +332,10 @@ pub const FIXTURES: [&str; 17] = [
     "expired",
     "cancelled",
     "cancelled_early",
+    "nc_releasing",
+    "nc_releasing_prepared",
+    "nc_refunding_agreed",
+    "nc_refunding",
 ];
 
 /// Sample events by name, with the time offset (seconds after T0) they are applied at.
@@ -319,6 +388,7 @@ pub fn sample_event(name: &str) -> (EscrowEvent, u64) {
             tx_hashes: vec![hash(0xcc)],
         },
         "cancel" => EscrowEvent::Cancelled,
+        "stall" => EscrowEvent::PayoutStalled,
         "set_payout" => EscrowEvent::PayoutAddressSet { address: addr('W') },
         "set_refund" => EscrowEvent::RefundAddressSet { address: addr('C') },
         other => panic!("unknown sample event {other}"),
@@ -327,7 +397,7 @@ pub fn sample_event(name: &str) -> (EscrowEvent, u64) {
 }
 
 /// Every sample event name.
-pub const SAMPLE_EVENTS: [&str; 23] = [
+pub const SAMPLE_EVENTS: [&str; 24] = [
     "setup_completed",
     "setup_failed",
     "setup_retried",
@@ -351,4 +421,5 @@ pub const SAMPLE_EVENTS: [&str; 23] = [
     "cancel",
     "set_payout",
     "set_refund",
+    "stall",
 ];
