@@ -1,7 +1,8 @@
 //! A non-custodial escrow decided by the arbiter, on a real regtest network: the server is given
 //! only the arbiter's wallet-rpc; buyer and vendor are played by the test with their own wallets
-//! through `GET/POST /api/escrows/{id}/rounds*` only. After funding the buyer disputes and never
-//! plays again; the arbiter decides `release`; the payout rounds are the vendor's and the arbiter
+//! through `GET/POST /api/escrows/{id}/rounds*` only. After funding the buyer confirms receipt and
+//! never plays again: the release's `export_sync` misses its deadline, the release is undone
+//! (back to `funded`, nothing spent), the vendor disputes and the arbiter decides `release`; the payout rounds are the vendor's and the arbiter
 //! wallet's (the server runs the arbiter's `export_sync` itself); a partial set paying elsewhere
 //! is refused with 422 `txset_refused` and nothing is stored; the right set is checked and signed
 //! by the arbiter wallet, submitted, and found on chain at the vendor's payout address.
@@ -21,6 +22,10 @@ const ARBITER_RPC: usize = 2;
 
 const SETUP_ROUNDS: [&str; 4] = ["prepare", "make", "exchange_round_1", "exchange_round_2"];
 
+/// Seconds each round may take: enough for a setup round on a loaded machine, short enough to
+/// watch the buyer's missing `export_sync` time out.
+const ROUND_TIMEOUT_SECS: &str = "60";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_arbiter_wallet_signs_a_disputed_release_with_the_vendor() {
     let Some(chain) = Chain::start().await else {
@@ -34,6 +39,7 @@ async fn the_arbiter_wallet_signs_a_disputed_release_with_the_vendor() {
             ("MMKT_WALLET_RPC_ARBITER_URL", arbiter_rpc.as_str()),
             ("MMKT_MONEROD_URL", daemon.as_str()),
             ("MMKT_ESCROW_MODES", "hosted,non_custodial"),
+            ("MMKT_ESCROW_ROUND_TIMEOUT_SECS", ROUND_TIMEOUT_SECS),
         ],
     );
     server.wait_ready().await;
@@ -60,8 +66,34 @@ async fn the_arbiter_wallet_signs_a_disputed_release_with_the_vendor() {
     }
     fund(&chain, &buyer.user, escrow_id).await;
 
-    // The buyer disputes; the arbiter decides for the vendor.
-    let (status, body) = dispute(&buyer.user, order_id, "the lamp is broken").await;
+    // The buyer confirms, then disappears: the vendor's export_sync comes, the buyer's never.
+    let (status, body) = confirm(&buyer.user, order_id).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    vendor.wait_turn(escrow_id, "export_sync").await;
+    let (status, body) = vendor
+        .submit(escrow_id, "export_sync", &vendor.export_sync().await)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let wait = Duration::from_secs(ROUND_TIMEOUT_SECS.parse::<u64>().unwrap()) + STATE_WAIT;
+    let funded = wait_escrow_within(&vendor.user, escrow_id, "funded", wait).await;
+    assert!(
+        funded["payout"].is_null(),
+        "the decision is undone: {funded}"
+    );
+    let stalled = vendor.rounds(escrow_id).await;
+    assert_eq!(stalled["status"], "timed_out", "{stalled}");
+    let options = stalled["next_step"]["pay_out_with"].as_array().unwrap();
+    assert!(
+        options
+            .iter()
+            .any(|o| o["first"] == "vendor" && o["second"] == "arbiter"),
+        "the vendor and the arbiter can still pay out: {stalled}"
+    );
+    assert!(server.log_text().contains("the decision is undone"));
+
+    // The vendor disputes; the arbiter decides for the vendor.
+    let (status, body) =
+        dispute(&vendor.user, order_id, "the buyer confirmed, then vanished").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = resolve(&arbiter, escrow_id, "release").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");

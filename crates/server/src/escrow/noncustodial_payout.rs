@@ -25,7 +25,7 @@
 use escrow_core::{
     Actor, CheckedPayout, DisputeStatus, Escrow, EscrowEvent, EscrowState, ExpectedPayout,
     PayoutKind, PayoutPlan, PayoutRefusal, PayoutRound, PayoutSigning, PreparedPayout, Round,
-    RoundsStatus,
+    RoundsStatus, TimedOut,
 };
 use monero_rpc::{MultisigSyncInfo, MultisigTxset};
 
@@ -85,17 +85,13 @@ pub async fn run(
         }
     }
     let book = load(ctx, id).await?;
-    if book.phase.phase != PhaseKind::Payout {
+    // A payout attempt older than the plan belongs to a decision a stall undid: this decision
+    // gets fresh rounds.
+    if book.phase.phase != PhaseKind::Payout || unix(book.phase.started_at) < plan.decided_at {
         return open(ctx, id, plan).await;
     }
     if let Some(timed_out) = book.rounds.clone().check_deadline(unix(now_unix())) {
-        tracing::warn!(
-            escrow_id = id,
-            round = timed_out.round.as_str(),
-            missing = ?timed_out.missing,
-            "non-custodial payout round missed its deadline; the money stays in the escrow"
-        );
-        return Ok(Progress::Wait);
+        return stall(engine, id, &timed_out).await;
     }
     if *book.rounds.status() != RoundsStatus::FullySigned {
         return match book.rounds.expected_from(Actor::Arbiter) {
@@ -133,6 +129,22 @@ pub async fn run(
     engine
         .apply_system(id, EscrowEvent::PayoutSubmitted { tx_hashes })
         .await?;
+    Ok(Progress::Wait)
+}
+
+/// The payout rounds missed their deadline with nothing submitted: the decision is undone
+/// ([`EscrowEvent::PayoutStalled`]) and the money stays in the escrow. An undisputed payout goes
+/// back to `funded` (the party still there may confirm, refund or dispute again); an arbiter's
+/// decision goes back to `disputed`, for the arbiter to decide again.
+async fn stall(engine: &Engine, id: i64, timed_out: &TimedOut) -> Result<Progress, StepError> {
+    let applied = engine.apply_system(id, EscrowEvent::PayoutStalled).await?;
+    tracing::warn!(
+        escrow_id = id,
+        round = timed_out.round.as_str(),
+        missing = ?timed_out.missing,
+        state = applied.escrow().state().kind().as_str(),
+        "non-custodial payout round missed its deadline; the decision is undone and the money stays in the escrow"
+    );
     Ok(Progress::Wait)
 }
 
