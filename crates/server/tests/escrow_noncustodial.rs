@@ -5,7 +5,8 @@
 //! out-of-turn / repeated / past-round / malformed submissions refused with nothing changed, a
 //! SIGKILLed server resuming between rounds from the stored submissions, funding, a release (the
 //! vendor builds, the buyer signs, a set paying elsewhere refused with 422 `txset_refused`, the
-//! payout found on chain at the vendor's address), a setup round
+//! server SIGKILLed again while it relays the signed set, the payout found on chain at the
+//! vendor's address exactly once), a setup round
 //! past its deadline cancelling the order (stock back), and neither party's wallet password in
 //! the database (decrypted) or the server log.
 
@@ -282,11 +283,17 @@ async fn parties_with_their_own_wallets_set_up_and_fund_an_escrow() {
     let (status, body) = buyer.submit(escrow_id, "sign_txset", &signed).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["accepted"], "fully_signed");
+    // Kill -9 while the server relays the signed set to the daemon (checking it, submitting it or
+    // recording its hashes): the restarted server finishes the payout, and pays it only once.
+    server.restart().await;
     let released = wait_escrow(&buyer.user, escrow_id, "released").await;
     let tx_hash = released["payout"]["tx_hash"].as_str().unwrap().to_owned();
     chain.mine(1).await;
     let (received, _) = chain.received(&chain.payout, &tx_hash).await;
     assert_eq!(received, released["payout"]["amount_xmr"].as_u64().unwrap());
+    let all = chain.incoming(&chain.payout).await;
+    assert_eq!(all.len(), 1, "exactly one payout tx: {all:?}");
+    assert_eq!(all[0].txid.as_str(), tx_hash);
 
     // A setup round past its deadline cancels the order and gives the stock back.
     let (_, listing) = buyer.user.get(&format!("/api/listings/{listing_id}")).await;

@@ -27,7 +27,8 @@ use escrow_core::{
     PayoutKind, PayoutPlan, PayoutRefusal, PayoutRound, PayoutSigning, PreparedPayout, Round,
     RoundsStatus, TimedOut,
 };
-use monero_rpc::{MultisigSyncInfo, MultisigTxset};
+use monero_rpc::{Amount, MultisigSyncInfo, MultisigTxset, TransferEntry, TxHash};
+use serde::{Deserialize, Serialize};
 
 use super::engine::{Engine, Progress, StepError, wallet_ref};
 use super::participant::{HostedParticipant, Participant};
@@ -110,6 +111,20 @@ pub async fn run(
             what: "signed txset",
             detail: e.to_string(),
         })?;
+    let key = StepKey {
+        escrow_id: id,
+        attempt: book.phase.attempt,
+        step: Step::PayoutSubmit,
+        role: Actor::Arbiter,
+    };
+    let row = ctx
+        .db()
+        .run("select", "escrow_steps", move |conn| steps::get(conn, &key))
+        .await?;
+    let arbiter = arbiter(ctx, id).await?;
+    if let Some(sent) = sent_before(&arbiter, key, row).await? {
+        return record(engine, id, sent).await;
+    }
     let checked = match check_txset(ctx, &book, txset.clone()).await? {
         Ok(checked) => checked,
         Err(refusal) => {
@@ -117,18 +132,89 @@ pub async fn run(
             return Ok(Progress::Wait);
         }
     };
-    let arbiter = arbiter(ctx, id).await?;
+    engine.step_started(key).await?;
     let tx_hashes = arbiter.submit(txset).await?;
-    tracing::info!(escrow_id = id, tx_hash = %tx_hashes.first().map(|h| h.as_str()).unwrap_or(""), "non-custodial payout submitted");
-    let prepared = EscrowEvent::PayoutPrepared {
-        tx_hashes: tx_hashes.clone(),
+    let sent = Sent {
+        tx_hashes,
         amount: checked.amount,
         fee: checked.fee,
     };
+    let result = serde_json::to_string(&sent).map_err(|e| StepError::InvalidStored {
+        what: "submitted payout",
+        detail: e.to_string(),
+    })?;
+    engine.step_done(key, result).await?;
+    tracing::info!(escrow_id = id, tx_hash = %sent.tx_hashes.first().map(|h| h.as_str()).unwrap_or(""), "non-custodial payout submitted");
+    record(engine, id, sent).await
+}
+
+/// A payout the arbiter wallet submitted: its hashes, and the piconero paid and the fee.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Sent {
+    tx_hashes: Vec<TxHash>,
+    amount: Amount,
+    fee: Amount,
+}
+
+/// What an earlier pass already submitted, from the `payout_submit` step `row`: its stored
+/// result once `submit_multisig` answered, or, when the pass stopped between `submit_multisig`
+/// and that record (a crash), the arbiter wallet's own spends. The escrow's arbiter wallet
+/// belongs to this escrow alone, so anything it sent is this payout. `None`: nothing was sent,
+/// submit now.
+async fn sent_before(
+    arbiter: &HostedParticipant,
+    key: StepKey,
+    row: Option<StepRow>,
+) -> Result<Option<Sent>, StepError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if row.status == StepStatus::Done {
+        let text = stored_output(key, row)?;
+        let sent = serde_json::from_str(&text).map_err(|e| StepError::InvalidStored {
+            what: "submitted payout",
+            detail: e.to_string(),
+        })?;
+        return Ok(Some(sent));
+    }
+    let spends = arbiter.sent().await?;
+    if spends.is_empty() {
+        return Ok(None);
+    }
+    let sum = |f: fn(&TransferEntry) -> Amount| {
+        spends
+            .iter()
+            .try_fold(Amount::ZERO, |total, t| total.checked_add(f(t)))
+            .ok_or(StepError::InvalidStored {
+                what: "arbiter wallet spends",
+                detail: "amounts overflow".into(),
+            })
+    };
+    let sent = Sent {
+        tx_hashes: spends.iter().map(|t| t.txid.clone()).collect(),
+        amount: sum(|t| t.amount)?,
+        fee: sum(|t| t.fee)?,
+    };
+    tracing::warn!(
+        escrow_id = key.escrow_id,
+        tx_hash = %sent.tx_hashes.first().map(|h| h.as_str()).unwrap_or(""),
+        "a payout submission stopped before its record; the arbiter wallet shows it sent, recording it instead of submitting again"
+    );
+    Ok(Some(sent))
+}
+
+/// Records a submitted payout: `payout_prepared` with its hashes, then `payout_submitted`.
+async fn record(engine: &Engine, id: i64, sent: Sent) -> Result<Progress, StepError> {
+    let prepared = EscrowEvent::PayoutPrepared {
+        tx_hashes: sent.tx_hashes.clone(),
+        amount: sent.amount,
+        fee: sent.fee,
+    };
     engine.apply_system(id, prepared).await?;
-    engine
-        .apply_system(id, EscrowEvent::PayoutSubmitted { tx_hashes })
-        .await?;
+    let submitted = EscrowEvent::PayoutSubmitted {
+        tx_hashes: sent.tx_hashes,
+    };
+    engine.apply_system(id, submitted).await?;
     Ok(Progress::Wait)
 }
 

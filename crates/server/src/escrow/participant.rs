@@ -12,8 +12,8 @@ use std::future::Future;
 use escrow_core::Actor;
 use monero_rpc::{
     Address, Balance, KeyExchangeRound, MultisigInfo, MultisigStatus, MultisigSyncInfo,
-    MultisigTxset, RpcError, SignOutcome, SweepOutcome, TransferDescription, TransferFilter,
-    TransferOptions, Transfers, TxHash,
+    MultisigTxset, RpcError, SignOutcome, SweepOutcome, TransferDescription, TransferEntry,
+    TransferFilter, TransferOptions, Transfers, TxHash,
 };
 
 use super::worker::{OpenMode, Priority, WalletRef, WalletWorker, WorkerError};
@@ -151,6 +151,31 @@ impl HostedParticipant {
     /// The worker of this participant's wallet-rpc.
     pub fn worker(&self) -> &WalletWorker {
         &self.worker
+    }
+
+    /// What this wallet itself sent, after a refresh: its outgoing transfers, confirmed and
+    /// pending (`refresh`, `get_transfers` with `out` and `pending`).
+    ///
+    /// # Errors
+    /// [`WorkerError`] when the wallet-rpc fails or cannot open the wallet.
+    pub async fn sent(&self) -> Result<Vec<TransferEntry>, WorkerError> {
+        let filter = TransferFilter {
+            incoming: false,
+            outgoing: true,
+            pending: true,
+            failed: false,
+            pool: false,
+        };
+        self.call(Priority::Payout, OpenMode::Existing, move |w| async move {
+            w.refresh(None).await?;
+            let transfers = w.get_transfers(filter).await?;
+            Ok(transfers
+                .outgoing
+                .into_iter()
+                .chain(transfers.pending)
+                .collect())
+        })
+        .await
     }
 }
 
