@@ -5,8 +5,8 @@
 //! dispute` and never runs `mmkt-party` for that order again, the arbiter decides `release`, the
 //! vendor alone runs `sign` (it builds, the arbiter wallet checks and signs second) and the
 //! payout is found on the chain at the vendor's payout address; (b) the vendor disputes the
-//! second order, the arbiter decides `refund`, the buyer alone signs and the refund is found at
-//! the buyer's refund address.
+//! second order, the arbiter decides `refund`, the buyer's `watch` alone does its turns and the
+//! refund is found at the buyer's refund address.
 //!
 //! The server binary is the workspace's `target/debug/mmkt-server` (built by a workspace test
 //! run, or `cargo build -p mmkt-server`), or `MMKT_SERVER_BIN`.
@@ -123,16 +123,24 @@ async fn the_winner_alone_and_the_arbiter_pay_out_a_disputed_escrow() {
         "{escrow}"
     );
 
-    // (b) The vendor disputes and disappears; the arbiter decides for the buyer, whose own wallet
-    // builds the refund; the arbiter wallet checks it and signs second.
+    // (b) The vendor disputes and disappears; the arbiter decides for the buyer, whose
+    // `mmkt-party watch` does the buyer's turns as they come: its own wallet builds the refund,
+    // the arbiter wallet checks it and signs second.
     dispute_and_decide(&vendor, &arbiter, &buyer_user, refunded, "refund").await;
-    let order_arg = refunded.0.to_string();
-    let sign = [&["sign", order_arg.as_str(), "--yes"][..], &WAIT[..]].concat();
-    let signed = buyer.ok(&sign).await;
-    assert_eq!(rounds(&signed), ["export_sync", "build_txset"], "{signed}");
-    assert_eq!(signed["rounds"]["payout"]["kind"], "refund", "{signed}");
-    assert_eq!(signed["rounds"]["payout"]["first"], "buyer", "{signed}");
+    let watcher = buyer.watch();
     let escrow = wait_escrow(&buyer_user, refunded.1, "refunded").await;
+    drop(watcher);
+    let submitted: Vec<String> = buyer
+        .watch_events()
+        .iter()
+        .filter(|e| e["event"] == "submitted" && e["escrow_id"] == refunded.1)
+        .map(|e| e["round"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        submitted,
+        ["export_sync", "build_txset"],
+        "the buyer's turns"
+    );
     let tx_hash = escrow["payout"]["tx_hash"].as_str().unwrap().to_owned();
     chain.mine(1).await;
     let (received, _) = chain.received(&chain.refund, &tx_hash).await;
