@@ -106,7 +106,9 @@ pub async fn confirm_receipt(
     ApiPath(order_id): ApiPath<i64>,
 ) -> Result<(StatusCode, ApiJson<EscrowDetail>), ApiError> {
     let (escrow, actor) = load_as_party(&state, Target::Order(order_id), &current).await?;
-    if actor == Actor::Buyer {
+    // The vendor's account payout address reaches the escrow only for a confirmation that can go
+    // ahead, so that a refused request writes nothing.
+    if actor == Actor::Buyer && escrow.state().kind() == EscrowStateKind::Funded {
         fill_from_accounts(state.escrow(), &escrow).await?;
     }
     let event = EscrowEvent::ReceiptConfirmed;
