@@ -73,26 +73,7 @@ fn resolving_a_non_disputed_escrow_is_refused() {
 
 #[test]
 fn release_needs_the_vendor_payout_address() {
-    let e = Escrow::new(NewEscrow {
-        id: EscrowId::new(2),
-        order_id: OrderId::new(2),
-        buyer_id: BUYER,
-        vendor_id: VENDOR,
-        terms: EscrowTerms::new(amount(), CONFIRMATIONS, WINDOW).expect("terms"),
-        payout_address: None,
-        refund_address: None,
-        created_at: Timestamp::from_unix_seconds(T0),
-    })
-    .expect("escrow");
-    let e = step(
-        &e,
-        Actor::System,
-        EscrowEvent::SetupCompleted {
-            address: escrow_address(),
-        },
-        10,
-    );
-    let e = step(&e, Actor::System, funding(amount(), CONFIRMATIONS), 20);
+    let e = funded_with(None, None);
     let err = e
         .apply(Actor::Buyer, EscrowEvent::ReceiptConfirmed, &ctx(30))
         .expect_err("no payout address");

@@ -4,9 +4,8 @@ mod common;
 
 use common::*;
 use escrow_core::{
-    Action, Actor, DisputeStatus, Escrow, EscrowEvent, EscrowId, EscrowStateKind as K, EscrowTerms,
-    EventKind, NewEscrow, OrderId, PayoutKind, PayoutReason, RejectionClass, Timestamp,
-    TransitionError,
+    Action, Actor, DisputeStatus, EscrowEvent, EscrowStateKind as K, EventKind, PayoutKind,
+    PayoutReason, RejectionClass, TransitionError,
 };
 
 #[test]
@@ -72,26 +71,7 @@ fn the_vendors_refund_pays_the_buyers_refund_address_undisputed() {
 
 #[test]
 fn the_vendors_refund_needs_the_buyers_refund_address() {
-    let e = Escrow::new(NewEscrow {
-        id: EscrowId::new(3),
-        order_id: OrderId::new(3),
-        buyer_id: BUYER,
-        vendor_id: VENDOR,
-        terms: EscrowTerms::new(amount(), CONFIRMATIONS, WINDOW).expect("terms"),
-        payout_address: Some(payout_address()),
-        refund_address: None,
-        created_at: Timestamp::from_unix_seconds(T0),
-    })
-    .expect("escrow");
-    let e = step(
-        &e,
-        Actor::System,
-        EscrowEvent::SetupCompleted {
-            address: escrow_address(),
-        },
-        10,
-    );
-    let e = step(&e, Actor::System, funding(amount(), CONFIRMATIONS), 20);
+    let e = funded_with(Some(payout_address()), None);
     let err = e
         .apply(Actor::Vendor, EscrowEvent::RefundAgreed, &ctx(30))
         .expect_err("no refund address");

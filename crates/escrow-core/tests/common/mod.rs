@@ -228,6 +228,25 @@ pub fn cancelled() -> Escrow {
     )
 }
 
+/// A hosted escrow funded like [`funded`], created with these account addresses.
+pub fn funded_with(payout_address: Option<Address>, refund_address: Option<Address>) -> Escrow {
+    let e = Escrow::new(NewEscrow {
+        payout_address,
+        refund_address,
+        ..params()
+    })
+    .expect("valid escrow");
+    let e = step(
+        &e,
+        Actor::System,
+        EscrowEvent::SetupCompleted {
+            address: escrow_address(),
+        },
+        10,
+    );
+    step(&e, Actor::System, funding(amount(), CONFIRMATIONS), 20)
+}
+
 /// A non-custodial escrow funded through the same steps as [`funded`].
 pub fn nc_funded() -> Escrow {
     let ready = step(
