@@ -1,20 +1,19 @@
 //! The transition function: [`Escrow::apply`] checks who acts and whether the event fits the
 //! state, and returns the next [`Escrow`] inside a [`Transition`], or a [`TransitionError`].
 
-use monero_types::{Address, Amount, TxHash};
+use monero_types::{Address, Amount};
 
 use super::event::{
     Dispute, DisputeCause, DisputeOutcome, DisputeReason, EscrowEvent, EventKind, IncomingTransfer,
     Resolution,
 };
-use super::state::{
-    EscrowState, EscrowStateKind, Payout, PayoutKind, PayoutPlan, PayoutReason, PreparedPayout,
-};
+use super::state::{EscrowState, EscrowStateKind, PayoutKind, PayoutPlan, PayoutReason};
 use super::{Escrow, Funding, Spendability};
 use crate::error::TransitionError;
-use crate::mode::EscrowMode;
 use crate::role::Actor;
 use crate::time::Timestamp;
+
+mod payout;
 
 /// Inputs of a transition that are not the event itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -485,107 +484,6 @@ impl Escrow {
                 plan,
                 prepared: None,
             },
-        };
-        Ok(())
-    }
-
-    fn prepare_payout(
-        &mut self,
-        tx_hashes: Vec<TxHash>,
-        amount: Amount,
-        fee: Amount,
-        now: Timestamp,
-    ) -> Result<(), TransitionError> {
-        let confirmed = self.funding.confirmed;
-        let (EscrowState::Releasing { prepared, .. } | EscrowState::Refunding { prepared, .. }) =
-            &mut self.state
-        else {
-            return Err(self.invalid(EventKind::PayoutPrepared));
-        };
-        if tx_hashes.is_empty() {
-            return Err(TransitionError::EmptyPayout);
-        }
-        if amount.is_zero() {
-            return Err(TransitionError::ZeroPayout);
-        }
-        let spent = amount
-            .checked_add(fee)
-            .ok_or(TransitionError::AmountOverflow)?;
-        if spent > confirmed {
-            return Err(TransitionError::PayoutExceedsFunds {
-                amount,
-                fee,
-                confirmed,
-            });
-        }
-        *prepared = Some(PreparedPayout {
-            tx_hashes,
-            amount,
-            fee,
-            prepared_at: now,
-        });
-        Ok(())
-    }
-
-    /// Undoes a non-custodial payout decision whose rounds timed out before anything was
-    /// prepared: back to `disputed` (resolution cleared) after an arbiter's decision, else back
-    /// to `funded`.
-    fn stall_payout(&mut self, now: Timestamp) -> Result<(), TransitionError> {
-        let (EscrowState::Releasing { plan, prepared } | EscrowState::Refunding { plan, prepared }) =
-            &self.state
-        else {
-            return Err(self.invalid(EventKind::PayoutStalled));
-        };
-        if self.mode != EscrowMode::NonCustodial {
-            return Err(self.invalid(EventKind::PayoutStalled));
-        }
-        if prepared.is_some() {
-            return Err(TransitionError::PayoutUnderWay);
-        }
-        if plan.reason != PayoutReason::ArbiterDecision {
-            self.state = EscrowState::Funded { funded_at: now };
-            return Ok(());
-        }
-        let Some(dispute) = self.dispute.as_mut() else {
-            return Err(TransitionError::NotDisputed {
-                state: self.state.kind(),
-            });
-        };
-        dispute.resolution = None;
-        self.state = EscrowState::Disputed;
-        Ok(())
-    }
-
-    fn submit_payout(
-        &mut self,
-        tx_hashes: Vec<TxHash>,
-        now: Timestamp,
-    ) -> Result<(), TransitionError> {
-        let (kind, plan, prepared) = match &self.state {
-            EscrowState::Releasing { plan, prepared } => (PayoutKind::Release, plan, prepared),
-            EscrowState::Refunding { plan, prepared } => (PayoutKind::Refund, plan, prepared),
-            _ => {
-                return Err(self.invalid(EventKind::PayoutSubmitted));
-            }
-        };
-        let Some(prepared) = prepared else {
-            return Err(TransitionError::PayoutNotPrepared);
-        };
-        let mut expected = prepared.tx_hashes.clone();
-        let mut found = tx_hashes;
-        expected.sort();
-        found.sort();
-        if expected != found {
-            return Err(TransitionError::PayoutMismatch { expected, found });
-        }
-        let payout = Payout {
-            plan: plan.clone(),
-            transaction: prepared.clone(),
-            submitted_at: now,
-        };
-        self.state = match kind {
-            PayoutKind::Release => EscrowState::Released { payout },
-            PayoutKind::Refund => EscrowState::Refunded { payout },
         };
         Ok(())
     }
