@@ -3,23 +3,23 @@
 //! file -> integrity checks.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use time::OffsetDateTime;
 
 use super::chain::index::IndexKey;
-use super::chain::read::{RawDb, read_chained};
+use super::chain::read::{LinkStream, RawDb, read_chained};
 use super::chain::scan::CipherTag;
 use super::chain::tap::{Emit, PageDigest, PageTap, StreamHash, TapReport};
 use super::chain::{ChainMode, DbBackupOutcome};
-use super::crypto::{Identities, Recipients, sha256_file};
+use super::crypto::{Identities, sha256_file};
 use super::error::BackupError;
 use super::manifest::{
     BackupId, BackupKind, ChainLink, DB_DELTA_SUFFIX, DbDetails, FORMAT_VERSION, Manifest, Series,
     compare_row_counts, new_id,
 };
+use super::page_pipe::{PagePipe, WriterTap, Written};
 use super::pages::{self, IntegrityCheck};
 use super::sealed::{self, Codec, Sealed};
 use super::signing::{AuthenticBackup, BackupKeys};
@@ -34,71 +34,6 @@ use mmkt_sqlcipher::DbKey;
 pub const DEFAULT_LEVEL: u32 = 1;
 
 pub use super::manifest::DB_DATA_SUFFIX;
-
-/// Page bytes per message from the SQLite thread to the compression thread.
-const CHUNK: usize = 256 * 1024;
-/// Messages in flight between the two threads (bounds memory to ~2 MiB).
-const CHANNEL_DEPTH: usize = 8;
-
-/// Compression thread: zstd -> age -> SHA-256 -> buffered file, until the channel closes.
-fn compress_encrypt_write(
-    file: std::fs::File,
-    recipients: &Recipients,
-    codec: Codec,
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-) -> Result<Sealed, BackupError> {
-    let mut gz = sealed::seal(file, recipients, codec)?;
-    for chunk in rx {
-        gz.write_all(&chunk)
-            .map_err(BackupError::io("write backup file"))?;
-    }
-    sealed::finish(gz)
-}
-
-/// The SQLite side of the channel: batches page bytes into [`CHUNK`]-sized messages.
-struct ChunkSender {
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    buf: Vec<u8>,
-}
-
-impl ChunkSender {
-    fn send(&mut self) -> std::io::Result<()> {
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-        tx.send(chunk).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the compression thread stopped",
-            )
-        })
-    }
-
-    /// Sends what is buffered and closes the channel.
-    fn finish(&mut self) -> Result<(), BackupError> {
-        if !self.buf.is_empty() {
-            self.send().map_err(BackupError::io("write page stream"))?;
-        }
-        self.tx = None;
-        Ok(())
-    }
-}
-
-impl Write for ChunkSender {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// What `backup db` needs.
 pub struct DbBackupRequest<'a> {
@@ -187,52 +122,71 @@ pub(crate) fn write_db_backup(
             ))
         }
     };
-    // zstd + age + SHA-256 + write run on their own thread, fed page batches through a bounded
-    // channel (at most CHANNEL_DEPTH x CHUNK bytes in flight).
+    // zstd + age + SHA-256 + write run on their own thread (with a full backup's page tap),
+    // fed page batches through a bounded channel.
     let mut temp = req.dir.temp_file(&data_file)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHANNEL_DEPTH);
-    let writer = {
-        let (file, recipients) = (temp.take(), req.keys.recipients.clone());
-        let codec = Codec::Zstd(i32::try_from(req.level.min(19)).unwrap_or(1));
-        std::thread::spawn(move || compress_encrypt_write(file, &recipients, codec, rx))
+    let writer_tap = match &plan.parent {
+        Some(_) => WriterTap::Off,
+        None => WriterTap::AllPages { page_size },
     };
-    let sender = ChunkSender {
-        tx: Some(tx),
-        buf: Vec::with_capacity(CHUNK),
-    };
-    let emit = match &plan.parent {
-        Some(parent) => Emit::ChangedSince(parent.digests.clone()),
-        None => Emit::AllPages,
-    };
-    let mut tap = PageTap::new(sender, page_size, emit, StreamHash::Skip);
-    let read = match &raw {
-        Some(raw) => {
-            let previous = plan.parent.as_ref().map(|p| p.tags.as_slice());
-            read_chained(&conn, raw, previous, &mut tap, req.progress)
-                .map(|read| (read.snapshot, read.tags))
+    let codec = Codec::Zstd(i32::try_from(req.level.min(19)).unwrap_or(1));
+    let mut pipe = PagePipe::spawn(temp.take(), req.keys.recipients.clone(), codec, writer_tap);
+    let read = match (&raw, &plan.parent) {
+        (Some(raw), Some(parent)) => {
+            let emit = Emit::ChangedSince(parent.digests.clone());
+            let mut tap = PageTap::new(&mut pipe, page_size, emit, StreamHash::Skip);
+            let stream = LinkStream::Delta {
+                previous: &parent.tags,
+                tap: &mut tap,
+            };
+            read_chained(&conn, raw, stream, req.progress).and_then(|read| {
+                let (_, report) = tap
+                    .finish(read.snapshot.page_count)
+                    .map_err(BackupError::io("write page stream"))?;
+                Ok((read.snapshot, read.tags, Some(report)))
+            })
         }
-        None => pages::stream_snapshot(&conn, &mut tap, IntegrityCheck::ByCaller, req.progress)
-            .map(|snapshot| (snapshot, Vec::new())),
+        (Some(raw), None) => {
+            let stream = LinkStream::<std::io::Sink>::Full(&mut pipe);
+            read_chained(&conn, raw, stream, req.progress)
+                .map(|read| (read.snapshot, read.tags, None))
+        }
+        (None, _) => {
+            pages::stream_snapshot(&conn, &mut pipe, IntegrityCheck::ByCaller, req.progress)
+                .map(|snapshot| (snapshot, Vec::new(), None))
+        }
     };
-    let streamed = read.and_then(|(snapshot, tags)| {
-        let (mut sender, report) = tap
-            .finish(snapshot.page_count)
-            .map_err(BackupError::io("write page stream"))?;
-        sender.finish()?;
-        Ok((snapshot, report, tags))
+    let streamed = read.and_then(|read| {
+        pipe.end_stream()?;
+        Ok(read)
     });
     drop(conn);
-    let written = writer.join().unwrap_or_else(|_| {
-        Err(BackupError::Io {
-            context: "compress backup".into(),
-            source: std::io::Error::other("the compression thread panicked"),
-        })
-    });
-    let (mut snapshot, report, tags) = match streamed {
+    let written = pipe.join();
+    let (mut snapshot, tags, report) = match streamed {
         Ok(streamed) => streamed,
         // A failed writer (disk full, ...) shows up here as a closed channel: report its error.
         Err(e) => return Err(written.err().unwrap_or(e)),
     };
+    let Written {
+        sealed,
+        report: full_report,
+    } = written?;
+    let Some(report) = report.or(full_report) else {
+        return Err(BackupError::Mismatch {
+            id: id.to_string(),
+            detail: "the page stream went through no tap".into(),
+        });
+    };
+    if report.digests.len() as u64 != snapshot.page_count {
+        return Err(BackupError::Mismatch {
+            id: id.to_string(),
+            detail: format!(
+                "{} pages went through the tap, the snapshot has {}",
+                report.digests.len(),
+                snapshot.page_count
+            ),
+        });
+    }
     if plan
         .parent
         .as_ref()
@@ -246,7 +200,7 @@ pub(crate) fn write_db_backup(
         sha256,
         compressed_size,
         encrypted_size,
-    } = written?;
+    } = sealed;
     if snapshot.page_size != page_size {
         return Err(BackupError::Mismatch {
             id: id.to_string(),

@@ -34,6 +34,7 @@ pub mod freshness;
 pub mod live_db;
 pub mod manifest;
 pub mod ops;
+mod page_pipe;
 pub mod pages;
 pub mod pre_restore;
 pub mod progress;

@@ -251,6 +251,9 @@ pub(crate) fn seal(
             encoder
                 .include_checksum(true)
                 .map_err(BackupError::io("start zstd stream"))?;
+            encoder
+                .multithread(1)
+                .map_err(BackupError::io("start zstd stream"))?;
             SealWriter::Zstd(encoder)
         }
     })

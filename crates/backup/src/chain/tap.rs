@@ -150,6 +150,11 @@ impl<W: Write> PageTap<W> {
         self.reserve
     }
 
+    /// Pages seen so far (the parent's included for a delta).
+    pub(crate) fn pages_seen(&self) -> u64 {
+        self.digests.len() as u64
+    }
+
     /// The writer and the report of a database of `page_count` pages; fails when the stream
     /// ended inside a page or a page of the database was never seen nor known from the parent.
     pub(crate) fn finish(mut self, page_count: u64) -> std::io::Result<(W, TapReport)> {
