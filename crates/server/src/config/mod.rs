@@ -8,13 +8,10 @@
 //! three wallet RPC URLs or with fewer than [`PRODUCTION_MIN_CONFIRMATIONS`] (see [`ConfigError`]).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use escrow_core::Role;
 use serde::Deserialize;
 
 pub mod auth;
@@ -29,115 +26,20 @@ pub mod escrow_modes;
 pub mod wallet_metrics;
 pub mod web;
 
+mod environment;
+mod runner;
+mod wallet_rpc;
+
+pub use environment::{CookieSecurity, Environment, Limits, LogFormat};
+pub use runner::{MAX_RUNNER_LEASE_TTL_SECS, MIN_RUNNER_LEASE_TTL_SECS, RunnerSettings};
+pub use wallet_rpc::{RpcLogin, WalletRpcUrls};
+
 /// One XMR in atomic units (piconero).
 pub const ATOMIC_PER_XMR: u64 = 1_000_000_000_000;
 
 /// Fewest `MMKT_ESCROW_CONFIRMATIONS` production accepts: Monero's spendable age (10 blocks,
 /// [`escrow_core::SPENDABLE_AGE`]), so a funded escrow holds money the payout can spend.
 pub const PRODUCTION_MIN_CONFIRMATIONS: u64 = escrow_core::SPENDABLE_AGE;
-
-/// Deployment environment, from `MMKT_ENV` (`development`, `staging` or `production`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    /// Local work: relaxed limits, generated key file, human-readable logs.
-    Development,
-    /// Production-like: JSON logs, Secure cookies, a provisioned key file on its own mount and the
-    /// wallet-rpc login required.
-    Staging,
-    /// Real money: strictest limits, every secret and wallet RPC URL required, at least
-    /// [`PRODUCTION_MIN_CONFIRMATIONS`].
-    Production,
-}
-
-impl Environment {
-    /// The lowercase name used in `MMKT_ENV` and in logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Development => "development",
-            Self::Staging => "staging",
-            Self::Production => "production",
-        }
-    }
-
-    /// The per-environment limits table: max escrow 10/1/5 XMR, rate limit 1000/100/60 requests
-    /// per minute per client, session TTL 24/8/2 h for development/staging/production.
-    pub fn limits(self) -> Limits {
-        match self {
-            Self::Development => Limits {
-                max_escrow_atomic: 10 * ATOMIC_PER_XMR,
-                rate_limit_per_minute: 1000,
-                session_ttl: Duration::from_secs(24 * 3600),
-            },
-            Self::Staging => Limits {
-                max_escrow_atomic: ATOMIC_PER_XMR,
-                rate_limit_per_minute: 100,
-                session_ttl: Duration::from_secs(8 * 3600),
-            },
-            Self::Production => Limits {
-                max_escrow_atomic: 5 * ATOMIC_PER_XMR,
-                rate_limit_per_minute: 60,
-                session_ttl: Duration::from_secs(2 * 3600),
-            },
-        }
-    }
-
-    /// Whether the session cookie carries the `Secure` attribute (staging and production).
-    pub fn cookie_security(self) -> CookieSecurity {
-        match self {
-            Self::Development => CookieSecurity::PlainHttpAllowed,
-            Self::Staging | Self::Production => CookieSecurity::SecureOnly,
-        }
-    }
-
-    /// Log output format: JSON lines in staging and production, human-readable text in development.
-    pub fn log_format(self) -> LogFormat {
-        match self {
-            Self::Development => LogFormat::Text,
-            Self::Staging | Self::Production => LogFormat::Json,
-        }
-    }
-}
-
-impl FromStr for Environment {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "development" => Ok(Self::Development),
-            "staging" => Ok(Self::Staging),
-            "production" => Ok(Self::Production),
-            other => Err(ConfigError::InvalidValue {
-                name: "MMKT_ENV",
-                message: format!("`{other}` is not one of development, staging, production"),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether the session cookie is marked `Secure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CookieSecurity {
-    /// Cookie also sent over plain HTTP (development on loopback).
-    PlainHttpAllowed,
-    /// Cookie only sent over HTTPS (`Secure` attribute).
-    SecureOnly,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable text.
-    Text,
-    /// One JSON object per line (for Loki/promtail).
-    Json,
-}
 
 /// Where the client IP used for rate limiting comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,24 +49,6 @@ pub enum ClientIpSource {
     /// The `X-Real-IP` header set by the reverse proxy (nginx), falling back to the peer address.
     /// Only safe when the server is reachable through the proxy alone.
     XRealIpHeader,
-}
-
-/// Per-environment limits (see [`Environment::limits`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest escrow (order total) accepted, in atomic units.
-    pub max_escrow_atomic: u64,
-    /// Login and register requests allowed per client IP per minute.
-    pub rate_limit_per_minute: u32,
-    /// Session lifetime; also the cookie's `Max-Age`.
-    pub session_ttl: Duration,
-}
-
-impl Limits {
-    /// The escrow cap on listing prices and order totals ([`Limits::max_escrow_atomic`]).
-    pub fn escrow_cap(&self) -> escrow_core::EscrowCap {
-        escrow_core::EscrowCap::new(escrow_core::Amount::from_atomic(self.max_escrow_atomic))
-    }
 }
 
 /// Escrow settings: funding (the orchestrator watches with them; orders store them in the escrow
@@ -211,128 +95,6 @@ pub struct EscrowSettings {
 pub const DEFAULT_PAYOUT_MAX_FEE_PICONERO: u64 = 5_000_000_000;
 /// Default relative payout fee cap: 100 basis points (1 %) of the escrow balance.
 pub const DEFAULT_PAYOUT_MAX_FEE_BASIS_POINTS: u32 = 100;
-
-/// Shortest accepted runner lease lifetime (`MMKT_RUNNER_LEASE_TTL_SECS`): renewal runs every
-/// third of it, so at least once a second.
-pub const MIN_RUNNER_LEASE_TTL_SECS: u64 = 3;
-/// Longest accepted runner lease lifetime: a holder that dies keeps escrow jobs waiting that long.
-pub const MAX_RUNNER_LEASE_TTL_SECS: u64 = 600;
-
-/// The escrow runner lease: only the server holding it runs escrow jobs (docs/ESCROW.md, "Runner
-/// lease").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunnerSettings {
-    /// Holder id of this process in the lease table (`MMKT_RUNNER_ID`, 1-128 characters of
-    /// `[A-Za-z0-9._:-]`); `None`: `<hostname>-<random UUID>`, chosen once per process.
-    pub id: Option<String>,
-    /// How long the lease lasts without renewal (`MMKT_RUNNER_LEASE_TTL_SECS`, 3-600 s, default
-    /// 15 s); the holder renews it every third of that.
-    pub lease_ttl: Duration,
-}
-
-impl RunnerSettings {
-    /// Parses `MMKT_RUNNER_ID` and `MMKT_RUNNER_LEASE_TTL_SECS` (unset: generated id, 15 s).
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidValue`] for an id with other characters or over 128 of them, or a
-    /// lifetime that is not an integer in 3..=600.
-    pub fn parse(id: Option<String>, ttl_secs: Option<String>) -> Result<Self, ConfigError> {
-        if let Some(id) = &id {
-            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
-            if id.len() > 128 || !id.chars().all(allowed) {
-                return Err(ConfigError::InvalidValue {
-                    name: "MMKT_RUNNER_ID",
-                    message: "use 1-128 characters of A-Z a-z 0-9 . _ : - (or unset it for <hostname>-<uuid>)".into(),
-                });
-            }
-        }
-        let lease_ttl = match ttl_secs {
-            None => Duration::from_secs(15),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (MIN_RUNNER_LEASE_TTL_SECS..=MAX_RUNNER_LEASE_TTL_SECS).contains(n))
-                .map(Duration::from_secs)
-                .ok_or(ConfigError::InvalidValue {
-                    name: "MMKT_RUNNER_LEASE_TTL_SECS",
-                    message: format!(
-                        "`{v}` is not a whole number of seconds between {MIN_RUNNER_LEASE_TTL_SECS} and {MAX_RUNNER_LEASE_TTL_SECS}"
-                    ),
-                })?,
-        };
-        Ok(RunnerSettings { id, lease_ttl })
-    }
-}
-
-/// Digest credentials for monero-wallet-rpc (`--rpc-login user:password`). Debug redacts the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RpcLogin {
-    username: String,
-    password: String,
-}
-
-impl RpcLogin {
-    /// Parses `user:password` (the wallet-rpc `--rpc-login` syntax).
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidValue`] when there is no `:` or either side is empty.
-    pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        match value.split_once(':') {
-            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => Ok(Self {
-                username: user.to_owned(),
-                password: pass.to_owned(),
-            }),
-            _ => Err(ConfigError::InvalidValue {
-                name: "MMKT_WALLET_RPC_LOGIN",
-                message: "expected `username:password` (the wallet-rpc --rpc-login value)".into(),
-            }),
-        }
-    }
-
-    /// The digest username.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
-    /// The digest password. Never log it.
-    pub fn password(&self) -> &str {
-        &self.password
-    }
-}
-
-impl fmt::Debug for RpcLogin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RpcLogin")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-/// The wallet-rpc endpoints the server drives, one per escrow role (hosted mode).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WalletRpcUrls {
-    /// `MMKT_WALLET_RPC_BUYER_URL`, e.g. `http://127.0.0.1:18083`.
-    pub buyer: Option<String>,
-    /// `MMKT_WALLET_RPC_VENDOR_URL`.
-    pub vendor: Option<String>,
-    /// `MMKT_WALLET_RPC_ARBITER_URL`.
-    pub arbiter: Option<String>,
-}
-
-impl WalletRpcUrls {
-    /// The configured endpoints as `(role, url)` pairs, in buyer, vendor, arbiter order.
-    pub fn configured(&self) -> Vec<(Role, &str)> {
-        [
-            (Role::Buyer, &self.buyer),
-            (Role::Vendor, &self.vendor),
-            (Role::Arbiter, &self.arbiter),
-        ]
-        .into_iter()
-        .filter_map(|(role, url)| url.as_deref().map(|u| (role, u)))
-        .collect()
-    }
-}
 
 /// The validated server configuration.
 #[derive(Debug, Clone)]
