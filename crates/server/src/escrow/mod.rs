@@ -37,6 +37,7 @@ pub mod parties;
 pub mod payout;
 pub mod rounds;
 pub mod setup;
+pub mod step_error;
 pub mod terminal_wallets;
 pub mod waiting;
 pub mod wallet_metrics;
