@@ -25,6 +25,7 @@
 //! operations run blocking work with `tokio::task::block_in_place`: call them from a
 //! multi-threaded tokio runtime.
 
+pub mod backup_id;
 pub mod chain;
 pub mod crypto;
 pub mod db;
