@@ -145,14 +145,14 @@ fn cmd_target(bare: &str, at: usize, own: &[String], inline: usize) -> Option<Ve
 
 /// No `cmd` module imports another: a file under `crates/mmctl/src/cmd/` refers only to itself
 /// and its own child modules (`cmd/mod.rs` dispatches to every subcommand). Shared CLI helpers
-/// live outside `cmd/` (`src/args.rs`, `src/output.rs`).
+/// live outside `cmd/` (`src/args/`, `src/output.rs`).
 pub fn cmd_modules_stay_independent(path: &str, text: &str) -> Vec<Violation> {
     if !path.starts_with(CMD) || !is_rust(path) {
         return Vec::new();
     }
     let rule = Rule {
         rule: "no cmd module imports another cmd module",
-        fix: "move what both need out of cmd/ (src/args.rs for shared clap args, src/output.rs for printing, \
+        fix: "move what both need out of cmd/ (src/args/ for shared clap args, src/output.rs for printing, \
               or the library crate) and import it from there",
     };
     let own = cmd_module_path(path);
@@ -218,7 +218,7 @@ pub fn cmd_files_are_short(path: &str, text: &str) -> Vec<Violation> {
     let rule = Rule {
         rule: "a cmd/ file has at most 150 lines of code",
         fix: "move the workflow into the library crate (mmkt-stack, mmkt-backup) and shared CLI pieces into \
-              src/args.rs or src/output.rs; the subcommand only builds the request, calls and prints",
+              src/args/ or src/output.rs; the subcommand only builds the request, calls and prints",
     };
     vec![rule.at(path, 0, format!("{loc} lines of code"))]
 }

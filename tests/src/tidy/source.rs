@@ -23,7 +23,7 @@ const MMCTL_BINARY_HALF: [&str; 8] = [
     "crates/mmctl/src/secrets.rs",
     "crates/mmctl/src/main.rs",
     "crates/mmctl/src/cli.rs",
-    "crates/mmctl/src/args.rs",
+    "crates/mmctl/src/args/",
     "crates/mmctl/src/output.rs",
     "crates/mmctl/src/exit.rs",
 ];

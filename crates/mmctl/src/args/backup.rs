@@ -1,150 +1,24 @@
-//! Arguments shared by several subcommands (clap `Args` groups), so each is defined once:
-//! the global options, which stack to act on, and the backup-side argument groups.
-
-use std::path::PathBuf;
-
-use clap::Args;
-use mmkt_stack::{Engine, EngineConfig, Project};
-
-use crate::exit::classify_stack;
-
-/// Options every subcommand accepts.
-#[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
-    /// Docker Engine endpoint: unix:///var/run/docker.sock, tcp://host:2376 (TLS via
-    /// DOCKER_CERT_PATH) or ssh://user@host. Overrides the environment's MMKT_DOCKER_HOST,
-    /// which overrides DOCKER_HOST.
-    #[arg(long, global = true)]
-    pub docker_host: Option<String>,
-    /// Log verbosity for mmctl's own diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, env = "MMCTL_LOG", default_value = "warn")]
-    pub log: String,
-    /// node-exporter's textfile directory for the freshness metrics of backup, drill and deploy
-    /// runs (mmctl_<job>.prom). Default: the config file's metrics_textfile_dir, else the running
-    /// stack's node-textfile volume on a local engine, else not written (said on stderr).
-    #[arg(long, global = true, env = "MMKT_METRICS_TEXTFILE_DIR")]
-    pub metrics_textfile_dir: Option<PathBuf>,
-}
-
-impl GlobalArgs {
-    /// The engine a command acting on `stack` uses: --docker-host, else the environment's
-    /// MMKT_DOCKER_HOST (process environment, then the env file); `None` leaves the choice to
-    /// DOCKER_HOST, then the default socket ([`EngineConfig::from_host_and_env`]). An ignored
-    /// DOCKER_HOST is named on stderr. An unreadable env file is a usage error (exit 2).
-    pub fn engine_host(&self, stack: Option<&StackArgs>) -> anyhow::Result<Option<String>> {
-        if let Some(host) = non_empty(self.docker_host.clone()) {
-            return Ok(Some(host));
-        }
-        let Some(stack) = stack else {
-            return Ok(None);
-        };
-        let env_file = stack.env_file().filter(|f| f.is_file());
-        let named =
-            mmkt_stack::engine::environment_host(env_file.as_deref()).map_err(classify_stack)?;
-        if let (Some(host), Some(ambient)) = (&named, non_empty(std::env::var("DOCKER_HOST").ok()))
-            && host != &ambient
-        {
-            eprintln!(
-                "note: using the environment's engine {host} ({}); DOCKER_HOST={ambient} is ignored (pass --docker-host to override)",
-                mmkt_stack::engine::HOST_VARIABLE
-            );
-        }
-        Ok(named)
-    }
-}
-
-/// Connects to the engine named by `docker_host` (see [`GlobalArgs::engine_host`]), else
-/// DOCKER_HOST, else the platform default socket. Errors carry the exit-code marker of
-/// [`classify_stack`] (unreachable daemon, refused certificate, ssh failure: 3).
-pub async fn connect(docker_host: Option<&str>) -> anyhow::Result<Engine> {
-    Engine::connect(&EngineConfig::from_host_and_env(docker_host))
-        .await
-        .map_err(classify_stack)
-}
-
-/// Environment used when --env is not given.
-pub const DEFAULT_ENV: &str = "development";
-
-/// Which stack to act on.
-#[derive(Debug, Clone, Args)]
-pub struct StackArgs {
-    /// Compose file (the single source of truth for the stack).
-    #[arg(long = "file", default_value = mmkt_stack::DEFAULT_COMPOSE_FILE, env = "MMCTL_COMPOSE_FILE")]
-    pub file: PathBuf,
-    /// Environment: reads <compose dir>/env/NAME.env (development, staging, production) for
-    /// ${VARIABLE} values; the process environment overrides it. Default: development (when
-    /// that file exists; a compose file without env/ then uses its own defaults).
-    #[arg(long, env = "MMCTL_ENV")]
-    pub env: Option<String>,
-    /// Compose project name: prefix of container, network and volume names, and the
-    /// com.docker.compose.project label.
-    #[arg(long, short = 'p', env = "COMPOSE_PROJECT_NAME", default_value = mmkt_stack::DEFAULT_PROJECT)]
-    pub project: String,
-    /// Enable services of this profile too (repeatable), e.g. --profile observability.
-    #[arg(long = "profile", env = "COMPOSE_PROFILES", value_delimiter = ',')]
-    pub profiles: Vec<String>,
-}
-
-impl StackArgs {
-    /// Loads and validates the compose project (no Docker access). A bad file is a usage error.
-    pub fn load(&self) -> anyhow::Result<Project> {
-        mmkt_stack::load_project(
-            &self.file,
-            self.env_name().as_deref(),
-            &self.project,
-            &self.profiles,
-        )
-        .map_err(classify_stack)
-    }
-
-    /// Loads the project and checks that it defines `service` (unknown service: usage error).
-    pub fn load_with_service(&self, service: &str) -> anyhow::Result<Project> {
-        let project = self.load()?;
-        project
-            .compose
-            .file
-            .service(service)
-            .map_err(classify_stack)?;
-        Ok(project)
-    }
-
-    /// The env file of the environment in effect, if any (it may not exist: [`StackArgs::load`]
-    /// reports an unknown environment).
-    pub fn env_file(&self) -> Option<PathBuf> {
-        self.env_name()
-            .map(|name| mmkt_stack::env_file_path(&self.file, &name))
-    }
-
-    /// The environment in effect: the one asked for, else `development` when its file exists.
-    pub fn env_name(&self) -> Option<String> {
-        if let Some(e) = &self.env {
-            return Some(e.clone());
-        }
-        let default = mmkt_stack::env_file_path(&self.file, DEFAULT_ENV);
-        default.is_file().then(|| DEFAULT_ENV.to_string())
-    }
-}
-
-// Backup-side argument groups (repository, database file, recipients, identities, signing
-// and verify keys, S3).
+//! The backup-side argument groups: the repository, the database file, new backups, restores,
+//! compression and chains, S3, the wallet sources and probes, services and confirmations.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ArgAction;
+use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use mmkt_backup::crypto::{Identities, Recipients};
 use mmkt_backup::escrow_wallets::EscrowWallets;
 use mmkt_backup::manifest::{BackupId, Selector, WalletRole};
 use mmkt_backup::ops::backup::{DbSource, HostWallets, WalletLocation};
 use mmkt_backup::ops::restore::{BackupChoice, BackupOrigin};
-use mmkt_backup::ops::verify::VerifyKeys;
 use mmkt_backup::s3::{DEFAULT_PART_SIZE, S3Config};
-use mmkt_backup::signing::{SigningKey, TrustedKeys};
+use mmkt_backup::signing::TrustedKeys;
 use mmkt_backup::store::{BackupDir, DEFAULT_DIR};
 use mmkt_backup::wallet_source::AddressProbe;
+use mmkt_stack::EngineConfig;
 
+use super::{ReadKeyArgs, RecipientArgs, SigningKeyArgs};
 use crate::exit::UsageError;
 
 /// The clap parser of a wallet role argument: `buyer`, `vendor` or `arbiter` (listed in help
@@ -343,137 +217,6 @@ impl ChainArgs {
                 full_every,
                 max_depth: self.max_deltas,
             }),
-        }
-    }
-}
-
-/// age recipients (public keys) to encrypt to.
-#[derive(Debug, Clone, Args)]
-pub struct RecipientArgs {
-    /// age X25519 recipient (age1...); repeat for several. Env: comma-separated.
-    #[arg(
-        long = "recipient",
-        env = "MMKT_BACKUP_RECIPIENTS",
-        value_delimiter = ','
-    )]
-    pub recipients: Vec<String>,
-    /// File with one recipient per line (like `age -R`).
-    #[arg(long = "recipients-file", env = "MMKT_BACKUP_RECIPIENTS_FILE")]
-    pub recipients_files: Vec<PathBuf>,
-}
-
-impl RecipientArgs {
-    /// Parses the recipients; a missing or malformed recipient is a usage error (exit 2).
-    pub fn load(&self) -> Result<Recipients, UsageError> {
-        Recipients::collect(&self.recipients, &self.recipients_files)
-            .map_err(|e| UsageError(e.to_string()))
-    }
-}
-
-/// The age identity (private key) file, needed only to verify and restore.
-#[derive(Debug, Clone, Args)]
-pub struct IdentityArgs {
-    /// age identity file (from age-keygen); keep it off the backup host when possible.
-    #[arg(long = "identity", env = "MMKT_BACKUP_IDENTITY_FILE")]
-    pub identity: Option<PathBuf>,
-}
-
-impl IdentityArgs {
-    /// The identity file, or a usage error (exit 2) when none is given.
-    pub fn path(&self) -> Result<&Path, UsageError> {
-        self.identity.as_deref().ok_or_else(|| {
-            UsageError(
-                "no age identity: pass --identity FILE or set MMKT_BACKUP_IDENTITY_FILE".into(),
-            )
-        })
-    }
-}
-
-/// The key that signs the manifests of new backups (`mmctl backup keygen` makes one).
-#[derive(Debug, Clone, Args)]
-pub struct SigningKeyArgs {
-    /// Ed25519 signing key file (mode 0600), kept off the backup store: every manifest is signed
-    /// with it, and verify, restore and drill refuse backups without a trusted signature.
-    #[arg(long = "signing-key", env = "MMKT_BACKUP_SIGNING_KEY_FILE")]
-    pub signing_key: Option<PathBuf>,
-}
-
-impl SigningKeyArgs {
-    /// Reads the signing key: a usage error (exit 2) when none is given or when it lies inside
-    /// `backup_dir` (whoever can write the store must not hold the key); a bad file is exit 1.
-    pub fn load(&self, backup_dir: &Path) -> anyhow::Result<SigningKey> {
-        let path = self.signing_key.as_deref().ok_or_else(|| {
-            UsageError(
-                "no backup signing key: pass --signing-key FILE or set MMKT_BACKUP_SIGNING_KEY_FILE (make one with `mmctl backup keygen --out FILE`)".into(),
-            )
-        })?;
-        let inside = |p: &Path| std::fs::canonicalize(p).ok();
-        if let (Some(key), Some(dir)) = (inside(path), inside(backup_dir))
-            && key.starts_with(&dir)
-        {
-            return Err(UsageError(format!(
-                "the signing key {} is inside the backup directory {}; keep it off the backup store",
-                path.display(),
-                backup_dir.display()
-            ))
-            .into());
-        }
-        Ok(SigningKey::from_file(path)?)
-    }
-}
-
-/// The public keys trusted to have signed backups.
-#[derive(Debug, Clone, Args)]
-pub struct VerifyKeyArgs {
-    /// Trusted Ed25519 public key (base64, as `mmctl backup keygen` prints it) or a file of
-    /// them, one per line; repeat for several. Env: comma-separated.
-    #[arg(long = "verify-key", value_delimiter = ',')]
-    #[arg(env = "MMKT_BACKUP_VERIFY_KEYS")]
-    pub verify_keys: Vec<String>,
-}
-
-impl VerifyKeyArgs {
-    /// The trusted keys; none or a malformed one is a usage error (exit 2).
-    pub fn load(&self) -> Result<TrustedKeys, UsageError> {
-        TrustedKeys::collect(&self.verify_keys).map_err(|e| UsageError(e.to_string()))
-    }
-}
-
-/// The keys verify, restore and drill read backups with (flattened into their arguments).
-#[derive(Debug, Clone, Args)]
-pub struct ReadKeyArgs {
-    #[command(flatten)]
-    pub identity: IdentityArgs,
-    #[command(flatten)]
-    pub verify: VerifyKeyArgs,
-}
-
-impl ReadKeyArgs {
-    /// Loads both (trusted keys first: a missing one is a usage error before any file is read).
-    pub fn load(&self) -> anyhow::Result<ReadKeys> {
-        let trusted = self.verify.load()?;
-        let identities = Identities::from_file(self.identity.path()?)?;
-        Ok(ReadKeys {
-            identities,
-            trusted,
-        })
-    }
-}
-
-/// What verify, restore and drill read a backup with: the age identity and the trusted keys.
-pub struct ReadKeys {
-    /// Decrypts the data files.
-    pub identities: Identities,
-    /// Verify the manifests' signatures.
-    pub trusted: TrustedKeys,
-}
-
-impl ReadKeys {
-    /// The pair as the library takes it.
-    pub fn verify_keys(&self) -> VerifyKeys<'_> {
-        VerifyKeys {
-            identities: &self.identities,
-            trusted: &self.trusted,
         }
     }
 }
