@@ -347,7 +347,12 @@ fn renew_replaces_an_expiring_certificate_without_a_dropped_request() {
         .assert_stdout_contains("nginx reloaded");
         let installed = status_json(p, f);
         assert_eq!(installed["sha256"], fingerprint(&old).as_str());
-        assert_eq!(installed["days_left"], 1, "{installed}");
+        // Two days from its start: whole days left are 1 or 2 depending on the seconds the
+        // renewal took against the certificate's validity margin.
+        assert!(
+            matches!(installed["days_left"].as_u64(), Some(1 | 2)),
+            "{installed}"
+        );
         wait_served(port, &fingerprint(&old));
 
         // Refused inputs change nothing: the served certificate and the volume stay the old one.
