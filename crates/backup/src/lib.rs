@@ -54,5 +54,6 @@ pub mod wallet_rpc;
 pub mod wallet_source;
 pub mod wallet_stack;
 pub mod wallets;
+mod writeback;
 
 pub use error::BackupError;

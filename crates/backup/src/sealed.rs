@@ -21,13 +21,15 @@ use super::error::BackupError;
 use super::manifest::{BackupId, BackupKind, FORMAT_VERSION, Manifest};
 use super::signing::AuthenticBackup;
 use super::store::{TempFile, hostname};
+use super::writeback::WritebackFile;
 use time::OffsetDateTime;
 
 /// Buffer size between the pipeline and the file, in bytes.
 const FILE_BUFFER: usize = 1 << 20;
 
-/// What the compressor writes into: age -> SHA-256 -> buffered file, with the bytes counted.
-type Encrypting = CountingWriter<age::stream::StreamWriter<Hashing<BufWriter<File>>>>;
+/// What the compressor writes into: age -> SHA-256 -> buffered file (its writeback started as it
+/// grows), with the bytes counted.
+type Encrypting = CountingWriter<age::stream::StreamWriter<Hashing<BufWriter<WritebackFile>>>>;
 
 /// What the decompressor reads from: buffered file (tallied) -> age.
 type Decrypting = age::stream::StreamReader<BufReader<Tallied>>;
@@ -238,7 +240,10 @@ pub(crate) fn seal(
     recipients: &Recipients,
     codec: Codec,
 ) -> Result<SealWriter, BackupError> {
-    let hashing = Hashing::new(BufWriter::with_capacity(FILE_BUFFER, file));
+    let hashing = Hashing::new(BufWriter::with_capacity(
+        FILE_BUFFER,
+        WritebackFile::new(file),
+    ));
     let encrypted = CountingWriter::new(recipients.encrypt(hashing)?);
     Ok(match codec {
         Codec::Gzip(level) => {
@@ -279,7 +284,7 @@ pub(crate) fn finish(writer: SealWriter) -> Result<Sealed, BackupError> {
         source: e.into_error(),
     })?;
     Ok(Sealed {
-        file,
+        file: file.into_file(),
         sha256,
         compressed_size,
         encrypted_size,
