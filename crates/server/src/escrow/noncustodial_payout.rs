@@ -5,10 +5,13 @@
 //! and the submission of the fully signed set through the arbiter wallet (`submit_multisig`),
 //! recorded as `payout_prepared` + `payout_submitted`.
 //!
-//! The check: the arbiter wallet refreshes, imports the other signers' `export_sync` outputs,
-//! reads its unlocked balance, decodes the set (`describe_transfer`) and runs escrow-core's
-//! `check_payout` against the plan (destination, change only to the escrow, `unlock_time` 0, fee
-//! limit, inputs equal to the unlocked balance).
+//! The check: the arbiter wallet refreshes, reads its unlocked balance, decodes the set
+//! (`describe_transfer`) and runs escrow-core's `check_payout` against the plan (destination,
+//! change only to the escrow, `unlock_time` 0, fee limit, inputs equal to the unlocked balance).
+//! Checking needs only the outputs the shared view key shows; the other signers' `export_sync`
+//! outputs are imported only when the arbiter wallet itself signs. The submission re-checks the
+//! signed set against the balance the route's check has just refreshed ([`WalletView`]), and
+//! refreshes again before it refuses.
 //!
 //! Undisputed payouts are signed by buyer and vendor (a release: the vendor builds, the buyer
 //! signs second; the vendor's refund: the buyer builds, the vendor signs second).
@@ -125,7 +128,7 @@ pub async fn run(
     if let Some(sent) = sent_before(&arbiter, key, row).await? {
         return record(engine, id, sent).await;
     }
-    let checked = match check_txset(ctx, &book, txset.clone()).await? {
+    let checked = match resubmit_check(ctx, &book, &arbiter, &txset).await? {
         Ok(checked) => checked,
         Err(refusal) => {
             tracing::error!(escrow_id = id, reason = refusal.reason().as_str(), error = %refusal, "the signed payout set fails the check; not submitted");
@@ -319,7 +322,7 @@ async fn sign_second(
             what: "partial txset",
             detail: e.to_string(),
         })?;
-    let expected = expected_payout(ctx, book, arbiter).await?;
+    let expected = expected_payout(ctx, book, arbiter, WalletView::Signing).await?;
     match payout::cosign_checked(ctx, key, arbiter, txset, &expected).await? {
         Cosigned::Signed { multisig_txset, .. } => {
             let signed = multisig_txset.expose_secret().to_owned();
@@ -445,16 +448,47 @@ pub async fn check_txset(
     txset: MultisigTxset,
 ) -> Result<Result<CheckedPayout, PayoutRefusal>, StepError> {
     let arbiter = arbiter(ctx, book.escrow.id().get()).await?;
-    let expected = expected_payout(ctx, book, &arbiter).await?;
+    let expected = expected_payout(ctx, book, &arbiter, WalletView::Scanned).await?;
     payout::verdict(&arbiter, txset, &expected).await
 }
 
-/// What the payout of `book` must do, as the arbiter wallet sees the escrow after a refresh and
-/// the import of the other signers' `export_sync` outputs (its own, when it signs, stays out).
+/// The submission's check of the signed set the route accepted: first against the balance that
+/// check has just refreshed, then, if that refuses (a restart in between, a wallet reopened from
+/// an older cache), after a refresh of its own. Only the second verdict refuses.
+async fn resubmit_check(
+    ctx: &EscrowContext,
+    book: &RoundBook,
+    arbiter: &HostedParticipant,
+    txset: &MultisigTxset,
+) -> Result<Result<CheckedPayout, PayoutRefusal>, StepError> {
+    let expected = expected_payout(ctx, book, arbiter, WalletView::Cached).await?;
+    if let Ok(checked) = payout::verdict(arbiter, txset.clone(), &expected).await? {
+        return Ok(Ok(checked));
+    }
+    let expected = expected_payout(ctx, book, arbiter, WalletView::Scanned).await?;
+    payout::verdict(arbiter, txset.clone(), &expected).await
+}
+
+/// How current the arbiter wallet's view of the escrow must be before a check reads its balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WalletView {
+    /// As last scanned (`get_balance` only): right after another check refreshed it.
+    Cached,
+    /// Refreshed (`refresh`, `get_balance`): the outputs the shared view key shows, all a check
+    /// of a set this wallet does not sign needs.
+    Scanned,
+    /// Refreshed, with the other signers' `export_sync` outputs imported and refreshed again:
+    /// what the arbiter wallet needs before it signs.
+    Signing,
+}
+
+/// What the payout of `book` must do, as the arbiter wallet sees the escrow in `view` (its own
+/// sync info, when it signs, stays out of the import).
 async fn expected_payout(
     ctx: &EscrowContext,
     book: &RoundBook,
     arbiter: &HostedParticipant,
+    view: WalletView,
 ) -> Result<ExpectedPayout, StepError> {
     let escrow = &book.escrow;
     let (Some(plan), Some(escrow_address)) = (escrow.state().payout_plan(), escrow.address())
@@ -464,7 +498,26 @@ async fn expected_payout(
             detail: "the escrow is not paying out".into(),
         });
     };
-    let syncs = escrow_core::escrow::PARTICIPANTS
+    let balance = match view {
+        WalletView::Cached => arbiter.scanned_balance().await?,
+        WalletView::Scanned => arbiter.balance().await?,
+        WalletView::Signing => {
+            arbiter.balance().await?;
+            arbiter.import_sync(other_syncs(book)?).await?;
+            arbiter.balance().await?
+        }
+    };
+    Ok(ExpectedPayout {
+        destination: plan.destination.clone(),
+        escrow_address: escrow_address.clone(),
+        unlocked_balance: balance.unlocked_balance,
+        fee_limit: ctx.settings().payout_fee,
+    })
+}
+
+/// The buyer's and vendor's `export_sync` outputs of `book`'s payout rounds.
+fn other_syncs(book: &RoundBook) -> Result<Vec<MultisigSyncInfo>, StepError> {
+    escrow_core::escrow::PARTICIPANTS
         .into_iter()
         .filter(|a| *a != Actor::Arbiter)
         .filter_map(|a| book.payload(Round::Payout(PayoutRound::ExportSync), a))
@@ -473,14 +526,5 @@ async fn expected_payout(
         .map_err(|e| StepError::InvalidStored {
             what: "multisig sync info",
             detail: e.to_string(),
-        })?;
-    arbiter.balance().await?;
-    arbiter.import_sync(syncs).await?;
-    let unlocked_balance = arbiter.balance().await?.unlocked_balance;
-    Ok(ExpectedPayout {
-        destination: plan.destination.clone(),
-        escrow_address: escrow_address.clone(),
-        unlocked_balance,
-        fee_limit: ctx.settings().payout_fee,
-    })
+        })
 }

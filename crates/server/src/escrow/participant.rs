@@ -153,6 +153,18 @@ impl HostedParticipant {
         &self.worker
     }
 
+    /// The balance of account 0 as the wallet last scanned it, without a refresh
+    /// (`get_balance`): current only when something refreshed this wallet moments before.
+    ///
+    /// # Errors
+    /// [`WorkerError`] when the wallet-rpc fails or cannot open the wallet.
+    pub async fn scanned_balance(&self) -> Result<Balance, WorkerError> {
+        self.call(Priority::Payout, OpenMode::Existing, |w| async move {
+            w.get_balance(0).await
+        })
+        .await
+    }
+
     /// What this wallet itself sent, after a refresh: its outgoing transfers, confirmed and
     /// pending (`refresh`, `get_transfers` with `out` and `pending`).
     ///
