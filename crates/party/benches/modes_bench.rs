@@ -57,10 +57,17 @@ async fn main() {
     let nc_dir = tempfile::tempdir().unwrap();
     let arbiter = chain.net.wallet_url(WALLET_RPCS[2]);
     let daemon = chain.net.daemon_url();
+    // With MODES_BENCH_LOG the log also times every wallet-rpc call (`rpc call ok`).
+    let verbose = std::env::var_os("MODES_BENCH_LOG").is_some();
+    let log_filter = match verbose {
+        true => "info,mmkt_server=debug,monero_rpc=debug",
+        false => "info,mmkt_server=debug",
+    };
     let nc_server = Server::start_without_chain(
         nc_dir.path(),
         &[
             poll,
+            ("RUST_LOG", log_filter),
             ("MMKT_WALLET_RPC_ARBITER_URL", arbiter.as_str()),
             ("MMKT_MONEROD_URL", daemon.as_str()),
             ("MMKT_ESCROW_MODES", "hosted,non_custodial"),
