@@ -1,5 +1,6 @@
 //! The raw SQLCipher key ([`DbKey`]) and the key file rules: 64 lowercase hex characters, mode
-//! 0600 (or stricter), written once with `O_EXCL` and fsynced.
+//! 0600 (or stricter), written once and whole (a fsynced temporary file hard-linked into
+//! place), never overwritten.
 
 use std::fmt;
 use std::io::Write;
@@ -95,10 +96,19 @@ pub enum KeyFileError {
         /// The key file.
         path: PathBuf,
     },
+    /// A new key file was to be written where one exists already (another process may just
+    /// have created it); nothing was written.
+    #[error(
+        "DB key file {path} exists already, so no new key was written (a key file is never replaced: the database is encrypted with it); read it instead"
+    )]
+    Exists {
+        /// The key file.
+        path: PathBuf,
+    },
     /// Reading, creating or writing the key file failed.
     #[error("cannot {action} DB key file {path}: {source}")]
     Io {
-        /// What was attempted (`read`, `create`, `write`).
+        /// What was attempted (`read`, `create`, `write`, `sync`).
         action: &'static str,
         /// The key file.
         path: PathBuf,
@@ -146,12 +156,51 @@ pub fn read_key_file(path: &Path) -> Result<DbKey, KeyFileError> {
     })
 }
 
-/// Writes a new key file (`O_CREAT | O_EXCL`, mode [`KEY_FILE_MODE`]): the 64 hex characters
-/// and a newline, fsynced. Never overwrites an existing file; the parent directory must exist.
+/// Writes a new key file: the 64 hex characters and a newline, mode [`KEY_FILE_MODE`]. The text
+/// goes to a temporary file beside `path` (`O_CREAT | O_EXCL`), is fsynced, and is hard-linked
+/// to `path` (`link(2)`, which fails when `path` exists); then the temporary name is removed
+/// and the directory fsynced. A concurrent reader therefore sees either no key file or the
+/// whole key, never an empty or partial one, and of two concurrent writers exactly one wins.
+/// The parent directory must exist and its file system must support hard links.
 ///
 /// # Errors
-/// [`KeyFileError::Io`] (action `create` when the file exists or cannot be created, `write`).
+/// [`KeyFileError::Exists`] when `path` exists (nothing written); [`KeyFileError::Io`] (action
+/// `create` for the temporary file or the link, `write`, `sync` for the directory).
 pub fn write_key_file(path: &Path, key: &DbKey) -> Result<(), KeyFileError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Some(name) = path.file_name() else {
+        return Err(KeyFileError::Io {
+            action: "create",
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"),
+        });
+    };
+    let temporary = dir.join(format!(
+        ".{}.{:016x}.tmp",
+        name.to_string_lossy(),
+        rand::random::<u64>()
+    ));
+    let linked = write_whole(&temporary, key).and_then(|()| {
+        std::fs::hard_link(&temporary, path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists {
+                path: path.to_owned(),
+            },
+            _ => io_error("create", path)(source),
+        })
+    });
+    // The temporary name goes in every case; when it was never created this is a no-op.
+    let _ = std::fs::remove_file(&temporary);
+    linked?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("sync", path))
+}
+
+/// Creates `path` (`O_EXCL`, mode [`KEY_FILE_MODE`]) holding the key's text, fsynced.
+fn write_whole(path: &Path, key: &DbKey) -> Result<(), KeyFileError> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -211,11 +260,14 @@ mod tests {
         assert_eq!(read_key_file(&path).unwrap(), key);
         assert!(matches!(
             write_key_file(&path, &DbKey::generate()),
-            Err(KeyFileError::Io {
-                action: "create",
-                ..
-            })
+            Err(KeyFileError::Exists { .. })
         ));
+        assert_eq!(read_key_file(&path).unwrap(), key, "never overwritten");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["db.key"], "no temporary file is left behind");
         std::fs::write(&path, "abc").unwrap();
         assert!(matches!(
             read_key_file(&path),
@@ -223,5 +275,53 @@ mod tests {
         ));
         assert!(DbKey::from_bytes([0; 32]).is_weak());
         assert!(!key.is_weak());
+    }
+
+    #[test]
+    fn concurrent_writers_and_readers_see_one_whole_key() {
+        for _ in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db.key");
+            let results: Vec<_> = std::thread::scope(|s| {
+                let writers: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let key = DbKey::generate();
+                            write_key_file(&path, &key).map(|()| key)
+                        })
+                    })
+                    .collect();
+                // Spins until the file appears, then reads it a few more times: the moment
+                // a partial file would show.
+                let reader = s.spawn(|| {
+                    let mut seen = Vec::new();
+                    for _ in 0..1_000_000 {
+                        match read_key_file(&path) {
+                            Err(KeyFileError::Missing { .. }) => continue,
+                            other => seen.push(other.map_err(|e| e.to_string())),
+                        }
+                        if seen.len() == 20 {
+                            break;
+                        }
+                    }
+                    seen
+                });
+                let written = writers.into_iter().map(|w| w.join().unwrap()).collect();
+                for read in reader.join().unwrap() {
+                    assert!(read.is_ok(), "a reader saw a partial key file: {read:?}");
+                }
+                written
+            });
+            let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(winners.len(), 1, "exactly one writer wins: {results:?}");
+            assert!(
+                results
+                    .iter()
+                    .filter_map(|r| r.as_ref().err())
+                    .all(|e| matches!(e, KeyFileError::Exists { .. })),
+                "{results:?}"
+            );
+            assert_eq!(&read_key_file(&path).unwrap(), winners[0]);
+        }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`key`]: the raw key ([`DbKey`], 256 bits, `Debug` redacted) and the key file rules:
 //!   64 lowercase hex characters (surrounding whitespace such as the trailing newline ignored),
-//!   mode 0600 or stricter, created with `O_EXCL` and fsynced.
+//!   mode 0600 or stricter, written whole (a fsynced temporary file hard-linked into place, so
+//!   a reader never sees a partial key) and never overwritten.
 //! - [`open`]: opening a file with its raw key and the pragmas both programs need, in order:
 //!   `PRAGMA key` first (raw-key form, no KDF), `cipher_log_level = NONE`, the optional
 //!   `cipher_page_size`, a read of `sqlite_master` that proves the key, `busy_timeout`, and
