@@ -1,8 +1,8 @@
 //! The database restore of a `--restore-db` rollback: the pre-deploy backup is chosen and its
 //! signed manifest verified while blue still serves, then blue is stopped, the escrow events
 //! are counted again, and `mmkt_backup`'s restore swaps the backup in (keeping the current
-//! database as a pre-restore copy). A failure once blue stopped puts that copy back and starts
-//! blue again.
+//! database as a pre-restore copy). A failure once blue stopped puts that copy back, starts
+//! blue again and pins nginx to it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use mmkt_stack::Engine;
 
 use crate::deploy::DbFile;
 use crate::error::DeployError;
+use crate::pin::pin_running_server;
 use crate::report::{Step, StepStatus, Steps};
 use crate::target::{Running, SERVER, running_servers, wait_ready};
 
@@ -136,8 +137,8 @@ impl RollbackRestore<'_> {
     }
 
     /// After a failure once blue stopped: unless a server runs (green took over), puts the
-    /// pre-restore copy back when the restore finished, starts blue and waits for `/ready`
-    /// (best effort; returns what happened, for the report).
+    /// pre-restore copy back when the restore finished, starts blue, waits for `/ready` and
+    /// pins nginx to blue's new address (best effort; returns what happened, for the report).
     pub async fn bring_blue_back(&self, restored: Option<&Restored>) -> String {
         match running_servers(self.engine, self.project).await {
             Ok(running) if !running.is_empty() => {
@@ -157,9 +158,19 @@ impl RollbackRestore<'_> {
             return format!("starting {blue} failed: {e}; start it with `mmctl up`");
         }
         let timeout = Duration::from_secs(self.ready_timeout_secs);
-        match wait_ready(self.engine, &self.blue.id, blue, timeout).await {
-            Ok(()) => format!("{blue} serves again on its database"),
-            Err(e) => e.to_string(),
+        if let Err(e) = wait_ready(self.engine, &self.blue.id, blue, timeout).await {
+            return e.to_string();
+        }
+        // Blue came back with a new address; whatever the failed switch left in the pin files
+        // (the service name, or green's address when putting blue's back failed) is replaced.
+        match pin_running_server(self.engine, self.project).await {
+            Ok(pin) => format!(
+                "{blue} serves again on its database; nginx {}",
+                pin.describe()
+            ),
+            Err(e) => format!(
+                "{blue} serves again on its database, but pinning nginx to it failed ({e}): run `mmctl up`"
+            ),
         }
     }
 }

@@ -79,27 +79,6 @@ fn nginx_connections_to(stack: &DeployStack, ip: &str) -> (Vec<String>, usize) {
     )
 }
 
-/// nginx's `pin` check in `mmctl health --json`: (ok, detail).
-fn health_pin(stack: &DeployStack, code: i32) -> (bool, String) {
-    let health = json(&stack.run(&["health", "--json"]).assert_exit(code));
-    let nginx = health
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "nginx")
-        .unwrap_or_else(|| panic!("no nginx entry: {health:#}"));
-    let pin = nginx["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "pin")
-        .unwrap_or_else(|| panic!("no pin check: {nginx:#}"));
-    (
-        pin["ok"].as_bool().unwrap(),
-        pin["detail"].as_str().unwrap().to_owned(),
-    )
-}
-
 /// `mmctl up` pinned nginx to the server container; its connections there are reused. A pin
 /// made stale behind mmctl's back still serves (through the relay), `mmctl health` reports it,
 /// and `mmctl up` pins the running container again, then leaves the pin alone.

@@ -1,7 +1,8 @@
 //! `mmctl rollback --restore-db` against the real Docker Engine when no escrow event postdates
 //! the pre-deploy backup: a backup no trusted key signed changes nothing; a target that never
-//! becomes ready brings blue back on its own database; then the real rollback restores the
-//! backup, so v1 serves on v1's schema after v2 "migrated" it (its `user_version` bumped).
+//! becomes ready brings blue back on its own database, with nginx pinned to it; then the real
+//! rollback restores the backup, so v1 serves on v1's schema after v2 "migrated" it (its
+//! `user_version` bumped).
 //! The refusal after escrow events is in deploy_flow.rs.
 
 mod backup_support;
@@ -78,6 +79,14 @@ fn rollback_restore_db_restores_the_backup_and_brings_blue_back_on_failure() {
         .assert_stderr_contains("broken-marker");
     assert_step(&out, "rollback", "serves again");
     assert_eq!(stack.only_server_image(), format!("{IMAGE}:v2"));
+    // Blue restarted with a new address, and nginx is pinned to it, not left on the service
+    // name or an address nobody has.
+    let blue = stack.servers().remove(0).0;
+    let (ok, detail) = health_pin(&stack, 0);
+    assert!(
+        ok && detail.starts_with(&format!("pinned to {blue} at ")),
+        "{detail}"
+    );
     assert_eq!(stack.get("/health").0, 200);
     assert!(has_marker(&stack), "blue's database was not put back");
     assert!(!stack.lock_exists());

@@ -231,6 +231,27 @@ impl DeployStack {
     }
 }
 
+/// nginx's `pin` check in `mmctl health --json`: (ok, detail).
+pub fn health_pin(stack: &DeployStack, code: i32) -> (bool, String) {
+    let health: serde_json::Value = stack.run(&["health", "--json"]).assert_exit(code).json();
+    let nginx = health
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "nginx")
+        .unwrap_or_else(|| panic!("no nginx entry: {health:#}"));
+    let pin = nginx["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pin")
+        .unwrap_or_else(|| panic!("no pin check: {nginx:#}"));
+    (
+        pin["ok"].as_bool().unwrap(),
+        pin["detail"].as_str().unwrap().to_owned(),
+    )
+}
+
 /// Asserts that `out`'s step log (stderr) has a line of step `step` containing `text`.
 #[track_caller]
 pub fn assert_step(out: &Output, step: &str, text: &str) {
