@@ -45,6 +45,7 @@ pub enum KeyError {
 }
 
 /// Loads the key file, or creates it (mode 0600, parent directories 0700) when `policy` allows.
+/// Of servers starting at once on a missing key file, one creates it and the others load it.
 ///
 /// # Errors
 /// [`KeyError::NotProvisioned`]: missing file under [`KeyFilePolicy::MustExist`] (nothing is
@@ -54,7 +55,12 @@ pub fn load_or_create(path: &Path, policy: KeyFilePolicy) -> Result<(DbKey, KeyO
     let key = match (mmkt_sqlcipher::read_key_file(path), policy) {
         (Ok(key), _) => key,
         (Err(KeyFileError::Missing { .. }), KeyFilePolicy::GenerateIfMissing) => {
-            return Ok((create(path)?, KeyOrigin::Generated));
+            match create(path) {
+                Ok(key) => return Ok((key, KeyOrigin::Generated)),
+                // Another process created it between the read and the write: use its key.
+                Err(KeyFileError::Exists { .. }) => mmkt_sqlcipher::read_key_file(path)?,
+                Err(e) => return Err(e.into()),
+            }
         }
         (Err(KeyFileError::Missing { .. }), KeyFilePolicy::MustExist) => {
             return Err(KeyError::NotProvisioned {
@@ -157,6 +163,28 @@ mod tests {
         );
         let (k2, o2) = load_or_create(&path, KeyFilePolicy::MustExist).unwrap();
         assert_eq!((k1, o2), (k2, KeyOrigin::Loaded));
+    }
+
+    #[test]
+    fn servers_starting_at_once_on_a_missing_key_share_one_key() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db.key");
+            let started: Vec<_> = std::thread::scope(|s| {
+                let servers: Vec<_> = (0..4)
+                    .map(|_| s.spawn(|| load_or_create(&path, KeyFilePolicy::GenerateIfMissing)))
+                    .collect();
+                servers.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            let keys: Vec<_> = started.into_iter().map(|r| r.unwrap()).collect();
+            let generated = keys
+                .iter()
+                .filter(|(_, origin)| *origin == KeyOrigin::Generated)
+                .count();
+            assert_eq!(generated, 1, "exactly one server writes the key");
+            let on_disk = mmkt_sqlcipher::read_key_file(&path).unwrap();
+            assert!(keys.iter().all(|(key, _)| *key == on_disk));
+        }
     }
 
     #[test]
