@@ -4,16 +4,33 @@
 //! (batching), instead of switching wallets for each call. It starts a job only while this server
 //! holds the escrow runner lease ([`RunnerLease::is_held`]); otherwise the job fails with
 //! [`WorkerError::NotRunner`] and no wallet-rpc call is made.
+//!
+//! A wallet-rpc answers one request at a time, and a call the client gave up on keeps running
+//! there: the next request would queue behind it while its own timeout runs, time out in turn
+//! under load, and so on. Opening a wallet therefore gets a long timeout ([`OPEN_TIMEOUT`]),
+//! and after any call that timed out the worker waits for the wallet-rpc to answer
+//! `get_version` ([`DRAIN_TIMEOUT`]) before it sends the next job's first call.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use escrow_core::Role;
 use monero_rpc::{RpcError, WalletClient, WalletName, WalletPassword};
 use tokio::sync::{mpsc, oneshot};
 
 use super::lease::RunnerLease;
+
+/// Timeout of `open_wallet` and `create_wallet` in the worker: 180 s. They take 2-5 s on an
+/// idle machine and over 30 s (the client's default timeout) on a loaded one; giving up on one
+/// gains nothing, since the wallet-rpc finishes it before it reads the next request.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How long the worker waits, after a call that timed out, for the wallet-rpc to answer
+/// `get_version` (that is, to finish the call it was given up on) before the next job: 600 s.
+/// Past it the next job goes ahead anyway.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How urgent a job is. The worker serves [`Priority::Payout`] jobs first, then
 /// [`Priority::Setup`], [`Priority::Watch`], then [`Priority::Background`]; within one priority
@@ -88,6 +105,8 @@ type JobFn = Box<dyn FnOnce(Result<WalletClient, WorkerError>) -> JobFuture + Se
 enum JobEnd {
     StillOpen,
     MaybeClosed,
+    /// A call got no answer in time: the wallet-rpc may still be running it.
+    TimedOut,
 }
 
 struct Job {
@@ -180,10 +199,9 @@ impl WalletWorker {
                     Err(e) => Err(e),
                 };
                 let end = match &result {
+                    Err(WorkerError::Rpc(RpcError::Timeout { .. })) => JobEnd::TimedOut,
                     Err(WorkerError::Rpc(
-                        RpcError::WalletNotOpen { .. }
-                        | RpcError::Transport { .. }
-                        | RpcError::Timeout { .. },
+                        RpcError::WalletNotOpen { .. } | RpcError::Transport { .. },
                     )) => JobEnd::MaybeClosed,
                     _ => JobEnd::StillOpen,
                 };
@@ -254,8 +272,35 @@ async fn run_worker(
             None => Err(WorkerError::NotRunner { role }),
         };
         let end = run(ready.map(|()| client.clone())).await;
-        if matches!(end, JobEnd::MaybeClosed) || after == AfterJob::Closed {
+        if !matches!(end, JobEnd::StillOpen) || after == AfterJob::Closed {
             open = None;
+        }
+        if matches!(end, JobEnd::TimedOut) {
+            drain(role, &client).await;
+        }
+    }
+}
+
+/// Waits until the wallet-rpc answers `get_version`, which it does only once it has finished
+/// the call that timed out (at most [`DRAIN_TIMEOUT`]).
+async fn drain(role: Role, client: &WalletClient) {
+    let started = Instant::now();
+    let answer = client
+        .clone()
+        .with_timeout(DRAIN_TIMEOUT)
+        .get_version()
+        .await;
+    let waited_ms = started.elapsed().as_millis() as u64;
+    match answer {
+        Ok(_) => {
+            tracing::warn!(
+                role = role.as_str(),
+                waited_ms,
+                "a wallet-rpc call timed out; the wallet-rpc has finished it, the next job goes ahead"
+            )
+        }
+        Err(e) => {
+            tracing::warn!(role = role.as_str(), waited_ms, error = %e, "a wallet-rpc call timed out and the wallet-rpc still does not answer; the next job goes ahead")
         }
     }
 }
@@ -271,7 +316,8 @@ async fn ensure_open(
         return Ok(());
     }
     *open = None;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let client = client.clone().with_timeout(OPEN_TIMEOUT);
     let result = match mode {
         OpenMode::Existing => client.open_wallet(&wallet.name, &wallet.password).await,
         OpenMode::CreateIfMissing => {
