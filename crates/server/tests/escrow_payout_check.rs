@@ -17,14 +17,13 @@ mod common;
 mod multisig;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use common::*;
 use escrow_core::{Actor, ExpectedPayout, FeeLimit, RefusalReason, Role};
-use mmkt_server::config::{Config, RunnerSettings};
+use mmkt_server::config::Config;
 use mmkt_server::db::escrows::steps::{self, Step, StepKey};
 use mmkt_server::escrow::EscrowContext;
-use mmkt_server::escrow::lease::{Hosting, RunnerLease};
+use mmkt_server::escrow::lease::RunnerLease;
 use mmkt_server::escrow::participant::HostedParticipant;
 use mmkt_server::escrow::payout::{Cosigned, cosign_checked};
 use mmkt_server::escrow::worker::{WalletRef, WalletWorker};
@@ -251,19 +250,7 @@ async fn start() -> Option<Setup> {
 
     let vars = BTreeMap::new();
     let settings = Config::from_vars(&vars).unwrap().escrow;
-    let lease = RunnerLease::new(
-        server.db.clone(),
-        &RunnerSettings {
-            id: Some("payout-check-test".into()),
-            lease_ttl: Duration::from_secs(30),
-        },
-        Hosting::Hosted,
-    );
-    lease.spawn_keeper();
-    lease
-        .acquire()
-        .await
-        .expect("the test holds the runner lease");
+    let lease = hold_runner_lease(&server.db, "payout-check-test").await;
     let worker = WalletWorker::spawn(Role::Buyer, buyer.clone(), lease.clone());
     let cosigner = HostedParticipant::new(
         Actor::Buyer,

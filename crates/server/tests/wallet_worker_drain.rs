@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use common::*;
 use escrow_core::Role;
-use mmkt_server::config::RunnerSettings;
-use mmkt_server::escrow::lease::{Hosting, RunnerLease};
 use mmkt_server::escrow::worker::{OpenMode, Priority, WalletRef, WalletWorker, WorkerError};
 use monero_rpc::{RpcError, WalletName, WalletPassword};
 use test_support::regtest::{Regtest, RegtestConfig};
@@ -31,19 +29,7 @@ async fn a_job_queued_behind_a_timed_out_call_waits_for_the_wallet_rpc_and_succe
         return;
     };
     let server = TestServer::start().await;
-    let lease = RunnerLease::new(
-        server.db.clone(),
-        &RunnerSettings {
-            id: Some("worker-drain-test".into()),
-            lease_ttl: Duration::from_secs(30),
-        },
-        Hosting::Hosted,
-    );
-    lease.spawn_keeper();
-    lease
-        .acquire()
-        .await
-        .expect("the test holds the runner lease");
+    let lease = hold_runner_lease(&server.db, "worker-drain-test").await;
     let client = net.wallet(0).with_timeout(CALL_TIMEOUT);
     let worker = WalletWorker::spawn(Role::Buyer, client, lease.clone());
     let wallet = WalletRef {

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use mmkt_server::config::{Config, KeyFilePolicy};
+use mmkt_server::config::{Config, KeyFilePolicy, RunnerSettings};
 use mmkt_server::db::key::{self, DbKey};
 use mmkt_server::db::pool::open_keyed;
+use mmkt_server::escrow::lease::{Hosting, RunnerLease};
 use mmkt_server::{AppState, Db};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -146,4 +147,23 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// The escrow runner lease on `db`, taken by the test as runner `id` (30 s lifetime, renewed by
+/// its keeper), for tests that drive wallet workers or participants themselves.
+pub async fn hold_runner_lease(db: &Db, id: &str) -> RunnerLease {
+    let lease = RunnerLease::new(
+        db.clone(),
+        &RunnerSettings {
+            id: Some(id.into()),
+            lease_ttl: std::time::Duration::from_secs(30),
+        },
+        Hosting::Hosted,
+    );
+    lease.spawn_keeper();
+    lease
+        .acquire()
+        .await
+        .expect("the test holds the runner lease");
+    lease
 }
