@@ -99,7 +99,7 @@ pub enum KeyFileError {
     /// A new key file was to be written where one exists already (another process may just
     /// have created it); nothing was written.
     #[error(
-        "DB key file {path} exists already, so no new key was written (a key file is never replaced: the database is encrypted with it); read it instead"
+        "DB key file {path} exists already, so no new key was written (a key file is never replaced: a database may be encrypted with it); if another process just created it, run the command again to use that key"
     )]
     Exists {
         /// The key file.
